@@ -54,6 +54,14 @@ pub enum Error {
     #[error("metastore conflict on index `{index_id}`: {reason}")]
     Conflict { index_id: String, reason: String },
 
+    /// Some staging objects of a publish are already in the checkpoint: their records are
+    /// already searchable, and publishing again would duplicate them.
+    #[error("index `{index_id}`: already indexed: {}", source_keys.join(", "))]
+    CheckpointConflict {
+        index_id: String,
+        source_keys: Vec<String>,
+    },
+
     /// tantivy failed while building or reading an index.
     #[error("tantivy: {0}")]
     Tantivy(#[from] tantivy::TantivyError),

@@ -41,6 +41,8 @@ fn start_moto_server() -> String {
          kill $moto 2>/dev/null",
         parent = std::process::id()
     );
+    // The watchdog outlives this call on purpose: it stops moto when the test process exits.
+    #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .arg("-c")
         .arg(watchdog)

@@ -1,0 +1,737 @@
+//! The metastore: per index, one JSON document on the index storage holding the index config,
+//! every split's metadata and the source checkpoint, changed only by compare-and-swap commits.
+//!
+//! Layout on the index storage (the same storage as the splits):
+//!
+//! ```text
+//! metastore/{index_id}.json              this module's document, one per index
+//! indexes/{index_id}/splits/{id}.split   split bundles
+//! ```
+//!
+//! Every change is a *commit*: read the document and its version, apply a mutation, write it
+//! back with `PutMode::Update(version)`. If another writer committed in between, the put fails
+//! with a precondition error and the mutation is re-applied to the fresh document. Publishing a
+//! split, marking the splits a merge replaced, and advancing the checkpoint are one mutation, so
+//! they happen together or not at all; that is what makes ingestion exactly-once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tracing::debug;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::error::{Error, Result};
+use crate::index_config::IndexConfig;
+use crate::split::{SplitMetadata, SplitState, TimeRange};
+use crate::storage::{ObjectVersion, PutMode, SharedStorage};
+
+/// Version of the metastore document format.
+pub const METASTORE_FORMAT_VERSION: u32 = 1;
+/// Prefix of metastore documents.
+const METASTORE_PREFIX: &str = "metastore/";
+/// A commit that keeps losing races gives up after this many attempts.
+const MAX_COMMIT_ATTEMPTS: u32 = 32;
+
+/// The metastore document of one index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexMetadata {
+    pub format_version: u32,
+    pub index_config: IndexConfig,
+    /// Unix seconds.
+    pub create_timestamp: i64,
+    /// Incremented by every commit: a cheap "has anything changed" for caches.
+    pub generation: u64,
+    /// Splits by id.
+    pub splits: BTreeMap<String, SplitMetadata>,
+    /// Which staging objects are already indexed.
+    pub checkpoint: SourceCheckpoint,
+}
+
+impl IndexMetadata {
+    pub fn index_id(&self) -> &str {
+        &self.index_config.index_id
+    }
+
+    /// Splits matching `filter`, in split id (creation) order.
+    pub fn splits_matching<'a>(
+        &'a self,
+        filter: &'a SplitFilter,
+    ) -> impl Iterator<Item = &'a SplitMetadata> + 'a {
+        self.splits
+            .values()
+            .filter(move |split| filter.matches(split))
+    }
+
+    /// Published splits, the ones a search reads.
+    pub fn published_splits(&self) -> impl Iterator<Item = &SplitMetadata> {
+        self.splits
+            .values()
+            .filter(|split| split.state == SplitState::Published)
+    }
+
+    /// Total documents in published splits.
+    pub fn num_published_docs(&self) -> u64 {
+        self.published_splits().map(|split| split.num_docs).sum()
+    }
+}
+
+/// Which splits a listing wants.
+#[derive(Clone, Debug, Default)]
+pub struct SplitFilter {
+    /// Any of these states; empty means any state.
+    pub states: Vec<SplitState>,
+    /// Only splits that may hold documents with `start <= ts < end` (Unix seconds).
+    pub start_timestamp: Option<i64>,
+    pub end_timestamp: Option<i64>,
+}
+
+impl SplitFilter {
+    /// Published splits overlapping a time range.
+    pub fn published_in(start_timestamp: Option<i64>, end_timestamp: Option<i64>) -> Self {
+        SplitFilter {
+            states: vec![SplitState::Published],
+            start_timestamp,
+            end_timestamp,
+        }
+    }
+
+    pub fn matches(&self, split: &SplitMetadata) -> bool {
+        if !self.states.is_empty() && !self.states.contains(&split.state) {
+            return false;
+        }
+        if self.start_timestamp.is_none() && self.end_timestamp.is_none() {
+            return true;
+        }
+        // A split without a time range (no timestamp field) can hold anything.
+        split.time_range.is_none_or(|range: TimeRange| {
+            range.overlaps_secs(self.start_timestamp, self.end_timestamp)
+        })
+    }
+}
+
+/// The staging objects already indexed, by source key (`bucket/key`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCheckpoint {
+    pub objects: BTreeMap<String, CheckpointEntry>,
+}
+
+impl SourceCheckpoint {
+    /// Whether this exact object version was indexed.
+    pub fn contains(&self, source_key: &str, etag: &str) -> bool {
+        self.objects
+            .get(source_key)
+            .is_some_and(|entry| entry.etag == etag)
+    }
+}
+
+/// One indexed staging object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointEntry {
+    pub etag: String,
+    /// The split its records went into.
+    pub split_id: String,
+    /// Unix seconds.
+    pub indexed_at: i64,
+}
+
+/// One staging object an indexing run consumed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceObject {
+    /// `bucket/key`: what the checkpoint is keyed by.
+    pub source_key: String,
+    pub etag: String,
+}
+
+/// What a publish commit does, atomically.
+#[derive(Clone, Debug, Default)]
+pub struct PublishRequest {
+    /// Staged splits that become published.
+    pub staged_split_ids: Vec<String>,
+    /// Published splits that become marked for deletion (the inputs of a merge).
+    pub replaced_split_ids: Vec<String>,
+    /// Objects whose records are in the published splits, keyed to the split holding them.
+    pub checkpoint_delta: Vec<(SourceObject, String)>,
+}
+
+/// Reads and commits metastore documents on a storage.
+#[derive(Clone, Debug)]
+pub struct Metastore {
+    storage: SharedStorage,
+    clock: SharedClock,
+}
+
+impl Metastore {
+    /// A metastore on `storage` (the index storage), using the system clock.
+    pub fn new(storage: SharedStorage) -> Self {
+        Metastore::with_clock(storage, std::sync::Arc::new(SystemClock))
+    }
+
+    /// A metastore whose timestamps come from `clock`.
+    pub fn with_clock(storage: SharedStorage, clock: SharedClock) -> Self {
+        Metastore { storage, clock }
+    }
+
+    /// The storage holding this metastore and its splits.
+    pub fn storage(&self) -> &SharedStorage {
+        &self.storage
+    }
+
+    /// The clock timestamps come from.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    fn document_path(index_id: &str) -> String {
+        format!("{METASTORE_PREFIX}{index_id}.json")
+    }
+
+    /// Creates an index. Fails with [`Error::IndexAlreadyExists`] if it exists.
+    pub async fn create_index(&self, index_config: IndexConfig) -> Result<IndexMetadata> {
+        index_config.validate()?;
+        let index_id = index_config.index_id.clone();
+        let metadata = IndexMetadata {
+            format_version: METASTORE_FORMAT_VERSION,
+            index_config,
+            create_timestamp: self.clock.now_secs(),
+            generation: 0,
+            splits: BTreeMap::new(),
+            checkpoint: SourceCheckpoint::default(),
+        };
+        let payload = serde_json::to_vec(&metadata).expect("metadata serializes");
+        match self
+            .storage
+            .put(
+                &Self::document_path(&index_id),
+                payload.into(),
+                PutMode::Create,
+            )
+            .await
+        {
+            Ok(_) => Ok(metadata),
+            Err(error) if error.is_precondition_failed() => {
+                Err(Error::IndexAlreadyExists(index_id))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads an index's document.
+    pub async fn index_metadata(&self, index_id: &str) -> Result<IndexMetadata> {
+        Ok(self.index_metadata_versioned(index_id).await?.0)
+    }
+
+    /// Reads an index's document with the storage version it was read at.
+    pub async fn index_metadata_versioned(
+        &self,
+        index_id: &str,
+    ) -> Result<(IndexMetadata, ObjectVersion)> {
+        let path = Self::document_path(index_id);
+        let object = match self.storage.get(&path).await {
+            Ok(object) => object,
+            Err(error) if error.is_not_found() => {
+                return Err(Error::IndexNotFound(index_id.to_string()));
+            }
+            Err(error) => return Err(error),
+        };
+        let metadata = parse_document(&self.storage.describe(&path), &object.bytes)?;
+        Ok((metadata, object.meta.version))
+    }
+
+    /// Every index, sorted by id.
+    pub async fn list_indexes(&self) -> Result<Vec<IndexMetadata>> {
+        let mut indexes = Vec::new();
+        for object in self.storage.list(METASTORE_PREFIX).await? {
+            let Some(index_id) = object
+                .path
+                .strip_prefix(METASTORE_PREFIX)
+                .and_then(|name| name.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            match self.index_metadata(index_id).await {
+                Ok(metadata) => indexes.push(metadata),
+                // Deleted between the listing and the read.
+                Err(Error::IndexNotFound(_)) => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(indexes)
+    }
+
+    /// Deletes an index's document. Split files are left to the caller.
+    pub async fn delete_index(&self, index_id: &str) -> Result<()> {
+        self.index_metadata(index_id).await?;
+        self.storage.delete(&Self::document_path(index_id)).await
+    }
+
+    /// Registers splits as staged, before their upload, so that an upload that is never
+    /// published can be found and collected.
+    pub async fn stage_splits(&self, index_id: &str, splits: Vec<SplitMetadata>) -> Result<()> {
+        let now = self.clock.now_secs();
+        self.commit(index_id, |metadata| {
+            for split in &splits {
+                if metadata.splits.contains_key(&split.split_id) {
+                    return Err(conflict(
+                        index_id,
+                        format!("split {} already exists", split.split_id),
+                    ));
+                }
+            }
+            for split in &splits {
+                let mut split = split.clone();
+                split.state = SplitState::Staged;
+                split.create_timestamp = now;
+                split.update_timestamp = now;
+                split.publish_timestamp = None;
+                metadata.splits.insert(split.split_id.clone(), split);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Publishes staged splits, marks replaced splits for deletion and advances the
+    /// checkpoint, in one atomic commit.
+    ///
+    /// Fails with [`Error::CheckpointConflict`], changing nothing, if any object of the delta
+    /// is already in the checkpoint with the same etag: its records are already searchable.
+    pub async fn publish_splits(
+        &self,
+        index_id: &str,
+        request: PublishRequest,
+    ) -> Result<IndexMetadata> {
+        let now = self.clock.now_secs();
+        let (_, metadata) = self
+            .commit(index_id, |metadata| {
+                let already_indexed: Vec<String> = request
+                    .checkpoint_delta
+                    .iter()
+                    .filter(|(object, _)| metadata.checkpoint.contains(&object.source_key, &object.etag))
+                    .map(|(object, _)| object.source_key.clone())
+                    .collect();
+                if !already_indexed.is_empty() {
+                    return Err(Error::CheckpointConflict {
+                        index_id: index_id.to_string(),
+                        source_keys: already_indexed,
+                    });
+                }
+                let staged: BTreeSet<&String> = request.staged_split_ids.iter().collect();
+                for (_, split_id) in &request.checkpoint_delta {
+                    if !staged.contains(split_id) {
+                        return Err(conflict(index_id, format!(
+                            "checkpoint entry points at split {split_id}, which this commit does not publish"
+                        )));
+                    }
+                }
+                for split_id in &request.staged_split_ids {
+                    match metadata.splits.get(split_id) {
+                        Some(split) if split.state == SplitState::Staged => {}
+                        Some(split) => {
+                            return Err(conflict(index_id, format!(
+                                "split {split_id} is {:?}, not staged", split.state
+                            )));
+                        }
+                        None => return Err(conflict(index_id, format!("split {split_id} is not staged"))),
+                    }
+                }
+                for split_id in &request.replaced_split_ids {
+                    match metadata.splits.get(split_id) {
+                        Some(split) if split.state == SplitState::Published => {}
+                        _ => {
+                            return Err(conflict(index_id, format!(
+                                "replaced split {split_id} is not published"
+                            )));
+                        }
+                    }
+                }
+                for split_id in &request.staged_split_ids {
+                    let split = metadata.splits.get_mut(split_id).expect("checked above");
+                    split.state = SplitState::Published;
+                    split.update_timestamp = now;
+                    split.publish_timestamp = Some(now);
+                }
+                for split_id in &request.replaced_split_ids {
+                    let split = metadata.splits.get_mut(split_id).expect("checked above");
+                    split.state = SplitState::MarkedForDeletion;
+                    split.update_timestamp = now;
+                }
+                for (object, split_id) in &request.checkpoint_delta {
+                    metadata.checkpoint.objects.insert(
+                        object.source_key.clone(),
+                        CheckpointEntry {
+                            etag: object.etag.clone(),
+                            split_id: split_id.clone(),
+                            indexed_at: now,
+                        },
+                    );
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(metadata)
+    }
+
+    /// Marks splits for deletion (staged or published). Missing or already marked splits are
+    /// skipped, so the call can be repeated.
+    pub async fn mark_splits_for_deletion(
+        &self,
+        index_id: &str,
+        split_ids: &[String],
+    ) -> Result<()> {
+        let now = self.clock.now_secs();
+        self.commit(index_id, |metadata| {
+            for split_id in split_ids {
+                if let Some(split) = metadata.splits.get_mut(split_id)
+                    && split.state != SplitState::MarkedForDeletion
+                {
+                    split.state = SplitState::MarkedForDeletion;
+                    split.update_timestamp = now;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Removes splits from the metastore. Only splits marked for deletion can be removed (their
+    /// files must be deleted first); missing ones are skipped.
+    pub async fn delete_splits(&self, index_id: &str, split_ids: &[String]) -> Result<()> {
+        self.commit(index_id, |metadata| {
+            for split_id in split_ids {
+                match metadata.splits.get(split_id) {
+                    None => {}
+                    Some(split) if split.state == SplitState::MarkedForDeletion => {
+                        metadata.splits.remove(split_id);
+                    }
+                    Some(split) => {
+                        return Err(conflict(index_id, format!(
+                            "split {split_id} is {:?}; only splits marked for deletion can be deleted",
+                            split.state
+                        )));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Applies `mutation` to the latest document and writes it back with compare-and-swap,
+    /// re-applying it to a fresh read whenever another writer won the race.
+    pub async fn commit<T>(
+        &self,
+        index_id: &str,
+        mut mutation: impl FnMut(&mut IndexMetadata) -> Result<T>,
+    ) -> Result<(T, IndexMetadata)> {
+        let path = Self::document_path(index_id);
+        for attempt in 0..MAX_COMMIT_ATTEMPTS {
+            let (mut metadata, version) = self.index_metadata_versioned(index_id).await?;
+            let outcome = mutation(&mut metadata)?;
+            metadata.generation += 1;
+            let payload = serde_json::to_vec(&metadata).expect("metadata serializes");
+            match self
+                .storage
+                .put(&path, payload.into(), PutMode::Update(version))
+                .await
+            {
+                Ok(_) => return Ok((outcome, metadata)),
+                Err(error) if error.is_precondition_failed() => {
+                    debug!(index_id, attempt, "metastore commit lost a race, retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(error) if error.is_not_found() => {
+                    return Err(Error::IndexNotFound(index_id.to_string()));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(conflict(
+            index_id,
+            format!("gave up after {MAX_COMMIT_ATTEMPTS} concurrent commit attempts"),
+        ))
+    }
+}
+
+fn conflict(index_id: &str, reason: String) -> Error {
+    Error::Conflict {
+        index_id: index_id.to_string(),
+        reason,
+    }
+}
+
+/// Exponential backoff with jitter, so racing writers spread out.
+fn backoff(attempt: u32) -> Duration {
+    let base_millis = 5u64 << attempt.min(7);
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| u64::from(elapsed.subsec_nanos()))
+        .unwrap_or(0)
+        % base_millis.max(1);
+    Duration::from_millis(base_millis + jitter)
+}
+
+fn parse_document(location: &str, bytes: &[u8]) -> Result<IndexMetadata> {
+    #[derive(Deserialize)]
+    struct VersionProbe {
+        format_version: u32,
+    }
+    let probe: VersionProbe = serde_json::from_slice(bytes)
+        .map_err(|error| Error::corrupt(location, format!("not a metastore document: {error}")))?;
+    if probe.format_version != METASTORE_FORMAT_VERSION {
+        return Err(Error::corrupt(
+            location,
+            format!(
+                "metastore format version {} is not supported (this build reads {})",
+                probe.format_version, METASTORE_FORMAT_VERSION
+            ),
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|error| Error::corrupt(location, error))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::storage::MemoryStorage;
+
+    fn config(index_id: &str) -> IndexConfig {
+        IndexConfig::from_yaml(&format!(
+            "index_id: {index_id}\ndoc_mapping:\n  field_mappings:\n    - {{name: ts, type: datetime, fast: true}}\n  timestamp_field: ts\n"
+        ))
+        .unwrap()
+    }
+
+    fn split(split_id: &str, start: i64, end: i64) -> SplitMetadata {
+        SplitMetadata {
+            split_id: split_id.to_string(),
+            state: SplitState::Staged,
+            num_docs: 10,
+            uncompressed_docs_size_bytes: 1000,
+            time_range: Some(TimeRange {
+                start_nanos: start * 1_000_000_000,
+                end_nanos: end * 1_000_000_000,
+            }),
+            split_size_bytes: 100,
+            footer_offsets: 50..100,
+            doc_mapping_uid: "uid".to_string(),
+            num_merge_ops: 0,
+            create_timestamp: 0,
+            update_timestamp: 0,
+            publish_timestamp: None,
+        }
+    }
+
+    fn object(key: &str, etag: &str) -> SourceObject {
+        SourceObject {
+            source_key: key.to_string(),
+            etag: etag.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_stage_publish_and_list() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let metastore = Metastore::with_clock(Arc::new(MemoryStorage::default()), clock.clone());
+        metastore.create_index(config("logs")).await.unwrap();
+        assert!(matches!(
+            metastore.create_index(config("logs")).await,
+            Err(Error::IndexAlreadyExists(_))
+        ));
+        metastore
+            .stage_splits("logs", vec![split("a", 10, 20), split("b", 30, 40)])
+            .await
+            .unwrap();
+        clock.advance_secs(5);
+        let metadata = metastore
+            .publish_splits(
+                "logs",
+                PublishRequest {
+                    staged_split_ids: vec!["a".into()],
+                    checkpoint_delta: vec![(object("bucket/k1", "e1"), "a".into())],
+                    ..PublishRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(metadata.splits["a"].state, SplitState::Published);
+        assert_eq!(metadata.splits["a"].publish_timestamp, Some(1_005));
+        assert_eq!(metadata.splits["b"].state, SplitState::Staged);
+        assert!(metadata.checkpoint.contains("bucket/k1", "e1"));
+        assert!(!metadata.checkpoint.contains("bucket/k1", "other-etag"));
+        let in_range = SplitFilter::published_in(Some(15), Some(16));
+        assert_eq!(metadata.splits_matching(&in_range).count(), 1);
+        let out_of_range = SplitFilter::published_in(Some(21), None);
+        assert_eq!(metadata.splits_matching(&out_of_range).count(), 0);
+        assert_eq!(metastore.list_indexes().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn publishing_an_indexed_object_again_changes_nothing() {
+        let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
+        metastore.create_index(config("logs")).await.unwrap();
+        metastore
+            .stage_splits("logs", vec![split("a", 1, 2), split("b", 1, 2)])
+            .await
+            .unwrap();
+        let first = PublishRequest {
+            staged_split_ids: vec!["a".into()],
+            checkpoint_delta: vec![(object("bucket/k1", "e1"), "a".into())],
+            ..PublishRequest::default()
+        };
+        metastore.publish_splits("logs", first).await.unwrap();
+        let before = metastore.index_metadata("logs").await.unwrap();
+        let duplicate = PublishRequest {
+            staged_split_ids: vec!["b".into()],
+            checkpoint_delta: vec![(object("bucket/k1", "e1"), "b".into())],
+            ..PublishRequest::default()
+        };
+        let error = metastore
+            .publish_splits("logs", duplicate)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::CheckpointConflict { .. }), "{error}");
+        assert_eq!(metastore.index_metadata("logs").await.unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn merge_publish_marks_replaced_splits() {
+        let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
+        metastore.create_index(config("logs")).await.unwrap();
+        metastore
+            .stage_splits("logs", vec![split("a", 1, 2), split("b", 3, 4)])
+            .await
+            .unwrap();
+        metastore
+            .publish_splits(
+                "logs",
+                PublishRequest {
+                    staged_split_ids: vec!["a".into(), "b".into()],
+                    ..PublishRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        metastore
+            .stage_splits("logs", vec![split("ab", 1, 4)])
+            .await
+            .unwrap();
+        let metadata = metastore
+            .publish_splits(
+                "logs",
+                PublishRequest {
+                    staged_split_ids: vec!["ab".into()],
+                    replaced_split_ids: vec!["a".into(), "b".into()],
+                    ..PublishRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(metadata.splits["a"].state, SplitState::MarkedForDeletion);
+        assert_eq!(metadata.splits["ab"].state, SplitState::Published);
+        // A split cannot be replaced twice.
+        metastore
+            .stage_splits("logs", vec![split("again", 1, 4)])
+            .await
+            .unwrap();
+        let error = metastore
+            .publish_splits(
+                "logs",
+                PublishRequest {
+                    staged_split_ids: vec!["again".into()],
+                    replaced_split_ids: vec!["a".into()],
+                    ..PublishRequest::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Conflict { .. }));
+        metastore
+            .delete_splits("logs", &["a".into(), "b".into()])
+            .await
+            .unwrap();
+        assert!(
+            metastore
+                .delete_splits("logs", &["ab".into()])
+                .await
+                .is_err()
+        );
+        let metadata = metastore.index_metadata("logs").await.unwrap();
+        assert_eq!(metadata.splits.len(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_commits_all_land() {
+        let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
+        metastore.create_index(config("logs")).await.unwrap();
+        let mut tasks = Vec::new();
+        for task_id in 0..8 {
+            let metastore = metastore.clone();
+            tasks.push(tokio::spawn(async move {
+                for split_number in 0..5 {
+                    let split_id = format!("s{task_id}-{split_number}");
+                    metastore
+                        .stage_splits("logs", vec![split(&split_id, 1, 2)])
+                        .await
+                        .unwrap();
+                    metastore
+                        .publish_splits(
+                            "logs",
+                            PublishRequest {
+                                staged_split_ids: vec![split_id.clone()],
+                                checkpoint_delta: vec![(
+                                    object(&split_id, "etag"),
+                                    split_id.clone(),
+                                )],
+                                ..PublishRequest::default()
+                            },
+                        )
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let metadata = metastore.index_metadata("logs").await.unwrap();
+        assert_eq!(metadata.published_splits().count(), 40);
+        assert_eq!(metadata.checkpoint.objects.len(), 40);
+        assert_eq!(metadata.generation, 80);
+    }
+
+    #[tokio::test]
+    async fn unknown_format_version_is_refused() {
+        let storage: SharedStorage = Arc::new(MemoryStorage::default());
+        let metastore = Metastore::new(storage.clone());
+        metastore.create_index(config("logs")).await.unwrap();
+        let mut document: serde_json::Value =
+            serde_json::from_slice(&storage.get("metastore/logs.json").await.unwrap().bytes)
+                .unwrap();
+        document["format_version"] = serde_json::json!(99);
+        storage
+            .put(
+                "metastore/logs.json",
+                serde_json::to_vec(&document).unwrap().into(),
+                PutMode::Overwrite,
+            )
+            .await
+            .unwrap();
+        let error = metastore
+            .index_metadata("logs")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("version 99"), "{error}");
+        assert!(matches!(
+            metastore.index_metadata("nope").await,
+            Err(Error::IndexNotFound(_))
+        ));
+    }
+}

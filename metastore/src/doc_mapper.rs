@@ -251,6 +251,7 @@ pub struct DocMapper {
     dynamic_field: Option<MappedField>,
     source_field: Option<Field>,
     default_search_fields: Vec<String>,
+    doc_mapping_uid: String,
     tokenizers: TokenizerManager,
     fast_field_normalizers: TokenizerManager,
 }
@@ -330,6 +331,7 @@ impl DocMapper {
             dynamic_field,
             source_field,
             default_search_fields: Vec::new(),
+            doc_mapping_uid: doc_mapping_uid(doc_mapping),
             tokenizers: hydrant_tokenizers(),
             fast_field_normalizers: hydrant_fast_field_normalizers(),
         };
@@ -363,6 +365,11 @@ impl DocMapper {
     /// The tantivy schema of every split of this mapping.
     pub fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    /// A hash of the doc mapping: splits built with different mappings never merge.
+    pub fn doc_mapping_uid(&self) -> &str {
+        &self.doc_mapping_uid
     }
 
     /// Tokenizers to register on every tantivy index of this mapping (writer and reader).
@@ -927,6 +934,17 @@ impl MapperBuilder {
         self.field_index_by_path.insert(path.to_string(), index);
         Ok(index)
     }
+}
+
+/// A stable hash of a doc mapping's canonical JSON.
+fn doc_mapping_uid(doc_mapping: &crate::index_config::DocMapping) -> String {
+    let canonical = serde_json::to_vec(doc_mapping).expect("doc mapping serializes");
+    let hash = canonical
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{hash:016x}")
 }
 
 fn json_field_options(path: &str, options: &JsonOptions) -> Result<(JsonObjectOptions, FieldKind)> {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod index_config;
 pub mod metastore;
 pub mod split;
+pub mod split_bundle;
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -129,8 +129,8 @@ impl SourceCheckpoint {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointEntry {
     pub etag: String,
-    /// The split its records went into.
-    pub split_id: String,
+    /// The split its records went into; `None` when it held no valid record.
+    pub split_id: Option<String>,
     /// Unix seconds.
     pub indexed_at: i64,
 }
@@ -150,8 +150,9 @@ pub struct PublishRequest {
     pub staged_split_ids: Vec<String>,
     /// Published splits that become marked for deletion (the inputs of a merge).
     pub replaced_split_ids: Vec<String>,
-    /// Objects whose records are in the published splits, keyed to the split holding them.
-    pub checkpoint_delta: Vec<(SourceObject, String)>,
+    /// Objects whose records are in the published splits, with the split holding them
+    /// (`None` for an object without a valid record).
+    pub checkpoint_delta: Vec<(SourceObject, Option<String>)>,
 }
 
 /// Reads and commits metastore documents on a storage.
@@ -318,7 +319,7 @@ impl Metastore {
                     });
                 }
                 let staged: BTreeSet<&String> = request.staged_split_ids.iter().collect();
-                for (_, split_id) in &request.checkpoint_delta {
+                for split_id in request.checkpoint_delta.iter().filter_map(|(_, split_id)| split_id.as_ref()) {
                     if !staged.contains(split_id) {
                         return Err(conflict(index_id, format!(
                             "checkpoint entry points at split {split_id}, which this commit does not publish"
@@ -554,7 +555,7 @@ mod tests {
                 "logs",
                 PublishRequest {
                     staged_split_ids: vec!["a".into()],
-                    checkpoint_delta: vec![(object("bucket/k1", "e1"), "a".into())],
+                    checkpoint_delta: vec![(object("bucket/k1", "e1"), Some("a".into()))],
                     ..PublishRequest::default()
                 },
             )
@@ -582,14 +583,14 @@ mod tests {
             .unwrap();
         let first = PublishRequest {
             staged_split_ids: vec!["a".into()],
-            checkpoint_delta: vec![(object("bucket/k1", "e1"), "a".into())],
+            checkpoint_delta: vec![(object("bucket/k1", "e1"), Some("a".into()))],
             ..PublishRequest::default()
         };
         metastore.publish_splits("logs", first).await.unwrap();
         let before = metastore.index_metadata("logs").await.unwrap();
         let duplicate = PublishRequest {
             staged_split_ids: vec!["b".into()],
-            checkpoint_delta: vec![(object("bucket/k1", "e1"), "b".into())],
+            checkpoint_delta: vec![(object("bucket/k1", "e1"), Some("b".into()))],
             ..PublishRequest::default()
         };
         let error = metastore
@@ -687,7 +688,7 @@ mod tests {
                                 staged_split_ids: vec![split_id.clone()],
                                 checkpoint_delta: vec![(
                                     object(&split_id, "etag"),
-                                    split_id.clone(),
+                                    Some(split_id.clone()),
                                 )],
                                 ..PublishRequest::default()
                             },

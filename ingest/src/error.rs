@@ -1,0 +1,46 @@
+//! The one error type of the ingest crate.
+
+use hydrant_metastore::Error as MetastoreError;
+
+/// Result alias of this crate.
+pub type Result<T, E = IngestError> = std::result::Result<T, E>;
+
+/// What can stop an indexing run. Bad records are not errors: they are rejected one by one
+/// and kept (see [`crate::indexer::IndexingReport`]).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Storage or metastore failure (object missing, network, conflict, ...).
+    #[error(transparent)]
+    Metastore(#[from] MetastoreError),
+
+    /// tantivy failed while building a split.
+    #[error("tantivy: {0}")]
+    Tantivy(tantivy::TantivyError),
+
+    /// Local file-system failure (temporary split files).
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Another indexer published some of these objects first; nothing of this run was
+    /// published. Retrying skips what is already indexed.
+    #[error("index `{index_id}`: objects were indexed concurrently: {}", source_keys.join(", "))]
+    ConcurrentIndexing {
+        index_id: String,
+        source_keys: Vec<String>,
+    },
+
+    /// Invalid configuration of the indexer itself.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl IngestError {
+    /// True when the staging object does not exist (deleted, or a wrong key).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, IngestError::Metastore(error) if error.is_not_found())
+    }
+}

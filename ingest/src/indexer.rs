@@ -1,0 +1,588 @@
+//! The indexing pipeline: staging objects in, published splits out.
+//!
+//! [`Indexer::index_objects`] is the whole job of one invocation, in order:
+//!
+//! 1. read the index's metastore document; objects whose key and etag are in the checkpoint
+//!    are skipped (a redelivered message is a no-op);
+//! 2. read each object, decompress, frame records, map them to documents; records that do not
+//!    parse or fit the mapping are rejected one by one and kept under `errors/`;
+//! 3. close splits at `split_num_docs_target` documents, stage them in the metastore, upload
+//!    them, then publish them and advance the checkpoint in **one** commit.
+//!
+//! A crash anywhere before that commit publishes nothing (the retry redoes the work; uploaded
+//! but unpublished splits stay `Staged` and are collected later); a crash after it makes the
+//! retry a no-op. Objects are processed in order, and the first object that cannot be read
+//! stops the run: what came before it is published, it and what follows are reported failed,
+//! which is what an SQS FIFO batch needs.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use hydrant_metastore::doc_mapper::{DocMapper, DocRejection, RejectReason};
+use hydrant_metastore::metastore::{PublishRequest, SourceObject};
+use hydrant_metastore::split::SplitMetadata;
+use hydrant_metastore::storage::{PutMode, PutPayload};
+use hydrant_metastore::{Error as MetastoreError, Metastore};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::error::{IngestError, Result};
+use crate::firehose::{Frame, frames_of_object};
+use crate::split_builder::{BuiltSplit, SplitBuilder};
+use crate::staging::{ObjectRef, StagingBuckets};
+
+/// Raw bytes of a rejected record kept in its error entry.
+const MAX_KEPT_RECORD_BYTES: usize = 64 << 10;
+
+/// Runs indexing for any index of one metastore.
+#[derive(Clone, Debug)]
+pub struct Indexer {
+    metastore: Metastore,
+    staging: StagingBuckets,
+    temp_root: Option<PathBuf>,
+}
+
+/// What happened to one object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum ObjectOutcome {
+    /// Its records are now searchable (or rejected and kept).
+    Indexed { num_docs: u64, num_rejected: u64 },
+    /// The checkpoint already had this object and etag.
+    AlreadyIndexed,
+}
+
+/// An object that could not be read; it and every later object of the run were not indexed.
+#[derive(Debug)]
+pub struct ObjectFailure {
+    /// Position of the object in the input.
+    pub position: usize,
+    pub source_key: String,
+    pub error: IngestError,
+}
+
+/// Summary of one published split.
+#[derive(Clone, Debug, Serialize)]
+pub struct SplitSummary {
+    pub split_id: String,
+    pub num_docs: u64,
+    pub split_size_bytes: u64,
+}
+
+/// What an indexing run did.
+#[derive(Debug, Default, Serialize)]
+pub struct IndexingReport {
+    pub index_id: String,
+    /// One entry per object before the failure (if any), in input order.
+    pub objects: Vec<(String, ObjectOutcome)>,
+    pub num_docs: u64,
+    pub num_rejected: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Bytes read from staging (compressed).
+    pub bytes_read: u64,
+    /// Bytes of records after decompression.
+    pub bytes_uncompressed: u64,
+    pub splits: Vec<SplitSummary>,
+    /// Objects that had rejected records, and where those records were kept.
+    pub error_files: Vec<String>,
+    #[serde(skip)]
+    pub failure: Option<ObjectFailure>,
+    pub elapsed_micros: u64,
+}
+
+impl IndexingReport {
+    /// Number of objects whose records were indexed by this run.
+    pub fn num_objects_indexed(&self) -> usize {
+        self.objects
+            .iter()
+            .filter(|(_, outcome)| matches!(outcome, ObjectOutcome::Indexed { .. }))
+            .count()
+    }
+}
+
+/// A rejected record, as written under the index's `errors/` prefix.
+#[derive(Serialize)]
+struct RejectedRecord<'a> {
+    reason: &'a str,
+    message: &'a str,
+    source: &'a str,
+    /// Byte offset of the record in the decompressed object.
+    offset: u64,
+    record: String,
+}
+
+/// Rejected records of one object, gzip NDJSON, plus their counts.
+struct ObjectRejections {
+    source_key: String,
+    etag: String,
+    encoder: GzEncoder<Vec<u8>>,
+    count: u64,
+}
+
+impl ObjectRejections {
+    fn new(source_key: &str, etag: &str) -> Self {
+        ObjectRejections {
+            source_key: source_key.to_string(),
+            etag: etag.to_string(),
+            encoder: GzEncoder::new(Vec::new(), Compression::default()),
+            count: 0,
+        }
+    }
+
+    fn add(&mut self, reason: &str, message: &str, offset: u64, record: &[u8]) {
+        let kept = &record[..record.len().min(MAX_KEPT_RECORD_BYTES)];
+        let entry = RejectedRecord {
+            reason,
+            message,
+            source: &self.source_key,
+            offset,
+            record: String::from_utf8_lossy(kept).into_owned(),
+        };
+        let mut line = serde_json::to_vec(&entry).expect("rejected record serializes");
+        line.push(b'\n');
+        self.encoder
+            .write_all(&line)
+            .expect("writing to memory cannot fail");
+        self.count += 1;
+    }
+}
+
+/// Splits being filled; a new one starts when the current one reaches the target.
+struct SplitRoller {
+    doc_mapper: Arc<DocMapper>,
+    split_num_docs_target: u64,
+    heap_size_bytes: u64,
+    temp_root: Option<PathBuf>,
+    current: Option<SplitBuilder>,
+    finished: Vec<BuiltSplit>,
+}
+
+impl SplitRoller {
+    fn add(
+        &mut self,
+        doc: tantivy::TantivyDocument,
+        timestamp_nanos: Option<i64>,
+        num_bytes: u64,
+    ) -> Result<()> {
+        if self.current.is_none() {
+            self.current = Some(SplitBuilder::new(
+                &self.doc_mapper,
+                self.doc_mapper.doc_mapping_uid(),
+                self.heap_size_bytes,
+                self.temp_root.as_deref(),
+            )?);
+        }
+        let builder = self.current.as_mut().expect("just created");
+        builder.add(doc, timestamp_nanos, num_bytes)?;
+        if builder.num_docs() >= self.split_num_docs_target {
+            let full = self.current.take().expect("present");
+            self.finished.push(full.finish()?);
+        }
+        Ok(())
+    }
+
+    fn current_split_id(&self) -> Option<String> {
+        self.current
+            .as_ref()
+            .map(|builder| builder.split_id().to_string())
+            .or_else(|| {
+                self.finished
+                    .last()
+                    .map(|split| split.metadata.split_id.clone())
+            })
+    }
+
+    fn finish(mut self) -> Result<Vec<BuiltSplit>> {
+        if let Some(builder) = self.current.take() {
+            self.finished.push(builder.finish()?);
+        }
+        Ok(self.finished)
+    }
+}
+
+/// Counts of one object's records.
+struct ObjectStats {
+    num_docs: u64,
+    uncompressed_bytes: u64,
+    rejections: ObjectRejections,
+    rejected_by_reason: BTreeMap<String, u64>,
+}
+
+impl ObjectStats {
+    fn reject(&mut self, reason: &str, message: &str, offset: u64, bytes: &[u8]) {
+        self.rejections.add(reason, message, offset, bytes);
+        *self
+            .rejected_by_reason
+            .entry(reason.to_string())
+            .or_default() += 1;
+    }
+}
+
+impl Indexer {
+    /// An indexer publishing to `metastore`, reading staging objects through `staging`.
+    pub fn new(metastore: Metastore, staging: StagingBuckets) -> Self {
+        Indexer {
+            metastore,
+            staging,
+            temp_root: None,
+        }
+    }
+
+    /// Builds splits under `temp_root` instead of the system temporary directory.
+    pub fn with_temp_root(mut self, temp_root: PathBuf) -> Self {
+        self.temp_root = Some(temp_root);
+        self
+    }
+
+    pub fn metastore(&self) -> &Metastore {
+        &self.metastore
+    }
+
+    /// Indexes `objects` into `index_id`. See the module documentation for the guarantees.
+    pub async fn index_objects(
+        &self,
+        index_id: &str,
+        objects: &[ObjectRef],
+    ) -> Result<IndexingReport> {
+        let started = Instant::now();
+        let metadata = self.metastore.index_metadata(index_id).await?;
+        let doc_mapper = Arc::new(DocMapper::new(&metadata.index_config)?);
+        let indexing_settings = &metadata.index_config.indexing_settings;
+        let mut roller = SplitRoller {
+            doc_mapper: doc_mapper.clone(),
+            split_num_docs_target: indexing_settings.split_num_docs_target,
+            heap_size_bytes: indexing_settings.resources.heap_size,
+            temp_root: self.temp_root.clone(),
+            current: None,
+            finished: Vec::new(),
+        };
+        let mut report = IndexingReport {
+            index_id: index_id.to_string(),
+            ..IndexingReport::default()
+        };
+        let mut checkpoint_delta: Vec<(SourceObject, Option<String>)> = Vec::new();
+        let mut rejections_to_keep: Vec<ObjectRejections> = Vec::new();
+
+        for (position, object) in objects.iter().enumerate() {
+            let source_key = object.source_key();
+            let already_indexed = |etag: &str| {
+                metadata.checkpoint.contains(&source_key, etag)
+                    || checkpoint_delta
+                        .iter()
+                        .any(|(seen, _)| seen.source_key == source_key && seen.etag == etag)
+            };
+            if let Some(etag) = &object.etag
+                && already_indexed(&normalize_etag(etag))
+            {
+                report
+                    .objects
+                    .push((source_key, ObjectOutcome::AlreadyIndexed));
+                continue;
+            }
+            let fetched = async {
+                let storage = self.staging.storage_for(&object.bucket).await?;
+                Ok::<_, IngestError>(storage.get(&object.key).await?)
+            }
+            .await;
+            let object_bytes = match fetched {
+                Ok(fetched) => fetched,
+                Err(error) => {
+                    warn!(index_id, source_key, %error, "cannot read staging object");
+                    report.failure = Some(ObjectFailure {
+                        position,
+                        source_key,
+                        error,
+                    });
+                    break;
+                }
+            };
+            // Index what was read: its etag, not the event's, goes into the checkpoint.
+            let etag = normalize_etag(&object_bytes.meta.version.0);
+            if already_indexed(&etag) {
+                report
+                    .objects
+                    .push((source_key, ObjectOutcome::AlreadyIndexed));
+                continue;
+            }
+            report.bytes_read += object_bytes.bytes.len() as u64;
+            let (returned_roller, stats) = {
+                let doc_mapper = doc_mapper.clone();
+                let source_key = source_key.clone();
+                let etag = etag.clone();
+                tokio::task::spawn_blocking(move || {
+                    let stats = index_object_records(
+                        &doc_mapper,
+                        &object_bytes.bytes,
+                        &source_key,
+                        &etag,
+                        &mut roller,
+                    );
+                    (roller, stats)
+                })
+                .await
+                .map_err(|join_error| IngestError::Io {
+                    context: "indexing task failed".to_string(),
+                    source: std::io::Error::other(join_error),
+                })?
+            };
+            roller = returned_roller;
+            let stats = stats?;
+            report.num_docs += stats.num_docs;
+            report.bytes_uncompressed += stats.uncompressed_bytes;
+            report.num_rejected += stats.rejections.count;
+            for (reason, count) in stats.rejected_by_reason {
+                *report.rejected_by_reason.entry(reason).or_default() += count;
+            }
+            report.objects.push((
+                source_key.clone(),
+                ObjectOutcome::Indexed {
+                    num_docs: stats.num_docs,
+                    num_rejected: stats.rejections.count,
+                },
+            ));
+            let split_id = (stats.num_docs > 0)
+                .then(|| roller.current_split_id())
+                .flatten();
+            checkpoint_delta.push((SourceObject { source_key, etag }, split_id));
+            if stats.rejections.count > 0 {
+                rejections_to_keep.push(stats.rejections);
+            }
+        }
+
+        let built_splits = tokio::task::spawn_blocking(move || roller.finish())
+            .await
+            .map_err(|join_error| IngestError::Io {
+                context: "split finishing task failed".to_string(),
+                source: std::io::Error::other(join_error),
+            })??;
+        for rejections in rejections_to_keep {
+            report
+                .error_files
+                .push(self.keep_rejections(index_id, rejections).await?);
+        }
+        self.publish(index_id, built_splits, checkpoint_delta, &mut report)
+            .await?;
+        report.elapsed_micros = started.elapsed().as_micros() as u64;
+        info!(
+            index_id,
+            objects = report.num_objects_indexed(),
+            docs = report.num_docs,
+            rejected = report.num_rejected,
+            splits = report.splits.len(),
+            elapsed_ms = report.elapsed_micros / 1000,
+            "indexing run finished"
+        );
+        Ok(report)
+    }
+
+    /// Writes an object's rejected records under `indexes/{index_id}/errors/`. The name comes
+    /// from the object and its etag, so a retried run overwrites instead of duplicating.
+    async fn keep_rejections(
+        &self,
+        index_id: &str,
+        rejections: ObjectRejections,
+    ) -> Result<String> {
+        let path = format!(
+            "indexes/{index_id}/errors/{}.{}.ndjson.gz",
+            sanitize_key(&rejections.source_key),
+            sanitize_key(&rejections.etag)
+        );
+        let bytes = rejections
+            .encoder
+            .finish()
+            .expect("writing to memory cannot fail");
+        self.metastore
+            .storage()
+            .put(&path, PutPayload::Bytes(bytes.into()), PutMode::Overwrite)
+            .await?;
+        Ok(path)
+    }
+
+    async fn publish(
+        &self,
+        index_id: &str,
+        built_splits: Vec<BuiltSplit>,
+        checkpoint_delta: Vec<(SourceObject, Option<String>)>,
+        report: &mut IndexingReport,
+    ) -> Result<()> {
+        if built_splits.is_empty() && checkpoint_delta.is_empty() {
+            return Ok(());
+        }
+        let staged: Vec<SplitMetadata> = built_splits
+            .iter()
+            .map(|split| split.metadata.clone())
+            .collect();
+        let staged_split_ids: Vec<String> =
+            staged.iter().map(|split| split.split_id.clone()).collect();
+        if !staged.is_empty() {
+            self.metastore.stage_splits(index_id, staged).await?;
+        }
+        for split in &built_splits {
+            let path = SplitMetadata::split_path(index_id, &split.metadata.split_id);
+            self.metastore
+                .storage()
+                .put(
+                    &path,
+                    PutPayload::File(split.bundle_path.clone()),
+                    PutMode::Create,
+                )
+                .await?;
+        }
+        let request = PublishRequest {
+            staged_split_ids: staged_split_ids.clone(),
+            replaced_split_ids: Vec::new(),
+            checkpoint_delta,
+        };
+        match self.metastore.publish_splits(index_id, request).await {
+            Ok(_) => {}
+            Err(MetastoreError::CheckpointConflict { source_keys, .. }) => {
+                // Someone else published these objects first. Ours must never become
+                // searchable; garbage collection removes their files.
+                self.metastore
+                    .mark_splits_for_deletion(index_id, &staged_split_ids)
+                    .await?;
+                return Err(IngestError::ConcurrentIndexing {
+                    index_id: index_id.to_string(),
+                    source_keys,
+                });
+            }
+            Err(error) => return Err(error.into()),
+        }
+        report.splits = built_splits
+            .iter()
+            .map(|split| SplitSummary {
+                split_id: split.metadata.split_id.clone(),
+                num_docs: split.metadata.num_docs,
+                split_size_bytes: split.metadata.split_size_bytes,
+            })
+            .collect();
+        Ok(())
+    }
+}
+
+/// Frames, parses and maps every record of one object into `roller`. Blocking.
+fn index_object_records(
+    doc_mapper: &DocMapper,
+    object: &[u8],
+    source_key: &str,
+    etag: &str,
+    roller: &mut SplitRoller,
+) -> Result<ObjectStats> {
+    let mut stats = ObjectStats {
+        num_docs: 0,
+        uncompressed_bytes: 0,
+        rejections: ObjectRejections::new(source_key, etag),
+        rejected_by_reason: BTreeMap::new(),
+    };
+    let (frames, decode_error) = frames_of_object(object);
+    for frame in frames {
+        match frame {
+            Frame::Malformed {
+                offset,
+                bytes,
+                reason,
+            } => {
+                stats.uncompressed_bytes += bytes.len() as u64;
+                stats.reject(RejectReason::MalformedJson.as_str(), reason, offset, &bytes);
+            }
+            Frame::Record { offset, bytes } => {
+                stats.uncompressed_bytes += bytes.len() as u64;
+                let parsed = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                    Ok(serde_json::Value::Object(record)) => doc_mapper.doc_from_json(record),
+                    Ok(other) => Err(DocRejection::new(
+                        RejectReason::NotAnObject,
+                        format!("a record must be a JSON object, got {}", json_kind(&other)),
+                    )),
+                    Err(error) => Err(DocRejection::new(
+                        RejectReason::MalformedJson,
+                        error.to_string(),
+                    )),
+                };
+                match parsed {
+                    Ok(parsed) => {
+                        roller.add(parsed.doc, parsed.timestamp_nanos, bytes.len() as u64)?;
+                        stats.num_docs += 1;
+                    }
+                    Err(rejection) => {
+                        stats.reject(
+                            rejection.reason.as_str(),
+                            &rejection.message,
+                            offset,
+                            &bytes,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if let Some(error) = decode_error {
+        // The readable prefix is indexed; the rest of the object is lost to corruption, which
+        // is recorded like a rejected record so that it is counted and visible.
+        let offset = stats.uncompressed_bytes;
+        let message = format!("cannot decompress the rest of the object: {error}");
+        stats.reject("corrupt_object", &message, offset, b"");
+    }
+    Ok(stats)
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// S3 returns ETags quoted, events carry them bare; the checkpoint stores them bare.
+pub fn normalize_etag(etag: &str) -> String {
+    etag.trim_matches('"').to_string()
+}
+
+/// Turns a source key into a valid storage path: safe characters kept, others replaced,
+/// no empty or dot segments.
+fn sanitize_key(key: &str) -> String {
+    key.split('/')
+        .filter(|segment| !segment.is_empty())
+        .map(|segment| {
+            let cleaned: String = segment
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            if cleaned.chars().all(|c| c == '.') {
+                cleaned.replace('.', "_")
+            } else {
+                cleaned
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_sanitized_into_paths() {
+        assert_eq!(
+            sanitize_key("bucket/2026/11/22/x-1.gz"),
+            "bucket/2026/11/22/x-1.gz"
+        );
+        assert_eq!(sanitize_key("b//a b/../c"), "b/a_b/__/c");
+        assert_eq!(normalize_etag("\"abc\""), "abc");
+    }
+}

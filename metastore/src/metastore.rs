@@ -56,8 +56,9 @@ impl IndexMetadata {
     /// Splits matching `filter`, in split id (creation) order.
     pub fn splits_matching<'a>(
         &'a self,
-        filter: &'a SplitFilter,
-    ) -> impl Iterator<Item = &'a SplitMetadata> + 'a {
+        filter: &SplitFilter,
+    ) -> impl Iterator<Item = &'a SplitMetadata> + use<'a> {
+        let filter = filter.clone();
         self.splits
             .values()
             .filter(move |split| filter.matches(split))

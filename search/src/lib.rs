@@ -1,1 +1,20 @@
+//! Hydrant's searcher: Quickwit-compatible search over the published splits of an index.
+//!
+//! - [`query`]: the query language, parsed to an AST and bound to a doc mapping.
+//! - [`searcher`]: the search core (split pruning, per-split search, merge, hit rendering).
+//! - [`fetcher`]: split bytes from storage for tantivy's synchronous reads, cached.
+//! - [`request`]: the API's request and response types.
+//! - [`rest`]: routing, transport-independent; [`server`]: the local HTTP server.
 
+pub mod error;
+pub mod fetcher;
+pub mod query;
+pub mod request;
+pub mod rest;
+pub mod searcher;
+#[cfg(feature = "server")]
+pub mod server;
+
+pub use error::{Result, SearchError};
+pub use request::{SearchRequest, SearchResponse};
+pub use searcher::{SearchService, SearcherConfig};

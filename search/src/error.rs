@@ -1,0 +1,65 @@
+//! The one error type of the search crate, with the HTTP status each error maps to.
+
+use crate::query::{BuildError, QueryParseError};
+
+/// Result alias of this crate.
+pub type Result<T, E = SearchError> = std::result::Result<T, E>;
+
+/// Why a search request failed as a whole. A split that cannot be read does not fail the
+/// request: it is listed in the response's `errors`.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("index `{0}` not found")]
+    IndexNotFound(String),
+
+    /// The query string does not parse.
+    #[error("invalid query: {0}")]
+    InvalidQuery(#[from] QueryParseError),
+
+    /// The query parses but does not fit the index (unknown field, wrong value type, ...).
+    #[error("invalid query: {0}")]
+    QueryDoesNotFit(#[from] BuildError),
+
+    /// A request parameter is missing, unknown or out of range.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+
+    /// The metastore or storage failed. The message is for logs; callers see a generic one.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SearchError {
+    /// HTTP status code of this error.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            SearchError::IndexNotFound(_) => 404,
+            SearchError::InvalidQuery(_)
+            | SearchError::QueryDoesNotFit(_)
+            | SearchError::InvalidRequest(_) => 400,
+            SearchError::Internal(_) => 500,
+        }
+    }
+
+    /// The message a caller sees: precise for their mistakes, generic for ours (no paths,
+    /// no internals).
+    pub fn public_message(&self) -> String {
+        match self {
+            SearchError::Internal(_) => {
+                "internal error while searching; the details are in the searcher's logs".to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<hydrant_metastore::Error> for SearchError {
+    fn from(error: hydrant_metastore::Error) -> Self {
+        match error {
+            hydrant_metastore::Error::IndexNotFound(index_id) => {
+                SearchError::IndexNotFound(index_id)
+            }
+            other => SearchError::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Fetching split bytes from storage for tantivy's synchronous reads.
+//!
+//! tantivy reads synchronously, storage is async. Searches run on blocking threads
+//! (`spawn_blocking`), where [`StorageFetcher`] may block on the runtime to fetch. Reads are
+//! served from a byte-range cache shared by all splits and requests; misses are rounded out to
+//! aligned chunks and fetched with one ranged GET per read.
+
+use std::io;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hydrant_metastore::split_bundle::ByteRangeFetcher;
+use hydrant_metastore::storage::SharedStorage;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use tantivy::directory::OwnedBytes;
+use tokio::runtime::Handle;
+
+/// Unit of the byte-range cache: reads are rounded out to whole chunks.
+const CHUNK_SIZE: u64 = 64 << 10;
+
+/// Storage request counts of one query.
+#[derive(Debug, Default)]
+pub struct FetchStats {
+    pub num_gets: AtomicU64,
+    pub bytes_fetched: AtomicU64,
+    pub cache_hits: AtomicU64,
+}
+
+impl FetchStats {
+    pub fn record_get(&self, num_bytes: u64) {
+        self.num_gets.fetch_add(1, Ordering::Relaxed);
+        self.bytes_fetched.fetch_add(num_bytes, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone)]
+struct ChunkWeighter;
+
+impl Weighter<(Arc<str>, u64), OwnedBytes> for ChunkWeighter {
+    fn weight(&self, _key: &(Arc<str>, u64), chunk: &OwnedBytes) -> u64 {
+        chunk.len() as u64 + 64
+    }
+}
+
+/// Chunks of split files, by (split path, chunk index), bounded in bytes.
+pub struct ChunkCache {
+    chunks: Cache<(Arc<str>, u64), OwnedBytes, ChunkWeighter>,
+}
+
+impl std::fmt::Debug for ChunkCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkCache")
+            .field("bytes", &self.chunks.weight())
+            .finish()
+    }
+}
+
+impl ChunkCache {
+    pub fn with_capacity_bytes(capacity_bytes: u64) -> Self {
+        let estimated_chunks = (capacity_bytes / CHUNK_SIZE).max(16) as usize;
+        ChunkCache {
+            chunks: Cache::with_weighter(estimated_chunks, capacity_bytes, ChunkWeighter),
+        }
+    }
+}
+
+/// Reads one split's bytes for one query.
+#[derive(Debug)]
+pub struct StorageFetcher {
+    storage: SharedStorage,
+    path: Arc<str>,
+    split_size: u64,
+    runtime: Handle,
+    cache: Arc<ChunkCache>,
+    stats: Arc<FetchStats>,
+}
+
+impl StorageFetcher {
+    pub fn new(
+        storage: SharedStorage,
+        path: &str,
+        split_size: u64,
+        runtime: Handle,
+        cache: Arc<ChunkCache>,
+        stats: Arc<FetchStats>,
+    ) -> Self {
+        StorageFetcher {
+            storage,
+            path: Arc::from(path),
+            split_size,
+            runtime,
+            cache,
+            stats,
+        }
+    }
+}
+
+impl ByteRangeFetcher for StorageFetcher {
+    fn fetch(&self, range: Range<u64>) -> io::Result<OwnedBytes> {
+        if range.is_empty() {
+            return Ok(OwnedBytes::empty());
+        }
+        let first_chunk = range.start / CHUNK_SIZE;
+        let last_chunk = (range.end - 1) / CHUNK_SIZE;
+        let mut chunks: Vec<Option<OwnedBytes>> = (first_chunk..=last_chunk)
+            .map(|index| self.cache.chunks.get(&(self.path.clone(), index)))
+            .collect();
+        let missing: Vec<u64> = (first_chunk..=last_chunk)
+            .zip(&chunks)
+            .filter(|(_, chunk)| chunk.is_none())
+            .map(|(index, _)| index)
+            .collect();
+        if missing.is_empty() {
+            self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // One GET covering every missing chunk of this read.
+            let fetch_start = missing[0] * CHUNK_SIZE;
+            let fetch_end = ((missing[missing.len() - 1] + 1) * CHUNK_SIZE).min(self.split_size);
+            let storage = self.storage.clone();
+            let path = self.path.clone();
+            let bytes = self
+                .runtime
+                .block_on(async move { storage.get_range(&path, fetch_start..fetch_end).await })
+                .map_err(|error| io::Error::other(error.to_string()))?;
+            self.stats.record_get(bytes.len() as u64);
+            let fetched = OwnedBytes::new(bytes.to_vec());
+            for (slot, index) in chunks.iter_mut().zip(first_chunk..=last_chunk) {
+                if slot.is_some() || index < missing[0] || index > missing[missing.len() - 1] {
+                    continue;
+                }
+                let start = (index * CHUNK_SIZE - fetch_start) as usize;
+                let end = (((index + 1) * CHUNK_SIZE).min(self.split_size) - fetch_start) as usize;
+                let chunk = fetched.slice(start..end);
+                self.cache
+                    .chunks
+                    .insert((self.path.clone(), index), chunk.clone());
+                *slot = Some(chunk);
+            }
+        }
+        let chunks: Vec<OwnedBytes> = chunks
+            .into_iter()
+            .map(|chunk| chunk.expect("filled"))
+            .collect();
+        let offset_in_first = (range.start - first_chunk * CHUNK_SIZE) as usize;
+        let length = (range.end - range.start) as usize;
+        if chunks.len() == 1 {
+            return Ok(chunks[0].slice(offset_in_first..offset_in_first + length));
+        }
+        let mut joined = Vec::with_capacity(length);
+        for chunk in &chunks {
+            joined.extend_from_slice(chunk.as_slice());
+        }
+        Ok(OwnedBytes::new(
+            joined[offset_in_first..offset_in_first + length].to_vec(),
+        ))
+    }
+}

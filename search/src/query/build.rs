@@ -1,0 +1,687 @@
+//! Binds a [`QueryAst`] to a doc mapping: resolves fields, tokenizes and types values, and
+//! builds the tantivy query. Every problem is a [`BuildError`] naming the clause's position.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::ops::Bound;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hydrant_metastore::datetime::{DatetimeInputFormat, parse_datetime_str};
+use hydrant_metastore::doc_mapper::{DocMapper, FieldKind, MappedField, ResolvedField, ip_to_v6};
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, InvertedIndexRangeQuery, Occur,
+    PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::IndexRecordOption;
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{DateTime, Term};
+
+use super::ast::QueryAst;
+
+/// A query that parses but does not fit the index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildError {
+    pub message: String,
+    pub position: usize,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at position {})", self.message, self.position)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+type BuildResult<T> = Result<T, BuildError>;
+
+/// Builds the tantivy query for `ast`. Clauses naming no field search `default_fields`.
+pub fn build_query(
+    ast: &QueryAst,
+    doc_mapper: &DocMapper,
+    default_fields: &[String],
+) -> BuildResult<Box<dyn Query>> {
+    QueryBuilder {
+        doc_mapper,
+        default_fields,
+    }
+    .build(ast)
+}
+
+struct QueryBuilder<'a> {
+    doc_mapper: &'a DocMapper,
+    default_fields: &'a [String],
+}
+
+fn error(position: usize, message: impl Into<String>) -> BuildError {
+    BuildError {
+        message: message.into(),
+        position,
+    }
+}
+
+fn all_except(excluded: Box<dyn Query>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+        (Occur::MustNot, excluded),
+    ]))
+}
+
+fn any_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    match queries.len() {
+        0 => Box::new(EmptyQuery),
+        1 => queries.pop().expect("one query"),
+        _ => Box::new(BooleanQuery::new(
+            queries
+                .into_iter()
+                .map(|query| (Occur::Should, query))
+                .collect(),
+        )),
+    }
+}
+
+fn all_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    match queries.len() {
+        0 => Box::new(AllQuery),
+        1 => queries.pop().expect("one query"),
+        _ => Box::new(BooleanQuery::new(
+            queries
+                .into_iter()
+                .map(|query| (Occur::Must, query))
+                .collect(),
+        )),
+    }
+}
+
+/// The smallest byte string greater than every string starting with `prefix`.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+impl QueryBuilder<'_> {
+    fn build(&self, ast: &QueryAst) -> BuildResult<Box<dyn Query>> {
+        match ast {
+            QueryAst::MatchAll => Ok(Box::new(AllQuery)),
+            QueryAst::And(clauses) => {
+                let mut subqueries = Vec::with_capacity(clauses.len());
+                let mut has_positive = false;
+                for clause in clauses {
+                    match clause {
+                        QueryAst::Not(inner) => {
+                            subqueries.push((Occur::MustNot, self.build(inner)?))
+                        }
+                        clause => {
+                            has_positive = true;
+                            subqueries.push((Occur::Must, self.build(clause)?));
+                        }
+                    }
+                }
+                if !has_positive {
+                    subqueries.push((Occur::Must, Box::new(AllQuery)));
+                }
+                Ok(Box::new(BooleanQuery::new(subqueries)))
+            }
+            QueryAst::Or(clauses) => Ok(any_of(
+                clauses
+                    .iter()
+                    .map(|clause| self.build(clause))
+                    .collect::<BuildResult<_>>()?,
+            )),
+            QueryAst::Not(inner) => Ok(all_except(self.build(inner)?)),
+            QueryAst::Term {
+                field,
+                value,
+                position,
+            } => self.for_each_field(field.as_deref(), *position, |resolved| {
+                self.term_query(resolved, value, *position)
+            }),
+            QueryAst::Phrase {
+                field,
+                text,
+                slop,
+                position,
+            } => self.for_each_field(field.as_deref(), *position, |resolved| {
+                self.phrase_query(resolved, text, *slop, *position)
+            }),
+            QueryAst::Prefix {
+                field,
+                prefix,
+                position,
+            } => self.for_each_field(field.as_deref(), *position, |resolved| {
+                self.prefix_query(resolved, prefix, *position)
+            }),
+            QueryAst::Range {
+                field,
+                lower,
+                upper,
+                position,
+            } => {
+                let resolved = self.resolve(field, *position)?;
+                self.range_query(resolved, lower, upper, *position)
+            }
+            QueryAst::Set {
+                field,
+                values,
+                position,
+            } => {
+                let resolved = self.resolve(field, *position)?;
+                let queries = values
+                    .iter()
+                    .map(|value| self.term_query(resolved.clone(), value, *position))
+                    .collect::<BuildResult<Vec<_>>>()?;
+                Ok(any_of(queries))
+            }
+            QueryAst::Exists { field, position } => {
+                let resolved = self.resolve(field, *position)?;
+                self.exists_query(resolved, *position)
+            }
+        }
+    }
+
+    fn resolve(&self, field: &str, position: usize) -> BuildResult<ResolvedField<'_>> {
+        self.doc_mapper
+            .resolve_field(field)
+            .ok_or_else(|| error(position, format!("unknown field `{field}`")))
+    }
+
+    /// Applies `build_one` to the named field, or to each default field (any may match).
+    fn for_each_field(
+        &self,
+        field: Option<&str>,
+        position: usize,
+        build_one: impl Fn(ResolvedField<'_>) -> BuildResult<Box<dyn Query>>,
+    ) -> BuildResult<Box<dyn Query>> {
+        match field {
+            Some(field) => build_one(self.resolve(field, position)?),
+            None => {
+                if self.default_fields.is_empty() {
+                    return Err(error(
+                        position,
+                        "this clause names no field and the index has no default search fields: \
+                         write `field:value`, or pass `search_field`",
+                    ));
+                }
+                let queries = self
+                    .default_fields
+                    .iter()
+                    .map(|name| build_one(self.resolve(name, position)?))
+                    .collect::<BuildResult<Vec<_>>>()?;
+                Ok(any_of(queries))
+            }
+        }
+    }
+
+    fn check_indexed(&self, field: &MappedField, position: usize) -> BuildResult<()> {
+        if self
+            .doc_mapper
+            .schema()
+            .get_field_entry(field.field)
+            .is_indexed()
+        {
+            Ok(())
+        } else {
+            Err(error(
+                position,
+                format!("field `{}` is not indexed (indexed: false)", field.path),
+            ))
+        }
+    }
+
+    fn tokenizer(&self, name: &str) -> TextAnalyzer {
+        self.doc_mapper
+            .tokenizers()
+            .get(name)
+            .expect("doc mapper validated tokenizer names")
+    }
+
+    fn tokens(&self, tokenizer: &str, text: &str) -> Vec<String> {
+        let mut analyzer = self.tokenizer(tokenizer);
+        let mut stream = analyzer.token_stream(text);
+        let mut tokens = Vec::new();
+        while let Some(token) = stream.next() {
+            tokens.push(token.text.clone());
+        }
+        tokens
+    }
+
+    fn term_query(
+        &self,
+        resolved: ResolvedField<'_>,
+        value: &str,
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        match resolved {
+            ResolvedField::Mapped(field) => {
+                self.check_indexed(field, position)?;
+                match &field.kind {
+                    FieldKind::Text {
+                        tokenizer,
+                        has_positions,
+                        ..
+                    } => {
+                        self.text_tokens_query(field, tokenizer, *has_positions, value, 0, position)
+                    }
+                    _ => Ok(term_query(self.typed_term(field, value, position)?)),
+                }
+            }
+            ResolvedField::JsonPath { field, json_path } => {
+                self.check_indexed(field, position)?;
+                Ok(any_of(self.json_alternatives(field, &json_path, value)))
+            }
+        }
+    }
+
+    /// Tokens of `text` on a text field: one term, or a phrase (with positions), or all terms
+    /// (without positions, like Quickwit).
+    fn text_tokens_query(
+        &self,
+        field: &MappedField,
+        tokenizer: &str,
+        has_positions: bool,
+        text: &str,
+        slop: u32,
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        let terms: Vec<Term> = self
+            .tokens(tokenizer, text)
+            .iter()
+            .map(|token| Term::from_field_text(field.field, token))
+            .collect();
+        self.terms_as_phrase(field, terms, has_positions, slop, position, false)
+    }
+
+    fn terms_as_phrase(
+        &self,
+        field: &MappedField,
+        mut terms: Vec<Term>,
+        has_positions: bool,
+        slop: u32,
+        position: usize,
+        explicit_phrase: bool,
+    ) -> BuildResult<Box<dyn Query>> {
+        match terms.len() {
+            0 => Ok(Box::new(EmptyQuery)),
+            1 => Ok(term_query(terms.pop().expect("one term"))),
+            _ if has_positions => {
+                let mut phrase = PhraseQuery::new(terms);
+                phrase.set_slop(slop);
+                Ok(Box::new(phrase))
+            }
+            _ if explicit_phrase => Err(error(
+                position,
+                format!(
+                    "phrase queries need positions: field `{}` is not indexed with `record: position`",
+                    field.path
+                ),
+            )),
+            _ => Ok(all_of(terms.into_iter().map(term_query).collect())),
+        }
+    }
+
+    fn phrase_query(
+        &self,
+        resolved: ResolvedField<'_>,
+        text: &str,
+        slop: u32,
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        match resolved {
+            ResolvedField::Mapped(field) => {
+                self.check_indexed(field, position)?;
+                match &field.kind {
+                    FieldKind::Text {
+                        tokenizer,
+                        has_positions,
+                        ..
+                    } => {
+                        let terms: Vec<Term> = self
+                            .tokens(tokenizer, text)
+                            .iter()
+                            .map(|token| Term::from_field_text(field.field, token))
+                            .collect();
+                        self.terms_as_phrase(field, terms, *has_positions, slop, position, true)
+                    }
+                    // A quoted value on a non-text field is just a value.
+                    _ => self.term_query(ResolvedField::Mapped(field), text, position),
+                }
+            }
+            ResolvedField::JsonPath { field, json_path } => {
+                self.check_indexed(field, position)?;
+                let FieldKind::Json {
+                    tokenizer,
+                    has_positions,
+                    ..
+                } = &field.kind
+                else {
+                    unreachable!("json paths resolve to json fields");
+                };
+                let tokens = self.tokens(tokenizer, text);
+                if tokens.len() <= 1 {
+                    return Ok(any_of(self.json_alternatives(field, &json_path, text)));
+                }
+                let terms = tokens
+                    .iter()
+                    .map(|token| json_text_term(field, &json_path, token))
+                    .collect();
+                self.terms_as_phrase(field, terms, *has_positions, slop, position, true)
+            }
+        }
+    }
+
+    fn prefix_query(
+        &self,
+        resolved: ResolvedField<'_>,
+        prefix: &str,
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        let (field, mut terms, has_positions) = match resolved {
+            ResolvedField::Mapped(field) => {
+                self.check_indexed(field, position)?;
+                let FieldKind::Text {
+                    tokenizer,
+                    has_positions,
+                    ..
+                } = &field.kind
+                else {
+                    return Err(error(
+                        position,
+                        format!(
+                            "prefix queries need a text field; `{}` is {}",
+                            field.path,
+                            field.kind.type_name()
+                        ),
+                    ));
+                };
+                let terms: Vec<Term> = self
+                    .tokens(tokenizer, prefix)
+                    .iter()
+                    .map(|token| Term::from_field_text(field.field, token))
+                    .collect();
+                (field, terms, *has_positions)
+            }
+            ResolvedField::JsonPath { field, json_path } => {
+                self.check_indexed(field, position)?;
+                let FieldKind::Json {
+                    tokenizer,
+                    has_positions,
+                    ..
+                } = &field.kind
+                else {
+                    unreachable!("json paths resolve to json fields");
+                };
+                let terms = self
+                    .tokens(tokenizer, prefix)
+                    .iter()
+                    .map(|token| json_text_term(field, &json_path, token))
+                    .collect();
+                (field, terms, *has_positions)
+            }
+        };
+        match terms.len() {
+            0 => Ok(Box::new(AllQuery)),
+            1 => {
+                // Every term of the dictionary that starts with the prefix, however many.
+                let start = terms.pop().expect("one term");
+                let value_bytes = start.serialized_value_bytes().to_vec();
+                let upper = match prefix_end(&value_bytes) {
+                    Some(end_bytes) => {
+                        let mut end = start.clone();
+                        end.truncate_value_bytes(0);
+                        end.append_bytes(&end_bytes);
+                        Bound::Excluded(end)
+                    }
+                    None => Bound::Unbounded,
+                };
+                Ok(Box::new(InvertedIndexRangeQuery::new(
+                    Bound::Included(start),
+                    upper,
+                )))
+            }
+            _ if has_positions => Ok(Box::new(PhrasePrefixQuery::new(terms))),
+            _ => Err(error(
+                position,
+                format!(
+                    "a prefix of several words needs positions: field `{}` is not indexed with `record: position`",
+                    field.path
+                ),
+            )),
+        }
+    }
+
+    fn range_query(
+        &self,
+        resolved: ResolvedField<'_>,
+        lower: &Bound<String>,
+        upper: &Bound<String>,
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        if matches!((lower, upper), (Bound::Unbounded, Bound::Unbounded)) {
+            return self.exists_query(resolved, position);
+        }
+        match resolved {
+            ResolvedField::Mapped(field) => {
+                let bound = |bound: &Bound<String>| -> BuildResult<Bound<Term>> {
+                    Ok(match bound {
+                        Bound::Unbounded => Bound::Unbounded,
+                        Bound::Included(value) => {
+                            Bound::Included(self.range_term(field, value, position)?)
+                        }
+                        Bound::Excluded(value) => {
+                            Bound::Excluded(self.range_term(field, value, position)?)
+                        }
+                    })
+                };
+                let (lower, upper) = (bound(lower)?, bound(upper)?);
+                if !field.kind.is_fast() {
+                    self.check_indexed(field, position)?;
+                }
+                Ok(Box::new(RangeQuery::new(lower, upper)))
+            }
+            ResolvedField::JsonPath { field, json_path } => {
+                if !field.kind.is_fast() {
+                    return Err(error(
+                        position,
+                        format!(
+                            "range queries inside json field `{}` need it to be fast",
+                            field.path
+                        ),
+                    ));
+                }
+                // Numbers if both bounds are numbers, strings otherwise.
+                let numeric = [lower, upper].iter().all(|bound| match bound {
+                    Bound::Included(value) | Bound::Excluded(value) => value.parse::<f64>().is_ok(),
+                    Bound::Unbounded => true,
+                });
+                let bound = |bound: &Bound<String>| -> Bound<Term> {
+                    let make = |value: &String| {
+                        let mut term = Term::from_field_json_path(field.field, &json_path, true);
+                        if numeric {
+                            match value.parse::<i64>() {
+                                Ok(integer) => term.append_type_and_fast_value(integer),
+                                Err(_) => term.append_type_and_fast_value(
+                                    value.parse::<f64>().unwrap_or(0.0),
+                                ),
+                            }
+                        } else {
+                            term.append_type_and_str(value);
+                        }
+                        term
+                    };
+                    match bound {
+                        Bound::Unbounded => Bound::Unbounded,
+                        Bound::Included(value) => Bound::Included(make(value)),
+                        Bound::Excluded(value) => Bound::Excluded(make(value)),
+                    }
+                };
+                Ok(Box::new(RangeQuery::new(bound(lower), bound(upper))))
+            }
+        }
+    }
+
+    fn range_term(&self, field: &MappedField, value: &str, position: usize) -> BuildResult<Term> {
+        match &field.kind {
+            // Text ranges compare raw terms.
+            FieldKind::Text { .. } => Ok(Term::from_field_text(field.field, value)),
+            FieldKind::Datetime { .. } => Ok(Term::from_field_date(
+                field.field,
+                parse_query_datetime(field, value, position)?,
+            )),
+            _ => self.typed_term(field, value, position),
+        }
+    }
+
+    /// The term of `value` on a non-text mapped field.
+    fn typed_term(&self, field: &MappedField, value: &str, position: usize) -> BuildResult<Term> {
+        let invalid = |expected: &str| {
+            error(
+                position,
+                format!("`{value}` is not {expected} (field `{}`)", field.path),
+            )
+        };
+        let term = match &field.kind {
+            FieldKind::U64 { .. } => Term::from_field_u64(
+                field.field,
+                value.parse().map_err(|_| invalid("an unsigned integer"))?,
+            ),
+            FieldKind::I64 { .. } => Term::from_field_i64(
+                field.field,
+                value.parse().map_err(|_| invalid("an integer"))?,
+            ),
+            FieldKind::F64 { .. } => {
+                let number: f64 = value.parse().map_err(|_| invalid("a number"))?;
+                Term::from_field_f64(field.field, number)
+            }
+            FieldKind::Bool { .. } => Term::from_field_bool(
+                field.field,
+                match value {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(invalid("`true` or `false`")),
+                },
+            ),
+            FieldKind::Datetime { .. } => Term::from_field_date_for_search(
+                field.field,
+                parse_query_datetime(field, value, position)?,
+            ),
+            FieldKind::Ip { .. } => {
+                let address: IpAddr = value.parse().map_err(|_| invalid("an IP address"))?;
+                Term::from_field_ip_addr(field.field, ip_to_v6(address))
+            }
+            FieldKind::Bytes { .. } => {
+                let bytes = BASE64.decode(value).map_err(|_| invalid("base64"))?;
+                Term::from_field_bytes(field.field, &bytes)
+            }
+            FieldKind::Text { .. } | FieldKind::Json { .. } => {
+                unreachable!("text and json values are tokenized, not typed")
+            }
+        };
+        Ok(term)
+    }
+
+    /// A json value can be a string, a number or a boolean: match any reading of it.
+    fn json_alternatives(
+        &self,
+        field: &MappedField,
+        json_path: &str,
+        value: &str,
+    ) -> Vec<Box<dyn Query>> {
+        let FieldKind::Json { tokenizer, .. } = &field.kind else {
+            unreachable!("json paths resolve to json fields");
+        };
+        let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
+        let text_terms: Vec<Term> = self
+            .tokens(tokenizer, value)
+            .iter()
+            .map(|token| json_text_term(field, json_path, token))
+            .collect();
+        if !text_terms.is_empty() {
+            alternatives.push(all_of(text_terms.into_iter().map(term_query).collect()));
+        }
+        let typed = |append: &dyn Fn(&mut Term)| {
+            let mut term = Term::from_field_json_path(field.field, json_path, true);
+            append(&mut term);
+            term_query(term)
+        };
+        if let Ok(integer) = value.parse::<i64>() {
+            alternatives.push(typed(&|term| term.append_type_and_fast_value(integer)));
+        } else if let Ok(unsigned) = value.parse::<u64>() {
+            alternatives.push(typed(&|term| term.append_type_and_fast_value(unsigned)));
+        }
+        if let Ok(float) = value.parse::<f64>() {
+            alternatives.push(typed(&|term| term.append_type_and_fast_value(float)));
+        }
+        if let Ok(flag) = value.parse::<bool>() {
+            alternatives.push(typed(&|term| term.append_type_and_fast_value(flag)));
+        }
+        if let Ok(datetime) = parse_datetime_str(value, &[DatetimeInputFormat::Rfc3339]) {
+            alternatives.push(typed(&|term| term.append_type_and_fast_value(datetime)));
+        }
+        alternatives
+    }
+
+    fn exists_query(
+        &self,
+        resolved: ResolvedField<'_>,
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        let (field, full_path, json_subpaths) = match resolved {
+            ResolvedField::Mapped(field) => (
+                field,
+                field.path.clone(),
+                matches!(field.kind, FieldKind::Json { .. }),
+            ),
+            ResolvedField::JsonPath { field, json_path } => {
+                (field, format!("{}.{json_path}", field.path), true)
+            }
+        };
+        if !field.kind.is_fast() {
+            return Err(error(
+                position,
+                format!(
+                    "`{full_path}:*` needs field `{}` to be fast (fast: true)",
+                    field.path
+                ),
+            ));
+        }
+        Ok(Box::new(ExistsQuery::new(full_path, json_subpaths)))
+    }
+}
+
+fn term_query(term: Term) -> Box<dyn Query> {
+    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
+}
+
+fn json_text_term(field: &MappedField, json_path: &str, token: &str) -> Term {
+    let mut term = Term::from_field_json_path(field.field, json_path, true);
+    term.append_type_and_str(token);
+    term
+}
+
+/// Datetimes in queries: RFC 3339, or a unix timestamp whose unit is inferred.
+fn parse_query_datetime(
+    field: &MappedField,
+    value: &str,
+    position: usize,
+) -> BuildResult<DateTime> {
+    parse_datetime_str(
+        value,
+        &[DatetimeInputFormat::Rfc3339, DatetimeInputFormat::UnixTimestamp],
+    )
+    .map_err(|_| {
+        error(
+            position,
+            format!(
+                "`{value}` is not a datetime for field `{}`: use RFC 3339 (2024-01-31T12:00:00Z) or a unix timestamp",
+                field.path
+            ),
+        )
+    })
+}

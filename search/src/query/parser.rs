@@ -1,0 +1,661 @@
+//! The query string parser: Quickwit's query language into a [`QueryAst`].
+//!
+//! ```text
+//! query   := or
+//! or      := and ("OR" and)*
+//! and     := unary (["AND"] unary)*              implicit AND between clauses
+//! unary   := ("NOT" | "-") unary | "+" unary | primary
+//! primary := "(" or ")" | "*" | phrase | field ":" value | term
+//! value   := "(" or ")"                          the field applies inside the group
+//!          | ("[" | "{") bound "TO" bound ("]" | "}")
+//!          | (">" | ">=" | "<" | "<=") bound
+//!          | "IN" "[" (term | phrase)* "]"
+//!          | "*"                                 the field exists
+//!          | phrase ["~" slop] | term ["*"]      a trailing `*` makes a prefix
+//! ```
+//!
+//! `AND`, `OR`, `NOT` and `TO` are keywords only in capitals. A backslash escapes the next
+//! character. Errors carry the character position of the problem.
+
+use std::fmt;
+use std::ops::Bound;
+
+use super::ast::QueryAst;
+
+/// A query that does not parse: what is wrong, and where (0-based character position).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryParseError {
+    pub message: String,
+    pub position: usize,
+}
+
+impl fmt::Display for QueryParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at position {})", self.message, self.position)
+    }
+}
+
+impl std::error::Error for QueryParseError {}
+
+/// Parses a query string.
+///
+/// ```
+/// use hydrant_search::query::{QueryAst, parse_query};
+///
+/// let ast = parse_query("quantity:>5 AND -name:cheese").unwrap();
+/// assert!(matches!(ast, QueryAst::And(_)));
+/// let error = parse_query("name:(apple").unwrap_err();
+/// assert_eq!(error.position, 11);
+/// ```
+pub fn parse_query(query: &str) -> Result<QueryAst, QueryParseError> {
+    let mut parser = Parser {
+        input: query,
+        position: 0,
+        field_context: None,
+    };
+    parser.skip_whitespace();
+    if parser.at_end() {
+        return Err(parser.error_here("the query is empty; use `*` to match all documents"));
+    }
+    let ast = parser.parse_or()?;
+    parser.skip_whitespace();
+    if !parser.at_end() {
+        let unexpected = parser.peek().unwrap_or(' ');
+        return Err(parser.error_here(format!("unexpected `{unexpected}`")));
+    }
+    Ok(ast)
+}
+
+struct Parser<'a> {
+    input: &'a str,
+    /// Byte offset of the next character.
+    position: usize,
+    /// The field of an enclosing `field:(...)` group.
+    field_context: Option<String>,
+}
+
+/// Characters that end a bare word.
+fn is_word_delimiter(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '{' | '}' | '"')
+}
+
+impl<'a> Parser<'a> {
+    fn rest(&self) -> &'a str {
+        &self.input[self.position..]
+    }
+
+    fn at_end(&self) -> bool {
+        self.position >= self.input.len()
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.rest().chars().next()
+    }
+
+    fn advance(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.position += c.len_utf8();
+        Some(c)
+    }
+
+    fn skip_whitespace(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.advance();
+        }
+    }
+
+    fn char_position(&self, byte_position: usize) -> usize {
+        self.input[..byte_position.min(self.input.len())]
+            .chars()
+            .count()
+    }
+
+    fn error_at(&self, byte_position: usize, message: impl Into<String>) -> QueryParseError {
+        QueryParseError {
+            message: message.into(),
+            position: self.char_position(byte_position),
+        }
+    }
+
+    fn error_here(&self, message: impl Into<String>) -> QueryParseError {
+        self.error_at(self.position, message)
+    }
+
+    /// Whether a capitalized keyword starts here, followed by a delimiter.
+    fn at_keyword(&self, keyword: &str) -> bool {
+        let rest = self.rest();
+        rest.starts_with(keyword)
+            && rest[keyword.len()..]
+                .chars()
+                .next()
+                .is_none_or(|next| next.is_whitespace() || next == '(' || next == '"')
+    }
+
+    fn expect(&mut self, expected: char, what: &str) -> Result<(), QueryParseError> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(c) if c == expected => {
+                self.advance();
+                Ok(())
+            }
+            Some(c) => Err(self.error_here(format!("expected {what}, found `{c}`"))),
+            None => Err(self.error_here(format!("expected {what}, found the end of the query"))),
+        }
+    }
+
+    fn parse_or(&mut self) -> Result<QueryAst, QueryParseError> {
+        let mut clauses = vec![self.parse_and()?];
+        loop {
+            self.skip_whitespace();
+            if !self.at_keyword("OR") {
+                break;
+            }
+            self.position += 2;
+            clauses.push(self.parse_and()?);
+        }
+        Ok(if clauses.len() == 1 {
+            clauses.pop().expect("one clause")
+        } else {
+            QueryAst::Or(clauses)
+        })
+    }
+
+    fn parse_and(&mut self) -> Result<QueryAst, QueryParseError> {
+        let mut clauses = vec![self.parse_unary()?];
+        loop {
+            self.skip_whitespace();
+            if self.at_end() || self.peek() == Some(')') || self.at_keyword("OR") {
+                break;
+            }
+            if self.at_keyword("AND") {
+                self.position += 3;
+            }
+            clauses.push(self.parse_unary()?);
+        }
+        Ok(if clauses.len() == 1 {
+            clauses.pop().expect("one clause")
+        } else {
+            QueryAst::And(clauses)
+        })
+    }
+
+    fn parse_unary(&mut self) -> Result<QueryAst, QueryParseError> {
+        self.skip_whitespace();
+        if self.at_keyword("NOT") {
+            self.position += 3;
+            return Ok(QueryAst::Not(Box::new(self.parse_unary()?)));
+        }
+        if self.at_keyword("AND") || self.at_keyword("OR") {
+            return Err(self.error_here("expected a clause before the operator"));
+        }
+        match self.peek() {
+            Some('-') => {
+                self.advance();
+                if self.peek().is_none_or(char::is_whitespace) {
+                    return Err(self.error_here("expected a clause after `-`"));
+                }
+                Ok(QueryAst::Not(Box::new(self.parse_unary()?)))
+            }
+            Some('+') => {
+                self.advance();
+                self.parse_unary()
+            }
+            _ => self.parse_primary(),
+        }
+    }
+
+    fn parse_primary(&mut self) -> Result<QueryAst, QueryParseError> {
+        self.skip_whitespace();
+        let start = self.position;
+        match self.peek() {
+            None => Err(self.error_here("expected a clause, found the end of the query")),
+            Some('(') => {
+                self.advance();
+                let inner = self.parse_or()?;
+                self.expect(')', "`)`")?;
+                Ok(inner)
+            }
+            Some(')') => Err(self.error_here("unexpected `)`")),
+            Some('*')
+                if self.rest()[1..]
+                    .chars()
+                    .next()
+                    .is_none_or(is_word_delimiter) =>
+            {
+                self.advance();
+                Ok(match &self.field_context {
+                    Some(field) => QueryAst::Exists {
+                        field: field.clone(),
+                        position: self.char_position(start),
+                    },
+                    None => QueryAst::MatchAll,
+                })
+            }
+            Some('"') => {
+                let field = self.field_context.clone();
+                self.parse_phrase(field, start)
+            }
+            Some(c) if matches!(c, '[' | ']' | '{' | '}') => Err(self.error_here(format!(
+                "unexpected `{c}`; a range needs a field: `field:[a TO b]`"
+            ))),
+            Some(_) => {
+                let word = self.read_word(false)?;
+                if self.peek() == Some(':') {
+                    self.advance();
+                    if self.field_context.is_some() {
+                        return Err(self.error_at(start, "a field inside a field group"));
+                    }
+                    return self.parse_field_value(word.text, start);
+                }
+                let field = self.field_context.clone();
+                Ok(self.term_or_prefix(field, word, start))
+            }
+        }
+    }
+
+    fn parse_field_value(
+        &mut self,
+        field: String,
+        field_start: usize,
+    ) -> Result<QueryAst, QueryParseError> {
+        if field.is_empty() {
+            return Err(self.error_at(field_start, "empty field name before `:`"));
+        }
+        let value_start = self.position;
+        let position = self.char_position(field_start);
+        match self.peek() {
+            None => Err(self.error_here(format!("expected a value after `{field}:`"))),
+            Some(c) if c.is_whitespace() => {
+                Err(self.error_here(format!("expected a value right after `{field}:`")))
+            }
+            Some('(') => {
+                self.advance();
+                let outer = self.field_context.replace(field);
+                let inner = self.parse_or();
+                self.field_context = outer;
+                let inner = inner?;
+                self.expect(')', "`)`")?;
+                Ok(inner)
+            }
+            Some('[') | Some('{') => self.parse_range(field, position),
+            Some('>') | Some('<') => {
+                let is_greater = self.advance() == Some('>');
+                let inclusive = self.peek() == Some('=');
+                if inclusive {
+                    self.advance();
+                }
+                let bound_start = self.position;
+                let value = self.read_bound_value()?;
+                if value.is_none() {
+                    return Err(self.error_at(bound_start, "a comparison needs a value, not `*`"));
+                }
+                let bound = match (value, inclusive) {
+                    (Some(value), true) => Bound::Included(value),
+                    (Some(value), false) => Bound::Excluded(value),
+                    (None, _) => Bound::Unbounded,
+                };
+                let (lower, upper) = if is_greater {
+                    (bound, Bound::Unbounded)
+                } else {
+                    (Bound::Unbounded, bound)
+                };
+                Ok(QueryAst::Range {
+                    field,
+                    lower,
+                    upper,
+                    position,
+                })
+            }
+            Some('"') => self.parse_phrase(Some(field), field_start),
+            Some('*')
+                if self.rest()[1..]
+                    .chars()
+                    .next()
+                    .is_none_or(is_word_delimiter) =>
+            {
+                self.advance();
+                Ok(QueryAst::Exists { field, position })
+            }
+            Some(_) if self.at_keyword("IN") => {
+                self.position += 2;
+                self.parse_set(field, position)
+            }
+            Some(_) => {
+                let word = self.read_word(true)?;
+                if word.text.is_empty() {
+                    return Err(
+                        self.error_at(value_start, format!("expected a value after `{field}:`"))
+                    );
+                }
+                Ok(self.term_or_prefix(Some(field), word, field_start))
+            }
+        }
+    }
+
+    fn term_or_prefix(&self, field: Option<String>, word: Word, start: usize) -> QueryAst {
+        let position = self.char_position(start);
+        if word.ends_with_wildcard {
+            QueryAst::Prefix {
+                field,
+                prefix: word.text,
+                position,
+            }
+        } else {
+            QueryAst::Term {
+                field,
+                value: word.text,
+                position,
+            }
+        }
+    }
+
+    fn parse_phrase(
+        &mut self,
+        field: Option<String>,
+        start: usize,
+    ) -> Result<QueryAst, QueryParseError> {
+        let text = self.read_quoted()?;
+        let mut slop = 0;
+        if self.peek() == Some('~') {
+            self.advance();
+            let digits_start = self.position;
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.advance();
+            }
+            slop = self.input[digits_start..self.position]
+                .parse()
+                .map_err(|_| self.error_at(digits_start, "expected a number after `~`"))?;
+        }
+        Ok(QueryAst::Phrase {
+            field,
+            text,
+            slop,
+            position: self.char_position(start),
+        })
+    }
+
+    fn parse_range(&mut self, field: String, position: usize) -> Result<QueryAst, QueryParseError> {
+        let lower_inclusive = self.advance() == Some('[');
+        self.skip_whitespace();
+        let lower = self.read_bound_value()?;
+        self.skip_whitespace();
+        if !self.at_keyword("TO") {
+            return Err(self.error_here("expected `TO` in the range"));
+        }
+        self.position += 2;
+        self.skip_whitespace();
+        let upper = self.read_bound_value()?;
+        self.skip_whitespace();
+        let upper_inclusive = match self.peek() {
+            Some(']') => true,
+            Some('}') => false,
+            Some(c) => {
+                return Err(self.error_here(format!(
+                    "expected `]` or `}}` to close the range, found `{c}`"
+                )));
+            }
+            None => return Err(self.error_here("expected `]` or `}` to close the range")),
+        };
+        self.advance();
+        let bound = |value: Option<String>, inclusive: bool| match value {
+            None => Bound::Unbounded,
+            Some(value) if inclusive => Bound::Included(value),
+            Some(value) => Bound::Excluded(value),
+        };
+        Ok(QueryAst::Range {
+            field,
+            lower: bound(lower, lower_inclusive),
+            upper: bound(upper, upper_inclusive),
+            position,
+        })
+    }
+
+    fn parse_set(&mut self, field: String, position: usize) -> Result<QueryAst, QueryParseError> {
+        self.skip_whitespace();
+        self.expect('[', "`[` after IN")?;
+        let mut values = Vec::new();
+        loop {
+            self.skip_whitespace();
+            match self.peek() {
+                Some(']') => {
+                    self.advance();
+                    break;
+                }
+                Some('"') => values.push(self.read_quoted()?),
+                Some(_) => {
+                    let word = self.read_word(true)?;
+                    if word.text.is_empty() {
+                        let c = self.peek().unwrap_or(' ');
+                        return Err(self.error_here(format!("unexpected `{c}` in the IN set")));
+                    }
+                    values.push(word.text);
+                }
+                None => return Err(self.error_here("expected `]` to close the IN set")),
+            }
+        }
+        Ok(QueryAst::Set {
+            field,
+            values,
+            position,
+        })
+    }
+
+    /// A range or comparison bound: `*` (unbounded), a phrase, or a word that may contain `:`.
+    fn read_bound_value(&mut self) -> Result<Option<String>, QueryParseError> {
+        match self.peek() {
+            Some('"') => Ok(Some(self.read_quoted()?)),
+            Some('*')
+                if self.rest()[1..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || matches!(c, ']' | '}' | ')')) =>
+            {
+                self.advance();
+                Ok(None)
+            }
+            _ => {
+                let start = self.position;
+                let word = self.read_word(true)?;
+                if word.text.is_empty() {
+                    return Err(self.error_at(start, "expected a value"));
+                }
+                Ok(Some(word.text))
+            }
+        }
+    }
+
+    fn read_quoted(&mut self) -> Result<String, QueryParseError> {
+        let start = self.position;
+        self.advance();
+        let mut text = String::new();
+        loop {
+            match self.advance() {
+                None => return Err(self.error_at(start, "unterminated phrase: missing `\"`")),
+                Some('"') => return Ok(text),
+                Some('\\') => match self.advance() {
+                    Some(escaped) => text.push(escaped),
+                    None => return Err(self.error_at(start, "unterminated phrase: missing `\"`")),
+                },
+                Some(c) => text.push(c),
+            }
+        }
+    }
+
+    /// A bare word, unescaped. `allow_colon`: inside a field value, `:` is an ordinary
+    /// character (`ts:>2024-01-01T00:00:00Z`).
+    fn read_word(&mut self, allow_colon: bool) -> Result<Word, QueryParseError> {
+        let mut text = String::new();
+        let mut ends_with_wildcard = false;
+        while let Some(c) = self.peek() {
+            if is_word_delimiter(c) || (c == ':' && !allow_colon) {
+                break;
+            }
+            self.advance();
+            ends_with_wildcard = false;
+            match c {
+                '\\' => match self.advance() {
+                    Some(escaped) => text.push(escaped),
+                    None => return Err(self.error_here("a query cannot end with `\\`")),
+                },
+                '*' => {
+                    // Only a trailing `*` is a wildcard.
+                    if self
+                        .peek()
+                        .is_none_or(|next| is_word_delimiter(next) || next == ':')
+                    {
+                        ends_with_wildcard = true;
+                    } else {
+                        text.push('*');
+                    }
+                }
+                c => text.push(c),
+            }
+        }
+        Ok(Word {
+            text,
+            ends_with_wildcard,
+        })
+    }
+}
+
+struct Word {
+    text: String,
+    ends_with_wildcard: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term(field: Option<&str>, value: &str, position: usize) -> QueryAst {
+        QueryAst::Term {
+            field: field.map(str::to_string),
+            value: value.to_string(),
+            position,
+        }
+    }
+
+    #[test]
+    fn terms_and_boolean_operators() {
+        assert_eq!(parse_query("*").unwrap(), QueryAst::MatchAll);
+        assert_eq!(parse_query("apple").unwrap(), term(None, "apple", 0));
+        assert_eq!(
+            parse_query("a b OR c AND NOT d").unwrap(),
+            QueryAst::Or(vec![
+                QueryAst::And(vec![term(None, "a", 0), term(None, "b", 2)]),
+                QueryAst::And(vec![
+                    term(None, "c", 7),
+                    QueryAst::Not(Box::new(term(None, "d", 17))),
+                ]),
+            ])
+        );
+        assert_eq!(
+            parse_query("-name:x +y").unwrap(),
+            QueryAst::And(vec![
+                QueryAst::Not(Box::new(term(Some("name"), "x", 1))),
+                term(None, "y", 9),
+            ])
+        );
+        assert_eq!(
+            parse_query("name:(a OR b)").unwrap(),
+            QueryAst::Or(vec![
+                term(Some("name"), "a", 6),
+                term(Some("name"), "b", 11)
+            ])
+        );
+        assert_eq!(parse_query("ANDROID").unwrap(), term(None, "ANDROID", 0));
+    }
+
+    #[test]
+    fn phrases_prefixes_ranges_sets_exists() {
+        assert_eq!(
+            parse_query(r#"body:"hello \"big\" world"~2"#).unwrap(),
+            QueryAst::Phrase {
+                field: Some("body".into()),
+                text: "hello \"big\" world".into(),
+                slop: 2,
+                position: 0,
+            }
+        );
+        assert_eq!(
+            parse_query("qui*").unwrap(),
+            QueryAst::Prefix {
+                field: None,
+                prefix: "qui".into(),
+                position: 0
+            }
+        );
+        assert_eq!(
+            parse_query("quantity:>=5").unwrap(),
+            QueryAst::Range {
+                field: "quantity".into(),
+                lower: Bound::Included("5".into()),
+                upper: Bound::Unbounded,
+                position: 0,
+            }
+        );
+        assert_eq!(
+            parse_query("ts:[2024-01-01T00:00:00Z TO *}").unwrap(),
+            QueryAst::Range {
+                field: "ts".into(),
+                lower: Bound::Included("2024-01-01T00:00:00Z".into()),
+                upper: Bound::Unbounded,
+                position: 0,
+            }
+        );
+        assert_eq!(
+            parse_query("price:{1 TO 2]").unwrap(),
+            QueryAst::Range {
+                field: "price".into(),
+                lower: Bound::Excluded("1".into()),
+                upper: Bound::Included("2".into()),
+                position: 0,
+            }
+        );
+        assert_eq!(
+            parse_query(r#"name:IN [a "b c" d]"#).unwrap(),
+            QueryAst::Set {
+                field: "name".into(),
+                values: vec!["a".into(), "b c".into(), "d".into()],
+                position: 0
+            }
+        );
+        assert_eq!(
+            parse_query("name:*").unwrap(),
+            QueryAst::Exists {
+                field: "name".into(),
+                position: 0
+            }
+        );
+        assert_eq!(
+            parse_query(r"path:a\:b").unwrap(),
+            term(Some("path"), "a:b", 0)
+        );
+        assert_eq!(
+            parse_query("url:http://x").unwrap(),
+            term(Some("url"), "http://x", 0)
+        );
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let cases = [
+            ("", 0, "empty"),
+            ("name:(apple", 11, "`)`"),
+            ("a AND", 5, "end of the query"),
+            ("OR a", 0, "before the operator"),
+            ("a )", 2, "unexpected `)`"),
+            ("x:[1 2]", 5, "TO"),
+            ("x:[1 TO 2", 9, "close the range"),
+            ("\"open", 0, "unterminated"),
+            ("name: x", 5, "right after"),
+            ("[1 TO 2]", 0, "needs a field"),
+            ("x:>*", 3, "not `*`"),
+        ];
+        for (query, position, needle) in cases {
+            let error = parse_query(query).unwrap_err();
+            assert_eq!(error.position, position, "{query}: {error}");
+            assert!(error.message.contains(needle), "{query}: {error}");
+        }
+    }
+}

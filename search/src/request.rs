@@ -1,0 +1,205 @@
+//! The search API's request and response, as Quickwit's `/api/v1/{index_id}/search` has them.
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Result, SearchError};
+
+/// Hits per request at most; more needs pagination with `start_offset`.
+pub const MAX_HITS_LIMIT: usize = 10_000;
+
+/// A search request (POST JSON body, or GET query parameters).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// The query string.
+    pub query: String,
+    /// Only documents with `timestamp >= start_timestamp` (Unix seconds).
+    #[serde(default)]
+    pub start_timestamp: Option<i64>,
+    /// Only documents with `timestamp < end_timestamp` (Unix seconds).
+    #[serde(default)]
+    pub end_timestamp: Option<i64>,
+    #[serde(default = "default_max_hits")]
+    pub max_hits: usize,
+    #[serde(default)]
+    pub start_offset: usize,
+    /// `field` (ascending), `-field` (descending) or `_score`; comma-separated or a list.
+    #[serde(default, deserialize_with = "comma_separated")]
+    pub sort_by: Vec<String>,
+    /// Fields searched by clauses that name no field, instead of the index's defaults.
+    #[serde(default, deserialize_with = "comma_separated")]
+    pub search_field: Vec<String>,
+    #[serde(default)]
+    pub format: ResponseFormat,
+}
+
+fn default_max_hits() -> usize {
+    20
+}
+
+/// How the response body is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseFormat {
+    #[default]
+    Json,
+    #[serde(alias = "prettyjson")]
+    PrettyJson,
+}
+
+fn comma_separated<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        One(String),
+        Many(Vec<String>),
+    }
+    let values = match Repr::deserialize(deserializer)
+        .map_err(|_| de::Error::custom("expected a string or a list of strings"))?
+    {
+        Repr::One(text) => text
+            .split(',')
+            .map(|part| part.trim().to_string())
+            .collect(),
+        Repr::Many(values) => values,
+    };
+    Ok(values
+        .into_iter()
+        .filter(|value| !value.is_empty())
+        .collect())
+}
+
+impl SearchRequest {
+    /// A request for `query` with default options.
+    pub fn new(query: impl Into<String>) -> Self {
+        SearchRequest {
+            query: query.into(),
+            max_hits: default_max_hits(),
+            ..SearchRequest::default()
+        }
+    }
+
+    /// Parses a POST body.
+    pub fn from_json(body: &[u8]) -> Result<Self> {
+        let request: SearchRequest = serde_json::from_slice(body)
+            .map_err(|error| SearchError::InvalidRequest(format!("request body: {error}")))?;
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Parses GET query parameters (`query=...&max_hits=...`).
+    pub fn from_query_string(query_string: &str) -> Result<Self> {
+        let mut fields = Map::new();
+        for (key, value) in form_urlencoded::parse(query_string.as_bytes()) {
+            let value = match key.as_ref() {
+                "start_timestamp" | "end_timestamp" => {
+                    Value::from(value.parse::<i64>().map_err(|_| {
+                        SearchError::InvalidRequest(format!(
+                            "`{key}` must be an integer number of seconds, got `{value}`"
+                        ))
+                    })?)
+                }
+                "max_hits" | "start_offset" => Value::from(value.parse::<u64>().map_err(|_| {
+                    SearchError::InvalidRequest(format!(
+                        "`{key}` must be a non-negative integer, got `{value}`"
+                    ))
+                })?),
+                _ => Value::String(value.into_owned()),
+            };
+            if fields.insert(key.to_string(), value).is_some() {
+                return Err(SearchError::InvalidRequest(format!(
+                    "parameter `{key}` is given twice"
+                )));
+            }
+        }
+        let request: SearchRequest = serde_json::from_value(Value::Object(fields))
+            .map_err(|error| SearchError::InvalidRequest(format!("query parameters: {error}")))?;
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Checks limits serde cannot.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_hits > MAX_HITS_LIMIT {
+            return Err(SearchError::InvalidRequest(format!(
+                "max_hits is {}, at most {MAX_HITS_LIMIT}; page with start_offset",
+                self.max_hits
+            )));
+        }
+        if self.start_offset.saturating_add(self.max_hits) > MAX_HITS_LIMIT * 10 {
+            return Err(SearchError::InvalidRequest(format!(
+                "start_offset + max_hits is at most {}; narrow the query or the time range",
+                MAX_HITS_LIMIT * 10
+            )));
+        }
+        if let (Some(start), Some(end)) = (self.start_timestamp, self.end_timestamp)
+            && start > end
+        {
+            return Err(SearchError::InvalidRequest(format!(
+                "start_timestamp ({start}) is after end_timestamp ({end})"
+            )));
+        }
+        if self.sort_by.len() > 1 {
+            return Err(SearchError::InvalidRequest(
+                "sort_by takes one field for now".to_string(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A search response, Quickwit's shape.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SearchResponse {
+    /// Documents matching the query (all of them, not only the returned hits).
+    pub num_hits: u64,
+    pub hits: Vec<Value>,
+    pub elapsed_time_micros: u64,
+    /// Splits that could not be searched; the rest of the response is still valid.
+    pub errors: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_parameters() {
+        let request = SearchRequest::from_query_string(
+            "query=quantity%3A%3E5&max_hits=3&start_timestamp=10&sort_by=-ts&search_field=a,b&format=pretty_json",
+        )
+        .unwrap();
+        assert_eq!(request.query, "quantity:>5");
+        assert_eq!(request.max_hits, 3);
+        assert_eq!(request.start_timestamp, Some(10));
+        assert_eq!(request.sort_by, ["-ts"]);
+        assert_eq!(request.search_field, ["a", "b"]);
+        assert_eq!(request.format, ResponseFormat::PrettyJson);
+    }
+
+    #[test]
+    fn unknown_and_invalid_parameters_are_refused() {
+        let error = SearchRequest::from_query_string("query=*&colour=red")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown field `colour`"), "{error}");
+        let error = SearchRequest::from_query_string("query=*&max_hits=many")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("max_hits"), "{error}");
+        let error = SearchRequest::from_query_string("max_hits=1")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("missing field `query`"), "{error}");
+        let error = SearchRequest::from_json(br#"{"query": "*", "max_hits": 1000000}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("at most"), "{error}");
+        let error = SearchRequest::from_json(br#"{"query": "*", "aggs": {}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown field `aggs`"), "{error}");
+    }
+}

@@ -1,0 +1,140 @@
+//! The REST API, independent of any transport: a request (method, path, query string, body)
+//! in, a response (status, JSON body) out. The local HTTP server and the Lambda adapters are
+//! thin layers over [`handle_request`].
+//!
+//! Routes, as Quickwit has them:
+//! - `GET|POST /api/v1/{index_id}/search`
+//! - `GET /api/v1/indexes`, `GET /api/v1/indexes/{index_id}`
+//! - `GET /health`
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::SearchError;
+use crate::request::{ResponseFormat, SearchRequest};
+use crate::searcher::SearchService;
+
+/// Largest request body accepted.
+pub const MAX_REQUEST_BODY_BYTES: usize = 1 << 20;
+
+/// A transport-independent HTTP request.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query_string: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// A transport-independent HTTP response; the body is JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    fn json(status: u16, value: &impl Serialize, format: ResponseFormat) -> Self {
+        let body = match format {
+            ResponseFormat::Json => serde_json::to_vec(value),
+            ResponseFormat::PrettyJson => serde_json::to_vec_pretty(value),
+        }
+        .expect("responses serialize");
+        HttpResponse { status, body }
+    }
+
+    /// An error response: `{"message": ...}`, as Quickwit answers.
+    pub fn error(status: u16, message: impl Into<String>) -> Self {
+        HttpResponse::json(
+            status,
+            &json!({ "message": message.into() }),
+            ResponseFormat::Json,
+        )
+    }
+
+    fn from_search_error(error: &SearchError) -> Self {
+        if let SearchError::Internal(details) = error {
+            tracing::error!(details, "search failed");
+        }
+        HttpResponse::error(error.status_code(), error.public_message())
+    }
+}
+
+/// Routes and answers one request.
+pub async fn handle_request(service: &SearchService, request: HttpRequest<'_>) -> HttpResponse {
+    if request.body.len() > MAX_REQUEST_BODY_BYTES {
+        return HttpResponse::error(
+            413,
+            format!("the request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"),
+        );
+    }
+    let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    match (request.method, segments.as_slice()) {
+        ("GET", ["health"]) => {
+            HttpResponse::json(200, &json!({"status": "ok"}), ResponseFormat::Json)
+        }
+        ("GET", ["api", "v1", "indexes"]) => match service.metastore().list_indexes().await {
+            Ok(indexes) => {
+                let summaries: Vec<Value> = indexes.iter().map(index_summary).collect();
+                HttpResponse::json(200, &summaries, ResponseFormat::Json)
+            }
+            Err(error) => HttpResponse::from_search_error(&error.into()),
+        },
+        ("GET", ["api", "v1", "indexes", index_id]) => {
+            match service.metastore().index_metadata(index_id).await {
+                Ok(metadata) => {
+                    let mut summary = index_summary(&metadata);
+                    summary["index_config"] =
+                        serde_json::to_value(&metadata.index_config).expect("config serializes");
+                    summary["splits"] =
+                        serde_json::to_value(metadata.published_splits().collect::<Vec<_>>())
+                            .expect("splits serialize");
+                    HttpResponse::json(200, &summary, ResponseFormat::Json)
+                }
+                Err(error) => HttpResponse::from_search_error(&error.into()),
+            }
+        }
+        (method @ ("GET" | "POST"), ["api", "v1", index_id, "search"]) => {
+            let parsed = if method == "GET" {
+                SearchRequest::from_query_string(request.query_string.unwrap_or(""))
+            } else {
+                SearchRequest::from_json(request.body)
+            };
+            let search_request = match parsed {
+                Ok(search_request) => search_request,
+                Err(error) => return HttpResponse::from_search_error(&error),
+            };
+            match service.search(index_id, &search_request).await {
+                Ok(response) => HttpResponse::json(200, &response, search_request.format),
+                Err(error) => HttpResponse::from_search_error(&error),
+            }
+        }
+        (_, ["api", "v1", _, "search"]) => HttpResponse::error(405, "search takes GET or POST"),
+        _ => HttpResponse::error(
+            404,
+            format!("no route for {} {}", request.method, request.path),
+        ),
+    }
+}
+
+fn index_summary(metadata: &hydrant_metastore::IndexMetadata) -> Value {
+    let published: Vec<_> = metadata.published_splits().collect();
+    let start = published
+        .iter()
+        .filter_map(|split| split.time_range.map(|range| range.start_nanos))
+        .min();
+    let end = published
+        .iter()
+        .filter_map(|split| split.time_range.map(|range| range.end_nanos))
+        .max();
+    json!({
+        "index_id": metadata.index_id(),
+        "num_published_splits": published.len(),
+        "num_published_docs": metadata.num_published_docs(),
+        "size_published_splits_bytes": published.iter().map(|split| split.split_size_bytes).sum::<u64>(),
+        "uncompressed_docs_size_bytes": published.iter().map(|split| split.uncompressed_docs_size_bytes).sum::<u64>(),
+        "min_timestamp": start.map(|nanos| nanos.div_euclid(1_000_000_000)),
+        "max_timestamp": end.map(|nanos| nanos.div_euclid(1_000_000_000)),
+        "create_timestamp": metadata.create_timestamp,
+    })
+}

@@ -1,0 +1,363 @@
+//! Search over splits built by the real indexer, on local disk.
+
+use std::sync::Arc;
+
+use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
+use hydrant_metastore::Metastore;
+use hydrant_metastore::index_config::IndexConfig;
+use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, Storage, StorageUri};
+use hydrant_search::rest::{HttpRequest, handle_request};
+use hydrant_search::{SearchError, SearchRequest, SearchService, SearcherConfig};
+use serde_json::Value;
+
+const CONFIG: &str = r#"
+index_id: mock-sales
+doc_mapping:
+  field_mappings:
+    - {name: ts, type: datetime, input_formats: [unix_timestamp], output_format: unix_timestamp_secs, fast: true}
+    - {name: id, type: u64, fast: true}
+    - {name: name, type: text, tokenizer: raw}
+    - {name: price, type: f64, fast: true}
+    - {name: quantity, type: u64}
+    - {name: description, type: text, tokenizer: default, record: position}
+  timestamp_field: ts
+search_settings:
+  default_search_fields: [description]
+"#;
+
+const NAMES: [&str; 4] = ["apple", "banana", "cherry", "damson"];
+const WORDS: [&str; 5] = ["fresh", "ripe", "organic", "juicy", "sweet"];
+
+/// Record `i`: deterministic fields so that expected counts can be computed.
+fn record(i: u64) -> String {
+    format!(
+        r#"{{"ts":{},"id":{i},"name":"{}","price":{}.5,"quantity":{},"description":"{} {} fruit","extra":"x{}"}}"#,
+        1_700_000_000 + i * 60,
+        NAMES[(i % 4) as usize],
+        i % 50,
+        i % 10,
+        WORDS[(i % 5) as usize],
+        WORDS[((i + 1) % 5) as usize],
+        i % 3
+    )
+}
+
+struct Fixture {
+    _temp_dir: tempfile::TempDir,
+    service: SearchService,
+    index_storage: SharedStorage,
+}
+
+/// 400 records in 4 objects of 100, one split each.
+async fn fixture() -> Fixture {
+    let temp_dir = tempfile::tempdir().unwrap();
+    let staging_dir = temp_dir.path().join("staging");
+    let staging = LocalStorage::new(&staging_dir).unwrap();
+    let index_storage: SharedStorage =
+        Arc::new(LocalStorage::new(temp_dir.path().join("index")).unwrap());
+    let metastore = Metastore::new(index_storage.clone());
+    metastore
+        .create_index(IndexConfig::from_yaml(CONFIG).unwrap())
+        .await
+        .unwrap();
+    let indexer = Indexer::new(
+        metastore.clone(),
+        StagingBuckets::default().bind("staging", StorageUri::Local(staging_dir)),
+    );
+    for object in 0..4u64 {
+        let body: String = (object * 100..(object + 1) * 100)
+            .map(|i| record(i) + "\n")
+            .collect();
+        let key = format!("object-{object}");
+        staging
+            .put(&key, body.into_bytes().into(), PutMode::Create)
+            .await
+            .unwrap();
+        indexer
+            .index_objects("mock-sales", &[ObjectRef::new("staging", key)])
+            .await
+            .unwrap();
+    }
+    Fixture {
+        _temp_dir: temp_dir,
+        service: SearchService::new(metastore, SearcherConfig::default()),
+        index_storage,
+    }
+}
+
+fn count_where(predicate: impl Fn(u64) -> bool) -> u64 {
+    (0..400).filter(|i| predicate(*i)).count() as u64
+}
+
+async fn num_hits(fixture: &Fixture, query: &str) -> u64 {
+    fixture
+        .service
+        .search("mock-sales", &SearchRequest::new(query))
+        .await
+        .unwrap_or_else(|error| panic!("{query}: {error}"))
+        .num_hits
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_count_what_they_should() {
+    let fixture = fixture().await;
+    let cases: Vec<(&str, u64)> = vec![
+        ("*", 400),
+        ("name:apple", count_where(|i| i % 4 == 0)),
+        ("quantity:>5", count_where(|i| i % 10 > 5)),
+        ("quantity:>=5", count_where(|i| i % 10 >= 5)),
+        (
+            "quantity:[2 TO 4}",
+            count_where(|i| (2..4).contains(&(i % 10))),
+        ),
+        ("price:<10", count_where(|i| (i % 50) as f64 + 0.5 < 10.0)),
+        (
+            "name:apple AND quantity:0",
+            count_where(|i| i % 4 == 0 && i % 10 == 0),
+        ),
+        ("name:apple OR name:banana", count_where(|i| i % 4 < 2)),
+        (
+            "name:apple -quantity:0",
+            count_where(|i| i % 4 == 0 && i % 10 != 0),
+        ),
+        ("NOT name:apple", count_where(|i| i % 4 != 0)),
+        ("fresh", count_where(|i| i % 5 == 0 || (i + 1) % 5 == 0)),
+        ("description:\"fresh ripe\"", count_where(|i| i % 5 == 0)),
+        ("\"ripe fresh\"", 0),
+        (
+            "description:fre*",
+            count_where(|i| i % 5 == 0 || (i + 1) % 5 == 0),
+        ),
+        ("name:IN [apple cherry]", count_where(|i| i % 2 == 0)),
+        ("id:*", 400),
+        ("extra:x1", count_where(|i| i % 3 == 1)),
+        ("ts:[2023-11-14T22:13:20Z TO 2023-11-14T22:23:20Z}", 10),
+        (
+            "(name:apple OR name:banana) AND quantity:<2",
+            count_where(|i| i % 4 < 2 && i % 10 < 2),
+        ),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(num_hits(&fixture, query).await, expected, "query `{query}`");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_range_prunes_and_filters() {
+    let fixture = fixture().await;
+    // Records 100..=149 (one split holds 100..200).
+    let mut request = SearchRequest::new("*");
+    request.start_timestamp = Some(1_700_000_000 + 100 * 60);
+    request.end_timestamp = Some(1_700_000_000 + 150 * 60);
+    let response = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap();
+    assert_eq!(response.num_hits, 50);
+    // Pruning: the other splits are never opened, so deleting them changes nothing.
+    let metadata = fixture
+        .service
+        .metastore()
+        .index_metadata("mock-sales")
+        .await
+        .unwrap();
+    for split in metadata.published_splits() {
+        let range = split.time_range.unwrap();
+        if !range.overlaps_secs(request.start_timestamp, request.end_timestamp) {
+            let path = hydrant_metastore::SplitMetadata::split_path("mock-sales", &split.split_id);
+            fixture.index_storage.delete(&path).await.unwrap();
+        }
+    }
+    let response = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap();
+    assert_eq!(response.num_hits, 50);
+    assert!(response.errors.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hits_are_sorted_and_paginated() {
+    let fixture = fixture().await;
+    // Default: newest first.
+    let mut request = SearchRequest::new("name:apple");
+    request.max_hits = 3;
+    let response = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap();
+    let ids: Vec<u64> = response
+        .hits
+        .iter()
+        .map(|hit| hit["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [396, 392, 388]);
+    assert_eq!(response.hits[0]["name"], "apple");
+    assert_eq!(
+        response.hits[0]["ts"],
+        Value::from(1_700_000_000 + 396 * 60)
+    );
+    // Dynamic fields come back too.
+    assert_eq!(response.hits[0]["extra"], "x0");
+    request.start_offset = 3;
+    let page_two = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap();
+    let ids: Vec<u64> = page_two
+        .hits
+        .iter()
+        .map(|hit| hit["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [384, 380, 376]);
+    // Ascending by price, ties broken stably.
+    request.sort_by = vec!["price".into()];
+    request.start_offset = 0;
+    let by_price = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap();
+    let prices: Vec<f64> = by_price
+        .hits
+        .iter()
+        .map(|hit| hit["price"].as_f64().unwrap())
+        .collect();
+    let mut expected: Vec<f64> = (0..400u64)
+        .filter(|i| i % 4 == 0)
+        .map(|i| (i % 50) as f64 + 0.5)
+        .collect();
+    expected.sort_by(f64::total_cmp);
+    assert_eq!(prices, expected[..3]);
+    request.start_offset = 4;
+    let after_ties = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap();
+    assert_eq!(after_ties.hits[0]["price"].as_f64(), Some(expected[4]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_queries_are_clear_errors() {
+    let fixture = fixture().await;
+    let cases = [
+        ("name:(apple", "position 11"),
+        ("quantity.sub:1", "unknown field `quantity.sub`"),
+        ("quantity:many", "`many` is not an unsigned integer"),
+        ("description:\"a b\" AND name:\"x y\"", ""),
+    ];
+    for (query, needle) in &cases[..3] {
+        let error = fixture
+            .service
+            .search("mock-sales", &SearchRequest::new(*query))
+            .await
+            .unwrap_err();
+        assert_eq!(error.status_code(), 400, "{query}");
+        assert!(error.to_string().contains(needle), "{query}: {error}");
+    }
+    // In dynamic mode (the default) an unmapped field is a dynamic one: no error, no match.
+    assert_eq!(num_hits(&fixture, "colour:red").await, 0);
+    // A multi-token value on a raw field is one token: no error, no match.
+    assert_eq!(num_hits(&fixture, cases[3].0).await, 0);
+    let error = fixture
+        .service
+        .search("nope", &SearchRequest::new("*"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, SearchError::IndexNotFound(_)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_split_is_reported_and_the_rest_answers() {
+    let fixture = fixture().await;
+    let metadata = fixture
+        .service
+        .metastore()
+        .index_metadata("mock-sales")
+        .await
+        .unwrap();
+    let victim = metadata.published_splits().next().unwrap().split_id.clone();
+    let path = hydrant_metastore::SplitMetadata::split_path("mock-sales", &victim);
+    fixture.index_storage.delete(&path).await.unwrap();
+    let response = fixture
+        .service
+        .search("mock-sales", &SearchRequest::new("*"))
+        .await
+        .unwrap();
+    assert_eq!(response.num_hits, 300);
+    assert_eq!(response.errors.len(), 1);
+    assert!(response.errors[0].contains(&victim));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_routes() {
+    let fixture = fixture().await;
+    let call = |method: &'static str,
+                path: &'static str,
+                query: Option<&'static str>,
+                body: &'static [u8]| {
+        let service = &fixture.service;
+        async move {
+            let response = handle_request(
+                service,
+                HttpRequest {
+                    method,
+                    path,
+                    query_string: query,
+                    body,
+                },
+            )
+            .await;
+            (
+                response.status,
+                serde_json::from_slice::<Value>(&response.body).unwrap(),
+            )
+        }
+    };
+    let (status, body) = call(
+        "GET",
+        "/api/v1/mock-sales/search",
+        Some("query=quantity%3A%3E5&max_hits=2"),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["num_hits"], count_where(|i| i % 10 > 5));
+    assert_eq!(body["hits"].as_array().unwrap().len(), 2);
+    assert!(body["elapsed_time_micros"].as_u64().is_some());
+    assert_eq!(body["errors"], Value::Array(vec![]));
+    let (status, body) = call(
+        "POST",
+        "/api/v1/mock-sales/search",
+        None,
+        br#"{"query": "name:apple", "max_hits": 0}"#,
+    )
+    .await;
+    assert_eq!((status, body["num_hits"].as_u64()), (200, Some(100)));
+    let (status, body) = call(
+        "GET",
+        "/api/v1/mock-sales/search",
+        Some("query=*&bogus=1"),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("bogus"));
+    let (status, _) = call("GET", "/api/v1/missing/search", Some("query=*"), b"").await;
+    assert_eq!(status, 404);
+    let (status, body) = call("GET", "/api/v1/indexes", None, b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(body[0]["num_published_docs"], 400);
+    let (status, body) = call("GET", "/api/v1/indexes/mock-sales", None, b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["splits"].as_array().unwrap().len(), 4);
+    let (status, _) = call("GET", "/health", None, b"").await;
+    assert_eq!(status, 200);
+    let (status, _) = call("DELETE", "/api/v1/mock-sales/search", None, b"").await;
+    assert_eq!(status, 405);
+}

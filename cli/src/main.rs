@@ -1,1 +1,71 @@
-fn main() {}
+//! `hydrant`: run Hydrant locally, and operate an index from the command line.
+
+mod commands;
+mod local;
+
+use clap::{Parser, Subcommand};
+
+/// Serverless search for data that Firehose lands in S3.
+#[derive(Debug, Parser)]
+#[command(name = "hydrant", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run everything locally: a mock-sales Firehose generator, the indexer, and the search API.
+    Local(local::LocalOptions),
+    /// Create an index from a Quickwit-style YAML config.
+    CreateIndex(commands::CreateIndexOptions),
+    /// Index staging objects (s3://bucket/key or local files) now.
+    Index(commands::IndexOptions),
+    /// Run one search and print the response.
+    Search(commands::SearchOptions),
+    /// Serve the search API for the indexes of a storage.
+    Serve(commands::ServeOptions),
+}
+
+/// Completes on Ctrl-C or SIGTERM, so that `kill` and container runtimes stop cleanly too.
+pub async fn stop_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let default_filter = match cli.command {
+        // Local mode shows a status line; only problems are logged.
+        Command::Local(_) => "warn",
+        _ => "warn,hydrant_ingest=info,hydrant_search=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Local(options) => local::run(options).await,
+            Command::CreateIndex(options) => commands::create_index(options).await,
+            Command::Index(options) => commands::index(options).await,
+            Command::Search(options) => commands::search(options).await,
+            Command::Serve(options) => commands::serve(options).await,
+        }
+    })
+}

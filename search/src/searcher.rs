@@ -382,10 +382,7 @@ fn collect_top(
             SortKind::Datetime => {
                 let (count, docs) = searcher.search(
                     query,
-                    &(
-                        Count,
-                        top.order_by_fast_field::<DateTime>(name, *order),
-                    ),
+                    &(Count, top.order_by_fast_field::<DateTime>(name, *order)),
                 )?;
                 (
                     count,

@@ -1,0 +1,195 @@
+//! The one-shot commands: create an index, index objects, search, serve.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
+use hydrant_metastore::Metastore;
+use hydrant_metastore::index_config::IndexConfig;
+use hydrant_metastore::storage::{StorageResolver, StorageUri};
+use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Where the indexes live.
+#[derive(Clone, Debug, clap::Args)]
+pub struct IndexStorageArgs {
+    /// Index storage: s3://bucket/prefix, file:///path or a path.
+    #[arg(long, env = "HYDRANT_INDEX_URI", default_value = "hydrant-data/index")]
+    pub index_uri: String,
+}
+
+impl IndexStorageArgs {
+    async fn metastore(&self, resolver: &StorageResolver) -> anyhow::Result<Metastore> {
+        let uri: StorageUri = self.index_uri.parse()?;
+        let storage = resolver
+            .resolve(&uri)
+            .await
+            .with_context(|| format!("cannot open index storage {uri}"))?;
+        Ok(Metastore::new(storage))
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateIndexOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    /// The index config (YAML).
+    #[arg(long)]
+    index_config: PathBuf,
+}
+
+pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&options.index_config)
+        .with_context(|| format!("cannot read {}", options.index_config.display()))?;
+    let config = IndexConfig::from_yaml(&text)?;
+    let metastore = options
+        .storage
+        .metastore(&StorageResolver::default())
+        .await?;
+    let metadata = metastore.create_index(config).await?;
+    println!(
+        "Created index `{}` in {}.",
+        metadata.index_id(),
+        options.storage.index_uri
+    );
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IndexOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    /// The index to add documents to.
+    #[arg(long)]
+    index: String,
+    /// Staging objects: s3://bucket/key, or local files.
+    #[arg(required = true)]
+    sources: Vec<String>,
+}
+
+pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
+    let resolver = StorageResolver::default();
+    let metastore = options.storage.metastore(&resolver).await?;
+    let mut buckets = StagingBuckets::new(resolver);
+    let mut objects = Vec::new();
+    let mut local_dirs: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for source in &options.sources {
+        if let Some(rest) = source.strip_prefix("s3://") {
+            let Some((bucket, key)) = rest.split_once('/') else {
+                bail!("`{source}` names no object: use s3://bucket/key");
+            };
+            objects.push(ObjectRef::new(bucket, key));
+            continue;
+        }
+        // A local file is read from its directory, which stands in for a bucket.
+        let path =
+            std::fs::canonicalize(source).with_context(|| format!("cannot find {source}"))?;
+        let (Some(dir), Some(name)) = (
+            path.parent(),
+            path.file_name().and_then(|name| name.to_str()),
+        ) else {
+            bail!("`{source}` is not a file");
+        };
+        let bucket = local_dirs
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| format!("local{}", dir.display()))
+            .clone();
+        objects.push(ObjectRef::new(bucket, name));
+    }
+    for (dir, bucket) in local_dirs {
+        buckets = buckets.bind(bucket, StorageUri::Local(dir));
+    }
+    let indexer = Indexer::new(metastore, buckets);
+    let progress = ProgressBar::new(objects.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} objects {msg}").expect("valid template"),
+    );
+    let (mut docs, mut rejected, mut skipped, mut splits) = (0, 0, 0, 0);
+    // Batches of 10, like SQS FIFO batches: each batch is one publish.
+    for batch in objects.chunks(10) {
+        let report = indexer.index_objects(&options.index, batch).await?;
+        docs += report.num_docs;
+        rejected += report.num_rejected;
+        splits += report.splits.len();
+        skipped += report.objects.len() - report.num_objects_indexed();
+        progress.inc(report.objects.len() as u64);
+        progress.set_message(format!("{docs} docs"));
+        if let Some(failure) = report.failure {
+            progress.abandon();
+            return Err(failure.error)
+                .with_context(|| format!("cannot index {}", failure.source_key));
+        }
+        for path in &report.error_files {
+            eprintln!("rejected records kept in {path}");
+        }
+    }
+    progress.finish_and_clear();
+    println!(
+        "Indexed {docs} documents into {splits} splits; {rejected} records rejected; {skipped} objects were already indexed."
+    );
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SearchOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    #[arg(long)]
+    index: String,
+    /// Query string, e.g. `quantity:>5 AND name:kettle`.
+    #[arg(long)]
+    query: String,
+    #[arg(long, default_value_t = 20)]
+    max_hits: usize,
+    #[arg(long)]
+    start_timestamp: Option<i64>,
+    #[arg(long)]
+    end_timestamp: Option<i64>,
+    /// `field`, `-field` or `_score`.
+    #[arg(long)]
+    sort_by: Option<String>,
+}
+
+pub async fn search(options: SearchOptions) -> anyhow::Result<()> {
+    let metastore = options
+        .storage
+        .metastore(&StorageResolver::default())
+        .await?;
+    let service = SearchService::new(metastore, SearcherConfig::default());
+    let mut request = SearchRequest::new(options.query);
+    request.max_hits = options.max_hits;
+    request.start_timestamp = options.start_timestamp;
+    request.end_timestamp = options.end_timestamp;
+    request.sort_by = options.sort_by.into_iter().collect();
+    let response = service.search(&options.index, &request).await?;
+    println!("{}", serde_json::to_string_pretty(&response)?);
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    #[arg(long, default_value = "127.0.0.1:7280")]
+    listen: SocketAddr,
+}
+
+pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
+    let metastore = options
+        .storage
+        .metastore(&StorageResolver::default())
+        .await?;
+    let service = Arc::new(SearchService::new(metastore, SearcherConfig::default()));
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    println!(
+        "Serving the search API on http://{} (Ctrl-C to stop).",
+        options.listen
+    );
+    hydrant_search::server::serve(listener, service, crate::stop_signal()).await?;
+    Ok(())
+}

@@ -259,8 +259,9 @@ impl Scanner {
     }
 }
 
-/// Reads every frame of a whole object held in memory; gzip or not. A decompression error
-/// stops the stream: frames read before it are kept and the error is returned beside them.
+/// Reads every frame of an object into memory; gzip or not. A decompression error stops the
+/// stream: frames read before it are kept and the error is returned beside them. For small
+/// objects and tests; the indexer streams frames with [`RecordFramer`] instead.
 pub fn frames_of_object(object: &[u8]) -> (Vec<Frame>, Option<io::Error>) {
     let mut frames = Vec::new();
     let reader = match decompressing_reader(object) {

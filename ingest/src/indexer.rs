@@ -32,7 +32,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::error::{IngestError, Result};
-use crate::firehose::{Frame, frames_of_object};
+use crate::firehose::{Frame, RecordFramer, decompressing_reader};
 use crate::split_builder::{BuiltSplit, SplitBuilder};
 use crate::staging::{ObjectRef, StagingBuckets};
 
@@ -479,19 +479,33 @@ fn index_object_records(
         rejections: ObjectRejections::new(source_key, etag),
         rejected_by_reason: BTreeMap::new(),
     };
-    let (frames, decode_error) = frames_of_object(object);
-    for frame in frames {
+    // Frames stream out of the decompressor one at a time: memory holds one record, not the
+    // decompressed object.
+    let mut decode_error = None;
+    let mut framer = match decompressing_reader(object) {
+        Ok(reader) => Some(RecordFramer::new(reader)),
+        Err(error) => {
+            decode_error = Some(error);
+            None
+        }
+    };
+    while let Some(frame) = framer.as_mut().and_then(Iterator::next) {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(error) => {
+                decode_error = Some(error);
+                break;
+            }
+        };
         match frame {
             Frame::Malformed {
                 offset,
                 bytes,
                 reason,
             } => {
-                stats.uncompressed_bytes += bytes.len() as u64;
                 stats.reject(RejectReason::MalformedJson.as_str(), reason, offset, &bytes);
             }
             Frame::Record { offset, bytes } => {
-                stats.uncompressed_bytes += bytes.len() as u64;
                 let parsed = match serde_json::from_slice::<serde_json::Value>(&bytes) {
                     Ok(serde_json::Value::Object(record)) => doc_mapper.doc_from_json(record),
                     Ok(other) => Err(DocRejection::new(
@@ -520,12 +534,13 @@ fn index_object_records(
             }
         }
     }
+    let decompressed_bytes = framer.as_ref().map_or(0, RecordFramer::offset);
+    stats.uncompressed_bytes = decompressed_bytes;
     if let Some(error) = decode_error {
         // The readable prefix is indexed; the rest of the object is lost to corruption, which
         // is recorded like a rejected record so that it is counted and visible.
-        let offset = stats.uncompressed_bytes;
-        let message = format!("cannot decompress the rest of the object: {error}");
-        stats.reject("corrupt_object", &message, offset, b"");
+        let message = format!("cannot decompress the object past this offset: {error}");
+        stats.reject("corrupt_object", &message, decompressed_bytes, b"");
     }
     Ok(stats)
 }

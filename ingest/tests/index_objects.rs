@@ -299,3 +299,37 @@ async fn head_etag(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Stri
         .unwrap();
     head.e_tag().unwrap().trim_matches('"').to_string()
 }
+
+#[tokio::test]
+async fn a_corrupt_gzip_object_keeps_its_readable_prefix() {
+    let setup = local_setup().await;
+    let object = gzip(&records(0, 3000));
+    let truncated = object[..object.len() / 2].to_vec();
+    setup
+        .staging
+        .put("corrupt", truncated.into(), PutMode::Create)
+        .await
+        .unwrap();
+    let report = setup
+        .indexer
+        .index_objects("sales", &[ObjectRef::new("staging", "corrupt")])
+        .await
+        .unwrap();
+    assert!(
+        report.num_docs > 100 && report.num_docs < 3000,
+        "{} docs",
+        report.num_docs
+    );
+    assert_eq!(report.rejected_by_reason["corrupt_object"], 1);
+    assert_eq!(report.error_files.len(), 1);
+    // The object is checkpointed: its readable part is searchable, and retrying cannot
+    // recover the rest.
+    let metadata = setup
+        .indexer
+        .metastore()
+        .index_metadata("sales")
+        .await
+        .unwrap();
+    assert_eq!(metadata.num_published_docs(), report.num_docs);
+    assert!(metadata.checkpoint.objects.contains_key("staging/corrupt"));
+}

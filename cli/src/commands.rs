@@ -110,7 +110,7 @@ pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
     let (mut docs, mut rejected, mut skipped, mut splits) = (0, 0, 0, 0);
     // Batches of 10, like SQS FIFO batches: each batch is one publish.
     for batch in objects.chunks(10) {
-        let report = indexer.index_objects(&options.index, batch).await?;
+        let report = indexer.index_objects(&options.index, batch, None).await?;
         docs += report.num_docs;
         rejected += report.num_rejected;
         splits += report.splits.len();

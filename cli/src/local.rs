@@ -298,7 +298,7 @@ async fn index_continuously(
             }
             continue;
         }
-        match indexer.index_objects(INDEX_ID, &pending).await {
+        match indexer.index_objects(INDEX_ID, &pending, None).await {
             Ok(report) => {
                 for (source_key, _) in &report.objects {
                     if let Some(key) = source_key.strip_prefix(&format!("{LOCAL_STAGING_BUCKET}/"))

@@ -33,6 +33,11 @@ pub enum IngestError {
         source_keys: Vec<String>,
     },
 
+    /// A staging object could not be read to its end (after retries); nothing of the run was
+    /// published.
+    #[error("cannot read staging object {source_key}: {message}")]
+    Download { source_key: String, message: String },
+
     /// Invalid configuration of the indexer itself.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -106,7 +106,7 @@ impl<R: BufRead> RecordFramer<R> {
             let buffer = self.reader.fill_buf()?;
             if buffer.is_empty() {
                 // End of stream inside a record.
-                let reason = if scanner.depth == u32::MAX {
+                let reason = if scanner.depth == SCALAR {
                     "not a JSON object"
                 } else {
                     "truncated record"
@@ -194,6 +194,9 @@ enum Step {
     BreakBefore(&'static str),
 }
 
+/// Depth marking a frame that does not start with `{` or `[`.
+const SCALAR: u32 = u32::MAX;
+
 /// Tracks nesting and strings, byte by byte.
 #[derive(Default)]
 struct Scanner {
@@ -201,6 +204,8 @@ struct Scanner {
     in_string: bool,
     escaped: bool,
     started: bool,
+    /// The frame is a scalar starting with a quote.
+    scalar_quoted: bool,
     /// Last byte outside strings that was not whitespace.
     last_significant: u8,
 }
@@ -224,15 +229,22 @@ impl Scanner {
         if !self.started {
             self.started = true;
             if byte != b'{' && byte != b'[' {
-                // Not a container: scalars and garbage run to the end of the line.
-                self.depth = u32::MAX;
+                // Not a container: a scalar or garbage, up to the next line or record.
+                self.depth = SCALAR;
+                // Only a JSON string scalar has quotes to honour; in garbage (the rest of a
+                // broken line, say) a quote means nothing.
+                self.scalar_quoted = byte == b'"';
             }
         }
-        if self.depth == u32::MAX {
-            return if byte == b'\n' {
-                Step::BreakBefore("not a JSON object")
-            } else {
-                Step::Continue
+        if self.depth == SCALAR {
+            return match byte {
+                b'\n' => Step::BreakBefore("not a JSON object"),
+                b'{' | b'[' => Step::BreakBefore("not a JSON object"),
+                b'"' if self.scalar_quoted => {
+                    self.in_string = true;
+                    Step::Continue
+                }
+                _ => Step::Continue,
             };
         }
         match byte {
@@ -339,7 +351,24 @@ mod tests {
                 r#"{"d":4}"#,
                 "BAD(not a JSON object):null",
                 "BAD(newline inside a string):{\"e\":\"x",
-                "BAD(not a JSON object):y\"}{\"f\":[1,{\"g\":2}]}",
+                "BAD(not a JSON object):y\"}",
+                r#"{"f":[1,{"g":2}]}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn scalars_between_concatenated_records_stand_alone() {
+        let input = br#"{"a":1}42{"a":2}"text {"{"a":3}[1]"#;
+        assert_eq!(
+            record_texts(&frames(input)),
+            [
+                r#"{"a":1}"#,
+                "BAD(not a JSON object):42",
+                r#"{"a":2}"#,
+                "BAD(not a JSON object):\"text {\"",
+                r#"{"a":3}"#,
+                "[1]",
             ]
         );
     }

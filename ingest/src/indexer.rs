@@ -16,10 +16,10 @@
 //! which is what an SQS FIFO batch needs.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -33,6 +33,7 @@ use tracing::{info, warn};
 
 use crate::error::{IngestError, Result};
 use crate::firehose::{Frame, RecordFramer, decompressing_reader};
+use crate::object_reader::{is_download_error, open_object};
 use crate::split_builder::{BuiltSplit, SplitBuilder};
 use crate::staging::{ObjectRef, StagingBuckets};
 
@@ -45,7 +46,15 @@ pub struct Indexer {
     metastore: Metastore,
     staging: StagingBuckets,
     temp_root: Option<PathBuf>,
+    checkpoint_retention: Duration,
+    min_time_to_finish: Duration,
 }
+
+/// Checkpoint entries older than this are pruned: longer than SQS's longest retention
+/// (14 days), so no message can still be delivered for an object the checkpoint forgot.
+pub const DEFAULT_CHECKPOINT_RETENTION: Duration = Duration::from_secs(15 * 86_400);
+/// Time kept in reserve before a deadline to finish, upload and publish splits.
+pub const DEFAULT_MIN_TIME_TO_FINISH: Duration = Duration::from_secs(10);
 
 /// What happened to one object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -92,6 +101,8 @@ pub struct IndexingReport {
     pub error_files: Vec<String>,
     #[serde(skip)]
     pub failure: Option<ObjectFailure>,
+    /// Position of the first object not attempted because the deadline was near.
+    pub deadline_stop: Option<usize>,
     pub elapsed_micros: u64,
 }
 
@@ -230,6 +241,8 @@ impl Indexer {
             metastore,
             staging,
             temp_root: None,
+            checkpoint_retention: DEFAULT_CHECKPOINT_RETENTION,
+            min_time_to_finish: DEFAULT_MIN_TIME_TO_FINISH,
         }
     }
 
@@ -239,15 +252,31 @@ impl Indexer {
         self
     }
 
+    /// Forgets checkpoint entries older than `retention` (never wholesale, always by age).
+    pub fn with_checkpoint_retention(mut self, retention: Duration) -> Self {
+        self.checkpoint_retention = retention;
+        self
+    }
+
+    /// Keeps at least this much time before a deadline to finish and publish.
+    pub fn with_min_time_to_finish(mut self, min_time_to_finish: Duration) -> Self {
+        self.min_time_to_finish = min_time_to_finish;
+        self
+    }
+
     pub fn metastore(&self) -> &Metastore {
         &self.metastore
     }
 
     /// Indexes `objects` into `index_id`. See the module documentation for the guarantees.
+    ///
+    /// With a `deadline`, no new object is started once the time left is below what finishing
+    /// and publishing needs; [`IndexingReport::deadline_stop`] then says where it stopped.
     pub async fn index_objects(
         &self,
         index_id: &str,
         objects: &[ObjectRef],
+        deadline: Option<Instant>,
     ) -> Result<IndexingReport> {
         let started = Instant::now();
         let metadata = self.metastore.index_metadata(index_id).await?;
@@ -267,8 +296,21 @@ impl Indexer {
         };
         let mut checkpoint_delta: Vec<(SourceObject, Option<String>)> = Vec::new();
         let mut rejections_to_keep: Vec<ObjectRejections> = Vec::new();
+        let mut slowest_object = Duration::ZERO;
 
         for (position, object) in objects.iter().enumerate() {
+            if let Some(deadline) = deadline {
+                let needed = self.min_time_to_finish + slowest_object * 2;
+                if deadline.saturating_duration_since(Instant::now()) < needed {
+                    info!(
+                        index_id,
+                        position, "stopping before the invocation deadline"
+                    );
+                    report.deadline_stop = Some(position);
+                    break;
+                }
+            }
+            let object_started = Instant::now();
             let source_key = object.source_key();
             let already_indexed = |etag: &str| {
                 metadata.checkpoint.contains(&source_key, etag)
@@ -284,13 +326,13 @@ impl Indexer {
                     .push((source_key, ObjectOutcome::AlreadyIndexed));
                 continue;
             }
-            let fetched = async {
+            let opened = async {
                 let storage = self.staging.storage_for(&object.bucket).await?;
-                Ok::<_, IngestError>(storage.get(&object.key).await?)
+                open_object(storage, &object.key).await
             }
             .await;
-            let object_bytes = match fetched {
-                Ok(fetched) => fetched,
+            let (object_meta, reader) = match opened {
+                Ok(opened) => opened,
                 Err(error) => {
                     warn!(index_id, source_key, %error, "cannot read staging object");
                     report.failure = Some(ObjectFailure {
@@ -301,27 +343,22 @@ impl Indexer {
                     break;
                 }
             };
-            // Index what was read: its etag, not the event's, goes into the checkpoint.
-            let etag = normalize_etag(&object_bytes.meta.version.0);
+            // Index what is read: its etag, not the event's, goes into the checkpoint.
+            let etag = normalize_etag(&object_meta.version.0);
             if already_indexed(&etag) {
                 report
                     .objects
                     .push((source_key, ObjectOutcome::AlreadyIndexed));
                 continue;
             }
-            report.bytes_read += object_bytes.bytes.len() as u64;
+            report.bytes_read += object_meta.size;
             let (returned_roller, stats) = {
                 let doc_mapper = doc_mapper.clone();
                 let source_key = source_key.clone();
                 let etag = etag.clone();
                 tokio::task::spawn_blocking(move || {
-                    let stats = index_object_records(
-                        &doc_mapper,
-                        &object_bytes.bytes,
-                        &source_key,
-                        &etag,
-                        &mut roller,
-                    );
+                    let stats =
+                        index_object_records(&doc_mapper, reader, &source_key, &etag, &mut roller);
                     (roller, stats)
                 })
                 .await
@@ -331,6 +368,8 @@ impl Indexer {
                 })?
             };
             roller = returned_roller;
+            // A download that failed midway leaves part of the object in the split: nothing of
+            // this run may be published, so the whole run fails and is retried.
             let stats = stats?;
             report.num_docs += stats.num_docs;
             report.bytes_uncompressed += stats.uncompressed_bytes;
@@ -352,6 +391,7 @@ impl Indexer {
             if stats.rejections.count > 0 {
                 rejections_to_keep.push(stats.rejections);
             }
+            slowest_object = slowest_object.max(object_started.elapsed());
         }
 
         let built_splits = tokio::task::spawn_blocking(move || roller.finish())
@@ -433,10 +473,12 @@ impl Indexer {
                 )
                 .await?;
         }
+        let now_secs = self.metastore.clock().now_secs();
         let request = PublishRequest {
             staged_split_ids: staged_split_ids.clone(),
             replaced_split_ids: Vec::new(),
             checkpoint_delta,
+            prune_checkpoint_before: Some(now_secs - self.checkpoint_retention.as_secs() as i64),
         };
         match self.metastore.publish_splits(index_id, request).await {
             Ok(_) => {}
@@ -468,7 +510,7 @@ impl Indexer {
 /// Frames, parses and maps every record of one object into `roller`. Blocking.
 fn index_object_records(
     doc_mapper: &DocMapper,
-    object: &[u8],
+    object: impl Read,
     source_key: &str,
     etag: &str,
     roller: &mut SplitRoller,
@@ -482,7 +524,7 @@ fn index_object_records(
     // Frames stream out of the decompressor one at a time: memory holds one record, not the
     // decompressed object.
     let mut decode_error = None;
-    let mut framer = match decompressing_reader(object) {
+    let mut framer = match decompressing_reader(BufReader::with_capacity(256 << 10, object)) {
         Ok(reader) => Some(RecordFramer::new(reader)),
         Err(error) => {
             decode_error = Some(error);
@@ -537,6 +579,12 @@ fn index_object_records(
     let decompressed_bytes = framer.as_ref().map_or(0, RecordFramer::offset);
     stats.uncompressed_bytes = decompressed_bytes;
     if let Some(error) = decode_error {
+        if is_download_error(&error) {
+            return Err(IngestError::Download {
+                source_key: source_key.to_string(),
+                message: error.to_string(),
+            });
+        }
         // The readable prefix is indexed; the rest of the object is lost to corruption, which
         // is recorded like a rejected record so that it is counted and visible.
         let message = format!("cannot decompress the object past this offset: {error}");

@@ -4,10 +4,19 @@
 //! - [`split_builder`]: one tantivy index on local disk, bundled into a split.
 //! - [`indexer`]: the pipeline (checkpoint check, parse, build, upload, publish).
 //! - [`staging`]: which storage a staging bucket name refers to.
+//! - [`message`]: queue message bodies (EventBridge, S3 notifications, backfill, maintenance).
+//! - [`batch`]: a batch of queue messages with SQS FIFO semantics: the core the Lambda
+//!   handler and the poller call.
+//! - [`settings`]: the deployment settings, from the environment, validated at start-up.
+//! - [`object_reader`]: streamed, resumable reads of staging objects.
 
+pub mod batch;
 pub mod error;
 pub mod firehose;
 pub mod indexer;
+pub mod message;
+pub mod object_reader;
+pub mod settings;
 pub mod split_builder;
 pub mod staging;
 

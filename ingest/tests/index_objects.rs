@@ -83,7 +83,7 @@ async fn indexing_the_same_object_twice_changes_nothing() {
     let object = ObjectRef::new("staging", "2026/11/22/19/a");
     let report = setup
         .indexer
-        .index_objects("sales", std::slice::from_ref(&object))
+        .index_objects("sales", std::slice::from_ref(&object), None)
         .await
         .unwrap();
     assert_eq!(report.num_docs, 100);
@@ -94,7 +94,7 @@ async fn indexing_the_same_object_twice_changes_nothing() {
 
     let again = setup
         .indexer
-        .index_objects("sales", &[object])
+        .index_objects("sales", &[object], None)
         .await
         .unwrap();
     assert_eq!(again.objects[0].1, ObjectOutcome::AlreadyIndexed);
@@ -124,7 +124,7 @@ async fn bad_records_are_rejected_alone_and_kept() {
         .unwrap();
     let report = setup
         .indexer
-        .index_objects("sales", &[ObjectRef::new("staging", "obj")])
+        .index_objects("sales", &[ObjectRef::new("staging", "obj")], None)
         .await
         .unwrap();
     assert_eq!(report.num_docs, 20);
@@ -166,7 +166,7 @@ async fn splits_roll_over_at_the_target_and_publish_together() {
         .collect();
     let report = setup
         .indexer
-        .index_objects("sales", &objects)
+        .index_objects("sales", &objects, None)
         .await
         .unwrap();
     assert_eq!(report.num_docs, 1800);
@@ -208,7 +208,7 @@ async fn a_missing_object_stops_the_run_after_publishing_what_came_before() {
     ];
     let report = setup
         .indexer
-        .index_objects("sales", &objects)
+        .index_objects("sales", &objects, None)
         .await
         .unwrap();
     let failure = report.failure.as_ref().unwrap();
@@ -255,7 +255,7 @@ async fn indexing_from_and_to_s3() {
         "firehose/2026/11/22/19/stream-1-2026-11-22-19-00-00-abc",
     );
     let report = indexer
-        .index_objects("sales", std::slice::from_ref(&object))
+        .index_objects("sales", std::slice::from_ref(&object), None)
         .await
         .unwrap();
     assert_eq!(report.num_docs, 50);
@@ -277,7 +277,10 @@ async fn indexing_from_and_to_s3() {
         etag: Some(etag),
         ..object
     };
-    let again = indexer.index_objects("sales", &[with_etag]).await.unwrap();
+    let again = indexer
+        .index_objects("sales", &[with_etag], None)
+        .await
+        .unwrap();
     assert_eq!(again.objects[0].1, ObjectOutcome::AlreadyIndexed);
     assert_eq!(
         metastore
@@ -312,7 +315,7 @@ async fn a_corrupt_gzip_object_keeps_its_readable_prefix() {
         .unwrap();
     let report = setup
         .indexer
-        .index_objects("sales", &[ObjectRef::new("staging", "corrupt")])
+        .index_objects("sales", &[ObjectRef::new("staging", "corrupt")], None)
         .await
         .unwrap();
     assert!(

@@ -154,6 +154,9 @@ pub struct PublishRequest {
     /// Objects whose records are in the published splits, with the split holding them
     /// (`None` for an object without a valid record).
     pub checkpoint_delta: Vec<(SourceObject, Option<String>)>,
+    /// Checkpoint entries indexed before this time (Unix seconds) are dropped in the same
+    /// commit: the checkpoint is pruned by age, never reset.
+    pub prune_checkpoint_before: Option<i64>,
 }
 
 /// Reads and commits metastore documents on a storage.
@@ -358,6 +361,12 @@ impl Metastore {
                     let split = metadata.splits.get_mut(split_id).expect("checked above");
                     split.state = SplitState::MarkedForDeletion;
                     split.update_timestamp = now;
+                }
+                if let Some(cutoff) = request.prune_checkpoint_before {
+                    metadata
+                        .checkpoint
+                        .objects
+                        .retain(|_, entry| entry.indexed_at >= cutoff);
                 }
                 for (object, split_id) in &request.checkpoint_delta {
                     metadata.checkpoint.objects.insert(
@@ -600,6 +609,51 @@ mod tests {
             .unwrap_err();
         assert!(matches!(error, Error::CheckpointConflict { .. }), "{error}");
         assert_eq!(metastore.index_metadata("logs").await.unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn the_checkpoint_is_pruned_by_age_only() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let metastore = Metastore::with_clock(Arc::new(MemoryStorage::default()), clock.clone());
+        metastore.create_index(config("logs")).await.unwrap();
+        for (number, key) in ["old", "recent"].iter().enumerate() {
+            let split_id = format!("s{number}");
+            metastore
+                .stage_splits("logs", vec![split(&split_id, 1, 2)])
+                .await
+                .unwrap();
+            metastore
+                .publish_splits(
+                    "logs",
+                    PublishRequest {
+                        staged_split_ids: vec![split_id.clone()],
+                        checkpoint_delta: vec![(object(key, "e"), Some(split_id))],
+                        ..PublishRequest::default()
+                    },
+                )
+                .await
+                .unwrap();
+            clock.advance_secs(100);
+        }
+        // Entries indexed before 1_050 go; later ones stay, whatever their number.
+        metastore
+            .stage_splits("logs", vec![split("s2", 1, 2)])
+            .await
+            .unwrap();
+        let metadata = metastore
+            .publish_splits(
+                "logs",
+                PublishRequest {
+                    staged_split_ids: vec!["s2".into()],
+                    checkpoint_delta: vec![(object("new", "e"), Some("s2".into()))],
+                    prune_checkpoint_before: Some(1_050),
+                    ..PublishRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        let keys: Vec<&String> = metadata.checkpoint.objects.keys().collect();
+        assert_eq!(keys, ["new", "recent"]);
     }
 
     #[tokio::test]

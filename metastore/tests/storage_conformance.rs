@@ -234,6 +234,28 @@ async fn conformance_file_payloads(storage: SharedStorage) {
     );
 }
 
+async fn conformance_streamed_reads(storage: SharedStorage) {
+    use futures::TryStreamExt;
+    let content: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    let written = storage
+        .put("streamed", content.clone().into(), PutMode::Overwrite)
+        .await
+        .unwrap();
+    let stream = storage.get_stream("streamed").await.unwrap();
+    assert_eq!(stream.meta.size, content.len() as u64);
+    assert_eq!(stream.meta.version, written.version);
+    let chunks: Vec<Bytes> = stream.chunks.try_collect().await.unwrap();
+    assert!(chunks.iter().all(|chunk| !chunk.is_empty()));
+    assert_eq!(chunks.concat(), content);
+    assert!(
+        storage
+            .get_stream("missing")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
 async fn conformance_rejects_invalid_paths(storage: SharedStorage) {
     for path in ["", "/abs", "a/../b", "trailing/", "a//b"] {
         assert!(
@@ -344,6 +366,7 @@ macro_rules! backend_tests {
                 conformance_update_only_if_unchanged,
                 conformance_list_by_prefix,
                 conformance_file_payloads,
+                conformance_streamed_reads,
                 conformance_rejects_invalid_paths,
                 conformance_compare_and_swap_race,
                 conformance_create_race,

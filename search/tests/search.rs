@@ -74,7 +74,7 @@ async fn fixture() -> Fixture {
             .await
             .unwrap();
         indexer
-            .index_objects("mock-sales", &[ObjectRef::new("staging", key)])
+            .index_objects("mock-sales", &[ObjectRef::new("staging", key)], None)
             .await
             .unwrap();
     }

@@ -23,10 +23,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use tokio::io::AsyncReadExt;
 
 use super::{
-    GetResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult, Storage, check_range,
-    validate_path,
+    GetResult, GetStreamResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult, Storage,
+    check_range, validate_path,
 };
 use crate::error::{Error, Result};
 
@@ -36,6 +37,8 @@ const TMP_DIR: &str = ".hydrant-tmp";
 const LOCK_DIR: &str = ".hydrant-locks";
 /// Number of lock files paths are hashed onto. Collisions only serialize unrelated writers.
 const NUM_LOCK_STRIPES: u64 = 64;
+/// Chunk size of streamed reads.
+const STREAM_CHUNK_BYTES: usize = 256 << 10;
 
 /// Storage in a directory of the local file system.
 #[derive(Clone, Debug)]
@@ -247,6 +250,35 @@ impl Storage for LocalStorage {
             })
         })
         .await
+    }
+
+    async fn get_stream(&self, path: &str) -> Result<GetStreamResult> {
+        let file_path = self.file_path(path)?;
+        let path = path.to_string();
+        let file = tokio::fs::File::open(&file_path)
+            .await
+            .map_err(|error| Error::from_io(&path, error))?;
+        let metadata = file
+            .metadata()
+            .await
+            .map_err(|error| Error::from_io(&path, error))?;
+        let meta = object_meta(path.clone(), &metadata);
+        let chunks = futures::stream::try_unfold((file, path), |(mut file, path)| async move {
+            let mut buffer = vec![0u8; STREAM_CHUNK_BYTES];
+            let read = file
+                .read(&mut buffer)
+                .await
+                .map_err(|error| Error::storage(&path, "cannot read", error))?;
+            if read == 0 {
+                return Ok(None);
+            }
+            buffer.truncate(read);
+            Ok(Some((Bytes::from(buffer), (file, path))))
+        });
+        Ok(GetStreamResult {
+            meta,
+            chunks: Box::pin(chunks),
+        })
     }
 
     async fn get_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {

@@ -57,6 +57,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::BoxStream;
 
 pub use self::local::LocalStorage;
 pub use self::memory::MemoryStorage;
@@ -135,6 +136,23 @@ pub struct GetResult {
     pub meta: ObjectMeta,
 }
 
+/// An object's bytes as they arrive, in chunks.
+pub type ByteChunks = BoxStream<'static, Result<Bytes>>;
+
+/// An object being read: its metadata now, its bytes as they arrive.
+pub struct GetStreamResult {
+    pub meta: ObjectMeta,
+    pub chunks: ByteChunks,
+}
+
+impl fmt::Debug for GetStreamResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GetStreamResult")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The result of a successful put.
 #[derive(Clone, Debug)]
 pub struct PutResult {
@@ -147,6 +165,17 @@ pub struct PutResult {
 pub trait Storage: fmt::Debug + Send + Sync + 'static {
     /// Reads a whole object with its version.
     async fn get(&self, path: &str) -> Result<GetResult>;
+
+    /// Reads a whole object as a stream of chunks, so that memory does not grow with its size.
+    /// The default reads it whole; backends that can stream override it.
+    async fn get_stream(&self, path: &str) -> Result<GetStreamResult> {
+        let object = self.get(path).await?;
+        let chunk: Result<Bytes> = Ok(object.bytes);
+        Ok(GetStreamResult {
+            meta: object.meta,
+            chunks: Box::pin(futures::stream::iter([chunk])),
+        })
+    }
 
     /// Reads `range` of an object. Returns exactly `range.end - range.start` bytes.
     async fn get_range(&self, path: &str, range: Range<u64>) -> Result<Bytes>;

@@ -22,8 +22,8 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
 use super::{
-    GetResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult, Storage, check_range,
-    validate_path,
+    GetResult, GetStreamResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult, Storage,
+    check_range, validate_path,
 };
 use crate::error::{Error, Result};
 
@@ -363,6 +363,42 @@ impl Storage for S3Storage {
                 last_modified,
             },
             bytes,
+        })
+    }
+
+    async fn get_stream(&self, path: &str) -> Result<GetStreamResult> {
+        let key = self.key(path)?;
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|error| self.classify(path, &PutMode::Overwrite, error))?;
+        let meta = ObjectMeta {
+            path: path.to_string(),
+            size: output.content_length().unwrap_or(0).max(0) as u64,
+            version: ObjectVersion(output.e_tag().unwrap_or_default().to_string()),
+            last_modified: output
+                .last_modified()
+                .and_then(|date_time| SystemTime::try_from(*date_time).ok())
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        };
+        let location = self.describe(path);
+        let chunks = futures::stream::try_unfold(
+            (output.body, location),
+            |(mut body, location)| async move {
+                match body.next().await {
+                    None => Ok(None),
+                    Some(Ok(chunk)) => Ok(Some((chunk, (body, location)))),
+                    Some(Err(error)) => Err(Error::storage(&location, "cannot read body", error)),
+                }
+            },
+        );
+        Ok(GetStreamResult {
+            meta,
+            chunks: Box::pin(chunks),
         })
     }
 

@@ -1,0 +1,178 @@
+//! The indexer's deployment settings, read once from the environment and validated before the
+//! first message is touched: a bad setting is one clear error at start-up, not a retry loop.
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `HYDRANT_INDEX_URI` | index storage: `s3://bucket/prefix`, `file:///path` or a path | required |
+//! | `HYDRANT_INDEX_CONFIGS` | comma-separated index config YAML locations (`s3://...` or paths); missing indexes are created from them | none |
+//! | `HYDRANT_PREFIX_RULES` | comma-separated `bucket/prefix=index_id` rules routing objects to indexes | none |
+//! | `HYDRANT_CHECKPOINT_RETENTION` | age after which checkpoint entries are pruned (`15 days`); must exceed the queue's retention | `15 days` |
+//! | `HYDRANT_MIN_TIME_TO_FINISH` | time kept before the invocation deadline to publish (`10s`) | `10s` |
+//! | `HYDRANT_TEMP_DIR` | where splits are built | the system temp dir |
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hydrant_metastore::index_config::parse_duration;
+use hydrant_metastore::storage::StorageUri;
+
+use crate::error::{IngestError, Result};
+use crate::indexer::{DEFAULT_CHECKPOINT_RETENTION, DEFAULT_MIN_TIME_TO_FINISH};
+
+/// SQS keeps messages at most 14 days; a shorter checkpoint could forget an object that can
+/// still be delivered.
+const MAX_QUEUE_RETENTION: Duration = Duration::from_secs(14 * 86_400);
+
+/// Validated indexer settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexerSettings {
+    pub index_uri: StorageUri,
+    pub index_config_uris: Vec<String>,
+    /// `(bucket/prefix, index_id)`, longest prefix wins.
+    pub prefix_rules: Vec<(String, String)>,
+    pub checkpoint_retention: Duration,
+    pub min_time_to_finish: Duration,
+    pub temp_dir: Option<PathBuf>,
+}
+
+impl IndexerSettings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (tests pass a map instead of touching the
+    /// environment).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_string())
+                .filter(|value| !value.is_empty())
+        };
+        let index_uri = get("HYDRANT_INDEX_URI")
+            .ok_or_else(|| IngestError::Config("HYDRANT_INDEX_URI is not set: it names the index storage, e.g. s3://my-index-bucket".to_string()))?
+            .parse::<StorageUri>()
+            .map_err(|error| IngestError::Config(format!("HYDRANT_INDEX_URI: {error}")))?;
+        let index_config_uris = get("HYDRANT_INDEX_CONFIGS")
+            .map(|value| {
+                value
+                    .split(',')
+                    .map(|uri| uri.trim().to_string())
+                    .filter(|uri| !uri.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut prefix_rules = Vec::new();
+        if let Some(rules) = get("HYDRANT_PREFIX_RULES") {
+            for rule in rules
+                .split(',')
+                .map(str::trim)
+                .filter(|rule| !rule.is_empty())
+            {
+                let Some((prefix, index_id)) = rule.split_once('=') else {
+                    return Err(IngestError::Config(format!(
+                        "HYDRANT_PREFIX_RULES: `{rule}` is not `bucket/prefix=index_id`"
+                    )));
+                };
+                prefix_rules.push((prefix.trim().to_string(), index_id.trim().to_string()));
+            }
+        }
+        let duration = |name: &str, default: Duration| -> Result<Duration> {
+            match get(name) {
+                None => Ok(default),
+                Some(text) => parse_duration(&text)
+                    .map_err(|message| IngestError::Config(format!("{name}: {message}"))),
+            }
+        };
+        let checkpoint_retention =
+            duration("HYDRANT_CHECKPOINT_RETENTION", DEFAULT_CHECKPOINT_RETENTION)?;
+        if checkpoint_retention <= MAX_QUEUE_RETENTION {
+            return Err(IngestError::Config(format!(
+                "HYDRANT_CHECKPOINT_RETENTION must be longer than the 14 days SQS can keep a message, got {}s",
+                checkpoint_retention.as_secs()
+            )));
+        }
+        Ok(IndexerSettings {
+            index_uri,
+            index_config_uris,
+            prefix_rules,
+            checkpoint_retention,
+            min_time_to_finish: duration("HYDRANT_MIN_TIME_TO_FINISH", DEFAULT_MIN_TIME_TO_FINISH)?,
+            temp_dir: get("HYDRANT_TEMP_DIR").map(PathBuf::from),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<IndexerSettings> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        IndexerSettings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn valid_settings() {
+        let settings = settings(&[
+            ("HYDRANT_INDEX_URI", "s3://index-bucket/hydrant"),
+            (
+                "HYDRANT_INDEX_CONFIGS",
+                "s3://configs/a.yaml, s3://configs/b.yaml",
+            ),
+            (
+                "HYDRANT_PREFIX_RULES",
+                "staging/logs/=web-logs,staging/sales/=mock-sales",
+            ),
+            ("HYDRANT_CHECKPOINT_RETENTION", "30 days"),
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.index_uri,
+            StorageUri::S3 {
+                bucket: "index-bucket".into(),
+                prefix: "hydrant".into()
+            }
+        );
+        assert_eq!(settings.index_config_uris.len(), 2);
+        assert_eq!(
+            settings.prefix_rules[1],
+            ("staging/sales/".to_string(), "mock-sales".to_string())
+        );
+        assert_eq!(
+            settings.checkpoint_retention,
+            Duration::from_secs(30 * 86_400)
+        );
+    }
+
+    #[test]
+    fn bad_settings_say_what_to_fix() {
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (&[], "HYDRANT_INDEX_URI is not set"),
+            (&[("HYDRANT_INDEX_URI", "ftp://x")], "HYDRANT_INDEX_URI"),
+            (
+                &[
+                    ("HYDRANT_INDEX_URI", "s3://b"),
+                    ("HYDRANT_PREFIX_RULES", "nonsense"),
+                ],
+                "HYDRANT_PREFIX_RULES",
+            ),
+            (
+                &[
+                    ("HYDRANT_INDEX_URI", "s3://b"),
+                    ("HYDRANT_CHECKPOINT_RETENTION", "1 day"),
+                ],
+                "longer than the 14 days",
+            ),
+        ];
+        for (pairs, needle) in cases {
+            let error = settings(pairs).unwrap_err().to_string();
+            assert!(error.contains(needle), "{error}");
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Queue batches with SQS FIFO semantics: partial failures, redeliveries, deadlines, routing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
+use hydrant_ingest::{Indexer, StagingBuckets};
+use hydrant_metastore::Metastore;
+use hydrant_metastore::index_config::IndexConfig;
+use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
+
+fn config(index_id: &str) -> IndexConfig {
+    IndexConfig::from_yaml(&format!(
+        "index_id: {index_id}\ndoc_mapping:\n  field_mappings:\n    - {{name: ts, type: datetime, input_formats: [unix_timestamp], fast: true}}\n    - {{name: n, type: u64}}\n  timestamp_field: ts\n"
+    ))
+    .unwrap()
+}
+
+struct Setup {
+    _temp_dir: tempfile::TempDir,
+    staging: SharedStorage,
+    runtime: IndexerRuntime,
+}
+
+async fn setup(indexes: &[&str], prefix_rules: Vec<(String, String)>) -> Setup {
+    let temp_dir = tempfile::tempdir().unwrap();
+    let staging_dir = temp_dir.path().join("staging");
+    let staging: SharedStorage = Arc::new(LocalStorage::new(&staging_dir).unwrap());
+    let metastore = Metastore::new(Arc::new(
+        LocalStorage::new(temp_dir.path().join("index")).unwrap(),
+    ));
+    for index_id in indexes {
+        metastore.create_index(config(index_id)).await.unwrap();
+    }
+    let indexer = Indexer::new(
+        metastore,
+        StagingBuckets::default().bind("staging", StorageUri::Local(staging_dir)),
+    );
+    let runtime = IndexerRuntime::new(indexer, prefix_rules).await.unwrap();
+    Setup {
+        _temp_dir: temp_dir,
+        staging,
+        runtime,
+    }
+}
+
+/// Puts an object of `count` records and returns a backfill-style message for it.
+async fn object_message(setup: &Setup, key: &str, count: u64, group: &str) -> QueueMessage {
+    let body: String = (0..count)
+        .map(|i| format!("{{\"ts\":{},\"n\":{i}}}\n", 1_700_000_000 + i))
+        .collect();
+    setup
+        .staging
+        .put(key, body.into_bytes().into(), PutMode::Overwrite)
+        .await
+        .unwrap();
+    message(&format!(r#"{{"bucket":"staging","key":"{key}"}}"#), group)
+}
+
+fn message(body: &str, group: &str) -> QueueMessage {
+    QueueMessage {
+        message_id: format!("id-{}", uuid_like(body)),
+        group_id: Some(group.to_string()),
+        body: body.to_string(),
+    }
+}
+
+fn uuid_like(text: &str) -> String {
+    format!(
+        "{:016x}",
+        text.bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ byte as u64)
+                .wrapping_mul(0x100_0000_01b3))
+    )
+}
+
+async fn published_docs(setup: &Setup, index_id: &str) -> u64 {
+    setup
+        .runtime
+        .indexer()
+        .metastore()
+        .index_metadata(index_id)
+        .await
+        .unwrap()
+        .num_published_docs()
+}
+
+#[tokio::test]
+async fn a_failing_third_message_fails_it_and_everything_after() {
+    let setup = setup(&["logs"], Vec::new()).await;
+    let mut messages = Vec::new();
+    for number in 0..5 {
+        messages.push(object_message(&setup, &format!("object-{number}"), 10, "logs").await);
+    }
+    // The third message names an object that does not exist.
+    messages[2] = message(r#"{"bucket":"staging","key":"missing"}"#, "logs");
+    let outcome = setup.runtime.run_batch(&messages, None).await;
+    let expected: Vec<String> = messages[2..]
+        .iter()
+        .map(|message| message.message_id.clone())
+        .collect();
+    assert_eq!(outcome.failed_message_ids, expected);
+    assert!(
+        outcome
+            .failure_reason
+            .as_deref()
+            .unwrap()
+            .contains("missing")
+    );
+    assert_eq!(outcome.num_docs, 20);
+    assert_eq!(published_docs(&setup, "logs").await, 20);
+}
+
+#[tokio::test]
+async fn a_poison_body_bounds_the_batch() {
+    let setup = setup(&["logs"], Vec::new()).await;
+    let messages = vec![
+        object_message(&setup, "a", 5, "logs").await,
+        message("this is not an event", "logs"),
+        object_message(&setup, "b", 5, "logs").await,
+    ];
+    let outcome = setup.runtime.run_batch(&messages, None).await;
+    assert_eq!(
+        outcome.failed_message_ids,
+        [
+            messages[1].message_id.clone(),
+            messages[2].message_id.clone()
+        ]
+    );
+    assert!(
+        outcome
+            .failure_reason
+            .unwrap()
+            .contains("unrecognized message body")
+    );
+    assert_eq!(published_docs(&setup, "logs").await, 5);
+}
+
+#[tokio::test]
+async fn redelivery_and_replay_change_nothing() {
+    let setup = setup(&["logs"], Vec::new()).await;
+    let mut messages = Vec::new();
+    for number in 0..4 {
+        messages.push(object_message(&setup, &format!("object-{number}"), 25, "logs").await);
+    }
+    let first = setup.runtime.run_batch(&messages, None).await;
+    assert!(first.failed_message_ids.is_empty());
+    assert_eq!(published_docs(&setup, "logs").await, 100);
+    let metadata_before = setup
+        .runtime
+        .indexer()
+        .metastore()
+        .index_metadata("logs")
+        .await
+        .unwrap();
+
+    // The whole batch again, as after a crash between publish and acknowledgement.
+    let replay = setup.runtime.run_batch(&messages, None).await;
+    assert!(replay.failed_message_ids.is_empty());
+    assert_eq!(replay.num_docs, 0);
+    assert_eq!(replay.num_objects_already_indexed, 4);
+    // Every message delivered twice within one batch.
+    let doubled: Vec<QueueMessage> = messages
+        .iter()
+        .flat_map(|message| [message.clone(), message.clone()])
+        .collect();
+    let outcome = setup.runtime.run_batch(&doubled, None).await;
+    assert!(outcome.failed_message_ids.is_empty());
+    assert_eq!(outcome.num_docs, 0);
+    let metadata_after = setup
+        .runtime
+        .indexer()
+        .metastore()
+        .index_metadata("logs")
+        .await
+        .unwrap();
+    assert_eq!(metadata_after.splits, metadata_before.splits);
+    assert_eq!(metadata_after.num_published_docs(), 100);
+
+    // New objects duplicated inside one batch are indexed once.
+    let fresh = object_message(&setup, "fresh", 10, "logs").await;
+    let outcome = setup.runtime.run_batch(&[fresh.clone(), fresh], None).await;
+    assert_eq!(outcome.num_docs, 10);
+    assert_eq!(published_docs(&setup, "logs").await, 110);
+}
+
+#[tokio::test]
+async fn a_near_deadline_leaves_messages_for_redelivery() {
+    let setup = setup(&["logs"], Vec::new()).await;
+    let messages = vec![
+        object_message(&setup, "a", 5, "logs").await,
+        object_message(&setup, "b", 5, "logs").await,
+    ];
+    // Less time left than finishing needs: nothing is started.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let outcome = setup.runtime.run_batch(&messages, Some(deadline)).await;
+    assert_eq!(outcome.failed_message_ids.len(), 2);
+    assert!(outcome.failure_reason.unwrap().contains("deadline"));
+    assert_eq!(published_docs(&setup, "logs").await, 0);
+    // With time, everything goes through.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let outcome = setup.runtime.run_batch(&messages, Some(deadline)).await;
+    assert!(outcome.failed_message_ids.is_empty());
+    assert_eq!(published_docs(&setup, "logs").await, 10);
+}
+
+#[tokio::test]
+async fn messages_are_routed_by_group_or_prefix_and_runs_publish_per_index() {
+    let rules = vec![("staging/web/".to_string(), "web".to_string())];
+    let setup = setup(&["sales", "web"], rules).await;
+    let messages = vec![
+        object_message(&setup, "s1", 3, "sales").await,
+        object_message(&setup, "web/w1", 4, "not-an-index").await,
+        object_message(&setup, "s2", 5, "sales").await,
+        message(r#"{"Service":"Amazon S3","Event":"s3:TestEvent"}"#, "sales"),
+    ];
+    let outcome = setup.runtime.run_batch(&messages, None).await;
+    assert!(
+        outcome.failed_message_ids.is_empty(),
+        "{:?}",
+        outcome.failure_reason
+    );
+    assert_eq!(outcome.num_ignored, 1);
+    assert_eq!(published_docs(&setup, "sales").await, 8);
+    assert_eq!(published_docs(&setup, "web").await, 4);
+    // Three runs: sales, web, sales.
+    assert_eq!(outcome.splits.len(), 3);
+
+    let lost = object_message(&setup, "elsewhere/x", 1, "not-an-index").await;
+    let outcome = setup.runtime.run_batch(&[lost], None).await;
+    assert!(
+        outcome
+            .failure_reason
+            .unwrap()
+            .contains("cannot tell which index")
+    );
+}
+
+#[tokio::test]
+async fn summary_and_metrics_lines_are_json() {
+    let setup = setup(&["logs"], Vec::new()).await;
+    let messages = vec![object_message(&setup, "a", 5, "logs").await];
+    let outcome = setup.runtime.run_batch(&messages, None).await;
+    let summary: serde_json::Value = serde_json::from_str(&outcome.summary_line()).unwrap();
+    assert_eq!(summary["batch"]["num_docs"], 5);
+    let emf: serde_json::Value =
+        serde_json::from_str(&outcome.emf_line(1_700_000_000_000)).unwrap();
+    assert_eq!(emf["DocsIndexed"], 5);
+    assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Hydrant");
+}

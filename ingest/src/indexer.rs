@@ -258,7 +258,8 @@ impl Indexer {
         self
     }
 
-    /// Keeps at least this much time before a deadline to finish and publish.
+    /// Keeps this much time before a deadline to finish and publish (at most a quarter of the
+    /// time the run is given).
     pub fn with_min_time_to_finish(mut self, min_time_to_finish: Duration) -> Self {
         self.min_time_to_finish = min_time_to_finish;
         self
@@ -297,11 +298,16 @@ impl Indexer {
         let mut checkpoint_delta: Vec<(SourceObject, Option<String>)> = Vec::new();
         let mut rejections_to_keep: Vec<ObjectRejections> = Vec::new();
         let mut slowest_object = Duration::ZERO;
+        // Short invocations keep a proportionally shorter reserve for finishing.
+        let reserve = deadline.map_or(self.min_time_to_finish, |deadline| {
+            self.min_time_to_finish
+                .min(deadline.saturating_duration_since(started) / 4)
+        });
 
         for (position, object) in objects.iter().enumerate() {
             if let Some(deadline) = deadline {
-                let needed = self.min_time_to_finish + slowest_object * 2;
-                if deadline.saturating_duration_since(Instant::now()) < needed {
+                let needed = reserve + slowest_object * 2;
+                if deadline.saturating_duration_since(Instant::now()) <= needed {
                     info!(
                         index_id,
                         position, "stopping before the invocation deadline"

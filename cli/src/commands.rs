@@ -193,3 +193,90 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     hydrant_search::server::serve(listener, service, crate::stop_signal()).await?;
     Ok(())
 }
+
+#[derive(Debug, clap::Args)]
+pub struct PollOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    /// The SQS FIFO queue the staging bucket's events arrive on.
+    #[arg(long, env = "HYDRANT_QUEUE_URL")]
+    queue_url: String,
+    /// Seconds a received batch stays invisible to other consumers.
+    #[arg(long, default_value_t = 300)]
+    visibility_timeout_secs: u64,
+}
+
+/// Runs the indexer outside Lambda: the same batches, received from SQS.
+pub async fn poll(options: PollOptions) -> anyhow::Result<()> {
+    let index_uri = options.storage.index_uri.clone();
+    let settings = hydrant_ingest::settings::IndexerSettings::from_lookup(|name| {
+        if name == "HYDRANT_INDEX_URI" {
+            Some(index_uri.clone())
+        } else {
+            std::env::var(name).ok()
+        }
+    })?;
+    let runtime =
+        hydrant_ingest::batch::IndexerRuntime::start(&settings, StorageResolver::default()).await?;
+    let poller = hydrant_ingest::queue::Poller {
+        client: hydrant_ingest::queue::sqs_client(None).await,
+        queue_url: options.queue_url.clone(),
+        runtime: &runtime,
+        visibility_timeout: std::time::Duration::from_secs(options.visibility_timeout_secs),
+        wait_time: std::time::Duration::from_secs(20),
+    };
+    println!("Polling {} (Ctrl-C to stop).", options.queue_url);
+    poller.run(crate::stop_signal()).await?;
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackfillOptions {
+    /// Staging objects to send: s3://bucket/prefix.
+    #[arg(long)]
+    staging: String,
+    /// The SQS FIFO indexing queue.
+    #[arg(long, env = "HYDRANT_QUEUE_URL")]
+    queue_url: String,
+    /// The index the objects belong to (the message group).
+    #[arg(long)]
+    index: String,
+}
+
+/// Sends one indexing message per existing staging object.
+pub async fn backfill(options: BackfillOptions) -> anyhow::Result<()> {
+    let Some(rest) = options.staging.strip_prefix("s3://") else {
+        bail!("--staging must be s3://bucket/prefix");
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let staging = StorageResolver::default()
+        .resolve(&StorageUri::S3 {
+            bucket: bucket.to_string(),
+            prefix: String::new(),
+        })
+        .await?;
+    let client = hydrant_ingest::queue::sqs_client(None).await;
+    let progress = ProgressBar::new(0);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} messages sent").expect("valid template"),
+    );
+    let report = hydrant_ingest::queue::backfill(
+        &staging,
+        bucket,
+        prefix,
+        &client,
+        &options.queue_url,
+        &options.index,
+        |sent, total| {
+            progress.set_length(total as u64);
+            progress.set_position(sent as u64);
+        },
+    )
+    .await?;
+    progress.finish_and_clear();
+    println!(
+        "Listed {} objects under s3://{bucket}/{prefix}; sent {} messages to {} (group {}).",
+        report.objects_listed, report.messages_sent, options.queue_url, options.index
+    );
+    Ok(())
+}

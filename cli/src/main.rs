@@ -25,6 +25,10 @@ enum Command {
     Search(commands::SearchOptions),
     /// Serve the search API for the indexes of a storage.
     Serve(commands::ServeOptions),
+    /// Run the indexer outside Lambda, receiving batches from the SQS queue.
+    Poll(commands::PollOptions),
+    /// Queue existing staging objects for indexing (one message each).
+    Backfill(commands::BackfillOptions),
 }
 
 /// Completes on Ctrl-C or SIGTERM, so that `kill` and container runtimes stop cleanly too.
@@ -66,6 +70,8 @@ fn main() -> anyhow::Result<()> {
             Command::Index(options) => commands::index(options).await,
             Command::Search(options) => commands::search(options).await,
             Command::Serve(options) => commands::serve(options).await,
+            Command::Poll(options) => commands::poll(options).await,
+            Command::Backfill(options) => commands::backfill(options).await,
         }
     })
 }

@@ -38,6 +38,10 @@ pub enum IngestError {
     #[error("cannot read staging object {source_key}: {message}")]
     Download { source_key: String, message: String },
 
+    /// The queue (SQS) failed.
+    #[error("queue: {0}")]
+    Queue(String),
+
     /// Invalid configuration of the indexer itself.
     #[error("invalid configuration: {0}")]
     Config(String),

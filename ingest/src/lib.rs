@@ -9,6 +9,7 @@
 //!   handler and the poller call.
 //! - [`settings`]: the deployment settings, from the environment, validated at start-up.
 //! - [`object_reader`]: streamed, resumable reads of staging objects.
+//! - [`queue`]: polling the queue without Lambda, and backfilling it.
 
 pub mod batch;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod firehose;
 pub mod indexer;
 pub mod message;
 pub mod object_reader;
+pub mod queue;
 pub mod settings;
 pub mod split_builder;
 pub mod staging;

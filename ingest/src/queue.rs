@@ -1,0 +1,288 @@
+//! The indexing queue without Lambda: polling it (for containers, and for end-to-end tests
+//! against moto) and backfilling it with existing staging objects.
+//!
+//! The poller runs the same [`IndexerRuntime::run_batch`] as the Lambda handler and acts on
+//! the outcome as Lambda's event source mapping does with `ReportBatchItemFailures`:
+//! successful messages are deleted, failed ones stay in the queue and come back after a
+//! backoff, until the redrive policy moves a poison message to the dead-letter queue.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
+use hydrant_metastore::storage::SharedStorage;
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::batch::{BatchOutcome, IndexerRuntime, QueueMessage};
+use crate::error::{IngestError, Result};
+
+/// Messages per receive and per send (the SQS maximum).
+const SQS_BATCH_SIZE: usize = 10;
+
+/// Builds an SQS client from the AWS environment, optionally pointed at a local endpoint with
+/// static test credentials.
+pub async fn sqs_client(endpoint: Option<&str>) -> Client {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(endpoint) = endpoint {
+        loader = loader
+            .endpoint_url(endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "static"));
+    }
+    Client::new(&loader.load().await)
+}
+
+fn queue_error(context: &str, error: impl std::fmt::Display) -> IngestError {
+    IngestError::Queue(format!("{context}: {error}"))
+}
+
+/// Polls an SQS queue and indexes what arrives.
+pub struct Poller<'a> {
+    pub client: Client,
+    pub queue_url: String,
+    pub runtime: &'a IndexerRuntime,
+    /// How long a received message stays invisible; a batch must finish well within it.
+    pub visibility_timeout: Duration,
+    /// Long-polling wait per receive.
+    pub wait_time: Duration,
+}
+
+impl Poller<'_> {
+    /// Receives one batch (waiting up to `wait_time`), processes it, deletes what succeeded.
+    /// Returns `None` when the queue had nothing.
+    pub async fn poll_once(&self) -> Result<Option<BatchOutcome>> {
+        let received = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(SQS_BATCH_SIZE as i32)
+            .wait_time_seconds(self.wait_time.as_secs() as i32)
+            .visibility_timeout(self.visibility_timeout.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(|error| {
+                queue_error(
+                    "cannot receive messages",
+                    aws_sdk_sqs::error::DisplayErrorContext(error),
+                )
+            })?;
+        let sqs_messages = received.messages.unwrap_or_default();
+        if sqs_messages.is_empty() {
+            return Ok(None);
+        }
+        let mut messages = Vec::with_capacity(sqs_messages.len());
+        let mut receipts = Vec::with_capacity(sqs_messages.len());
+        for message in sqs_messages {
+            let attributes = message.attributes.unwrap_or_default();
+            messages.push(QueueMessage {
+                message_id: message.message_id.unwrap_or_default(),
+                group_id: attributes
+                    .get(&MessageSystemAttributeName::MessageGroupId)
+                    .cloned(),
+                body: message.body.unwrap_or_default(),
+            });
+            let receive_count: u32 = attributes
+                .get(&MessageSystemAttributeName::ApproximateReceiveCount)
+                .and_then(|count| count.parse().ok())
+                .unwrap_or(1);
+            receipts.push((message.receipt_handle.unwrap_or_default(), receive_count));
+        }
+        // Finish before the messages become visible to another consumer.
+        let deadline = Instant::now() + self.visibility_timeout.mul_f64(0.8);
+        let outcome = self.runtime.run_batch(&messages, Some(deadline)).await;
+        let succeeded: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .zip(&receipts)
+            .enumerate()
+            .filter(|(_, (message, _))| !outcome.failed_message_ids.contains(&message.message_id))
+            .map(|(position, (_, (receipt, _)))| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(position.to_string())
+                    .receipt_handle(receipt)
+                    .build()
+                    .expect("id and receipt handle are set")
+            })
+            .collect();
+        if !succeeded.is_empty() {
+            self.client
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(succeeded))
+                .send()
+                .await
+                .map_err(|error| {
+                    queue_error(
+                        "cannot delete processed messages",
+                        aws_sdk_sqs::error::DisplayErrorContext(error),
+                    )
+                })?;
+        }
+        for (message, (receipt, receive_count)) in messages.iter().zip(&receipts) {
+            if !outcome.failed_message_ids.contains(&message.message_id) {
+                continue;
+            }
+            // Back off exponentially with the receive count instead of waiting for the whole
+            // visibility timeout.
+            let backoff_secs =
+                (1u64 << receive_count.min(&6)).min(self.visibility_timeout.as_secs());
+            if let Err(error) = self
+                .client
+                .change_message_visibility()
+                .queue_url(&self.queue_url)
+                .receipt_handle(receipt)
+                .visibility_timeout(backoff_secs as i32)
+                .send()
+                .await
+            {
+                warn!(message_id = message.message_id, error = %aws_sdk_sqs::error::DisplayErrorContext(error), "cannot shorten visibility");
+            }
+        }
+        Ok(Some(outcome))
+    }
+
+    /// Polls until `shutdown` completes, logging a summary line per batch.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            let outcome = tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                outcome = self.poll_once() => outcome,
+            };
+            match outcome {
+                Ok(Some(outcome)) => info!(summary = outcome.summary_line(), "batch processed"),
+                Ok(None) => {}
+                Err(error) => {
+                    warn!(%error, "polling failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    }
+}
+
+/// What a backfill sent.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BackfillReport {
+    pub objects_listed: usize,
+    pub messages_sent: usize,
+}
+
+/// Sends one message per object under `prefix` of the staging `bucket` to a FIFO queue: group
+/// `index_id`, deduplication id from key and etag (so a repeated backfill within SQS's five
+/// minutes sends nothing twice, and the checkpoint covers the rest).
+pub async fn backfill(
+    staging: &SharedStorage,
+    bucket: &str,
+    prefix: &str,
+    client: &Client,
+    queue_url: &str,
+    index_id: &str,
+    mut on_progress: impl FnMut(usize, usize),
+) -> Result<BackfillReport> {
+    let objects = staging.list(prefix).await?;
+    let mut report = BackfillReport {
+        objects_listed: objects.len(),
+        ..BackfillReport::default()
+    };
+    on_progress(0, objects.len());
+    for chunk in objects.chunks(SQS_BATCH_SIZE) {
+        let mut pending: Vec<SendMessageBatchRequestEntry> = chunk
+            .iter()
+            .enumerate()
+            .map(|(position, object)| {
+                let etag = object.version.0.trim_matches('"');
+                let body = json!({"bucket": bucket, "key": object.path, "etag": etag, "index_id": index_id});
+                SendMessageBatchRequestEntry::builder()
+                    .id(position.to_string())
+                    .message_body(body.to_string())
+                    .message_group_id(index_id)
+                    .message_deduplication_id(deduplication_id(&object.path, etag))
+                    .build()
+                    .expect("id and body are set")
+            })
+            .collect();
+        for attempt in 0..3 {
+            let sent = client
+                .send_message_batch()
+                .queue_url(queue_url)
+                .set_entries(Some(pending.clone()))
+                .send()
+                .await
+                .map_err(|error| {
+                    queue_error(
+                        "cannot send messages",
+                        aws_sdk_sqs::error::DisplayErrorContext(error),
+                    )
+                })?;
+            let failed: Vec<String> = sent
+                .failed()
+                .iter()
+                .map(|failure| failure.id().to_string())
+                .collect();
+            report.messages_sent += pending.len() - failed.len();
+            pending.retain(|entry| failed.iter().any(|id| id == entry.id()));
+            if pending.is_empty() {
+                break;
+            }
+            if attempt == 2 {
+                return Err(IngestError::Queue(format!(
+                    "{} messages were refused three times; the first: {:?}",
+                    pending.len(),
+                    sent.failed()
+                        .first()
+                        .map(|failure| failure.message().unwrap_or_default().to_string())
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+        }
+        on_progress(report.messages_sent, objects.len());
+    }
+    Ok(report)
+}
+
+/// At most 128 characters of `[A-Za-z0-9-]`, stable for a key and etag.
+fn deduplication_id(key: &str, etag: &str) -> String {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let etag: String = etag
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(100)
+        .collect();
+    format!("{hash:016x}-{etag}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deduplication_ids_are_stable_and_valid() {
+        let id = deduplication_id(
+            "2026/11/22/19/object",
+            "\"9b2cf535f27731c974343645a3985328-2\"",
+        );
+        assert_eq!(
+            id,
+            deduplication_id(
+                "2026/11/22/19/object",
+                "\"9b2cf535f27731c974343645a3985328-2\""
+            )
+        );
+        assert!(
+            id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{id}"
+        );
+        assert_ne!(
+            id,
+            deduplication_id("2026/11/22/19/other", "9b2cf535f27731c974343645a3985328-2")
+        );
+    }
+}

@@ -9,6 +9,8 @@
 //! newline or a `{` that cannot continue the current value (after anything but `:`, `,` or
 //! `[`) ends a broken record early, so one bad record cannot swallow its neighbours. Broken
 //! records are returned as [`Frame::Malformed`] with their bytes, to be kept, not dropped.
+//! Anything that is not an object or array (a scalar, or garbage) is framed up to the next line
+//! or record, for the JSON parser to judge.
 //!
 //! ```
 //! use hydrant_ingest::firehose::{Frame, RecordFramer};
@@ -105,18 +107,10 @@ impl<R: BufRead> RecordFramer<R> {
         loop {
             let buffer = self.reader.fill_buf()?;
             if buffer.is_empty() {
-                // End of stream inside a record.
-                let reason = if scanner.depth == SCALAR {
-                    "not a JSON object"
-                } else {
-                    "truncated record"
-                };
-                return Ok(Some(finish_frame(
-                    start_offset,
-                    bytes,
-                    too_large,
-                    Some(reason),
-                )));
+                // End of stream: a scalar simply ends, a container was cut short.
+                let reason =
+                    (scanner.depth != SCALAR || scanner.in_string).then_some("truncated record");
+                return Ok(Some(finish_frame(start_offset, bytes, too_large, reason)));
             }
             let mut consumed = 0;
             let mut outcome = None;
@@ -127,6 +121,10 @@ impl<R: BufRead> RecordFramer<R> {
                     }
                     Step::Complete => {
                         consumed += 1;
+                        outcome = Some(None);
+                        break;
+                    }
+                    Step::EndBefore => {
                         outcome = Some(None);
                         break;
                     }
@@ -190,6 +188,8 @@ enum Step {
     Continue,
     /// The record is complete, including this byte.
     Complete,
+    /// The record is complete before this byte.
+    EndBefore,
     /// The record ends before this byte, broken.
     BreakBefore(&'static str),
 }
@@ -237,9 +237,10 @@ impl Scanner {
             }
         }
         if self.depth == SCALAR {
+            // A scalar ends where a line or a record begins; the parser then says whether it
+            // was a JSON value (a record that is not an object) or garbage.
             return match byte {
-                b'\n' => Step::BreakBefore("not a JSON object"),
-                b'{' | b'[' => Step::BreakBefore("not a JSON object"),
+                b'\n' | b'{' | b'[' => Step::EndBefore,
                 b'"' if self.scalar_quoted => {
                     self.in_string = true;
                     Step::Continue
@@ -349,9 +350,9 @@ mod tests {
                 r#"{"b":2}"#,
                 "BAD(unbalanced record):{\"c\":3",
                 r#"{"d":4}"#,
-                "BAD(not a JSON object):null",
+                "null",
                 "BAD(newline inside a string):{\"e\":\"x",
-                "BAD(not a JSON object):y\"}",
+                "y\"}",
                 r#"{"f":[1,{"g":2}]}"#,
             ]
         );
@@ -364,9 +365,9 @@ mod tests {
             record_texts(&frames(input)),
             [
                 r#"{"a":1}"#,
-                "BAD(not a JSON object):42",
+                "42",
                 r#"{"a":2}"#,
-                "BAD(not a JSON object):\"text {\"",
+                "\"text {\"",
                 r#"{"a":3}"#,
                 "[1]",
             ]

@@ -5,8 +5,13 @@
 //! - [`firehose`]: object keys, framing and compression as Firehose writes them.
 //! - [`generator`]: objects with a share of bad records of every kind, and their expected reasons.
 //! - [`rng`]: a deterministic generator, so every run with a seed produces the same data.
+//! - [`indexing_bench`]: indexing throughput and memory against raw tantivy, same run.
+//! - [`memory`]: peak resident memory of the process.
 
+pub mod error;
 pub mod firehose;
 pub mod generator;
+pub mod indexing_bench;
+pub mod memory;
 pub mod mock_sales;
 pub mod rng;

@@ -1,0 +1,22 @@
+//! The one error type of the loadtest crate.
+
+/// Result alias of this crate.
+pub type Result<T, E = LoadtestError> = std::result::Result<T, E>;
+
+/// What can stop a benchmark.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadtestError {
+    #[error(transparent)]
+    Ingest(#[from] hydrant_ingest::IngestError),
+    #[error(transparent)]
+    Metastore(#[from] hydrant_metastore::Error),
+    #[error("tantivy: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A benchmark computed something other than what it should have: its figures are void.
+    #[error("benchmark check failed: {0}")]
+    Check(String),
+}

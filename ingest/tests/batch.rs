@@ -248,3 +248,66 @@ async fn summary_and_metrics_lines_are_json() {
     assert_eq!(emf["DocsIndexed"], 5);
     assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Hydrant");
 }
+
+#[tokio::test]
+async fn start_up_applies_configs_and_refuses_bad_ones() {
+    use hydrant_ingest::settings::IndexerSettings;
+    use hydrant_metastore::storage::StorageResolver;
+
+    let temp_dir = tempfile::tempdir().unwrap();
+    let good = temp_dir.path().join("good.yaml");
+    std::fs::write(
+        &good,
+        "index_id: from-config\ndoc_mapping:\n  field_mappings:\n    - {name: n, type: u64}\n",
+    )
+    .unwrap();
+    let bad = temp_dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "index_id: broken\ndoc_mapping:\n  field_mappings:\n    - {name: n, type: float}\n",
+    )
+    .unwrap();
+    let settings = |configs: &str| {
+        let index_uri = temp_dir.path().join("index").display().to_string();
+        let configs = configs.to_string();
+        IndexerSettings::from_lookup(move |name| match name {
+            "HYDRANT_INDEX_URI" => Some(index_uri.clone()),
+            "HYDRANT_INDEX_CONFIGS" => Some(configs.clone()),
+            _ => None,
+        })
+        .unwrap()
+    };
+    let runtime = IndexerRuntime::start(
+        &settings(&good.display().to_string()),
+        StorageResolver::default(),
+    )
+    .await
+    .unwrap();
+    let indexes = runtime.indexer().metastore().list_indexes().await.unwrap();
+    assert_eq!(indexes[0].index_id(), "from-config");
+    // Starting again finds the index and changes nothing.
+    IndexerRuntime::start(
+        &settings(&good.display().to_string()),
+        StorageResolver::default(),
+    )
+    .await
+    .unwrap();
+
+    let error = IndexerRuntime::start(
+        &settings(&bad.display().to_string()),
+        StorageResolver::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("bad.yaml") && error.contains("unknown type `float`"),
+        "{error}"
+    );
+    let missing = temp_dir.path().join("missing.yaml").display().to_string();
+    let error = IndexerRuntime::start(&settings(&missing), StorageResolver::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("missing.yaml"), "{error}");
+}

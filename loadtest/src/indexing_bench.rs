@@ -126,31 +126,28 @@ pub async fn run(
 
     on_phase("generating objects");
     let mut generator = ObjectGenerator::new(config.seed, 0);
-    let per_object_bytes = config.total_bytes / config.num_objects as u64;
-    // Mock-sales records average about 150 bytes; size objects from a sample.
-    let sample = generator.object(ObjectSpec {
-        num_records: 1_000,
-        bad_share: 0.0,
-        framing: Framing::NewlineDelimited,
-        gzip: false,
-        start_millis: 0,
-        strict: false,
-    });
-    let bytes_per_record = sample.uncompressed_bytes / 1_000;
-    let records_per_object = (per_object_bytes / bytes_per_record).max(1) as usize;
+    // Objects are sized from the average record seen so far, so the batch lands on its size.
+    let mut bytes_per_record = 150.0;
     let mut objects = Vec::new();
     let (mut num_docs, mut uncompressed_bytes, mut compressed_bytes) = (0, 0, 0);
+    let mut next_millis = 1_700_000_000_000;
     for number in 0..config.num_objects {
+        let remaining_bytes = config.total_bytes.saturating_sub(uncompressed_bytes) as f64;
+        let records_per_object =
+            (remaining_bytes / (config.num_objects - number) as f64 / bytes_per_record).max(1.0)
+                as usize;
         let object = generator.object(ObjectSpec {
             num_records: records_per_object,
             bad_share: 0.0,
             framing: Framing::NewlineDelimited,
             gzip: true,
-            start_millis: 1_700_000_000_000 + (number * records_per_object) as i64,
+            start_millis: next_millis,
             strict: false,
         });
+        next_millis += records_per_object as i64;
         num_docs += object.num_good;
         uncompressed_bytes += object.uncompressed_bytes;
+        bytes_per_record = uncompressed_bytes as f64 / num_docs as f64;
         compressed_bytes += object.bytes.len() as u64;
         let key = format!("2026/11/22/19/bench-1-{number:02}");
         staging

@@ -137,6 +137,9 @@ def main():
     with open(event_file, "w") as out:
         json.dump(sqs_event, out)
 
+    # Build first: `cargo lambda watch` compiles on the first invocation, after the invocation's
+    # deadline has started counting.
+    subprocess.run(["cargo", "build", "-p", "hydrant-ingest", "--bin", "hydrant-indexer"], cwd=ROOT, check=True, timeout=1200)
     port = free_port()
     watch = subprocess.Popen(
         ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(port), "--env-file", env_file,

@@ -5,7 +5,7 @@
 //! [`IndexerRuntime::run_batch`] with the invocation's deadline.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
@@ -39,6 +39,29 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
+/// Lambda sends the deadline in milliseconds since the epoch. cargo-lambda's emulator sends the
+/// function timeout instead (e.g. 600000); a value that small cannot be an epoch time in this
+/// century, so it is read as time left. Without a usable deadline the batch runs unbounded,
+/// which is safe: a timeout publishes nothing and the batch is redelivered.
+fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
+    const YEAR_2001_MS: u64 = 978_307_200_000;
+    let time_left = if deadline_ms < YEAR_2001_MS {
+        Duration::from_millis(deadline_ms)
+    } else {
+        (SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms))
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+    };
+    if time_left.is_zero() {
+        tracing::warn!(
+            deadline_ms,
+            "no usable invocation deadline; running without one"
+        );
+        return None;
+    }
+    Some(Instant::now() + time_left)
+}
+
 async fn start() -> Result<IndexerRuntime, hydrant_ingest::IngestError> {
     let settings = IndexerSettings::from_env()?;
     IndexerRuntime::start(&settings, StorageResolver::default()).await
@@ -48,12 +71,7 @@ async fn handle(
     runtime: &IndexerRuntime,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    let time_left = event
-        .context
-        .deadline()
-        .duration_since(SystemTime::now())
-        .unwrap_or_default();
-    let deadline = Instant::now() + time_left;
+    let deadline = invocation_deadline(event.context.deadline);
     let messages: Vec<QueueMessage> = event
         .payload
         .records
@@ -64,7 +82,7 @@ async fn handle(
             body: record.body.unwrap_or_default(),
         })
         .collect();
-    let outcome = runtime.run_batch(&messages, Some(deadline)).await;
+    let outcome = runtime.run_batch(&messages, deadline).await;
     let now_millis = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as i64)

@@ -243,6 +243,25 @@ impl Metastore {
         Ok((metadata, object.meta.version))
     }
 
+    /// Reads an index's document unless it still has `version`; `None` means unchanged.
+    /// Caches revalidate with this: one conditional GET, no body when nothing changed.
+    pub async fn index_metadata_if_modified(
+        &self,
+        index_id: &str,
+        version: &ObjectVersion,
+    ) -> Result<Option<(IndexMetadata, ObjectVersion)>> {
+        let path = Self::document_path(index_id);
+        match self.storage.get_if_modified(&path, version).await {
+            Ok(None) => Ok(None),
+            Ok(Some(object)) => {
+                let metadata = parse_document(&self.storage.describe(&path), &object.bytes)?;
+                Ok(Some((metadata, object.meta.version)))
+            }
+            Err(error) if error.is_not_found() => Err(Error::IndexNotFound(index_id.to_string())),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Every index, sorted by id.
     pub async fn list_indexes(&self) -> Result<Vec<IndexMetadata>> {
         let mut indexes = Vec::new();

@@ -256,6 +256,46 @@ async fn conformance_streamed_reads(storage: SharedStorage) {
     );
 }
 
+async fn conformance_conditional_reads(storage: SharedStorage) {
+    let first = storage
+        .put("cached", "one".into(), PutMode::Overwrite)
+        .await
+        .unwrap();
+    assert!(
+        storage
+            .get_if_modified("cached", &first.version)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let second = storage
+        .put("cached", "two".into(), PutMode::Overwrite)
+        .await
+        .unwrap();
+    let changed = storage
+        .get_if_modified("cached", &first.version)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&changed.bytes[..], b"two");
+    assert_eq!(changed.meta.version, second.version);
+    assert!(
+        storage
+            .get_if_modified("cached", &second.version)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    storage.delete("cached").await.unwrap();
+    assert!(
+        storage
+            .get_if_modified("cached", &second.version)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
 async fn conformance_rejects_invalid_paths(storage: SharedStorage) {
     for path in ["", "/abs", "a/../b", "trailing/", "a//b"] {
         assert!(
@@ -367,6 +407,7 @@ macro_rules! backend_tests {
                 conformance_list_by_prefix,
                 conformance_file_payloads,
                 conformance_streamed_reads,
+                conformance_conditional_reads,
                 conformance_rejects_invalid_paths,
                 conformance_compare_and_swap_race,
                 conformance_create_race,

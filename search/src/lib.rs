@@ -2,10 +2,13 @@
 //!
 //! - [`query`]: the query language, parsed to an AST and bound to a doc mapping.
 //! - [`searcher`]: the search core (split pruning, per-split search, merge, hit rendering).
+//! - [`sort`]: hit ordering (up to two sort keys, then newest first) and its collector.
+//! - [`cache`]: what a warm searcher remembers (metastore documents, per-split results).
 //! - [`fetcher`]: split bytes from storage for tantivy's synchronous reads, cached.
 //! - [`request`]: the API's request and response types.
 //! - [`rest`]: routing, transport-independent; [`server`]: the local HTTP server.
 
+pub mod cache;
 pub mod error;
 pub mod fetcher;
 pub mod query;
@@ -14,7 +17,8 @@ pub mod rest;
 pub mod searcher;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod sort;
 
 pub use error::{Result, SearchError};
-pub use request::{SearchRequest, SearchResponse};
+pub use request::{SearchRequest, SearchResponse, SearchStats};
 pub use searcher::{SearchService, SearcherConfig};

@@ -31,8 +31,25 @@ pub struct SearchRequest {
     /// Fields searched by clauses that name no field, instead of the index's defaults.
     #[serde(default, deserialize_with = "comma_separated")]
     pub search_field: Vec<String>,
+    /// Text fields to return highlighted fragments of, per hit.
+    #[serde(default, deserialize_with = "comma_separated")]
+    pub snippet_fields: Vec<String>,
+    /// Elasticsearch aggregation JSON.
+    #[serde(default)]
+    pub aggs: Option<Value>,
+    /// Count every match (`num_hits` exact). With `false`, splits skip counting and
+    /// `num_hits` is a lower bound.
+    #[serde(default = "default_true")]
+    pub count_all: bool,
     #[serde(default)]
     pub format: ResponseFormat,
+    /// Add the request's cost (splits, GETs, bytes, cache hits) to the response.
+    #[serde(default)]
+    pub stats: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_max_hits() -> usize {
@@ -77,8 +94,25 @@ impl SearchRequest {
         SearchRequest {
             query: query.into(),
             max_hits: default_max_hits(),
+            count_all: true,
             ..SearchRequest::default()
         }
+    }
+
+    /// A stable description of everything that decides a split's answer: the key of the
+    /// per-split result cache. (Offsets only change how many candidates a split returns.)
+    pub fn fingerprint(&self) -> String {
+        serde_json::json!([
+            self.query,
+            self.start_timestamp,
+            self.end_timestamp,
+            self.start_offset + self.max_hits,
+            self.sort_by,
+            self.search_field,
+            self.aggs,
+            self.count_all,
+        ])
+        .to_string()
     }
 
     /// Parses a POST body.
@@ -106,6 +140,14 @@ impl SearchRequest {
                         "`{key}` must be a non-negative integer, got `{value}`"
                     ))
                 })?),
+                "count_all" | "stats" => Value::from(value.parse::<bool>().map_err(|_| {
+                    SearchError::InvalidRequest(format!(
+                        "`{key}` must be true or false, got `{value}`"
+                    ))
+                })?),
+                "aggs" => serde_json::from_str::<Value>(&value).map_err(|error| {
+                    SearchError::InvalidRequest(format!("`aggs` is not JSON: {error}"))
+                })?,
                 _ => Value::String(value.into_owned()),
             };
             if fields.insert(key.to_string(), value).is_some() {
@@ -141,10 +183,11 @@ impl SearchRequest {
                 "start_timestamp ({start}) is after end_timestamp ({end})"
             )));
         }
-        if self.sort_by.len() > 1 {
-            return Err(SearchError::InvalidRequest(
-                "sort_by takes one field for now".to_string(),
-            ));
+        if self.sort_by.len() > crate::sort::MAX_SORT_KEYS {
+            return Err(SearchError::InvalidRequest(format!(
+                "sort_by takes at most {} fields",
+                crate::sort::MAX_SORT_KEYS
+            )));
         }
         Ok(())
     }
@@ -156,9 +199,36 @@ pub struct SearchResponse {
     /// Documents matching the query (all of them, not only the returned hits).
     pub num_hits: u64,
     pub hits: Vec<Value>,
+    /// Per hit, when `snippet_fields` asks: field name to highlighted fragments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snippets: Option<Vec<Value>>,
+    /// When `aggs` asks: the Elasticsearch-shaped aggregation results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregations: Option<Value>,
     pub elapsed_time_micros: u64,
     /// Splits that could not be searched; the rest of the response is still valid.
     pub errors: Vec<String>,
+    /// When `stats` asks: what the request cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<SearchStats>,
+}
+
+/// What one request cost.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Published splits of the index.
+    pub splits_total: usize,
+    /// Splits searched (after time pruning).
+    pub splits_searched: usize,
+    /// Splits skipped because their time range is outside the request's.
+    pub splits_pruned: usize,
+    /// Splits answered from the per-split result cache.
+    pub splits_from_cache: usize,
+    /// Storage GETs made.
+    pub storage_gets: u64,
+    pub storage_bytes: u64,
+    /// Reads served from the in-memory byte-range cache.
+    pub cache_hits: u64,
 }
 
 #[cfg(test)]
@@ -197,9 +267,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("at most"), "{error}");
-        let error = SearchRequest::from_json(br#"{"query": "*", "aggs": {}}"#)
+        let error = SearchRequest::from_json(br#"{"query": "*", "aggregations": {}}"#)
             .unwrap_err()
             .to_string();
-        assert!(error.contains("unknown field `aggs`"), "{error}");
+        assert!(error.contains("unknown field `aggregations`"), "{error}");
+        let error = SearchRequest::from_query_string("query=*&aggs={oops")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`aggs` is not JSON"), "{error}");
     }
 }

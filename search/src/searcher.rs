@@ -1,48 +1,64 @@
 //! The search core: one request over every published split of an index.
 //!
-//! 1. Read the index's metastore document; prune splits by their time range.
-//! 2. Per split, on a blocking thread (bounded concurrency): open it from its footer (one
-//!    ranged GET, cached), run the query, keep the count and the top `start_offset + max_hits`
-//!    sort keys.
-//! 3. Merge the per-split tops into the global page, fetch only those documents, render them.
+//! 1. The index's metastore document (cached, revalidated by ETag); splits whose time range
+//!    misses the request's are pruned without being touched.
+//! 2. Per split, with bounded concurrency: a cached answer for this request, or the split
+//!    opened from its footer (one ranged GET, cached) and searched on a blocking thread: the
+//!    count, the best `start_offset + max_hits` candidates, intermediate aggregations.
+//! 3. The candidates of all splits merged into the page, aggregations merged and finalized,
+//!    and only the page's documents fetched (with snippets if asked).
 //!
-//! A split that fails is reported in `errors`; the others still answer.
+//! A split that fails is reported in `errors` (without internal details); the others still
+//! answer. A missing split makes the metastore document revalidate on the next request.
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering as AtomicOrdering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use hydrant_metastore::doc_mapper::{DocMapper, FieldKind};
 use hydrant_metastore::split_bundle::{SplitDirectory, SplitFooter};
-use hydrant_metastore::{IndexMetadata, Metastore, SplitFilter, SplitMetadata};
+use hydrant_metastore::{Metastore, SplitFilter, SplitMetadata};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
-use serde_json::Value;
-use tantivy::collector::{Count, TopDocs};
+use serde_json::{Map, Value};
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
+use tantivy::aggregation::{
+    AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector,
+};
+use tantivy::collector::Count;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery};
-use tantivy::{DateTime, DocAddress, Order, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DateTime, DocAddress, ReloadPolicy, Searcher, TantivyDocument, Term};
 use tracing::{info, warn};
 
+use crate::cache::{DocMapperCache, LeafCache, LeafOutcome, METASTORE_TTL, MetastoreCache};
 use crate::error::{Result, SearchError};
 use crate::fetcher::{ChunkCache, FetchStats, StorageFetcher};
 use crate::query::{build_query, parse_query};
-use crate::request::{SearchRequest, SearchResponse};
+use crate::request::{SearchRequest, SearchResponse, SearchStats};
+use crate::sort::{Candidate, SortSpec, TopHitsCollector, final_page};
 
-/// Splits searched at the same time.
-const DEFAULT_SPLIT_CONCURRENCY: usize = 8;
+/// Memory aggregations may use per request, and buckets they may return.
+const AGGREGATION_MEMORY_LIMIT: u64 = 500 << 20;
+const AGGREGATION_BUCKET_LIMIT: u32 = 65_000;
 
-/// Sizes of the caches kept across requests (warm Lambda invocations).
+/// Sizes of what is kept across requests (warm Lambda invocations).
 #[derive(Clone, Debug)]
 pub struct SearcherConfig {
     /// Bytes of split data (fetched ranges) kept in memory.
     pub chunk_cache_bytes: u64,
     /// Bytes of split footers (hotcaches) kept in memory.
     pub footer_cache_bytes: u64,
+    /// Bytes of per-split results kept in memory.
+    pub leaf_cache_bytes: u64,
+    /// Splits searched at the same time.
     pub split_concurrency: usize,
+    /// How long a metastore document is trusted before revalidation.
+    pub metastore_ttl: Duration,
 }
 
 impl Default for SearcherConfig {
@@ -50,7 +66,9 @@ impl Default for SearcherConfig {
         SearcherConfig {
             chunk_cache_bytes: 256 << 20,
             footer_cache_bytes: 64 << 20,
-            split_concurrency: DEFAULT_SPLIT_CONCURRENCY,
+            leaf_cache_bytes: 32 << 20,
+            split_concurrency: 8,
+            metastore_ttl: METASTORE_TTL,
         }
     }
 }
@@ -66,9 +84,11 @@ impl Weighter<String, Arc<SplitFooter>> for FooterWeighter {
 
 /// Answers search requests; holds the caches that make warm requests cheap.
 pub struct SearchService {
-    metastore: Metastore,
+    metastores: MetastoreCache,
+    doc_mappers: DocMapperCache,
     footers: Cache<String, Arc<SplitFooter>, FooterWeighter>,
     chunks: Arc<ChunkCache>,
+    leaves: LeafCache,
     split_concurrency: usize,
 }
 
@@ -78,83 +98,47 @@ impl std::fmt::Debug for SearchService {
     }
 }
 
-/// A sort value; documents without one sort last.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum SortValue {
-    U64(u64),
-    I64(i64),
-    F64(f64),
+/// Everything a split search needs, shared by all splits of a request.
+struct RequestPlan {
+    index_id: String,
+    doc_mapper: Arc<DocMapper>,
+    query: Arc<dyn Query>,
+    sort: SortSpec,
+    aggregations: Option<Aggregations>,
+    num_to_collect: usize,
+    count_all: bool,
+    fingerprint: String,
+    stats: Arc<FetchStats>,
 }
 
-impl SortValue {
-    fn compare(&self, other: &SortValue) -> Ordering {
-        match (self, other) {
-            (SortValue::U64(left), SortValue::U64(right)) => left.cmp(right),
-            (SortValue::I64(left), SortValue::I64(right)) => left.cmp(right),
-            (SortValue::F64(left), SortValue::F64(right)) => left.total_cmp(right),
-            // One request sorts one field, so values share a type.
-            _ => Ordering::Equal,
-        }
-    }
-}
-
-/// How hits are ordered.
-#[derive(Clone, Debug)]
-enum SortSpec {
-    Score,
-    Field {
-        name: String,
-        kind: SortKind,
-        order: Order,
-    },
-}
-
-#[derive(Clone, Copy, Debug)]
-enum SortKind {
-    U64,
-    I64,
-    F64,
-    Datetime,
-}
-
-/// One candidate hit of one split.
-#[derive(Clone, Debug)]
-struct Candidate {
-    value: Option<SortValue>,
-    split_ordinal: usize,
-    address: DocAddress,
-}
-
-/// What a split returned.
-struct LeafResult {
-    searcher: Searcher,
-    count: u64,
-    candidates: Vec<Candidate>,
+/// A split's answer, and its open searcher when it was searched (not cached).
+struct SplitAnswer {
+    outcome: Arc<LeafOutcome>,
+    searcher: Option<Searcher>,
 }
 
 impl SearchService {
     pub fn new(metastore: Metastore, config: SearcherConfig) -> Self {
         SearchService {
-            metastore,
+            metastores: MetastoreCache::new(metastore, config.metastore_ttl),
+            doc_mappers: DocMapperCache::default(),
             footers: Cache::with_weighter(1024, config.footer_cache_bytes, FooterWeighter),
             chunks: Arc::new(ChunkCache::with_capacity_bytes(config.chunk_cache_bytes)),
+            leaves: LeafCache::with_capacity_bytes(config.leaf_cache_bytes),
             split_concurrency: config.split_concurrency.max(1),
         }
     }
 
     pub fn metastore(&self) -> &Metastore {
-        &self.metastore
+        self.metastores.metastore()
     }
 
     /// Runs `request` on `index_id`.
     pub async fn search(&self, index_id: &str, request: &SearchRequest) -> Result<SearchResponse> {
         let started = Instant::now();
         request.validate()?;
-        let metadata = self.metastore.index_metadata(index_id).await?;
-        let doc_mapper = Arc::new(
-            DocMapper::new(&metadata.index_config)
-                .map_err(|error| SearchError::Internal(error.to_string()))?,
-        );
+        let metadata = self.metastores.get(index_id).await?;
+        let doc_mapper = self.doc_mappers.get(&metadata)?;
         let ast = parse_query(&request.query)?;
         let default_fields: &[String] = if request.search_field.is_empty() {
             doc_mapper.default_search_fields()
@@ -168,11 +152,31 @@ impl SearchService {
                 (Occur::Must, time_filter),
             ]));
         }
-        let sort = sort_spec(&doc_mapper, request)?;
-        let query: Arc<dyn Query> = Arc::from(query);
-        let splits = splits_to_search(&metadata, request);
-        let stats = Arc::new(FetchStats::default());
-        let num_to_collect = request.start_offset + request.max_hits;
+        let aggregations = match &request.aggs {
+            None => None,
+            Some(json) => Some(
+                serde_json::from_value::<Aggregations>(json.clone())
+                    .map_err(|error| SearchError::InvalidRequest(format!("aggs: {error}")))?,
+            ),
+        };
+        check_snippet_fields(&doc_mapper, &request.snippet_fields)?;
+        let plan = Arc::new(RequestPlan {
+            index_id: index_id.to_string(),
+            doc_mapper: doc_mapper.clone(),
+            query: Arc::from(query),
+            sort: SortSpec::parse(&request.sort_by, &doc_mapper)?,
+            aggregations,
+            num_to_collect: request.start_offset + request.max_hits,
+            count_all: request.count_all,
+            fingerprint: request.fingerprint(),
+            stats: Arc::new(FetchStats::default()),
+        });
+
+        // Newest split first: the ordinal is the tie-break of document order.
+        let filter = SplitFilter::published_in(request.start_timestamp, request.end_timestamp);
+        let mut splits: Vec<&SplitMetadata> = metadata.splits_matching(&filter).collect();
+        splits.sort_by(|left, right| right.split_id.cmp(&left.split_id));
+        let splits_total = metadata.published_splits().count();
 
         // The futures are built first so the stream's type names no closure: rustc cannot
         // prove a mapping closure over borrowed splits `Send` for every lifetime.
@@ -180,283 +184,402 @@ impl SearchService {
             .iter()
             .enumerate()
             .map(|(ordinal, split)| {
-                let query = query.clone();
-                let sort = sort.clone();
-                let doc_mapper = doc_mapper.clone();
-                let stats = stats.clone();
-                async move {
-                    let outcome = self
-                        .search_split(
-                            index_id,
-                            split,
-                            ordinal,
-                            doc_mapper,
-                            query,
-                            sort,
-                            num_to_collect,
-                            stats,
-                        )
-                        .await;
-                    (ordinal, outcome)
-                }
+                let plan = plan.clone();
+                async move { (ordinal, self.answer_split(&plan, split, ordinal).await) }
             })
             .collect();
-        let mut leaf_results: Vec<(usize, std::result::Result<LeafResult, String>)> =
+        let mut answers: Vec<(usize, std::result::Result<SplitAnswer, SplitError>)> =
             futures::stream::iter(split_searches)
                 .buffer_unordered(self.split_concurrency)
                 .collect()
                 .await;
-        leaf_results.sort_by_key(|(ordinal, _)| *ordinal);
+        answers.sort_by_key(|(ordinal, _)| *ordinal);
 
         let mut errors = Vec::new();
         let mut num_hits = 0u64;
         let mut candidates = Vec::new();
+        let mut aggregations: Option<IntermediateAggregationResults> = None;
         let mut searchers: BTreeMap<usize, Searcher> = BTreeMap::new();
-        for (ordinal, outcome) in leaf_results {
-            match outcome {
-                Ok(leaf) => {
-                    num_hits += leaf.count;
-                    candidates.extend(leaf.candidates);
-                    searchers.insert(ordinal, leaf.searcher);
+        let mut splits_from_cache = 0;
+        for (ordinal, answer) in answers {
+            match answer {
+                Ok(answer) => {
+                    num_hits += answer.outcome.count;
+                    candidates.extend(answer.outcome.candidates.iter().cloned());
+                    if let Some(split_aggregations) = &answer.outcome.aggregations {
+                        match &mut aggregations {
+                            None => aggregations = Some(split_aggregations.clone()),
+                            Some(merged) => {
+                                merged.merge_fruits(split_aggregations.clone()).map_err(
+                                    |error| SearchError::InvalidRequest(format!("aggs: {error}")),
+                                )?
+                            }
+                        }
+                    }
+                    match answer.searcher {
+                        Some(searcher) => {
+                            searchers.insert(ordinal, searcher);
+                        }
+                        None => splits_from_cache += 1,
+                    }
                 }
-                Err(message) => {
-                    warn!(index_id, split_id = %splits[ordinal].split_id, message, "split search failed");
-                    errors.push(format!("split {}: {message}", splits[ordinal].split_id));
+                Err(error) => {
+                    let split_id = &splits[ordinal].split_id;
+                    warn!(
+                        index_id,
+                        split_id,
+                        details = error.details,
+                        "split search failed"
+                    );
+                    if error.missing {
+                        self.metastores.expire(index_id);
+                    }
+                    errors.push(format!("split {split_id} could not be searched"));
                 }
             }
         }
-        let descending = match &sort {
-            SortSpec::Score => true,
-            SortSpec::Field { order, .. } => *order == Order::Desc,
+        if !plan.count_all {
+            num_hits = num_hits.max(candidates.len() as u64);
+        }
+        let page = final_page(
+            &plan.sort,
+            candidates,
+            request.start_offset,
+            request.max_hits,
+        );
+        let (hits, snippets) = self
+            .fetch_hits(
+                &plan,
+                &splits,
+                &page,
+                &mut searchers,
+                &request.snippet_fields,
+            )
+            .await?;
+        let aggregations = match (&plan.aggregations, aggregations) {
+            (Some(request_aggs), Some(intermediate)) => {
+                Some(finalize_aggregations(request_aggs, intermediate)?)
+            }
+            (Some(request_aggs), None) => Some(finalize_aggregations(
+                request_aggs,
+                IntermediateAggregationResults::default(),
+            )?),
+            _ => None,
         };
-        candidates.sort_by(|left, right| compare_candidates(left, right, descending));
-        let page: Vec<Candidate> = candidates
-            .into_iter()
-            .skip(request.start_offset)
-            .take(request.max_hits)
-            .collect();
-        let hits = fetch_hits(&page, &searchers, &doc_mapper).await?;
         let elapsed_time_micros = started.elapsed().as_micros() as u64;
+        let stats = SearchStats {
+            splits_total,
+            splits_searched: splits.len(),
+            splits_pruned: splits_total - splits.len(),
+            splits_from_cache,
+            storage_gets: plan.stats.num_gets.load(AtomicOrdering::Relaxed),
+            storage_bytes: plan.stats.bytes_fetched.load(AtomicOrdering::Relaxed),
+            cache_hits: plan.stats.cache_hits.load(AtomicOrdering::Relaxed),
+        };
         info!(
             index_id,
             num_hits,
-            splits_searched = splits.len(),
-            splits_total = metadata.published_splits().count(),
-            gets = stats.num_gets.load(AtomicOrdering::Relaxed),
-            bytes_fetched = stats.bytes_fetched.load(AtomicOrdering::Relaxed),
-            cache_hits = stats.cache_hits.load(AtomicOrdering::Relaxed),
+            splits_searched = stats.splits_searched,
+            splits_pruned = stats.splits_pruned,
+            splits_from_cache,
+            gets = stats.storage_gets,
+            bytes_fetched = stats.storage_bytes,
+            cache_hits = stats.cache_hits,
             elapsed_micros = elapsed_time_micros,
             "search"
         );
         Ok(SearchResponse {
             num_hits,
             hits,
+            snippets,
+            aggregations,
             elapsed_time_micros,
             errors,
+            stats: request.stats.then_some(stats),
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn search_split(
+    /// A split's answer from the cache, or from searching it.
+    async fn answer_split(
         &self,
-        index_id: &str,
+        plan: &RequestPlan,
         split: &SplitMetadata,
         ordinal: usize,
-        doc_mapper: Arc<DocMapper>,
-        query: Arc<dyn Query>,
-        sort: SortSpec,
-        num_to_collect: usize,
-        stats: Arc<FetchStats>,
-    ) -> std::result::Result<LeafResult, String> {
-        let path = SplitMetadata::split_path(index_id, &split.split_id);
+    ) -> std::result::Result<SplitAnswer, SplitError> {
+        if let Some(outcome) = self.leaves.get(&split.split_id, &plan.fingerprint) {
+            // Cached candidates carry the ordinal of the request that computed them.
+            let outcome = if outcome
+                .candidates
+                .iter()
+                .all(|candidate| candidate.split_ordinal == ordinal)
+            {
+                outcome
+            } else {
+                let mut renumbered = (*outcome).clone();
+                for candidate in &mut renumbered.candidates {
+                    candidate.split_ordinal = ordinal;
+                }
+                Arc::new(renumbered)
+            };
+            return Ok(SplitAnswer {
+                outcome,
+                searcher: None,
+            });
+        }
+        let searcher = self.open_split(plan, split).await?;
+        let query = plan.query.clone();
+        let sort = plan.sort.clone();
+        let aggregations = plan.aggregations.clone();
+        let (num_to_collect, count_all) = (plan.num_to_collect, plan.count_all);
+        let tokenizers = plan.doc_mapper.tokenizers().clone();
+        let searcher_for_task = searcher.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let top_hits = TopHitsCollector {
+                spec: sort,
+                limit: num_to_collect,
+                split_ordinal: ordinal,
+            };
+            let aggregation_collector = aggregations.map(|aggregations| {
+                let limits = AggregationLimitsGuard::new(
+                    Some(AGGREGATION_MEMORY_LIMIT),
+                    Some(AGGREGATION_BUCKET_LIMIT),
+                );
+                DistributedAggregationCollector::from_aggs(
+                    aggregations,
+                    AggContextParams::new(limits, tokenizers),
+                )
+            });
+            let count = count_all.then_some(Count);
+            let (count, candidates, aggregations) = searcher_for_task
+                .search(query.as_ref(), &(count, top_hits, aggregation_collector))?;
+            Ok::<_, tantivy::TantivyError>(LeafOutcome {
+                count: count.unwrap_or(0) as u64,
+                candidates,
+                aggregations,
+            })
+        })
+        .await
+        .map_err(|error| SplitError::other(format!("search task failed: {error}")))?
+        .map_err(|error| SplitError::other(error.to_string()))?;
+        let outcome = Arc::new(outcome);
+        self.leaves
+            .insert(&split.split_id, &plan.fingerprint, outcome.clone());
+        Ok(SplitAnswer {
+            outcome,
+            searcher: Some(searcher),
+        })
+    }
+
+    /// Opens a split: its footer (one ranged GET, then cached), then tantivy over the hotcache
+    /// and the byte-range fetcher.
+    async fn open_split(
+        &self,
+        plan: &RequestPlan,
+        split: &SplitMetadata,
+    ) -> std::result::Result<Searcher, SplitError> {
+        let storage = self.metastore().storage().clone();
+        let path = SplitMetadata::split_path(&plan.index_id, &split.split_id);
         let footer = match self.footers.get(&split.split_id) {
             Some(footer) => footer,
             None => {
-                let footer = SplitFooter::read(
-                    self.metastore.storage().as_ref(),
-                    &path,
-                    Some(split.footer_offsets.clone()),
-                )
-                .await
-                .map_err(|error| error.to_string())?;
-                stats.record_get(split.footer_offsets.end - split.footer_offsets.start);
+                let footer =
+                    SplitFooter::read(storage.as_ref(), &path, Some(split.footer_offsets.clone()))
+                        .await
+                        .map_err(SplitError::from_metastore)?;
+                plan.stats
+                    .record_get(split.footer_offsets.end - split.footer_offsets.start);
                 let footer = Arc::new(footer);
                 self.footers.insert(split.split_id.clone(), footer.clone());
                 footer
             }
         };
         let fetcher = StorageFetcher::new(
-            self.metastore.storage().clone(),
+            storage,
             &path,
             split.split_size_bytes,
             tokio::runtime::Handle::current(),
             self.chunks.clone(),
-            stats,
+            plan.stats.clone(),
         );
+        let doc_mapper = plan.doc_mapper.clone();
         tokio::task::spawn_blocking(move || {
             let mut index = SplitDirectory::new(footer, Arc::new(fetcher))
                 .open_index()
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| SplitError::other(error.to_string()))?;
             index.set_tokenizers(doc_mapper.tokenizers().clone());
             index.set_fast_field_tokenizers(doc_mapper.fast_field_normalizers().clone());
             let reader = index
                 .reader_builder()
                 .reload_policy(ReloadPolicy::Manual)
                 .try_into()
-                .map_err(|error: tantivy::TantivyError| error.to_string())?;
-            let searcher = reader.searcher();
-            let (count, candidates) =
-                collect_top(&searcher, query.as_ref(), &sort, num_to_collect, ordinal)
-                    .map_err(|error| error.to_string())?;
-            Ok(LeafResult {
-                searcher,
-                count: count as u64,
-                candidates,
-            })
+                .map_err(|error: tantivy::TantivyError| SplitError::other(error.to_string()))?;
+            Ok(reader.searcher())
         })
         .await
-        .map_err(|error| format!("search task failed: {error}"))?
+        .map_err(|error| SplitError::other(format!("open task failed: {error}")))?
     }
-}
 
-fn collect_top(
-    searcher: &Searcher,
-    query: &dyn Query,
-    sort: &SortSpec,
-    limit: usize,
-    split_ordinal: usize,
-) -> tantivy::Result<(usize, Vec<Candidate>)> {
-    let top = TopDocs::with_limit(limit.max(1));
-    let candidate = |value: Option<SortValue>, address: DocAddress| Candidate {
-        value,
-        split_ordinal,
-        address,
-    };
-    let (count, candidates): (usize, Vec<Candidate>) = match sort {
-        SortSpec::Score => {
-            let (count, docs) = searcher.search(query, &(Count, top.order_by_score()))?;
-            (
-                count,
-                docs.into_iter()
-                    .map(|(score, address)| candidate(Some(SortValue::F64(score as f64)), address))
-                    .collect(),
-            )
+    /// Fetches and renders the page's documents, split by split, in page order.
+    async fn fetch_hits(
+        &self,
+        plan: &RequestPlan,
+        splits: &[&SplitMetadata],
+        page: &[Candidate],
+        searchers: &mut BTreeMap<usize, Searcher>,
+        snippet_fields: &[String],
+    ) -> Result<(Vec<Value>, Option<Vec<Value>>)> {
+        let mut by_split: BTreeMap<usize, Vec<(usize, &Candidate)>> = BTreeMap::new();
+        for (position, candidate) in page.iter().enumerate() {
+            by_split
+                .entry(candidate.split_ordinal)
+                .or_default()
+                .push((position, candidate));
         }
-        SortSpec::Field { name, kind, order } => match kind {
-            SortKind::U64 => {
-                let (count, docs) = searcher.search(
-                    query,
-                    &(Count, top.order_by_fast_field::<u64>(name, *order)),
-                )?;
-                (
-                    count,
-                    docs.into_iter()
-                        .map(|(value, address)| candidate(value.map(SortValue::U64), address))
-                        .collect(),
+        let mut hits = vec![Value::Null; page.len()];
+        let mut snippets = vec![Value::Null; page.len()];
+        for (ordinal, candidates) in by_split {
+            let searcher = match searchers.remove(&ordinal) {
+                Some(searcher) => searcher,
+                None => self
+                    .open_split(plan, splits[ordinal])
+                    .await
+                    .map_err(|error| {
+                        SearchError::Internal(format!("cannot reopen a split: {}", error.details))
+                    })?,
+            };
+            let addresses: Vec<(usize, DocAddress)> = candidates
+                .iter()
+                .map(|(position, candidate)| {
+                    (
+                        *position,
+                        DocAddress::new(candidate.segment_ord, candidate.doc_id),
+                    )
+                })
+                .collect();
+            let doc_mapper = plan.doc_mapper.clone();
+            let query = plan.query.clone();
+            let snippet_fields = snippet_fields.to_vec();
+            let rendered = tokio::task::spawn_blocking(move || {
+                render_hits(
+                    &searcher,
+                    &doc_mapper,
+                    query.as_ref(),
+                    &addresses,
+                    &snippet_fields,
                 )
-            }
-            SortKind::I64 => {
-                let (count, docs) = searcher.search(
-                    query,
-                    &(Count, top.order_by_fast_field::<i64>(name, *order)),
-                )?;
-                (
-                    count,
-                    docs.into_iter()
-                        .map(|(value, address)| candidate(value.map(SortValue::I64), address))
-                        .collect(),
-                )
-            }
-            SortKind::F64 => {
-                let (count, docs) = searcher.search(
-                    query,
-                    &(Count, top.order_by_fast_field::<f64>(name, *order)),
-                )?;
-                (
-                    count,
-                    docs.into_iter()
-                        .map(|(value, address)| candidate(value.map(SortValue::F64), address))
-                        .collect(),
-                )
-            }
-            SortKind::Datetime => {
-                let (count, docs) = searcher.search(
-                    query,
-                    &(Count, top.order_by_fast_field::<DateTime>(name, *order)),
-                )?;
-                (
-                    count,
-                    docs.into_iter()
-                        .map(|(value, address)| {
-                            candidate(
-                                value.map(|datetime| {
-                                    SortValue::I64(datetime.into_timestamp_nanos())
-                                }),
-                                address,
-                            )
-                        })
-                        .collect(),
-                )
-            }
-        },
-    };
-    let candidates = if limit == 0 { Vec::new() } else { candidates };
-    Ok((count, candidates))
-}
-
-/// Orders candidates: by value (missing values last), then by split and address so that
-/// pagination is stable.
-fn compare_candidates(left: &Candidate, right: &Candidate, descending: bool) -> Ordering {
-    let by_value = match (&left.value, &right.value) {
-        (Some(left_value), Some(right_value)) => {
-            let ordering = left_value.compare(right_value);
-            if descending {
-                ordering.reverse()
-            } else {
-                ordering
-            }
-        }
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    };
-    by_value
-        .then(left.split_ordinal.cmp(&right.split_ordinal))
-        .then(left.address.cmp(&right.address))
-}
-
-async fn fetch_hits(
-    page: &[Candidate],
-    searchers: &BTreeMap<usize, Searcher>,
-    doc_mapper: &Arc<DocMapper>,
-) -> Result<Vec<Value>> {
-    if page.is_empty() {
-        return Ok(Vec::new());
-    }
-    let page = page.to_vec();
-    let searchers = searchers.clone();
-    let doc_mapper = doc_mapper.clone();
-    tokio::task::spawn_blocking(move || {
-        page.iter()
-            .map(|candidate| {
-                let searcher = &searchers[&candidate.split_ordinal];
-                let doc: TantivyDocument = searcher.doc(candidate.address).map_err(|error| {
-                    SearchError::Internal(format!("cannot fetch a hit: {error}"))
-                })?;
-                Ok(Value::Object(doc_mapper.doc_to_json(&doc)))
             })
-            .collect()
-    })
-    .await
-    .map_err(|error| SearchError::Internal(format!("hit fetching task failed: {error}")))?
+            .await
+            .map_err(|error| {
+                SearchError::Internal(format!("hit fetching task failed: {error}"))
+            })??;
+            for (position, hit, snippet) in rendered {
+                hits[position] = hit;
+                snippets[position] = snippet;
+            }
+        }
+        Ok((hits, (!snippet_fields.is_empty()).then_some(snippets)))
+    }
 }
 
-fn splits_to_search<'a>(
-    metadata: &'a IndexMetadata,
-    request: &SearchRequest,
-) -> Vec<&'a SplitMetadata> {
-    let filter = SplitFilter::published_in(request.start_timestamp, request.end_timestamp);
-    metadata.splits_matching(&filter).collect()
+/// Documents and snippets of one split's share of the page.
+fn render_hits(
+    searcher: &Searcher,
+    doc_mapper: &DocMapper,
+    query: &dyn Query,
+    addresses: &[(usize, DocAddress)],
+    snippet_fields: &[String],
+) -> Result<Vec<(usize, Value, Value)>> {
+    let schema = searcher.schema();
+    let mut generators = Vec::new();
+    for name in snippet_fields {
+        let field = schema.get_field(name).map_err(|_| {
+            SearchError::InvalidRequest(format!("snippet_fields: unknown field `{name}`"))
+        })?;
+        let generator = SnippetGenerator::create(searcher, query, field).map_err(|error| {
+            SearchError::InvalidRequest(format!("snippet_fields: `{name}`: {error}"))
+        })?;
+        generators.push((name.clone(), generator));
+    }
+    addresses
+        .iter()
+        .map(|(position, address)| {
+            let doc: TantivyDocument = searcher
+                .doc(*address)
+                .map_err(|error| SearchError::Internal(format!("cannot fetch a hit: {error}")))?;
+            let mut snippet = Map::new();
+            for (name, generator) in &generators {
+                let fragment = generator.snippet_from_doc(&doc);
+                let fragments = if fragment.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Value::String(fragment.to_html())]
+                };
+                snippet.insert(name.clone(), Value::Array(fragments));
+            }
+            Ok((
+                *position,
+                Value::Object(doc_mapper.doc_to_json(&doc)),
+                Value::Object(snippet),
+            ))
+        })
+        .collect()
+}
+
+fn check_snippet_fields(doc_mapper: &DocMapper, snippet_fields: &[String]) -> Result<()> {
+    for name in snippet_fields {
+        let field = doc_mapper
+            .fields()
+            .iter()
+            .find(|field| field.path == *name)
+            .ok_or_else(|| {
+                SearchError::InvalidRequest(format!("snippet_fields: unknown field `{name}`"))
+            })?;
+        let stored = doc_mapper.schema().get_field_entry(field.field).is_stored();
+        if !matches!(field.kind, FieldKind::Text { .. }) || !stored {
+            return Err(SearchError::InvalidRequest(format!(
+                "snippet_fields: `{name}` must be a stored text field"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn finalize_aggregations(
+    request_aggs: &Aggregations,
+    intermediate: IntermediateAggregationResults,
+) -> Result<Value> {
+    let limits = AggregationLimitsGuard::new(
+        Some(AGGREGATION_MEMORY_LIMIT),
+        Some(AGGREGATION_BUCKET_LIMIT),
+    );
+    let results = intermediate
+        .into_final_result(request_aggs.clone(), limits)
+        .map_err(|error| SearchError::InvalidRequest(format!("aggs: {error}")))?;
+    serde_json::to_value(results)
+        .map_err(|error| SearchError::Internal(format!("aggregation results: {error}")))
+}
+
+/// Why a split could not be searched: details for the logs, never for the caller.
+struct SplitError {
+    details: String,
+    /// The split file is missing (deleted by garbage collection, say).
+    missing: bool,
+}
+
+impl SplitError {
+    fn other(details: String) -> Self {
+        SplitError {
+            details,
+            missing: false,
+        }
+    }
+
+    fn from_metastore(error: hydrant_metastore::Error) -> Self {
+        SplitError {
+            missing: error.is_not_found(),
+            details: error.to_string(),
+        }
+    }
 }
 
 /// `start_timestamp <= ts < end_timestamp` on the timestamp field, when asked for.
@@ -481,46 +604,4 @@ fn time_filter(doc_mapper: &DocMapper, request: &SearchRequest) -> Result<Option
         .map(|secs| Bound::Excluded(bound_term(secs)))
         .unwrap_or(Bound::Unbounded);
     Ok(Some(Box::new(RangeQuery::new(lower, upper))))
-}
-
-/// The request's order; by default newest first when the index has a timestamp field, by
-/// relevance otherwise.
-fn sort_spec(doc_mapper: &DocMapper, request: &SearchRequest) -> Result<SortSpec> {
-    let (name, order) = match request.sort_by.first() {
-        None => match doc_mapper.timestamp_field() {
-            Some(field) => (field.path.clone(), Order::Desc),
-            None => return Ok(SortSpec::Score),
-        },
-        Some(spec) if spec == "_score" || spec == "-_score" => return Ok(SortSpec::Score),
-        Some(spec) => match spec.strip_prefix('-') {
-            Some(name) => (name.to_string(), Order::Desc),
-            None => (
-                spec.strip_prefix('+').unwrap_or(spec).to_string(),
-                Order::Asc,
-            ),
-        },
-    };
-    let field = doc_mapper
-        .fields()
-        .iter()
-        .find(|field| field.path == name)
-        .ok_or_else(|| SearchError::InvalidRequest(format!("sort_by: unknown field `{name}`")))?;
-    if !field.kind.is_fast() {
-        return Err(SearchError::InvalidRequest(format!(
-            "sort_by: field `{name}` must be fast (fast: true)"
-        )));
-    }
-    let kind = match field.kind {
-        FieldKind::U64 { .. } => SortKind::U64,
-        FieldKind::I64 { .. } => SortKind::I64,
-        FieldKind::F64 { .. } => SortKind::F64,
-        FieldKind::Datetime { .. } => SortKind::Datetime,
-        _ => {
-            return Err(SearchError::InvalidRequest(format!(
-                "sort_by: field `{name}` is {}; sorting takes u64, i64, f64 or datetime fields",
-                field.kind.type_name()
-            )));
-        }
-    };
-    Ok(SortSpec::Field { name, kind, order })
 }

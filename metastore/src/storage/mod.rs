@@ -25,6 +25,7 @@
 //!   error, not a short read.
 //! - `delete` of a missing object succeeds: deletes are idempotent.
 //! - `list` returns every object whose path starts with the prefix, sorted by path.
+//! - `get_if_modified` returns `None` exactly when the object still has the given version.
 //!
 //! # Example
 //!
@@ -165,6 +166,19 @@ pub struct PutResult {
 pub trait Storage: fmt::Debug + Send + Sync + 'static {
     /// Reads a whole object with its version.
     async fn get(&self, path: &str) -> Result<GetResult>;
+
+    /// Reads a whole object unless it still has `version` (`If-None-Match` on S3): `None` means
+    /// unchanged. Caches revalidate with it. The default compares a `head`, then reads.
+    async fn get_if_modified(
+        &self,
+        path: &str,
+        version: &ObjectVersion,
+    ) -> Result<Option<GetResult>> {
+        if self.head(path).await?.version == *version {
+            return Ok(None);
+        }
+        Ok(Some(self.get(path).await?))
+    }
 
     /// Reads a whole object as a stream of chunks, so that memory does not grow with its size.
     /// The default reads it whole; backends that can stream override it.

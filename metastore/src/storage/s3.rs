@@ -366,6 +366,53 @@ impl Storage for S3Storage {
         })
     }
 
+    async fn get_if_modified(
+        &self,
+        path: &str,
+        version: &ObjectVersion,
+    ) -> Result<Option<GetResult>> {
+        let key = self.key(path)?;
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .if_none_match(&version.0)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(error)
+                if error
+                    .raw_response()
+                    .is_some_and(|response| response.status().as_u16() == 304) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => return Err(self.classify(path, &PutMode::Overwrite, error)),
+        };
+        let version = ObjectVersion(output.e_tag().unwrap_or_default().to_string());
+        let last_modified = output
+            .last_modified()
+            .and_then(|date_time| SystemTime::try_from(*date_time).ok())
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|error| Error::storage(self.describe(path), "cannot read body", error))?
+            .into_bytes();
+        Ok(Some(GetResult {
+            meta: ObjectMeta {
+                path: path.to_string(),
+                size: bytes.len() as u64,
+                version,
+                last_modified,
+            },
+            bytes,
+        }))
+    }
+
     async fn get_stream(&self, path: &str) -> Result<GetStreamResult> {
         let key = self.key(path)?;
         let output = self

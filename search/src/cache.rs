@@ -1,0 +1,197 @@
+//! What a warm searcher remembers between requests (and Lambda invocations).
+//!
+//! - [`MetastoreCache`]: each index's metastore document, trusted for a short time, then
+//!   revalidated with a conditional GET (`If-None-Match` with its ETag): one cheap request,
+//!   and no body unless something changed.
+//! - [`LeafCache`]: the result of one request on one split. Splits never change, so a result
+//!   stays valid for as long as it is kept; bounded by size.
+//! - Doc mappers by index and doc mapping, built once.
+//!
+//! Split footers and fetched byte ranges are cached by the searcher and the fetcher.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hydrant_metastore::doc_mapper::DocMapper;
+use hydrant_metastore::storage::ObjectVersion;
+use hydrant_metastore::{IndexMetadata, Metastore};
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
+
+use crate::error::{Result, SearchError};
+use crate::sort::Candidate;
+
+/// How long a metastore document is trusted before it is revalidated. Together with the
+/// longest query, this bounds how long a searcher may still read a split after it was marked
+/// for deletion: garbage collection's grace period must exceed it.
+pub const METASTORE_TTL: Duration = Duration::from_secs(3);
+
+struct CachedIndex {
+    metadata: Arc<IndexMetadata>,
+    version: ObjectVersion,
+    checked_at: Instant,
+}
+
+/// Metastore documents, revalidated at most every [`METASTORE_TTL`].
+pub struct MetastoreCache {
+    metastore: Metastore,
+    ttl: Duration,
+    entries: Mutex<HashMap<String, CachedIndex>>,
+}
+
+impl MetastoreCache {
+    pub fn new(metastore: Metastore, ttl: Duration) -> Self {
+        MetastoreCache {
+            metastore,
+            ttl,
+            entries: Mutex::default(),
+        }
+    }
+
+    pub fn metastore(&self) -> &Metastore {
+        &self.metastore
+    }
+
+    /// The index's document: cached, revalidated, or read.
+    pub async fn get(&self, index_id: &str) -> Result<Arc<IndexMetadata>> {
+        let cached = {
+            let entries = self.entries.lock().expect("metastore cache lock poisoned");
+            entries.get(index_id).map(|entry| {
+                (
+                    entry.metadata.clone(),
+                    entry.version.clone(),
+                    entry.checked_at,
+                )
+            })
+        };
+        let (metadata, version) = match cached {
+            Some((metadata, _, checked_at)) if checked_at.elapsed() < self.ttl => {
+                return Ok(metadata);
+            }
+            Some((metadata, version, _)) => {
+                match self
+                    .metastore
+                    .index_metadata_if_modified(index_id, &version)
+                    .await
+                {
+                    Ok(None) => (metadata, version),
+                    Ok(Some((fresh, fresh_version))) => (Arc::new(fresh), fresh_version),
+                    Err(error) => {
+                        self.invalidate(index_id);
+                        return Err(error.into());
+                    }
+                }
+            }
+            None => {
+                let (fresh, fresh_version) =
+                    self.metastore.index_metadata_versioned(index_id).await?;
+                (Arc::new(fresh), fresh_version)
+            }
+        };
+        self.entries
+            .lock()
+            .expect("metastore cache lock poisoned")
+            .insert(
+                index_id.to_string(),
+                CachedIndex {
+                    metadata: metadata.clone(),
+                    version,
+                    checked_at: Instant::now(),
+                },
+            );
+        Ok(metadata)
+    }
+
+    /// Forces the next [`MetastoreCache::get`] to revalidate (after meeting a missing split).
+    pub fn expire(&self, index_id: &str) {
+        if let Some(entry) = self
+            .entries
+            .lock()
+            .expect("metastore cache lock poisoned")
+            .get_mut(index_id)
+        {
+            entry.checked_at = Instant::now() - self.ttl;
+        }
+    }
+
+    fn invalidate(&self, index_id: &str) {
+        self.entries
+            .lock()
+            .expect("metastore cache lock poisoned")
+            .remove(index_id);
+    }
+}
+
+/// Doc mappers, by index id and doc mapping.
+#[derive(Default)]
+pub struct DocMapperCache {
+    entries: Mutex<HashMap<String, Arc<DocMapper>>>,
+}
+
+impl DocMapperCache {
+    pub fn get(&self, metadata: &IndexMetadata) -> Result<Arc<DocMapper>> {
+        let config = &metadata.index_config;
+        let key = format!(
+            "{}:{}",
+            config.index_id,
+            serde_json::to_string(&config.doc_mapping).expect("doc mapping serializes")
+        );
+        let mut entries = self.entries.lock().expect("doc mapper cache lock poisoned");
+        if let Some(doc_mapper) = entries.get(&key) {
+            return Ok(doc_mapper.clone());
+        }
+        let doc_mapper = Arc::new(
+            DocMapper::new(config).map_err(|error| SearchError::Internal(error.to_string()))?,
+        );
+        entries.insert(key, doc_mapper.clone());
+        Ok(doc_mapper)
+    }
+}
+
+/// What one split answered for one request.
+#[derive(Clone, Debug)]
+pub struct LeafOutcome {
+    pub count: u64,
+    pub candidates: Vec<Candidate>,
+    pub aggregations: Option<IntermediateAggregationResults>,
+}
+
+#[derive(Clone)]
+struct LeafWeighter;
+
+impl Weighter<(String, String), Arc<LeafOutcome>> for LeafWeighter {
+    fn weight(&self, key: &(String, String), outcome: &Arc<LeafOutcome>) -> u64 {
+        // A rough size: keys, candidates, and a flat allowance for aggregation state.
+        (key.0.len() + key.1.len() + outcome.candidates.len() * 64 + 256) as u64
+            + if outcome.aggregations.is_some() {
+                4096
+            } else {
+                0
+            }
+    }
+}
+
+/// Results per (split id, request fingerprint), bounded in bytes.
+pub struct LeafCache {
+    entries: Cache<(String, String), Arc<LeafOutcome>, LeafWeighter>,
+}
+
+impl LeafCache {
+    pub fn with_capacity_bytes(capacity_bytes: u64) -> Self {
+        LeafCache {
+            entries: Cache::with_weighter(1024, capacity_bytes, LeafWeighter),
+        }
+    }
+
+    pub fn get(&self, split_id: &str, fingerprint: &str) -> Option<Arc<LeafOutcome>> {
+        self.entries
+            .get(&(split_id.to_string(), fingerprint.to_string()))
+    }
+
+    pub fn insert(&self, split_id: &str, fingerprint: &str, outcome: Arc<LeafOutcome>) {
+        self.entries
+            .insert((split_id.to_string(), fingerprint.to_string()), outcome);
+    }
+}

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering as AtomicOrdering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use hydrant_metastore::doc_mapper::{DocMapper, FieldKind};
+use hydrant_metastore::doc_mapper::{DocMapper, FieldKind, ResolvedField};
 use hydrant_metastore::split_bundle::{SplitDirectory, SplitFooter};
 use hydrant_metastore::{Metastore, SplitFilter, SplitMetadata};
 use quick_cache::Weighter;
@@ -159,6 +159,9 @@ impl SearchService {
                     .map_err(|error| SearchError::InvalidRequest(format!("aggs: {error}")))?,
             ),
         };
+        if let Some(aggregations) = &aggregations {
+            check_aggregation_fields(&doc_mapper, aggregations)?;
+        }
         check_snippet_fields(&doc_mapper, &request.snippet_fields)?;
         let plan = Arc::new(RequestPlan {
             index_id: index_id.to_string(),
@@ -538,6 +541,24 @@ fn check_snippet_fields(doc_mapper: &DocMapper, snippet_fields: &[String]) -> Re
         if !matches!(field.kind, FieldKind::Text { .. }) || !stored {
             return Err(SearchError::InvalidRequest(format!(
                 "snippet_fields: `{name}` must be a stored text field"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Aggregations read fast fields: a field that is not one is the caller's mistake (400), not
+/// something for every split to fail on.
+fn check_aggregation_fields(doc_mapper: &DocMapper, aggregations: &Aggregations) -> Result<()> {
+    for name in tantivy::aggregation::agg_req::get_fast_field_names(aggregations) {
+        let fast = match doc_mapper.resolve_field(&name) {
+            Some(ResolvedField::Mapped(field)) => field.kind.is_fast(),
+            Some(ResolvedField::JsonPath { field, .. }) => field.kind.is_fast(),
+            None => false,
+        };
+        if !fast {
+            return Err(SearchError::InvalidRequest(format!(
+                "aggs: `{name}` is not a fast field (aggregations need `fast: true`)"
             )));
         }
     }

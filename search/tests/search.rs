@@ -361,3 +361,146 @@ async fn rest_routes() {
     let (status, _) = call("DELETE", "/api/v1/mock-sales/search", None, b"").await;
     assert_eq!(status, 405);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregations_merge_across_splits() {
+    let fixture = fixture().await;
+    let mut request = SearchRequest::new("*");
+    request.max_hits = 0;
+    request.aggs = Some(serde_json::json!({
+        "by_name": {"terms": {"field": "name", "size": 10}},
+        "quantity_stats": {"stats": {"field": "price"}},
+        "per_hour": {"date_histogram": {"field": "ts", "fixed_interval": "1h"}},
+        "price_ranges": {"range": {"field": "price", "ranges": [{"to": 10.0}, {"from": 10.0}]}},
+        "distinct_names": {"cardinality": {"field": "name"}},
+        "price_percentiles": {"percentiles": {"field": "price", "percents": [50.0]}}
+    }));
+    // `name` is not fast in the fixture: a clear 400.
+    let error = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status_code(), 400, "{error}");
+    assert!(
+        error.to_string().contains("`name` is not a fast field"),
+        "{error}"
+    );
+
+    request.aggs = Some(serde_json::json!({
+        "price_stats": {"stats": {"field": "price"}},
+        "per_hour": {"date_histogram": {"field": "ts", "fixed_interval": "1h"}},
+        "price_ranges": {"range": {"field": "price", "ranges": [{"to": 10.0}, {"from": 10.0}]}},
+        "ids": {"cardinality": {"field": "id"}},
+        "median_price": {"percentiles": {"field": "price", "percents": [50.0]}},
+        "max_id": {"max": {"field": "id"}},
+        "by_id_bucket": {"histogram": {"field": "id", "interval": 100}}
+    }));
+    let response = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap();
+    let aggregations = response.aggregations.unwrap();
+    assert_eq!(aggregations["price_stats"]["count"], 400);
+    let expected_sum: f64 = (0..400u64).map(|i| (i % 50) as f64 + 0.5).sum();
+    assert_eq!(
+        aggregations["price_stats"]["sum"].as_f64(),
+        Some(expected_sum)
+    );
+    let hours: u64 = aggregations["per_hour"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["doc_count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(hours, 400);
+    assert_eq!(
+        aggregations["price_ranges"]["buckets"][0]["doc_count"],
+        count_where(|i| (i % 50) < 10)
+    );
+    // Cardinality is a HyperLogLog estimate.
+    let distinct_ids = aggregations["ids"]["value"].as_f64().unwrap();
+    assert!((392.0..=408.0).contains(&distinct_ids), "{distinct_ids}");
+    assert_eq!(aggregations["max_id"]["value"], 399.0);
+    let buckets = aggregations["by_id_bucket"]["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 4);
+    assert!(buckets.iter().all(|bucket| bucket["doc_count"] == 100));
+    // Aggregations follow the query.
+    request.query = "name:apple".into();
+    let apples = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap();
+    assert_eq!(apples.aggregations.unwrap()["price_stats"]["count"], 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snippets_highlight_the_query_terms() {
+    let fixture = fixture().await;
+    let mut request = SearchRequest::new("description:juicy");
+    request.snippet_fields = vec!["description".into()];
+    request.max_hits = 3;
+    let response = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap();
+    let snippets = response.snippets.unwrap();
+    assert_eq!(snippets.len(), 3);
+    for snippet in &snippets {
+        let fragment = snippet["description"][0].as_str().unwrap();
+        assert!(fragment.contains("<b>juicy</b>"), "{fragment}");
+    }
+    request.snippet_fields = vec!["price".into()];
+    let error = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("stored text field"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sort_keys_and_count_all() {
+    let fixture = fixture().await;
+    let mut request = SearchRequest::new("*");
+    request.sort_by = vec!["-price".into(), "id".into()];
+    request.max_hits = 5;
+    let response = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap();
+    let pairs: Vec<(f64, u64)> = response
+        .hits
+        .iter()
+        .map(|hit| (hit["price"].as_f64().unwrap(), hit["id"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            (49.5, 49),
+            (49.5, 99),
+            (49.5, 149),
+            (49.5, 199),
+            (49.5, 249)
+        ]
+    );
+    request.count_all = false;
+    let response = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap();
+    assert!(response.num_hits >= 5 && response.num_hits <= 400);
+    request.sort_by = vec!["a".into(), "b".into(), "c".into()];
+    assert!(
+        fixture
+            .service
+            .search("mock-sales", &request)
+            .await
+            .is_err()
+    );
+}

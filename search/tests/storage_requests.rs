@@ -1,0 +1,185 @@
+//! How many storage requests a search costs, counted on an instrumented storage: one GET
+//! opens a cold split, a cold term query needs at most four, a warm repeat none.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
+use hydrant_metastore::index_config::IndexConfig;
+use hydrant_metastore::split_bundle::SplitFooter;
+use hydrant_metastore::storage::{
+    GetResult, GetStreamResult, LocalStorage, ObjectMeta, ObjectVersion, PutMode, PutPayload,
+    PutResult, SharedStorage, Storage, StorageUri,
+};
+use hydrant_metastore::{Metastore, SplitMetadata};
+use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+
+/// Counts read requests on split files.
+#[derive(Debug)]
+struct CountingStorage {
+    inner: SharedStorage,
+    split_reads: AtomicU64,
+}
+
+impl CountingStorage {
+    fn count(&self, path: &str) {
+        if path.ends_with(".split") {
+            self.split_reads.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn take(&self) -> u64 {
+        self.split_reads.swap(0, Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Storage for CountingStorage {
+    async fn get(&self, path: &str) -> hydrant_metastore::Result<GetResult> {
+        self.count(path);
+        self.inner.get(path).await
+    }
+    async fn get_if_modified(
+        &self,
+        path: &str,
+        version: &ObjectVersion,
+    ) -> hydrant_metastore::Result<Option<GetResult>> {
+        self.count(path);
+        self.inner.get_if_modified(path, version).await
+    }
+    async fn get_stream(&self, path: &str) -> hydrant_metastore::Result<GetStreamResult> {
+        self.count(path);
+        self.inner.get_stream(path).await
+    }
+    async fn get_range(&self, path: &str, range: Range<u64>) -> hydrant_metastore::Result<Bytes> {
+        self.count(path);
+        self.inner.get_range(path, range).await
+    }
+    async fn put(
+        &self,
+        path: &str,
+        payload: PutPayload,
+        mode: PutMode,
+    ) -> hydrant_metastore::Result<PutResult> {
+        self.inner.put(path, payload, mode).await
+    }
+    async fn delete(&self, path: &str) -> hydrant_metastore::Result<()> {
+        self.inner.delete(path).await
+    }
+    async fn list(&self, prefix: &str) -> hydrant_metastore::Result<Vec<ObjectMeta>> {
+        self.inner.list(prefix).await
+    }
+    async fn head(&self, path: &str) -> hydrant_metastore::Result<ObjectMeta> {
+        self.count(path);
+        self.inner.head(path).await
+    }
+    fn describe(&self, path: &str) -> String {
+        self.inner.describe(path)
+    }
+}
+
+const CONFIG: &str = r#"
+index_id: logs
+doc_mapping:
+  field_mappings:
+    - {name: ts, type: datetime, input_formats: [unix_timestamp], fast: true}
+    - {name: service, type: text, tokenizer: raw}
+    - {name: status, type: u64, fast: true}
+    - {name: message, type: text}
+  timestamp_field: ts
+"#;
+
+/// One split of 60,000 log lines, large enough that its files span many chunks.
+async fn one_split() -> (tempfile::TempDir, Arc<CountingStorage>, SplitMetadata) {
+    let temp_dir = tempfile::tempdir().unwrap();
+    let staging_dir = temp_dir.path().join("staging");
+    let staging = LocalStorage::new(&staging_dir).unwrap();
+    let counting = Arc::new(CountingStorage {
+        inner: Arc::new(LocalStorage::new(temp_dir.path().join("index")).unwrap()),
+        split_reads: AtomicU64::new(0),
+    });
+    let metastore = Metastore::new(counting.clone());
+    metastore
+        .create_index(IndexConfig::from_yaml(CONFIG).unwrap())
+        .await
+        .unwrap();
+    let services = ["api", "auth", "billing", "search", "web", "worker"];
+    let words = [
+        "started", "finished", "request", "timeout", "retry", "user", "cache", "miss", "hit",
+        "slow",
+    ];
+    let body: String = (0..60_000u64)
+        .map(|i| {
+            format!(
+                "{{\"ts\":{},\"service\":\"{}\",\"status\":{},\"message\":\"{} {} {} number {i}\"}}\n",
+                1_700_000_000 + i,
+                services[(i * 7 % 6) as usize],
+                [200, 200, 200, 404, 500][(i % 5) as usize],
+                words[(i % 10) as usize],
+                words[(i * 3 % 10) as usize],
+                words[(i * 7 % 10) as usize],
+            )
+        })
+        .collect();
+    staging
+        .put("object", body.into_bytes().into(), PutMode::Create)
+        .await
+        .unwrap();
+    let indexer = Indexer::new(
+        metastore.clone(),
+        StagingBuckets::default().bind("staging", StorageUri::Local(staging_dir)),
+    );
+    indexer
+        .index_objects("logs", &[ObjectRef::new("staging", "object")], None)
+        .await
+        .unwrap();
+    let metadata = metastore.index_metadata("logs").await.unwrap();
+    let split = metadata.published_splits().next().unwrap().clone();
+    assert!(
+        split.split_size_bytes > 1 << 20,
+        "the split is {} bytes",
+        split.split_size_bytes
+    );
+    counting.take();
+    (temp_dir, counting, split)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_cold_split_is_one_get() {
+    let (_temp_dir, counting, split) = one_split().await;
+    let path = SplitMetadata::split_path("logs", &split.split_id);
+    SplitFooter::read(counting.as_ref(), &path, Some(split.footer_offsets.clone()))
+        .await
+        .unwrap();
+    assert_eq!(counting.take(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_term_query_needs_at_most_four_gets_and_a_warm_one_none() {
+    let (_temp_dir, counting, _split) = one_split().await;
+    let service = SearchService::new(Metastore::new(counting.clone()), SearcherConfig::default());
+    let mut request = SearchRequest::new("service:billing");
+    request.stats = true;
+    let cold = service.search("logs", &request).await.unwrap();
+    assert_eq!(cold.num_hits, 10_000);
+    assert_eq!(cold.hits.len(), 20);
+    let cold_gets = counting.take();
+    assert!(
+        cold_gets <= 4,
+        "a cold term query made {cold_gets} split GETs"
+    );
+    assert_eq!(cold.stats.as_ref().unwrap().storage_gets, cold_gets);
+
+    let warm = service.search("logs", &request).await.unwrap();
+    assert_eq!(warm.hits, cold.hits);
+    assert_eq!(counting.take(), 0, "a warm repeat made split GETs");
+
+    // Another page of the same query: the answer is new, the bytes are not.
+    request.start_offset = 20;
+    let next_page = service.search("logs", &request).await.unwrap();
+    assert_eq!(next_page.hits.len(), 20);
+    assert_eq!(counting.take(), 0, "the next page made split GETs");
+}

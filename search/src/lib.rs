@@ -6,11 +6,13 @@
 //! - [`cache`]: what a warm searcher remembers (metastore documents, per-split results).
 //! - [`fetcher`]: split bytes from storage for tantivy's synchronous reads, cached.
 //! - [`request`]: the API's request and response types.
-//! - [`rest`]: routing, transport-independent; [`server`]: the local HTTP server.
+//! - [`rest`]: routing, transport-independent; [`server`]: the local HTTP server;
+//!   [`lambda`]: API Gateway, Function URL and direct-invoke events.
 
 pub mod cache;
 pub mod error;
 pub mod fetcher;
+pub mod lambda;
 pub mod query;
 pub mod request;
 pub mod rest;

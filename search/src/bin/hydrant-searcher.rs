@@ -1,0 +1,72 @@
+//! The searcher Lambda: API Gateway (REST and HTTP APIs), Function URLs and direct invokes.
+//!
+//! A thin adapter over [`hydrant_search::lambda::handle_event`]. Settings are read once at
+//! cold start; the caches live as long as the execution environment, so warm invocations
+//! reuse metastore documents, split footers and fetched byte ranges.
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `HYDRANT_INDEX_URI` | index storage (`s3://bucket/prefix`) | required |
+//! | `HYDRANT_CACHE_BYTES` | memory for fetched split bytes | 256 MB, or a quarter of the function's memory |
+
+use std::sync::Arc;
+
+use hydrant_metastore::Metastore;
+use hydrant_metastore::storage::{StorageResolver, StorageUri};
+use hydrant_search::{SearchService, SearcherConfig};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,hydrant_search=info")),
+        )
+        .with_ansi(false)
+        .without_time()
+        .init();
+    let service = match start().await {
+        Ok(service) => Arc::new(service),
+        Err(message) => {
+            eprintln!("hydrant-searcher cannot start: {message}");
+            return Err(message.into());
+        }
+    };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let service = service.clone();
+        async move {
+            Ok::<Value, Error>(hydrant_search::lambda::handle_event(&service, event.payload).await)
+        }
+    }))
+    .await
+}
+
+async fn start() -> Result<SearchService, String> {
+    let index_uri: StorageUri = std::env::var("HYDRANT_INDEX_URI")
+        .map_err(|_| {
+            "HYDRANT_INDEX_URI is not set: it names the index storage, e.g. s3://my-index-bucket"
+                .to_string()
+        })?
+        .parse()
+        .map_err(|error| format!("HYDRANT_INDEX_URI: {error}"))?;
+    let mut config = SearcherConfig::default();
+    // Lambda tells the function's memory; keep a quarter of it for fetched split bytes.
+    if let Some(memory_mb) = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        .ok()
+        .and_then(|mb| mb.parse::<u64>().ok())
+    {
+        config.chunk_cache_bytes = (memory_mb << 20) / 4;
+    }
+    if let Ok(bytes) = std::env::var("HYDRANT_CACHE_BYTES") {
+        config.chunk_cache_bytes = bytes
+            .parse()
+            .map_err(|_| format!("HYDRANT_CACHE_BYTES must be a number of bytes, got `{bytes}`"))?;
+    }
+    let storage = StorageResolver::default()
+        .resolve(&index_uri)
+        .await
+        .map_err(|error| format!("cannot open {index_uri}: {error}"))?;
+    Ok(SearchService::new(Metastore::new(storage), config))
+}

@@ -1,0 +1,359 @@
+//! The searcher behind Lambda: API Gateway REST APIs (payload v1), HTTP APIs and Function URLs
+//! (payload v2), and direct invocations from backend services, all translated to
+//! [`handle_request`] and back.
+//!
+//! Responses are compressed as the client's `Accept-Encoding` allows (zstd, then gzip) and
+//! base64-encoded for API Gateway. A response that would exceed Lambda's 6 MB payload limit is
+//! replaced by a 413 that says how to ask for less.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Map, Value, json};
+
+use crate::rest::{HttpRequest, HttpResponse, handle_request};
+use crate::searcher::SearchService;
+
+/// Lambda's limit on a synchronous response, with room for the envelope around the body.
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 - 16 * 1024;
+/// Bodies smaller than this are not worth compressing.
+const MIN_COMPRESSED_BYTES: usize = 1024;
+
+/// The shape of an invocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// API Gateway REST API proxy integration.
+    ApiGatewayV1,
+    /// HTTP API or Function URL.
+    HttpV2,
+    /// A direct `Invoke` with a search request.
+    Direct,
+}
+
+/// An HTTP request carried by an event.
+#[derive(Debug, Default)]
+struct EventRequest {
+    method: String,
+    path: String,
+    query_string: Option<String>,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// Tells the event's shape.
+pub fn event_kind(event: &Value) -> EventKind {
+    if event.get("version").and_then(Value::as_str) == Some("2.0")
+        && event.pointer("/requestContext/http/method").is_some()
+    {
+        EventKind::HttpV2
+    } else if event.get("httpMethod").is_some() {
+        EventKind::ApiGatewayV1
+    } else {
+        EventKind::Direct
+    }
+}
+
+/// Answers one invocation.
+pub async fn handle_event(service: &SearchService, event: Value) -> Value {
+    let kind = event_kind(&event);
+    match kind {
+        EventKind::Direct => handle_direct(service, event).await,
+        EventKind::ApiGatewayV1 | EventKind::HttpV2 => {
+            let request = match parse_http_event(kind, &event) {
+                Ok(request) => request,
+                Err(message) => {
+                    return http_envelope(kind, HttpResponse::error(400, message), None);
+                }
+            };
+            let path = api_path(&request.path);
+            let response = handle_request(
+                service,
+                HttpRequest {
+                    method: &request.method,
+                    path,
+                    query_string: request.query_string.as_deref(),
+                    body: &request.body,
+                },
+            )
+            .await;
+            http_envelope(
+                kind,
+                response,
+                request.headers.get("accept-encoding").map(String::as_str),
+            )
+        }
+    }
+}
+
+/// A direct invocation: `{"index_id": "...", <search request fields>}`. The answer is the
+/// search response, or `{"status", "message"}` on error.
+async fn handle_direct(service: &SearchService, event: Value) -> Value {
+    let Value::Object(mut fields) = event else {
+        return json!({"status": 400, "message": "a direct invocation takes a JSON object: {\"index_id\": ..., \"query\": ...}"});
+    };
+    let Some(Value::String(index_id)) = fields.remove("index_id") else {
+        return json!({"status": 400, "message": "a direct invocation needs `index_id`"});
+    };
+    let body = Value::Object(fields).to_string();
+    let path = format!("/api/v1/{index_id}/search");
+    let response = handle_request(
+        service,
+        HttpRequest {
+            method: "POST",
+            path: &path,
+            query_string: None,
+            body: body.as_bytes(),
+        },
+    )
+    .await;
+    if response.body.len() > MAX_RESPONSE_BYTES {
+        return json!({"status": 413, "message": too_large_message(response.body.len())});
+    }
+    let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    if response.status == 200 {
+        return body;
+    }
+    json!({"status": response.status, "message": body.get("message").cloned().unwrap_or(Value::Null)})
+}
+
+fn parse_http_event(kind: EventKind, event: &Value) -> Result<EventRequest, String> {
+    let text = |pointer: &str| {
+        event
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let mut headers: HashMap<String, String> = HashMap::new();
+    if let Some(Value::Object(map)) = event.get("headers") {
+        for (name, value) in map {
+            if let Some(value) = value.as_str() {
+                headers.insert(name.to_ascii_lowercase(), value.to_string());
+            }
+        }
+    }
+    let (method, path, query_string) = match kind {
+        EventKind::HttpV2 => (
+            text("/requestContext/http/method").unwrap_or_default(),
+            text("/rawPath").unwrap_or_else(|| "/".to_string()),
+            text("/rawQueryString").filter(|query| !query.is_empty()),
+        ),
+        _ => {
+            // REST APIs hand over decoded parameters; encode them back into a query string.
+            let mut serializer = form_urlencoded::Serializer::new(String::new());
+            let mut any = false;
+            if let Some(Value::Object(multi)) = event.get("multiValueQueryStringParameters") {
+                for (name, values) in multi {
+                    for value in values
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
+                        serializer.append_pair(name, value);
+                        any = true;
+                    }
+                }
+            } else if let Some(Value::Object(single)) = event.get("queryStringParameters") {
+                for (name, value) in single {
+                    if let Some(value) = value.as_str() {
+                        serializer.append_pair(name, value);
+                        any = true;
+                    }
+                }
+            }
+            (
+                text("/httpMethod").unwrap_or_default(),
+                text("/path").unwrap_or_else(|| "/".to_string()),
+                any.then(|| serializer.finish()),
+            )
+        }
+    };
+    let body = match event.get("body") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(body)) => {
+            if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+                BASE64
+                    .decode(body)
+                    .map_err(|_| "the request body is not valid base64".to_string())?
+            } else {
+                body.clone().into_bytes()
+            }
+        }
+        Some(_) => return Err("the request body must be a string".to_string()),
+    };
+    Ok(EventRequest {
+        method,
+        path,
+        query_string,
+        headers,
+        body,
+    })
+}
+
+/// The API part of a path, whatever stage or base path API Gateway put before it.
+fn api_path(path: &str) -> &str {
+    path.find("/api/v1/")
+        .or_else(|| {
+            path.ends_with("/health")
+                .then(|| path.len() - "/health".len())
+        })
+        .map_or(path, |start| &path[start..])
+}
+
+/// Content encodings Hydrant can produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Zstd,
+    Gzip,
+}
+
+impl Encoding {
+    fn header(self) -> &'static str {
+        match self {
+            Encoding::Zstd => "zstd",
+            Encoding::Gzip => "gzip",
+        }
+    }
+}
+
+/// Picks the best encoding `Accept-Encoding` allows: zstd, then gzip; `None` for identity.
+pub fn negotiate_encoding(accept_encoding: Option<&str>) -> Option<Encoding> {
+    let accept_encoding = accept_encoding?;
+    let mut accepted: HashMap<String, f32> = HashMap::new();
+    for part in accept_encoding.split(',') {
+        let mut pieces = part.split(';');
+        let name = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let quality = pieces
+            .find_map(|parameter| {
+                parameter
+                    .trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+            })
+            .unwrap_or(1.0);
+        accepted.insert(name, quality);
+    }
+    let allows = |name: &str| {
+        accepted
+            .get(name)
+            .or_else(|| accepted.get("*"))
+            .is_some_and(|quality| *quality > 0.0)
+    };
+    if allows("zstd") {
+        Some(Encoding::Zstd)
+    } else if allows("gzip") {
+        Some(Encoding::Gzip)
+    } else {
+        None
+    }
+}
+
+/// Compresses `body`.
+pub fn compress(encoding: Encoding, body: &[u8]) -> Vec<u8> {
+    match encoding {
+        Encoding::Zstd => zstd::bulk::compress(body, 3).expect("compressing to memory cannot fail"),
+        Encoding::Gzip => {
+            let mut encoder = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::fast(),
+            );
+            encoder
+                .write_all(body)
+                .expect("writing to memory cannot fail");
+            encoder.finish().expect("writing to memory cannot fail")
+        }
+    }
+}
+
+fn too_large_message(size: usize) -> String {
+    format!(
+        "the response is {:.1} MB, over Lambda's 6 MB response limit: ask for fewer hits (max_hits, \
+         start_offset to page), fewer aggregation buckets, or send Accept-Encoding: gzip",
+        size as f64 / 1e6
+    )
+}
+
+/// Wraps a response in the event's response shape, compressed if the client allows.
+fn http_envelope(kind: EventKind, response: HttpResponse, accept_encoding: Option<&str>) -> Value {
+    let mut headers = Map::new();
+    headers.insert(
+        "content-type".to_string(),
+        "application/json; charset=utf-8".into(),
+    );
+    let encoding =
+        negotiate_encoding(accept_encoding).filter(|_| response.body.len() >= MIN_COMPRESSED_BYTES);
+    let (status, body, is_base64) = match encoding {
+        Some(encoding) => {
+            let compressed = compress(encoding, &response.body);
+            headers.insert("content-encoding".to_string(), encoding.header().into());
+            headers.insert("vary".to_string(), "accept-encoding".into());
+            (response.status, BASE64.encode(compressed), true)
+        }
+        None => (
+            response.status,
+            String::from_utf8(response.body).unwrap_or_default(),
+            false,
+        ),
+    };
+    let (status, body, is_base64) = if body.len() > MAX_RESPONSE_BYTES {
+        headers.remove("content-encoding");
+        let error = HttpResponse::error(413, too_large_message(body.len()));
+        (
+            413,
+            String::from_utf8(error.body).unwrap_or_default(),
+            false,
+        )
+    } else {
+        (status, body, is_base64)
+    };
+    let mut envelope = json!({
+        "statusCode": status,
+        "headers": headers,
+        "body": body,
+        "isBase64Encoded": is_base64,
+    });
+    if kind == EventKind::HttpV2 {
+        envelope["cookies"] = json!([]);
+    }
+    envelope
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_are_negotiated() {
+        assert_eq!(negotiate_encoding(None), None);
+        assert_eq!(
+            negotiate_encoding(Some("gzip, deflate, br")),
+            Some(Encoding::Gzip)
+        );
+        assert_eq!(negotiate_encoding(Some("gzip, zstd")), Some(Encoding::Zstd));
+        assert_eq!(
+            negotiate_encoding(Some("zstd;q=0, gzip;q=0.5")),
+            Some(Encoding::Gzip)
+        );
+        assert_eq!(negotiate_encoding(Some("identity")), None);
+        assert_eq!(negotiate_encoding(Some("*")), Some(Encoding::Zstd));
+        assert_eq!(negotiate_encoding(Some("br")), None);
+    }
+
+    #[test]
+    fn api_paths_survive_stages_and_base_paths() {
+        assert_eq!(api_path("/api/v1/logs/search"), "/api/v1/logs/search");
+        assert_eq!(api_path("/prod/api/v1/logs/search"), "/api/v1/logs/search");
+        assert_eq!(api_path("/search-base/health"), "/health");
+        assert_eq!(api_path("/elsewhere"), "/elsewhere");
+    }
+
+    #[test]
+    fn oversized_responses_become_a_413_that_says_what_to_do() {
+        let body = vec![b'x'; MAX_RESPONSE_BYTES + 10];
+        let envelope = http_envelope(EventKind::HttpV2, HttpResponse { status: 200, body }, None);
+        assert_eq!(envelope["statusCode"], 413);
+        assert!(envelope["body"].as_str().unwrap().contains("max_hits"));
+    }
+}

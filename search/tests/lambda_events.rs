@@ -1,0 +1,122 @@
+//! The searcher's Lambda adapter with real event shapes: API Gateway REST (v1), HTTP API and
+//! Function URL (v2), direct invocations; compression and base64 on the way out.
+
+mod common;
+
+use std::io::Read;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use common::{count_where, fixture};
+use hydrant_search::lambda::{EventKind, event_kind, handle_event};
+use serde_json::{Value, json};
+
+fn decode_body(envelope: &Value) -> Value {
+    let body = envelope["body"].as_str().unwrap();
+    if envelope["isBase64Encoded"] != true {
+        return serde_json::from_str(body).unwrap();
+    }
+    let bytes = BASE64.decode(body).unwrap();
+    let decompressed = match envelope["headers"]["content-encoding"].as_str() {
+        Some("gzip") => {
+            let mut text = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut text)
+                .unwrap();
+            text
+        }
+        Some("zstd") => zstd::bulk::decompress(&bytes, 64 << 20).unwrap(),
+        _ => bytes,
+    };
+    serde_json::from_slice(&decompressed).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_api_v1_events() {
+    let fixture = fixture().await;
+    let event: Value = serde_json::from_str(include_str!("fixtures/apigw-v1-search.json")).unwrap();
+    assert_eq!(event_kind(&event), EventKind::ApiGatewayV1);
+    let envelope = handle_event(&fixture.service, event).await;
+    assert_eq!(envelope["statusCode"], 200);
+    assert!(envelope.get("cookies").is_none());
+    let body = decode_body(&envelope);
+    assert_eq!(body["num_hits"], count_where(|i| i % 10 > 5));
+    assert_eq!(body["hits"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_api_and_function_url_v2_events_with_base64_bodies_and_zstd() {
+    let fixture = fixture().await;
+    let event: Value = serde_json::from_str(include_str!("fixtures/http-v2-search.json")).unwrap();
+    assert_eq!(event_kind(&event), EventKind::HttpV2);
+    let envelope = handle_event(&fixture.service, event).await;
+    assert_eq!(envelope["statusCode"], 200);
+    assert_eq!(envelope["cookies"], json!([]));
+    let body = decode_body(&envelope);
+    assert_eq!(body["num_hits"], 100);
+    assert_eq!(body["hits"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_responses_are_compressed_as_the_client_allows() {
+    let fixture = fixture().await;
+    let mut event: Value =
+        serde_json::from_str(include_str!("fixtures/http-v2-search.json")).unwrap();
+    event["isBase64Encoded"] = json!(false);
+    event["body"] = json!(r#"{"query": "*", "max_hits": 400}"#);
+    for (accept, expected) in [
+        ("zstd, gzip", Some("zstd")),
+        ("gzip;q=1, zstd;q=0", Some("gzip")),
+        ("identity", None),
+    ] {
+        event["headers"]["accept-encoding"] = json!(accept);
+        let envelope = handle_event(&fixture.service, event.clone()).await;
+        assert_eq!(
+            envelope["headers"]["content-encoding"].as_str(),
+            expected,
+            "{accept}"
+        );
+        assert_eq!(
+            decode_body(&envelope)["hits"].as_array().unwrap().len(),
+            400
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_keep_their_status_through_api_gateway() {
+    let fixture = fixture().await;
+    let mut event: Value =
+        serde_json::from_str(include_str!("fixtures/apigw-v1-search.json")).unwrap();
+    event["multiValueQueryStringParameters"] = json!({"query": ["name:(apple"]});
+    let envelope = handle_event(&fixture.service, event.clone()).await;
+    assert_eq!(envelope["statusCode"], 400);
+    assert!(
+        decode_body(&envelope)["message"]
+            .as_str()
+            .unwrap()
+            .contains("position")
+    );
+    event["path"] = json!("/api/v1/unknown-index/search");
+    let envelope = handle_event(&fixture.service, event).await;
+    assert_eq!(envelope["statusCode"], 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_invocations() {
+    let fixture = fixture().await;
+    let event = json!({"index_id": "mock-sales", "query": "name:banana", "max_hits": 1});
+    assert_eq!(event_kind(&event), EventKind::Direct);
+    let response = handle_event(&fixture.service, event).await;
+    assert_eq!(response["num_hits"], 100);
+    assert_eq!(response["hits"][0]["name"], "banana");
+    let response = handle_event(
+        &fixture.service,
+        json!({"index_id": "mock-sales", "query": "colour:"}),
+    )
+    .await;
+    assert_eq!(response["status"], 400);
+    let response = handle_event(&fixture.service, json!({"query": "*"})).await;
+    assert_eq!(response["status"], 400);
+    assert!(response["message"].as_str().unwrap().contains("index_id"));
+}

@@ -4,7 +4,8 @@
 //! - [`searcher`]: the search core (split pruning, per-split search, merge, hit rendering).
 //! - [`sort`]: hit ordering (up to two sort keys, then newest first) and its collector.
 //! - [`cache`]: what a warm searcher remembers (metastore documents, per-split results).
-//! - [`fetcher`]: split bytes from storage for tantivy's synchronous reads, cached.
+//! - [`fetcher`]: split bytes from storage for tantivy's synchronous reads, cached;
+//!   [`split_cache`]: whole splits on local disk, optional.
 //! - [`request`]: the API's request and response types.
 //! - [`rest`]: routing, transport-independent; [`server`]: the local HTTP server;
 //!   [`lambda`]: API Gateway, Function URL and direct-invoke events.
@@ -20,6 +21,7 @@ pub mod searcher;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod sort;
+pub mod split_cache;
 
 pub use error::{Result, SearchError};
 pub use request::{SearchRequest, SearchResponse, SearchStats};

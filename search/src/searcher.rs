@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use hydrant_metastore::doc_mapper::{DocMapper, FieldKind, ResolvedField};
-use hydrant_metastore::split_bundle::{SplitDirectory, SplitFooter};
+use hydrant_metastore::split_bundle::{ByteRangeFetcher, SplitDirectory, SplitFooter};
 use hydrant_metastore::{Metastore, SplitFilter, SplitMetadata};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
@@ -41,6 +41,7 @@ use crate::fetcher::{ChunkCache, FetchStats, StorageFetcher};
 use crate::query::{build_query, parse_query};
 use crate::request::{SearchRequest, SearchResponse, SearchStats};
 use crate::sort::{Candidate, SortSpec, TopHitsCollector, final_page};
+use crate::split_cache::SplitCache;
 
 /// Memory aggregations may use per request, and buckets they may return.
 const AGGREGATION_MEMORY_LIMIT: u64 = 500 << 20;
@@ -85,6 +86,7 @@ impl Weighter<String, Arc<SplitFooter>> for FooterWeighter {
 /// Answers search requests; holds the caches that make warm requests cheap.
 pub struct SearchService {
     metastores: MetastoreCache,
+    split_cache: Option<Arc<SplitCache>>,
     doc_mappers: DocMapperCache,
     footers: Cache<String, Arc<SplitFooter>, FooterWeighter>,
     chunks: Arc<ChunkCache>,
@@ -121,6 +123,7 @@ impl SearchService {
     pub fn new(metastore: Metastore, config: SearcherConfig) -> Self {
         SearchService {
             metastores: MetastoreCache::new(metastore, config.metastore_ttl),
+            split_cache: None,
             doc_mappers: DocMapperCache::default(),
             footers: Cache::with_weighter(1024, config.footer_cache_bytes, FooterWeighter),
             chunks: Arc::new(ChunkCache::with_capacity_bytes(config.chunk_cache_bytes)),
@@ -131,6 +134,17 @@ impl SearchService {
 
     pub fn metastore(&self) -> &Metastore {
         self.metastores.metastore()
+    }
+
+    /// Keeps whole splits on local disk once searched (see [`SplitCache`]).
+    pub fn with_split_cache(mut self, split_cache: Arc<SplitCache>) -> Self {
+        self.split_cache = Some(split_cache);
+        self
+    }
+
+    /// The disk split cache, if any.
+    pub fn split_cache(&self) -> Option<&Arc<SplitCache>> {
+        self.split_cache.as_ref()
     }
 
     /// Runs `request` on `index_id`.
@@ -374,7 +388,8 @@ impl SearchService {
     }
 
     /// Opens a split: its footer (one ranged GET, then cached), then tantivy over the hotcache
-    /// and the byte-range fetcher.
+    /// and the byte-range fetcher: the local copy when the split cache has one, storage
+    /// otherwise (and the split cache, if any, starts downloading it).
     async fn open_split(
         &self,
         plan: &RequestPlan,
@@ -382,31 +397,67 @@ impl SearchService {
     ) -> std::result::Result<Searcher, SplitError> {
         let storage = self.metastore().storage().clone();
         let path = SplitMetadata::split_path(&plan.index_id, &split.split_id);
+        let local = self
+            .split_cache
+            .as_ref()
+            .and_then(|cache| cache.fetcher(&split.split_id));
         let footer = match self.footers.get(&split.split_id) {
             Some(footer) => footer,
             None => {
-                let footer =
-                    SplitFooter::read(storage.as_ref(), &path, Some(split.footer_offsets.clone()))
+                let footer = match &local {
+                    Some(local) => {
+                        let bytes = local
+                            .fetch(split.footer_offsets.clone())
+                            .map_err(|error| SplitError::other(error.to_string()))?;
+                        SplitFooter::parse(
+                            &path,
+                            bytes::Bytes::copy_from_slice(bytes.as_slice()),
+                            split.footer_offsets.clone(),
+                        )
+                        .map_err(SplitError::from_metastore)?
+                    }
+                    None => {
+                        let footer = SplitFooter::read(
+                            storage.as_ref(),
+                            &path,
+                            Some(split.footer_offsets.clone()),
+                        )
                         .await
                         .map_err(SplitError::from_metastore)?;
-                plan.stats
-                    .record_get(split.footer_offsets.end - split.footer_offsets.start);
+                        plan.stats
+                            .record_get(split.footer_offsets.end - split.footer_offsets.start);
+                        footer
+                    }
+                };
                 let footer = Arc::new(footer);
                 self.footers.insert(split.split_id.clone(), footer.clone());
                 footer
             }
         };
-        let fetcher = StorageFetcher::new(
-            storage,
-            &path,
-            split.split_size_bytes,
-            tokio::runtime::Handle::current(),
-            self.chunks.clone(),
-            plan.stats.clone(),
-        );
+        let fetcher: Arc<dyn ByteRangeFetcher> = match local {
+            Some(local) => Arc::new(local),
+            None => {
+                if let Some(cache) = &self.split_cache {
+                    cache.download_in_background(
+                        storage.clone(),
+                        path.clone(),
+                        split.split_id.clone(),
+                        split.split_size_bytes,
+                    );
+                }
+                Arc::new(StorageFetcher::new(
+                    storage,
+                    &path,
+                    split.split_size_bytes,
+                    tokio::runtime::Handle::current(),
+                    self.chunks.clone(),
+                    plan.stats.clone(),
+                ))
+            }
+        };
         let doc_mapper = plan.doc_mapper.clone();
         tokio::task::spawn_blocking(move || {
-            let mut index = SplitDirectory::new(footer, Arc::new(fetcher))
+            let mut index = SplitDirectory::new(footer, fetcher)
                 .open_index()
                 .map_err(|error| SplitError::other(error.to_string()))?;
             index.set_tokenizers(doc_mapper.tokenizers().clone());

@@ -183,3 +183,93 @@ async fn a_cold_term_query_needs_at_most_four_gets_and_a_warm_one_none() {
     assert_eq!(next_page.hits.len(), 20);
     assert_eq!(counting.take(), 0, "the next page made split GETs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disk_split_cache_takes_over_after_the_first_search() {
+    let (temp_dir, counting, split) = one_split().await;
+    let cache = hydrant_search::split_cache::SplitCache::open(
+        temp_dir.path().join("split-cache"),
+        64 << 20,
+    )
+    .unwrap();
+    let service = SearchService::new(Metastore::new(counting.clone()), SearcherConfig::default())
+        .with_split_cache(cache.clone());
+    let cold = service
+        .search("logs", &SearchRequest::new("service:api"))
+        .await
+        .unwrap();
+    cache.wait_for_downloads().await;
+    assert!(cache.contains(&split.split_id));
+    assert_eq!(cache.total_bytes(), split.split_size_bytes);
+    counting.take();
+    // A different query, and a new searcher (a new Lambda environment on the same /tmp).
+    let warm = service
+        .search("logs", &SearchRequest::new("status:404"))
+        .await
+        .unwrap();
+    assert_eq!(warm.num_hits, 12_000);
+    let reopened = hydrant_search::split_cache::SplitCache::open(
+        temp_dir.path().join("split-cache"),
+        64 << 20,
+    )
+    .unwrap();
+    let fresh_service =
+        SearchService::new(Metastore::new(counting.clone()), SearcherConfig::default())
+            .with_split_cache(reopened);
+    let again = fresh_service
+        .search("logs", &SearchRequest::new("service:api"))
+        .await
+        .unwrap();
+    assert_eq!(again.hits, cold.hits);
+    assert_eq!(
+        counting.take(),
+        0,
+        "splits on disk must not be read from storage"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disk_split_cache_stays_within_its_capacity() {
+    let (temp_dir, counting, split) = one_split().await;
+    // Room for the split, but not for the split twice.
+    let capacity = split.split_size_bytes * 2 + 10;
+    let cache = hydrant_search::split_cache::SplitCache::open(
+        temp_dir.path().join("split-cache"),
+        capacity,
+    )
+    .unwrap();
+    std::fs::write(
+        temp_dir.path().join("split-cache").join("leftover.partial"),
+        b"half",
+    )
+    .unwrap();
+    let service = SearchService::new(Metastore::new(counting.clone()), SearcherConfig::default())
+        .with_split_cache(cache.clone());
+    service
+        .search("logs", &SearchRequest::new("*"))
+        .await
+        .unwrap();
+    cache.wait_for_downloads().await;
+    assert!(cache.total_bytes() <= capacity);
+    // Too small a cache does not try.
+    let tiny = hydrant_search::split_cache::SplitCache::open(
+        temp_dir.path().join("tiny"),
+        split.split_size_bytes,
+    )
+    .unwrap();
+    let service = SearchService::new(Metastore::new(counting.clone()), SearcherConfig::default())
+        .with_split_cache(tiny.clone());
+    service
+        .search("logs", &SearchRequest::new("*"))
+        .await
+        .unwrap();
+    tiny.wait_for_downloads().await;
+    assert_eq!(tiny.total_bytes(), 0);
+    // Partial downloads of an earlier run are cleaned at open.
+    let reopened = hydrant_search::split_cache::SplitCache::open(
+        temp_dir.path().join("split-cache"),
+        capacity,
+    )
+    .unwrap();
+    assert!(!reopened.dir().join("leftover.partial").exists());
+}

@@ -8,11 +8,14 @@
 //! | --- | --- | --- |
 //! | `HYDRANT_INDEX_URI` | index storage (`s3://bucket/prefix`) | required |
 //! | `HYDRANT_CACHE_BYTES` | memory for fetched split bytes | 256 MB, or a quarter of the function's memory |
+//! | `HYDRANT_SPLIT_CACHE_BYTES` | disk for whole splits in `/tmp` (0: off) | 0 |
+//! | `HYDRANT_SPLIT_CACHE_DIR` | where whole splits are kept | `/tmp/hydrant-splits` |
 
 use std::sync::Arc;
 
 use hydrant_metastore::Metastore;
 use hydrant_metastore::storage::{StorageResolver, StorageUri};
+use hydrant_search::split_cache::SplitCache;
 use hydrant_search::{SearchService, SearcherConfig};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -68,5 +71,19 @@ async fn start() -> Result<SearchService, String> {
         .resolve(&index_uri)
         .await
         .map_err(|error| format!("cannot open {index_uri}: {error}"))?;
-    Ok(SearchService::new(Metastore::new(storage), config))
+    let mut service = SearchService::new(Metastore::new(storage), config);
+    let split_cache_bytes: u64 = match std::env::var("HYDRANT_SPLIT_CACHE_BYTES") {
+        Err(_) => 0,
+        Ok(bytes) => bytes.parse().map_err(|_| {
+            format!("HYDRANT_SPLIT_CACHE_BYTES must be a number of bytes, got `{bytes}`")
+        })?,
+    };
+    if split_cache_bytes > 0 {
+        let dir = std::env::var("HYDRANT_SPLIT_CACHE_DIR")
+            .unwrap_or_else(|_| "/tmp/hydrant-splits".to_string());
+        let cache = SplitCache::open(&dir, split_cache_bytes)
+            .map_err(|error| format!("cannot use {dir} for the split cache: {error}"))?;
+        service = service.with_split_cache(cache);
+    }
+    Ok(service)
 }

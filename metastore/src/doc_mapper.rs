@@ -55,6 +55,8 @@ use crate::index_config::{
 pub const DYNAMIC_FIELD_NAME: &str = "_dynamic";
 /// Field holding the original record when `store_source` is on.
 pub const SOURCE_FIELD_NAME: &str = "_source";
+/// Field recording which mapped fields a document has, when `index_field_presence` is on.
+pub const FIELD_PRESENCE_FIELD_NAME: &str = "_field_presence";
 /// Tokens longer than this are dropped at indexing, as Quickwit does.
 const MAX_TOKEN_LENGTH: usize = 255;
 /// Tokenizers a text field may name.
@@ -250,6 +252,7 @@ pub struct DocMapper {
     timestamp_field: Option<usize>,
     dynamic_field: Option<MappedField>,
     source_field: Option<Field>,
+    field_presence_field: Option<Field>,
     default_search_fields: Vec<String>,
     doc_mapping_uid: String,
     tokenizers: TokenizerManager,
@@ -307,6 +310,12 @@ impl DocMapper {
                 .schema_builder
                 .add_json_field(SOURCE_FIELD_NAME, JsonObjectOptions::default().set_stored())
         });
+        let field_presence_field = doc_mapping.index_field_presence.then(|| {
+            builder.schema_builder.add_u64_field(
+                FIELD_PRESENCE_FIELD_NAME,
+                TantivyNumericOptions::default().set_indexed(),
+            )
+        });
         let timestamp_field = match &doc_mapping.timestamp_field {
             None => None,
             Some(path) => {
@@ -330,6 +339,7 @@ impl DocMapper {
             timestamp_field,
             dynamic_field,
             source_field,
+            field_presence_field,
             default_search_fields: Vec::new(),
             doc_mapping_uid: doc_mapping_uid(doc_mapping),
             tokenizers: hydrant_tokenizers(),
@@ -489,7 +499,15 @@ impl DocMapper {
                 Some(MappingNode::Leaf(index)) => {
                     let field = &self.fields[*index];
                     let is_timestamp = self.timestamp_field == Some(*index);
+                    let is_empty_array = value
+                        .as_array()
+                        .is_some_and(|values| values.iter().all(Value::is_null));
                     self.add_leaf_value(field, value, doc, is_timestamp, timestamp_nanos)?;
+                    if let Some(presence) = self.field_presence_field
+                        && !is_empty_array
+                    {
+                        doc.add_u64(presence, field_presence_hash(&field.path));
+                    }
                 }
                 Some(MappingNode::Object(child)) => {
                     let path = join_path(path_prefix, &key);
@@ -701,6 +719,17 @@ impl DocMapper {
             }
         }
         hit
+    }
+
+    /// The term meaning "this document has a value for `path`", when `index_field_presence`
+    /// is on: what `field:*` uses on fields that are not fast.
+    pub fn field_presence_term(&self, path: &str) -> Option<tantivy::Term> {
+        let presence = self.field_presence_field?;
+        self.field_index_by_path.get(path)?;
+        Some(tantivy::Term::from_field_u64(
+            presence,
+            field_presence_hash(path),
+        ))
     }
 
     /// The original record, when `store_source` is on.
@@ -934,6 +963,13 @@ impl MapperBuilder {
         self.field_index_by_path.insert(path.to_string(), index);
         Ok(index)
     }
+}
+
+/// A stable 64-bit hash of a field path (FNV-1a), the value recorded in `_field_presence`.
+fn field_presence_hash(path: &str) -> u64 {
+    path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A stable hash of a doc mapping's canonical JSON.

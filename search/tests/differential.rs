@@ -27,6 +27,7 @@ doc_mapping:
     - {name: f, type: f64, fast: true}
     - {name: ok, type: bool, fast: true}
   timestamp_field: ts
+  index_field_presence: true
 search_settings:
   default_search_fields: [body]
 "#;
@@ -237,6 +238,9 @@ impl Q {
                 "n" => doc.n.is_some(),
                 "tag" => doc.tag.is_some(),
                 "f" => doc.f.is_some(),
+                // Not fast: answered by the field presence index.
+                "x" => doc.x.is_some(),
+                "body" => !doc.body.is_empty(),
                 _ => doc.ok.is_some(),
             },
             Q::And(clauses) => clauses.iter().all(|clause| clause.matches(doc)),
@@ -272,7 +276,7 @@ fn leaf_strategy() -> impl Strategy<Value = Q> {
         (0u32..22).prop_map(|half| Q::FBelow(f64::from(half) / 2.0)),
         any::<bool>().prop_map(Q::Ok),
         prop::collection::vec(tag_value, 1..3).prop_map(Q::TagIn),
-        prop::sample::select(&["n", "tag", "f", "ok"][..]).prop_map(Q::Exists),
+        prop::sample::select(&["n", "tag", "f", "ok", "x", "body"][..]).prop_map(Q::Exists),
     ]
 }
 

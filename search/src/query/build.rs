@@ -642,16 +642,20 @@ impl QueryBuilder<'_> {
                 (field, format!("{}.{json_path}", field.path), true)
             }
         };
-        if !field.kind.is_fast() {
-            return Err(error(
-                position,
-                format!(
-                    "`{full_path}:*` needs field `{}` to be fast (fast: true)",
-                    field.path
-                ),
-            ));
+        if field.kind.is_fast() {
+            return Ok(Box::new(ExistsQuery::new(full_path, json_subpaths)));
         }
-        Ok(Box::new(ExistsQuery::new(full_path, json_subpaths)))
+        if let Some(term) = self.doc_mapper.field_presence_term(&full_path) {
+            return Ok(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+        }
+        Err(error(
+            position,
+            format!(
+                "`{full_path}:*` needs field `{}` to be fast (fast: true), or the index to set \
+                 doc_mapping.index_field_presence",
+                field.path
+            ),
+        ))
     }
 }
 

@@ -476,6 +476,41 @@ pub trait ByteRangeFetcher: std::fmt::Debug + Send + Sync + 'static {
     fn fetch(&self, range: Range<u64>) -> io::Result<OwnedBytes>;
 }
 
+/// Reads a split from a local file (a downloaded or cached copy).
+#[derive(Debug)]
+pub struct FileRangeFetcher {
+    file: File,
+}
+
+impl FileRangeFetcher {
+    pub fn open(path: &Path) -> io::Result<Self> {
+        Ok(FileRangeFetcher {
+            file: File::open(path)?,
+        })
+    }
+
+    /// Parses the footer of the split in this file.
+    pub fn read_footer(&self, location: &str, footer_offsets: Range<u64>) -> Result<SplitFooter> {
+        let bytes = self
+            .fetch(footer_offsets.clone())
+            .map_err(|error| Error::storage(location, "cannot read the footer", error))?;
+        SplitFooter::parse(
+            location,
+            Bytes::copy_from_slice(bytes.as_slice()),
+            footer_offsets,
+        )
+    }
+}
+
+impl ByteRangeFetcher for FileRangeFetcher {
+    fn fetch(&self, range: Range<u64>) -> io::Result<OwnedBytes> {
+        use std::os::unix::fs::FileExt;
+        let mut bytes = vec![0u8; (range.end - range.start) as usize];
+        self.file.read_exact_at(&mut bytes, range.start)?;
+        Ok(OwnedBytes::new(bytes))
+    }
+}
+
 /// A read-only tantivy directory over a split: the hotcache first, then the fetcher.
 #[derive(Clone, Debug)]
 pub struct SplitDirectory {

@@ -405,17 +405,9 @@ impl SearchService {
             Some(footer) => footer,
             None => {
                 let footer = match &local {
-                    Some(local) => {
-                        let bytes = local
-                            .fetch(split.footer_offsets.clone())
-                            .map_err(|error| SplitError::other(error.to_string()))?;
-                        SplitFooter::parse(
-                            &path,
-                            bytes::Bytes::copy_from_slice(bytes.as_slice()),
-                            split.footer_offsets.clone(),
-                        )
-                        .map_err(SplitError::from_metastore)?
-                    }
+                    Some(local) => local
+                        .read_footer(&path, split.footer_offsets.clone())
+                        .map_err(SplitError::from_metastore)?,
                     None => {
                         let footer = SplitFooter::read(
                             storage.as_ref(),

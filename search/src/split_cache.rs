@@ -7,17 +7,13 @@
 //! so a crash or a timeout never leaves a partial split that looks whole.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::io;
-use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
-use hydrant_metastore::split_bundle::ByteRangeFetcher;
+use hydrant_metastore::split_bundle::FileRangeFetcher;
 use hydrant_metastore::storage::SharedStorage;
-use tantivy::directory::OwnedBytes;
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -81,15 +77,15 @@ impl SplitCache {
     }
 
     /// A reader of the split from disk, if it is cached.
-    pub fn fetcher(&self, split_id: &str) -> Option<LocalSplitFetcher> {
+    pub fn fetcher(&self, split_id: &str) -> Option<FileRangeFetcher> {
         {
             let mut state = self.state.lock().expect("split cache lock poisoned");
             state.use_counter += 1;
             let counter = state.use_counter;
             state.entries.get_mut(split_id)?.1 = counter;
         }
-        match File::open(self.file_path(split_id)) {
-            Ok(file) => Some(LocalSplitFetcher { file }),
+        match FileRangeFetcher::open(&self.file_path(split_id)) {
+            Ok(fetcher) => Some(fetcher),
             Err(error) => {
                 warn!(split_id, %error, "cached split vanished");
                 self.forget(split_id);
@@ -234,19 +230,5 @@ impl SplitCache {
 
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-}
-
-/// Reads a cached split from its local file.
-#[derive(Debug)]
-pub struct LocalSplitFetcher {
-    file: File,
-}
-
-impl ByteRangeFetcher for LocalSplitFetcher {
-    fn fetch(&self, range: Range<u64>) -> io::Result<OwnedBytes> {
-        let mut bytes = vec![0u8; (range.end - range.start) as usize];
-        self.file.read_exact_at(&mut bytes, range.start)?;
-        Ok(OwnedBytes::new(bytes))
     }
 }

@@ -21,6 +21,7 @@ use tracing::{info, warn};
 
 use crate::error::{IngestError, Result};
 use crate::indexer::Indexer;
+use crate::maintenance::{Maintainer, MaintenanceReport};
 use crate::message::{IndexerMessage, parse_message};
 use crate::settings::IndexerSettings;
 use crate::staging::{ObjectRef, StagingBuckets};
@@ -51,6 +52,8 @@ pub struct BatchOutcome {
     pub bytes_read: u64,
     pub bytes_uncompressed: u64,
     pub splits: Vec<String>,
+    /// Maintenance done by this batch: requested, or merges after indexing.
+    pub maintenance: Vec<MaintenanceReport>,
     pub elapsed_micros: u64,
 }
 
@@ -93,6 +96,7 @@ impl BatchOutcome {
 #[derive(Debug)]
 pub struct IndexerRuntime {
     indexer: Indexer,
+    maintainer: Maintainer,
     prefix_rules: Vec<(String, String)>,
     known_indexes: RwLock<BTreeSet<String>>,
 }
@@ -112,18 +116,23 @@ impl IndexerRuntime {
                 Err(error) => return Err(error.into()),
             }
         }
-        let mut indexer = Indexer::new(metastore, StagingBuckets::new(resolver))
+        let mut indexer = Indexer::new(metastore.clone(), StagingBuckets::new(resolver))
             .with_checkpoint_retention(settings.checkpoint_retention)
             .with_min_time_to_finish(settings.min_time_to_finish);
+        let mut maintainer = Maintainer::new(metastore).with_gc_settings(settings.gc.clone());
         if let Some(temp_dir) = &settings.temp_dir {
             indexer = indexer.with_temp_root(temp_dir.clone());
+            maintainer = maintainer.with_temp_root(temp_dir.clone());
         }
-        IndexerRuntime::new(indexer, settings.prefix_rules.clone()).await
+        Ok(IndexerRuntime::new(indexer, settings.prefix_rules.clone())
+            .await?
+            .with_maintainer(maintainer))
     }
 
     /// A runtime over an existing indexer (local mode, tests).
     pub async fn new(indexer: Indexer, prefix_rules: Vec<(String, String)>) -> Result<Self> {
         let runtime = IndexerRuntime {
+            maintainer: Maintainer::new(indexer.metastore().clone()),
             indexer,
             prefix_rules,
             known_indexes: RwLock::default(),
@@ -141,6 +150,16 @@ impl IndexerRuntime {
 
     pub fn indexer(&self) -> &Indexer {
         &self.indexer
+    }
+
+    /// Replaces the maintainer (garbage collection settings, temporary directory).
+    pub fn with_maintainer(mut self, maintainer: Maintainer) -> Self {
+        self.maintainer = maintainer;
+        self
+    }
+
+    pub fn maintainer(&self) -> &Maintainer {
+        &self.maintainer
     }
 
     async fn refresh_known_indexes(&self) -> Result<()> {
@@ -251,7 +270,7 @@ impl IndexerRuntime {
         outcome: &mut BatchOutcome,
     ) -> Option<(usize, String)> {
         // Parse and route everything first; the first bad message bounds the batch.
-        let mut planned: Vec<(String, Vec<ObjectRef>)> = Vec::new();
+        let mut planned: Vec<Planned> = Vec::new();
         let mut bound: Option<(usize, String)> = None;
         for (position, message) in messages.iter().enumerate() {
             let parsed = match parse_message(&message.body) {
@@ -264,22 +283,21 @@ impl IndexerRuntime {
             match parsed {
                 IndexerMessage::Ignore { reason } => {
                     info!(message_id = message.message_id, reason, "message ignored");
-                    planned.push((String::new(), Vec::new()));
+                    planned.push(Planned::Ignore);
                 }
-                IndexerMessage::Maintenance { .. } => {
-                    bound = Some((
-                        position,
-                        "maintenance messages are not supported by this indexer version"
-                            .to_string(),
-                    ));
-                    break;
+                IndexerMessage::Maintenance { index_id } => {
+                    let index_ids = match index_id {
+                        Some(index_id) => vec![index_id],
+                        None => self.known_indexes.read().await.iter().cloned().collect(),
+                    };
+                    planned.push(Planned::Maintain { index_ids });
                 }
                 IndexerMessage::IndexObjects { objects, index_id } => {
                     match self
                         .route(index_id.as_deref(), message.group_id.as_deref(), &objects)
                         .await
                     {
-                        Ok(index_id) => planned.push((index_id, objects)),
+                        Ok(index_id) => planned.push(Planned::Index { index_id, objects }),
                         Err(reason) => {
                             bound = Some((position, reason));
                             break;
@@ -289,25 +307,78 @@ impl IndexerRuntime {
             }
         }
 
-        // Runs of consecutive messages for one index: one indexing run, one publish each.
+        let mut indexed: BTreeSet<String> = BTreeSet::new();
+        let failure = self
+            .execute(&planned, deadline, outcome, &mut indexed)
+            .await;
+        // Merge what indexing just added while the invocation's time allows. The new data is
+        // already published: a merge problem is logged, not a failed message.
+        for index_id in indexed {
+            let mut report = MaintenanceReport {
+                index_id: index_id.clone(),
+                ..MaintenanceReport::default()
+            };
+            if let Err(error) = self
+                .maintainer
+                .merge(&index_id, deadline, &mut report)
+                .await
+            {
+                warn!(index_id, %error, "merging after indexing failed; maintenance will retry");
+            }
+            if report.merges > 0 || report.merges_deferred > 0 {
+                outcome.maintenance.push(report);
+            }
+        }
+        failure.or(bound)
+    }
+
+    /// Executes planned messages in order; returns the first failure.
+    async fn execute(
+        &self,
+        planned: &[Planned],
+        deadline: Option<Instant>,
+        outcome: &mut BatchOutcome,
+        indexed: &mut BTreeSet<String>,
+    ) -> Option<(usize, String)> {
         let mut position = 0;
         while position < planned.len() {
-            let (index_id, _) = &planned[position];
-            if index_id.is_empty() {
-                outcome.num_ignored += 1;
-                position += 1;
-                continue;
-            }
+            let index_id = match &planned[position] {
+                Planned::Ignore => {
+                    outcome.num_ignored += 1;
+                    position += 1;
+                    continue;
+                }
+                Planned::Maintain { index_ids } => {
+                    for index_id in index_ids {
+                        match self.maintainer.run(index_id, deadline).await {
+                            Ok(report) => outcome.maintenance.push(report),
+                            Err(error) => {
+                                return Some((
+                                    position,
+                                    format!("maintenance of {index_id}: {error}"),
+                                ));
+                            }
+                        }
+                    }
+                    position += 1;
+                    continue;
+                }
+                Planned::Index { index_id, .. } => index_id,
+            };
             let run_end = (position..planned.len())
-                .find(|&next| planned[next].0 != *index_id)
+                .find(|&next| !matches!(&planned[next], Planned::Index { index_id: next_index, .. } if next_index == index_id))
                 .unwrap_or(planned.len());
             let mut objects = Vec::new();
             let mut owners = Vec::new();
-            for (owner, (_, message_objects)) in
-                planned.iter().enumerate().take(run_end).skip(position)
-            {
-                objects.extend(message_objects.iter().cloned());
-                owners.extend(std::iter::repeat_n(owner, message_objects.len()));
+            for (owner, item) in planned.iter().enumerate().take(run_end).skip(position) {
+                if let Planned::Index {
+                    objects: message_objects,
+                    ..
+                } = item
+                {
+                    objects.extend(message_objects.iter().cloned());
+                    owners.extend(std::iter::repeat_n(owner, message_objects.len()));
+                }
             }
             let report = match self
                 .indexer
@@ -317,6 +388,9 @@ impl IndexerRuntime {
                 Ok(report) => report,
                 Err(error) => return Some((position, error.to_string())),
             };
+            if !report.splits.is_empty() {
+                indexed.insert(index_id.clone());
+            }
             outcome.num_docs += report.num_docs;
             outcome.num_rejected += report.num_rejected;
             outcome.bytes_read += report.bytes_read;
@@ -347,8 +421,20 @@ impl IndexerRuntime {
             }
             position = run_end;
         }
-        bound
+        None
     }
+}
+
+/// What a message asks, once parsed and routed.
+enum Planned {
+    Ignore,
+    Index {
+        index_id: String,
+        objects: Vec<ObjectRef>,
+    },
+    Maintain {
+        index_ids: Vec<String>,
+    },
 }
 
 /// Reads and validates an index config: `s3://bucket/key` or a local path.

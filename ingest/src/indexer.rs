@@ -468,6 +468,7 @@ impl Indexer {
         if !staged.is_empty() {
             self.metastore.stage_splits(index_id, staged).await?;
         }
+        crate::maintenance::fail_point("indexer:after_stage")?;
         for split in &built_splits {
             let path = SplitMetadata::split_path(index_id, &split.metadata.split_id);
             self.metastore
@@ -479,6 +480,7 @@ impl Indexer {
                 )
                 .await?;
         }
+        crate::maintenance::fail_point("indexer:after_upload")?;
         let now_secs = self.metastore.clock().now_secs();
         let request = PublishRequest {
             staged_split_ids: staged_split_ids.clone(),

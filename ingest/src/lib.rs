@@ -10,11 +10,15 @@
 //! - [`settings`]: the deployment settings, from the environment, validated at start-up.
 //! - [`object_reader`]: streamed, resumable reads of staging objects.
 //! - [`queue`]: polling the queue without Lambda, and backfilling it.
+//! - [`maintenance`]: retention, merges and garbage collection; [`merge_policy`]: which
+//!   splits to merge.
 
 pub mod batch;
 pub mod error;
 pub mod firehose;
 pub mod indexer;
+pub mod maintenance;
+pub mod merge_policy;
 pub mod message;
 pub mod object_reader;
 pub mod queue;

@@ -9,6 +9,9 @@
 //! | `HYDRANT_CHECKPOINT_RETENTION` | age after which checkpoint entries are pruned (`15 days`); must exceed the queue's retention | `15 days` |
 //! | `HYDRANT_MIN_TIME_TO_FINISH` | time kept before the invocation deadline to publish (`10s`) | `10s` |
 //! | `HYDRANT_TEMP_DIR` | where splits are built | the system temp dir |
+//! | `HYDRANT_GC_GRACE_PERIOD` | how long a split marked for deletion stays readable | `15 minutes` |
+//! | `HYDRANT_STAGED_EXPIRY` | age after which a never-published upload is collected | `1 hour` |
+//! | `HYDRANT_ORPHAN_MIN_AGE` | age after which a split file no metastore entry knows is deleted | `1 hour` |
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,6 +21,7 @@ use hydrant_metastore::storage::StorageUri;
 
 use crate::error::{IngestError, Result};
 use crate::indexer::{DEFAULT_CHECKPOINT_RETENTION, DEFAULT_MIN_TIME_TO_FINISH};
+use crate::maintenance::GcSettings;
 
 /// SQS keeps messages at most 14 days; a shorter checkpoint could forget an object that can
 /// still be delivered.
@@ -33,6 +37,7 @@ pub struct IndexerSettings {
     pub checkpoint_retention: Duration,
     pub min_time_to_finish: Duration,
     pub temp_dir: Option<PathBuf>,
+    pub gc: GcSettings,
 }
 
 impl IndexerSettings {
@@ -99,6 +104,20 @@ impl IndexerSettings {
             checkpoint_retention,
             min_time_to_finish: duration("HYDRANT_MIN_TIME_TO_FINISH", DEFAULT_MIN_TIME_TO_FINISH)?,
             temp_dir: get("HYDRANT_TEMP_DIR").map(PathBuf::from),
+            gc: GcSettings {
+                grace_period: duration(
+                    "HYDRANT_GC_GRACE_PERIOD",
+                    GcSettings::default().grace_period,
+                )?,
+                staged_expiry: duration(
+                    "HYDRANT_STAGED_EXPIRY",
+                    GcSettings::default().staged_expiry,
+                )?,
+                orphan_min_age: duration(
+                    "HYDRANT_ORPHAN_MIN_AGE",
+                    GcSettings::default().orphan_min_age,
+                )?,
+            },
         })
     }
 }

@@ -71,6 +71,12 @@ impl IndexConfig {
         }
         if let Some(retention) = &self.retention {
             retention.period()?;
+            if self.doc_mapping.timestamp_field.is_none() {
+                return Err(Error::InvalidConfig(
+                    "retention needs doc_mapping.timestamp_field: splits expire by the age of their newest document"
+                        .to_string(),
+                ));
+            }
         }
         crate::doc_mapper::DocMapper::new(self)?;
         Ok(())

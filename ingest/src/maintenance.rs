@@ -1,0 +1,443 @@
+//! Maintenance of an index: retention, merges and garbage collection, run by the indexer
+//! (after indexing, while the invocation's time allows, and on scheduled maintenance messages
+//! so that an idle index is cleaned too).
+//!
+//! Every step is safe to interrupt at any point:
+//! - **retention** marks splits whose newest document is older than the period;
+//! - a **merge** builds the merged split locally, stages it, uploads it, then publishes it and
+//!   marks its inputs for deletion in one commit; interrupted before that commit, the inputs
+//!   stay published and the staged output is collected later;
+//! - **garbage collection** deletes the files of splits marked for deletion longer than the
+//!   grace period, *then* removes them from the metastore (interrupted between, the next run
+//!   deletes again, which is idempotent); it also expires splits staged long ago (uploads that
+//!   were never published) and deletes split files the metastore does not know.
+//!
+//! The grace period must exceed the searcher's longest query plus its metastore cache time,
+//! so that a query in flight never loses a split.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::StreamExt;
+use hydrant_metastore::doc_mapper::DocMapper;
+use hydrant_metastore::metastore::PublishRequest;
+use hydrant_metastore::split_bundle::{FileRangeFetcher, SplitDirectory, write_split_bundle};
+use hydrant_metastore::storage::{PutMode, PutPayload};
+use hydrant_metastore::{Error as MetastoreError, Metastore, SplitMetadata, SplitState, TimeRange};
+use serde::Serialize;
+use tantivy::directory::MmapDirectory;
+use tokio::io::AsyncWriteExt;
+use tracing::{info, warn};
+
+use crate::error::{IngestError, Result};
+use crate::merge_policy::MergePolicy;
+
+/// Time settings of garbage collection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GcSettings {
+    /// How long a split marked for deletion stays readable before its file is deleted.
+    pub grace_period: Duration,
+    /// A split staged longer than this is an upload that will never be published.
+    pub staged_expiry: Duration,
+    /// Split files no metastore entry knows are deleted once this old.
+    pub orphan_min_age: Duration,
+}
+
+impl Default for GcSettings {
+    fn default() -> Self {
+        GcSettings {
+            // API Gateway answers within 29 s and the searcher trusts its metastore view for
+            // 3 s; 15 minutes also covers a direct invoke running to Lambda's limit.
+            grace_period: Duration::from_secs(15 * 60),
+            // Longer than Lambda's 15-minute maximum run, so no live upload is expired.
+            staged_expiry: Duration::from_secs(60 * 60),
+            orphan_min_age: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+/// What one maintenance run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MaintenanceReport {
+    pub index_id: String,
+    pub splits_expired_by_retention: usize,
+    pub merges: usize,
+    pub splits_merged: usize,
+    /// Merges not started because the deadline was near.
+    pub merges_deferred: usize,
+    pub staged_splits_expired: usize,
+    pub splits_deleted: usize,
+    pub orphan_files_deleted: usize,
+}
+
+/// Runs maintenance on the indexes of a metastore.
+#[derive(Clone, Debug)]
+pub struct Maintainer {
+    metastore: Metastore,
+    temp_root: Option<PathBuf>,
+    gc: GcSettings,
+}
+
+/// Merges need at least this much time left to start (they are not interruptible).
+const MIN_TIME_FOR_MERGE: Duration = Duration::from_secs(5);
+/// A conservative merge speed, to tell whether a merge fits before a deadline.
+const MERGE_BYTES_PER_SEC: f64 = 10e6;
+
+impl Maintainer {
+    pub fn new(metastore: Metastore) -> Self {
+        Maintainer {
+            metastore,
+            temp_root: None,
+            gc: GcSettings::default(),
+        }
+    }
+
+    pub fn with_gc_settings(mut self, gc: GcSettings) -> Self {
+        self.gc = gc;
+        self
+    }
+
+    /// Builds merged splits under `temp_root` instead of the system temporary directory.
+    pub fn with_temp_root(mut self, temp_root: PathBuf) -> Self {
+        self.temp_root = Some(temp_root);
+        self
+    }
+
+    pub fn metastore(&self) -> &Metastore {
+        &self.metastore
+    }
+
+    /// Retention, merges (while time allows), then garbage collection.
+    pub async fn run(
+        &self,
+        index_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<MaintenanceReport> {
+        let mut report = MaintenanceReport {
+            index_id: index_id.to_string(),
+            ..MaintenanceReport::default()
+        };
+        report.splits_expired_by_retention = self.apply_retention(index_id).await?;
+        self.merge(index_id, deadline, &mut report).await?;
+        self.collect_garbage(index_id, &mut report).await?;
+        info!(
+            index_id,
+            expired = report.splits_expired_by_retention,
+            merges = report.merges,
+            merged = report.splits_merged,
+            deleted = report.splits_deleted,
+            orphans = report.orphan_files_deleted,
+            "maintenance finished"
+        );
+        Ok(report)
+    }
+
+    /// Marks published splits whose newest document is older than the retention period.
+    pub async fn apply_retention(&self, index_id: &str) -> Result<usize> {
+        let metadata = self.metastore.index_metadata(index_id).await?;
+        let Some(retention) = &metadata.index_config.retention else {
+            return Ok(0);
+        };
+        let period = retention.period()?;
+        let cutoff_nanos = (i128::from(self.metastore.clock().now_secs())
+            - i128::from(period.as_secs() as i64))
+            * 1_000_000_000;
+        let expired: Vec<String> = metadata
+            .published_splits()
+            .filter(|split| {
+                split
+                    .time_range
+                    .is_some_and(|range| i128::from(range.end_nanos) < cutoff_nanos)
+            })
+            .map(|split| split.split_id.clone())
+            .collect();
+        if !expired.is_empty() {
+            self.metastore
+                .mark_splits_for_deletion(index_id, &expired)
+                .await?;
+        }
+        Ok(expired.len())
+    }
+
+    /// Runs the merge policy's operations, round after round, until none is left or the
+    /// deadline is near.
+    pub async fn merge(
+        &self,
+        index_id: &str,
+        deadline: Option<Instant>,
+        report: &mut MaintenanceReport,
+    ) -> Result<()> {
+        loop {
+            let metadata = self.metastore.index_metadata(index_id).await?;
+            let Some(policy) =
+                MergePolicy::from_settings(&metadata.index_config.indexing_settings)?
+            else {
+                return Ok(());
+            };
+            let splits: Vec<SplitMetadata> = metadata.splits.values().cloned().collect();
+            let operations = policy.operations(&splits, self.metastore.clock().now_secs());
+            if operations.is_empty() {
+                return Ok(());
+            }
+            let doc_mapper = Arc::new(DocMapper::new(&metadata.index_config)?);
+            for (position, inputs) in operations.iter().enumerate() {
+                if let Some(deadline) = deadline {
+                    let input_bytes: u64 = inputs.iter().map(|split| split.split_size_bytes).sum();
+                    let needed = MIN_TIME_FOR_MERGE
+                        + Duration::from_secs_f64(input_bytes as f64 / MERGE_BYTES_PER_SEC);
+                    if deadline.saturating_duration_since(Instant::now()) < needed {
+                        report.merges_deferred += operations.len() - position;
+                        return Ok(());
+                    }
+                }
+                match self.merge_splits(index_id, &doc_mapper, inputs).await {
+                    Ok(_) => {
+                        report.merges += 1;
+                        report.splits_merged += inputs.len();
+                    }
+                    // Someone changed the inputs meanwhile (retention, say): recompute.
+                    Err(IngestError::Metastore(MetastoreError::Conflict { reason, .. })) => {
+                        warn!(index_id, reason, "merge input changed; replanning");
+                        break;
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+    }
+
+    /// Merges `inputs` into one split and publishes it in place of them.
+    pub async fn merge_splits(
+        &self,
+        index_id: &str,
+        doc_mapper: &Arc<DocMapper>,
+        inputs: &[SplitMetadata],
+    ) -> Result<SplitMetadata> {
+        let temp_dir = match &self.temp_root {
+            Some(root) => tempfile::Builder::new()
+                .prefix("hydrant-merge-")
+                .tempdir_in(root),
+            None => tempfile::Builder::new().prefix("hydrant-merge-").tempdir(),
+        }
+        .map_err(|error| IngestError::Io {
+            context: "cannot create a merge directory".to_string(),
+            source: error,
+        })?;
+        let storage = self.metastore.storage().clone();
+        // Whole inputs, one streamed GET each.
+        let mut local_inputs = Vec::with_capacity(inputs.len());
+        for split in inputs {
+            let local_path = temp_dir.path().join(format!("{}.split", split.split_id));
+            let mut stream = storage
+                .get_stream(&SplitMetadata::split_path(index_id, &split.split_id))
+                .await?;
+            let mut file = tokio::fs::File::create(&local_path)
+                .await
+                .map_err(|error| IngestError::Io {
+                    context: format!("cannot create {}", local_path.display()),
+                    source: error,
+                })?;
+            while let Some(chunk) = stream.chunks.next().await {
+                file.write_all(&chunk?)
+                    .await
+                    .map_err(|error| IngestError::Io {
+                        context: format!("cannot write {}", local_path.display()),
+                        source: error,
+                    })?;
+            }
+            file.flush().await.map_err(|error| IngestError::Io {
+                context: format!("cannot write {}", local_path.display()),
+                source: error,
+            })?;
+            local_inputs.push((local_path, split.footer_offsets.clone()));
+        }
+        let output_dir = temp_dir.path().join("merged");
+        let bundle_path = temp_dir.path().join("merged.split");
+        let tokenizers = doc_mapper.tokenizers().clone();
+        let (blocking_output_dir, blocking_bundle_path) = (output_dir.clone(), bundle_path.clone());
+        let bundle = tokio::task::spawn_blocking(move || -> Result<_> {
+            let mut indexes = Vec::with_capacity(local_inputs.len());
+            for (path, footer_offsets) in &local_inputs {
+                let fetcher = FileRangeFetcher::open(path).map_err(|error| IngestError::Io {
+                    context: format!("cannot open {}", path.display()),
+                    source: error,
+                })?;
+                let footer =
+                    fetcher.read_footer(&path.display().to_string(), footer_offsets.clone())?;
+                let mut index =
+                    SplitDirectory::new(Arc::new(footer), Arc::new(fetcher)).open_index()?;
+                index.set_tokenizers(tokenizers.clone());
+                indexes.push(index);
+            }
+            std::fs::create_dir_all(&blocking_output_dir).map_err(|error| IngestError::Io {
+                context: "cannot create the merge output directory".to_string(),
+                source: error,
+            })?;
+            let output =
+                MmapDirectory::open(&blocking_output_dir).map_err(|error| IngestError::Io {
+                    context: "cannot open the merge output directory".to_string(),
+                    source: std::io::Error::other(error),
+                })?;
+            tantivy::indexer::merge_indices(&indexes, output).map_err(IngestError::Tantivy)?;
+            Ok(write_split_bundle(
+                &blocking_output_dir,
+                &blocking_bundle_path,
+            )?)
+        })
+        .await
+        .map_err(|error| IngestError::Io {
+            context: "merge task failed".to_string(),
+            source: std::io::Error::other(error),
+        })??;
+
+        let time_range = inputs.iter().filter_map(|split| split.time_range).fold(
+            None,
+            |range: Option<TimeRange>, split_range| {
+                let range = TimeRange::extend(range, split_range.start_nanos);
+                Some(TimeRange::extend(Some(range), split_range.end_nanos))
+            },
+        );
+        let merged = SplitMetadata {
+            split_id: SplitMetadata::new_split_id(),
+            state: SplitState::Staged,
+            num_docs: inputs.iter().map(|split| split.num_docs).sum(),
+            uncompressed_docs_size_bytes: inputs
+                .iter()
+                .map(|split| split.uncompressed_docs_size_bytes)
+                .sum(),
+            time_range,
+            split_size_bytes: bundle.split_size_bytes,
+            footer_offsets: bundle.footer_offsets,
+            doc_mapping_uid: inputs[0].doc_mapping_uid.clone(),
+            num_merge_ops: inputs
+                .iter()
+                .map(|split| split.num_merge_ops)
+                .max()
+                .unwrap_or(0)
+                + 1,
+            create_timestamp: 0,
+            update_timestamp: 0,
+            publish_timestamp: None,
+        };
+        self.metastore
+            .stage_splits(index_id, vec![merged.clone()])
+            .await?;
+        self.metastore
+            .storage()
+            .put(
+                &SplitMetadata::split_path(index_id, &merged.split_id),
+                PutPayload::File(bundle_path),
+                PutMode::Create,
+            )
+            .await?;
+        fail_point("merge:after_upload")?;
+        let request = PublishRequest {
+            staged_split_ids: vec![merged.split_id.clone()],
+            replaced_split_ids: inputs.iter().map(|split| split.split_id.clone()).collect(),
+            ..PublishRequest::default()
+        };
+        if let Err(error) = self.metastore.publish_splits(index_id, request).await {
+            // The output must never become searchable: collected later.
+            let _ = self
+                .metastore
+                .mark_splits_for_deletion(index_id, std::slice::from_ref(&merged.split_id))
+                .await;
+            return Err(error.into());
+        }
+        Ok(merged)
+    }
+
+    /// Garbage collection. See the module documentation.
+    pub async fn collect_garbage(
+        &self,
+        index_id: &str,
+        report: &mut MaintenanceReport,
+    ) -> Result<()> {
+        let now = self.metastore.clock().now_secs();
+        let metadata = self.metastore.index_metadata(index_id).await?;
+        let stale_staged: Vec<String> = metadata
+            .splits
+            .values()
+            .filter(|split| {
+                split.state == SplitState::Staged
+                    && split.update_timestamp + self.gc.staged_expiry.as_secs() as i64 <= now
+            })
+            .map(|split| split.split_id.clone())
+            .collect();
+        if !stale_staged.is_empty() {
+            self.metastore
+                .mark_splits_for_deletion(index_id, &stale_staged)
+                .await?;
+            report.staged_splits_expired += stale_staged.len();
+        }
+
+        let metadata = self.metastore.index_metadata(index_id).await?;
+        let deletable: Vec<String> = metadata
+            .splits
+            .values()
+            .filter(|split| {
+                split.state == SplitState::MarkedForDeletion
+                    && split.update_timestamp + self.gc.grace_period.as_secs() as i64 <= now
+            })
+            .map(|split| split.split_id.clone())
+            .collect();
+        for split_id in &deletable {
+            self.metastore
+                .storage()
+                .delete(&SplitMetadata::split_path(index_id, split_id))
+                .await?;
+            fail_point("gc:after_file_deletion")?;
+        }
+        if !deletable.is_empty() {
+            self.metastore.delete_splits(index_id, &deletable).await?;
+            report.splits_deleted += deletable.len();
+        }
+
+        // Split files nobody knows: leftovers of uploads whose metastore entry is gone.
+        let known: BTreeSet<String> = self
+            .metastore
+            .index_metadata(index_id)
+            .await?
+            .splits
+            .keys()
+            .cloned()
+            .collect();
+        let prefix = format!("indexes/{index_id}/splits/");
+        for object in self.metastore.storage().list(&prefix).await? {
+            let Some(split_id) = object
+                .path
+                .strip_prefix(&prefix)
+                .and_then(|name| name.strip_suffix(".split"))
+            else {
+                continue;
+            };
+            let age_secs = now - unix_secs(object.last_modified);
+            if !known.contains(split_id) && age_secs >= self.gc.orphan_min_age.as_secs() as i64 {
+                self.metastore.storage().delete(&object.path).await?;
+                report.orphan_files_deleted += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unix_secs(time: SystemTime) -> i64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A named point where tests inject crashes (`failpoints` feature); a no-op otherwise.
+pub(crate) fn fail_point(name: &str) -> Result<()> {
+    #[cfg(feature = "failpoints")]
+    {
+        fail::fail_point!(name, |_| Err(IngestError::Io {
+            context: format!("fail point {name}"),
+            source: std::io::Error::other("injected crash"),
+        }));
+    }
+    let _ = name;
+    Ok(())
+}

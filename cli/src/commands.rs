@@ -280,3 +280,45 @@ pub async fn backfill(options: BackfillOptions) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[derive(Debug, clap::Args)]
+pub struct MaintenanceOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    /// The index to maintain (all indexes if omitted).
+    #[arg(long)]
+    index: Option<String>,
+}
+
+/// Runs retention, merges and garbage collection once, as a maintenance message would.
+pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
+    let metastore = options.storage.metastore(&StorageResolver::default()).await?;
+    let index_ids = match options.index {
+        Some(index_id) => vec![index_id],
+        None => metastore
+            .list_indexes()
+            .await?
+            .iter()
+            .map(|index| index.index_id().to_string())
+            .collect(),
+    };
+    let maintainer = hydrant_ingest::maintenance::Maintainer::new(metastore);
+    for index_id in index_ids {
+        let progress = ProgressBar::new_spinner();
+        progress.set_message(format!("maintaining {index_id}"));
+        progress.enable_steady_tick(std::time::Duration::from_millis(200));
+        let report = maintainer.run(&index_id, None).await?;
+        progress.finish_and_clear();
+        println!(
+            "{index_id}: {} merges of {} splits, {} splits past retention, {} staged uploads expired, \
+             {} splits and {} orphan files deleted.",
+            report.merges,
+            report.splits_merged,
+            report.splits_expired_by_retention,
+            report.staged_splits_expired,
+            report.splits_deleted,
+            report.orphan_files_deleted,
+        );
+    }
+    Ok(())
+}

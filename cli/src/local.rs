@@ -36,6 +36,8 @@ const LOCAL_STAGING_BUCKET: &str = "staging";
 /// Objects per indexing batch, as in an SQS FIFO batch.
 const BATCH_SIZE: usize = 10;
 const INDEX_ID: &str = "mock-sales";
+/// How often local mode merges and collects garbage.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Options of `hydrant local`.
 #[derive(Clone, Debug, clap::Args)]
@@ -65,6 +67,7 @@ struct LocalStats {
     batches_indexed: AtomicU64,
     docs_indexed: AtomicU64,
     records_rejected: AtomicU64,
+    merges: AtomicU64,
 }
 
 pub async fn run(options: LocalOptions) -> anyhow::Result<()> {
@@ -116,9 +119,12 @@ pub async fn run(options: LocalOptions) -> anyhow::Result<()> {
         StagingBuckets::default()
             .bind(LOCAL_STAGING_BUCKET, StorageUri::Local(staging_dir.clone())),
     )
-    .with_temp_root(prepare_temp_root(&options.data_dir)?);
+    .with_temp_root(prepare_temp_root(&options.data_dir.join("tmp"))?);
+    let maintainer = hydrant_ingest::maintenance::Maintainer::new(metastore.clone())
+        .with_temp_root(prepare_temp_root(&options.data_dir.join("tmp-merges"))?);
     let indexing = tokio::spawn(index_continuously(
         indexer,
+        maintainer,
         staging,
         stats.clone(),
         shutdown.clone(),
@@ -168,12 +174,13 @@ pub async fn run(options: LocalOptions) -> anyhow::Result<()> {
             _ = &mut stop_signal => break,
             _ = ticker.tick() => {
                 progress.set_message(format!(
-                    "generated {} records in {} objects · indexed {} docs in {} batches · {} rejected",
+                    "generated {} records in {} objects · indexed {} docs in {} batches · {} rejected · {} merges",
                     stats.records_generated.load(Ordering::Relaxed),
                     stats.objects_generated.load(Ordering::Relaxed),
                     stats.docs_indexed.load(Ordering::Relaxed),
                     stats.batches_indexed.load(Ordering::Relaxed),
                     stats.records_rejected.load(Ordering::Relaxed),
+                    stats.merges.load(Ordering::Relaxed),
                 ));
                 progress.tick();
                 // A finished indexer, or a generator that stopped before its quota, failed:
@@ -209,8 +216,8 @@ pub async fn run(options: LocalOptions) -> anyhow::Result<()> {
 
 /// Splits are built under the data directory, not the system temp directory: local mode may
 /// build large splits, and a crash leaves nothing in /tmp.
-fn prepare_temp_root(data_dir: &std::path::Path) -> anyhow::Result<PathBuf> {
-    let temp_root = data_dir.join("tmp");
+fn prepare_temp_root(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let temp_root = dir.to_path_buf();
     if temp_root.exists() {
         // Leftovers of a crashed run: never published, safe to drop.
         std::fs::remove_dir_all(&temp_root)
@@ -265,12 +272,15 @@ async fn generate(
 
 async fn index_continuously(
     indexer: Indexer,
+    maintainer: hydrant_ingest::maintenance::Maintainer,
     staging: SharedStorage,
     stats: Arc<LocalStats>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     // Keys indexed (or found already indexed) by this process; the checkpoint covers the rest.
     let mut done: HashSet<String> = HashSet::new();
+    // Merges and garbage collection, as the scheduled maintenance message does on AWS.
+    let mut last_maintenance = Instant::now();
     loop {
         let pending: Vec<ObjectRef> = match staging.list("").await {
             Ok(objects) => objects
@@ -291,6 +301,15 @@ async fn index_continuously(
         if pending.is_empty() {
             if *shutdown.borrow() {
                 return Ok(());
+            }
+            if last_maintenance.elapsed() >= MAINTENANCE_INTERVAL {
+                last_maintenance = Instant::now();
+                match maintainer.run(INDEX_ID, None).await {
+                    Ok(report) => {
+                        stats.merges.fetch_add(report.merges as u64, Ordering::Relaxed);
+                    }
+                    Err(error) => error!(%error, "maintenance failed; retrying later"),
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}

@@ -29,6 +29,8 @@ enum Command {
     Poll(commands::PollOptions),
     /// Queue existing staging objects for indexing (one message each).
     Backfill(commands::BackfillOptions),
+    /// Run retention, merges and garbage collection once.
+    Maintenance(commands::MaintenanceOptions),
 }
 
 /// Completes on Ctrl-C or SIGTERM, so that `kill` and container runtimes stop cleanly too.
@@ -72,6 +74,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(options) => commands::serve(options).await,
             Command::Poll(options) => commands::poll(options).await,
             Command::Backfill(options) => commands::backfill(options).await,
+            Command::Maintenance(options) => commands::maintenance(options).await,
         }
     })
 }

@@ -292,7 +292,10 @@ pub struct MaintenanceOptions {
 
 /// Runs retention, merges and garbage collection once, as a maintenance message would.
 pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
-    let metastore = options.storage.metastore(&StorageResolver::default()).await?;
+    let metastore = options
+        .storage
+        .metastore(&StorageResolver::default())
+        .await?;
     let index_ids = match options.index {
         Some(index_id) => vec![index_id],
         None => metastore

@@ -306,7 +306,9 @@ async fn index_continuously(
                 last_maintenance = Instant::now();
                 match maintainer.run(INDEX_ID, None).await {
                     Ok(report) => {
-                        stats.merges.fetch_add(report.merges as u64, Ordering::Relaxed);
+                        stats
+                            .merges
+                            .fetch_add(report.merges as u64, Ordering::Relaxed);
                     }
                     Err(error) => error!(%error, "maintenance failed; retrying later"),
                 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hydrant_metastore::storage::{
-    LocalStorage, MemoryStorage, PutMode, PutPayload, SharedStorage, Storage,
+    LocalStorage, MemoryStorage, PutMode, PutPayload, SharedStorage, Storage, ThrottledStorage,
 };
 
 async fn conformance_put_get_roundtrip(storage: SharedStorage) {
@@ -443,6 +443,15 @@ async fn s3_storage(name: &str) -> (SharedStorage, ()) {
 backend_tests!(local, local_storage);
 backend_tests!(memory, memory_storage);
 backend_tests!(s3, s3_storage);
+
+/// The latency wrapper keeps every clause of the contract of what it wraps.
+async fn throttled_storage(_name: &str) -> (SharedStorage, ()) {
+    let inner = Arc::new(MemoryStorage::default());
+    let storage = ThrottledStorage::new(inner, std::time::Duration::from_millis(1));
+    (Arc::new(storage), ())
+}
+
+backend_tests!(throttled, throttled_storage);
 
 /// Two handles on one directory behave like two processes sharing it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

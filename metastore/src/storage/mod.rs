@@ -48,6 +48,7 @@
 mod local;
 mod memory;
 mod s3;
+mod throttled;
 mod uri;
 
 use std::fmt;
@@ -63,6 +64,7 @@ use futures::stream::BoxStream;
 pub use self::local::LocalStorage;
 pub use self::memory::MemoryStorage;
 pub use self::s3::{S3Config, S3Storage};
+pub use self::throttled::ThrottledStorage;
 pub use self::uri::{StorageResolver, StorageUri, storage_from_uri};
 use crate::error::{Error, Result};
 

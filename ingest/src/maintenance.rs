@@ -256,6 +256,9 @@ impl Maintainer {
         let output_dir = temp_dir.path().join("merged");
         let bundle_path = temp_dir.path().join("merged.split");
         let tokenizers = doc_mapper.tokenizers().clone();
+        // Written with the index's current settings, whatever its inputs were written with:
+        // a changed doc store setting converges as splits merge.
+        let target_settings = doc_mapper.index_settings();
         let (blocking_output_dir, blocking_bundle_path) = (output_dir.clone(), bundle_path.clone());
         let bundle = tokio::task::spawn_blocking(move || -> Result<_> {
             let mut indexes = Vec::with_capacity(local_inputs.len());
@@ -280,7 +283,18 @@ impl Maintainer {
                     context: "cannot open the merge output directory".to_string(),
                     source: std::io::Error::other(error),
                 })?;
-            tantivy::indexer::merge_indices(&indexes, output).map_err(IngestError::Tantivy)?;
+            let mut segments = Vec::new();
+            for index in &indexes {
+                segments.extend(index.searchable_segments().map_err(IngestError::Tantivy)?);
+            }
+            let keep_all_docs = segments.iter().map(|_| None).collect();
+            tantivy::indexer::merge_filtered_segments(
+                &segments,
+                target_settings,
+                keep_all_docs,
+                output,
+            )
+            .map_err(IngestError::Tantivy)?;
             Ok(write_split_bundle(
                 &blocking_output_dir,
                 &blocking_bundle_path,

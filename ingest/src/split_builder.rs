@@ -60,7 +60,10 @@ impl SplitBuilder {
             context: format!("cannot create {}", index_dir.display()),
             source: error,
         })?;
-        let mut index = Index::create_in_dir(&index_dir, doc_mapper.schema().clone())
+        let mut index = Index::builder()
+            .schema(doc_mapper.schema().clone())
+            .settings(doc_mapper.index_settings())
+            .create_in_dir(&index_dir)
             .map_err(IngestError::Tantivy)?;
         index.set_tokenizers(doc_mapper.tokenizers().clone());
         index.set_fast_field_tokenizers(doc_mapper.fast_field_normalizers().clone());

@@ -257,6 +257,8 @@ pub struct DocMapper {
     doc_mapping_uid: String,
     tokenizers: TokenizerManager,
     fast_field_normalizers: TokenizerManager,
+    docstore_compression_level: i32,
+    docstore_blocksize: usize,
 }
 
 impl fmt::Debug for DocMapper {
@@ -344,6 +346,8 @@ impl DocMapper {
             doc_mapping_uid: doc_mapping_uid(doc_mapping),
             tokenizers: hydrant_tokenizers(),
             fast_field_normalizers: hydrant_fast_field_normalizers(),
+            docstore_compression_level: config.indexing_settings.docstore_compression_level,
+            docstore_blocksize: config.indexing_settings.docstore_blocksize as usize,
         };
         for name in doc_mapping.tag_fields.iter() {
             mapper.resolve_field(name).ok_or_else(|| {
@@ -373,6 +377,20 @@ impl DocMapper {
     }
 
     /// The tantivy schema of every split of this mapping.
+    /// The tantivy settings every split of the index is written with (doc store compression),
+    /// for new splits and merges alike.
+    pub fn index_settings(&self) -> tantivy::IndexSettings {
+        tantivy::IndexSettings {
+            docstore_compression: tantivy::store::Compressor::Zstd(
+                tantivy::store::ZstdCompressor {
+                    compression_level: Some(self.docstore_compression_level),
+                },
+            ),
+            docstore_blocksize: self.docstore_blocksize,
+            ..tantivy::IndexSettings::default()
+        }
+    }
+
     pub fn schema(&self) -> &Schema {
         &self.schema
     }

@@ -69,6 +69,19 @@ impl IndexConfig {
                 "indexing_settings.split_num_docs_target must be positive".to_string(),
             ));
         }
+        let settings = &self.indexing_settings;
+        if !(1..=22).contains(&settings.docstore_compression_level) {
+            return Err(Error::InvalidConfig(format!(
+                "indexing_settings.docstore_compression_level must be 1 to 22 (zstd), got {}",
+                settings.docstore_compression_level
+            )));
+        }
+        if !(4_096..=64_000_000).contains(&settings.docstore_blocksize) {
+            return Err(Error::InvalidConfig(format!(
+                "indexing_settings.docstore_blocksize must be 4KB to 64MB, got {} bytes",
+                settings.docstore_blocksize
+            )));
+        }
         if let Some(retention) = &self.retention {
             retention.period()?;
             if self.doc_mapping.timestamp_field.is_none() {
@@ -545,10 +558,29 @@ pub struct IndexingSettings {
     pub merge_policy: MergePolicyConfig,
     #[serde(default)]
     pub resources: IndexingResources,
+    /// zstd level of the document store (Quickwit's setting and default). Stored fields are
+    /// most of a split's bytes; zstd keeps index bytes below the gzip input's size times 3.
+    #[serde(default = "default_docstore_compression_level")]
+    pub docstore_compression_level: i32,
+    /// Bytes of documents compressed together. Bigger blocks compress better, and a fetched
+    /// hit costs reading one block.
+    #[serde(
+        default = "default_docstore_blocksize",
+        deserialize_with = "deserialize_byte_size"
+    )]
+    pub docstore_blocksize: u64,
 }
 
 fn default_split_num_docs_target() -> u64 {
     10_000_000
+}
+
+fn default_docstore_compression_level() -> i32 {
+    8
+}
+
+fn default_docstore_blocksize() -> u64 {
+    1_000_000
 }
 
 impl Default for IndexingSettings {
@@ -558,6 +590,8 @@ impl Default for IndexingSettings {
             commit_timeout_secs: None,
             merge_policy: MergePolicyConfig::default(),
             resources: IndexingResources::default(),
+            docstore_compression_level: default_docstore_compression_level(),
+            docstore_blocksize: default_docstore_blocksize(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //!   and no body unless something changed.
 //! - [`LeafCache`]: the result of one request on one split. Splits never change, so a result
 //!   stays valid for as long as it is kept; bounded by size.
+//! - [`DocCache`]: rendered hits by split and document; documents never change either.
 //! - Doc mappers by index and doc mapping, built once.
 //!
 //! Split footers and fetched byte ranges are cached by the searcher and the fetcher.
@@ -18,6 +19,7 @@ use hydrant_metastore::storage::ObjectVersion;
 use hydrant_metastore::{IndexMetadata, Metastore};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+use serde_json::Value;
 use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
 
 use crate::error::{Result, SearchError};
@@ -193,5 +195,60 @@ impl LeafCache {
     pub fn insert(&self, split_id: &str, fingerprint: &str, outcome: Arc<LeafOutcome>) {
         self.entries
             .insert((split_id.to_string(), fingerprint.to_string()), outcome);
+    }
+}
+
+/// A rendered hit: one document of one split, as the response shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DocKey {
+    pub split_id: String,
+    pub segment_ord: u32,
+    pub doc_id: u32,
+}
+
+#[derive(Clone)]
+struct DocWeighter;
+
+impl Weighter<DocKey, Arc<Value>> for DocWeighter {
+    fn weight(&self, key: &DocKey, hit: &Arc<Value>) -> u64 {
+        (key.split_id.len() + 64) as u64 + json_size_estimate(hit)
+    }
+}
+
+/// Bytes a JSON value roughly takes in memory.
+fn json_size_estimate(value: &Value) -> u64 {
+    match value {
+        Value::String(text) => 24 + text.len() as u64,
+        Value::Array(items) => 24 + items.iter().map(json_size_estimate).sum::<u64>(),
+        Value::Object(map) => {
+            48 + map
+                .iter()
+                .map(|(key, value)| 24 + key.len() as u64 + json_size_estimate(value))
+                .sum::<u64>()
+        }
+        _ => 16,
+    }
+}
+
+/// Rendered hits, bounded in bytes. Documents in a split never change, so an entry is never
+/// stale; it saves reopening the split and decompressing a doc store block (up to a megabyte
+/// of zstd) for every page that shows the document again.
+pub struct DocCache {
+    entries: Cache<DocKey, Arc<Value>, DocWeighter>,
+}
+
+impl DocCache {
+    pub fn with_capacity_bytes(capacity_bytes: u64) -> Self {
+        DocCache {
+            entries: Cache::with_weighter(4096, capacity_bytes, DocWeighter),
+        }
+    }
+
+    pub fn get(&self, key: &DocKey) -> Option<Arc<Value>> {
+        self.entries.get(key)
+    }
+
+    pub fn insert(&self, key: DocKey, hit: Arc<Value>) {
+        self.entries.insert(key, hit);
     }
 }

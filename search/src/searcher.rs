@@ -35,7 +35,9 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{DateTime, DocAddress, ReloadPolicy, Searcher, TantivyDocument, Term};
 use tracing::{info, warn};
 
-use crate::cache::{DocMapperCache, LeafCache, LeafOutcome, METASTORE_TTL, MetastoreCache};
+use crate::cache::{
+    DocCache, DocKey, DocMapperCache, LeafCache, LeafOutcome, METASTORE_TTL, MetastoreCache,
+};
 use crate::error::{Result, SearchError};
 use crate::fetcher::{ChunkCache, FetchStats, StorageFetcher};
 use crate::query::{build_query, parse_query};
@@ -56,7 +58,11 @@ pub struct SearcherConfig {
     pub footer_cache_bytes: u64,
     /// Bytes of per-split results kept in memory.
     pub leaf_cache_bytes: u64,
-    /// Splits searched at the same time.
+    /// Bytes of rendered hits kept in memory.
+    pub doc_cache_bytes: u64,
+    /// Splits searched at the same time. A cold split search mostly waits on a few sequential
+    /// storage round trips, so this is far above the core count: 100 splits with 30 ms GETs
+    /// answer in one wave of round trips instead of thirteen.
     pub split_concurrency: usize,
     /// How long a metastore document is trusted before revalidation.
     pub metastore_ttl: Duration,
@@ -68,7 +74,8 @@ impl Default for SearcherConfig {
             chunk_cache_bytes: 256 << 20,
             footer_cache_bytes: 64 << 20,
             leaf_cache_bytes: 32 << 20,
-            split_concurrency: 8,
+            doc_cache_bytes: 32 << 20,
+            split_concurrency: 100,
             metastore_ttl: METASTORE_TTL,
         }
     }
@@ -91,6 +98,7 @@ pub struct SearchService {
     footers: Cache<String, Arc<SplitFooter>, FooterWeighter>,
     chunks: Arc<ChunkCache>,
     leaves: LeafCache,
+    docs: DocCache,
     split_concurrency: usize,
 }
 
@@ -128,6 +136,7 @@ impl SearchService {
             footers: Cache::with_weighter(1024, config.footer_cache_bytes, FooterWeighter),
             chunks: Arc::new(ChunkCache::with_capacity_bytes(config.chunk_cache_bytes)),
             leaves: LeafCache::with_capacity_bytes(config.leaf_cache_bytes),
+            docs: DocCache::with_capacity_bytes(config.doc_cache_bytes),
             split_concurrency: config.split_concurrency.max(1),
         }
     }
@@ -483,7 +492,28 @@ impl SearchService {
         }
         let mut hits = vec![Value::Null; page.len()];
         let mut snippets = vec![Value::Null; page.len()];
-        for (ordinal, candidates) in by_split {
+        // Snippets depend on the query; plain hits only on the document, so they are cached.
+        let use_doc_cache = snippet_fields.is_empty();
+        let doc_key = |ordinal: usize, candidate: &Candidate| DocKey {
+            split_id: splits[ordinal].split_id.clone(),
+            segment_ord: candidate.segment_ord,
+            doc_id: candidate.doc_id,
+        };
+        for (ordinal, mut candidates) in by_split {
+            if use_doc_cache {
+                candidates.retain(|(position, candidate)| {
+                    match self.docs.get(&doc_key(ordinal, candidate)) {
+                        Some(hit) => {
+                            hits[*position] = (*hit).clone();
+                            false
+                        }
+                        None => true,
+                    }
+                });
+                if candidates.is_empty() {
+                    continue;
+                }
+            }
             let searcher = match searchers.remove(&ordinal) {
                 Some(searcher) => searcher,
                 None => self
@@ -519,6 +549,10 @@ impl SearchService {
                 SearchError::Internal(format!("hit fetching task failed: {error}"))
             })??;
             for (position, hit, snippet) in rendered {
+                if use_doc_cache {
+                    let key = doc_key(ordinal, &page[position]);
+                    self.docs.insert(key, Arc::new(hit.clone()));
+                }
                 hits[position] = hit;
                 snippets[position] = snippet;
             }

@@ -8,6 +8,7 @@
 //! | --- | --- | --- |
 //! | `HYDRANT_INDEX_URI` | index storage (`s3://bucket/prefix`) | required |
 //! | `HYDRANT_CACHE_BYTES` | memory for fetched split bytes | 256 MB, or a quarter of the function's memory |
+//! | `HYDRANT_SPLIT_CONCURRENCY` | splits searched at once | 100 |
 //! | `HYDRANT_SPLIT_CACHE_BYTES` | disk for whole splits in `/tmp` (0: off) | 0 |
 //! | `HYDRANT_SPLIT_CACHE_DIR` | where whole splits are kept | `/tmp/hydrant-splits` |
 
@@ -66,6 +67,15 @@ async fn start() -> Result<SearchService, String> {
         config.chunk_cache_bytes = bytes
             .parse()
             .map_err(|_| format!("HYDRANT_CACHE_BYTES must be a number of bytes, got `{bytes}`"))?;
+    }
+    if let Ok(count) = std::env::var("HYDRANT_SPLIT_CONCURRENCY") {
+        config.split_concurrency = count
+            .parse()
+            .ok()
+            .filter(|count| *count > 0)
+            .ok_or_else(|| {
+                format!("HYDRANT_SPLIT_CONCURRENCY must be a positive number, got `{count}`")
+            })?;
     }
     let storage = StorageResolver::default()
         .resolve(&index_uri)

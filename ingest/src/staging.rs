@@ -34,7 +34,13 @@ impl ObjectRef {
 #[derive(Clone, Debug, Default)]
 pub struct StagingBuckets {
     resolver: StorageResolver,
-    bindings: HashMap<String, StorageUri>,
+    bindings: HashMap<String, Binding>,
+}
+
+#[derive(Clone, Debug)]
+enum Binding {
+    Uri(StorageUri),
+    Storage(SharedStorage),
 }
 
 impl StagingBuckets {
@@ -47,14 +53,21 @@ impl StagingBuckets {
 
     /// Serves `bucket` from `uri` instead of S3 (a local directory in local mode).
     pub fn bind(mut self, bucket: impl Into<String>, uri: StorageUri) -> Self {
-        self.bindings.insert(bucket.into(), uri);
+        self.bindings.insert(bucket.into(), Binding::Uri(uri));
+        self
+    }
+
+    /// Serves `bucket` from `storage` (benchmarks bind instrumented storages this way).
+    pub fn bind_storage(mut self, bucket: impl Into<String>, storage: SharedStorage) -> Self {
+        self.bindings.insert(bucket.into(), Binding::Storage(storage));
         self
     }
 
     /// The storage holding the objects of `bucket`, keys relative to its root.
     pub async fn storage_for(&self, bucket: &str) -> Result<SharedStorage> {
         let uri = match self.bindings.get(bucket) {
-            Some(uri) => uri.clone(),
+            Some(Binding::Storage(storage)) => return Ok(storage.clone()),
+            Some(Binding::Uri(uri)) => uri.clone(),
             None => StorageUri::S3 {
                 bucket: bucket.to_string(),
                 prefix: String::new(),

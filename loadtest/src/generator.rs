@@ -1,10 +1,45 @@
-//! Firehose objects of mock-sales records with a share of bad records of every kind, each bad
-//! record returned with the reason the indexer must give for it, so that tests and benchmarks
-//! can check that nothing is lost silently.
+//! Firehose objects of one dataset's records with a share of bad records of every kind, each
+//! bad record returned with the reason the indexer must give for it, so that tests and
+//! benchmarks can check that nothing is lost silently; and a share of late records, stamped
+//! hours before their neighbours, as delayed producers write them.
 
 use crate::firehose::{Framing, encode_object};
-use crate::mock_sales::MockSales;
+use crate::mock_sales::{MOCK_SALES_CONFIG, MockSales};
 use crate::rng::Rng;
+use crate::web_logs::{WEB_LOGS_CONFIG, WebLogs, rfc3339_millis};
+
+/// The record schemas the generator knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dataset {
+    /// The sales records of Quickwit's serverless tutorial.
+    MockSales,
+    /// Web/HTTP access logs.
+    WebLogs,
+}
+
+impl Dataset {
+    /// The index config the dataset is indexed with (YAML).
+    pub fn index_config_yaml(self) -> &'static str {
+        match self {
+            Dataset::MockSales => MOCK_SALES_CONFIG,
+            Dataset::WebLogs => WEB_LOGS_CONFIG,
+        }
+    }
+
+    /// The index id of that config.
+    pub fn index_id(self) -> &'static str {
+        match self {
+            Dataset::MockSales => "mock-sales",
+            Dataset::WebLogs => "web-logs",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Records {
+    MockSales(MockSales),
+    WebLogs(WebLogs),
+}
 
 /// The kinds of bad records a Firehose stream carries, and the indexer's reason for each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +94,8 @@ pub struct ObjectSpec {
     pub gzip: bool,
     /// Timestamp of the first record; records are 1 ms apart.
     pub start_millis: i64,
+    /// Share of good records stamped one to six hours early (late arrivals), 0.0 to 1.0.
+    pub late_share: f64,
     /// Whether unmapped fields are errors (the index is in `strict` mode).
     pub strict: bool,
 }
@@ -72,18 +109,32 @@ pub struct GeneratedObject {
     pub uncompressed_bytes: u64,
 }
 
-/// Generates mock-sales objects with bad records, deterministically from a seed.
+/// Generates objects with bad records, deterministically from a seed.
 #[derive(Clone, Debug)]
 pub struct ObjectGenerator {
-    sales: MockSales,
+    records: Records,
     rng: Rng,
     next_bad: usize,
 }
 
 impl ObjectGenerator {
+    /// Mock-sales objects whose ids start at `first_id`.
     pub fn new(seed: u64, first_id: u64) -> Self {
         ObjectGenerator {
-            sales: MockSales::new(seed, first_id),
+            records: Records::MockSales(MockSales::new(seed, first_id)),
+            rng: Rng::new(seed ^ 0x5bad_5eed),
+            next_bad: 0,
+        }
+    }
+
+    /// Objects of `dataset`.
+    pub fn for_dataset(dataset: Dataset, seed: u64) -> Self {
+        let records = match dataset {
+            Dataset::MockSales => Records::MockSales(MockSales::new(seed, 0)),
+            Dataset::WebLogs => Records::WebLogs(WebLogs::new(seed)),
+        };
+        ObjectGenerator {
+            records,
             rng: Rng::new(seed ^ 0x5bad_5eed),
             next_bad: 0,
         }
@@ -119,7 +170,15 @@ impl ObjectGenerator {
                 });
                 texts.push(text);
             } else {
-                texts.push(self.sales.record(ts));
+                let ts = if spec.late_share > 0.0 && self.rng.unit() < spec.late_share {
+                    ts - (1 + self.rng.below(6) as i64) * 3_600_000
+                } else {
+                    ts
+                };
+                texts.push(match &mut self.records {
+                    Records::MockSales(sales) => sales.record(ts),
+                    Records::WebLogs(logs) => logs.record(ts),
+                });
             }
         }
         let uncompressed_bytes = texts.iter().map(|text| text.len() as u64 + 1).sum();
@@ -132,6 +191,48 @@ impl ObjectGenerator {
     }
 
     fn bad_record(&mut self, kind: BadRecordKind, ts: i64) -> String {
+        match self.records {
+            Records::MockSales(_) => self.bad_sale(kind, ts),
+            Records::WebLogs(_) => self.bad_log(kind, ts),
+        }
+    }
+
+    fn bad_log(&mut self, kind: BadRecordKind, ts: i64) -> String {
+        let variant = self.rng.below(4);
+        let timestamp = rfc3339_millis(ts);
+        match kind {
+            BadRecordKind::MalformedJson => match variant {
+                0 => format!(r#"{{"timestamp":"{timestamp}","status":200,}}"#),
+                1 => format!(r#"{{"timestamp":"{timestamp}","status":ok}}"#),
+                2 => format!(r#"{{"timestamp":"{timestamp}","message":"cut short""#),
+                _ => format!(r#"{{timestamp:"{timestamp}","status":200}}"#),
+            },
+            BadRecordKind::NotAnObject => match variant {
+                0 => r#"["GET","/health",200]"#.to_string(),
+                1 => "404".to_string(),
+                2 => r#""GET /health 200""#.to_string(),
+                _ => "null".to_string(),
+            },
+            BadRecordKind::MissingTimestamp => {
+                r#"{"method":"GET","path":"/health","status":200,"message":"no time"}"#.to_string()
+            }
+            BadRecordKind::InvalidTimestamp => match variant {
+                0 | 1 => r#"{"timestamp":"yesterday","status":200}"#.to_string(),
+                _ => r#"{"timestamp":true,"status":200}"#.to_string(),
+            },
+            BadRecordKind::InvalidValue => match variant {
+                0 => format!(r#"{{"timestamp":"{timestamp}","status":-3}}"#),
+                1 => format!(r#"{{"timestamp":"{timestamp}","status":"teapot"}}"#),
+                2 => format!(r#"{{"timestamp":"{timestamp}","client_ip":"999.1.1.1"}}"#),
+                _ => format!(r#"{{"timestamp":"{timestamp}","latency_ms":"fast"}}"#),
+            },
+            BadRecordKind::UnmappedField => {
+                format!(r#"{{"timestamp":"{timestamp}","status":200,"colour":"red"}}"#)
+            }
+        }
+    }
+
+    fn bad_sale(&mut self, kind: BadRecordKind, ts: i64) -> String {
         let variant = self.rng.below(4);
         match kind {
             BadRecordKind::MalformedJson => match variant {
@@ -180,6 +281,7 @@ mod tests {
             framing: Framing::Concatenated,
             gzip: false,
             start_millis: 1_700_000_000_000,
+            late_share: 0.0,
             strict: true,
         });
         assert_eq!(object.bad.len(), 10);

@@ -142,6 +142,7 @@ pub async fn run(
             framing: Framing::NewlineDelimited,
             gzip: true,
             start_millis: next_millis,
+            late_share: 0.0,
             strict: false,
         });
         next_millis += records_per_object as i64;
@@ -232,8 +233,9 @@ fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
     }
 }
 
-/// Decompress, parse and index in one thread with tantivy alone.
-fn raw_tantivy(config: &IndexConfig, objects: &[PathBuf], dir: &Path, heap: usize) -> Result<u64> {
+/// Decompress, parse and index in one thread with tantivy alone. Records that do not parse
+/// or do not fit the mapping are skipped, as the indexer rejects them.
+pub(crate) fn raw_tantivy(config: &IndexConfig, objects: &[PathBuf], dir: &Path, heap: usize) -> Result<u64> {
     let doc_mapper = DocMapper::new(config)?;
     let mut index = Index::create_in_dir(dir, doc_mapper.schema().clone())?;
     index.set_tokenizers(doc_mapper.tokenizers().clone());
@@ -244,12 +246,13 @@ fn raw_tantivy(config: &IndexConfig, objects: &[PathBuf], dir: &Path, heap: usiz
             path,
         )?)));
         for line in reader.lines() {
-            let record: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line?)?;
-            let parsed = doc_mapper.doc_from_json(record).map_err(|rejection| {
-                LoadtestError::Check(format!("generated record rejected: {rejection}"))
-            })?;
-            writer.add_document(parsed.doc)?;
-            num_docs += 1;
+            let Ok(record) = serde_json::from_str::<serde_json::Map<_, _>>(&line?) else {
+                continue;
+            };
+            if let Ok(parsed) = doc_mapper.doc_from_json(record) {
+                writer.add_document(parsed.doc)?;
+                num_docs += 1;
+            }
         }
     }
     writer.commit()?;

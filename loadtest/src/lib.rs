@@ -2,16 +2,24 @@
 //! that fill them.
 //!
 //! - [`mock_sales`]: the dataset of Quickwit's serverless tutorial.
+//! - [`web_logs`]: web/HTTP access logs, the benchmark's main dataset.
 //! - [`firehose`]: object keys, framing and compression as Firehose writes them.
 //! - [`generator`]: objects with a share of bad records of every kind, and their expected reasons.
 //! - [`rng`]: a deterministic generator, so every run with a seed produces the same data.
+//! - [`bench`]: the whole measurement (`loadtest bench`): indexing, freshness, queries cold and
+//!   warm against a raw scan, maintenance, and [`cost`] of it all.
+//! - [`query_mix`]: the benchmark's queries, each with the predicate a raw scan evaluates.
 //! - [`indexing_bench`]: indexing throughput and memory against raw tantivy, same run.
 //! - [`memory`]: peak resident memory of the process.
 
+pub mod bench;
+pub mod cost;
 pub mod error;
 pub mod firehose;
 pub mod generator;
 pub mod indexing_bench;
 pub mod memory;
 pub mod mock_sales;
+pub mod query_mix;
 pub mod rng;
+pub mod web_logs;

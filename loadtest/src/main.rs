@@ -1,8 +1,11 @@
 //! `loadtest`: Hydrant's benchmark driver.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use hydrant_loadtest::bench::{self, BenchConfig, BenchProgress};
 use hydrant_loadtest::indexing_bench::{self, IndexingBenchConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -18,6 +21,36 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole measurement on the local target: indexing against raw tantivy, freshness,
+    /// cold and warm queries against a raw gzip scan, maintenance, package sizes and costs.
+    Bench {
+        /// Records generated.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// Objects they are spread over (one split each in the stream phase).
+        #[arg(long, default_value_t = 100)]
+        objects: usize,
+        /// Milliseconds added to every storage request while querying (S3's latency).
+        #[arg(long, default_value_t = 30)]
+        latency_ms: u64,
+        /// Share of bad records.
+        #[arg(long, default_value_t = 0.001)]
+        bad_share: f64,
+        /// Share of late records.
+        #[arg(long, default_value_t = 0.005)]
+        late_share: f64,
+        /// Warm runs of each query.
+        #[arg(long, default_value_t = 20)]
+        warm_runs: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print the figures as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Working directory (a temporary one by default).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
     /// Indexing throughput and peak memory: Hydrant's pipeline vs raw tantivy on one batch.
     Indexing {
         /// Uncompressed megabytes of records in the batch.
@@ -40,6 +73,41 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
+        Command::Bench {
+            records,
+            objects,
+            latency_ms,
+            bad_share,
+            late_share,
+            warm_runs,
+            seed,
+            json,
+            work_dir,
+        } => runtime.block_on(async move {
+            let temp_dir = tempfile::tempdir()?;
+            let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
+            std::fs::create_dir_all(&work_dir)?;
+            let config = BenchConfig {
+                num_records: records,
+                num_objects: objects,
+                bad_share,
+                late_share,
+                injected_latency: Duration::from_millis(latency_ms),
+                warm_runs,
+                seed,
+                work_dir,
+                ..BenchConfig::default()
+            };
+            let progress = PhaseBars::new()?;
+            let report = bench::run(&config, &progress).await?;
+            progress.finish();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", report.table());
+            }
+            Ok(())
+        }),
         Command::Indexing {
             mb,
             objects,
@@ -67,5 +135,54 @@ fn main() -> anyhow::Result<()> {
             println!("{}", result.table());
             Ok(())
         }),
+    }
+}
+
+/// One progress bar per phase; a finished phase leaves a line with its duration.
+struct PhaseBars {
+    bar: ProgressBar,
+    current: Mutex<Option<(String, Instant)>>,
+}
+
+impl PhaseBars {
+    fn new() -> anyhow::Result<Self> {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg:<44} [{bar:30}] {pos}/{len} {elapsed_precise}",
+            )?
+            .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Ok(PhaseBars {
+            bar,
+            current: Mutex::new(None),
+        })
+    }
+
+    fn close_phase(&self) {
+        if let Some((name, started)) = self.current.lock().expect("not poisoned").take() {
+            self.bar
+                .println(format!("  done: {name} ({:.1} s)", started.elapsed().as_secs_f64()));
+        }
+    }
+
+    fn finish(&self) {
+        self.close_phase();
+        self.bar.finish_and_clear();
+    }
+}
+
+impl BenchProgress for PhaseBars {
+    fn phase(&self, name: &str, steps: u64) {
+        self.close_phase();
+        *self.current.lock().expect("not poisoned") = Some((name.to_string(), Instant::now()));
+        self.bar.set_message(name.to_string());
+        self.bar.set_length(steps);
+        self.bar.set_position(0);
+    }
+
+    fn step(&self) {
+        self.bar.inc(1);
     }
 }

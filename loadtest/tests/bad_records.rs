@@ -7,14 +7,23 @@ use std::sync::Arc;
 
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_loadtest::firehose::Framing;
-use hydrant_loadtest::generator::{ObjectGenerator, ObjectSpec};
-use hydrant_loadtest::mock_sales::MOCK_SALES_CONFIG;
+use hydrant_loadtest::generator::{Dataset, ObjectGenerator, ObjectSpec};
 use hydrant_metastore::Metastore;
 use hydrant_metastore::index_config::IndexConfig;
 use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_bad_record_is_rejected_with_its_reason_and_kept() {
+async fn every_bad_sales_record_is_rejected_with_its_reason_and_kept() {
+    every_bad_record_is_rejected_with_its_reason_and_kept(Dataset::MockSales).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_web_log_is_rejected_with_its_reason_and_kept() {
+    every_bad_record_is_rejected_with_its_reason_and_kept(Dataset::WebLogs).await;
+}
+
+async fn every_bad_record_is_rejected_with_its_reason_and_kept(dataset: Dataset) {
+    let index_id = dataset.index_id();
     let temp_dir = tempfile::tempdir().unwrap();
     let staging_dir = temp_dir.path().join("staging");
     let staging: SharedStorage = Arc::new(LocalStorage::new(&staging_dir).unwrap());
@@ -22,8 +31,10 @@ async fn every_bad_record_is_rejected_with_its_reason_and_kept() {
         Arc::new(LocalStorage::new(temp_dir.path().join("index")).unwrap());
     let metastore = Metastore::new(index_storage.clone());
     // Strict mode, so that unmapped fields are errors too.
-    let strict_config =
-        MOCK_SALES_CONFIG.replace("doc_mapping:\n", "doc_mapping:\n  mode: strict\n");
+    let strict_config = dataset
+        .index_config_yaml()
+        .replace("  mode: lenient\n", "")
+        .replace("doc_mapping:\n", "doc_mapping:\n  mode: strict\n");
     metastore
         .create_index(IndexConfig::from_yaml(&strict_config).unwrap())
         .await
@@ -33,7 +44,7 @@ async fn every_bad_record_is_rejected_with_its_reason_and_kept() {
         StagingBuckets::default().bind("staging", StorageUri::Local(staging_dir)),
     );
 
-    let mut generator = ObjectGenerator::new(11, 0);
+    let mut generator = ObjectGenerator::for_dataset(dataset, 11);
     let mut expected_good = 0;
     // (source key, record text) -> (reason, how many times); identical bad records repeat.
     let mut expected_bad: HashMap<(String, String), (&'static str, usize)> = HashMap::new();
@@ -51,6 +62,7 @@ async fn every_bad_record_is_rejected_with_its_reason_and_kept() {
             framing,
             gzip: number % 3 != 0,
             start_millis: 1_700_000_000_000 + number * 1_000,
+            late_share: 0.05,
             strict: true,
         });
         let key = format!("2026/11/22/19/stream-1-{number:02}");
@@ -71,14 +83,14 @@ async fn every_bad_record_is_rejected_with_its_reason_and_kept() {
     let mut rejected_by_reason: HashMap<String, u64> = HashMap::new();
     for batch in objects.chunks(10) {
         let report = indexer
-            .index_objects("mock-sales", batch, None)
+            .index_objects(index_id, batch, None)
             .await
             .unwrap();
         for (reason, count) in report.rejected_by_reason {
             *rejected_by_reason.entry(reason).or_default() += count;
         }
     }
-    let metadata = metastore.index_metadata("mock-sales").await.unwrap();
+    let metadata = metastore.index_metadata(index_id).await.unwrap();
     assert_eq!(
         metadata.num_published_docs(),
         expected_good,
@@ -102,7 +114,7 @@ async fn every_bad_record_is_rejected_with_its_reason_and_kept() {
     // Every bad record is under errors/, with its reason, source and text.
     let mut found = 0;
     for file in index_storage
-        .list("indexes/mock-sales/errors/")
+        .list(&format!("indexes/{index_id}/errors/"))
         .await
         .unwrap()
     {

@@ -1,0 +1,1045 @@
+//! `loadtest bench`: the whole measurement in one run, on the embedded local target.
+//!
+//! 1. **Generate** a web-log dataset as Firehose would deliver it: gzip objects with
+//!    Firehose's key naming, a share of bad and of late records.
+//! 2. **Indexing throughput**: Hydrant indexes every object the way the FIFO queue feeds it
+//!    (batches of 10 objects), next to raw tantivy indexing the same documents in the same
+//!    process: the ratio is the figure, the absolute rates depend on the machine.
+//! 3. **Stream**: the objects again, one per invocation into a second index (Firehose
+//!    delivering one object at a time), with freshness (object landed → searchable through
+//!    a warm searcher) on a sample of them. This index has one split per object.
+//! 4. **Queries** over that index, cold (new searcher, empty caches) and warm, with storage
+//!    latency injected on every request to model S3; next to a scan of the raw gzip objects
+//!    answering the same queries through the same storage. Counts must agree.
+//! 5. **Maintenance** merges the stream index; queries are measured again.
+//! 6. **Costs**: the measured durations and request counts priced by [`crate::cost`].
+//!
+//! Storage request counts come from [`ThrottledStorage`], which also injects the latency.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use flate2::read::MultiGzDecoder;
+use futures::StreamExt;
+use hydrant_ingest::maintenance::Maintainer;
+use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
+use hydrant_metastore::Metastore;
+use hydrant_metastore::index_config::IndexConfig;
+use hydrant_metastore::storage::{
+    LocalStorage, PutMode, SharedStorage, Storage, ThrottledStorage,
+};
+use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::cost::{CostEstimate, CostInputs};
+use crate::error::{LoadtestError, Result};
+use crate::firehose::{Framing, object_key};
+use crate::generator::{Dataset, ObjectGenerator, ObjectSpec};
+use crate::indexing_bench::raw_tantivy;
+use crate::memory;
+use crate::query_mix::{MixQuery, QUERY_MIX};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// Records generated, bad ones included.
+    pub num_records: u64,
+    /// Objects they are spread over (one split each in the stream phase).
+    pub num_objects: usize,
+    /// Share of bad records (every kind), 0.0 to 1.0.
+    pub bad_share: f64,
+    /// Share of late records, 0.0 to 1.0.
+    pub late_share: f64,
+    /// Latency added to every storage request while querying, to model S3.
+    pub injected_latency: Duration,
+    /// Objects of the stream phase whose freshness is measured.
+    pub freshness_samples: usize,
+    /// Cold runs of each query (each with a new searcher).
+    pub cold_runs: usize,
+    /// Warm runs of each query.
+    pub warm_runs: usize,
+    pub seed: u64,
+    /// Where staging, indexes and baseline files go.
+    pub work_dir: PathBuf,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            num_records: 1_000_000,
+            num_objects: 100,
+            bad_share: 0.001,
+            late_share: 0.005,
+            injected_latency: Duration::from_millis(30),
+            freshness_samples: 10,
+            cold_runs: 3,
+            warm_runs: 20,
+            seed: 42,
+            work_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+/// Told what the benchmark is doing, for progress display.
+pub trait BenchProgress {
+    /// A phase starts with `steps` steps.
+    fn phase(&self, name: &str, steps: u64);
+    /// One step of the current phase is done.
+    fn step(&self);
+}
+
+/// Progress nobody watches.
+pub struct NoProgress;
+
+impl BenchProgress for NoProgress {
+    fn phase(&self, _name: &str, _steps: u64) {}
+    fn step(&self) {}
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Percentiles {
+    pub samples: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub mean_ms: f64,
+}
+
+impl Percentiles {
+    pub fn of(samples: &[Duration]) -> Self {
+        if samples.is_empty() {
+            return Percentiles::default();
+        }
+        let mut millis: Vec<f64> = samples
+            .iter()
+            .map(|sample| sample.as_secs_f64() * 1e3)
+            .collect();
+        millis.sort_by(f64::total_cmp);
+        let at = |quantile: f64| {
+            let rank = (quantile * millis.len() as f64).ceil() as usize;
+            millis[rank.clamp(1, millis.len()) - 1]
+        };
+        Percentiles {
+            samples: millis.len(),
+            p50_ms: at(0.50),
+            p95_ms: at(0.95),
+            p99_ms: at(0.99),
+            mean_ms: millis.iter().sum::<f64>() / millis.len() as f64,
+        }
+    }
+}
+
+/// The dataset as generated.
+#[derive(Clone, Debug, Serialize)]
+pub struct DatasetFigures {
+    pub objects: usize,
+    pub records: u64,
+    pub good_records: u64,
+    pub bad_records: u64,
+    pub uncompressed_bytes: u64,
+    pub gzip_bytes: u64,
+}
+
+/// Indexing throughput, Hydrant next to raw tantivy.
+#[derive(Clone, Debug, Serialize)]
+pub struct IndexingFigures {
+    pub batches: usize,
+    pub hydrant_secs: f64,
+    pub raw_tantivy_secs: f64,
+    pub hydrant_docs_per_sec: f64,
+    pub hydrant_mb_per_sec: f64,
+    pub raw_tantivy_docs_per_sec: f64,
+    pub raw_tantivy_mb_per_sec: f64,
+    /// Hydrant's speed over raw tantivy's (above 1: faster).
+    pub speed_ratio: f64,
+    pub hydrant_peak_rss_bytes: Option<u64>,
+    pub raw_tantivy_peak_rss_bytes: Option<u64>,
+    pub splits: usize,
+    pub split_bytes: u64,
+    pub index_bytes_per_gzip_byte: f64,
+    pub rejected_records: u64,
+}
+
+/// One object per invocation, as Firehose delivers.
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamFigures {
+    pub invocations: usize,
+    pub splits: usize,
+    pub mean_split_bytes: u64,
+    pub index_bytes_per_gzip_byte: f64,
+    pub invocation: Percentiles,
+    /// Object landed in staging → first search that counts its documents.
+    pub freshness: Percentiles,
+    pub indexer_seconds: f64,
+    pub staging_reads: u64,
+    pub index_reads: u64,
+    pub index_writes: u64,
+}
+
+/// One query of the mix.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueryRow {
+    pub name: String,
+    pub query: String,
+    pub num_hits: u64,
+    pub splits_searched: usize,
+    pub splits_pruned: usize,
+    pub cold_p50_ms: f64,
+    pub warm_p50_ms: f64,
+    /// GETs and bytes of one cold run.
+    pub cold_gets: u64,
+    pub cold_bytes: u64,
+    pub scan_ms: f64,
+}
+
+/// Queries over one state of the stream index.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueryFigures {
+    pub splits: usize,
+    pub docs: u64,
+    pub injected_latency_ms: f64,
+    pub cold: Percentiles,
+    pub warm: Percentiles,
+    pub raw_scan: Percentiles,
+    /// How many times faster than scanning the raw objects (p50 over p50).
+    pub cold_vs_scan: f64,
+    pub warm_vs_scan: f64,
+    pub searcher_peak_rss_bytes: Option<u64>,
+    pub searcher_seconds_cold: f64,
+    pub searcher_seconds_warm: f64,
+    pub gets_per_cold_query: f64,
+    pub gets_per_warm_query: f64,
+    pub rows: Vec<QueryRow>,
+}
+
+/// Maintenance on the stream index.
+#[derive(Clone, Debug, Serialize)]
+pub struct MaintenanceFigures {
+    pub secs: f64,
+    pub merges: usize,
+    pub splits_before: usize,
+    pub splits_after: usize,
+    pub index_reads: u64,
+    pub index_writes: u64,
+}
+
+/// Size of a Lambda package, when it has been built.
+#[derive(Clone, Debug, Serialize)]
+pub struct PackageSize {
+    pub function: String,
+    pub zip_bytes: Option<u64>,
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub machine: String,
+    pub started_at: String,
+    pub total_secs: f64,
+    pub dataset: DatasetFigures,
+    pub indexing: IndexingFigures,
+    pub stream: StreamFigures,
+    pub queries: QueryFigures,
+    pub maintenance: MaintenanceFigures,
+    pub queries_after_maintenance: QueryFigures,
+    pub packages: Vec<PackageSize>,
+    pub cost: CostEstimate,
+}
+
+/// A generated object on staging storage.
+struct StagedObject {
+    key: String,
+}
+
+/// Runs the whole benchmark.
+pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<BenchReport> {
+    let started = Instant::now();
+    let started_at = OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    let dataset = Dataset::WebLogs;
+    let index_config = IndexConfig::from_yaml(dataset.index_config_yaml())?;
+    let staging_dir = config.work_dir.join("staging");
+    let staging_disk: SharedStorage = Arc::new(LocalStorage::new(&staging_dir)?);
+    let staging = Arc::new(ThrottledStorage::new(staging_disk.clone(), Duration::ZERO));
+
+    // 1. The dataset.
+    progress.phase("generating Firehose objects", config.num_objects as u64);
+    let mut generator = ObjectGenerator::for_dataset(dataset, config.seed);
+    let records_per_object = (config.num_records / config.num_objects as u64).max(1) as usize;
+    // One object a minute, ending now: what a Firehose stream with 60 s buffering delivers.
+    let object_span_millis = 60_000;
+    let now_millis = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let first_millis = now_millis - config.num_objects as i64 * object_span_millis;
+    let mut objects = Vec::with_capacity(config.num_objects);
+    let mut figures = DatasetFigures {
+        objects: config.num_objects,
+        records: 0,
+        good_records: 0,
+        bad_records: 0,
+        uncompressed_bytes: 0,
+        gzip_bytes: 0,
+    };
+    for number in 0..config.num_objects {
+        let start_millis = first_millis + number as i64 * object_span_millis;
+        let object = generator.object(ObjectSpec {
+            num_records: records_per_object,
+            bad_share: config.bad_share,
+            framing: Framing::NewlineDelimited,
+            gzip: true,
+            start_millis,
+            late_share: config.late_share,
+            strict: false,
+        });
+        let delivered_at = OffsetDateTime::from_unix_timestamp_nanos(
+            (start_millis + object_span_millis) as i128 * 1_000_000,
+        )
+        .map_err(|error| LoadtestError::Check(error.to_string()))?;
+        let key = object_key("logs/", "web-logs", delivered_at);
+        figures.records += records_per_object as u64;
+        figures.good_records += object.num_good;
+        figures.bad_records += object.bad.len() as u64;
+        figures.uncompressed_bytes += object.uncompressed_bytes;
+        figures.gzip_bytes += object.bytes.len() as u64;
+        staging_disk
+            .put(&key, Bytes::from(object.bytes).into(), PutMode::Overwrite)
+            .await?;
+        objects.push(StagedObject { key });
+        progress.step();
+    }
+    // Records are 1 ms apart within an object; the newest is this far past the first.
+    let last_millis = first_millis
+        + (config.num_objects as i64 - 1) * object_span_millis
+        + records_per_object as i64;
+
+    // 2. Throughput: batches of 10, as the FIFO queue delivers a backlog.
+    let batches: Vec<Vec<ObjectRef>> = objects
+        .chunks(10)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|object| ObjectRef::new("staging", &object.key))
+                .collect()
+        })
+        .collect();
+    progress.phase("hydrant: indexing in batches of 10", batches.len() as u64);
+    let batch_storage: SharedStorage =
+        Arc::new(LocalStorage::new(config.work_dir.join("index-batch"))?);
+    let batch_metastore = Metastore::new(batch_storage);
+    batch_metastore.create_index(index_config.clone()).await?;
+    let batch_indexer = Indexer::new(
+        batch_metastore.clone(),
+        StagingBuckets::default().bind_storage("staging", staging_disk.clone()),
+    )
+    .with_temp_root(config.work_dir.clone());
+    memory::reset_peak();
+    let hydrant_started = Instant::now();
+    let mut split_bytes = 0;
+    let mut num_splits = 0;
+    let mut rejected_records = 0;
+    let mut hydrant_docs = 0;
+    for batch in &batches {
+        let report = batch_indexer
+            .index_objects(dataset.index_id(), batch, None)
+            .await?;
+        check(report.failure.is_none(), || {
+            "hydrant failed on an object".to_string()
+        })?;
+        hydrant_docs += report.num_docs;
+        rejected_records += report.num_rejected;
+        num_splits += report.splits.len();
+        split_bytes += report
+            .splits
+            .iter()
+            .map(|split| split.split_size_bytes)
+            .sum::<u64>();
+        progress.step();
+    }
+    let hydrant_elapsed = hydrant_started.elapsed();
+    let hydrant_peak = memory::peak_rss_bytes();
+    check(hydrant_docs == figures.good_records, || {
+        format!(
+            "hydrant indexed {hydrant_docs} documents, {} were good",
+            figures.good_records
+        )
+    })?;
+    check(rejected_records == figures.bad_records, || {
+        format!(
+            "hydrant rejected {rejected_records} records, {} were bad",
+            figures.bad_records
+        )
+    })?;
+
+    progress.phase("raw tantivy: indexing the same documents", 1);
+    let baseline_dir = config.work_dir.join("raw-tantivy");
+    std::fs::create_dir_all(&baseline_dir)?;
+    let object_paths: Vec<PathBuf> = objects
+        .iter()
+        .map(|object| staging_dir.join(&object.key))
+        .collect();
+    let heap = index_config.indexing_settings.resources.heap_size as usize;
+    memory::reset_peak();
+    let raw_started = Instant::now();
+    let raw_docs = {
+        let index_config = index_config.clone();
+        tokio::task::spawn_blocking(move || {
+            raw_tantivy(&index_config, &object_paths, &baseline_dir, heap)
+        })
+        .await
+        .map_err(|error| LoadtestError::Check(format!("raw tantivy task failed: {error}")))??
+    };
+    let raw_elapsed = raw_started.elapsed();
+    let raw_peak = memory::peak_rss_bytes();
+    check(raw_docs == figures.good_records, || {
+        format!(
+            "raw tantivy indexed {raw_docs} documents, {} were good",
+            figures.good_records
+        )
+    })?;
+    progress.step();
+    let _ = std::fs::remove_dir_all(config.work_dir.join("raw-tantivy"));
+    let indexing = IndexingFigures {
+        batches: batches.len(),
+        hydrant_secs: hydrant_elapsed.as_secs_f64(),
+        raw_tantivy_secs: raw_elapsed.as_secs_f64(),
+        hydrant_docs_per_sec: hydrant_docs as f64 / hydrant_elapsed.as_secs_f64(),
+        hydrant_mb_per_sec: figures.uncompressed_bytes as f64 / 1e6 / hydrant_elapsed.as_secs_f64(),
+        raw_tantivy_docs_per_sec: raw_docs as f64 / raw_elapsed.as_secs_f64(),
+        raw_tantivy_mb_per_sec: figures.uncompressed_bytes as f64 / 1e6 / raw_elapsed.as_secs_f64(),
+        speed_ratio: raw_elapsed.as_secs_f64() / hydrant_elapsed.as_secs_f64(),
+        hydrant_peak_rss_bytes: hydrant_peak,
+        raw_tantivy_peak_rss_bytes: raw_peak,
+        splits: num_splits,
+        split_bytes,
+        index_bytes_per_gzip_byte: split_bytes as f64 / figures.gzip_bytes as f64,
+        rejected_records,
+    };
+
+    // 3. Stream: one object per invocation, freshness on a sample.
+    progress.phase("stream: one object per invocation", objects.len() as u64);
+    let index_disk: SharedStorage = Arc::new(LocalStorage::new(config.work_dir.join("index"))?);
+    let index_storage = Arc::new(ThrottledStorage::new(index_disk, Duration::ZERO));
+    let metastore = Metastore::new(index_storage.clone());
+    metastore.create_index(index_config.clone()).await?;
+    let indexer = Indexer::new(
+        metastore.clone(),
+        StagingBuckets::default().bind_storage("staging", staging.clone()),
+    )
+    .with_temp_root(config.work_dir.clone());
+    let sample_every = (objects.len() / config.freshness_samples.max(1)).max(1);
+    let watcher = SearchService::new(metastore.clone(), SearcherConfig::default());
+    let mut invocations = Vec::with_capacity(objects.len());
+    let mut freshness = Vec::new();
+    let mut stream_docs = 0;
+    let (reads_before, writes_before) = (index_storage.num_reads(), index_storage.num_writes());
+    let staging_reads_before = staging.num_reads();
+    for (number, object) in objects.iter().enumerate() {
+        // The object lands as its invocation starts: the queue's delivery delay (EventBridge
+        // to SQS to Lambda) is not modelled here.
+        let landed = Instant::now();
+        let invocation_started = Instant::now();
+        let report = indexer
+            .index_objects(
+                dataset.index_id(),
+                &[ObjectRef::new("staging", &object.key)],
+                None,
+            )
+            .await?;
+        invocations.push(invocation_started.elapsed());
+        check(report.failure.is_none(), || {
+            format!("indexing {} failed", object.key)
+        })?;
+        stream_docs += report.num_docs;
+        if number % sample_every == 0 {
+            freshness.push(wait_until_searchable(&watcher, dataset.index_id(), stream_docs, landed).await?);
+        }
+        progress.step();
+    }
+    let stream_metadata = metastore.index_metadata(dataset.index_id()).await?;
+    let stream_splits: Vec<u64> = stream_metadata
+        .published_splits()
+        .map(|split| split.split_size_bytes)
+        .collect();
+    let stream_split_bytes: u64 = stream_splits.iter().sum();
+    let stream = StreamFigures {
+        invocations: invocations.len(),
+        splits: stream_splits.len(),
+        mean_split_bytes: stream_split_bytes / stream_splits.len().max(1) as u64,
+        index_bytes_per_gzip_byte: stream_split_bytes as f64 / figures.gzip_bytes as f64,
+        invocation: Percentiles::of(&invocations),
+        freshness: Percentiles::of(&freshness),
+        indexer_seconds: invocations.iter().map(Duration::as_secs_f64).sum(),
+        staging_reads: staging.num_reads() - staging_reads_before,
+        index_reads: index_storage.num_reads() - reads_before,
+        index_writes: index_storage.num_writes() - writes_before,
+    };
+    drop(watcher);
+
+    // 4. Queries over one split per object, then 5. after maintenance.
+    let time_span = (first_millis, last_millis);
+    let scan_objects: Vec<String> = objects.iter().map(|object| object.key.clone()).collect();
+    let queries = measure_queries(
+        config,
+        progress,
+        &metastore,
+        &index_storage,
+        &staging,
+        &scan_objects,
+        time_span,
+        dataset.index_id(),
+        true,
+        None,
+    )
+    .await?;
+
+    progress.phase("maintenance: merging the stream index", 1);
+    let maintainer = Maintainer::new(metastore.clone()).with_temp_root(config.work_dir.clone());
+    let (reads_before, writes_before) = (index_storage.num_reads(), index_storage.num_writes());
+    let maintenance_started = Instant::now();
+    let mut merges = 0;
+    loop {
+        let report = maintainer.run(dataset.index_id(), None).await?;
+        merges += report.merges;
+        if report.merges == 0 {
+            break;
+        }
+    }
+    let splits_after = metastore
+        .index_metadata(dataset.index_id())
+        .await?
+        .published_splits()
+        .count();
+    let maintenance = MaintenanceFigures {
+        secs: maintenance_started.elapsed().as_secs_f64(),
+        merges,
+        splits_before: stream.splits,
+        splits_after,
+        index_reads: index_storage.num_reads() - reads_before,
+        index_writes: index_storage.num_writes() - writes_before,
+    };
+    progress.step();
+    let queries_after_maintenance = measure_queries(
+        config,
+        progress,
+        &metastore,
+        &index_storage,
+        &staging,
+        &scan_objects,
+        time_span,
+        dataset.index_id(),
+        false,
+        Some(&queries),
+    )
+    .await?;
+
+    let packages = package_sizes();
+    let cost = CostEstimate::from_inputs(&CostInputs {
+        ingested_uncompressed_bytes: figures.uncompressed_bytes,
+        indexer_seconds: stream.indexer_seconds + maintenance.secs,
+        indexer_invocations: stream.invocations as u64 + 1,
+        indexing_reads: stream.staging_reads + stream.index_reads + maintenance.index_reads,
+        indexing_writes: stream.index_writes + maintenance.index_writes,
+        index_bytes: stream_split_bytes,
+        searcher_seconds_per_cold_query: queries.searcher_seconds_cold,
+        searcher_seconds_per_warm_query: queries_after_maintenance.searcher_seconds_warm,
+        gets_per_cold_query: queries.gets_per_cold_query,
+        gets_per_warm_query: queries_after_maintenance.gets_per_warm_query,
+    });
+    Ok(BenchReport {
+        machine: machine_description(),
+        started_at,
+        total_secs: started.elapsed().as_secs_f64(),
+        dataset: figures,
+        indexing,
+        stream,
+        queries,
+        maintenance,
+        queries_after_maintenance,
+        packages,
+        cost,
+    })
+}
+
+/// Polls a warm searcher until it counts `expected_docs`; returns the time since `landed`.
+async fn wait_until_searchable(
+    searcher: &SearchService,
+    index_id: &str,
+    expected_docs: u64,
+    landed: Instant,
+) -> Result<Duration> {
+    let request = search_request("*", None, false)?;
+    let give_up = landed + Duration::from_secs(60);
+    loop {
+        let response = searcher.search(index_id, &request).await.map_err(search_error)?;
+        if response.num_hits >= expected_docs {
+            return Ok(landed.elapsed());
+        }
+        if Instant::now() > give_up {
+            return Err(LoadtestError::Check(format!(
+                "documents not searchable after 60 s ({} of {expected_docs})",
+                response.num_hits
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Cold and warm latency of the query mix, and the raw scan baseline (once: its cost does not
+/// depend on the index). `previous` supplies the scan figures for a second measurement.
+#[allow(clippy::too_many_arguments)]
+async fn measure_queries(
+    config: &BenchConfig,
+    progress: &dyn BenchProgress,
+    metastore: &Metastore,
+    index_storage: &Arc<ThrottledStorage>,
+    staging: &Arc<ThrottledStorage>,
+    scan_objects: &[String],
+    time_span: (i64, i64),
+    index_id: &str,
+    scan: bool,
+    previous: Option<&QueryFigures>,
+) -> Result<QueryFigures> {
+    let metadata = metastore.index_metadata(index_id).await?;
+    let num_splits = metadata.published_splits().count();
+    let label = if previous.is_none() {
+        format!("queries over {num_splits} splits")
+    } else {
+        format!("queries over {num_splits} splits (merged)")
+    };
+    let steps = QUERY_MIX.len() * (config.cold_runs + config.warm_runs + 1 + scan as usize);
+    progress.phase(&label, steps as u64);
+    index_storage.set_latency(config.injected_latency);
+    staging.set_latency(config.injected_latency);
+    memory::reset_peak();
+
+    let mut rows = Vec::with_capacity(QUERY_MIX.len());
+    let (mut all_cold, mut all_warm, mut all_scans) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cold_gets, mut warm_gets) = (0u64, 0u64);
+    let warm_searcher = SearchService::new(metastore.clone(), SearcherConfig::default());
+    for (position, mix_query) in QUERY_MIX.iter().enumerate() {
+        let start_seconds = mix_query.recent_share.map(|share| {
+            let (first, last) = time_span;
+            (last - ((last - first) as f64 * share) as i64) / 1000
+        });
+        let request = search_request(mix_query.query, start_seconds, true)?;
+        let mut cold = Vec::with_capacity(config.cold_runs);
+        let mut first_cold = None;
+        for _ in 0..config.cold_runs {
+            // A new searcher is a cold Lambda: no metastore, footer or byte-range cache.
+            let searcher = SearchService::new(metastore.clone(), SearcherConfig::default());
+            let query_started = Instant::now();
+            let response = searcher.search(index_id, &request).await.map_err(search_error)?;
+            cold.push(query_started.elapsed());
+            check(response.errors.is_empty(), || {
+                format!("{}: split errors {:?}", mix_query.name, response.errors)
+            })?;
+            let stats = response.stats.clone().unwrap_or_default();
+            cold_gets += stats.storage_gets;
+            first_cold.get_or_insert((response.num_hits, stats));
+            progress.step();
+        }
+        // The first warm-up run fills the caches; it is not counted.
+        warm_searcher
+            .search(index_id, &request)
+            .await
+            .map_err(search_error)?;
+        progress.step();
+        let mut warm = Vec::with_capacity(config.warm_runs);
+        for _ in 0..config.warm_runs {
+            let query_started = Instant::now();
+            let response = warm_searcher
+                .search(index_id, &request)
+                .await
+                .map_err(search_error)?;
+            warm.push(query_started.elapsed());
+            warm_gets += response.stats.map_or(0, |stats| stats.storage_gets);
+            progress.step();
+        }
+        let (num_hits, stats) = first_cold.unwrap_or_default();
+        let scan_ms = if scan {
+            let scan_started = Instant::now();
+            let scanned = scan_raw_objects(staging, scan_objects, mix_query, start_seconds).await?;
+            let elapsed = scan_started.elapsed();
+            all_scans.push(elapsed);
+            check(scanned == num_hits, || {
+                format!(
+                    "{}: the index counts {num_hits}, a scan of the raw objects {scanned}",
+                    mix_query.name
+                )
+            })?;
+            progress.step();
+            elapsed.as_secs_f64() * 1e3
+        } else {
+            previous.map_or(0.0, |previous| previous.rows[position].scan_ms)
+        };
+        rows.push(QueryRow {
+            name: mix_query.name.to_string(),
+            query: mix_query.query.to_string(),
+            num_hits,
+            splits_searched: stats.splits_searched,
+            splits_pruned: stats.splits_pruned,
+            cold_p50_ms: Percentiles::of(&cold).p50_ms,
+            warm_p50_ms: Percentiles::of(&warm).p50_ms,
+            cold_gets: stats.storage_gets,
+            cold_bytes: stats.storage_bytes,
+            scan_ms,
+        });
+        all_cold.extend(cold);
+        all_warm.extend(warm);
+    }
+    index_storage.set_latency(Duration::ZERO);
+    staging.set_latency(Duration::ZERO);
+    let cold = Percentiles::of(&all_cold);
+    let warm = Percentiles::of(&all_warm);
+    let raw_scan = match previous {
+        Some(previous) if !scan => previous.raw_scan.clone(),
+        _ => Percentiles::of(&all_scans),
+    };
+    Ok(QueryFigures {
+        splits: num_splits,
+        docs: metadata.num_published_docs(),
+        injected_latency_ms: config.injected_latency.as_secs_f64() * 1e3,
+        cold_vs_scan: raw_scan.p50_ms / cold.p50_ms,
+        warm_vs_scan: raw_scan.p50_ms / warm.p50_ms,
+        searcher_seconds_cold: cold.mean_ms / 1e3,
+        searcher_seconds_warm: warm.mean_ms / 1e3,
+        gets_per_cold_query: cold_gets as f64 / all_cold.len().max(1) as f64,
+        gets_per_warm_query: warm_gets as f64 / all_warm.len().max(1) as f64,
+        cold,
+        warm,
+        raw_scan,
+        searcher_peak_rss_bytes: memory::peak_rss_bytes(),
+        rows,
+    })
+}
+
+/// Answers `query` by reading every raw object (GET, gunzip, parse, test), eight objects at a
+/// time: the work a query engine without an index does.
+async fn scan_raw_objects(
+    staging: &Arc<ThrottledStorage>,
+    keys: &[String],
+    query: &MixQuery,
+    start_seconds: Option<i64>,
+) -> Result<u64> {
+    let matches = query.matches;
+    let counts: Vec<Result<u64>> = futures::stream::iter(keys.iter().cloned())
+        .map(|key| {
+            let staging = staging.clone();
+            async move {
+                let bytes = staging.get(&key).await?.bytes;
+                tokio::task::spawn_blocking(move || {
+                    count_matches(&bytes, matches, start_seconds.map(|seconds| seconds * 1000))
+                })
+                .await
+                .map_err(|error| LoadtestError::Check(format!("scan task failed: {error}")))?
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    counts.into_iter().sum()
+}
+
+fn count_matches(
+    gzip: &[u8],
+    matches: fn(&serde_json::Value) -> bool,
+    start_millis: Option<i64>,
+) -> Result<u64> {
+    let mut count = 0;
+    for line in BufReader::new(MultiGzDecoder::new(gzip)).lines() {
+        let Ok(serde_json::Value::Object(record)) =
+            serde_json::from_str::<serde_json::Value>(&line?)
+        else {
+            continue;
+        };
+        // What the indexer rejects is not data: a record needs a valid timestamp.
+        let Some(millis) = record
+            .get("timestamp")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|text| OffsetDateTime::parse(text, &Rfc3339).ok())
+            .map(|datetime| (datetime.unix_timestamp_nanos() / 1_000_000) as i64)
+        else {
+            continue;
+        };
+        if start_millis.is_some_and(|start| millis < start) {
+            continue;
+        }
+        if matches(&serde_json::Value::Object(record)) {
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+fn search_request(query: &str, start_seconds: Option<i64>, stats: bool) -> Result<SearchRequest> {
+    let mut request = serde_json::json!({"query": query, "max_hits": 10, "stats": stats});
+    if let Some(start) = start_seconds {
+        request["start_timestamp"] = start.into();
+    }
+    Ok(serde_json::from_value(request)?)
+}
+
+fn search_error(error: hydrant_search::SearchError) -> LoadtestError {
+    LoadtestError::Check(format!("search failed: {error}"))
+}
+
+fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
+    if condition {
+        Ok(())
+    } else {
+        Err(LoadtestError::Check(message()))
+    }
+}
+
+/// The packaged Lambda zips, if `cargo lambda build --output-format zip` has made them.
+fn package_sizes() -> Vec<PackageSize> {
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    ["hydrant-indexer", "hydrant-searcher"]
+        .into_iter()
+        .map(|function| PackageSize {
+            function: function.to_string(),
+            zip_bytes: std::fs::metadata(
+                target_dir
+                    .join("lambda")
+                    .join(function)
+                    .join("bootstrap.zip"),
+            )
+            .ok()
+            .map(|metadata| metadata.len()),
+        })
+        .collect()
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// CPUs, memory and CPU model, from `/proc` where it tells.
+fn machine_description() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|model| model.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let memory_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("MemTotal:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / (1 << 20) as f64);
+    format!("{cpus} CPUs ({model}), {memory_gib:.0} GiB")
+}
+
+impl BenchReport {
+    /// The figures as a readable table, targets marked met or not.
+    pub fn table(&self) -> String {
+        let mib = |bytes: Option<u64>| {
+            bytes.map_or("n/a".to_string(), |bytes| {
+                format!("{:.0} MiB", bytes as f64 / (1 << 20) as f64)
+            })
+        };
+        let verdict = |met: bool| if met { "met" } else { "NOT met" };
+        let d = &self.dataset;
+        let i = &self.indexing;
+        let s = &self.stream;
+        let mut text = String::new();
+        text.push_str(&format!(
+            "Hydrant bench, {} on {} ({:.0} s)\n\n",
+            self.started_at, self.machine, self.total_secs
+        ));
+        text.push_str(&format!(
+            "Dataset: web logs, {} objects, {} records ({} bad), {:.1} MB uncompressed, {:.1} MB gzip\n\n",
+            d.objects,
+            d.records,
+            d.bad_records,
+            d.uncompressed_bytes as f64 / 1e6,
+            d.gzip_bytes as f64 / 1e6
+        ));
+        text.push_str("Indexing throughput (same documents, same process)\n");
+        text.push_str(&format!(
+            "  {:<32} {:>8.2} s {:>10.0} docs/s {:>7.1} MB/s  peak {}\n",
+            format!("hydrant, {} batches of 10", i.batches),
+            i.hydrant_secs,
+            i.hydrant_docs_per_sec,
+            i.hydrant_mb_per_sec,
+            mib(i.hydrant_peak_rss_bytes)
+        ));
+        text.push_str(&format!(
+            "  {:<32} {:>8.2} s {:>10.0} docs/s {:>7.1} MB/s  peak {}\n",
+            "raw tantivy",
+            i.raw_tantivy_secs,
+            i.raw_tantivy_docs_per_sec,
+            i.raw_tantivy_mb_per_sec,
+            mib(i.raw_tantivy_peak_rss_bytes)
+        ));
+        text.push_str(&format!(
+            "  hydrant / raw tantivy: {:.2}x (target 1.3x: {})\n",
+            i.speed_ratio,
+            verdict(i.speed_ratio >= 1.3)
+        ));
+        text.push_str(&format!(
+            "  {} splits, {:.1} MB: {:.2} index bytes per gzip byte (target 3x: {}); {} records rejected and kept\n\n",
+            i.splits,
+            i.split_bytes as f64 / 1e6,
+            i.index_bytes_per_gzip_byte,
+            verdict(i.index_bytes_per_gzip_byte <= 3.0),
+            i.rejected_records
+        ));
+        text.push_str("Stream: one object per invocation\n");
+        text.push_str(&format!(
+            "  {} invocations, p50 {:.0} ms, p99 {:.0} ms; {} splits of {:.2} MB on average ({:.2} bytes per gzip byte)\n",
+            s.invocations,
+            s.invocation.p50_ms,
+            s.invocation.p99_ms,
+            s.splits,
+            s.mean_split_bytes as f64 / 1e6,
+            s.index_bytes_per_gzip_byte
+        ));
+        text.push_str(&format!(
+            "  freshness (object landed -> searchable by a warm searcher), {} samples: p50 {:.0} ms, p99 {:.0} ms\n\n",
+            s.freshness.samples, s.freshness.p50_ms, s.freshness.p99_ms
+        ));
+        text.push_str(&self.queries.table("Queries, one split per object"));
+        text.push_str(&format!(
+            "  cold over {} splits with {:.0} ms injected latency under 300 ms: {}; warm p50 at most 5 ms: {}\n\n",
+            self.queries.splits,
+            self.queries.injected_latency_ms,
+            verdict(self.queries.cold.p50_ms < 300.0),
+            verdict(self.queries.warm.p50_ms <= 5.0)
+        ));
+        let m = &self.maintenance;
+        text.push_str(&format!(
+            "Maintenance: {} merges in {:.1} s, {} splits -> {}\n\n",
+            m.merges, m.secs, m.splits_before, m.splits_after
+        ));
+        text.push_str(
+            &self
+                .queries_after_maintenance
+                .table("Queries after maintenance"),
+        );
+        text.push('\n');
+        text.push_str("Lambda packages (arm64 zip)\n");
+        for package in &self.packages {
+            match package.zip_bytes {
+                Some(bytes) => text.push_str(&format!(
+                    "  {:<18} {:>10} bytes ({:.2} MB; target 5 MB: {})\n",
+                    package.function,
+                    bytes,
+                    bytes as f64 / 1e6,
+                    verdict(bytes <= 5_000_000)
+                )),
+                None => text.push_str(&format!(
+                    "  {:<18} not built (cargo lambda build --release --arm64 --output-format zip)\n",
+                    package.function
+                )),
+            }
+        }
+        text.push('\n');
+        text.push_str(&self.cost.bill());
+        text
+    }
+}
+
+impl QueryFigures {
+    fn table(&self, title: &str) -> String {
+        let mut text = format!(
+            "{title}: {} splits, {} docs, {:.0} ms injected per storage request\n",
+            self.splits, self.docs, self.injected_latency_ms
+        );
+        text.push_str(&format!(
+            "  {:<12} {:<38} {:>8} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9}\n",
+            "query", "", "hits", "splits", "cold p50", "warm p50", "GETs", "KB", "raw scan"
+        ));
+        for row in &self.rows {
+            text.push_str(&format!(
+                "  {:<12} {:<38} {:>8} {:>7} {:>6.1} ms {:>6.2} ms {:>6} {:>9.1} {:>6.0} ms\n",
+                row.name,
+                row.query,
+                row.num_hits,
+                row.splits_searched,
+                row.cold_p50_ms,
+                row.warm_p50_ms,
+                row.cold_gets,
+                row.cold_bytes as f64 / 1e3,
+                row.scan_ms
+            ));
+        }
+        text.push_str(&format!(
+            "  cold  p50 {:>7.1} ms  p95 {:>7.1} ms  p99 {:>7.1} ms  ({:.1} GETs a query; {:.1}x faster than the raw scan)\n",
+            self.cold.p50_ms, self.cold.p95_ms, self.cold.p99_ms, self.gets_per_cold_query, self.cold_vs_scan
+        ));
+        text.push_str(&format!(
+            "  warm  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  ({:.1} GETs a query; {:.0}x faster than the raw scan)\n",
+            self.warm.p50_ms, self.warm.p95_ms, self.warm.p99_ms, self.gets_per_warm_query, self.warm_vs_scan
+        ));
+        text.push_str(&format!(
+            "  raw gzip scan p50 {:.0} ms; searcher peak {}\n",
+            self.raw_scan.p50_ms,
+            self.searcher_peak_rss_bytes
+                .map_or("n/a".to_string(), |bytes| format!(
+                    "{:.0} MiB",
+                    bytes as f64 / (1 << 20) as f64
+                ))
+        ));
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_bench_measures_everything_and_counts_agree() {
+        let temp_dir = tempfile::tempdir().unwrap();
+        let config = BenchConfig {
+            num_records: 24_000,
+            num_objects: 12,
+            injected_latency: Duration::from_millis(2),
+            freshness_samples: 2,
+            cold_runs: 1,
+            warm_runs: 2,
+            work_dir: temp_dir.path().to_path_buf(),
+            ..BenchConfig::default()
+        };
+        // The run checks itself: hydrant and raw tantivy index the same documents, and every
+        // query counts what a scan of the raw objects counts.
+        let report = run(&config, &NoProgress).await.unwrap();
+        assert_eq!(report.dataset.records, 24_000);
+        assert!(report.dataset.bad_records > 0);
+        assert_eq!(report.indexing.batches, 2);
+        assert_eq!(report.stream.splits, 12);
+        assert_eq!(report.stream.freshness.samples, 2);
+        assert_eq!(report.queries.rows.len(), QUERY_MIX.len());
+        assert!(report.queries.rows.iter().any(|row| row.num_hits > 0));
+        let recent = &report.queries.rows[QUERY_MIX.len() - 1];
+        assert!(recent.splits_pruned > 0, "time pruning skips old splits");
+        assert!(report.maintenance.splits_after < report.maintenance.splits_before);
+        assert_eq!(report.queries_after_maintenance.docs, report.queries.docs);
+        assert!(report.cost.per_gb_ingested.total > 0.0);
+        let table = report.table();
+        for expected in ["raw tantivy", "raw gzip scan", "per GB ingested", "freshness"] {
+            assert!(table.contains(expected), "{expected} missing from\n{table}");
+        }
+        serde_json::to_string(&report).unwrap();
+    }
+}

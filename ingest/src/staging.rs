@@ -59,7 +59,8 @@ impl StagingBuckets {
 
     /// Serves `bucket` from `storage` (benchmarks bind instrumented storages this way).
     pub fn bind_storage(mut self, bucket: impl Into<String>, storage: SharedStorage) -> Self {
-        self.bindings.insert(bucket.into(), Binding::Storage(storage));
+        self.bindings
+            .insert(bucket.into(), Binding::Storage(storage));
         self
     }
 

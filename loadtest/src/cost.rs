@@ -168,7 +168,11 @@ impl CostEstimate {
             }
             text.push_str(&format!("    {:<28} ${:>10.5}\n", "total", bill.total));
         };
-        group("per GB ingested (uncompressed)", &self.per_gb_ingested, "SQS FIFO");
+        group(
+            "per GB ingested (uncompressed)",
+            &self.per_gb_ingested,
+            "SQS FIFO",
+        );
         group(
             "per 1,000 cold queries",
             &self.per_thousand_cold_queries,

@@ -235,7 +235,12 @@ fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
 
 /// Decompress, parse and index in one thread with tantivy alone. Records that do not parse
 /// or do not fit the mapping are skipped, as the indexer rejects them.
-pub(crate) fn raw_tantivy(config: &IndexConfig, objects: &[PathBuf], dir: &Path, heap: usize) -> Result<u64> {
+pub(crate) fn raw_tantivy(
+    config: &IndexConfig,
+    objects: &[PathBuf],
+    dir: &Path,
+    heap: usize,
+) -> Result<u64> {
     let doc_mapper = DocMapper::new(config)?;
     let mut index = Index::create_in_dir(dir, doc_mapper.schema().clone())?;
     index.set_tokenizers(doc_mapper.tokenizers().clone());

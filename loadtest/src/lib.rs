@@ -8,11 +8,13 @@
 //! - [`rng`]: a deterministic generator, so every run with a seed produces the same data.
 //! - [`bench`]: the whole measurement (`loadtest bench`): indexing, freshness, queries cold and
 //!   warm against a raw scan, maintenance, and [`cost`] of it all.
+//! - [`cold_start`]: the searcher binary's start to its first answer, over the Lambda Runtime API.
 //! - [`query_mix`]: the benchmark's queries, each with the predicate a raw scan evaluates.
 //! - [`indexing_bench`]: indexing throughput and memory against raw tantivy, same run.
 //! - [`memory`]: peak resident memory of the process.
 
 pub mod bench;
+pub mod cold_start;
 pub mod cost;
 pub mod error;
 pub mod firehose;

@@ -162,8 +162,10 @@ impl PhaseBars {
 
     fn close_phase(&self) {
         if let Some((name, started)) = self.current.lock().expect("not poisoned").take() {
-            self.bar
-                .println(format!("  done: {name} ({:.1} s)", started.elapsed().as_secs_f64()));
+            self.bar.println(format!(
+                "  done: {name} ({:.1} s)",
+                started.elapsed().as_secs_f64()
+            ));
         }
     }
 

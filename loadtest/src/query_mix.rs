@@ -106,6 +106,9 @@ mod tests {
             .map(|query| query.name)
             .collect();
         assert_eq!(matched, ["term", "bool+range", "phrase", "nested+text"]);
-        assert!(!text_has_phrase(&Value::from("reset connection"), &["connection", "reset"]));
+        assert!(!text_has_phrase(
+            &Value::from("reset connection"),
+            &["connection", "reset"]
+        ));
     }
 }

@@ -82,10 +82,7 @@ async fn every_bad_record_is_rejected_with_its_reason_and_kept(dataset: Dataset)
     }
     let mut rejected_by_reason: HashMap<String, u64> = HashMap::new();
     for batch in objects.chunks(10) {
-        let report = indexer
-            .index_objects(index_id, batch, None)
-            .await
-            .unwrap();
+        let report = indexer.index_objects(index_id, batch, None).await.unwrap();
         for (reason, count) in report.rejected_by_reason {
             *rejected_by_reason.entry(reason).or_default() += count;
         }

@@ -69,13 +69,14 @@ async fn start() -> Result<SearchService, String> {
             .map_err(|_| format!("HYDRANT_CACHE_BYTES must be a number of bytes, got `{bytes}`"))?;
     }
     if let Ok(count) = std::env::var("HYDRANT_SPLIT_CONCURRENCY") {
-        config.split_concurrency = count
-            .parse()
-            .ok()
-            .filter(|count| *count > 0)
-            .ok_or_else(|| {
-                format!("HYDRANT_SPLIT_CONCURRENCY must be a positive number, got `{count}`")
-            })?;
+        config.split_concurrency =
+            count
+                .parse()
+                .ok()
+                .filter(|count| *count > 0)
+                .ok_or_else(|| {
+                    format!("HYDRANT_SPLIT_CONCURRENCY must be a positive number, got `{count}`")
+                })?;
     }
     let storage = StorageResolver::default()
         .resolve(&index_uri)

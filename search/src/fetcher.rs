@@ -4,7 +4,12 @@
 //! (`spawn_blocking`), where [`StorageFetcher`] may block on the runtime to fetch. Reads are
 //! served from a byte-range cache shared by all splits and requests; misses are rounded out to
 //! aligned chunks and fetched with one ranged GET per read.
+//!
+//! Opened splits outlive requests (the searcher caches them), so a fetcher does not belong to
+//! one request: each request counts its reads by running its blocking work inside
+//! [`with_request_stats`], which the fetcher reports to.
 
+use std::cell::RefCell;
 use std::io;
 use std::ops::Range;
 use std::sync::Arc;
@@ -33,6 +38,26 @@ impl FetchStats {
         self.num_gets.fetch_add(1, Ordering::Relaxed);
         self.bytes_fetched.fetch_add(num_bytes, Ordering::Relaxed);
     }
+}
+
+thread_local! {
+    static REQUEST_STATS: RefCell<Option<Arc<FetchStats>>> = const { RefCell::new(None) };
+}
+
+/// Runs `work` with its storage reads on this thread counted in `stats`.
+pub fn with_request_stats<R>(stats: &Arc<FetchStats>, work: impl FnOnce() -> R) -> R {
+    let previous = REQUEST_STATS.with(|slot| slot.replace(Some(stats.clone())));
+    let result = work();
+    REQUEST_STATS.with(|slot| *slot.borrow_mut() = previous);
+    result
+}
+
+fn record(update: impl FnOnce(&FetchStats)) {
+    REQUEST_STATS.with(|slot| {
+        if let Some(stats) = slot.borrow().as_ref() {
+            update(stats);
+        }
+    });
 }
 
 #[derive(Clone)]
@@ -66,7 +91,7 @@ impl ChunkCache {
     }
 }
 
-/// Reads one split's bytes for one query.
+/// Reads one split's bytes.
 #[derive(Debug)]
 pub struct StorageFetcher {
     storage: SharedStorage,
@@ -74,7 +99,6 @@ pub struct StorageFetcher {
     split_size: u64,
     runtime: Handle,
     cache: Arc<ChunkCache>,
-    stats: Arc<FetchStats>,
 }
 
 impl StorageFetcher {
@@ -84,7 +108,6 @@ impl StorageFetcher {
         split_size: u64,
         runtime: Handle,
         cache: Arc<ChunkCache>,
-        stats: Arc<FetchStats>,
     ) -> Self {
         StorageFetcher {
             storage,
@@ -92,7 +115,6 @@ impl StorageFetcher {
             split_size,
             runtime,
             cache,
-            stats,
         }
     }
 }
@@ -113,7 +135,9 @@ impl ByteRangeFetcher for StorageFetcher {
             .map(|(index, _)| index)
             .collect();
         if missing.is_empty() {
-            self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+            record(|stats| {
+                stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+            });
         } else {
             // One GET covering every missing chunk of this read.
             let fetch_start = missing[0] * CHUNK_SIZE;
@@ -124,7 +148,7 @@ impl ByteRangeFetcher for StorageFetcher {
                 .runtime
                 .block_on(async move { storage.get_range(&path, fetch_start..fetch_end).await })
                 .map_err(|error| io::Error::other(error.to_string()))?;
-            self.stats.record_get(bytes.len() as u64);
+            record(|stats| stats.record_get(bytes.len() as u64));
             let fetched = OwnedBytes::new(bytes.to_vec());
             for (slot, index) in chunks.iter_mut().zip(first_chunk..=last_chunk) {
                 if slot.is_some() || index < missing[0] || index > missing[missing.len() - 1] {

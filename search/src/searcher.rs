@@ -39,7 +39,7 @@ use crate::cache::{
     DocCache, DocKey, DocMapperCache, LeafCache, LeafOutcome, METASTORE_TTL, MetastoreCache,
 };
 use crate::error::{Result, SearchError};
-use crate::fetcher::{ChunkCache, FetchStats, StorageFetcher};
+use crate::fetcher::{ChunkCache, FetchStats, StorageFetcher, with_request_stats};
 use crate::query::{build_query, parse_query};
 use crate::request::{SearchRequest, SearchResponse, SearchStats};
 use crate::sort::{Candidate, SortSpec, TopHitsCollector, final_page};
@@ -60,6 +60,9 @@ pub struct SearcherConfig {
     pub leaf_cache_bytes: u64,
     /// Bytes of rendered hits kept in memory.
     pub doc_cache_bytes: u64,
+    /// Splits kept open between requests. An open split holds its parsed metadata and segment
+    /// readers; its bytes stay in the footer and chunk caches, which are bounded in bytes.
+    pub open_splits: usize,
     /// Splits searched at the same time. A cold split search mostly waits on a few sequential
     /// storage round trips, so this is far above the core count: 100 splits with 30 ms GETs
     /// answer in one wave of round trips instead of thirteen.
@@ -75,6 +78,7 @@ impl Default for SearcherConfig {
             footer_cache_bytes: 64 << 20,
             leaf_cache_bytes: 32 << 20,
             doc_cache_bytes: 32 << 20,
+            open_splits: 1000,
             split_concurrency: 100,
             metastore_ttl: METASTORE_TTL,
         }
@@ -99,6 +103,9 @@ pub struct SearchService {
     chunks: Arc<ChunkCache>,
     leaves: LeafCache,
     docs: DocCache,
+    /// Open splits by split id: reopening one costs parsing its metadata and opening its
+    /// segment readers, on every request otherwise.
+    searchers: Cache<String, Searcher>,
     split_concurrency: usize,
 }
 
@@ -137,6 +144,7 @@ impl SearchService {
             chunks: Arc::new(ChunkCache::with_capacity_bytes(config.chunk_cache_bytes)),
             leaves: LeafCache::with_capacity_bytes(config.leaf_cache_bytes),
             docs: DocCache::with_capacity_bytes(config.doc_cache_bytes),
+            searchers: Cache::new(config.open_splits.max(1)),
             split_concurrency: config.split_concurrency.max(1),
         }
     }
@@ -359,29 +367,32 @@ impl SearchService {
         let (num_to_collect, count_all) = (plan.num_to_collect, plan.count_all);
         let tokenizers = plan.doc_mapper.tokenizers().clone();
         let searcher_for_task = searcher.clone();
+        let stats = plan.stats.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            let top_hits = TopHitsCollector {
-                spec: sort,
-                limit: num_to_collect,
-                split_ordinal: ordinal,
-            };
-            let aggregation_collector = aggregations.map(|aggregations| {
-                let limits = AggregationLimitsGuard::new(
-                    Some(AGGREGATION_MEMORY_LIMIT),
-                    Some(AGGREGATION_BUCKET_LIMIT),
-                );
-                DistributedAggregationCollector::from_aggs(
+            with_request_stats(&stats, || {
+                let top_hits = TopHitsCollector {
+                    spec: sort,
+                    limit: num_to_collect,
+                    split_ordinal: ordinal,
+                };
+                let aggregation_collector = aggregations.map(|aggregations| {
+                    let limits = AggregationLimitsGuard::new(
+                        Some(AGGREGATION_MEMORY_LIMIT),
+                        Some(AGGREGATION_BUCKET_LIMIT),
+                    );
+                    DistributedAggregationCollector::from_aggs(
+                        aggregations,
+                        AggContextParams::new(limits, tokenizers),
+                    )
+                });
+                let count = count_all.then_some(Count);
+                let (count, candidates, aggregations) = searcher_for_task
+                    .search(query.as_ref(), &(count, top_hits, aggregation_collector))?;
+                Ok::<_, tantivy::TantivyError>(LeafOutcome {
+                    count: count.unwrap_or(0) as u64,
+                    candidates,
                     aggregations,
-                    AggContextParams::new(limits, tokenizers),
-                )
-            });
-            let count = count_all.then_some(Count);
-            let (count, candidates, aggregations) = searcher_for_task
-                .search(query.as_ref(), &(count, top_hits, aggregation_collector))?;
-            Ok::<_, tantivy::TantivyError>(LeafOutcome {
-                count: count.unwrap_or(0) as u64,
-                candidates,
-                aggregations,
+                })
             })
         })
         .await
@@ -404,6 +415,9 @@ impl SearchService {
         plan: &RequestPlan,
         split: &SplitMetadata,
     ) -> std::result::Result<Searcher, SplitError> {
+        if let Some(searcher) = self.searchers.get(&split.split_id) {
+            return Ok(searcher);
+        }
         let storage = self.metastore().storage().clone();
         let path = SplitMetadata::split_path(&plan.index_id, &split.split_id);
         let local = self
@@ -452,26 +466,34 @@ impl SearchService {
                     split.split_size_bytes,
                     tokio::runtime::Handle::current(),
                     self.chunks.clone(),
-                    plan.stats.clone(),
                 ))
             }
         };
         let doc_mapper = plan.doc_mapper.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut index = SplitDirectory::new(footer, fetcher)
-                .open_index()
-                .map_err(|error| SplitError::other(error.to_string()))?;
-            index.set_tokenizers(doc_mapper.tokenizers().clone());
-            index.set_fast_field_tokenizers(doc_mapper.fast_field_normalizers().clone());
-            let reader = index
-                .reader_builder()
-                .reload_policy(ReloadPolicy::Manual)
-                .try_into()
-                .map_err(|error: tantivy::TantivyError| SplitError::other(error.to_string()))?;
-            Ok(reader.searcher())
+        let stats = plan.stats.clone();
+        let searcher = tokio::task::spawn_blocking(move || {
+            with_request_stats(&stats, || {
+                let mut index = SplitDirectory::new(footer, fetcher)
+                    .open_index()
+                    .map_err(|error| SplitError::other(error.to_string()))?;
+                index.set_tokenizers(doc_mapper.tokenizers().clone());
+                index.set_fast_field_tokenizers(doc_mapper.fast_field_normalizers().clone());
+                // Hits are rendered once and cached (DocCache): decompressed doc store blocks,
+                // up to a megabyte each, are not worth keeping per open split.
+                let reader = index
+                    .reader_builder()
+                    .reload_policy(ReloadPolicy::Manual)
+                    .doc_store_cache_num_blocks(1)
+                    .try_into()
+                    .map_err(|error: tantivy::TantivyError| SplitError::other(error.to_string()))?;
+                Ok::<_, SplitError>(reader.searcher())
+            })
         })
         .await
-        .map_err(|error| SplitError::other(format!("open task failed: {error}")))?
+        .map_err(|error| SplitError::other(format!("open task failed: {error}")))??;
+        self.searchers
+            .insert(split.split_id.clone(), searcher.clone());
+        Ok(searcher)
     }
 
     /// Fetches and renders the page's documents, split by split, in page order.
@@ -535,14 +557,17 @@ impl SearchService {
             let doc_mapper = plan.doc_mapper.clone();
             let query = plan.query.clone();
             let snippet_fields = snippet_fields.to_vec();
+            let stats = plan.stats.clone();
             let rendered = tokio::task::spawn_blocking(move || {
-                render_hits(
-                    &searcher,
-                    &doc_mapper,
-                    query.as_ref(),
-                    &addresses,
-                    &snippet_fields,
-                )
+                with_request_stats(&stats, || {
+                    render_hits(
+                        &searcher,
+                        &doc_mapper,
+                        query.as_ref(),
+                        &addresses,
+                        &snippet_fields,
+                    )
+                })
             })
             .await
             .map_err(|error| {

@@ -39,7 +39,7 @@ use crate::cost::{CostEstimate, CostInputs};
 use crate::error::{LoadtestError, Result};
 use crate::firehose::{Framing, object_key};
 use crate::generator::{Dataset, ObjectGenerator, ObjectSpec};
-use crate::indexing_bench::raw_tantivy;
+use crate::indexing_bench::{check, raw_tantivy};
 use crate::memory;
 use crate::query_mix::{MixQuery, QUERY_MIX};
 
@@ -267,11 +267,6 @@ pub struct BenchReport {
     pub cost: CostEstimate,
 }
 
-/// A generated object on staging storage.
-struct StagedObject {
-    key: String,
-}
-
 /// Runs the whole benchmark.
 pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<BenchReport> {
     let started = Instant::now();
@@ -325,7 +320,7 @@ pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<B
         staging_disk
             .put(&key, Bytes::from(object.bytes).into(), PutMode::Overwrite)
             .await?;
-        objects.push(StagedObject { key });
+        objects.push(key);
         progress.step();
     }
     // Records are 1 ms apart within an object; the newest is this far past the first.
@@ -339,7 +334,7 @@ pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<B
         .map(|chunk| {
             chunk
                 .iter()
-                .map(|object| ObjectRef::new("staging", &object.key))
+                .map(|key| ObjectRef::new("staging", key))
                 .collect()
         })
         .collect();
@@ -394,10 +389,7 @@ pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<B
     progress.phase("raw tantivy: indexing the same documents", 1);
     let baseline_dir = config.work_dir.join("raw-tantivy");
     std::fs::create_dir_all(&baseline_dir)?;
-    let object_paths: Vec<PathBuf> = objects
-        .iter()
-        .map(|object| staging_dir.join(&object.key))
-        .collect();
+    let object_paths: Vec<PathBuf> = objects.iter().map(|key| staging_dir.join(key)).collect();
     let heap = index_config.indexing_settings.resources.heap_size as usize;
     memory::reset_peak();
     let raw_started = Instant::now();
@@ -454,21 +446,16 @@ pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<B
     let mut stream_docs = 0;
     let (reads_before, writes_before) = (index_storage.num_reads(), index_storage.num_writes());
     let staging_reads_before = staging.num_reads();
-    for (number, object) in objects.iter().enumerate() {
+    for (number, key) in objects.iter().enumerate() {
         // The object lands as its invocation starts: the queue's delivery delay (EventBridge
         // to SQS to Lambda) is not modelled here.
         let landed = Instant::now();
-        let invocation_started = Instant::now();
         let report = indexer
-            .index_objects(
-                dataset.index_id(),
-                &[ObjectRef::new("staging", &object.key)],
-                None,
-            )
+            .index_objects(dataset.index_id(), &[ObjectRef::new("staging", key)], None)
             .await?;
-        invocations.push(invocation_started.elapsed());
+        invocations.push(landed.elapsed());
         check(report.failure.is_none(), || {
-            format!("indexing {} failed", object.key)
+            format!("indexing {key} failed")
         })?;
         stream_docs += report.num_docs;
         if number % sample_every == 0 {
@@ -500,14 +487,13 @@ pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<B
 
     // 4. Queries over one split per object, then 5. after maintenance.
     let time_span = (first_millis, last_millis);
-    let scan_objects: Vec<String> = objects.iter().map(|object| object.key.clone()).collect();
     let queries = measure_queries(
         config,
         progress,
         &metastore,
         &index_storage,
         &staging,
-        &scan_objects,
+        &objects,
         time_span,
         dataset.index_id(),
         true,
@@ -547,7 +533,7 @@ pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<B
         &metastore,
         &index_storage,
         &staging,
-        &scan_objects,
+        &objects,
         time_span,
         dataset.index_id(),
         false,
@@ -872,14 +858,6 @@ fn search_request(query: &str, start_seconds: Option<i64>, stats: bool) -> Resul
 
 fn search_error(error: hydrant_search::SearchError) -> LoadtestError {
     LoadtestError::Check(format!("search failed: {error}"))
-}
-
-fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
-    if condition {
-        Ok(())
-    } else {
-        Err(LoadtestError::Check(message()))
-    }
 }
 
 /// Cold starts measured per run.

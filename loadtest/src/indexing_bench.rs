@@ -225,7 +225,9 @@ pub async fn run(
     })
 }
 
-fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
+/// Fails the benchmark with `message` unless `condition` holds: figures of a run that
+/// computed something wrong are void.
+pub(crate) fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
     if condition {
         Ok(())
     } else {

@@ -6,7 +6,8 @@
 //!   indexing, merging to one segment, bundling, "upload", publish).
 //! - **Raw tantivy**: the same objects read, decompressed and parsed line by line, documents
 //!   built by the same doc mapping and added to a tantivy `IndexWriter` with one indexing
-//!   thread, then committed: what indexing these files with tantivy alone looks like.
+//!   thread and the same doc store settings, then committed: what indexing these files with
+//!   tantivy alone looks like.
 //!
 //! Peak memory is the process's peak resident set size during each phase (reset between
 //! phases through `/proc/self/clear_refs`).
@@ -244,7 +245,12 @@ pub(crate) fn raw_tantivy(
     heap: usize,
 ) -> Result<u64> {
     let doc_mapper = DocMapper::new(config)?;
-    let mut index = Index::create_in_dir(dir, doc_mapper.schema().clone())?;
+    // Same schema and doc store settings as Hydrant's splits: the same output, so the ratio
+    // measures the pipeline, not a cheaper compression.
+    let mut index = Index::builder()
+        .schema(doc_mapper.schema().clone())
+        .settings(doc_mapper.index_settings())
+        .create_in_dir(dir)?;
     index.set_tokenizers(doc_mapper.tokenizers().clone());
     let mut writer: IndexWriter<TantivyDocument> = index.writer_with_num_threads(1, heap)?;
     let mut num_docs = 0;

@@ -60,8 +60,9 @@ pub struct SearcherConfig {
     pub leaf_cache_bytes: u64,
     /// Bytes of rendered hits kept in memory.
     pub doc_cache_bytes: u64,
-    /// Splits kept open between requests. An open split holds its parsed metadata and segment
-    /// readers; its bytes stay in the footer and chunk caches, which are bounded in bytes.
+    /// Splits kept open between requests. An open split holds its parsed metadata, segment
+    /// readers and, once it has rendered a hit, one decompressed doc store block (up to
+    /// `docstore_blocksize`, 1 MB by default): this bounds that memory to about 256 MB.
     pub open_splits: usize,
     /// Splits searched at the same time. A cold split search mostly waits on a few sequential
     /// storage round trips, so this is far above the core count: 100 splits with 30 ms GETs
@@ -78,7 +79,7 @@ impl Default for SearcherConfig {
             footer_cache_bytes: 64 << 20,
             leaf_cache_bytes: 32 << 20,
             doc_cache_bytes: 32 << 20,
-            open_splits: 1000,
+            open_splits: 256,
             split_concurrency: 100,
             metastore_ttl: METASTORE_TTL,
         }

@@ -697,38 +697,23 @@ async fn measure_queries(
             first_cold.get_or_insert((response.num_hits, stats));
             progress.step();
         }
-        // The first warm-up run fills the caches; it is not counted.
-        warm_searcher
-            .search(index_id, &request)
-            .await
-            .map_err(search_error)?;
-        progress.step();
-        let mut warm = Vec::with_capacity(config.warm_runs);
-        for _ in 0..config.warm_runs {
-            let query_started = Instant::now();
-            let response = warm_searcher
-                .search(index_id, &request)
-                .await
-                .map_err(search_error)?;
-            warm.push(query_started.elapsed());
-            warm_gets += response.stats.map_or(0, |stats| stats.storage_gets);
-            progress.step();
-        }
-        recomputing_searcher
-            .search(index_id, &request)
-            .await
-            .map_err(search_error)?;
-        progress.step();
-        let mut recomputed = Vec::with_capacity(config.warm_runs);
-        for _ in 0..config.warm_runs {
-            let query_started = Instant::now();
-            recomputing_searcher
-                .search(index_id, &request)
-                .await
-                .map_err(search_error)?;
-            recomputed.push(query_started.elapsed());
-            progress.step();
-        }
+        let (warm, gets) = timed_warm_runs(
+            &warm_searcher,
+            index_id,
+            &request,
+            config.warm_runs,
+            progress,
+        )
+        .await?;
+        warm_gets += gets;
+        let (recomputed, _) = timed_warm_runs(
+            &recomputing_searcher,
+            index_id,
+            &request,
+            config.warm_runs,
+            progress,
+        )
+        .await?;
         let (num_hits, stats) = first_cold.unwrap_or_default();
         let scan_ms = if scan {
             let scan_started = Instant::now();
@@ -788,6 +773,35 @@ async fn measure_queries(
         searcher_peak_rss_bytes: memory::peak_rss_bytes(),
         rows,
     })
+}
+
+/// Runs `request` once to fill `searcher`'s caches (not counted), then `runs` times; returns
+/// the timed runs and the storage GETs they made.
+async fn timed_warm_runs(
+    searcher: &SearchService,
+    index_id: &str,
+    request: &SearchRequest,
+    runs: usize,
+    progress: &dyn BenchProgress,
+) -> Result<(Vec<Duration>, u64)> {
+    searcher
+        .search(index_id, request)
+        .await
+        .map_err(search_error)?;
+    progress.step();
+    let mut timings = Vec::with_capacity(runs);
+    let mut gets = 0;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let response = searcher
+            .search(index_id, request)
+            .await
+            .map_err(search_error)?;
+        timings.push(started.elapsed());
+        gets += response.stats.map_or(0, |stats| stats.storage_gets);
+        progress.step();
+    }
+    Ok((timings, gets))
 }
 
 /// Answers `query` by reading every raw object (GET, gunzip, parse, test), eight objects at a

@@ -46,10 +46,16 @@ thread_local! {
 
 /// Runs `work` with its storage reads on this thread counted in `stats`.
 pub fn with_request_stats<R>(stats: &Arc<FetchStats>, work: impl FnOnce() -> R) -> R {
-    let previous = REQUEST_STATS.with(|slot| slot.replace(Some(stats.clone())));
-    let result = work();
-    REQUEST_STATS.with(|slot| *slot.borrow_mut() = previous);
-    result
+    /// Restores the previous scope even if `work` panics: blocking threads are reused.
+    struct Restore(Option<Arc<FetchStats>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            REQUEST_STATS.with(|slot| *slot.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(REQUEST_STATS.with(|slot| slot.replace(Some(stats.clone()))));
+    work()
 }
 
 fn record(update: impl FnOnce(&FetchStats)) {

@@ -175,6 +175,9 @@ pub struct ServeOptions {
     storage: IndexStorageArgs,
     #[arg(long, default_value = "127.0.0.1:7280")]
     listen: SocketAddr,
+    /// Require this key in every request's `x-api-key` header, as the deployed API does.
+    #[arg(long, env = "HYDRANT_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
 }
 
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
@@ -190,7 +193,10 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         "Serving the search API on http://{} (Ctrl-C to stop).",
         options.listen
     );
-    hydrant_search::server::serve(listener, service, crate::stop_signal()).await?;
+    let options = hydrant_search::server::ServerOptions {
+        api_key: options.api_key,
+    };
+    hydrant_search::server::serve_with(listener, service, options, crate::stop_signal()).await?;
     Ok(())
 }
 

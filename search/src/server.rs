@@ -22,21 +22,41 @@ const MAX_HEADERS: usize = 64;
 /// An idle or slow client is disconnected after this long.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves the REST API on `listener` until `shutdown` completes.
+/// What the server asks of clients.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// When set, every request must carry this value in `x-api-key`, as API Gateway asks of
+    /// the deployed API; other requests are answered 403 `{"message": "Forbidden"}`, as API
+    /// Gateway answers them.
+    pub api_key: Option<String>,
+}
+
+/// Serves the REST API on `listener` until `shutdown` completes, to anyone who connects.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<SearchService>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with(listener, service, ServerOptions::default(), shutdown).await
+}
+
+/// Serves the REST API on `listener` until `shutdown` completes, as `options` say.
+pub async fn serve_with(
+    listener: TcpListener,
+    service: Arc<SearchService>,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let options = Arc::new(options);
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => accepted?,
             () = &mut shutdown => return Ok(()),
         };
-        let service = service.clone();
+        let (service, options) = (service.clone(), options.clone());
         tokio::spawn(async move {
-            if let Err(error) = serve_connection(stream, &service).await {
+            if let Err(error) = serve_connection(stream, &service, &options).await {
                 debug!(%error, "connection ended with an error");
             }
         });
@@ -49,6 +69,7 @@ struct WireRequest {
     target: String,
     body: Vec<u8>,
     keep_alive: bool,
+    api_key: Option<String>,
 }
 
 enum ReadOutcome {
@@ -59,7 +80,11 @@ enum ReadOutcome {
     Reject(HttpResponse),
 }
 
-async fn serve_connection(stream: TcpStream, service: &SearchService) -> std::io::Result<()> {
+async fn serve_connection(
+    stream: TcpStream,
+    service: &SearchService,
+    options: &ServerOptions,
+) -> std::io::Result<()> {
     let mut stream = BufReader::new(stream);
     loop {
         let outcome = match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await {
@@ -69,6 +94,11 @@ async fn serve_connection(stream: TcpStream, service: &SearchService) -> std::io
         let (response, keep_alive) = match outcome {
             ReadOutcome::Closed => return Ok(()),
             ReadOutcome::Reject(response) => (response, false),
+            ReadOutcome::Request(request)
+                if !api_key_matches(options.api_key.as_deref(), request.api_key.as_deref()) =>
+            {
+                (HttpResponse::error(403, "Forbidden"), request.keep_alive)
+            }
             ReadOutcome::Request(request) => {
                 let (path, query_string) = match request.target.split_once('?') {
                     Some((path, query)) => (path, Some(query)),
@@ -143,6 +173,7 @@ async fn read_request(stream: &mut BufReader<TcpStream>) -> std::io::Result<Read
             .and_then(|header| std::str::from_utf8(header.value).ok())
             .map(str::trim)
     };
+    let api_key = header("x-api-key").map(str::to_string);
     let connection = header("connection").map(str::to_ascii_lowercase);
     let keep_alive = match connection.as_deref() {
         Some("close") => false,
@@ -185,7 +216,23 @@ async fn read_request(stream: &mut BufReader<TcpStream>) -> std::io::Result<Read
         target,
         body,
         keep_alive,
+        api_key,
     }))
+}
+
+/// Whether a request's key is the one required. The comparison takes the same time wherever
+/// the keys differ, so response times do not reveal a key's prefix.
+fn api_key_matches(required: Option<&str>, given: Option<&str>) -> bool {
+    let Some(required) = required else {
+        return true;
+    };
+    let given = given.unwrap_or("");
+    required.len() == given.len()
+        && required
+            .bytes()
+            .zip(given.bytes())
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
 }
 
 /// Reads a chunked body; `None` if it exceeds the limit.
@@ -239,6 +286,7 @@ fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         413 => "Payload Too Large",

@@ -837,13 +837,26 @@ fn count_matches(
     start_millis: Option<i64>,
 ) -> Result<u64> {
     let mut count = 0;
+    visit_records(gzip, |millis, record| {
+        if start_millis.is_none_or(|start| millis >= start) && matches(record) {
+            count += 1;
+        }
+    })?;
+    Ok(count)
+}
+
+/// Calls `visit` with the timestamp (ms) and the value of every record of a gzip object that
+/// the indexer accepts: what is not a JSON object with a valid timestamp is not data.
+pub(crate) fn visit_records(
+    gzip: &[u8],
+    mut visit: impl FnMut(i64, &serde_json::Value),
+) -> Result<()> {
     for line in BufReader::new(MultiGzDecoder::new(gzip)).lines() {
-        let Ok(serde_json::Value::Object(record)) =
+        let Ok(record @ serde_json::Value::Object(_)) =
             serde_json::from_str::<serde_json::Value>(&line?)
         else {
             continue;
         };
-        // What the indexer rejects is not data: a record needs a valid timestamp.
         let Some(millis) = record
             .get("timestamp")
             .and_then(serde_json::Value::as_str)
@@ -852,14 +865,9 @@ fn count_matches(
         else {
             continue;
         };
-        if start_millis.is_some_and(|start| millis < start) {
-            continue;
-        }
-        if matches(&serde_json::Value::Object(record)) {
-            count += 1;
-        }
+        visit(millis, &record);
     }
-    Ok(count)
+    Ok(())
 }
 
 fn search_request(query: &str, start_seconds: Option<i64>, stats: bool) -> Result<SearchRequest> {
@@ -915,7 +923,7 @@ fn workspace_root() -> PathBuf {
 }
 
 /// CPUs, memory and CPU model, from `/proc` where it tells.
-fn machine_description() -> String {
+pub(crate) fn machine_description() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

@@ -16,6 +16,12 @@ pub enum LoadtestError {
     Io(#[from] std::io::Error),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    /// A request to a search API failed or was refused.
+    #[error("http: {0}")]
+    Http(String),
+    /// S3 or SQS refused a request.
+    #[error("aws: {0}")]
+    Aws(String),
     /// A benchmark computed something other than what it should have: its figures are void.
     #[error("benchmark check failed: {0}")]
     Check(String),

@@ -12,6 +12,9 @@
 //! - [`query_mix`]: the benchmark's queries, each with the predicate a raw scan evaluates.
 //! - [`indexing_bench`]: indexing throughput and memory against raw tantivy, same run.
 //! - [`memory`]: peak resident memory of the process.
+//! - [`stream`]: a Firehose stream into a [`target`] (embedded, S3+SQS endpoints such as moto,
+//!   or a deployed stack), measured end to end (`loadtest stream`).
+//! - [`http_search`]: the search API over HTTP(S), with the API key.
 
 pub mod bench;
 pub mod cold_start;
@@ -19,9 +22,12 @@ pub mod cost;
 pub mod error;
 pub mod firehose;
 pub mod generator;
+pub mod http_search;
 pub mod indexing_bench;
 pub mod memory;
 pub mod mock_sales;
 pub mod query_mix;
 pub mod rng;
+pub mod stream;
+pub mod target;
 pub mod web_logs;

@@ -4,9 +4,14 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hydrant_loadtest::bench::{self, BenchConfig, BenchProgress};
+use hydrant_loadtest::generator::Dataset;
 use hydrant_loadtest::indexing_bench::{self, IndexingBenchConfig};
+use hydrant_loadtest::stream::{self, StreamConfig};
+use hydrant_loadtest::target::{SearchApi, Target, TargetSpec};
+use hydrant_metastore::index_config::IndexConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Parser)]
@@ -51,6 +56,66 @@ enum Command {
         #[arg(long)]
         work_dir: Option<PathBuf>,
     },
+    /// A Firehose stream into a target, end to end: objects delivered one at a time, each
+    /// timed until searchable, then the query mix through the target's search, every count
+    /// checked against the records delivered.
+    Stream {
+        /// Where to stream: `local` (embedded, on disk), `s3-sqs` (S3 and SQS endpoints such
+        /// as moto: objects and the FIFO messages EventBridge would send, the poll-mode indexer
+        /// in this process), `aws` (a deployed stack: its staging bucket and search URL).
+        #[arg(long, value_enum, default_value_t = TargetKind::Local)]
+        target: TargetKind,
+        /// Objects delivered.
+        #[arg(long, default_value_t = 20)]
+        objects: usize,
+        /// Records per object.
+        #[arg(long, default_value_t = 10_000)]
+        records_per_object: usize,
+        /// Milliseconds between deliveries (Firehose's buffering interval); 0: back to back.
+        #[arg(long, default_value_t = 0)]
+        interval_ms: u64,
+        /// Share of bad records.
+        #[arg(long, default_value_t = 0.001)]
+        bad_share: f64,
+        /// Share of late records.
+        #[arg(long, default_value_t = 0.005)]
+        late_share: f64,
+        /// Runs of each query of the mix.
+        #[arg(long, default_value_t = 10)]
+        query_runs: usize,
+        /// Seconds an object may take to become searchable before the run fails.
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+        /// Key prefix in the staging bucket (the delivery stream's prefix).
+        #[arg(long, default_value = "firehose/")]
+        prefix: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// local: the data directory (a temporary one by default).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// s3-sqs, aws: S3 and SQS endpoint, e.g. moto's `http://127.0.0.1:5000`; AWS when unset.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// s3-sqs, aws: the staging bucket (s3-sqs creates one when unset).
+        #[arg(long)]
+        staging_bucket: Option<String>,
+        /// s3-sqs: the index storage, `s3://bucket[/prefix]` (a new bucket when unset).
+        #[arg(long)]
+        index_uri: Option<String>,
+        /// s3-sqs: the FIFO queue (a new one, with content-based deduplication, when unset).
+        #[arg(long)]
+        queue_url: Option<String>,
+        /// Query this search API instead of an in-process searcher; aws: the stack's SearchUrl.
+        #[arg(long)]
+        search_url: Option<String>,
+        /// Sent as `x-api-key` with every search request.
+        #[arg(long, env = "HYDRANT_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Print the figures as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Indexing throughput and peak memory: Hydrant's pipeline vs raw tantivy on one batch.
     Indexing {
         /// Uncompressed megabytes of records in the batch.
@@ -65,6 +130,13 @@ enum Command {
         #[arg(long)]
         work_dir: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum TargetKind {
+    Local,
+    S3Sqs,
+    Aws,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -101,6 +173,70 @@ fn main() -> anyhow::Result<()> {
             let progress = PhaseBars::new()?;
             let report = bench::run(&config, &progress).await?;
             progress.finish();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", report.table());
+            }
+            Ok(())
+        }),
+        Command::Stream {
+            target,
+            objects,
+            records_per_object,
+            interval_ms,
+            bad_share,
+            late_share,
+            query_runs,
+            timeout_secs,
+            prefix,
+            seed,
+            work_dir,
+            endpoint,
+            staging_bucket,
+            index_uri,
+            queue_url,
+            search_url,
+            api_key,
+            json,
+        } => runtime.block_on(async move {
+            let temp_dir = tempfile::tempdir()?;
+            let spec = match target {
+                TargetKind::Local => TargetSpec::Local {
+                    dir: work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf()),
+                },
+                TargetKind::S3Sqs => TargetSpec::S3Sqs {
+                    endpoint,
+                    staging_bucket,
+                    index_uri,
+                    queue_url,
+                },
+                TargetKind::Aws => TargetSpec::Aws {
+                    endpoint,
+                    staging_bucket: staging_bucket.context(
+                        "--target aws needs --staging-bucket (the stack's StagingBucketName)",
+                    )?,
+                },
+            };
+            let search_api = search_url.map(|url| SearchApi { url, api_key });
+            let index_config = IndexConfig::from_yaml(Dataset::WebLogs.index_config_yaml())?;
+            let target = Target::connect(&spec, &index_config, search_api.as_ref()).await?;
+            let config = StreamConfig {
+                num_objects: objects,
+                records_per_object,
+                interval: Duration::from_millis(interval_ms),
+                bad_share,
+                late_share,
+                query_runs,
+                searchable_timeout: Duration::from_secs(timeout_secs),
+                prefix,
+                seed,
+            };
+            let progress = PhaseBars::new()?;
+            let report = stream::run(&config, &target, &progress).await;
+            progress.finish();
+            target.shutdown().await?;
+            let report = report?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

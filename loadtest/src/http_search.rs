@@ -37,12 +37,16 @@ impl HttpSearchClient {
                 "the search URL must start with http:// or https://, got `{base_url}`"
             )));
         }
+        // Small requests and responses: send them now rather than wait for ACKs (Nagle).
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
             .map_err(|error| LoadtestError::Http(format!("no TLS root certificates: {error}")))?
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(http);
         Ok(HttpSearchClient {
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key,

@@ -97,8 +97,9 @@ pub struct StreamQueryRow {
     /// The first run: the searcher has not read this query's data yet.
     pub first_ms: f64,
     pub latency: Percentiles,
-    /// Storage GETs of the first run, when the searcher reports them.
+    /// Storage GETs and bytes of the first run, when the searcher reports them.
     pub first_gets: Option<u64>,
+    pub first_bytes: Option<u64>,
 }
 
 /// Everything one stream measured.
@@ -303,7 +304,7 @@ pub async fn run(
                 .count() as u64
         });
         let mut runs = Vec::with_capacity(config.query_runs);
-        let mut first: Option<(u64, Option<u64>)> = None;
+        let mut first: Option<(u64, Option<(u64, u64)>)> = None;
         for _ in 0..config.query_runs.max(1) {
             let query_started = Instant::now();
             let response = target.search(&request).await?;
@@ -313,7 +314,10 @@ pub async fn run(
             })?;
             let (num_hits, _) = *first.get_or_insert((
                 response.num_hits,
-                response.stats.as_ref().map(|stats| stats.storage_gets),
+                response
+                    .stats
+                    .as_ref()
+                    .map(|stats| (stats.storage_gets, stats.storage_bytes)),
             ));
             check(response.num_hits == num_hits, || {
                 format!(
@@ -323,7 +327,7 @@ pub async fn run(
             })?;
             progress.step();
         }
-        let (num_hits, first_gets) = first.unwrap_or_default();
+        let (num_hits, first_stats) = first.unwrap_or_default();
         if let Some(expected) = expected_hits {
             check(num_hits == expected, || {
                 format!(
@@ -339,7 +343,8 @@ pub async fn run(
             expected_hits,
             first_ms: runs[0].as_secs_f64() * 1e3,
             latency: Percentiles::of(&runs),
-            first_gets,
+            first_gets: first_stats.map(|(gets, _)| gets),
+            first_bytes: first_stats.map(|(_, bytes)| bytes),
         });
         all_runs.extend(runs);
     }
@@ -417,12 +422,12 @@ impl StreamReport {
                 .unwrap_or_default()
         ));
         text.push_str(&format!(
-            "  {:<12} {:<38} {:>8} {:>9} {:>8} {:>8} {:>8} {:>6}\n",
-            "query", "", "hits", "first ms", "p50 ms", "p95 ms", "p99 ms", "GETs"
+            "  {:<12} {:<38} {:>8} {:>9} {:>8} {:>8} {:>8} {:>6} {:>9}\n",
+            "query", "", "hits", "first ms", "p50 ms", "p95 ms", "p99 ms", "GETs", "KB read"
         ));
         for row in &self.queries {
             text.push_str(&format!(
-                "  {:<12} {:<38} {:>8} {:>9.1} {:>8.1} {:>8.1} {:>8.1} {:>6}\n",
+                "  {:<12} {:<38} {:>8} {:>9.1} {:>8.1} {:>8.1} {:>8.1} {:>6} {:>9}\n",
                 row.name,
                 row.query,
                 row.num_hits,
@@ -431,7 +436,11 @@ impl StreamReport {
                 row.latency.p95_ms,
                 row.latency.p99_ms,
                 row.first_gets
-                    .map_or("n/a".to_string(), |gets| gets.to_string())
+                    .map_or("n/a".to_string(), |gets| gets.to_string()),
+                row.first_bytes.map_or("n/a".to_string(), |bytes| format!(
+                    "{:.0}",
+                    bytes as f64 / 1e3
+                ))
             ));
         }
         let q = &self.query_latency;

@@ -27,9 +27,6 @@ use crate::generator::{Dataset, ObjectGenerator, ObjectSpec};
 use crate::query_mix::QUERY_MIX;
 use crate::target::Target;
 
-/// How often the watcher counts the index's documents.
-const WATCH_INTERVAL: Duration = Duration::from_millis(100);
-
 /// What to deliver.
 #[derive(Clone, Debug)]
 pub struct StreamConfig {
@@ -219,6 +216,7 @@ pub async fn run(
         while freshness.len() < config.num_objects {
             target.check_indexer().await?;
             let pending = delivered.lock().expect("not poisoned").len();
+            // Counts only while an object is waiting: a paced stream costs few requests.
             if freshness.len() < pending {
                 let new_docs = count_all(target).await?.saturating_sub(docs_before);
                 let now = Instant::now();
@@ -243,7 +241,7 @@ pub async fn run(
                     )));
                 }
             }
-            tokio::time::sleep(WATCH_INTERVAL).await;
+            tokio::time::sleep(target.watch_interval()).await;
         }
         Ok::<_, LoadtestError>((freshness, Instant::now()))
     };

@@ -300,6 +300,15 @@ impl Target {
         }
     }
 
+    /// How often to count documents while waiting for them: through an API every request
+    /// counts against the key's quota (100,000 a day by default), in process nothing does.
+    pub fn watch_interval(&self) -> Duration {
+        match &self.search {
+            SearchEndpoint::InProcess(_) => Duration::from_millis(100),
+            SearchEndpoint::Http(_) => Duration::from_millis(250),
+        }
+    }
+
     /// Splits, documents and bytes of the index.
     pub async fn index_summary(&self) -> Result<IndexSummary> {
         match &self.search {

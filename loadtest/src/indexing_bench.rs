@@ -41,6 +41,8 @@ pub struct IndexingBenchConfig {
     pub seed: u64,
     /// Where staging, index and baseline files go.
     pub work_dir: PathBuf,
+    /// zstd level of the doc store for both sides (the index config's, 8, when `None`).
+    pub docstore_compression_level: Option<i32>,
 }
 
 /// One measured run.
@@ -68,6 +70,8 @@ pub struct IndexingBenchResult {
     pub compressed_bytes: u64,
     pub num_splits: usize,
     pub split_bytes: u64,
+    /// zstd level of the doc store on both sides.
+    pub docstore_compression_level: i32,
     pub hydrant: Measurement,
     pub raw_tantivy: Measurement,
 }
@@ -93,10 +97,11 @@ impl IndexingBenchResult {
             )
         };
         let mut table = format!(
-            "{} documents, {:.1} MB uncompressed ({:.1} MB gzip) in one batch\n\n",
+            "{} documents, {:.1} MB uncompressed ({:.1} MB gzip) in one batch; doc store zstd level {}\n\n",
             self.num_docs,
             self.uncompressed_bytes as f64 / 1e6,
-            self.compressed_bytes as f64 / 1e6
+            self.compressed_bytes as f64 / 1e6,
+            self.docstore_compression_level
         );
         table.push_str(&format!(
             "{:<14} {:>11} {:>17} {:>13} {:>10}\n",
@@ -123,7 +128,12 @@ pub async fn run(
 ) -> Result<IndexingBenchResult> {
     let staging_dir = config.work_dir.join("staging");
     let staging: SharedStorage = Arc::new(LocalStorage::new(&staging_dir)?);
-    let index_config = IndexConfig::from_yaml(MOCK_SALES_CONFIG)?;
+    let mut index_config = IndexConfig::from_yaml(MOCK_SALES_CONFIG)?;
+    if let Some(level) = config.docstore_compression_level {
+        index_config.indexing_settings.docstore_compression_level = level;
+        index_config.validate()?;
+    }
+    let docstore_compression_level = index_config.indexing_settings.docstore_compression_level;
 
     on_phase("generating objects");
     let mut generator = ObjectGenerator::new(config.seed, 0);
@@ -212,6 +222,7 @@ pub async fn run(
     })?;
 
     Ok(IndexingBenchResult {
+        docstore_compression_level,
         num_docs,
         uncompressed_bytes,
         compressed_bytes,
@@ -285,6 +296,7 @@ mod tests {
             num_objects: 3,
             seed: 1,
             work_dir: temp_dir.path().to_path_buf(),
+            docstore_compression_level: Some(3),
         };
         let mut phases = Vec::new();
         let result = run(&config, |phase| phases.push(phase.to_string()))

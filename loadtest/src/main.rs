@@ -129,6 +129,9 @@ enum Command {
         /// Working directory (a temporary one by default).
         #[arg(long)]
         work_dir: Option<PathBuf>,
+        /// zstd level of the doc store, for both sides (the index config's 8 by default).
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..=22))]
+        docstore_compression_level: Option<i32>,
     },
 }
 
@@ -249,6 +252,7 @@ fn main() -> anyhow::Result<()> {
             objects,
             seed,
             work_dir,
+            docstore_compression_level,
         } => runtime.block_on(async move {
             let temp_dir = tempfile::tempdir()?;
             let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
@@ -258,6 +262,7 @@ fn main() -> anyhow::Result<()> {
                 num_objects: objects,
                 seed,
                 work_dir,
+                docstore_compression_level,
             };
             let progress = ProgressBar::new_spinner();
             progress.set_style(ProgressStyle::with_template(

@@ -38,10 +38,10 @@ use crate::cold_start::{self, ColdStart};
 use crate::cost::{CostEstimate, CostInputs};
 use crate::error::{LoadtestError, Result};
 use crate::firehose::{Framing, object_key};
-use crate::generator::{Dataset, ObjectGenerator, ObjectSpec};
+use crate::generator::{Dataset, GeneratedObject, ObjectGenerator, ObjectSpec};
 use crate::indexing_bench::{check, raw_tantivy};
 use crate::memory;
-use crate::query_mix::{MixQuery, QUERY_MIX};
+use crate::query_mix::{MixQuery, QUERY_MIX, request_body};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -143,6 +143,29 @@ pub struct DatasetFigures {
     pub bad_records: u64,
     pub uncompressed_bytes: u64,
     pub gzip_bytes: u64,
+}
+
+impl DatasetFigures {
+    /// Nothing generated yet, `objects` planned.
+    pub fn new(objects: usize) -> Self {
+        DatasetFigures {
+            objects,
+            records: 0,
+            good_records: 0,
+            bad_records: 0,
+            uncompressed_bytes: 0,
+            gzip_bytes: 0,
+        }
+    }
+
+    /// Counts a generated object of `num_records` records.
+    pub fn add(&mut self, num_records: usize, object: &GeneratedObject) {
+        self.records += num_records as u64;
+        self.good_records += object.num_good;
+        self.bad_records += object.bad.len() as u64;
+        self.uncompressed_bytes += object.uncompressed_bytes;
+        self.gzip_bytes += object.bytes.len() as u64;
+    }
 }
 
 /// Indexing throughput, Hydrant next to raw tantivy.
@@ -288,14 +311,7 @@ pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<B
     let now_millis = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     let first_millis = now_millis - config.num_objects as i64 * object_span_millis;
     let mut objects = Vec::with_capacity(config.num_objects);
-    let mut figures = DatasetFigures {
-        objects: config.num_objects,
-        records: 0,
-        good_records: 0,
-        bad_records: 0,
-        uncompressed_bytes: 0,
-        gzip_bytes: 0,
-    };
+    let mut figures = DatasetFigures::new(config.num_objects);
     for number in 0..config.num_objects {
         let start_millis = first_millis + number as i64 * object_span_millis;
         let object = generator.object(ObjectSpec {
@@ -312,11 +328,7 @@ pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<B
         )
         .map_err(|error| LoadtestError::Check(error.to_string()))?;
         let key = object_key("logs/", "web-logs", delivered_at);
-        figures.records += records_per_object as u64;
-        figures.good_records += object.num_good;
-        figures.bad_records += object.bad.len() as u64;
-        figures.uncompressed_bytes += object.uncompressed_bytes;
-        figures.gzip_bytes += object.bytes.len() as u64;
+        figures.add(records_per_object, &object);
         staging_disk
             .put(&key, Bytes::from(object.bytes).into(), PutMode::Overwrite)
             .await?;
@@ -610,7 +622,7 @@ async fn wait_until_searchable(
     expected_docs: u64,
     landed: Instant,
 ) -> Result<Duration> {
-    let request = search_request("*", None, false)?;
+    let request: SearchRequest = serde_json::from_value(request_body("*", None, false))?;
     let give_up = landed + Duration::from_secs(60);
     loop {
         let response = searcher
@@ -673,11 +685,9 @@ async fn measure_queries(
         },
     );
     for (position, mix_query) in QUERY_MIX.iter().enumerate() {
-        let start_seconds = mix_query.recent_share.map(|share| {
-            let (first, last) = time_span;
-            (last - ((last - first) as f64 * share) as i64) / 1000
-        });
-        let request = search_request(mix_query.query, start_seconds, true)?;
+        let start_seconds = mix_query.start_seconds(time_span);
+        let request: SearchRequest =
+            serde_json::from_value(request_body(mix_query.query, start_seconds, true))?;
         let mut cold = Vec::with_capacity(config.cold_runs);
         let mut first_cold = None;
         for _ in 0..config.cold_runs {
@@ -868,14 +878,6 @@ pub(crate) fn visit_records(
         visit(millis, &record);
     }
     Ok(())
-}
-
-fn search_request(query: &str, start_seconds: Option<i64>, stats: bool) -> Result<SearchRequest> {
-    let mut request = serde_json::json!({"query": query, "max_hits": 10, "stats": stats});
-    if let Some(start) = start_seconds {
-        request["start_timestamp"] = start.into();
-    }
-    Ok(serde_json::from_value(request)?)
 }
 
 fn search_error(error: hydrant_search::SearchError) -> LoadtestError {

@@ -18,6 +18,26 @@ pub struct MixQuery {
     pub matches: fn(&Value) -> bool,
 }
 
+impl MixQuery {
+    /// The start of the query's time window, in seconds, over records spanning
+    /// `(first_millis, last_millis)`: `None` for the whole span.
+    pub fn start_seconds(&self, (first_millis, last_millis): (i64, i64)) -> Option<i64> {
+        self.recent_share.map(|share| {
+            (last_millis - ((last_millis - first_millis) as f64 * share) as i64) / 1000
+        })
+    }
+}
+
+/// The search API's JSON body for `query`: ten hits, from `start_seconds` on when given, with
+/// the request's storage statistics when `stats`.
+pub fn request_body(query: &str, start_seconds: Option<i64>, stats: bool) -> Value {
+    let mut body = serde_json::json!({"query": query, "max_hits": 10, "stats": stats});
+    if let Some(start) = start_seconds {
+        body["start_timestamp"] = start.into();
+    }
+    body
+}
+
 /// The mix: a term on a fast field, full text, a boolean with a range, a phrase, a nested
 /// field with text, and a recent-only query that time pruning should make cheap.
 pub const QUERY_MIX: [MixQuery; 6] = [

@@ -24,7 +24,8 @@ use crate::bench::{
 use crate::error::{LoadtestError, Result};
 use crate::firehose::{Framing, object_key};
 use crate::generator::{Dataset, ObjectGenerator, ObjectSpec};
-use crate::query_mix::QUERY_MIX;
+use crate::indexing_bench::check;
+use crate::query_mix::{QUERY_MIX, request_body};
 use crate::target::Target;
 
 /// What to deliver.
@@ -136,14 +137,7 @@ pub async fn run(
         .format(&Rfc3339)
         .unwrap_or_default();
     let docs_before = count_all(target).await?;
-    let dataset_figures = Mutex::new(DatasetFigures {
-        objects: config.num_objects,
-        records: 0,
-        good_records: 0,
-        bad_records: 0,
-        uncompressed_bytes: 0,
-        gzip_bytes: 0,
-    });
+    let dataset_figures = Mutex::new(DatasetFigures::new(config.num_objects));
     let delivered: Mutex<Vec<Delivered>> = Mutex::new(Vec::with_capacity(config.num_objects));
     // Per query of the mix, the timestamps of the good records it matches.
     let matching: Mutex<Vec<Vec<i64>>> = Mutex::new(vec![Vec::new(); QUERY_MIX.len()]);
@@ -184,11 +178,7 @@ pub async fn run(
             })?;
             let docs_through = {
                 let mut figures = dataset_figures.lock().expect("not poisoned");
-                figures.records += config.records_per_object as u64;
-                figures.good_records += object.num_good;
-                figures.bad_records += object.bad.len() as u64;
-                figures.uncompressed_bytes += object.uncompressed_bytes;
-                figures.gzip_bytes += object.bytes.len() as u64;
+                figures.add(config.records_per_object, &object);
                 figures.good_records
             };
             let key = object_key(&config.prefix, "web-logs", now);
@@ -283,17 +273,12 @@ pub async fn run(
         (QUERY_MIX.len() * config.query_runs.max(1)) as u64,
     );
     let matching = matching.into_inner().expect("not poisoned");
-    let (first_millis, last_millis) = time_span.into_inner().expect("not poisoned");
+    let time_span = time_span.into_inner().expect("not poisoned");
     let mut rows = Vec::with_capacity(QUERY_MIX.len());
     let mut all_runs = Vec::new();
     for (mix_query, matches) in QUERY_MIX.iter().zip(&matching) {
-        let start_seconds = mix_query.recent_share.map(|share| {
-            (last_millis - ((last_millis - first_millis) as f64 * share) as i64) / 1000
-        });
-        let mut request = json!({"query": mix_query.query, "max_hits": 10, "stats": true});
-        if let Some(start) = start_seconds {
-            request["start_timestamp"] = start.into();
-        }
+        let start_seconds = mix_query.start_seconds(time_span);
+        let request = request_body(mix_query.query, start_seconds, true);
         let expected_hits = (docs_before == 0).then(|| {
             let start_millis = start_seconds.map_or(i64::MIN, |seconds| seconds * 1000);
             matches
@@ -365,14 +350,6 @@ pub async fn run(
 async fn count_all(target: &Target) -> Result<u64> {
     let response = target.search(&json!({"query": "*", "max_hits": 0})).await?;
     Ok(response.num_hits)
-}
-
-fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
-    if condition {
-        Ok(())
-    } else {
-        Err(LoadtestError::Check(message()))
-    }
 }
 
 impl StreamReport {

@@ -258,12 +258,7 @@ impl Target {
                     .body(bytes.into())
                     .send()
                     .await
-                    .map_err(|error| {
-                        LoadtestError::Aws(format!(
-                            "cannot put s3://{bucket}/{key}: {}",
-                            aws_sdk_s3::error::DisplayErrorContext(error)
-                        ))
-                    })?;
+                    .map_err(|error| aws_error(format!("cannot put s3://{bucket}/{key}"), error))?;
                 if let Some((sqs, queue_url)) = queue {
                     let etag = put.e_tag().unwrap_or_default().trim_matches('"');
                     // No deduplication id: EventBridge sends none, the queue deduplicates by
@@ -274,12 +269,7 @@ impl Target {
                         .message_body(object_created_event(bucket, key, size, etag).to_string())
                         .send()
                         .await
-                        .map_err(|error| {
-                            LoadtestError::Aws(format!(
-                                "cannot send to {queue_url}: {}",
-                                aws_sdk_sqs::error::DisplayErrorContext(error)
-                            ))
-                        })?;
+                        .map_err(|error| aws_error(format!("cannot send to {queue_url}"), error))?;
                 }
             }
         }
@@ -383,6 +373,14 @@ fn s3_config(endpoint: Option<&str>) -> S3Config {
     }
 }
 
+/// An S3 or SQS error with what was being done, and the service's own message and code.
+fn aws_error(context: String, error: impl std::error::Error) -> LoadtestError {
+    LoadtestError::Aws(format!(
+        "{context}: {}",
+        aws_sdk_s3::error::DisplayErrorContext(error)
+    ))
+}
+
 async fn create_index_if_missing(metastore: &Metastore, config: &IndexConfig) -> Result<()> {
     match metastore.create_index(config.clone()).await {
         Ok(_) | Err(MetastoreError::IndexAlreadyExists(_)) => Ok(()),
@@ -396,12 +394,7 @@ async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<String
         .bucket(name)
         .send()
         .await
-        .map_err(|error| {
-            LoadtestError::Aws(format!(
-                "cannot create bucket {name}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(error)
-            ))
-        })?;
+        .map_err(|error| aws_error(format!("cannot create bucket {name}"), error))?;
     Ok(name.to_string())
 }
 
@@ -415,12 +408,7 @@ async fn create_fifo_queue(client: &aws_sdk_sqs::Client, name: &str) -> Result<S
         .attributes(QueueAttributeName::VisibilityTimeout, "120")
         .send()
         .await
-        .map_err(|error| {
-            LoadtestError::Aws(format!(
-                "cannot create queue {name}.fifo: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(error)
-            ))
-        })?;
+        .map_err(|error| aws_error(format!("cannot create queue {name}.fifo"), error))?;
     created
         .queue_url
         .ok_or_else(|| LoadtestError::Aws(format!("no URL for the new queue {name}.fifo")))

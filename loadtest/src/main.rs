@@ -238,8 +238,10 @@ fn main() -> anyhow::Result<()> {
             let progress = PhaseBars::new()?;
             let report = stream::run(&config, &target, &progress).await;
             progress.finish();
-            target.shutdown().await?;
+            // The run's own error says more than the indexer's; report it first.
+            let stopped = target.shutdown().await;
             let report = report?;
+            stopped?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -488,12 +488,16 @@ async fn feed_local_indexer(
     }
 }
 
-/// The poll-mode indexer, until told to stop.
+/// The poll-mode indexer's receive-index-delete cycle, until told to stop.
+///
+/// Unlike `Poller::run`, which logs and retries as a long-running service should, a failed
+/// batch or receive ends the run with its reason: nothing here prints logs, and a load test
+/// must not wait out its timeout on an indexer that keeps failing.
 async fn poll_queue(
     runtime: IndexerRuntime,
     client: aws_sdk_sqs::Client,
     queue_url: String,
-    stopped: oneshot::Receiver<()>,
+    mut stopped: oneshot::Receiver<()>,
 ) -> Result<()> {
     let poller = Poller {
         client,
@@ -502,12 +506,17 @@ async fn poll_queue(
         visibility_timeout: Duration::from_secs(120),
         wait_time: Duration::from_secs(1),
     };
-    poller
-        .run(async {
-            let _ = stopped.await;
-        })
-        .await?;
-    Ok(())
+    loop {
+        let outcome = tokio::select! {
+            outcome = poller.poll_once() => outcome?,
+            _ = &mut stopped => return Ok(()),
+        };
+        if let Some(reason) = outcome.and_then(|outcome| outcome.failure_reason) {
+            return Err(LoadtestError::Check(format!(
+                "the indexer failed a batch: {reason}"
+            )));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -80,6 +80,49 @@ async fn the_s3_sqs_target_indexes_through_the_fifo_queue_and_counts_agree() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_indexer_ends_the_s3_sqs_run_with_its_reason() {
+    let (_, staging_bucket) = moto_bucket("failing-staging").await;
+    let sqs = sqs_client(Some(&moto_endpoint())).await;
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{staging_bucket}.fifo"))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::ContentBasedDeduplication, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    // First in the index's group: an event for an object that is not there.
+    let missing = object_created_event(&staging_bucket, "firehose/never-written", 10, "0");
+    sqs.send_message()
+        .queue_url(&queue_url)
+        .message_group_id("web-logs")
+        .message_body(missing.to_string())
+        .send()
+        .await
+        .unwrap();
+    let spec = TargetSpec::S3Sqs {
+        endpoint: Some(moto_endpoint()),
+        staging_bucket: Some(staging_bucket),
+        index_uri: None,
+        queue_url: Some(queue_url),
+    };
+    let target = Target::connect(&spec, &web_logs_config(), None)
+        .await
+        .unwrap();
+    let error = stream::run(&small_stream(), &target, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("the indexer failed a batch")
+            && error.to_string().contains("never-written"),
+        "{error}"
+    );
+    target.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aws_target_writes_to_staging_and_queries_the_search_url_with_its_key() {
     // The stack: buckets, queue, indexer, EventBridge, API with a key.
     let (s3, staging_bucket) = moto_bucket("stack-staging").await;

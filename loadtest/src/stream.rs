@@ -137,11 +137,8 @@ pub async fn run(
         .format(&Rfc3339)
         .unwrap_or_default();
     let docs_before = count_all(target).await?;
-    let dataset_figures = Mutex::new(DatasetFigures::new(config.num_objects));
+    // Shared with the watcher; everything else the delivery keeps to itself and returns.
     let delivered: Mutex<Vec<Delivered>> = Mutex::new(Vec::with_capacity(config.num_objects));
-    // Per query of the mix, the timestamps of the good records it matches.
-    let matching: Mutex<Vec<Vec<i64>>> = Mutex::new(vec![Vec::new(); QUERY_MIX.len()]);
-    let time_span = Mutex::new((i64::MAX, i64::MIN));
 
     progress.phase(
         &format!("streaming {} objects; searchable", config.num_objects),
@@ -149,6 +146,10 @@ pub async fn run(
     );
     let deliver_all = async {
         let mut generator = ObjectGenerator::for_dataset(Dataset::WebLogs, config.seed);
+        let mut dataset = DatasetFigures::new(config.num_objects);
+        // Per query of the mix, the timestamps of the good records it matches.
+        let mut matching = vec![Vec::new(); QUERY_MIX.len()];
+        let mut time_span = (i64::MAX, i64::MIN);
         let delivery_started = Instant::now();
         for number in 0..config.num_objects {
             tokio::time::sleep_until((delivery_started + config.interval * number as u32).into())
@@ -166,40 +167,24 @@ pub async fn run(
                 late_share: config.late_share,
                 strict: false,
             });
-            let mut object_matches = vec![Vec::new(); QUERY_MIX.len()];
-            let mut span = (i64::MAX, i64::MIN);
             visit_records(&object.bytes, |millis, record| {
-                span = (span.0.min(millis), span.1.max(millis));
-                for (query, matches) in QUERY_MIX.iter().zip(&mut object_matches) {
+                time_span = (time_span.0.min(millis), time_span.1.max(millis));
+                for (query, matches) in QUERY_MIX.iter().zip(&mut matching) {
                     if (query.matches)(record) {
                         matches.push(millis);
                     }
                 }
             })?;
-            let docs_through = {
-                let mut figures = dataset_figures.lock().expect("not poisoned");
-                figures.add(config.records_per_object, &object);
-                figures.good_records
-            };
+            dataset.add(config.records_per_object, &object);
             let key = object_key(&config.prefix, "web-logs", now);
             target.deliver(&key, object.bytes).await?;
-            let landed = Instant::now();
             delivered.lock().expect("not poisoned").push(Delivered {
-                landed,
-                docs_through,
+                landed: Instant::now(),
+                docs_through: dataset.good_records,
             });
-            for (all, new) in matching
-                .lock()
-                .expect("not poisoned")
-                .iter_mut()
-                .zip(object_matches)
-            {
-                all.extend(new);
-            }
-            let mut time_span = time_span.lock().expect("not poisoned");
-            *time_span = (time_span.0.min(span.0), time_span.1.max(span.1));
         }
-        Ok::<_, LoadtestError>(delivery_started.elapsed())
+        let delivery_elapsed = delivery_started.elapsed();
+        Ok::<_, LoadtestError>((delivery_elapsed, dataset, matching, time_span))
     };
     let watch = async {
         let mut freshness = Vec::with_capacity(config.num_objects);
@@ -235,8 +220,8 @@ pub async fn run(
         }
         Ok::<_, LoadtestError>((freshness, Instant::now()))
     };
-    let (delivery_elapsed, (freshness, all_searchable)) = tokio::try_join!(deliver_all, watch)?;
-    let dataset = dataset_figures.into_inner().expect("not poisoned");
+    let ((delivery_elapsed, dataset, matching, time_span), (freshness, all_searchable)) =
+        tokio::try_join!(deliver_all, watch)?;
     let delivered = delivered.into_inner().expect("not poisoned");
     let first_landed = delivered
         .first()
@@ -272,8 +257,6 @@ pub async fn run(
         "query mix",
         (QUERY_MIX.len() * config.query_runs.max(1)) as u64,
     );
-    let matching = matching.into_inner().expect("not poisoned");
-    let time_span = time_span.into_inner().expect("not poisoned");
     let mut rows = Vec::with_capacity(QUERY_MIX.len());
     let mut all_runs = Vec::new();
     for (mix_query, matches) in QUERY_MIX.iter().zip(&matching) {

@@ -225,8 +225,8 @@ async fn read_request(stream: &mut BufReader<TcpStream>) -> std::io::Result<Read
     }))
 }
 
-/// Whether a request's key is the one required. The comparison takes the same time wherever
-/// the keys differ, so response times do not reveal a key's prefix.
+/// Whether a request's key is the one required. Keys of the required length are compared in
+/// the same time wherever they differ, so response times do not reveal a key's prefix.
 fn api_key_matches(required: Option<&str>, given: Option<&str>) -> bool {
     let Some(required) = required else {
         return true;

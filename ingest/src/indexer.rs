@@ -26,7 +26,7 @@ use flate2::write::GzEncoder;
 use hydrant_metastore::doc_mapper::{DocMapper, DocRejection, RejectReason};
 use hydrant_metastore::metastore::{PublishRequest, SourceObject};
 use hydrant_metastore::split::SplitMetadata;
-use hydrant_metastore::storage::{PutMode, PutPayload};
+use hydrant_metastore::storage::recognise;
 use hydrant_metastore::{Error as MetastoreError, Metastore};
 use serde::Serialize;
 use tracing::{info, warn};
@@ -34,7 +34,7 @@ use tracing::{info, warn};
 use crate::error::{IngestError, Result};
 use crate::firehose::{Frame, RecordFramer, decompressing_reader};
 use crate::object_reader::{is_download_error, open_object};
-use crate::split_builder::{BuiltSplit, SplitBuilder};
+use crate::split_builder::{BuiltSplit, SplitBuilder, upload_split};
 use crate::staging::{ObjectRef, StagingBuckets};
 
 /// Raw bytes of a rejected record kept in its error entry.
@@ -442,10 +442,7 @@ impl Indexer {
             .encoder
             .finish()
             .expect("writing to memory cannot fail");
-        self.metastore
-            .storage()
-            .put(&path, PutPayload::Bytes(bytes.into()), PutMode::Overwrite)
-            .await?;
+        recognise::overwrite(self.metastore.storage().as_ref(), &path, bytes.into()).await?;
         Ok(path)
     }
 
@@ -470,15 +467,7 @@ impl Indexer {
         }
         crate::maintenance::fail_point("indexer:after_stage")?;
         for split in &built_splits {
-            let path = SplitMetadata::split_path(index_id, &split.metadata.split_id);
-            self.metastore
-                .storage()
-                .put(
-                    &path,
-                    PutPayload::File(split.bundle_path.clone()),
-                    PutMode::Create,
-                )
-                .await?;
+            upload_split(self.metastore.storage(), index_id, split).await?;
         }
         crate::maintenance::fail_point("indexer:after_upload")?;
         let now_secs = self.metastore.clock().now_secs();
@@ -491,10 +480,11 @@ impl Indexer {
         match self.metastore.publish_splits(index_id, request).await {
             Ok(_) => {}
             Err(MetastoreError::CheckpointConflict { source_keys, .. }) => {
-                // Someone else published these objects first. Ours must never become
-                // searchable; garbage collection removes their files.
+                // Someone else published these objects first (our own ambiguous write would
+                // have been recognised). Ours must never become searchable; garbage
+                // collection removes their files.
                 self.metastore
-                    .mark_splits_for_deletion(index_id, &staged_split_ids)
+                    .abandon_staged_splits(index_id, &staged_split_ids)
                     .await?;
                 return Err(IngestError::ConcurrentIndexing {
                     index_id: index_id.to_string(),

@@ -24,7 +24,6 @@ use futures::StreamExt;
 use hydrant_metastore::doc_mapper::DocMapper;
 use hydrant_metastore::metastore::PublishRequest;
 use hydrant_metastore::split_bundle::{FileRangeFetcher, SplitDirectory, write_split_bundle};
-use hydrant_metastore::storage::{PutMode, PutPayload};
 use hydrant_metastore::{Error as MetastoreError, Metastore, SplitMetadata, SplitState, TimeRange};
 use serde::Serialize;
 use tantivy::directory::MmapDirectory;
@@ -33,6 +32,8 @@ use tracing::{info, warn};
 
 use crate::error::{IngestError, Result};
 use crate::merge_policy::MergePolicy;
+use crate::split_builder::upload_split_file;
+use hydrant_metastore::storage::recognise;
 
 /// Time settings of garbage collection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -338,27 +339,28 @@ impl Maintainer {
         self.metastore
             .stage_splits(index_id, vec![merged.clone()])
             .await?;
-        self.metastore
-            .storage()
-            .put(
-                &SplitMetadata::split_path(index_id, &merged.split_id),
-                PutPayload::File(bundle_path),
-                PutMode::Create,
-            )
-            .await?;
+        upload_split_file(self.metastore.storage(), index_id, &merged, &bundle_path).await?;
         fail_point("merge:after_upload")?;
         let request = PublishRequest {
             staged_split_ids: vec![merged.split_id.clone()],
             replaced_split_ids: inputs.iter().map(|split| split.split_id.clone()).collect(),
             ..PublishRequest::default()
         };
-        if let Err(error) = self.metastore.publish_splits(index_id, request).await {
-            // The output must never become searchable: collected later.
-            let _ = self
-                .metastore
-                .mark_splits_for_deletion(index_id, std::slice::from_ref(&merged.split_id))
-                .await;
-            return Err(error.into());
+        match self.metastore.publish_splits(index_id, request).await {
+            Ok(_) => {}
+            // The inputs changed meanwhile (retention, another merge): the output must never
+            // become searchable. Only while it is still staged, though: our own publish may
+            // have been applied whatever error came back.
+            Err(error @ MetastoreError::Conflict { .. }) => {
+                let _ = self
+                    .metastore
+                    .abandon_staged_splits(index_id, std::slice::from_ref(&merged.split_id))
+                    .await;
+                return Err(error.into());
+            }
+            // Any other error leaves the outcome unknown: the output stays staged, and is
+            // collected as an expired upload if the publish was not applied.
+            Err(error) => return Err(error.into()),
         }
         Ok(merged)
     }
@@ -381,10 +383,12 @@ impl Maintainer {
             .map(|split| split.split_id.clone())
             .collect();
         if !stale_staged.is_empty() {
-            self.metastore
-                .mark_splits_for_deletion(index_id, &stale_staged)
+            // Only those still staged when the commit applies: never a split published since.
+            let expired = self
+                .metastore
+                .abandon_staged_splits(index_id, &stale_staged)
                 .await?;
-            report.staged_splits_expired += stale_staged.len();
+            report.staged_splits_expired += expired.len();
         }
 
         let metadata = self.metastore.index_metadata(index_id).await?;
@@ -398,10 +402,11 @@ impl Maintainer {
             .map(|split| split.split_id.clone())
             .collect();
         for split_id in &deletable {
-            self.metastore
-                .storage()
-                .delete(&SplitMetadata::split_path(index_id, split_id))
-                .await?;
+            recognise::delete(
+                self.metastore.storage().as_ref(),
+                &SplitMetadata::split_path(index_id, split_id),
+            )
+            .await?;
             fail_point("gc:after_file_deletion")?;
         }
         if !deletable.is_empty() {
@@ -429,7 +434,7 @@ impl Maintainer {
             };
             let age_secs = now - unix_secs(object.last_modified);
             if !known.contains(split_id) && age_secs >= self.gc.orphan_min_age.as_secs() as i64 {
-                self.metastore.storage().delete(&object.path).await?;
+                recognise::delete(self.metastore.storage().as_ref(), &object.path).await?;
                 report.orphan_files_deleted += 1;
             }
         }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use hydrant_metastore::doc_mapper::DocMapper;
 use hydrant_metastore::split::{SplitMetadata, SplitState, TimeRange};
 use hydrant_metastore::split_bundle::write_split_bundle;
+use hydrant_metastore::storage::{PutPayload, SharedStorage, recognise};
 use tantivy::{Index, IndexWriter, TantivyDocument};
 
 use crate::error::{IngestError, Result};
@@ -156,4 +157,31 @@ impl SplitBuilder {
             temp_dir: self.temp_dir,
         })
     }
+}
+
+/// Uploads a built split to its path on the index storage. See [`upload_split_file`].
+pub async fn upload_split(
+    storage: &SharedStorage,
+    index_id: &str,
+    split: &BuiltSplit,
+) -> Result<()> {
+    upload_split_file(storage, index_id, &split.metadata, &split.bundle_path).await
+}
+
+/// Uploads the bundle of split `metadata` from `bundle_path`. The path holds a fresh split id,
+/// so an upload whose response was lost is recognised by the object's size.
+pub async fn upload_split_file(
+    storage: &SharedStorage,
+    index_id: &str,
+    metadata: &SplitMetadata,
+    bundle_path: &std::path::Path,
+) -> Result<()> {
+    recognise::create_unique(
+        storage.as_ref(),
+        &SplitMetadata::split_path(index_id, &metadata.split_id),
+        PutPayload::File(bundle_path.to_path_buf()),
+        metadata.split_size_bytes,
+    )
+    .await?;
+    Ok(())
 }

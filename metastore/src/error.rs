@@ -54,6 +54,12 @@ pub enum Error {
     #[error("metastore conflict on index `{index_id}`: {reason}")]
     Conflict { index_id: String, reason: String },
 
+    /// A commit kept losing compare-and-swap races to other writers. Retrying later helps.
+    #[error(
+        "metastore of index `{index_id}` is too busy: gave up after {attempts} concurrent commit attempts"
+    )]
+    Contention { index_id: String, attempts: u32 },
+
     /// Some staging objects of a publish are already in the checkpoint: their records are
     /// already searchable, and publishing again would duplicate them.
     #[error("index `{index_id}`: already indexed: {}", source_keys.join(", "))]

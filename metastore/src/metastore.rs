@@ -13,6 +13,17 @@
 //! with a precondition error and the mutation is re-applied to the fresh document. Publishing a
 //! split, marking the splits a merge replaced, and advancing the checkpoint are one mutation, so
 //! they happen together or not at all; that is what makes ingestion exactly-once.
+//!
+//! # Ambiguous writes
+//!
+//! A write can be applied while its response is lost (a timeout, a reset connection, a 5xx sent
+//! after the write). The SDK then retries the same conditional put and gets 412, which looks
+//! exactly like a lost race. So every attempt writes a fresh *commit id* into the document
+//! (the last [`RECENT_COMMITS`] are kept), and after any error or 412 that follows a sent
+//! write the document is read again: if it lists one of our attempts, that attempt is what
+//! happened and the commit succeeded; otherwise it is someone else's write (or none) and the
+//! usual retry follows. Because each attempt is conditional on the version it read, at most one
+//! attempt of a commit can ever apply, so recognising one is enough.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -32,6 +43,9 @@ pub const METASTORE_FORMAT_VERSION: u32 = 1;
 const METASTORE_PREFIX: &str = "metastore/";
 /// A commit that keeps losing races gives up after this many attempts.
 const MAX_COMMIT_ATTEMPTS: u32 = 32;
+/// Commit ids a document remembers. A committer re-reads right after an ambiguous write, so
+/// only the writers that slipped in between could push its id out: far fewer than this.
+pub const RECENT_COMMITS: usize = 32;
 
 /// The metastore document of one index.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,6 +60,10 @@ pub struct IndexMetadata {
     pub splits: BTreeMap<String, SplitMetadata>,
     /// Which staging objects are already indexed.
     pub checkpoint: SourceCheckpoint,
+    /// Ids of the last [`RECENT_COMMITS`] commits, newest last: how a committer recognises its
+    /// own write after an error (see the module documentation).
+    #[serde(default)]
+    pub recent_commits: Vec<String>,
 }
 
 impl IndexMetadata {
@@ -195,6 +213,7 @@ impl Metastore {
     pub async fn create_index(&self, index_config: IndexConfig) -> Result<IndexMetadata> {
         index_config.validate()?;
         let index_id = index_config.index_id.clone();
+        let commit_id = new_commit_id();
         let metadata = IndexMetadata {
             format_version: METASTORE_FORMAT_VERSION,
             index_config,
@@ -202,9 +221,10 @@ impl Metastore {
             generation: 0,
             splits: BTreeMap::new(),
             checkpoint: SourceCheckpoint::default(),
+            recent_commits: vec![commit_id.clone()],
         };
         let payload = serde_json::to_vec(&metadata).expect("metadata serializes");
-        match self
+        let put_error = match self
             .storage
             .put(
                 &Self::document_path(&index_id),
@@ -213,11 +233,15 @@ impl Metastore {
             )
             .await
         {
-            Ok(_) => Ok(metadata),
-            Err(error) if error.is_precondition_failed() => {
-                Err(Error::IndexAlreadyExists(index_id))
-            }
-            Err(error) => Err(error),
+            Ok(_) => return Ok(metadata),
+            Err(error) => error,
+        };
+        // The create may have been applied with its response lost: ours if the document that
+        // is there now was written by this call.
+        match self.index_metadata(&index_id).await {
+            Ok(current) if current.recent_commits.contains(&commit_id) => Ok(current),
+            Ok(_) if put_error.is_precondition_failed() => Err(Error::IndexAlreadyExists(index_id)),
+            _ => Err(put_error),
         }
     }
 
@@ -426,6 +450,33 @@ impl Metastore {
         Ok(())
     }
 
+    /// Marks splits for deletion that are still staged, and only those: how a writer gives up
+    /// uploads it will not publish. A split that is published already (by this writer's own
+    /// commit, whatever error it heard) is left alone. Returns the splits it marked.
+    pub async fn abandon_staged_splits(
+        &self,
+        index_id: &str,
+        split_ids: &[String],
+    ) -> Result<Vec<String>> {
+        let now = self.clock.now_secs();
+        let (abandoned, _) = self
+            .commit(index_id, |metadata| {
+                let mut abandoned = Vec::new();
+                for split_id in split_ids {
+                    if let Some(split) = metadata.splits.get_mut(split_id)
+                        && split.state == SplitState::Staged
+                    {
+                        split.state = SplitState::MarkedForDeletion;
+                        split.update_timestamp = now;
+                        abandoned.push(split_id.clone());
+                    }
+                }
+                Ok(abandoned)
+            })
+            .await?;
+        Ok(abandoned)
+    }
+
     /// Removes splits from the metastore. Only splits marked for deletion can be removed (their
     /// files must be deleted first); missing ones are skipped.
     pub async fn delete_splits(&self, index_id: &str, split_ids: &[String]) -> Result<()> {
@@ -452,16 +503,48 @@ impl Metastore {
 
     /// Applies `mutation` to the latest document and writes it back with compare-and-swap,
     /// re-applying it to a fresh read whenever another writer won the race.
+    ///
+    /// Each attempt carries its own commit id. After an error or a 412 that followed a sent
+    /// write, the next read first looks for those ids: a document that lists one is our own
+    /// write, so the commit returns that attempt's outcome instead of applying the mutation a
+    /// second time (which would see its own change as a conflict). An error after which the
+    /// document cannot be read leaves the outcome unknown and is returned as it is: callers
+    /// must then treat the change as possibly applied.
     pub async fn commit<T>(
         &self,
         index_id: &str,
         mut mutation: impl FnMut(&mut IndexMetadata) -> Result<T>,
     ) -> Result<(T, IndexMetadata)> {
         let path = Self::document_path(index_id);
+        // Attempts whose write may have been applied: (commit id, outcome).
+        let mut unsettled: Vec<(String, T)> = Vec::new();
+        let mut last_error: Option<Error> = None;
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
-            let (mut metadata, version) = self.index_metadata_versioned(index_id).await?;
+            let (mut metadata, version) = match self.index_metadata_versioned(index_id).await {
+                Ok(read) => read,
+                // The outcome of the previous write is unknown: report that write's error.
+                Err(read_error) => return Err(last_error.unwrap_or(read_error)),
+            };
+            if let Some(position) = unsettled
+                .iter()
+                .position(|(commit_id, _)| metadata.recent_commits.contains(commit_id))
+            {
+                debug!(index_id, attempt, "an ambiguous metastore write was ours");
+                let (_, outcome) = unsettled.swap_remove(position);
+                return Ok((outcome, metadata));
+            }
+            if let Some(error) = last_error.take()
+                && !error.is_precondition_failed()
+            {
+                // Not applied (the read shows no trace of it): the write failed for real.
+                return Err(error);
+            }
             let outcome = mutation(&mut metadata)?;
+            let commit_id = new_commit_id();
             metadata.generation += 1;
+            metadata.recent_commits.push(commit_id.clone());
+            let excess = metadata.recent_commits.len().saturating_sub(RECENT_COMMITS);
+            metadata.recent_commits.drain(..excess);
             let payload = serde_json::to_vec(&metadata).expect("metadata serializes");
             match self
                 .storage
@@ -469,21 +552,34 @@ impl Metastore {
                 .await
             {
                 Ok(_) => return Ok((outcome, metadata)),
-                Err(error) if error.is_precondition_failed() => {
-                    debug!(index_id, attempt, "metastore commit lost a race, retrying");
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
                 Err(error) if error.is_not_found() => {
                     return Err(Error::IndexNotFound(index_id.to_string()));
                 }
-                Err(error) => return Err(error),
+                Err(error) => {
+                    if error.is_precondition_failed() {
+                        debug!(
+                            index_id,
+                            attempt, "metastore commit lost a race (or retried its own write)"
+                        );
+                        tokio::time::sleep(backoff(attempt)).await;
+                    } else {
+                        debug!(index_id, attempt, %error, "metastore write failed; checking whether it was applied");
+                    }
+                    unsettled.push((commit_id, outcome));
+                    last_error = Some(error);
+                }
             }
         }
-        Err(conflict(
-            index_id,
-            format!("gave up after {MAX_COMMIT_ATTEMPTS} concurrent commit attempts"),
-        ))
+        Err(Error::Contention {
+            index_id: index_id.to_string(),
+            attempts: MAX_COMMIT_ATTEMPTS,
+        })
     }
+}
+
+/// A fresh commit id: unique across processes, no coordination needed.
+fn new_commit_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn conflict(index_id: &str, reason: String) -> Error {
@@ -779,6 +875,92 @@ mod tests {
         assert_eq!(metadata.published_splits().count(), 40);
         assert_eq!(metadata.checkpoint.objects.len(), 40);
         assert_eq!(metadata.generation, 80);
+    }
+
+    /// A publish whose write is applied while its caller hears an error (or the 412 of its own
+    /// retry) is recognised as applied; one that never reached the store is an error.
+    #[tokio::test]
+    async fn ambiguous_writes_are_recognised_as_ours() {
+        use crate::storage::{Fault, FaultRule, FaultyStorage, Operation};
+        for fault in [Fault::Retried, Fault::ResponseLost, Fault::Unavailable] {
+            let storage = Arc::new(FaultyStorage::new(Arc::new(MemoryStorage::default())));
+            let metastore = Metastore::new(storage.clone());
+            // Even the create.
+            storage.inject(FaultRule::new(Operation::Put, fault));
+            let created = metastore.create_index(config("logs")).await;
+            if fault == Fault::Unavailable {
+                assert!(created.is_err());
+                metastore.create_index(config("logs")).await.unwrap();
+            } else {
+                created.unwrap_or_else(|error| panic!("{fault:?}: {error}"));
+            }
+            metastore
+                .stage_splits("logs", vec![split("a", 1, 2)])
+                .await
+                .unwrap();
+            storage.inject(FaultRule::new(Operation::Put, fault));
+            let published = metastore
+                .publish_splits(
+                    "logs",
+                    PublishRequest {
+                        staged_split_ids: vec!["a".into()],
+                        checkpoint_delta: vec![(object("bucket/k1", "e1"), Some("a".into()))],
+                        ..PublishRequest::default()
+                    },
+                )
+                .await;
+            let metadata = metastore.index_metadata("logs").await.unwrap();
+            if fault == Fault::Unavailable {
+                assert!(published.is_err());
+                assert_eq!(metadata.splits["a"].state, SplitState::Staged);
+                assert!(metadata.checkpoint.objects.is_empty());
+            } else {
+                let returned = published.unwrap_or_else(|error| panic!("{fault:?}: {error}"));
+                assert_eq!(returned.splits["a"].state, SplitState::Published);
+                assert_eq!(metadata.splits["a"].state, SplitState::Published);
+                assert!(metadata.checkpoint.contains("bucket/k1", "e1"));
+            }
+        }
+    }
+
+    /// Someone else's write is still a conflict, and an unreadable document after a failed
+    /// write leaves the error as it was.
+    #[tokio::test]
+    async fn other_writers_and_unknown_outcomes_stay_errors() {
+        use crate::storage::{Fault, FaultRule, FaultyStorage, Operation};
+        let storage = Arc::new(FaultyStorage::new(Arc::new(MemoryStorage::default())));
+        let metastore = Metastore::new(storage.clone());
+        metastore.create_index(config("logs")).await.unwrap();
+        metastore
+            .stage_splits("logs", vec![split("a", 1, 2), split("b", 1, 2)])
+            .await
+            .unwrap();
+        let request = |split_id: &str| PublishRequest {
+            staged_split_ids: vec![split_id.into()],
+            checkpoint_delta: vec![(object("bucket/k1", "e1"), Some(split_id.into()))],
+            ..PublishRequest::default()
+        };
+        metastore
+            .publish_splits("logs", request("a"))
+            .await
+            .unwrap();
+        let error = metastore
+            .publish_splits("logs", request("b"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::CheckpointConflict { .. }), "{error}");
+
+        storage.inject(FaultRule::new(Operation::Put, Fault::ResponseLost));
+        // The commit's own read goes through; the re-read after the lost response does not.
+        storage.inject(FaultRule::new(Operation::Read, Fault::Unavailable).skip(1));
+        let error = metastore
+            .mark_splits_for_deletion("logs", &["b".into()])
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("after the request was sent"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hydrant_metastore::storage::{
-    LocalStorage, MemoryStorage, PutMode, PutPayload, SharedStorage, Storage, ThrottledStorage,
+    Fault, FaultRule, FaultyStorage, LocalStorage, MemoryStorage, Operation, PutMode, PutPayload,
+    SharedStorage, Storage, ThrottledStorage,
 };
 
 async fn conformance_put_get_roundtrip(storage: SharedStorage) {
@@ -296,16 +297,49 @@ async fn conformance_conditional_reads(storage: SharedStorage) {
     );
 }
 
-async fn conformance_rejects_invalid_paths(storage: SharedStorage) {
-    for path in ["", "/abs", "a/../b", "trailing/", "a//b"] {
-        assert!(
-            storage
-                .put(path, "x".into(), PutMode::Overwrite)
-                .await
-                .is_err(),
-            "{path}"
+async fn conformance_rejects_empty_paths(storage: SharedStorage) {
+    assert!(
+        storage
+            .put("", "x".into(), PutMode::Overwrite)
+            .await
+            .is_err()
+    );
+    assert!(storage.get("").await.is_err());
+}
+
+/// Keys S3 accepts but a file system cannot hold as they are: ordinary objects on S3 and in
+/// memory, a clear refusal on local disk (never a file outside the root).
+const UNUSUAL_KEYS: [&str; 5] = ["/abs", "a/../b", "trailing/", "a//b", "./x"];
+
+async fn any_s3_key_is_a_path(storage: SharedStorage) {
+    for (number, key) in UNUSUAL_KEYS.iter().enumerate() {
+        let content = number.to_string().into_bytes();
+        storage
+            .put(key, content.clone().into(), PutMode::Create)
+            .await
+            .unwrap_or_else(|error| panic!("{key}: {error}"));
+        assert_eq!(storage.get(key).await.unwrap().bytes, content, "{key}");
+        assert_eq!(storage.head(key).await.unwrap().size, 1, "{key}");
+        assert_eq!(
+            storage.get_range(key, 0..1).await.unwrap(),
+            content,
+            "{key}"
         );
-        assert!(storage.get(path).await.is_err(), "{path}");
+    }
+    // Stored under exactly these keys, not normalized ones.
+    let listed: Vec<String> = storage
+        .list("")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|object| object.path)
+        .collect();
+    let mut expected: Vec<String> = UNUSUAL_KEYS.iter().map(|key| key.to_string()).collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+    for key in UNUSUAL_KEYS {
+        storage.delete(key).await.unwrap();
+        assert!(storage.head(key).await.unwrap_err().is_not_found(), "{key}");
     }
 }
 
@@ -408,7 +442,7 @@ macro_rules! backend_tests {
                 conformance_file_payloads,
                 conformance_streamed_reads,
                 conformance_conditional_reads,
-                conformance_rejects_invalid_paths,
+                conformance_rejects_empty_paths,
                 conformance_compare_and_swap_race,
                 conformance_create_race,
             );
@@ -452,6 +486,49 @@ async fn throttled_storage(_name: &str) -> (SharedStorage, ()) {
 }
 
 backend_tests!(throttled, throttled_storage);
+
+/// So does the fault-injecting wrapper while no rule picks a request: here a rule that only
+/// fails a path no clause uses, to show that rules leave other requests alone.
+async fn faulty_storage(_name: &str) -> (SharedStorage, ()) {
+    let storage = FaultyStorage::new(Arc::new(MemoryStorage::default()));
+    storage.inject(
+        FaultRule::new(Operation::Any, Fault::Unavailable)
+            .path_contains("never-used-by-the-suite")
+            .times(u64::MAX),
+    );
+    (Arc::new(storage), ())
+}
+
+backend_tests!(faulty, faulty_storage);
+
+#[tokio::test]
+async fn s3_accepts_any_key() {
+    let (storage, _) = s3_storage("any-key").await;
+    any_s3_key_is_a_path(storage).await;
+}
+
+#[tokio::test]
+async fn memory_accepts_any_key() {
+    any_s3_key_is_a_path(Arc::new(MemoryStorage::default())).await;
+}
+
+#[tokio::test]
+async fn local_refuses_keys_it_cannot_map_to_files() {
+    let temp_dir = tempfile::tempdir().unwrap();
+    let storage = LocalStorage::new(temp_dir.path().join("root")).unwrap();
+    for key in UNUSUAL_KEYS {
+        let error = storage
+            .put(key, "x".into(), PutMode::Overwrite)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("local disk"), "{key}: {error}");
+        assert!(storage.get(key).await.is_err(), "{key}");
+    }
+    assert!(
+        !temp_dir.path().join("b").exists(),
+        "nothing escapes the root"
+    );
+}
 
 /// Two handles on one directory behave like two processes sharing it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

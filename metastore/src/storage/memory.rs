@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::{
     GetResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult, Storage, check_range,
-    payload_bytes, validate_path,
+    payload_bytes, validate_key,
 };
 use crate::error::{Error, Result};
 
@@ -46,7 +46,7 @@ impl StoredObject {
 
 impl MemoryStorage {
     fn lookup(&self, path: &str) -> Result<StoredObject> {
-        validate_path(path)?;
+        validate_key(path)?;
         let state = self.state.lock().expect("memory storage lock poisoned");
         state
             .objects
@@ -75,7 +75,7 @@ impl Storage for MemoryStorage {
     }
 
     async fn put(&self, path: &str, payload: PutPayload, mode: PutMode) -> Result<PutResult> {
-        validate_path(path)?;
+        validate_key(path)?;
         let bytes = payload_bytes(payload).await?;
         let mut state = self.state.lock().expect("memory storage lock poisoned");
         let current_version = state
@@ -115,7 +115,7 @@ impl Storage for MemoryStorage {
     }
 
     async fn delete(&self, path: &str) -> Result<()> {
-        validate_path(path)?;
+        validate_key(path)?;
         let mut state = self.state.lock().expect("memory storage lock poisoned");
         state.objects.remove(path);
         Ok(())

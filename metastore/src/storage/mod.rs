@@ -3,12 +3,17 @@
 //! Everything Hydrant persists (split bundles, the metastore, rejected records) and everything
 //! it reads from staging goes through [`Storage`]. The trait is the contract; [`LocalStorage`],
 //! [`S3Storage`] and [`MemoryStorage`] implement it, and the conformance suite in
-//! `metastore/tests/storage_conformance.rs` runs the same tests against all three.
+//! `metastore/tests/storage_conformance.rs` runs the same tests against all three and against
+//! the two wrappers, [`ThrottledStorage`] (latency and request counts, for benchmarks) and
+//! [`FaultyStorage`] (failures on a schedule, for the exactly-once tests).
 //!
 //! # Contract
 //!
-//! - Paths are `/`-separated keys relative to the storage root (`indexes/a/b.split`). They are
-//!   never empty, never start with `/`, and contain no `.` or `..` segment.
+//! - Paths are `/`-separated keys relative to the storage root (`indexes/a/b.split`), never
+//!   empty. Any key S3 accepts is a path on S3 and in memory (`a//b`, `x/../y` are ordinary
+//!   keys there, and Firehose or a user may write them to a staging bucket); local disk refuses,
+//!   with an error saying so, the keys it cannot map to a file safely: a leading or trailing
+//!   `/`, an empty segment, a `.` or `..` segment.
 //! - Objects are immutable blobs: a put replaces the whole object atomically. A reader sees
 //!   either the old or the new content, never a mix, and a successful put is visible to every
 //!   later read (S3 is strongly consistent; local disk renames into place).
@@ -45,8 +50,10 @@
 //! # }).unwrap();
 //! ```
 
+mod faulty;
 mod local;
 mod memory;
+pub mod recognise;
 mod s3;
 mod throttled;
 mod uri;
@@ -61,6 +68,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
+pub use self::faulty::{Fault, FaultRule, FaultyStorage, Operation};
 pub use self::local::LocalStorage;
 pub use self::memory::MemoryStorage;
 pub use self::s3::{S3Config, S3Storage};
@@ -212,7 +220,15 @@ pub trait Storage: fmt::Debug + Send + Sync + 'static {
     fn describe(&self, path: &str) -> String;
 }
 
-/// Rejects paths the contract forbids, so that no backend can escape its root.
+/// Rejects the one path no backend accepts.
+pub(crate) fn validate_key(path: &str) -> Result<()> {
+    if path.is_empty() {
+        return Err(Error::InvalidConfig("empty object path".to_string()));
+    }
+    Ok(())
+}
+
+/// Rejects paths a file-system backend cannot map under its root safely.
 pub(crate) fn validate_path(path: &str) -> Result<()> {
     let valid = !path.is_empty()
         && !path.starts_with('/')
@@ -224,7 +240,8 @@ pub(crate) fn validate_path(path: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::InvalidConfig(format!(
-            "invalid object path `{path}`"
+            "object path `{path}` cannot be stored on local disk (empty, `.` or `..` segment, or a \
+             leading or trailing `/`)"
         )))
     }
 }

@@ -23,7 +23,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::{
     GetResult, GetStreamResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult, Storage,
-    check_range, validate_path,
+    check_range, validate_key,
 };
 use crate::error::{Error, Result};
 
@@ -135,7 +135,7 @@ impl S3Storage {
     }
 
     fn key(&self, path: &str) -> Result<String> {
-        validate_path(path)?;
+        validate_key(path)?;
         Ok(format!("{}{path}", self.prefix))
     }
 

@@ -1,0 +1,58 @@
+//! Writes that recognise their own outcome after an error.
+//!
+//! A write can be applied while its caller hears an error (see [`super::FaultyStorage`]). For
+//! the metastore document the commit id settles it (`crate::metastore`); for the other objects
+//! Hydrant writes, the object itself does: these helpers look at what is there after an error
+//! and report success when it can only be the write that "failed".
+
+use bytes::Bytes;
+
+use super::{PutMode, PutPayload, Storage};
+use crate::error::Result;
+
+/// Creates `path`, which nobody else ever writes (it holds a fresh split id, say), from
+/// `payload` of `size` bytes. After an error or a 412 (the SDK retrying our own applied write),
+/// an object there with our size is ours: success.
+pub async fn create_unique(
+    storage: &dyn Storage,
+    path: &str,
+    payload: PutPayload,
+    size: u64,
+) -> Result<()> {
+    let error = match storage.put(path, payload, PutMode::Create).await {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
+    };
+    match storage.head(path).await {
+        Ok(existing) if existing.size == size => Ok(()),
+        _ => Err(error),
+    }
+}
+
+/// Writes `bytes` to `path`, replacing what is there. After an error, an object with exactly
+/// these bytes is the write applied: success.
+pub async fn overwrite(storage: &dyn Storage, path: &str, bytes: Bytes) -> Result<()> {
+    let error = match storage
+        .put(path, PutPayload::Bytes(bytes.clone()), PutMode::Overwrite)
+        .await
+    {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
+    };
+    match storage.get(path).await {
+        Ok(existing) if existing.bytes == bytes => Ok(()),
+        _ => Err(error),
+    }
+}
+
+/// Deletes `path`. After an error, an object that is gone was deleted: success.
+pub async fn delete(storage: &dyn Storage, path: &str) -> Result<()> {
+    let error = match storage.delete(path).await {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    match storage.head(path).await {
+        Err(missing) if missing.is_not_found() => Ok(()),
+        _ => Err(error),
+    }
+}

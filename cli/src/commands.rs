@@ -210,6 +210,9 @@ pub struct PollOptions {
     /// Seconds a received batch stays invisible to other consumers.
     #[arg(long, default_value_t = 300)]
     visibility_timeout_secs: u64,
+    /// Seconds each receive waits for messages (SQS long polling, at most 20).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=20))]
+    wait_time_secs: u64,
 }
 
 /// Runs the indexer outside Lambda: the same batches, received from SQS.
@@ -222,14 +225,23 @@ pub async fn poll(options: PollOptions) -> anyhow::Result<()> {
             std::env::var(name).ok()
         }
     })?;
+    let client = hydrant_ingest::queue::sqs_client(None).await;
+    // The queue's own redrive policy says when a message is on its last delivery.
+    let max_receive_count = match settings.max_receive_count {
+        Some(count) => Some(count),
+        None => hydrant_ingest::queue::max_receive_count(&client, &options.queue_url).await?,
+    };
     let runtime =
-        hydrant_ingest::batch::IndexerRuntime::start(&settings, StorageResolver::default()).await?;
+        hydrant_ingest::batch::IndexerRuntime::start(&settings, StorageResolver::default())
+            .await?
+            .with_max_receive_count(max_receive_count);
     let poller = hydrant_ingest::queue::Poller {
-        client: hydrant_ingest::queue::sqs_client(None).await,
+        client,
         queue_url: options.queue_url.clone(),
         runtime: &runtime,
         visibility_timeout: std::time::Duration::from_secs(options.visibility_timeout_secs),
-        wait_time: std::time::Duration::from_secs(20),
+        wait_time: std::time::Duration::from_secs(options.wait_time_secs),
+        retry_backoff: std::time::Duration::from_secs(1),
     };
     println!("Polling {} (Ctrl-C to stop).", options.queue_url);
     poller.run(crate::stop_signal()).await?;

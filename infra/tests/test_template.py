@@ -125,7 +125,12 @@ class TemplateInvariants(unittest.TestCase):
     def test_poison_messages_end_in_the_dead_letter_queue(self):
         redrive = self.resource("IndexingQueue", "AWS::SQS::Queue")["RedrivePolicy"]
         self.assertEqual(refs_in(redrive["deadLetterTargetArn"]), {"IndexingDeadLetterQueue"})
-        self.assertTrue(1 < redrive["maxReceiveCount"] <= 10)
+        max_receive_count = {"Fn::FindInMap": ["Redrive", "IndexingQueue", "MaxReceiveCount"]}
+        self.assertEqual(redrive["maxReceiveCount"], max_receive_count)
+        self.assertTrue(1 < self.template["Mappings"]["Redrive"]["IndexingQueue"]["MaxReceiveCount"] <= 10)
+        # The indexer knows the same count, to send a failing message to the DLQ alone.
+        indexer = self.resource("IndexerFunction", "AWS::Serverless::Function")
+        self.assertEqual(indexer["Environment"]["Variables"]["HYDRANT_MAX_RECEIVE_COUNT"], max_receive_count)
         alarm = self.resource("DeadLetterQueueAlarm", "AWS::CloudWatch::Alarm")
         self.assertEqual(refs_in(alarm["Dimensions"]), {"IndexingDeadLetterQueue"})
         # The queue keeps messages 14 days; the indexer's checkpoint remembers 15 by default.

@@ -2,25 +2,35 @@
 //!
 //! [`IndexerRuntime::run_batch`] is what the Lambda handler and the poller call. Messages are
 //! handled in order; consecutive messages for the same index become one indexing run (one
-//! publish). When a message fails (unreadable body, unknown index, missing object, deadline),
-//! it and every later message of the batch are reported failed and nothing after it is
-//! attempted: SQS redelivers them in order, and the checkpoint turns already-indexed objects
-//! into no-ops.
+//! publish). Failures come in two kinds ([`FailureKind`]):
+//!
+//! - **permanent**: a body that never parses, an object that is gone, a key no storage can
+//!   hold, an unknown index. The message is *set aside*: recorded whole, with its reason, under
+//!   the index's `errors/set-aside/` (or the storage's `errors/set-aside/` when no index can be
+//!   told), counted, and acknowledged, so that it blocks nothing behind it;
+//! - **retryable**: throttling, 5xx, timeouts, a busy metastore, the deadline. The message and
+//!   every later one are reported failed and nothing after it is attempted: SQS redelivers
+//!   them in order, and the checkpoint turns already-indexed objects into no-ops.
+//!
+//! A message that keeps failing would drag the messages behind it into the dead-letter queue
+//! (they are received, and counted, with it every time). So on its last delivery
+//! (`ApproximateReceiveCount` at the queue's `maxReceiveCount`), a failing message is reported
+//! alone and the batch goes on past it: it reaches the dead-letter queue by itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{StorageResolver, StorageUri};
+use hydrant_metastore::storage::{StorageResolver, StorageUri, recognise};
 use hydrant_metastore::{Error as MetastoreError, Metastore};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::RwLock;
 use tracing::{info, warn};
 
-use crate::error::{IngestError, Result};
-use crate::indexer::Indexer;
+use crate::error::{FailureKind, IngestError, Result};
+use crate::indexer::{Indexer, IndexingReport, ObjectOutcome};
 use crate::maintenance::{Maintainer, MaintenanceReport};
 use crate::message::{IndexerMessage, parse_message};
 use crate::settings::IndexerSettings;
@@ -33,15 +43,57 @@ pub struct QueueMessage {
     /// The FIFO message group; Hydrant uses the index id.
     pub group_id: Option<String>,
     pub body: String,
+    /// How many times the queue has delivered it, this time included
+    /// (`ApproximateReceiveCount`); 1 when unknown.
+    pub receive_count: u32,
+}
+
+impl QueueMessage {
+    /// A message delivered for the first time.
+    pub fn new(
+        message_id: impl Into<String>,
+        group_id: Option<String>,
+        body: impl Into<String>,
+    ) -> Self {
+        QueueMessage {
+            message_id: message_id.into(),
+            group_id,
+            body: body.into(),
+            receive_count: 1,
+        }
+    }
+}
+
+/// A message reported failed, why, and whether the rest of the batch was reported with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BatchFailure {
+    /// Position in the batch.
+    pub position: usize,
+    pub message_id: String,
+    pub reason: String,
+}
+
+/// A message acknowledged without being (wholly) indexed, because it never can be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SetAside {
+    pub message_id: String,
+    pub reason: String,
+    /// Where its record is, on the index storage.
+    pub record: String,
 }
 
 /// What a batch did.
 #[derive(Debug, Default, Serialize)]
 pub struct BatchOutcome {
-    /// Ids of the messages to report in `batchItemFailures`: the first failure and all after.
+    /// Ids of the messages to report in `batchItemFailures`.
     pub failed_message_ids: Vec<String>,
-    /// Why the first failed message failed.
-    pub failure_reason: Option<String>,
+    /// The failure that stopped the batch: it and every message after it were reported.
+    pub failure: Option<BatchFailure>,
+    /// Messages that failed on their last delivery, reported alone so that the messages
+    /// behind them were processed instead of following them into the dead-letter queue.
+    pub dead_lettered: Vec<BatchFailure>,
+    /// Messages acknowledged because they can never succeed, each recorded with its reason.
+    pub set_aside: Vec<SetAside>,
     pub num_messages: usize,
     pub num_ignored: usize,
     pub num_objects_indexed: usize,
@@ -63,6 +115,11 @@ impl BatchOutcome {
         json!({"message": "indexer batch", "batch": self}).to_string()
     }
 
+    /// Why the batch stopped, if it did.
+    pub fn failure_reason(&self) -> Option<&str> {
+        self.failure.as_ref().map(|failure| failure.reason.as_str())
+    }
+
     /// CloudWatch Embedded Metric Format: the same numbers as metrics, from a log line.
     pub fn emf_line(&self, timestamp_millis: i64) -> String {
         json!({
@@ -76,6 +133,8 @@ impl BatchOutcome {
                         {"Name": "RecordsRejected", "Unit": "Count"},
                         {"Name": "ObjectsIndexed", "Unit": "Count"},
                         {"Name": "MessagesFailed", "Unit": "Count"},
+                        {"Name": "MessagesSetAside", "Unit": "Count"},
+                        {"Name": "MessagesDeadLettered", "Unit": "Count"},
                         {"Name": "BytesRead", "Unit": "Bytes"},
                         {"Name": "BatchDuration", "Unit": "Milliseconds"},
                     ],
@@ -85,11 +144,40 @@ impl BatchOutcome {
             "RecordsRejected": self.num_rejected,
             "ObjectsIndexed": self.num_objects_indexed,
             "MessagesFailed": self.failed_message_ids.len(),
+            "MessagesSetAside": self.set_aside.len(),
+            "MessagesDeadLettered": self.dead_lettered.len(),
             "BytesRead": self.bytes_read,
             "BatchDuration": self.elapsed_micros / 1000,
         })
         .to_string()
     }
+
+    fn add_indexing(&mut self, report: &IndexingReport) {
+        self.num_docs += report.num_docs;
+        self.num_rejected += report.num_rejected;
+        self.bytes_read += report.bytes_read;
+        self.bytes_uncompressed += report.bytes_uncompressed;
+        for (_, object) in &report.objects {
+            match object {
+                ObjectOutcome::Indexed { .. } => self.num_objects_indexed += 1,
+                ObjectOutcome::AlreadyIndexed => self.num_objects_already_indexed += 1,
+                ObjectOutcome::SetAside { .. } => {}
+            }
+        }
+        for (reason, count) in &report.rejected_by_reason {
+            *self.rejected_by_reason.entry(reason.clone()).or_default() += count;
+        }
+        self.splits
+            .extend(report.splits.iter().map(|split| split.split_id.clone()));
+    }
+}
+
+/// Where processing stopped: the message at `position` must be redelivered.
+struct Stop {
+    position: usize,
+    reason: String,
+    /// False when the message was not even tried (the deadline was near): it is not at fault.
+    attempted: bool,
 }
 
 /// The indexer as deployed: settings applied, indexes known, ready for batches.
@@ -99,6 +187,8 @@ pub struct IndexerRuntime {
     maintainer: Maintainer,
     prefix_rules: Vec<(String, String)>,
     known_indexes: RwLock<BTreeSet<String>>,
+    /// The queue's `maxReceiveCount`: a message delivered this often is on its last delivery.
+    max_receive_count: Option<u32>,
 }
 
 impl IndexerRuntime {
@@ -126,7 +216,8 @@ impl IndexerRuntime {
         }
         Ok(IndexerRuntime::new(indexer, settings.prefix_rules.clone())
             .await?
-            .with_maintainer(maintainer))
+            .with_maintainer(maintainer)
+            .with_max_receive_count(settings.max_receive_count))
     }
 
     /// A runtime over an existing indexer (local mode, tests).
@@ -136,6 +227,7 @@ impl IndexerRuntime {
             indexer,
             prefix_rules,
             known_indexes: RwLock::default(),
+            max_receive_count: None,
         };
         runtime.refresh_known_indexes().await?;
         for (prefix, index_id) in &runtime.prefix_rules {
@@ -162,6 +254,18 @@ impl IndexerRuntime {
         &self.maintainer
     }
 
+    /// Tells the runtime the queue's `maxReceiveCount` (its redrive policy), so that a message
+    /// on its last delivery goes to the dead-letter queue alone. `None`: no redrive policy.
+    pub fn with_max_receive_count(mut self, max_receive_count: Option<u32>) -> Self {
+        self.max_receive_count = max_receive_count;
+        self
+    }
+
+    fn is_last_delivery(&self, message: &QueueMessage) -> bool {
+        self.max_receive_count
+            .is_some_and(|max| message.receive_count >= max)
+    }
+
     async fn refresh_known_indexes(&self) -> Result<()> {
         let indexes = self.indexer.metastore().list_indexes().await?;
         *self.known_indexes.write().await = indexes
@@ -178,13 +282,11 @@ impl IndexerRuntime {
         named: Option<&str>,
         group_id: Option<&str>,
         objects: &[ObjectRef],
-    ) -> Result<String, String> {
+    ) -> Result<String> {
         for attempt in 0..2 {
             if attempt == 1 {
                 // An index created since start-up: learn it once, then decide.
-                self.refresh_known_indexes()
-                    .await
-                    .map_err(|error| error.to_string())?;
+                self.refresh_known_indexes().await?;
             }
             let known = self.known_indexes.read().await;
             if let Some(index_id) = named {
@@ -214,23 +316,23 @@ impl IndexerRuntime {
                 1 => return Ok(by_rule.into_iter().next().expect("one index")),
                 0 => {}
                 _ => {
-                    return Err(format!(
+                    return Err(IngestError::Unroutable(format!(
                         "the message's objects match rules of several indexes: {by_rule:?}"
-                    ));
+                    )));
                 }
             }
             if known.len() == 1 {
                 return Ok(known.iter().next().expect("one index").clone());
             }
         }
-        Err(match (named, group_id) {
+        Err(IngestError::Unroutable(match (named, group_id) {
             (Some(index_id), _) => format!("index `{index_id}` does not exist"),
             _ => format!(
                 "cannot tell which index the message is for: its group `{}` is not an index and no \
                  prefix rule matches",
                 group_id.unwrap_or("")
             ),
-        })
+        }))
     }
 
     /// Processes a batch. See the module documentation.
@@ -244,73 +346,48 @@ impl IndexerRuntime {
             num_messages: messages.len(),
             ..BatchOutcome::default()
         };
-        let first_failure = self.process(messages, deadline, &mut outcome).await;
-        if let Some((position, reason)) = first_failure {
+        let mut indexed: BTreeSet<String> = BTreeSet::new();
+        let mut start = 0;
+        while start < messages.len() {
+            let Some(stop) = self
+                .process(messages, start, deadline, &mut outcome, &mut indexed)
+                .await
+            else {
+                break;
+            };
+            let message = &messages[stop.position];
+            let failure = BatchFailure {
+                position: stop.position,
+                message_id: message.message_id.clone(),
+                reason: stop.reason,
+            };
+            if stop.attempted && self.is_last_delivery(message) {
+                warn!(
+                    message_id = message.message_id,
+                    receive_count = message.receive_count,
+                    reason = failure.reason,
+                    "message failed on its last delivery: reported alone, it goes to the \
+                     dead-letter queue and the batch goes on"
+                );
+                outcome.failed_message_ids.push(message.message_id.clone());
+                outcome.dead_lettered.push(failure);
+                start = stop.position + 1;
+                continue;
+            }
             warn!(
-                message_id = messages[position].message_id,
-                failed = messages.len() - position,
-                reason,
+                message_id = message.message_id,
+                failed = messages.len() - stop.position,
+                reason = failure.reason,
                 "batch stopped; the failed message and all later ones will be redelivered"
             );
-            outcome.failed_message_ids = messages[position..]
-                .iter()
-                .map(|message| message.message_id.clone())
-                .collect();
-            outcome.failure_reason = Some(reason);
+            outcome.failed_message_ids.extend(
+                messages[stop.position..]
+                    .iter()
+                    .map(|message| message.message_id.clone()),
+            );
+            outcome.failure = Some(failure);
+            break;
         }
-        outcome.elapsed_micros = started.elapsed().as_micros() as u64;
-        outcome
-    }
-
-    /// Returns the position of the first failed message and why it failed.
-    async fn process(
-        &self,
-        messages: &[QueueMessage],
-        deadline: Option<Instant>,
-        outcome: &mut BatchOutcome,
-    ) -> Option<(usize, String)> {
-        // Parse and route everything first; the first bad message bounds the batch.
-        let mut planned: Vec<Planned> = Vec::new();
-        let mut bound: Option<(usize, String)> = None;
-        for (position, message) in messages.iter().enumerate() {
-            let parsed = match parse_message(&message.body) {
-                Ok(parsed) => parsed,
-                Err(error) => {
-                    bound = Some((position, error.to_string()));
-                    break;
-                }
-            };
-            match parsed {
-                IndexerMessage::Ignore { reason } => {
-                    info!(message_id = message.message_id, reason, "message ignored");
-                    planned.push(Planned::Ignore);
-                }
-                IndexerMessage::Maintenance { index_id } => {
-                    let index_ids = match index_id {
-                        Some(index_id) => vec![index_id],
-                        None => self.known_indexes.read().await.iter().cloned().collect(),
-                    };
-                    planned.push(Planned::Maintain { index_ids });
-                }
-                IndexerMessage::IndexObjects { objects, index_id } => {
-                    match self
-                        .route(index_id.as_deref(), message.group_id.as_deref(), &objects)
-                        .await
-                    {
-                        Ok(index_id) => planned.push(Planned::Index { index_id, objects }),
-                        Err(reason) => {
-                            bound = Some((position, reason));
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-
-        let mut indexed: BTreeSet<String> = BTreeSet::new();
-        let failure = self
-            .execute(&planned, deadline, outcome, &mut indexed)
-            .await;
         // Merge what indexing just added while the invocation's time allows. The new data is
         // already published: a merge problem is logged, not a failed message.
         for index_id in indexed {
@@ -329,55 +406,157 @@ impl IndexerRuntime {
                 outcome.maintenance.push(report);
             }
         }
-        failure.or(bound)
+        outcome.elapsed_micros = started.elapsed().as_micros() as u64;
+        outcome
     }
 
-    /// Executes planned messages in order; returns the first failure.
-    async fn execute(
+    /// Processes `messages[start..]` in order; returns where it had to stop.
+    async fn process(
         &self,
-        planned: &[Planned],
+        messages: &[QueueMessage],
+        start: usize,
         deadline: Option<Instant>,
         outcome: &mut BatchOutcome,
         indexed: &mut BTreeSet<String>,
-    ) -> Option<(usize, String)> {
-        let mut position = 0;
-        while position < planned.len() {
-            let index_id = match &planned[position] {
+    ) -> Option<Stop> {
+        let mut planned: Vec<(usize, Planned)> = Vec::new();
+        let mut bound: Option<Stop> = None;
+        for (position, message) in messages.iter().enumerate().skip(start) {
+            match self.plan(message).await {
+                Ok(plan) => planned.push((position, plan)),
+                Err(error) => {
+                    bound = Some(Stop {
+                        position,
+                        reason: error.to_string(),
+                        attempted: true,
+                    });
+                    break;
+                }
+            }
+        }
+        let failure = self
+            .execute(messages, &planned, deadline, outcome, indexed)
+            .await;
+        failure.or(bound)
+    }
+
+    /// What a message asks. Permanent problems become [`Planned::SetAside`]; an error here is
+    /// retryable (the metastore could not be read to route it).
+    async fn plan(&self, message: &QueueMessage) -> Result<Planned> {
+        let parsed = match parse_message(&message.body) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                return Ok(Planned::SetAside {
+                    index_id: message.group_id.clone(),
+                    reason: error.to_string(),
+                });
+            }
+        };
+        Ok(match parsed {
+            IndexerMessage::Ignore { reason } => {
+                info!(message_id = message.message_id, reason, "message ignored");
+                Planned::Ignore
+            }
+            IndexerMessage::Maintenance { index_id } => {
+                let index_ids = match index_id {
+                    Some(index_id) => vec![index_id],
+                    None => self.known_indexes.read().await.iter().cloned().collect(),
+                };
+                Planned::Maintain { index_ids }
+            }
+            IndexerMessage::IndexObjects { objects, index_id } => {
+                match self
+                    .route(index_id.as_deref(), message.group_id.as_deref(), &objects)
+                    .await
+                {
+                    Ok(index_id) => Planned::Index { index_id, objects },
+                    Err(error) if error.kind() == FailureKind::Permanent => Planned::SetAside {
+                        index_id: None,
+                        reason: error.to_string(),
+                    },
+                    Err(error) => return Err(error),
+                }
+            }
+        })
+    }
+
+    /// Executes planned messages in order; returns where it had to stop.
+    async fn execute(
+        &self,
+        messages: &[QueueMessage],
+        planned: &[(usize, Planned)],
+        deadline: Option<Instant>,
+        outcome: &mut BatchOutcome,
+        indexed: &mut BTreeSet<String>,
+    ) -> Option<Stop> {
+        let stop = |position: usize, reason: String| Stop {
+            position,
+            reason,
+            attempted: true,
+        };
+        let mut next = 0;
+        while next < planned.len() {
+            let (position, plan) = &planned[next];
+            let position = *position;
+            let index_id = match plan {
                 Planned::Ignore => {
                     outcome.num_ignored += 1;
-                    position += 1;
+                    next += 1;
+                    continue;
+                }
+                Planned::SetAside { index_id, reason } => {
+                    let set_aside = self
+                        .set_aside(&messages[position], index_id.as_deref(), None, reason)
+                        .await;
+                    match set_aside {
+                        Ok(set_aside) => outcome.set_aside.push(set_aside),
+                        Err(error) => return Some(stop(position, error.to_string())),
+                    }
+                    next += 1;
                     continue;
                 }
                 Planned::Maintain { index_ids } => {
                     for index_id in index_ids {
                         match self.maintainer.run(index_id, deadline).await {
                             Ok(report) => outcome.maintenance.push(report),
+                            Err(error) if error.kind() == FailureKind::Permanent => {
+                                let reason = format!("maintenance of {index_id}: {error}");
+                                match self
+                                    .set_aside(&messages[position], None, None, &reason)
+                                    .await
+                                {
+                                    Ok(set_aside) => outcome.set_aside.push(set_aside),
+                                    Err(error) => return Some(stop(position, error.to_string())),
+                                }
+                            }
                             Err(error) => {
-                                return Some((
+                                return Some(stop(
                                     position,
                                     format!("maintenance of {index_id}: {error}"),
                                 ));
                             }
                         }
                     }
-                    position += 1;
+                    next += 1;
                     continue;
                 }
                 Planned::Index { index_id, .. } => index_id,
             };
-            let run_end = (position..planned.len())
-                .find(|&next| !matches!(&planned[next], Planned::Index { index_id: next_index, .. } if next_index == index_id))
-                .unwrap_or(planned.len());
+            // One indexing run for the consecutive messages of this index.
+            let run_end = planned[next..]
+                .iter()
+                .position(|(_, plan)| !matches!(plan, Planned::Index { index_id: other, .. } if other == index_id))
+                .map_or(planned.len(), |offset| next + offset);
             let mut objects = Vec::new();
             let mut owners = Vec::new();
-            for (owner, item) in planned.iter().enumerate().take(run_end).skip(position) {
+            for (owner, plan) in &planned[next..run_end] {
                 if let Planned::Index {
                     objects: message_objects,
                     ..
-                } = item
+                } = plan
                 {
                     objects.extend(message_objects.iter().cloned());
-                    owners.extend(std::iter::repeat_n(owner, message_objects.len()));
+                    owners.extend(std::iter::repeat_n(*owner, message_objects.len()));
                 }
             }
             let report = match self
@@ -386,42 +565,119 @@ impl IndexerRuntime {
                 .await
             {
                 Ok(report) => report,
-                Err(error) => return Some((position, error.to_string())),
+                Err(error) if error.kind() == FailureKind::Permanent => {
+                    // The index itself is gone: every message of the run is set aside.
+                    for (owner, _) in &planned[next..run_end] {
+                        match self
+                            .set_aside(&messages[*owner], None, None, &error.to_string())
+                            .await
+                        {
+                            Ok(set_aside) => outcome.set_aside.push(set_aside),
+                            Err(error) => return Some(stop(*owner, error.to_string())),
+                        }
+                    }
+                    next = run_end;
+                    continue;
+                }
+                Err(error) => return Some(stop(position, error.to_string())),
             };
             if !report.splits.is_empty() {
                 indexed.insert(index_id.clone());
             }
-            outcome.num_docs += report.num_docs;
-            outcome.num_rejected += report.num_rejected;
-            outcome.bytes_read += report.bytes_read;
-            outcome.bytes_uncompressed += report.bytes_uncompressed;
-            outcome.num_objects_indexed += report.num_objects_indexed();
-            outcome.num_objects_already_indexed +=
-                report.objects.len() - report.num_objects_indexed();
-            for (reason, count) in &report.rejected_by_reason {
-                *outcome
-                    .rejected_by_reason
-                    .entry(reason.clone())
-                    .or_default() += count;
+            outcome.add_indexing(&report);
+            for (object_position, (_, object_outcome)) in report.objects.iter().enumerate() {
+                if let ObjectOutcome::SetAside { reason } = object_outcome {
+                    let owner = owners[object_position];
+                    let set_aside = self
+                        .set_aside(
+                            &messages[owner],
+                            Some(index_id),
+                            Some(&objects[object_position]),
+                            reason,
+                        )
+                        .await;
+                    match set_aside {
+                        Ok(set_aside) => outcome.set_aside.push(set_aside),
+                        Err(error) => return Some(stop(owner, error.to_string())),
+                    }
+                }
             }
-            outcome
-                .splits
-                .extend(report.splits.iter().map(|split| split.split_id.clone()));
             if let Some(failure) = &report.failure {
-                return Some((
+                return Some(stop(
                     owners[failure.position],
                     format!("{}: {}", failure.source_key, failure.error),
                 ));
             }
-            if let Some(stop) = report.deadline_stop {
-                return Some((
-                    owners[stop],
-                    "the invocation deadline was near; not attempted".to_string(),
-                ));
+            if let Some(deadline_stop) = report.deadline_stop {
+                return Some(Stop {
+                    position: owners[deadline_stop],
+                    reason: "the invocation deadline was near; not attempted".to_string(),
+                    attempted: false,
+                });
             }
-            position = run_end;
+            next = run_end;
         }
         None
+    }
+
+    /// Records a message that can never succeed, whole and with its reason, where an operator
+    /// finds it: beside the rejected records of its index (`indexes/{index_id}/errors/
+    /// set-aside/`), or under `errors/set-aside/` when no index can be told. Written before the
+    /// message is acknowledged; a redelivery writes the same record again.
+    async fn set_aside(
+        &self,
+        message: &QueueMessage,
+        index_id: Option<&str>,
+        object: Option<&ObjectRef>,
+        reason: &str,
+    ) -> Result<SetAside> {
+        let known_index = match index_id {
+            Some(index_id) => Some(index_id.to_string()),
+            None => {
+                let known = self.known_indexes.read().await;
+                message
+                    .group_id
+                    .clone()
+                    .filter(|group| known.contains(group))
+            }
+        };
+        let directory = match &known_index {
+            Some(index_id) => format!("indexes/{index_id}/errors/set-aside"),
+            None => "errors/set-aside".to_string(),
+        };
+        let name = crate::indexer::unique_file_name(
+            &message.message_id,
+            object.map(|object| object.key.as_str()).unwrap_or(""),
+        );
+        let record_path = format!("{directory}/{name}.json");
+        let record = json!({
+            "message_id": message.message_id,
+            "group_id": message.group_id,
+            "receive_count": message.receive_count,
+            "index_id": known_index,
+            "object": object.map(|object| json!({"bucket": object.bucket, "key": object.key, "etag": object.etag})),
+            "reason": reason,
+            "set_aside_at": self.indexer.metastore().clock().now_secs(),
+            "body": message.body,
+        });
+        let bytes = serde_json::to_vec_pretty(&record).expect("a set-aside record serializes");
+        recognise::overwrite(
+            self.indexer.metastore().storage().as_ref(),
+            &record_path,
+            bytes.into(),
+        )
+        .await?;
+        warn!(
+            message_id = message.message_id,
+            reason,
+            record = record_path,
+            "message set aside"
+        );
+        Ok(SetAside {
+            message_id: message.message_id.clone(),
+            reason: reason.to_string(),
+            record: record_path,
+        })
     }
 }
 
@@ -434,6 +690,11 @@ enum Planned {
     },
     Maintain {
         index_ids: Vec<String>,
+    },
+    /// It can never succeed: record it and acknowledge it.
+    SetAside {
+        index_id: Option<String>,
+        reason: String,
     },
 }
 

@@ -5,6 +5,17 @@ use hydrant_metastore::Error as MetastoreError;
 /// Result alias of this crate.
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;
 
+/// Whether trying again can help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// Throttling, 5xx, timeouts, a busy metastore, the deadline: redeliver and try again.
+    Retryable,
+    /// It can never succeed (a body that never parses, an invalid key, an object that is gone,
+    /// an unknown index): record it and set it aside, so that it blocks nothing behind it.
+    Permanent,
+}
+
 /// What can stop an indexing run. Bad records are not errors: they are rejected one by one
 /// and kept (see [`crate::indexer::IndexingReport`]).
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +56,30 @@ pub enum IngestError {
     /// Invalid configuration of the indexer itself.
     #[error("invalid configuration: {0}")]
     Config(String),
+
+    /// A queue message that is none of the accepted shapes.
+    #[error("{0}")]
+    BadMessage(String),
+
+    /// A message for which no index can be found.
+    #[error("{0}")]
+    Unroutable(String),
 }
 
 impl IngestError {
+    /// Whether retrying can help. See [`FailureKind`].
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            IngestError::BadMessage(_) | IngestError::Unroutable(_) => FailureKind::Permanent,
+            IngestError::Metastore(
+                MetastoreError::NotFound { .. }
+                | MetastoreError::IndexNotFound(_)
+                | MetastoreError::InvalidConfig(_),
+            ) => FailureKind::Permanent,
+            _ => FailureKind::Retryable,
+        }
+    }
+
     /// True when the staging object does not exist (deleted, or a wrong key).
     pub fn is_not_found(&self) -> bool {
         matches!(self, IngestError::Metastore(error) if error.is_not_found())

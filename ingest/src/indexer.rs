@@ -11,9 +11,11 @@
 //!
 //! A crash anywhere before that commit publishes nothing (the retry redoes the work; uploaded
 //! but unpublished splits stay `Staged` and are collected later); a crash after it makes the
-//! retry a no-op. Objects are processed in order, and the first object that cannot be read
-//! stops the run: what came before it is published, it and what follows are reported failed,
-//! which is what an SQS FIFO batch needs.
+//! retry a no-op. Objects are processed in order. An object that can never be read (gone, or
+//! a key no storage can hold) is reported [`ObjectOutcome::SetAside`] and the run goes on; the
+//! first object that cannot be read *for now* (a timeout, a 5xx) stops the run: what came
+//! before it is published, it and what follows are reported failed, which is what an SQS FIFO
+//! batch needs.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read, Write};
@@ -31,7 +33,7 @@ use hydrant_metastore::{Error as MetastoreError, Metastore};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::error::{IngestError, Result};
+use crate::error::{FailureKind, IngestError, Result};
 use crate::firehose::{Frame, RecordFramer, decompressing_reader};
 use crate::object_reader::{is_download_error, open_object};
 use crate::split_builder::{BuiltSplit, SplitBuilder, upload_split};
@@ -64,9 +66,13 @@ pub enum ObjectOutcome {
     Indexed { num_docs: u64, num_rejected: u64 },
     /// The checkpoint already had this object and etag.
     AlreadyIndexed,
+    /// It can never be indexed (it is gone, or its key cannot be read): the caller records it
+    /// and sets its message aside, and the run goes on with the next object.
+    SetAside { reason: String },
 }
 
-/// An object that could not be read; it and every later object of the run were not indexed.
+/// An object that could not be read for a reason that may pass (a timeout, a 5xx, a broken
+/// download); it and every later object of the run were not indexed.
 #[derive(Debug)]
 pub struct ObjectFailure {
     /// Position of the object in the input.
@@ -339,6 +345,16 @@ impl Indexer {
             .await;
             let (object_meta, reader) = match opened {
                 Ok(opened) => opened,
+                Err(error) if error.kind() == FailureKind::Permanent => {
+                    warn!(index_id, source_key, %error, "staging object can never be read; setting it aside");
+                    report.objects.push((
+                        source_key,
+                        ObjectOutcome::SetAside {
+                            reason: error.to_string(),
+                        },
+                    ));
+                    continue;
+                }
                 Err(error) => {
                     warn!(index_id, source_key, %error, "cannot read staging object");
                     report.failure = Some(ObjectFailure {
@@ -427,16 +443,16 @@ impl Indexer {
     }
 
     /// Writes an object's rejected records under `indexes/{index_id}/errors/`. The name comes
-    /// from the object and its etag, so a retried run overwrites instead of duplicating.
+    /// from the object and its etag (readable, and a hash of both exactly), so a retried run
+    /// overwrites its own file and two objects never share one.
     async fn keep_rejections(
         &self,
         index_id: &str,
         rejections: ObjectRejections,
     ) -> Result<String> {
         let path = format!(
-            "indexes/{index_id}/errors/{}.{}.ndjson.gz",
-            sanitize_key(&rejections.source_key),
-            sanitize_key(&rejections.etag)
+            "indexes/{index_id}/errors/{}.ndjson.gz",
+            unique_file_name(&rejections.source_key, &rejections.etag)
         );
         let bytes = rejections
             .encoder
@@ -607,6 +623,31 @@ pub fn normalize_etag(etag: &str) -> String {
     etag.trim_matches('"').to_string()
 }
 
+/// A storage path naming `primary` and `secondary` (an object key and its etag, say): both
+/// readable, with unsafe characters replaced, then a hash of both exact strings, so that two
+/// keys that read the same once cleaned (`a b` and `a_b`) never share a name.
+pub(crate) fn unique_file_name(primary: &str, secondary: &str) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(primary.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(secondary.as_bytes());
+    let digest = hasher.finalize();
+    let hash: String = digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let mut name = sanitize_key(primary);
+    if !secondary.is_empty() {
+        name.push('.');
+        name.push_str(&sanitize_key(secondary));
+    }
+    if name.is_empty() {
+        name.push('_');
+    }
+    format!("{name}.{hash}")
+}
+
 /// Turns a source key into a valid storage path: safe characters kept, others replaced,
 /// no empty or dot segments.
 fn sanitize_key(key: &str) -> String {
@@ -645,5 +686,13 @@ mod tests {
         );
         assert_eq!(sanitize_key("b//a b/../c"), "b/a_b/__/c");
         assert_eq!(normalize_etag("\"abc\""), "abc");
+        // Keys that clean up alike keep names of their own.
+        let names: std::collections::BTreeSet<String> = ["a b", "a_b", "a/b", "a//b", "a/./b"]
+            .iter()
+            .map(|key| unique_file_name(key, "etag"))
+            .collect();
+        assert_eq!(names.len(), 5, "{names:?}");
+        assert_eq!(unique_file_name("a b", "e"), unique_file_name("a b", "e"));
+        assert!(unique_file_name("a b", "e").starts_with("a_b.e."));
     }
 }

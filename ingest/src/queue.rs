@@ -50,6 +50,9 @@ pub struct Poller<'a> {
     pub visibility_timeout: Duration,
     /// Long-polling wait per receive.
     pub wait_time: Duration,
+    /// A failed message becomes visible again after this, doubled with every delivery (capped
+    /// by the visibility timeout), instead of after the whole visibility timeout.
+    pub retry_backoff: Duration,
 }
 
 impl Poller<'_> {
@@ -80,17 +83,18 @@ impl Poller<'_> {
         let mut receipts = Vec::with_capacity(sqs_messages.len());
         for message in sqs_messages {
             let attributes = message.attributes.unwrap_or_default();
+            let receive_count: u32 = attributes
+                .get(&MessageSystemAttributeName::ApproximateReceiveCount)
+                .and_then(|count| count.parse().ok())
+                .unwrap_or(1);
             messages.push(QueueMessage {
                 message_id: message.message_id.unwrap_or_default(),
                 group_id: attributes
                     .get(&MessageSystemAttributeName::MessageGroupId)
                     .cloned(),
                 body: message.body.unwrap_or_default(),
+                receive_count,
             });
-            let receive_count: u32 = attributes
-                .get(&MessageSystemAttributeName::ApproximateReceiveCount)
-                .and_then(|count| count.parse().ok())
-                .unwrap_or(1);
             receipts.push((message.receipt_handle.unwrap_or_default(), receive_count));
         }
         // Finish before the messages become visible to another consumer.
@@ -129,8 +133,11 @@ impl Poller<'_> {
             }
             // Back off exponentially with the receive count instead of waiting for the whole
             // visibility timeout.
-            let backoff_secs =
-                (1u64 << receive_count.min(&6)).min(self.visibility_timeout.as_secs());
+            let backoff = self
+                .retry_backoff
+                .saturating_mul(1u32 << receive_count.saturating_sub(1).min(6))
+                .min(self.visibility_timeout);
+            let backoff_secs = backoff.as_secs();
             if let Err(error) = self
                 .client
                 .change_message_visibility()
@@ -164,6 +171,38 @@ impl Poller<'_> {
             }
         }
     }
+}
+
+/// The `maxReceiveCount` of a queue's redrive policy, if it has one: what
+/// [`IndexerRuntime::with_max_receive_count`] needs to send a failing message to the
+/// dead-letter queue alone.
+pub async fn max_receive_count(client: &Client, queue_url: &str) -> Result<Option<u32>> {
+    let attributes = client
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .map_err(|error| {
+            queue_error(
+                "cannot read the queue's redrive policy",
+                aws_sdk_sqs::error::DisplayErrorContext(error),
+            )
+        })?;
+    let Some(policy) = attributes.attributes().and_then(|attributes| {
+        attributes.get(&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
+    }) else {
+        return Ok(None);
+    };
+    let policy: serde_json::Value = serde_json::from_str(policy)
+        .map_err(|error| queue_error("the queue's redrive policy is not JSON", error))?;
+    // SQS writes it as a number; CloudFormation templates often as a string.
+    let count = match &policy["maxReceiveCount"] {
+        serde_json::Value::Number(number) => number.as_u64(),
+        serde_json::Value::String(text) => text.parse().ok(),
+        _ => None,
+    };
+    Ok(count.and_then(|count| u32::try_from(count).ok()))
 }
 
 /// What a backfill sent.

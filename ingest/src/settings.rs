@@ -12,6 +12,7 @@
 //! | `HYDRANT_GC_GRACE_PERIOD` | how long a split marked for deletion stays readable | `15 minutes` |
 //! | `HYDRANT_STAGED_EXPIRY` | age after which a never-published upload is collected | `1 hour` |
 //! | `HYDRANT_ORPHAN_MIN_AGE` | age after which a split file no metastore entry knows is deleted | `1 hour` |
+//! | `HYDRANT_MAX_RECEIVE_COUNT` | the queue's `maxReceiveCount`: a message failing on that delivery goes to the dead-letter queue alone | none |
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub struct IndexerSettings {
     pub min_time_to_finish: Duration,
     pub temp_dir: Option<PathBuf>,
     pub gc: GcSettings,
+    /// The redrive policy's `maxReceiveCount`, when the queue has one.
+    pub max_receive_count: Option<u32>,
 }
 
 impl IndexerSettings {
@@ -97,7 +100,19 @@ impl IndexerSettings {
                 checkpoint_retention.as_secs()
             )));
         }
+        let max_receive_count = match get("HYDRANT_MAX_RECEIVE_COUNT") {
+            None => None,
+            Some(text) => match text.parse::<u32>() {
+                Ok(count) if count >= 1 => Some(count),
+                _ => {
+                    return Err(IngestError::Config(format!(
+                        "HYDRANT_MAX_RECEIVE_COUNT must be a whole number of deliveries, at least 1, got `{text}`"
+                    )));
+                }
+            },
+        };
         Ok(IndexerSettings {
+            max_receive_count,
             index_uri,
             index_config_uris,
             prefix_rules,
@@ -149,6 +164,7 @@ mod tests {
                 "staging/logs/=web-logs,staging/sales/=mock-sales",
             ),
             ("HYDRANT_CHECKPOINT_RETENTION", "30 days"),
+            ("HYDRANT_MAX_RECEIVE_COUNT", "5"),
         ])
         .unwrap();
         assert_eq!(
@@ -167,11 +183,19 @@ mod tests {
             settings.checkpoint_retention,
             Duration::from_secs(30 * 86_400)
         );
+        assert_eq!(settings.max_receive_count, Some(5));
     }
 
     #[test]
     fn bad_settings_say_what_to_fix() {
-        let cases: [(&[(&str, &str)], &str); 4] = [
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (
+                &[
+                    ("HYDRANT_INDEX_URI", "s3://b"),
+                    ("HYDRANT_MAX_RECEIVE_COUNT", "0"),
+                ],
+                "HYDRANT_MAX_RECEIVE_COUNT",
+            ),
             (&[], "HYDRANT_INDEX_URI is not set"),
             (&[("HYDRANT_INDEX_URI", "ftp://x")], "HYDRANT_INDEX_URI"),
             (

@@ -7,7 +7,10 @@ use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
 use hydrant_ingest::{Indexer, StagingBuckets};
 use hydrant_metastore::Metastore;
 use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
+use hydrant_metastore::storage::{
+    Fault, FaultRule, FaultyStorage, LocalStorage, Operation, PutMode, SharedStorage, Storage,
+    StorageUri,
+};
 
 fn config(index_id: &str) -> IndexConfig {
     IndexConfig::from_yaml(&format!(
@@ -58,11 +61,11 @@ async fn object_message(setup: &Setup, key: &str, count: u64, group: &str) -> Qu
 }
 
 fn message(body: &str, group: &str) -> QueueMessage {
-    QueueMessage {
-        message_id: format!("id-{}", uuid_like(body)),
-        group_id: Some(group.to_string()),
-        body: body.to_string(),
-    }
+    QueueMessage::new(
+        format!("id-{}", uuid_like(body)),
+        Some(group.to_string()),
+        body,
+    )
 }
 
 fn uuid_like(text: &str) -> String {
@@ -86,33 +89,138 @@ async fn published_docs(setup: &Setup, index_id: &str) -> u64 {
 }
 
 #[tokio::test]
-async fn a_failing_third_message_fails_it_and_everything_after() {
+async fn a_missing_object_is_set_aside_and_the_rest_indexed() {
     let setup = setup(&["logs"], Vec::new()).await;
     let mut messages = Vec::new();
     for number in 0..5 {
         messages.push(object_message(&setup, &format!("object-{number}"), 10, "logs").await);
     }
-    // The third message names an object that does not exist.
+    // The third message names an object that does not exist, and never will.
     messages[2] = message(r#"{"bucket":"staging","key":"missing"}"#, "logs");
+    let outcome = setup.runtime.run_batch(&messages, None).await;
+    assert!(
+        outcome.failed_message_ids.is_empty(),
+        "{:?}",
+        outcome.failure
+    );
+    assert_eq!(outcome.num_docs, 40);
+    assert_eq!(published_docs(&setup, "logs").await, 40);
+    assert_eq!(outcome.set_aside.len(), 1);
+    let set_aside = &outcome.set_aside[0];
+    assert_eq!(set_aside.message_id, messages[2].message_id);
+    assert!(set_aside.reason.contains("missing"), "{}", set_aside.reason);
+    let record = set_aside_record(&setup, &set_aside.record).await;
+    assert!(
+        set_aside
+            .record
+            .starts_with("indexes/logs/errors/set-aside/")
+    );
+    assert_eq!(record["body"], messages[2].body);
+    assert_eq!(record["object"]["key"], "missing");
+    let emf: serde_json::Value = serde_json::from_str(&outcome.emf_line(0)).unwrap();
+    assert_eq!(emf["MessagesSetAside"], 1);
+}
+
+#[tokio::test]
+async fn a_transient_failure_fails_its_message_and_everything_after() {
+    let (setup, staging) = setup_with_faulty_staging().await;
+    let mut messages = Vec::new();
+    for number in 0..5 {
+        messages.push(object_message(&setup, &format!("object-{number}"), 10, "logs").await);
+    }
+    staging.inject(
+        FaultRule::new(Operation::Read, Fault::Unavailable)
+            .path_contains("object-2")
+            .times(u64::MAX),
+    );
     let outcome = setup.runtime.run_batch(&messages, None).await;
     let expected: Vec<String> = messages[2..]
         .iter()
         .map(|message| message.message_id.clone())
         .collect();
     assert_eq!(outcome.failed_message_ids, expected);
-    assert!(
-        outcome
-            .failure_reason
-            .as_deref()
-            .unwrap()
-            .contains("missing")
-    );
-    assert_eq!(outcome.num_docs, 20);
+    assert!(outcome.failure_reason().unwrap().contains("object-2"));
+    assert!(outcome.set_aside.is_empty());
     assert_eq!(published_docs(&setup, "logs").await, 20);
 }
 
+/// On its last delivery, a message that still fails is reported alone, and the messages
+/// behind it are indexed instead of following it into the dead-letter queue.
 #[tokio::test]
-async fn a_poison_body_bounds_the_batch() {
+async fn a_message_failing_on_its_last_delivery_goes_alone() {
+    let (setup, staging) = setup_with_faulty_staging().await;
+    let runtime = setup.runtime.with_max_receive_count(Some(5));
+    let mut messages = Vec::new();
+    for number in 0..4 {
+        let mut message =
+            object_message_in(&staging, &format!("object-{number}"), 10, "logs").await;
+        message.receive_count = 5;
+        messages.push(message);
+    }
+    staging.inject(
+        FaultRule::new(Operation::Read, Fault::Unavailable)
+            .path_contains("object-1")
+            .times(u64::MAX),
+    );
+    let outcome = runtime.run_batch(&messages, None).await;
+    assert_eq!(outcome.failed_message_ids, [messages[1].message_id.clone()]);
+    assert_eq!(outcome.dead_lettered.len(), 1);
+    assert!(outcome.failure.is_none());
+    assert_eq!(outcome.num_docs, 30);
+    // Earlier deliveries keep FIFO order: the failure and everything after are redelivered.
+    for message in &mut messages {
+        message.receive_count = 4;
+    }
+    let outcome = runtime.run_batch(&messages, None).await;
+    assert_eq!(outcome.failed_message_ids.len(), 3);
+}
+
+async fn set_aside_record(setup: &Setup, path: &str) -> serde_json::Value {
+    let storage = setup.runtime.indexer().metastore().storage();
+    serde_json::from_slice(&storage.get(path).await.unwrap().bytes).unwrap()
+}
+
+/// A runtime whose staging bucket fails reads on demand.
+async fn setup_with_faulty_staging() -> (Setup, Arc<FaultyStorage>) {
+    let temp_dir = tempfile::tempdir().unwrap();
+    let staging_dir = temp_dir.path().join("staging");
+    let local: SharedStorage = Arc::new(LocalStorage::new(&staging_dir).unwrap());
+    let faulty = Arc::new(FaultyStorage::new(local));
+    let metastore = Metastore::new(Arc::new(
+        LocalStorage::new(temp_dir.path().join("index")).unwrap(),
+    ));
+    metastore.create_index(config("logs")).await.unwrap();
+    let indexer = Indexer::new(
+        metastore,
+        StagingBuckets::default().bind_storage("staging", faulty.clone()),
+    );
+    let runtime = IndexerRuntime::new(indexer, Vec::new()).await.unwrap();
+    let setup = Setup {
+        _temp_dir: temp_dir,
+        staging: faulty.clone(),
+        runtime,
+    };
+    (setup, faulty)
+}
+
+async fn object_message_in(
+    staging: &Arc<FaultyStorage>,
+    key: &str,
+    count: u64,
+    group: &str,
+) -> QueueMessage {
+    let body: String = (0..count)
+        .map(|i| format!("{{\"ts\":{},\"n\":{i}}}\n", 1_700_000_000 + i))
+        .collect();
+    staging
+        .put(key, body.into_bytes().into(), PutMode::Overwrite)
+        .await
+        .unwrap();
+    message(&format!(r#"{{"bucket":"staging","key":"{key}"}}"#), group)
+}
+
+#[tokio::test]
+async fn a_poison_body_is_set_aside_whole() {
     let setup = setup(&["logs"], Vec::new()).await;
     let messages = vec![
         object_message(&setup, "a", 5, "logs").await,
@@ -120,20 +228,21 @@ async fn a_poison_body_bounds_the_batch() {
         object_message(&setup, "b", 5, "logs").await,
     ];
     let outcome = setup.runtime.run_batch(&messages, None).await;
-    assert_eq!(
-        outcome.failed_message_ids,
-        [
-            messages[1].message_id.clone(),
-            messages[2].message_id.clone()
-        ]
-    );
     assert!(
-        outcome
-            .failure_reason
-            .unwrap()
+        outcome.failed_message_ids.is_empty(),
+        "{:?}",
+        outcome.failure
+    );
+    assert_eq!(outcome.set_aside.len(), 1);
+    assert!(
+        outcome.set_aside[0]
+            .reason
             .contains("unrecognized message body")
     );
-    assert_eq!(published_docs(&setup, "logs").await, 5);
+    let record = set_aside_record(&setup, &outcome.set_aside[0].record).await;
+    assert_eq!(record["body"], "this is not an event");
+    assert_eq!(record["group_id"], "logs");
+    assert_eq!(published_docs(&setup, "logs").await, 10);
 }
 
 #[tokio::test]
@@ -195,7 +304,7 @@ async fn a_near_deadline_leaves_messages_for_redelivery() {
     let deadline = Instant::now();
     let outcome = setup.runtime.run_batch(&messages, Some(deadline)).await;
     assert_eq!(outcome.failed_message_ids.len(), 2);
-    assert!(outcome.failure_reason.unwrap().contains("deadline"));
+    assert!(outcome.failure_reason().unwrap().contains("deadline"));
     assert_eq!(published_docs(&setup, "logs").await, 0);
     // With time, everything goes through.
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -218,7 +327,7 @@ async fn messages_are_routed_by_group_or_prefix_and_runs_publish_per_index() {
     assert!(
         outcome.failed_message_ids.is_empty(),
         "{:?}",
-        outcome.failure_reason
+        outcome.failure
     );
     assert_eq!(outcome.num_ignored, 1);
     assert_eq!(published_docs(&setup, "sales").await, 8);
@@ -226,14 +335,16 @@ async fn messages_are_routed_by_group_or_prefix_and_runs_publish_per_index() {
     // Three runs: sales, web, sales.
     assert_eq!(outcome.splits.len(), 3);
 
+    // No index can be told: set aside at the storage's root, not retried.
     let lost = object_message(&setup, "elsewhere/x", 1, "not-an-index").await;
     let outcome = setup.runtime.run_batch(&[lost], None).await;
+    assert!(outcome.failed_message_ids.is_empty());
     assert!(
-        outcome
-            .failure_reason
-            .unwrap()
+        outcome.set_aside[0]
+            .reason
             .contains("cannot tell which index")
     );
+    assert!(outcome.set_aside[0].record.starts_with("errors/set-aside/"));
 }
 
 #[tokio::test]

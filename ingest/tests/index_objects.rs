@@ -189,7 +189,7 @@ async fn splits_roll_over_at_the_target_and_publish_together() {
 }
 
 #[tokio::test]
-async fn a_missing_object_stops_the_run_after_publishing_what_came_before() {
+async fn a_missing_object_is_set_aside_and_the_run_goes_on() {
     let setup = local_setup().await;
     setup
         .staging
@@ -211,18 +211,22 @@ async fn a_missing_object_stops_the_run_after_publishing_what_came_before() {
         .index_objects("sales", &objects, None)
         .await
         .unwrap();
-    let failure = report.failure.as_ref().unwrap();
-    assert_eq!(failure.position, 1);
-    assert!(failure.error.is_not_found(), "{}", failure.error);
-    assert_eq!(report.num_docs, 5);
+    assert!(report.failure.is_none());
+    assert!(
+        matches!(&report.objects[1].1, ObjectOutcome::SetAside { reason } if reason.contains("missing")),
+        "{:?}",
+        report.objects[1]
+    );
+    assert_eq!(report.num_docs, 10);
     let metadata = setup
         .indexer
         .metastore()
         .index_metadata("sales")
         .await
         .unwrap();
-    assert_eq!(metadata.num_published_docs(), 5);
-    assert!(!metadata.checkpoint.objects.contains_key("staging/third"));
+    assert_eq!(metadata.num_published_docs(), 10);
+    assert!(metadata.checkpoint.objects.contains_key("staging/third"));
+    assert!(!metadata.checkpoint.objects.contains_key("staging/missing"));
 }
 
 #[tokio::test]

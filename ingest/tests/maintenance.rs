@@ -386,17 +386,14 @@ async fn an_idle_index_is_cleaned_by_maintenance_messages_alone() {
         .await
         .unwrap()
         .with_maintainer(setup.maintainer.clone());
-    let maintenance = |id: &str| QueueMessage {
-        message_id: id.to_string(),
-        group_id: Some("logs".to_string()),
-        body: r#"{"type": "maintenance"}"#.to_string(),
-    };
+    let maintenance =
+        |id: &str| QueueMessage::new(id, Some("logs".to_string()), r#"{"type": "maintenance"}"#);
     // No data arrives; maintenance messages only.
     let outcome = runtime.run_batch(&[maintenance("m1")], None).await;
     assert!(
         outcome.failed_message_ids.is_empty(),
         "{:?}",
-        outcome.failure_reason
+        outcome.failure
     );
     assert_eq!(outcome.maintenance[0].merges, 1);
     assert_eq!(outcome.maintenance[0].splits_merged, 12);

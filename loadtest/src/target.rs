@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
+use hydrant_ingest::batch::BatchOutcome;
 use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
 use hydrant_ingest::queue::{Poller, sqs_client};
 use hydrant_ingest::{Indexer, StagingBuckets};
@@ -236,11 +237,11 @@ impl Target {
                 staging
                     .put(key, Bytes::from(bytes).into(), PutMode::Overwrite)
                     .await?;
-                let message = QueueMessage {
-                    message_id: uuid::Uuid::new_v4().to_string(),
-                    group_id: Some(self.index_id.clone()),
-                    body: json!({"bucket": LOCAL_STAGING_BUCKET, "key": key}).to_string(),
-                };
+                let message = QueueMessage::new(
+                    uuid::Uuid::new_v4().to_string(),
+                    Some(self.index_id.clone()),
+                    json!({"bucket": LOCAL_STAGING_BUCKET, "key": key}).to_string(),
+                );
                 messages.send(message).map_err(|_| {
                     LoadtestError::Check("the local indexer has stopped".to_string())
                 })?;
@@ -480,12 +481,28 @@ async fn feed_local_indexer(
             }
         }
         let outcome = runtime.run_batch(&batch, None).await;
-        if let Some(reason) = outcome.failure_reason {
+        if let Some(reason) = batch_problem(&outcome) {
             return Err(LoadtestError::Check(format!(
                 "the indexer failed a batch: {reason}"
             )));
         }
     }
+}
+
+/// Why a batch of generated messages did not index cleanly: every message the stream sends
+/// must be indexed, so a failure, a message set aside or one dead-lettered ends the run.
+fn batch_problem(outcome: &BatchOutcome) -> Option<String> {
+    outcome
+        .failure
+        .as_ref()
+        .or(outcome.dead_lettered.first())
+        .map(|failure| failure.reason.clone())
+        .or_else(|| {
+            outcome
+                .set_aside
+                .first()
+                .map(|set_aside| format!("message set aside: {}", set_aside.reason))
+        })
 }
 
 /// The poll-mode indexer's receive-index-delete cycle, until told to stop.
@@ -505,13 +522,14 @@ async fn poll_queue(
         runtime: &runtime,
         visibility_timeout: Duration::from_secs(120),
         wait_time: Duration::from_secs(1),
+        retry_backoff: Duration::from_secs(1),
     };
     loop {
         let outcome = tokio::select! {
             outcome = poller.poll_once() => outcome?,
             _ = &mut stopped => return Ok(()),
         };
-        if let Some(reason) = outcome.and_then(|outcome| outcome.failure_reason) {
+        if let Some(reason) = outcome.as_ref().and_then(batch_problem) {
             return Err(LoadtestError::Check(format!(
                 "the indexer failed a batch: {reason}"
             )));

@@ -77,6 +77,11 @@ async fn handle(
         .records
         .into_iter()
         .map(|record| QueueMessage {
+            receive_count: record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|count| count.parse().ok())
+                .unwrap_or(1),
             message_id: record.message_id.unwrap_or_default(),
             group_id: record.attributes.get("MessageGroupId").cloned(),
             body: record.body.unwrap_or_default(),

@@ -181,6 +181,11 @@ pub struct ServeOptions {
 }
 
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
+    let server_options = hydrant_search::server::ServerOptions {
+        api_key: options.api_key.clone(),
+    };
+    // Before anything else: an empty key (`--api-key ''`) would serve everyone.
+    server_options.validate().context("--api-key")?;
     let metastore = options
         .storage
         .metastore(&StorageResolver::default())
@@ -193,10 +198,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         "Serving the search API on http://{} (Ctrl-C to stop).",
         options.listen
     );
-    let options = hydrant_search::server::ServerOptions {
-        api_key: options.api_key,
-    };
-    hydrant_search::server::serve_with(listener, service, options, crate::stop_signal()).await?;
+    hydrant_search::server::serve_with(listener, service, server_options, crate::stop_signal())
+        .await?;
     Ok(())
 }
 

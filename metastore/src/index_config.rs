@@ -76,6 +76,13 @@ impl IndexConfig {
                 settings.docstore_compression_level
             )));
         }
+        if settings.resources.heap_size > MAX_HEAP_SIZE {
+            return Err(Error::InvalidConfig(format!(
+                "indexing_settings.resources.heap_size must be at most 4GB (tantivy's limit per \
+                 indexing thread), got {} bytes",
+                settings.resources.heap_size
+            )));
+        }
         if !(4_096..=64_000_000).contains(&settings.docstore_blocksize) {
             return Err(Error::InvalidConfig(format!(
                 "indexing_settings.docstore_blocksize must be 4KB to 64MB, got {} bytes",
@@ -608,6 +615,9 @@ pub struct IndexingResources {
     pub heap_size: u64,
 }
 
+/// tantivy's limit of the indexing heap per thread (just under 4 GiB).
+const MAX_HEAP_SIZE: u64 = 4_000_000_000;
+
 fn default_heap_size() -> u64 {
     256 << 20
 }
@@ -748,8 +758,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "y" | "year" | "years" => 365 * 86_400,
         unit => return Err(format!("unknown time unit `{unit}` in `{text}`")),
     };
-    Ok(Duration::from_secs(amount * seconds_per_unit))
+    // Callers add durations to timestamps in i64 seconds and nanoseconds: bound them so that
+    // no arithmetic on them can overflow.
+    amount
+        .checked_mul(seconds_per_unit)
+        .filter(|secs| *secs <= MAX_DURATION_SECS)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is longer than the longest duration accepted, 100 years"))
 }
+
+/// The longest duration a config or setting may give: 100 years.
+pub const MAX_DURATION_SECS: u64 = 100 * 365 * 86_400;
 
 #[cfg(test)]
 mod tests {
@@ -883,6 +902,22 @@ retention:
         );
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
         assert!(parse_duration("soon").is_err());
+        // Huge amounts are refused, never wrapped.
+        assert_eq!(
+            parse_duration("100 years").unwrap().as_secs(),
+            MAX_DURATION_SECS
+        );
+        for huge in [
+            "101 years",
+            "18446744073709551615 years",
+            "99999999999999999999 s",
+        ] {
+            let error = parse_duration(huge).unwrap_err();
+            assert!(
+                error.contains("100 years") || error.contains("not a duration"),
+                "{huge}: {error}"
+            );
+        }
         assert_eq!(parse_byte_size("2GiB").unwrap(), 2 << 30);
         assert_eq!(parse_byte_size("512 MB").unwrap(), 512_000_000);
         assert_eq!(parse_byte_size("1000").unwrap(), 1000);

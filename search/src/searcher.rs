@@ -30,7 +30,7 @@ use tantivy::aggregation::{
     AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector,
 };
 use tantivy::collector::Count;
-use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery};
+use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, RangeQuery};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DateTime, DocAddress, ReloadPolicy, Searcher, TantivyDocument, Term};
 use tracing::{info, warn};
@@ -192,6 +192,7 @@ impl SearchService {
             ),
         };
         if let Some(aggregations) = &aggregations {
+            check_aggregation_requests(aggregations, 1)?;
             check_aggregation_fields(&doc_mapper, aggregations)?;
         }
         check_snippet_fields(&doc_mapper, &request.snippet_fields)?;
@@ -650,6 +651,88 @@ fn check_snippet_fields(doc_mapper: &DocMapper, snippet_fields: &[String]) -> Re
     Ok(())
 }
 
+/// Deepest nesting of sub-aggregations a request may have.
+pub const MAX_AGGREGATION_DEPTH: usize = 16;
+
+/// Checks the parameters tantivy would only check per split, where a mistake becomes an empty
+/// answer instead of a 400: histogram intervals are positive, date histograms have a fixed
+/// interval that fits in nanoseconds, and nesting is bounded.
+fn check_aggregation_requests(aggregations: &Aggregations, depth: usize) -> Result<()> {
+    use tantivy::aggregation::agg_req::AggregationVariants;
+    let invalid = |name: &str, message: String| {
+        SearchError::InvalidRequest(format!("aggs: `{name}`: {message}"))
+    };
+    for (name, aggregation) in aggregations {
+        if depth > MAX_AGGREGATION_DEPTH {
+            return Err(invalid(
+                name,
+                format!("aggregations nest at most {MAX_AGGREGATION_DEPTH} levels deep"),
+            ));
+        }
+        match &aggregation.agg {
+            AggregationVariants::Histogram(histogram)
+                if !(histogram.interval.is_finite() && histogram.interval > 0.0) =>
+            {
+                return Err(invalid(
+                    name,
+                    format!(
+                        "histogram interval must be positive, got {}",
+                        histogram.interval
+                    ),
+                ));
+            }
+            AggregationVariants::DateHistogram(histogram) => {
+                if histogram.interval.is_some() || histogram.calendar_interval.is_some() {
+                    return Err(invalid(
+                        name,
+                        "date_histogram takes `fixed_interval` (`30s`, `1h`, `1d`); `interval` and \
+                         `calendar_interval` are not supported"
+                            .to_string(),
+                    ));
+                }
+                let Some(interval) = &histogram.fixed_interval else {
+                    return Err(invalid(
+                        name,
+                        "date_histogram needs a `fixed_interval`".to_string(),
+                    ));
+                };
+                fixed_interval_millis(interval).map_err(|message| invalid(name, message))?;
+            }
+            _ => {}
+        }
+        check_aggregation_requests(&aggregation.sub_aggregation, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// A date histogram's fixed interval (`90s`, `1h`) in milliseconds: positive, and small enough
+/// to be counted in nanoseconds.
+fn fixed_interval_millis(interval: &str) -> std::result::Result<i64, String> {
+    let digits = interval.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = interval.split_at(digits);
+    let millis_per_unit: i64 = match unit {
+        "ms" | "milliseconds" => 1,
+        "s" | "seconds" => 1_000,
+        "m" | "minutes" => 60_000,
+        "h" | "hours" => 3_600_000,
+        "d" | "days" => 86_400_000,
+        _ => {
+            return Err(format!(
+                "fixed_interval `{interval}` is not a number followed by ms, s, m, h or d"
+            ));
+        }
+    };
+    number
+        .parse::<i64>()
+        .ok()
+        .filter(|number| *number > 0)
+        .and_then(|number| number.checked_mul(millis_per_unit))
+        .filter(|millis| millis.checked_mul(1_000_000).is_some())
+        .ok_or_else(|| {
+            format!("fixed_interval `{interval}` must be positive and at most ~292 years")
+        })
+}
+
 /// Aggregations read fast fields: a field that is not one is the caller's mistake (400), not
 /// something for every split to fail on.
 fn check_aggregation_fields(doc_mapper: &DocMapper, aggregations: &Aggregations) -> Result<()> {
@@ -716,16 +799,34 @@ fn time_filter(doc_mapper: &DocMapper, request: &SearchRequest) -> Result<Option
             "start_timestamp and end_timestamp need an index with a timestamp_field".to_string(),
         ));
     };
-    let bound_term = |secs: i64| {
-        Term::from_field_date(timestamp_field.field, DateTime::from_timestamp_secs(secs))
+    // Datetimes are nanoseconds in an i64 (years 1677 to 2262). A bound past that range
+    // saturates: `end_timestamp=9999999999`, a common "no upper bound", means just that.
+    let bound_term = |nanos: i64| {
+        Term::from_field_date(timestamp_field.field, DateTime::from_timestamp_nanos(nanos))
     };
-    let lower = request
+    let lower = match request
         .start_timestamp
-        .map(|secs| Bound::Included(bound_term(secs)))
-        .unwrap_or(Bound::Unbounded);
-    let upper = request
+        .map(|secs| secs.checked_mul(1_000_000_000))
+    {
+        None => Bound::Unbounded,
+        Some(Some(nanos)) => Bound::Included(bound_term(nanos)),
+        Some(None) if request.start_timestamp < Some(0) => Bound::Unbounded,
+        // Later than any datetime can be: nothing matches.
+        Some(None) => return Ok(Some(Box::new(EmptyQuery))),
+    };
+    let upper = match request
         .end_timestamp
-        .map(|secs| Bound::Excluded(bound_term(secs)))
-        .unwrap_or(Bound::Unbounded);
+        .map(|secs| secs.checked_mul(1_000_000_000))
+    {
+        None => Bound::Unbounded,
+        Some(Some(nanos)) => Bound::Excluded(bound_term(nanos)),
+        Some(None) if request.end_timestamp > Some(0) => Bound::Unbounded,
+        // Earlier than any datetime can be: nothing matches.
+        Some(None) => return Ok(Some(Box::new(EmptyQuery))),
+    };
+    if matches!((&lower, &upper), (Bound::Unbounded, Bound::Unbounded)) {
+        // tantivy refuses a range without bounds (it panics); this one filters nothing.
+        return Ok(None);
+    }
     Ok(Some(Box::new(RangeQuery::new(lower, upper))))
 }

@@ -6,29 +6,56 @@
 //! of HTTP/1.1 a JSON API needs: `Content-Length` and chunked bodies, keep-alive, limits.
 
 use std::future::Future;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tracing::debug;
+use tokio::sync::Semaphore;
+use tracing::{debug, warn};
 
 use crate::rest::{HttpRequest, HttpResponse, MAX_REQUEST_BODY_BYTES, handle_request};
 use crate::searcher::SearchService;
 
-/// Largest request head (request line and headers).
-const MAX_HEAD_BYTES: usize = 16 << 10;
+/// Largest request head (request line and headers), enforced while it is read.
+pub const MAX_HEAD_BYTES: usize = 16 << 10;
 const MAX_HEADERS: usize = 64;
+/// Longest chunk-size line or trailer line of a chunked body.
+const MAX_CHUNK_LINE_BYTES: usize = 1 << 10;
 /// An idle or slow client is disconnected after this long.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once; more wait to be accepted. Each holds at most a head and a body
+/// of bounded size, so this bounds the server's memory.
+const MAX_CONNECTIONS: usize = 512;
+/// How long to wait before accepting again when the process is out of file descriptors (or
+/// memory): the connections being served will close and free some.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What the server asks of clients.
 #[derive(Clone, Debug, Default)]
 pub struct ServerOptions {
     /// When set, every request must carry this value in `x-api-key`, as API Gateway asks of
     /// the deployed API; other requests are answered 403 `{"message": "Forbidden"}`, as API
-    /// Gateway answers them.
+    /// Gateway answers them. An empty key is refused at start-up: it would let anyone in.
     pub api_key: Option<String>,
+}
+
+impl ServerOptions {
+    /// Checks the options before anything is served.
+    pub fn validate(&self) -> io::Result<()> {
+        if self
+            .api_key
+            .as_deref()
+            .is_some_and(|key| key.trim().is_empty())
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the API key is empty: give a key, or no key option at all to serve without one",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Serves the REST API on `listener` until `shutdown` completes, to anyone who connects.
@@ -36,22 +63,44 @@ pub async fn serve(
     listener: TcpListener,
     service: Arc<SearchService>,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+) -> io::Result<()> {
     serve_with(listener, service, ServerOptions::default(), shutdown).await
 }
 
 /// Serves the REST API on `listener` until `shutdown` completes, as `options` say.
+///
+/// Failing to accept a connection never stops the server: out of file descriptors, it waits
+/// for served connections to close and accepts again.
 pub async fn serve_with(
     listener: TcpListener,
     service: Arc<SearchService>,
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+) -> io::Result<()> {
+    options.validate()?;
     let options = Arc::new(options);
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return Ok(()),
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: resources come back as connections close.
+                    // Anything else (a connection reset before it was accepted) concerns one
+                    // client only.
+                    warn!(%error, "cannot accept a connection; still serving");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
             () = &mut shutdown => return Ok(()),
         };
         // Without this, a response's head and body (two writes) meet Nagle's algorithm and the
@@ -64,20 +113,24 @@ pub async fn serve_with(
             if let Err(error) = serve_connection(stream, &service, &options).await {
                 debug!(%error, "connection ended with an error");
             }
+            drop(permit);
         });
     }
 }
 
 /// A request read off the wire.
-struct WireRequest {
-    method: String,
-    target: String,
-    body: Vec<u8>,
-    keep_alive: bool,
-    api_key: Option<String>,
+#[derive(Debug)]
+pub struct WireRequest {
+    pub method: String,
+    pub target: String,
+    pub body: Vec<u8>,
+    pub keep_alive: bool,
+    pub api_key: Option<String>,
 }
 
-enum ReadOutcome {
+/// What reading a request gave.
+#[derive(Debug)]
+pub enum ReadOutcome {
     Request(WireRequest),
     /// The client closed the connection between requests.
     Closed,
@@ -89,7 +142,7 @@ async fn serve_connection(
     stream: TcpStream,
     service: &SearchService,
     options: &ServerOptions,
-) -> std::io::Result<()> {
+) -> io::Result<()> {
     let mut stream = BufReader::new(stream);
     loop {
         let outcome = match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await {
@@ -98,7 +151,11 @@ async fn serve_connection(
         };
         let (response, keep_alive) = match outcome {
             ReadOutcome::Closed => return Ok(()),
-            ReadOutcome::Reject(response) => (response, false),
+            ReadOutcome::Reject(response) => {
+                write_response(stream.get_mut(), &response, false).await?;
+                linger(stream).await;
+                return Ok(());
+            }
             ReadOutcome::Request(request)
                 if !api_key_matches(options.api_key.as_deref(), request.api_key.as_deref()) =>
             {
@@ -129,23 +186,74 @@ async fn serve_connection(
     }
 }
 
-async fn read_request(stream: &mut BufReader<TcpStream>) -> std::io::Result<ReadOutcome> {
-    let mut head = Vec::new();
-    // Read up to the blank line that ends the head.
+/// After refusing a request whose bytes may still be arriving, stops writing and reads (and
+/// drops) what follows for a moment, as nginx's lingering close does: closing a socket with
+/// unread data sends a reset, which can destroy the refusal before the client reads it.
+async fn linger(mut stream: BufReader<TcpStream>) {
+    const LINGER_BYTES: usize = 1 << 20;
+    const LINGER_TIME: Duration = Duration::from_secs(2);
+    let _ = stream.get_mut().shutdown().await;
+    let drain = async {
+        let mut sink = [0u8; 8 << 10];
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => drained += read,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+}
+
+fn reject(status: u16, message: impl Into<String>) -> ReadOutcome {
+    ReadOutcome::Reject(HttpResponse::error(status, message))
+}
+
+/// Reads `reader` up to and including `\n`, at most `limit` bytes in all; `None` when the line
+/// is longer. The limit holds while reading: a client sending no newline cannot make it grow.
+async fn read_line_bounded<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<Option<usize>> {
+    let start = line.len();
     loop {
-        let read = stream.read_until(b'\n', &mut head).await?;
+        let buffer = reader.fill_buf().await?;
+        if buffer.is_empty() {
+            return Ok(Some(line.len() - start));
+        }
+        let (taken, done) = match buffer.iter().position(|&byte| byte == b'\n') {
+            Some(end) => (end + 1, true),
+            None => (buffer.len(), false),
+        };
+        if line.len() - start + taken > limit {
+            return Ok(None);
+        }
+        line.extend_from_slice(&buffer[..taken]);
+        reader.consume(taken);
+        if done {
+            return Ok(Some(line.len() - start));
+        }
+    }
+}
+
+/// Reads one request: its head (bounded while it is read), then its body (`Content-Length` or
+/// chunked, bounded). Anything ambiguous is refused rather than guessed: two different
+/// `Content-Length`s, a length beside chunked encoding, an overflowing chunk size, two API keys.
+pub async fn read_request<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result<ReadOutcome> {
+    let mut head = Vec::new();
+    loop {
+        let room = MAX_HEAD_BYTES - head.len();
+        let Some(read) = read_line_bounded(reader, &mut head, room).await? else {
+            return Ok(reject(431, "request head too large"));
+        };
         if read == 0 {
             return Ok(if head.is_empty() {
                 ReadOutcome::Closed
             } else {
-                ReadOutcome::Reject(HttpResponse::error(400, "incomplete request"))
+                reject(400, "incomplete request")
             });
-        }
-        if head.len() > MAX_HEAD_BYTES {
-            return Ok(ReadOutcome::Reject(HttpResponse::error(
-                431,
-                "request head too large",
-            )));
         }
         if head == b"\r\n" || head == b"\n" {
             // Tolerate blank lines between requests.
@@ -160,60 +268,92 @@ async fn read_request(stream: &mut BufReader<TcpStream>) -> std::io::Result<Read
     let mut parsed = httparse::Request::new(&mut headers);
     match parsed.parse(&head) {
         Ok(httparse::Status::Complete(_)) => {}
+        Err(httparse::Error::TooManyHeaders) => {
+            return Ok(reject(431, format!("more than {MAX_HEADERS} headers")));
+        }
         Ok(httparse::Status::Partial) | Err(_) => {
-            return Ok(ReadOutcome::Reject(HttpResponse::error(
-                400,
-                "malformed HTTP request",
-            )));
+            return Ok(reject(400, "malformed HTTP request"));
         }
     }
     let method = parsed.method.unwrap_or("GET").to_string();
     let target = parsed.path.unwrap_or("/").to_string();
     let version = parsed.version.unwrap_or(1);
-    let header = |name: &str| {
+    let values = |name: &str| -> Vec<&str> {
         parsed
             .headers
             .iter()
-            .find(|header| header.name.eq_ignore_ascii_case(name))
-            .and_then(|header| std::str::from_utf8(header.value).ok())
-            .map(str::trim)
+            .filter(|header| header.name.eq_ignore_ascii_case(name))
+            .map(|header| {
+                std::str::from_utf8(header.value)
+                    .unwrap_or("\u{fffd}")
+                    .trim()
+            })
+            .collect()
     };
-    let api_key = header("x-api-key").map(str::to_string);
-    let connection = header("connection").map(str::to_ascii_lowercase);
+    let api_key = match values("x-api-key").as_slice() {
+        [] => None,
+        [key] => Some(key.to_string()),
+        _ => return Ok(reject(400, "more than one x-api-key header")),
+    };
+    let connection = values("connection")
+        .first()
+        .map(|value| value.to_ascii_lowercase());
     let keep_alive = match connection.as_deref() {
         Some("close") => false,
         Some("keep-alive") => true,
         _ => version == 1,
     };
-    let chunked =
-        header("transfer-encoding").is_some_and(|value| value.eq_ignore_ascii_case("chunked"));
-    let content_length = match header("content-length").map(str::parse::<usize>) {
-        None => 0,
-        Some(Ok(length)) => length,
-        Some(Err(_)) => {
-            return Ok(ReadOutcome::Reject(HttpResponse::error(
+    let transfer_encodings = values("transfer-encoding");
+    let chunked = match transfer_encodings.as_slice() {
+        [] => false,
+        [encoding] if encoding.eq_ignore_ascii_case("chunked") => true,
+        _ => {
+            return Ok(reject(
                 400,
-                "invalid Content-Length",
-            )));
+                "unsupported Transfer-Encoding (only chunked is)",
+            ));
         }
     };
+    let lengths = values("content-length");
+    let content_length = match lengths.first() {
+        None => None,
+        Some(first) if lengths.iter().any(|length| length != first) => {
+            return Ok(reject(400, "conflicting Content-Length headers"));
+        }
+        // Digits only: Rust's parser would also take a leading `+`, which HTTP does not.
+        Some(length) if !length.is_empty() && length.bytes().all(|byte| byte.is_ascii_digit()) => {
+            // More digits than a usize holds is certainly more than the limit.
+            Some(length.parse::<usize>().unwrap_or(usize::MAX))
+        }
+        Some(_) => return Ok(reject(400, "invalid Content-Length")),
+    };
+    if chunked && content_length.is_some() {
+        return Ok(reject(
+            400,
+            "Content-Length beside chunked Transfer-Encoding",
+        ));
+    }
     let too_large = || {
-        ReadOutcome::Reject(HttpResponse::error(
+        reject(
             413,
             format!("the request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"),
-        ))
+        )
     };
     let body = if chunked {
-        match read_chunked_body(stream).await? {
-            Some(body) => body,
-            None => return Ok(too_large()),
+        match read_chunked_body(reader).await? {
+            ChunkedBody::Complete(body) => body,
+            ChunkedBody::TooLarge => return Ok(too_large()),
+            ChunkedBody::Malformed(reason) => return Ok(reject(400, reason)),
         }
     } else {
+        let content_length = content_length.unwrap_or(0);
         if content_length > MAX_REQUEST_BODY_BYTES {
             return Ok(too_large());
         }
         let mut body = vec![0u8; content_length];
-        stream.read_exact(&mut body).await?;
+        if reader.read_exact(&mut body).await.is_err() {
+            return Ok(reject(400, "the body is shorter than its Content-Length"));
+        }
         body
     };
     Ok(ReadOutcome::Request(WireRequest {
@@ -225,8 +365,8 @@ async fn read_request(stream: &mut BufReader<TcpStream>) -> std::io::Result<Read
     }))
 }
 
-/// Whether a request's key is the one required. Keys of the required length are compared in
-/// the same time wherever they differ, so response times do not reveal a key's prefix.
+/// Whether a request's key is the one required. The comparison takes the same time wherever
+/// two keys of the required length differ, so response times do not reveal a key's prefix.
 fn api_key_matches(required: Option<&str>, given: Option<&str>) -> bool {
     let Some(required) = required else {
         return true;
@@ -240,33 +380,58 @@ fn api_key_matches(required: Option<&str>, given: Option<&str>) -> bool {
             == 0
 }
 
-/// Reads a chunked body; `None` if it exceeds the limit.
-async fn read_chunked_body(stream: &mut BufReader<TcpStream>) -> std::io::Result<Option<Vec<u8>>> {
+enum ChunkedBody {
+    Complete(Vec<u8>),
+    TooLarge,
+    Malformed(&'static str),
+}
+
+/// Reads a chunked body, every line and the total bounded.
+async fn read_chunked_body<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result<ChunkedBody> {
     let mut body = Vec::new();
     loop {
-        let mut size_line = String::new();
-        stream.read_line(&mut size_line).await?;
-        let size_text = size_line.trim().split(';').next().unwrap_or("");
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "invalid chunk size")
-        })?;
+        let mut size_line = Vec::new();
+        match read_line_bounded(reader, &mut size_line, MAX_CHUNK_LINE_BYTES).await? {
+            None => return Ok(ChunkedBody::Malformed("chunk size line too long")),
+            Some(0) => return Ok(ChunkedBody::Malformed("the chunked body ends early")),
+            Some(_) => {}
+        }
+        let size_line = String::from_utf8_lossy(&size_line);
+        let size_text = size_line.trim().split(';').next().unwrap_or("").trim();
+        // At most 8 hex digits: a chunk can never be larger than the whole body allowed.
+        if size_text.is_empty()
+            || size_text.len() > 8
+            || !size_text.bytes().all(|byte| byte.is_ascii_hexdigit())
+        {
+            return Ok(ChunkedBody::Malformed("invalid chunk size"));
+        }
+        let size = usize::from_str_radix(size_text, 16).unwrap_or(usize::MAX);
         if size == 0 {
             // Trailers, up to the blank line.
             loop {
-                let mut line = String::new();
-                if stream.read_line(&mut line).await? == 0 || line.trim().is_empty() {
-                    return Ok(Some(body));
+                let mut line = Vec::new();
+                match read_line_bounded(reader, &mut line, MAX_CHUNK_LINE_BYTES).await? {
+                    None => return Ok(ChunkedBody::Malformed("trailer line too long")),
+                    Some(0) => return Ok(ChunkedBody::Complete(body)),
+                    Some(_) if line.trim_ascii().is_empty() => {
+                        return Ok(ChunkedBody::Complete(body));
+                    }
+                    Some(_) => {}
                 }
             }
         }
-        if body.len() + size > MAX_REQUEST_BODY_BYTES {
-            return Ok(None);
+        if size > MAX_REQUEST_BODY_BYTES - body.len() {
+            return Ok(ChunkedBody::TooLarge);
         }
         let start = body.len();
         body.resize(start + size, 0);
-        stream.read_exact(&mut body[start..]).await?;
+        if reader.read_exact(&mut body[start..]).await.is_err() {
+            return Ok(ChunkedBody::Malformed("the chunked body ends early"));
+        }
         let mut crlf = [0u8; 2];
-        stream.read_exact(&mut crlf).await?;
+        if reader.read_exact(&mut crlf).await.is_err() || &crlf != b"\r\n" {
+            return Ok(ChunkedBody::Malformed("a chunk does not end with CRLF"));
+        }
     }
 }
 
@@ -294,9 +459,109 @@ fn reason_phrase(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::io::{AsyncRead, ReadBuf};
+
+    use super::*;
+
+    async fn read(raw: &[u8]) -> ReadOutcome {
+        let mut reader = raw;
+        read_request(&mut reader).await.unwrap()
+    }
+
+    fn status(outcome: &ReadOutcome) -> u16 {
+        match outcome {
+            ReadOutcome::Reject(response) => response.status,
+            ReadOutcome::Request(_) => 200,
+            ReadOutcome::Closed => 0,
+        }
+    }
+
+    /// Serves `byte` forever, counting what it served.
+    struct Endless {
+        byte: u8,
+        served: usize,
+    }
+
+    impl AsyncRead for Endless {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buffer: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let length = buffer.remaining();
+            buffer.put_slice(&vec![self.byte; length]);
+            self.served += length;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_head_without_end_is_refused_after_reading_a_bounded_amount() {
+        for byte in [b'a', b'\r'] {
+            let mut reader = BufReader::new(Endless { byte, served: 0 });
+            let outcome = read_request(&mut reader).await.unwrap();
+            assert_eq!(status(&outcome), 431);
+            assert!(
+                reader.get_ref().served < 64 << 10,
+                "{}",
+                reader.get_ref().served
+            );
+        }
+        // Endless header lines, each short.
+        let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+        head.extend(b"x-filler: yes\r\n".repeat(10_000));
+        assert_eq!(status(&read(&head).await), 431);
+    }
+
+    #[tokio::test]
+    async fn ambiguous_framing_is_refused() {
+        let cases: [(&[u8], u16); 9] = [
+            (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\na", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", 400),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n7fffffff\r\n", 413),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413),
+            (b"GET / HTTP/1.1\r\nx-api-key: a\r\nX-Api-Key: b\r\n\r\n", 400),
+        ];
+        for (raw, expected) in cases {
+            let outcome = read(raw).await;
+            assert_eq!(
+                status(&outcome),
+                expected,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        // The same lengths twice are one length.
+        let outcome =
+            read(b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab").await;
+        assert!(matches!(outcome, ReadOutcome::Request(request) if request.body == b"ab"));
+    }
+
+    #[tokio::test]
+    async fn an_empty_api_key_is_refused_at_start_up() {
+        for key in ["", "  "] {
+            let options = ServerOptions {
+                api_key: Some(key.to_string()),
+            };
+            assert!(options.validate().is_err());
+        }
+        assert!(ServerOptions::default().validate().is_ok());
     }
 }

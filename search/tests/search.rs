@@ -423,3 +423,162 @@ async fn two_sort_keys_and_count_all() {
             .is_err()
     );
 }
+
+/// Requests a hostile or careless client sends: each is a 400 naming the problem, or the
+/// answer it means, never a crash or a silently wrong answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_get_clear_answers() {
+    let fixture = fixture().await;
+    // A far-future end means no upper bound; a far-past start no lower bound.
+    for (start, end) in [
+        (None, Some(9_999_999_999)),
+        (None, Some(i64::MAX)),
+        (Some(i64::MIN), None),
+        (Some(-9_999_999_999), Some(9_999_999_999)),
+    ] {
+        let mut request = SearchRequest::new("*");
+        request.start_timestamp = start;
+        request.end_timestamp = end;
+        let response = fixture
+            .service
+            .search("mock-sales", &request)
+            .await
+            .unwrap();
+        assert_eq!(response.num_hits, 400, "{start:?}..{end:?}");
+    }
+    // Windows entirely outside what datetimes hold match nothing.
+    for (start, end) in [
+        (Some(i64::MAX - 1), Some(i64::MAX)),
+        (Some(i64::MIN), Some(i64::MIN / 2)),
+    ] {
+        let mut request = SearchRequest::new("*");
+        request.start_timestamp = start;
+        request.end_timestamp = end;
+        let response = fixture
+            .service
+            .search("mock-sales", &request)
+            .await
+            .unwrap();
+        assert_eq!(response.num_hits, 0, "{start:?}..{end:?}");
+    }
+    let nested = format!("{}apple{}", "(".repeat(20_000), ")".repeat(20_000));
+    let negated = format!("{}apple", "NOT ".repeat(20_000));
+    for query in [nested.as_str(), negated.as_str()] {
+        let error = fixture
+            .service
+            .search("mock-sales", &SearchRequest::new(query))
+            .await
+            .unwrap_err();
+        assert_eq!(error.status_code(), 400);
+        assert!(error.to_string().contains("levels deep"), "{error}");
+    }
+    let bad_aggs = [
+        (
+            serde_json::json!({"h": {"histogram": {"field": "price", "interval": 0}}}),
+            "positive",
+        ),
+        (
+            serde_json::json!({"h": {"histogram": {"field": "price", "interval": -5}}}),
+            "positive",
+        ),
+        (
+            serde_json::json!({"h": {"date_histogram": {"field": "ts", "fixed_interval": "0s"}}}),
+            "positive",
+        ),
+        (
+            serde_json::json!({"h": {"date_histogram": {"field": "ts", "fixed_interval": "9223372036854775807d"}}}),
+            "positive",
+        ),
+        (
+            serde_json::json!({"h": {"date_histogram": {"field": "ts", "fixed_interval": "1 fortnight"}}}),
+            "fixed_interval",
+        ),
+        (
+            serde_json::json!({"h": {"date_histogram": {"field": "ts", "calendar_interval": "1M"}}}),
+            "calendar_interval",
+        ),
+    ];
+    for (aggs, needle) in bad_aggs {
+        let mut request = SearchRequest::new("*");
+        request.aggs = Some(aggs.clone());
+        let error = fixture
+            .service
+            .search("mock-sales", &request)
+            .await
+            .unwrap_err();
+        assert_eq!(error.status_code(), 400, "{aggs}");
+        assert!(error.to_string().contains(needle), "{aggs}: {error}");
+    }
+    let mut deep = serde_json::json!({"avg": {"avg": {"field": "price"}}});
+    for level in 0..20 {
+        deep = serde_json::json!({ format!("l{level}"): {"terms": {"field": "id"}, "aggs": deep} });
+    }
+    let mut request = SearchRequest::new("*");
+    request.aggs = Some(deep);
+    let error = fixture
+        .service
+        .search("mock-sales", &request)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("levels deep"), "{error}");
+}
+
+/// Exclusive IP bounds at the ends of the address space match nothing past them (tantivy
+/// would wrap them around and match everything).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_ranges_at_the_ends_of_the_address_space() {
+    use std::sync::Arc;
+
+    use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
+    use hydrant_metastore::Metastore;
+    use hydrant_metastore::index_config::IndexConfig;
+    use hydrant_metastore::storage::{LocalStorage, PutMode, Storage, StorageUri};
+    use hydrant_search::{SearchService, SearcherConfig};
+
+    let temp_dir = tempfile::tempdir().unwrap();
+    let staging_dir = temp_dir.path().join("staging");
+    let metastore = Metastore::new(Arc::new(
+        LocalStorage::new(temp_dir.path().join("index")).unwrap(),
+    ));
+    metastore
+        .create_index(
+            IndexConfig::from_yaml(
+                "index_id: hosts\ndoc_mapping:\n  field_mappings:\n    - {name: ip, type: ip, fast: true}\n",
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = ["::", "10.0.0.1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"]
+        .iter()
+        .map(|ip| format!("{{\"ip\":\"{ip}\"}}\n"))
+        .collect::<String>();
+    LocalStorage::new(&staging_dir)
+        .unwrap()
+        .put("hosts", body.into_bytes().into(), PutMode::Create)
+        .await
+        .unwrap();
+    Indexer::new(
+        metastore.clone(),
+        StagingBuckets::default().bind("staging", StorageUri::Local(staging_dir)),
+    )
+    .index_objects("hosts", &[ObjectRef::new("staging", "hosts")], None)
+    .await
+    .unwrap();
+    let service = SearchService::new(metastore, SearcherConfig::default());
+    for (query, expected) in [
+        ("ip:>ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 0),
+        ("ip:<::", 0),
+        ("ip:>10.0.0.1", 1),
+        ("ip:>=10.0.0.1", 2),
+        ("ip:{:: TO *]", 2),
+        ("ip:[* TO 10.0.0.1}", 1),
+        ("ip:{:: TO ::1}", 0),
+    ] {
+        let response = service
+            .search("hosts", &SearchRequest::new(query))
+            .await
+            .unwrap();
+        assert_eq!(response.num_hits, expected, "{query}");
+    }
+}

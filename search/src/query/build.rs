@@ -2,7 +2,7 @@
 //! builds the tantivy query. Every problem is a [`BuildError`] naming the clause's position.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::ops::Bound;
 
 use base64::Engine as _;
@@ -467,6 +467,9 @@ impl QueryBuilder<'_> {
             return self.exists_query(resolved, position);
         }
         match resolved {
+            ResolvedField::Mapped(field) if matches!(field.kind, FieldKind::Ip { .. }) => {
+                self.ip_range_query(field, lower, upper, position)
+            }
             ResolvedField::Mapped(field) => {
                 let bound = |bound: &Bound<String>| -> BuildResult<Bound<Term>> {
                     Ok(match bound {
@@ -524,6 +527,45 @@ impl QueryBuilder<'_> {
                 Ok(Box::new(RangeQuery::new(bound(lower), bound(upper))))
             }
         }
+    }
+
+    /// IP ranges with inclusive bounds only: tantivy adds or subtracts one to an excluded IP
+    /// bound without checking, which wraps at `::` and the last address and then matches
+    /// everything. An exclusive bound at either end matches nothing beyond it.
+    fn ip_range_query(
+        &self,
+        field: &MappedField,
+        lower: &Bound<String>,
+        upper: &Bound<String>,
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        if !field.kind.is_fast() {
+            self.check_indexed(field, position)?;
+        }
+        let address = |value: &String| -> BuildResult<u128> {
+            let address: IpAddr = value.parse().map_err(|_| {
+                error(
+                    position,
+                    format!("`{value}` is not an IP address (field `{}`)", field.path),
+                )
+            })?;
+            Ok(ip_to_v6(address).to_bits())
+        };
+        let lower = match lower {
+            Bound::Unbounded => Some(Bound::Unbounded),
+            Bound::Included(value) => Some(Bound::Included(address(value)?)),
+            Bound::Excluded(value) => address(value)?.checked_add(1).map(Bound::Included),
+        };
+        let upper = match upper {
+            Bound::Unbounded => Some(Bound::Unbounded),
+            Bound::Included(value) => Some(Bound::Included(address(value)?)),
+            Bound::Excluded(value) => address(value)?.checked_sub(1).map(Bound::Included),
+        };
+        let (Some(lower), Some(upper)) = (lower, upper) else {
+            return Ok(Box::new(EmptyQuery));
+        };
+        let term = |bits: u128| Term::from_field_ip_addr(field.field, Ipv6Addr::from_bits(bits));
+        Ok(Box::new(RangeQuery::new(lower.map(term), upper.map(term))))
     }
 
     fn range_term(&self, field: &MappedField, value: &str, position: usize) -> BuildResult<Term> {

@@ -16,11 +16,23 @@
 //!
 //! `AND`, `OR`, `NOT` and `TO` are keywords only in capitals. A backslash escapes the next
 //! character. Errors carry the character position of the problem.
+//!
+//! The parser recurses once per nesting level, so nesting is bounded ([`MAX_QUERY_DEPTH`]
+//! levels of parentheses and `NOT`/`-`/`+`), and so is the number of clauses
+//! ([`MAX_QUERY_CLAUSES`]): a crafted query gets an error, never a stack overflow, and the AST
+//! built from it stays small enough to walk (and drop) recursively.
 
 use std::fmt;
 use std::ops::Bound;
 
 use super::ast::QueryAst;
+
+/// Deepest nesting of groups and negations a query may have (Elasticsearch refuses bool
+/// queries nested deeper than 30 by default).
+pub const MAX_QUERY_DEPTH: usize = 32;
+/// Most clauses (terms, phrases, ranges, ...) a query may have (Elasticsearch's default
+/// `max_clause_count` is 4,096 for the expanded query; this counts what the user wrote).
+pub const MAX_QUERY_CLAUSES: usize = 1_024;
 
 /// A query that does not parse: what is wrong, and where (0-based character position).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +64,8 @@ pub fn parse_query(query: &str) -> Result<QueryAst, QueryParseError> {
         input: query,
         position: 0,
         field_context: None,
+        depth: 0,
+        clauses: 0,
     };
     parser.skip_whitespace();
     if parser.at_end() {
@@ -72,6 +86,10 @@ struct Parser<'a> {
     position: usize,
     /// The field of an enclosing `field:(...)` group.
     field_context: Option<String>,
+    /// Groups and negations enclosing the position.
+    depth: usize,
+    /// Clauses parsed so far.
+    clauses: usize,
 }
 
 /// Characters that end a bare word.
@@ -143,6 +161,29 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Enters one more level of nesting, refusing to go deeper than [`MAX_QUERY_DEPTH`].
+    fn descend(&mut self) -> Result<(), QueryParseError> {
+        if self.depth >= MAX_QUERY_DEPTH {
+            return Err(self.error_here(format!(
+                "the query nests groups and negations more than {MAX_QUERY_DEPTH} levels deep"
+            )));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// Counts one more clause, refusing more than [`MAX_QUERY_CLAUSES`].
+    fn count_clause(&mut self, start: usize) -> Result<(), QueryParseError> {
+        self.clauses += 1;
+        if self.clauses > MAX_QUERY_CLAUSES {
+            return Err(self.error_at(
+                start,
+                format!("the query has more than {MAX_QUERY_CLAUSES} clauses"),
+            ));
+        }
+        Ok(())
+    }
+
     fn parse_or(&mut self) -> Result<QueryAst, QueryParseError> {
         let mut clauses = vec![self.parse_and()?];
         loop {
@@ -181,6 +222,13 @@ impl<'a> Parser<'a> {
 
     fn parse_unary(&mut self) -> Result<QueryAst, QueryParseError> {
         self.skip_whitespace();
+        self.descend()?;
+        let unary = self.parse_unary_at_depth();
+        self.depth -= 1;
+        unary
+    }
+
+    fn parse_unary_at_depth(&mut self) -> Result<QueryAst, QueryParseError> {
         if self.at_keyword("NOT") {
             self.position += 3;
             return Ok(QueryAst::Not(Box::new(self.parse_unary()?)));
@@ -207,6 +255,9 @@ impl<'a> Parser<'a> {
     fn parse_primary(&mut self) -> Result<QueryAst, QueryParseError> {
         self.skip_whitespace();
         let start = self.position;
+        if !matches!(self.peek(), Some('(') | None) {
+            self.count_clause(start)?;
+        }
         match self.peek() {
             None => Err(self.error_here("expected a clause, found the end of the query")),
             Some('(') => {
@@ -635,6 +686,28 @@ mod tests {
             parse_query("url:http://x").unwrap(),
             term(Some("url"), "http://x", 0)
         );
+    }
+
+    #[test]
+    fn nesting_and_clauses_are_bounded() {
+        let nested = |levels: usize| format!("{}a{}", "(".repeat(levels), ")".repeat(levels));
+        assert!(parse_query(&nested(MAX_QUERY_DEPTH - 1)).is_ok());
+        for hostile in [
+            nested(MAX_QUERY_DEPTH),
+            nested(100_000),
+            format!("{}a", "NOT ".repeat(50_000)),
+            format!("{}a", "-".repeat(50_000)),
+            format!("{}a", "+".repeat(50_000)),
+            format!("f:{}a{}", "(".repeat(50_000), ")".repeat(50_000)),
+        ] {
+            let error = parse_query(&hostile).unwrap_err();
+            assert!(error.message.contains("levels deep"), "{error}");
+        }
+        let many = "a ".repeat(MAX_QUERY_CLAUSES);
+        assert!(parse_query(&many).is_ok());
+        let error = parse_query(&format!("{many} b")).unwrap_err();
+        assert!(error.message.contains("clauses"), "{error}");
+        assert_eq!(error.position, 2 * MAX_QUERY_CLAUSES + 1);
     }
 
     #[test]

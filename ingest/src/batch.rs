@@ -565,7 +565,7 @@ impl IndexerRuntime {
                 .await
             {
                 Ok(report) => report,
-                Err(error) if error.kind() == FailureKind::Permanent => {
+                Err(error @ IngestError::Metastore(MetastoreError::IndexNotFound(_))) => {
                     // The index itself is gone: every message of the run is set aside.
                     for (owner, _) in &planned[next..run_end] {
                         match self

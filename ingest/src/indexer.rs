@@ -23,6 +23,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use hydrant_metastore::doc_mapper::{DocMapper, DocRejection, RejectReason};
@@ -34,13 +36,12 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::error::{FailureKind, IngestError, Result};
-use crate::firehose::{Frame, RecordFramer, decompressing_reader};
-use crate::object_reader::{is_download_error, open_object};
+use crate::firehose::{
+    CorruptMember, Frame, MAX_RECORD_BYTES, RecordFramer, corrupt_member, decompressing_reader,
+};
+use crate::object_reader::open_object;
 use crate::split_builder::{BuiltSplit, SplitBuilder, upload_split};
 use crate::staging::{ObjectRef, StagingBuckets};
-
-/// Raw bytes of a rejected record kept in its error entry.
-const MAX_KEPT_RECORD_BYTES: usize = 64 << 10;
 
 /// Runs indexing for any index of one metastore.
 #[derive(Clone, Debug)]
@@ -122,7 +123,8 @@ impl IndexingReport {
     }
 }
 
-/// A rejected record, as written under the index's `errors/` prefix.
+/// A rejected record, as written under the index's `errors/` prefix. The record is kept whole:
+/// as text when it is UTF-8, else as base64 (`record_base64`), so that no byte is replaced.
 #[derive(Serialize)]
 struct RejectedRecord<'a> {
     reason: &'a str,
@@ -130,7 +132,10 @@ struct RejectedRecord<'a> {
     source: &'a str,
     /// Byte offset of the record in the decompressed object.
     offset: u64,
-    record: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record_base64: Option<String>,
 }
 
 /// Rejected records of one object, gzip NDJSON, plus their counts.
@@ -152,13 +157,17 @@ impl ObjectRejections {
     }
 
     fn add(&mut self, reason: &str, message: &str, offset: u64, record: &[u8]) {
-        let kept = &record[..record.len().min(MAX_KEPT_RECORD_BYTES)];
+        let text = std::str::from_utf8(record).ok();
         let entry = RejectedRecord {
             reason,
             message,
             source: &self.source_key,
             offset,
-            record: String::from_utf8_lossy(kept).into_owned(),
+            record: text,
+            record_base64: match text {
+                Some(_) => None,
+                None => Some(BASE64.encode(record)),
+            },
         };
         let mut line = serde_json::to_vec(&entry).expect("rejected record serializes");
         line.push(b'\n');
@@ -180,11 +189,13 @@ struct SplitRoller {
 }
 
 impl SplitRoller {
+    /// Adds a document; with `may_roll`, a split that reaches the target is finished here.
     fn add(
         &mut self,
         doc: tantivy::TantivyDocument,
         timestamp_nanos: Option<i64>,
         num_bytes: u64,
+        may_roll: bool,
     ) -> Result<()> {
         if self.current.is_none() {
             self.current = Some(SplitBuilder::new(
@@ -196,11 +207,40 @@ impl SplitRoller {
         }
         let builder = self.current.as_mut().expect("just created");
         builder.add(doc, timestamp_nanos, num_bytes)?;
-        if builder.num_docs() >= self.split_num_docs_target {
+        if may_roll {
+            self.roll_if_full()?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the current split if it reached the target.
+    fn roll_if_full(&mut self) -> Result<()> {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|builder| builder.num_docs() >= self.split_num_docs_target)
+        {
             let full = self.current.take().expect("present");
             self.finished.push(full.finish()?);
         }
         Ok(())
+    }
+
+    /// Commits the current split, so that [`SplitRoller::rollback`] comes back here.
+    fn checkpoint(&mut self) -> Result<()> {
+        match &mut self.current {
+            Some(builder) => builder.checkpoint(),
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets the documents added since the last checkpoint (splits are not finished in
+    /// between: callers that may roll back add with `may_roll` false).
+    fn rollback(&mut self) -> Result<()> {
+        match &mut self.current {
+            Some(builder) => builder.rollback(),
+            None => Ok(()),
+        }
     }
 
     fn current_split_id(&self) -> Option<String> {
@@ -215,7 +255,9 @@ impl SplitRoller {
     }
 
     fn finish(mut self) -> Result<Vec<BuiltSplit>> {
-        if let Some(builder) = self.current.take() {
+        if let Some(builder) = self.current.take()
+            && builder.num_docs() > 0
+        {
             self.finished.push(builder.finish()?);
         }
         Ok(self.finished)
@@ -228,6 +270,11 @@ struct ObjectStats {
     uncompressed_bytes: u64,
     rejections: ObjectRejections,
     rejected_by_reason: BTreeMap<String, u64>,
+    /// Why the object itself must be kept whole beside its rejected records (a record too
+    /// large to keep in an entry, a corrupt gzip member), if it must.
+    keep_object: Option<String>,
+    /// A gzip member failed its check: only what came before it may be indexed.
+    corrupt: Option<CorruptMember>,
 }
 
 impl ObjectStats {
@@ -340,10 +387,11 @@ impl Indexer {
             }
             let opened = async {
                 let storage = self.staging.storage_for(&object.bucket).await?;
-                open_object(storage, &object.key).await
+                let (meta, reader) = open_object(storage.clone(), &object.key).await?;
+                Ok::<_, IngestError>((storage, meta, reader))
             }
             .await;
-            let (object_meta, reader) = match opened {
+            let (staging_storage, object_meta, reader) = match opened {
                 Ok(opened) => opened,
                 Err(error) if error.kind() == FailureKind::Permanent => {
                     warn!(index_id, source_key, %error, "staging object can never be read; setting it aside");
@@ -374,25 +422,26 @@ impl Indexer {
                 continue;
             }
             report.bytes_read += object_meta.size;
-            let (returned_roller, stats) = {
-                let doc_mapper = doc_mapper.clone();
-                let source_key = source_key.clone();
-                let etag = etag.clone();
-                tokio::task::spawn_blocking(move || {
-                    let stats =
-                        index_object_records(&doc_mapper, reader, &source_key, &etag, &mut roller);
-                    (roller, stats)
-                })
-                .await
-                .map_err(|join_error| IngestError::Io {
-                    context: "indexing task failed".to_string(),
-                    source: std::io::Error::other(join_error),
-                })?
+            let kept_object_path = format!(
+                "indexes/{index_id}/errors/objects/{}",
+                unique_file_name(&source_key, &etag)
+            );
+            let target = ObjectTarget {
+                doc_mapper: doc_mapper.clone(),
+                source_key: source_key.clone(),
+                etag: etag.clone(),
+                kept_object_path: kept_object_path.clone(),
             };
-            roller = returned_roller;
             // A download that failed midway leaves part of the object in the split: nothing of
             // this run may be published, so the whole run fails and is retried.
-            let stats = stats?;
+            let (returned, stats) =
+                index_object(&target, roller, reader, &staging_storage, &object.key).await?;
+            roller = returned;
+            if stats.keep_object.is_some() {
+                self.keep_object(&staging_storage, &object.key, &kept_object_path)
+                    .await?;
+                report.error_files.push(kept_object_path);
+            }
             report.num_docs += stats.num_docs;
             report.bytes_uncompressed += stats.uncompressed_bytes;
             report.num_rejected += stats.rejections.count;
@@ -462,6 +511,50 @@ impl Indexer {
         Ok(path)
     }
 
+    /// Copies a staging object whole to `path` of the index storage (streamed through a
+    /// temporary file, so memory does not grow with it).
+    async fn keep_object(
+        &self,
+        staging: &hydrant_metastore::storage::SharedStorage,
+        key: &str,
+        path: &str,
+    ) -> Result<()> {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let temp = match &self.temp_root {
+            Some(root) => tempfile::NamedTempFile::new_in(root),
+            None => tempfile::NamedTempFile::new(),
+        }
+        .map_err(|error| IngestError::Io {
+            context: "cannot create a temporary file for a kept object".to_string(),
+            source: error,
+        })?;
+        let io_error = |error| IngestError::Io {
+            context: format!("cannot write {}", temp.path().display()),
+            source: error,
+        };
+        let mut file = tokio::fs::File::create(temp.path())
+            .await
+            .map_err(io_error)?;
+        let mut stream = staging.get_stream(key).await?;
+        let mut size = 0u64;
+        while let Some(chunk) = stream.chunks.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(io_error)?;
+        }
+        file.flush().await.map_err(io_error)?;
+        drop(file);
+        recognise::overwrite_file(
+            self.metastore.storage().as_ref(),
+            path,
+            temp.path().to_path_buf(),
+            size,
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn publish(
         &self,
         index_id: &str,
@@ -521,35 +614,150 @@ impl Indexer {
     }
 }
 
+/// What indexing one object needs besides its bytes.
+struct ObjectTarget {
+    doc_mapper: Arc<DocMapper>,
+    source_key: String,
+    etag: String,
+    /// Where the object is kept whole if it must be (named in rejection messages).
+    kept_object_path: String,
+}
+
+impl ObjectTarget {
+    /// Indexes the object's records into `roller` on a blocking thread; `limit` stops at that
+    /// many decompressed bytes. Returns the roller either way, with the outcome.
+    async fn index(
+        &self,
+        mut roller: SplitRoller,
+        object: impl Read + Send + 'static,
+        limit: Option<u64>,
+    ) -> Result<(SplitRoller, Result<ObjectStats>)> {
+        let doc_mapper = self.doc_mapper.clone();
+        let (source_key, etag, kept) = (
+            self.source_key.clone(),
+            self.etag.clone(),
+            self.kept_object_path.clone(),
+        );
+        run_blocking("indexing task", move || {
+            let stats = index_object_records(
+                &doc_mapper,
+                object,
+                ObjectNames {
+                    source_key: &source_key,
+                    etag: &etag,
+                    kept_object_path: &kept,
+                },
+                &mut roller,
+                limit,
+            );
+            Ok((roller, stats))
+        })
+        .await
+    }
+}
+
+/// Indexes one object into `roller`, verified: when a gzip member fails its check, nothing
+/// decoded from it or after it counts (a corrupted back-reference decodes into plausible
+/// records), so the object's documents are rolled back and what precedes the member is read
+/// again.
+async fn index_object(
+    target: &ObjectTarget,
+    roller: SplitRoller,
+    reader: impl Read + Send + 'static,
+    staging: &hydrant_metastore::storage::SharedStorage,
+    key: &str,
+) -> Result<(SplitRoller, ObjectStats)> {
+    let (roller, stats) = target.index(roller, reader, None).await?;
+    let mut stats = stats?;
+    let Some(corrupt) = stats.corrupt.take() else {
+        return Ok((roller, stats));
+    };
+    warn!(source_key = target.source_key, %corrupt, "corrupt gzip member; indexing only what precedes it");
+    let roller = run_blocking("split rollback", move || {
+        let mut roller = roller;
+        roller.rollback()?;
+        Ok(roller)
+    })
+    .await?;
+    let (_, reader) = open_object(staging.clone(), key).await?;
+    let (roller, verified) = target
+        .index(roller, reader, Some(corrupt.decompressed_offset))
+        .await?;
+    let mut verified = verified?;
+    let dropped = stats.num_docs.saturating_sub(verified.num_docs);
+    let message = format!(
+        "{corrupt}: the {dropped} records decoded from it and after it are not indexed, the {} \
+         before it are; the object is kept whole at {}",
+        verified.num_docs, target.kept_object_path
+    );
+    verified.reject("corrupt_object", &message, corrupt.decompressed_offset, b"");
+    verified.keep_object = Some(message);
+    Ok((roller, verified))
+}
+
+/// Runs blocking work (tantivy, parsing) off the async executor.
+async fn run_blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|join_error| IngestError::Io {
+            context: format!("{what} failed"),
+            source: std::io::Error::other(join_error),
+        })?
+}
+
+/// How one object is named in what is kept of it.
+struct ObjectNames<'a> {
+    source_key: &'a str,
+    etag: &'a str,
+    kept_object_path: &'a str,
+}
+
 /// Frames, parses and maps every record of one object into `roller`. Blocking.
+///
+/// A gzip object is added between a checkpoint and the end of the object, without finishing a
+/// split in between: if a member fails its check, [`ObjectStats::corrupt`] says so and the
+/// caller rolls the object back, then calls again with `limit` at the verified offset.
 fn index_object_records(
     doc_mapper: &DocMapper,
     object: impl Read,
-    source_key: &str,
-    etag: &str,
+    names: ObjectNames<'_>,
     roller: &mut SplitRoller,
+    limit: Option<u64>,
 ) -> Result<ObjectStats> {
     let mut stats = ObjectStats {
         num_docs: 0,
         uncompressed_bytes: 0,
-        rejections: ObjectRejections::new(source_key, etag),
+        rejections: ObjectRejections::new(names.source_key, names.etag),
         rejected_by_reason: BTreeMap::new(),
+        keep_object: None,
+        corrupt: None,
+    };
+    let download_failed = |error: std::io::Error| IngestError::Download {
+        source_key: names.source_key.to_string(),
+        message: error.to_string(),
     };
     // Frames stream out of the decompressor one at a time: memory holds one record, not the
     // decompressed object.
-    let mut decode_error = None;
-    let mut framer = match decompressing_reader(BufReader::with_capacity(256 << 10, object)) {
-        Ok(reader) => Some(RecordFramer::new(reader)),
-        Err(error) => {
-            decode_error = Some(error);
-            None
-        }
+    let (reader, verification) = decompressing_reader(BufReader::with_capacity(256 << 10, object))
+        .map_err(download_failed)?;
+    let checked = verification.is_checked();
+    if checked {
+        roller.checkpoint()?;
+    }
+    let reader: Box<dyn std::io::BufRead> = match limit {
+        Some(limit) => Box::new(reader.take(limit)),
+        None => reader,
     };
-    while let Some(frame) = framer.as_mut().and_then(Iterator::next) {
+    let mut framer = RecordFramer::new(reader);
+    let mut read_error = None;
+    for frame in framer.by_ref() {
         let frame = match frame {
             Ok(frame) => frame,
             Err(error) => {
-                decode_error = Some(error);
+                read_error = Some(error);
                 break;
             }
         };
@@ -558,8 +766,24 @@ fn index_object_records(
                 offset,
                 bytes,
                 reason,
+                truncated,
             } => {
-                stats.reject(RejectReason::MalformedJson.as_str(), reason, offset, &bytes);
+                if truncated {
+                    let message = format!(
+                        "{reason} ({MAX_RECORD_BYTES} bytes): this entry holds its first \
+                         {MAX_RECORD_BYTES} bytes, and the object is kept whole at {}",
+                        names.kept_object_path
+                    );
+                    stats.reject(
+                        RejectReason::MalformedJson.as_str(),
+                        &message,
+                        offset,
+                        &bytes,
+                    );
+                    stats.keep_object.get_or_insert(message);
+                } else {
+                    stats.reject(RejectReason::MalformedJson.as_str(), reason, offset, &bytes);
+                }
             }
             Frame::Record { offset, bytes } => {
                 let parsed = match serde_json::from_slice::<serde_json::Value>(&bytes) {
@@ -575,7 +799,12 @@ fn index_object_records(
                 };
                 match parsed {
                     Ok(parsed) => {
-                        roller.add(parsed.doc, parsed.timestamp_nanos, bytes.len() as u64)?;
+                        roller.add(
+                            parsed.doc,
+                            parsed.timestamp_nanos,
+                            bytes.len() as u64,
+                            !checked,
+                        )?;
                         stats.num_docs += 1;
                     }
                     Err(rejection) => {
@@ -590,19 +819,19 @@ fn index_object_records(
             }
         }
     }
-    let decompressed_bytes = framer.as_ref().map_or(0, RecordFramer::offset);
-    stats.uncompressed_bytes = decompressed_bytes;
-    if let Some(error) = decode_error {
-        if is_download_error(&error) {
-            return Err(IngestError::Download {
-                source_key: source_key.to_string(),
-                message: error.to_string(),
-            });
-        }
-        // The readable prefix is indexed; the rest of the object is lost to corruption, which
-        // is recorded like a rejected record so that it is counted and visible.
-        let message = format!("cannot decompress the object past this offset: {error}");
-        stats.reject("corrupt_object", &message, decompressed_bytes, b"");
+    stats.uncompressed_bytes = framer.offset();
+    if let Some(error) = read_error {
+        return match corrupt_member(&error) {
+            Some(corrupt) if limit.is_none() => {
+                stats.corrupt = Some(corrupt.clone());
+                Ok(stats)
+            }
+            // Anything else stopped the download, not the data: retry the whole run.
+            _ => Err(download_failed(error)),
+        };
+    }
+    if checked {
+        roller.roll_if_full()?;
     }
     Ok(stats)
 }

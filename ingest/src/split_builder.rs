@@ -27,6 +27,8 @@ pub struct SplitBuilder {
     uncompressed_docs_size_bytes: u64,
     time_range: Option<TimeRange>,
     doc_mapping_uid: String,
+    /// The counts at the last [`SplitBuilder::checkpoint`], restored by a rollback.
+    committed: (u64, u64, Option<TimeRange>),
 }
 
 /// A finished split: its bundle on local disk and its metadata (state `Staged`).
@@ -74,6 +76,9 @@ impl SplitBuilder {
         let writer = index
             .writer_with_num_threads(1, heap)
             .map_err(IngestError::Tantivy)?;
+        // Checkpoints commit once per gzip object; the segments they leave are merged once, in
+        // `finish`. A background merge would race that one (and do the work twice).
+        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
         Ok(SplitBuilder {
             split_id: SplitMetadata::new_split_id(),
             temp_dir,
@@ -83,7 +88,35 @@ impl SplitBuilder {
             uncompressed_docs_size_bytes: 0,
             time_range: None,
             doc_mapping_uid: doc_mapping_uid.to_string(),
+            committed: (0, 0, None),
         })
+    }
+
+    /// Commits what was added so far, so that [`SplitBuilder::rollback`] can come back here.
+    /// Blocking. A no-op when nothing was added since the last checkpoint.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        if self.num_docs != self.committed.0 {
+            self.writer.commit().map_err(IngestError::Tantivy)?;
+            self.committed = (
+                self.num_docs,
+                self.uncompressed_docs_size_bytes,
+                self.time_range,
+            );
+        }
+        Ok(())
+    }
+
+    /// Forgets every document added since the last checkpoint. Blocking.
+    pub fn rollback(&mut self) -> Result<()> {
+        if self.num_docs != self.committed.0 {
+            self.writer.rollback().map_err(IngestError::Tantivy)?;
+            (
+                self.num_docs,
+                self.uncompressed_docs_size_bytes,
+                self.time_range,
+            ) = self.committed;
+        }
+        Ok(())
     }
 
     pub fn split_id(&self) -> &str {

@@ -170,22 +170,38 @@ async fn splits_roll_over_at_the_target_and_publish_together() {
         .await
         .unwrap();
     assert_eq!(report.num_docs, 1800);
+    // A gzip object is only known good at its end, so a split rolls over between objects:
+    // the target is reached in `b`, and the split closes after it.
     let sizes: Vec<u64> = report.splits.iter().map(|split| split.num_docs).collect();
-    assert_eq!(sizes, [1000, 800]);
+    assert_eq!(sizes, [1200, 600]);
+    // Plain objects have no check to wait for: splits roll over at the target exactly.
+    let plain: String = records(5_000, 1_500);
+    setup
+        .staging
+        .put("plain", plain.into_bytes().into(), PutMode::Create)
+        .await
+        .unwrap();
+    let report = setup
+        .indexer
+        .index_objects("sales", &[ObjectRef::new("staging", "plain")], None)
+        .await
+        .unwrap();
+    let sizes: Vec<u64> = report.splits.iter().map(|split| split.num_docs).collect();
+    assert_eq!(sizes, [1000, 500]);
     let metadata = setup
         .indexer
         .metastore()
         .index_metadata("sales")
         .await
         .unwrap();
-    assert_eq!(metadata.checkpoint.objects.len(), 3);
+    assert_eq!(metadata.checkpoint.objects.len(), 4);
     assert!(
         metadata
             .splits
             .values()
             .all(|split| split.state == SplitState::Published)
     );
-    assert_eq!(metadata.num_published_docs(), 1800);
+    assert_eq!(metadata.num_published_docs(), 3300);
 }
 
 #[tokio::test]
@@ -307,36 +323,212 @@ async fn head_etag(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Stri
     head.e_tag().unwrap().trim_matches('"').to_string()
 }
 
-#[tokio::test]
-async fn a_corrupt_gzip_object_keeps_its_readable_prefix() {
-    let setup = local_setup().await;
-    let object = gzip(&records(0, 3000));
-    let truncated = object[..object.len() / 2].to_vec();
+/// Ids of every published document, with how many times each is there.
+async fn published_quantities_by_description(
+    setup: &LocalSetup,
+) -> std::collections::BTreeMap<String, usize> {
+    let service = hydrant_search::SearchService::new(
+        setup.indexer.metastore().clone(),
+        hydrant_search::SearcherConfig::default(),
+    );
+    let mut request = hydrant_search::SearchRequest::new("*");
+    request.max_hits = 10_000;
+    let response = service.search("sales", &request).await.unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for hit in &response.hits {
+        *counts
+            .entry(hit["description"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    counts
+}
+
+async fn index_one(
+    setup: &LocalSetup,
+    key: &str,
+    bytes: Vec<u8>,
+) -> hydrant_ingest::IndexingReport {
     setup
         .staging
-        .put("corrupt", truncated.into(), PutMode::Create)
+        .put(key, bytes.into(), PutMode::Create)
         .await
         .unwrap();
-    let report = setup
+    setup
         .indexer
-        .index_objects("sales", &[ObjectRef::new("staging", "corrupt")], None)
+        .index_objects("sales", &[ObjectRef::new("staging", key)], None)
         .await
-        .unwrap();
-    assert!(
-        report.num_docs > 100 && report.num_docs < 3000,
-        "{} docs",
-        report.num_docs
-    );
+        .unwrap()
+}
+
+async fn rejection_entries(setup: &LocalSetup, path: &str) -> Vec<serde_json::Value> {
+    let kept = setup
+        .indexer
+        .metastore()
+        .storage()
+        .get(path)
+        .await
+        .unwrap()
+        .bytes;
+    let text =
+        hydrant_ingest::firehose::read_all(flate2::read::MultiGzDecoder::new(&kept[..])).unwrap();
+    String::from_utf8(text)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// A corrupted gzip member decodes into plausible records before its CRC fails: none of them
+/// may be indexed. What precedes the member is, the object is kept whole, and the reason says
+/// where it broke.
+#[tokio::test]
+async fn a_corrupt_gzip_object_adds_no_invented_document() {
+    let setup = local_setup().await;
+    // One member of 1,000 records with 64 bytes flipped in the middle (as in the field).
+    let mut object = gzip(&records(0, 1000));
+    let middle = object.len() / 2;
+    for byte in &mut object[middle..middle + 64] {
+        *byte ^= 0xa5;
+    }
+    let report = index_one(&setup, "flipped", object.clone()).await;
+    assert_eq!(report.num_docs, 0, "nothing of an unverified member counts");
     assert_eq!(report.rejected_by_reason["corrupt_object"], 1);
-    assert_eq!(report.error_files.len(), 1);
-    // The object is checkpointed: its readable part is searchable, and retrying cannot
-    // recover the rest.
+    let kept_object = report
+        .error_files
+        .iter()
+        .find(|path| path.contains("/errors/objects/"))
+        .expect("the object is kept");
+    let storage = setup.indexer.metastore().storage();
+    assert_eq!(
+        storage.get(kept_object).await.unwrap().bytes,
+        object,
+        "whole"
+    );
+    let rejections = report
+        .error_files
+        .iter()
+        .find(|path| path.ends_with(".ndjson.gz"))
+        .unwrap();
+    let entries = rejection_entries(&setup, rejections).await;
+    assert_eq!(
+        entries.len(),
+        1,
+        "the garbage the corruption produced is not kept as records"
+    );
+    let message = entries[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("gzip member at byte 0") && message.contains(kept_object.as_str()),
+        "{message}"
+    );
+
+    // Ten members of 100 records; the sixth is corrupt: exactly the first five are indexed.
+    let mut object = Vec::new();
+    for member in 0..10 {
+        let mut bytes = gzip(&records(5_000 + member * 100, 100));
+        if member == 5 {
+            let middle = bytes.len() / 2;
+            for byte in &mut bytes[middle..middle + 64] {
+                *byte ^= 0xa5;
+            }
+        }
+        object.extend(bytes);
+    }
+    let report = index_one(&setup, "members", object).await;
+    assert_eq!(report.num_docs, 500);
+    let expected: std::collections::BTreeMap<String, usize> =
+        (5_000..5_500).map(|i| (format!("item {i}"), 1)).collect();
+    assert_eq!(published_quantities_by_description(&setup).await, expected);
+
+    // Truncated: the one member never verifies.
+    let object = gzip(&records(9_000, 3000));
+    let report = index_one(&setup, "truncated", object[..object.len() / 2].to_vec()).await;
+    assert_eq!(report.num_docs, 0);
+    assert_eq!(report.rejected_by_reason["corrupt_object"], 1);
+    // The objects are checkpointed: retrying cannot recover more, and they are kept.
     let metadata = setup
         .indexer
         .metastore()
         .index_metadata("sales")
         .await
         .unwrap();
-    assert_eq!(metadata.num_published_docs(), report.num_docs);
-    assert!(metadata.checkpoint.objects.contains_key("staging/corrupt"));
+    assert_eq!(metadata.num_published_docs(), 500);
+    assert!(
+        metadata
+            .checkpoint
+            .objects
+            .contains_key("staging/truncated")
+    );
+}
+
+/// Rejected records are kept whole (large ones, binary ones), one line is one record in
+/// newline-delimited objects, and objects whose keys clean up alike keep their own files.
+#[tokio::test]
+async fn rejected_records_are_kept_whole_and_never_overwritten() {
+    let setup = local_setup().await;
+    let large = format!(
+        "{{\"ts\":1700000000,\"quantity\":\"{}\"}}",
+        "x".repeat(100 << 10)
+    );
+    let mut body = records(0, 3).into_bytes();
+    body.extend(format!("{large}\n").as_bytes());
+    body.extend(b"garbage {\"ts\":1700000000,\"quantity\":1,\"description\":\"after garbage\"}\n");
+    body.extend(b"{\"ts\":1700000000,\"description\":\"\xff\xfe binary\"}\n");
+    body.extend(records(3, 3).as_bytes());
+    let first = index_one(&setup, "2026/12/01/a b", body.clone()).await;
+    let second = index_one(&setup, "2026/12/01/a_b", body).await;
+    for report in [&first, &second] {
+        assert_eq!(
+            report.num_docs, 6,
+            "valid JSON after garbage on its line is not a record"
+        );
+        assert_eq!(report.num_rejected, 3);
+    }
+    assert_ne!(first.error_files, second.error_files, "names of their own");
+    for report in [&first, &second] {
+        let entries = rejection_entries(&setup, &report.error_files[0]).await;
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0]["record"].as_str().unwrap(), large, "kept whole");
+        assert!(
+            entries[1]["record"]
+                .as_str()
+                .unwrap()
+                .starts_with("garbage {"),
+            "one line, one record"
+        );
+        let binary = entries[2]["record_base64"]
+            .as_str()
+            .expect("not UTF-8: base64");
+        assert!(entries[2].get("record").is_none());
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(binary)
+            .unwrap();
+        assert!(
+            decoded.windows(2).any(|pair| pair == b"\xff\xfe"),
+            "every byte"
+        );
+    }
+}
+
+/// A record larger than what an entry holds: the entry keeps its beginning, and the object
+/// is kept whole.
+#[tokio::test]
+async fn an_oversized_record_keeps_its_object_whole() {
+    let setup = local_setup().await;
+    let huge = "y".repeat(hydrant_ingest::firehose::MAX_RECORD_BYTES + 10);
+    let mut body = records(0, 2);
+    body.push_str(&format!(
+        "{{\"ts\":1700000000,\"description\":\"{huge}\"}}\n"
+    ));
+    body.push_str(&records(2, 2));
+    let report = index_one(&setup, "huge", body.clone().into_bytes()).await;
+    assert_eq!(report.num_docs, 4);
+    assert_eq!(report.num_rejected, 1);
+    let kept = report
+        .error_files
+        .iter()
+        .find(|path| path.contains("/errors/objects/"))
+        .expect("kept whole");
+    let storage = setup.indexer.metastore().storage();
+    assert_eq!(storage.get(kept).await.unwrap().bytes, body.as_bytes());
 }

@@ -45,6 +45,28 @@ pub async fn overwrite(storage: &dyn Storage, path: &str, bytes: Bytes) -> Resul
     }
 }
 
+/// Writes the file at `file` (of `size` bytes) to `path`, replacing what is there. After an
+/// error, an object of exactly that size is the write applied (what is written there is
+/// derived from one source, so two writers never write different bytes of the same size).
+pub async fn overwrite_file(
+    storage: &dyn Storage,
+    path: &str,
+    file: std::path::PathBuf,
+    size: u64,
+) -> Result<()> {
+    let error = match storage
+        .put(path, PutPayload::File(file), PutMode::Overwrite)
+        .await
+    {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
+    };
+    match storage.head(path).await {
+        Ok(existing) if existing.size == size => Ok(()),
+        _ => Err(error),
+    }
+}
+
 /// Deletes `path`. After an error, an object that is gone was deleted: success.
 pub async fn delete(storage: &dyn Storage, path: &str) -> Result<()> {
     let error = match storage.delete(path).await {

@@ -185,16 +185,28 @@ struct SplitRoller {
     heap_size_bytes: u64,
     temp_root: Option<PathBuf>,
     current: Option<SplitBuilder>,
+    /// Where the current split's documents come from, in order: the object's position in the
+    /// run and the offset of its first frame in this split. What a rebuild reads again.
+    current_sources: Vec<(usize, u64)>,
+    /// The position of the object being added.
+    object_position: usize,
     finished: Vec<BuiltSplit>,
 }
 
 impl SplitRoller {
-    /// Adds a document; with `may_roll`, a split that reaches the target is finished here.
+    /// Documents added from now on come from the object at `position` of the run.
+    fn begin_object(&mut self, position: usize) {
+        self.object_position = position;
+    }
+
+    /// Adds the document of the frame at `frame_offset`; with `may_roll`, a split that reaches
+    /// the target is finished here.
     fn add(
         &mut self,
         doc: tantivy::TantivyDocument,
         timestamp_nanos: Option<i64>,
         num_bytes: u64,
+        frame_offset: u64,
         may_roll: bool,
     ) -> Result<()> {
         if self.current.is_none() {
@@ -204,6 +216,15 @@ impl SplitRoller {
                 self.heap_size_bytes,
                 self.temp_root.as_deref(),
             )?);
+            self.current_sources.clear();
+        }
+        if self
+            .current_sources
+            .last()
+            .is_none_or(|(position, _)| *position != self.object_position)
+        {
+            self.current_sources
+                .push((self.object_position, frame_offset));
         }
         let builder = self.current.as_mut().expect("just created");
         builder.add(doc, timestamp_nanos, num_bytes)?;
@@ -222,25 +243,22 @@ impl SplitRoller {
         {
             let full = self.current.take().expect("present");
             self.finished.push(full.finish()?);
+            self.current_sources.clear();
         }
         Ok(())
     }
 
-    /// Commits the current split, so that [`SplitRoller::rollback`] comes back here.
-    fn checkpoint(&mut self) -> Result<()> {
-        match &mut self.current {
-            Some(builder) => builder.checkpoint(),
-            None => Ok(()),
+    /// Empties the current split, keeping its id, and returns where its documents came from,
+    /// so that the caller can add them again. Blocking.
+    fn restart_current(&mut self) -> Result<Vec<(usize, u64)>> {
+        if let Some(builder) = self.current.take() {
+            self.current = Some(builder.restart(
+                &self.doc_mapper,
+                self.heap_size_bytes,
+                self.temp_root.as_deref(),
+            )?);
         }
-    }
-
-    /// Forgets the documents added since the last checkpoint (splits are not finished in
-    /// between: callers that may roll back add with `may_roll` false).
-    fn rollback(&mut self) -> Result<()> {
-        match &mut self.current {
-            Some(builder) => builder.rollback(),
-            None => Ok(()),
-        }
+        Ok(std::mem::take(&mut self.current_sources))
     }
 
     fn current_split_id(&self) -> Option<String> {
@@ -342,8 +360,12 @@ impl Indexer {
             heap_size_bytes: indexing_settings.resources.heap_size,
             temp_root: self.temp_root.clone(),
             current: None,
+            current_sources: Vec::new(),
+            object_position: 0,
             finished: Vec::new(),
         };
+        // What was read of each object: a rebuild reads the same versions again.
+        let mut read_etags: Vec<Option<String>> = vec![None; objects.len()];
         let mut report = IndexingReport {
             index_id: index_id.to_string(),
             ..IndexingReport::default()
@@ -432,11 +454,27 @@ impl Indexer {
                 etag: etag.clone(),
                 kept_object_path: kept_object_path.clone(),
             };
+            read_etags[position] = Some(etag.clone());
+            roller.begin_object(position);
             // A download that failed midway leaves part of the object in the split: nothing of
             // this run may be published, so the whole run fails and is retried.
-            let (returned, stats) =
-                index_object(&target, roller, reader, &staging_storage, &object.key).await?;
+            let (returned, first_pass) = target.index(roller, reader, 0..u64::MAX).await?;
             roller = returned;
+            let mut stats = first_pass?;
+            if let Some(corrupt) = stats.corrupt.take() {
+                let (returned, verified) = self
+                    .rebuild_without(
+                        roller,
+                        objects,
+                        &read_etags,
+                        &target,
+                        stats.num_docs,
+                        corrupt,
+                    )
+                    .await?;
+                roller = returned;
+                stats = verified;
+            }
             if stats.keep_object.is_some() {
                 self.keep_object(&staging_storage, &object.key, &kept_object_path)
                     .await?;
@@ -509,6 +547,73 @@ impl Indexer {
             .expect("writing to memory cannot fail");
         recognise::overwrite(self.metastore.storage().as_ref(), &path, bytes.into()).await?;
         Ok(path)
+    }
+
+    /// Rebuilds the current split without what a corrupt gzip member decoded into. A corrupted
+    /// back-reference decodes into plausible records before the member's check fails, and they
+    /// are in the split already: it is emptied (same id), the objects that were in it are read
+    /// again from where they entered it, then what precedes the corrupt member. Returns the
+    /// corrupt object's counts. Rare, so it may be slow; the common path pays nothing for it.
+    async fn rebuild_without(
+        &self,
+        roller: SplitRoller,
+        objects: &[ObjectRef],
+        read_etags: &[Option<String>],
+        target: &ObjectTarget,
+        decoded_docs: u64,
+        corrupt: CorruptMember,
+    ) -> Result<(SplitRoller, ObjectStats)> {
+        warn!(source_key = target.source_key, %corrupt, "corrupt gzip member; rebuilding the split without it");
+        let corrupt_position = roller.object_position;
+        let (mut roller, sources) = run_blocking("split rebuild", move || {
+            let mut roller = roller;
+            let sources = roller.restart_current()?;
+            Ok((roller, sources))
+        })
+        .await?;
+        for (position, start) in sources {
+            if position == corrupt_position {
+                continue;
+            }
+            let object = &objects[position];
+            let etag = read_etags[position].clone().unwrap_or_default();
+            let storage = self.staging.storage_for(&object.bucket).await?;
+            let (meta, reader) = open_object(storage, &object.key).await?;
+            if normalize_etag(&meta.version.0) != etag {
+                return Err(IngestError::Download {
+                    source_key: object.source_key(),
+                    message: "the object changed while its run was being indexed".to_string(),
+                });
+            }
+            let again = ObjectTarget {
+                doc_mapper: target.doc_mapper.clone(),
+                source_key: object.source_key(),
+                etag,
+                kept_object_path: String::new(),
+            };
+            roller.begin_object(position);
+            let (returned, stats) = again.index(roller, reader, start..u64::MAX).await?;
+            roller = returned;
+            // Its counts were taken the first time; only its documents are needed again.
+            stats?;
+        }
+        let object = &objects[corrupt_position];
+        let storage = self.staging.storage_for(&object.bucket).await?;
+        let (_, reader) = open_object(storage, &object.key).await?;
+        roller.begin_object(corrupt_position);
+        let (roller, verified) = target
+            .index(roller, reader, 0..corrupt.decompressed_offset)
+            .await?;
+        let mut verified = verified?;
+        let dropped = decoded_docs.saturating_sub(verified.num_docs);
+        let message = format!(
+            "{corrupt}: the {dropped} records decoded from it and after it are not indexed, the \
+             {} before it are; the object is kept whole at {}",
+            verified.num_docs, target.kept_object_path
+        );
+        verified.reject("corrupt_object", &message, corrupt.decompressed_offset, b"");
+        verified.keep_object = Some(message);
+        Ok((roller, verified))
     }
 
     /// Copies a staging object whole to `path` of the index storage (streamed through a
@@ -624,13 +729,13 @@ struct ObjectTarget {
 }
 
 impl ObjectTarget {
-    /// Indexes the object's records into `roller` on a blocking thread; `limit` stops at that
-    /// many decompressed bytes. Returns the roller either way, with the outcome.
+    /// Indexes the object's frames that start in `range` (decompressed offsets) into `roller`
+    /// on a blocking thread. Returns the roller either way, with the outcome.
     async fn index(
         &self,
         mut roller: SplitRoller,
         object: impl Read + Send + 'static,
-        limit: Option<u64>,
+        range: std::ops::Range<u64>,
     ) -> Result<(SplitRoller, Result<ObjectStats>)> {
         let doc_mapper = self.doc_mapper.clone();
         let (source_key, etag, kept) = (
@@ -648,51 +753,12 @@ impl ObjectTarget {
                     kept_object_path: &kept,
                 },
                 &mut roller,
-                limit,
+                range,
             );
             Ok((roller, stats))
         })
         .await
     }
-}
-
-/// Indexes one object into `roller`, verified: when a gzip member fails its check, nothing
-/// decoded from it or after it counts (a corrupted back-reference decodes into plausible
-/// records), so the object's documents are rolled back and what precedes the member is read
-/// again.
-async fn index_object(
-    target: &ObjectTarget,
-    roller: SplitRoller,
-    reader: impl Read + Send + 'static,
-    staging: &hydrant_metastore::storage::SharedStorage,
-    key: &str,
-) -> Result<(SplitRoller, ObjectStats)> {
-    let (roller, stats) = target.index(roller, reader, None).await?;
-    let mut stats = stats?;
-    let Some(corrupt) = stats.corrupt.take() else {
-        return Ok((roller, stats));
-    };
-    warn!(source_key = target.source_key, %corrupt, "corrupt gzip member; indexing only what precedes it");
-    let roller = run_blocking("split rollback", move || {
-        let mut roller = roller;
-        roller.rollback()?;
-        Ok(roller)
-    })
-    .await?;
-    let (_, reader) = open_object(staging.clone(), key).await?;
-    let (roller, verified) = target
-        .index(roller, reader, Some(corrupt.decompressed_offset))
-        .await?;
-    let mut verified = verified?;
-    let dropped = stats.num_docs.saturating_sub(verified.num_docs);
-    let message = format!(
-        "{corrupt}: the {dropped} records decoded from it and after it are not indexed, the {} \
-         before it are; the object is kept whole at {}",
-        verified.num_docs, target.kept_object_path
-    );
-    verified.reject("corrupt_object", &message, corrupt.decompressed_offset, b"");
-    verified.keep_object = Some(message);
-    Ok((roller, verified))
 }
 
 /// Runs blocking work (tantivy, parsing) off the async executor.
@@ -715,17 +781,18 @@ struct ObjectNames<'a> {
     kept_object_path: &'a str,
 }
 
-/// Frames, parses and maps every record of one object into `roller`. Blocking.
+/// Frames, parses and maps the records of one object that start in `range` into `roller`.
+/// Blocking.
 ///
-/// A gzip object is added between a checkpoint and the end of the object, without finishing a
-/// split in between: if a member fails its check, [`ObjectStats::corrupt`] says so and the
-/// caller rolls the object back, then calls again with `limit` at the verified offset.
+/// A gzip object is only known good at its end, so no split is finished in the middle of one:
+/// if a member fails its check, [`ObjectStats::corrupt`] says so, and the caller rebuilds the
+/// current split without what the member and what follows it decoded into.
 fn index_object_records(
     doc_mapper: &DocMapper,
     object: impl Read,
     names: ObjectNames<'_>,
     roller: &mut SplitRoller,
-    limit: Option<u64>,
+    range: std::ops::Range<u64>,
 ) -> Result<ObjectStats> {
     let mut stats = ObjectStats {
         num_docs: 0,
@@ -744,12 +811,9 @@ fn index_object_records(
     let (reader, verification) = decompressing_reader(BufReader::with_capacity(256 << 10, object))
         .map_err(download_failed)?;
     let checked = verification.is_checked();
-    if checked {
-        roller.checkpoint()?;
-    }
-    let reader: Box<dyn std::io::BufRead> = match limit {
-        Some(limit) => Box::new(reader.take(limit)),
-        None => reader,
+    let reader: Box<dyn std::io::BufRead> = match range.end {
+        u64::MAX => reader,
+        limit => Box::new(reader.take(limit)),
     };
     let mut framer = RecordFramer::new(reader);
     let mut read_error = None;
@@ -761,6 +825,10 @@ fn index_object_records(
                 break;
             }
         };
+        if frame.offset() < range.start {
+            // Already in an earlier split (a rebuild adds the rest of an object again).
+            continue;
+        }
         match frame {
             Frame::Malformed {
                 offset,
@@ -803,6 +871,7 @@ fn index_object_records(
                             parsed.doc,
                             parsed.timestamp_nanos,
                             bytes.len() as u64,
+                            offset,
                             !checked,
                         )?;
                         stats.num_docs += 1;
@@ -822,7 +891,7 @@ fn index_object_records(
     stats.uncompressed_bytes = framer.offset();
     if let Some(error) = read_error {
         return match corrupt_member(&error) {
-            Some(corrupt) if limit.is_none() => {
+            Some(corrupt) if range.end == u64::MAX => {
                 stats.corrupt = Some(corrupt.clone());
                 Ok(stats)
             }

@@ -27,8 +27,6 @@ pub struct SplitBuilder {
     uncompressed_docs_size_bytes: u64,
     time_range: Option<TimeRange>,
     doc_mapping_uid: String,
-    /// The counts at the last [`SplitBuilder::checkpoint`], restored by a rollback.
-    committed: (u64, u64, Option<TimeRange>),
 }
 
 /// A finished split: its bundle on local disk and its metadata (state `Staged`).
@@ -76,8 +74,8 @@ impl SplitBuilder {
         let writer = index
             .writer_with_num_threads(1, heap)
             .map_err(IngestError::Tantivy)?;
-        // Checkpoints commit once per gzip object; the segments they leave are merged once, in
-        // `finish`. A background merge would race that one (and do the work twice).
+        // The segments flushed while indexing are merged once, in `finish`; a background merge
+        // would race that one and do part of the work twice.
         writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
         Ok(SplitBuilder {
             split_id: SplitMetadata::new_split_id(),
@@ -88,35 +86,24 @@ impl SplitBuilder {
             uncompressed_docs_size_bytes: 0,
             time_range: None,
             doc_mapping_uid: doc_mapping_uid.to_string(),
-            committed: (0, 0, None),
         })
     }
 
-    /// Commits what was added so far, so that [`SplitBuilder::rollback`] can come back here.
-    /// Blocking. A no-op when nothing was added since the last checkpoint.
-    pub fn checkpoint(&mut self) -> Result<()> {
-        if self.num_docs != self.committed.0 {
-            self.writer.commit().map_err(IngestError::Tantivy)?;
-            self.committed = (
-                self.num_docs,
-                self.uncompressed_docs_size_bytes,
-                self.time_range,
-            );
-        }
-        Ok(())
-    }
-
-    /// Forgets every document added since the last checkpoint. Blocking.
-    pub fn rollback(&mut self) -> Result<()> {
-        if self.num_docs != self.committed.0 {
-            self.writer.rollback().map_err(IngestError::Tantivy)?;
-            (
-                self.num_docs,
-                self.uncompressed_docs_size_bytes,
-                self.time_range,
-            ) = self.committed;
-        }
-        Ok(())
+    /// Throws away every document of this split, keeping its id: the same split, empty.
+    pub fn restart(
+        self,
+        doc_mapper: &DocMapper,
+        heap_size_bytes: u64,
+        temp_root: Option<&std::path::Path>,
+    ) -> Result<Self> {
+        let mut restarted = SplitBuilder::new(
+            doc_mapper,
+            &self.doc_mapping_uid,
+            heap_size_bytes,
+            temp_root,
+        )?;
+        restarted.split_id = self.split_id;
+        Ok(restarted)
     }
 
     pub fn split_id(&self) -> &str {

@@ -439,6 +439,40 @@ async fn a_corrupt_gzip_object_adds_no_invented_document() {
         (5_000..5_500).map(|i| (format!("item {i}"), 1)).collect();
     assert_eq!(published_quantities_by_description(&setup).await, expected);
 
+    // In one run with other objects, the split they share is rebuilt without the corruption:
+    // they are indexed once, whole.
+    let mut corrupt = gzip(&records(7_000, 300));
+    let middle = corrupt.len() / 2;
+    for byte in &mut corrupt[middle..middle + 64] {
+        *byte ^= 0xa5;
+    }
+    let bodies = [
+        ("run/a", gzip(&records(6_000, 400))),
+        ("run/b", records(6_400, 300).into_bytes()),
+        ("run/c", corrupt),
+        ("run/d", gzip(&records(6_700, 200))),
+    ];
+    for (key, body) in &bodies {
+        setup
+            .staging
+            .put(key, body.clone().into(), PutMode::Create)
+            .await
+            .unwrap();
+    }
+    let objects: Vec<ObjectRef> = bodies
+        .iter()
+        .map(|(key, _)| ObjectRef::new("staging", *key))
+        .collect();
+    let report = setup
+        .indexer
+        .index_objects("sales", &objects, None)
+        .await
+        .unwrap();
+    assert_eq!(report.num_docs, 900);
+    let mut expected = expected;
+    expected.extend((6_000..6_900).map(|i| (format!("item {i}"), 1)));
+    assert_eq!(published_quantities_by_description(&setup).await, expected);
+
     // Truncated: the one member never verifies.
     let object = gzip(&records(9_000, 3000));
     let report = index_one(&setup, "truncated", object[..object.len() / 2].to_vec()).await;
@@ -451,7 +485,7 @@ async fn a_corrupt_gzip_object_adds_no_invented_document() {
         .index_metadata("sales")
         .await
         .unwrap();
-    assert_eq!(metadata.num_published_docs(), 500);
+    assert_eq!(metadata.num_published_docs(), 1400);
     assert!(
         metadata
             .checkpoint

@@ -21,6 +21,11 @@ pub struct IndexStorageArgs {
     pub index_uri: String,
 }
 
+/// Storages as the environment says: AWS settings and Hydrant's `HYDRANT_S3_*` timeouts.
+fn resolver() -> anyhow::Result<StorageResolver> {
+    Ok(StorageResolver::from_env()?)
+}
+
 impl IndexStorageArgs {
     async fn metastore(&self, resolver: &StorageResolver) -> anyhow::Result<Metastore> {
         let uri: StorageUri = self.index_uri.parse()?;
@@ -45,10 +50,7 @@ pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&options.index_config)
         .with_context(|| format!("cannot read {}", options.index_config.display()))?;
     let config = IndexConfig::from_yaml(&text)?;
-    let metastore = options
-        .storage
-        .metastore(&StorageResolver::default())
-        .await?;
+    let metastore = options.storage.metastore(&resolver()?).await?;
     let metadata = metastore.create_index(config).await?;
     println!(
         "Created index `{}` in {}.",
@@ -71,7 +73,7 @@ pub struct IndexOptions {
 }
 
 pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
-    let resolver = StorageResolver::default();
+    let resolver = resolver()?;
     let metastore = options.storage.metastore(&resolver).await?;
     let mut buckets = StagingBuckets::new(resolver);
     let mut objects = Vec::new();
@@ -154,10 +156,7 @@ pub struct SearchOptions {
 }
 
 pub async fn search(options: SearchOptions) -> anyhow::Result<()> {
-    let metastore = options
-        .storage
-        .metastore(&StorageResolver::default())
-        .await?;
+    let metastore = options.storage.metastore(&resolver()?).await?;
     let service = SearchService::new(metastore, SearcherConfig::default());
     let mut request = SearchRequest::new(options.query);
     request.max_hits = options.max_hits;
@@ -186,10 +185,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     };
     // Before anything else: an empty key (`--api-key ''`) would serve everyone.
     server_options.validate().context("--api-key")?;
-    let metastore = options
-        .storage
-        .metastore(&StorageResolver::default())
-        .await?;
+    let metastore = options.storage.metastore(&resolver()?).await?;
     let service = Arc::new(SearchService::new(metastore, SearcherConfig::default()));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -234,10 +230,9 @@ pub async fn poll(options: PollOptions) -> anyhow::Result<()> {
         Some(count) => Some(count),
         None => hydrant_ingest::queue::max_receive_count(&client, &options.queue_url).await?,
     };
-    let runtime =
-        hydrant_ingest::batch::IndexerRuntime::start(&settings, StorageResolver::default())
-            .await?
-            .with_max_receive_count(max_receive_count);
+    let runtime = hydrant_ingest::batch::IndexerRuntime::start(&settings, resolver()?)
+        .await?
+        .with_max_receive_count(max_receive_count);
     let poller = hydrant_ingest::queue::Poller {
         client,
         queue_url: options.queue_url.clone(),
@@ -270,7 +265,7 @@ pub async fn backfill(options: BackfillOptions) -> anyhow::Result<()> {
         bail!("--staging must be s3://bucket/prefix");
     };
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let staging = StorageResolver::default()
+    let staging = resolver()?
         .resolve(&StorageUri::S3 {
             bucket: bucket.to_string(),
             prefix: String::new(),
@@ -313,10 +308,7 @@ pub struct MaintenanceOptions {
 
 /// Runs retention, merges and garbage collection once, as a maintenance message would.
 pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
-    let metastore = options
-        .storage
-        .metastore(&StorageResolver::default())
-        .await?;
+    let metastore = options.storage.metastore(&resolver()?).await?;
     let index_ids = match options.index {
         Some(index_id) => vec![index_id],
         None => metastore

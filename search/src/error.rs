@@ -24,7 +24,13 @@ pub enum SearchError {
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 
-    /// The metastore or storage failed. The message is for logs; callers see a generic one.
+    /// The index storage could not be reached, did not answer in time, or refused the
+    /// searcher's credentials. Retrying later may help. The message is for logs and operators.
+    #[error("index storage unavailable: {0}")]
+    StorageUnavailable(String),
+
+    /// Something else failed (a corrupt split, a bug). The message is for logs; callers see a
+    /// generic one.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -37,6 +43,7 @@ impl SearchError {
             SearchError::InvalidQuery(_)
             | SearchError::QueryDoesNotFit(_)
             | SearchError::InvalidRequest(_) => 400,
+            SearchError::StorageUnavailable(_) => 503,
             SearchError::Internal(_) => 500,
         }
     }
@@ -45,6 +52,10 @@ impl SearchError {
     /// no internals).
     pub fn public_message(&self) -> String {
         match self {
+            SearchError::StorageUnavailable(_) => {
+                "the index storage is unavailable; try again (the details are in the searcher's logs)"
+                    .to_string()
+            }
             SearchError::Internal(_) => {
                 "internal error while searching; the details are in the searcher's logs".to_string()
             }
@@ -58,6 +69,9 @@ impl From<hydrant_metastore::Error> for SearchError {
         match error {
             hydrant_metastore::Error::IndexNotFound(index_id) => {
                 SearchError::IndexNotFound(index_id)
+            }
+            error @ hydrant_metastore::Error::Storage { .. } => {
+                SearchError::StorageUnavailable(error.to_string())
             }
             other => SearchError::Internal(other.to_string()),
         }

@@ -53,8 +53,12 @@ impl HttpResponse {
     }
 
     fn from_search_error(error: &SearchError) -> Self {
-        if let SearchError::Internal(details) = error {
-            tracing::error!(details, "search failed");
+        match error {
+            SearchError::Internal(details) => tracing::error!(details, "search failed"),
+            SearchError::StorageUnavailable(details) => {
+                tracing::warn!(details, "index storage unavailable")
+            }
+            _ => {}
         }
         HttpResponse::error(error.status_code(), error.public_message())
     }

@@ -64,7 +64,7 @@ fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
 
 async fn start() -> Result<IndexerRuntime, hydrant_ingest::IngestError> {
     let settings = IndexerSettings::from_env()?;
-    IndexerRuntime::start(&settings, StorageResolver::default()).await
+    IndexerRuntime::start(&settings, StorageResolver::from_env()?).await
 }
 
 async fn handle(

@@ -71,7 +71,7 @@ use futures::stream::BoxStream;
 pub use self::faulty::{Fault, FaultRule, FaultyStorage, Operation};
 pub use self::local::LocalStorage;
 pub use self::memory::MemoryStorage;
-pub use self::s3::{S3Config, S3Storage};
+pub use self::s3::{S3Config, S3Storage, S3Timeouts};
 pub use self::throttled::ThrottledStorage;
 pub use self::uri::{StorageResolver, StorageUri, storage_from_uri};
 use crate::error::{Error, Result};

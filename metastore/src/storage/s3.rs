@@ -7,15 +7,23 @@
 //!
 //! Files above [`S3Config::multipart_threshold`] are uploaded in parts, a few at a time, with the
 //! condition on the final `CompleteMultipartUpload`.
+//!
+//! Every request is bounded in time ([`S3Timeouts`]): connecting, waiting for the first byte of
+//! an answer (longer for a request carrying a body, in proportion to its size), all retries
+//! together, and a download that stops delivering bytes. An endpoint that accepts connections
+//! and never answers fails in seconds with an error naming it, instead of holding a Lambda to
+//! its own timeout.
 
 use std::ops::Range;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig, timeout::TimeoutConfig,
+};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
@@ -34,6 +42,75 @@ const DEFAULT_MULTIPART_PART_SIZE: u64 = 16 << 20;
 /// Parts uploaded at the same time.
 const MULTIPART_CONCURRENCY: usize = 4;
 
+/// How long S3 requests may take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Timeouts {
+    /// Establishing a connection (TCP and TLS).
+    pub connect: Duration,
+    /// From sending a request without a large body to the first byte of its answer.
+    pub first_byte: Duration,
+    /// Every attempt of one request, retries included.
+    pub operation: Duration,
+    /// A download (or upload) that moves no byte for this long fails, and is resumed.
+    pub stalled_stream: Duration,
+    /// The slowest upload rate assumed (bytes per second): a request carrying a body gets
+    /// `first_byte` plus the time to send the body at this rate.
+    pub min_upload_bytes_per_sec: u64,
+}
+
+impl Default for S3Timeouts {
+    /// Generous for S3 in the same region (first bytes in tens of milliseconds, connections in
+    /// a few), short enough that a silent endpoint fails in well under a minute.
+    fn default() -> Self {
+        S3Timeouts {
+            connect: Duration::from_secs(3),
+            first_byte: Duration::from_secs(5),
+            operation: Duration::from_secs(20),
+            stalled_stream: Duration::from_secs(10),
+            min_upload_bytes_per_sec: 4_000_000,
+        }
+    }
+}
+
+impl S3Timeouts {
+    /// The defaults, with `HYDRANT_S3_CONNECT_TIMEOUT`, `HYDRANT_S3_FIRST_BYTE_TIMEOUT`,
+    /// `HYDRANT_S3_OPERATION_TIMEOUT` and `HYDRANT_S3_STALL_TIMEOUT` (durations such as `5s`)
+    /// read through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut timeouts = S3Timeouts::default();
+        for (name, field) in [
+            ("HYDRANT_S3_CONNECT_TIMEOUT", &mut timeouts.connect),
+            ("HYDRANT_S3_FIRST_BYTE_TIMEOUT", &mut timeouts.first_byte),
+            ("HYDRANT_S3_OPERATION_TIMEOUT", &mut timeouts.operation),
+            ("HYDRANT_S3_STALL_TIMEOUT", &mut timeouts.stalled_stream),
+        ] {
+            let Some(text) = lookup(name).filter(|text| !text.trim().is_empty()) else {
+                continue;
+            };
+            let duration = crate::index_config::parse_duration(&text)
+                .map_err(|message| Error::InvalidConfig(format!("{name}: {message}")))?;
+            if duration.is_zero() || duration > Duration::from_secs(3_600) {
+                return Err(Error::InvalidConfig(format!(
+                    "{name} must be between 1s and 1 hour, got `{text}`"
+                )));
+            }
+            *field = duration;
+        }
+        Ok(timeouts)
+    }
+
+    /// The timeouts of a request that sends `body_bytes`.
+    fn for_body(&self, body_bytes: u64) -> TimeoutConfig {
+        let sending = Duration::from_secs(body_bytes / self.min_upload_bytes_per_sec.max(1) + 1);
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.first_byte + sending)
+            .operation_attempt_timeout(self.first_byte + sending)
+            .operation_timeout(self.operation + sending * 3)
+            .build()
+    }
+}
+
 /// How to reach S3. `Default` reads everything from the standard AWS environment.
 #[derive(Clone, Debug)]
 pub struct S3Config {
@@ -50,6 +127,7 @@ pub struct S3Config {
     pub multipart_threshold: u64,
     /// Part size of multipart uploads.
     pub multipart_part_size: u64,
+    pub timeouts: S3Timeouts,
 }
 
 impl Default for S3Config {
@@ -61,6 +139,7 @@ impl Default for S3Config {
             static_credentials: None,
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             multipart_part_size: DEFAULT_MULTIPART_PART_SIZE,
+            timeouts: S3Timeouts::default(),
         }
     }
 }
@@ -74,6 +153,25 @@ impl S3Config {
             static_credentials: Some(("testing".to_string(), "testing".to_string())),
             ..S3Config::default()
         }
+    }
+
+    /// The AWS environment, with Hydrant's own settings from the process environment (the
+    /// `HYDRANT_S3_*` timeouts).
+    pub fn from_env() -> Result<Self> {
+        Ok(S3Config {
+            timeouts: S3Timeouts::from_lookup(|name| std::env::var(name).ok())?,
+            ..S3Config::default()
+        })
+    }
+
+    /// The endpoint override in effect: this config's, else the environment's
+    /// (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`), as the SDK resolves it. For messages.
+    fn endpoint_override(&self) -> Option<String> {
+        self.endpoint.clone().or_else(|| {
+            ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+                .iter()
+                .find_map(|name| std::env::var(name).ok().filter(|url| !url.is_empty()))
+        })
     }
 
     /// Builds an S3 client: the AWS environment, then the overrides of this config.
@@ -96,6 +194,12 @@ impl S3Config {
             .unwrap_or(sdk_config.endpoint_url().is_some());
         let s3_config = aws_sdk_s3::config::Builder::from(&sdk_config)
             .force_path_style(force_path_style)
+            .timeout_config(self.timeouts.for_body(0))
+            .stalled_stream_protection(
+                StalledStreamProtectionConfig::enabled()
+                    .grace_period(self.timeouts.stalled_stream)
+                    .build(),
+            )
             .build();
         Client::from_conf(s3_config)
     }
@@ -110,6 +214,9 @@ pub struct S3Storage {
     prefix: String,
     multipart_threshold: u64,
     multipart_part_size: u64,
+    timeouts: S3Timeouts,
+    /// The endpoint, for messages: an override's URL, or the region.
+    endpoint: String,
 }
 
 impl S3Storage {
@@ -117,7 +224,6 @@ impl S3Storage {
     pub fn new(client: Client, config: &S3Config, bucket: &str, prefix: &str) -> Self {
         let prefix = prefix.trim_matches('/');
         S3Storage {
-            client,
             bucket: bucket.to_string(),
             prefix: if prefix.is_empty() {
                 String::new()
@@ -126,6 +232,15 @@ impl S3Storage {
             },
             multipart_threshold: config.multipart_threshold,
             multipart_part_size: config.multipart_part_size.max(5 << 20),
+            timeouts: config.timeouts.clone(),
+            endpoint: match config.endpoint_override() {
+                Some(endpoint) => endpoint,
+                None => match client.config().region() {
+                    Some(region) => format!("S3 in {region}"),
+                    None => "S3 (no region configured)".to_string(),
+                },
+            },
+            client,
         }
     }
 
@@ -139,11 +254,17 @@ impl S3Storage {
         Ok(format!("{}{path}", self.prefix))
     }
 
+    /// Request settings for a request that sends `body_bytes`.
+    fn body_config(&self, body_bytes: u64) -> aws_sdk_s3::config::Builder {
+        aws_sdk_s3::config::Builder::default().timeout_config(self.timeouts.for_body(body_bytes))
+    }
+
     async fn put_single(
         &self,
         key: &str,
         path: &str,
         body: ByteStream,
+        body_bytes: u64,
         mode: PutMode,
     ) -> Result<PutResult> {
         let mut request = self
@@ -158,6 +279,8 @@ impl S3Storage {
             PutMode::Update(version) => request.if_match(&version.0),
         };
         let output = request
+            .customize()
+            .config_override(self.body_config(body_bytes))
             .send()
             .await
             .map_err(|error| self.classify(path, &mode, error))?;
@@ -232,6 +355,8 @@ impl S3Storage {
                     .upload_id(upload_id)
                     .part_number(part_number)
                     .body(body)
+                    .customize()
+                    .config_override(self.body_config(length))
                     .send()
                     .await
                     .map_err(|error| self.classify(path, &PutMode::Overwrite, error))?;
@@ -321,15 +446,77 @@ impl S3Storage {
                 reason: "a concurrent conditional write won".to_string(),
             },
             _ => {
-                let message = match (error.code(), error.message()) {
-                    (Some(code), Some(message)) => format!("{code}: {message}"),
-                    (Some(code), None) => code.to_string(),
-                    _ => DisplayErrorContext(&error).to_string(),
-                };
+                let message = self.explain(&error);
                 Error::storage(self.describe(path), message, error)
             }
         }
     }
+}
+
+impl S3Storage {
+    /// What went wrong, for a person: the service's own code and message when it answered;
+    /// otherwise whether the endpoint could not be reached, did not answer in time, or there
+    /// were no credentials to sign with, naming the endpoint.
+    fn explain<E, R>(&self, error: &SdkError<E, R>) -> String
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        if let (Some(code), message) = (error.code(), error.message()) {
+            return match message {
+                Some(message) => format!("{code}: {message}"),
+                None => code.to_string(),
+            };
+        }
+        let details = error_chain(error);
+        let endpoint = &self.endpoint;
+        match error {
+            SdkError::TimeoutError(_) => format!(
+                "no answer from {endpoint} within {}s, retries included",
+                self.timeouts.operation.as_secs()
+            ),
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => format!(
+                "{endpoint} did not answer in time (connect timeout {}s, first byte {}s)",
+                self.timeouts.connect.as_secs(),
+                self.timeouts.first_byte.as_secs()
+            ),
+            _ if is_missing_credentials(&details) => format!(
+                "no AWS credentials to sign requests to {endpoint}: set AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or run with a role (looked for: \
+                 environment, profile, web identity token, container and instance credentials)"
+            ),
+            SdkError::DispatchFailure(failure) if failure.is_io() => {
+                format!("cannot reach {endpoint}: {details}")
+            }
+            _ => format!("request to {endpoint} failed: {details}"),
+        }
+    }
+}
+
+/// The messages of an error and its sources, joined: what happened, without the SDK's debug
+/// dump of its internals.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut messages = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !messages.iter().any(|seen| seen.contains(&message)) {
+            messages.push(message);
+        }
+        source = cause.source();
+    }
+    messages.join(": ")
+}
+
+/// Whether the SDK failed for want of credentials (it reports that as a dispatch or
+/// construction failure whose text says so, with no variant of its own).
+fn is_missing_credentials(details: &str) -> bool {
+    let details = details.to_ascii_lowercase();
+    details.contains("credentials")
+        && (details.contains("no credentials")
+            || details.contains("failed to load")
+            || details.contains("not loaded")
+            || details.contains("identity"))
 }
 
 #[async_trait]
@@ -515,7 +702,8 @@ impl Storage for S3Storage {
         let key = self.key(path)?;
         match payload {
             PutPayload::Bytes(bytes) => {
-                self.put_single(&key, path, ByteStream::from(bytes), mode)
+                let size = bytes.len() as u64;
+                self.put_single(&key, path, ByteStream::from(bytes), size, mode)
                     .await
             }
             PutPayload::File(file) => {
@@ -529,7 +717,7 @@ impl Storage for S3Storage {
                     let body = ByteStream::from_path(&file)
                         .await
                         .map_err(|error| Error::storage(file.display(), "cannot read", error))?;
-                    self.put_single(&key, path, body, mode).await
+                    self.put_single(&key, path, body, size, mode).await
                 }
             }
         }

@@ -107,6 +107,12 @@ impl StorageResolver {
         }
     }
 
+    /// A resolver whose S3 client follows the AWS environment and Hydrant's `HYDRANT_S3_*`
+    /// settings ([`S3Config::from_env`]).
+    pub fn from_env() -> Result<Self> {
+        Ok(StorageResolver::new(S3Config::from_env()?))
+    }
+
     /// Opens the storage at `uri`. Local directories are created if missing.
     pub async fn resolve(&self, uri: &StorageUri) -> Result<SharedStorage> {
         match uri {

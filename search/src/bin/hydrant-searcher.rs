@@ -78,7 +78,8 @@ async fn start() -> Result<SearchService, String> {
                     format!("HYDRANT_SPLIT_CONCURRENCY must be a positive number, got `{count}`")
                 })?;
     }
-    let storage = StorageResolver::default()
+    let storage = StorageResolver::from_env()
+        .map_err(|error| error.to_string())?
         .resolve(&index_uri)
         .await
         .map_err(|error| format!("cannot open {index_uri}: {error}"))?;

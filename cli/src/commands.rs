@@ -21,6 +21,20 @@ pub struct IndexStorageArgs {
     pub index_uri: String,
 }
 
+/// Removes what killed indexer processes left in `temp_root` (splits half built, merges half
+/// done), this process's pid included: called before this process makes any.
+fn clean_scratch(temp_root: &std::path::Path) {
+    match hydrant_metastore::scratch::remove_stale(temp_root, true) {
+        Ok(0) => {}
+        Ok(removed) => {
+            tracing::info!(removed, dir = %temp_root.display(), "removed scratch files of stopped processes")
+        }
+        Err(error) => {
+            tracing::warn!(%error, dir = %temp_root.display(), "cannot clean scratch files")
+        }
+    }
+}
+
 /// Storages as the environment says: AWS settings and Hydrant's `HYDRANT_S3_*` timeouts.
 fn resolver() -> anyhow::Result<StorageResolver> {
     Ok(StorageResolver::from_env()?)
@@ -73,6 +87,7 @@ pub struct IndexOptions {
 }
 
 pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
+    clean_scratch(&std::env::temp_dir());
     let resolver = resolver()?;
     let metastore = options.storage.metastore(&resolver).await?;
     let mut buckets = StagingBuckets::new(resolver);
@@ -224,6 +239,7 @@ pub async fn poll(options: PollOptions) -> anyhow::Result<()> {
             std::env::var(name).ok()
         }
     })?;
+    clean_scratch(&settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir));
     let client = hydrant_ingest::queue::sqs_client(None).await;
     // The queue's own redrive policy says when a message is on its last delivery.
     let max_receive_count = match settings.max_receive_count {
@@ -308,6 +324,7 @@ pub struct MaintenanceOptions {
 
 /// Runs retention, merges and garbage collection once, as a maintenance message would.
 pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
+    clean_scratch(&std::env::temp_dir());
     let metastore = options.storage.metastore(&resolver()?).await?;
     let index_ids = match options.index {
         Some(index_id) => vec![index_id],

@@ -214,6 +214,15 @@ impl IndexerRuntime {
             indexer = indexer.with_temp_root(temp_dir.clone());
             maintainer = maintainer.with_temp_root(temp_dir.clone());
         }
+        // Leftovers of indexers that were killed (splits half built, uploads half copied).
+        let temp_root = indexer.temp_root();
+        match hydrant_metastore::scratch::remove_stale(&temp_root, false) {
+            Ok(0) => {}
+            Ok(removed) => {
+                info!(removed, dir = %temp_root.display(), "removed scratch files of stopped processes")
+            }
+            Err(error) => warn!(%error, dir = %temp_root.display(), "cannot clean scratch files"),
+        }
         Ok(IndexerRuntime::new(indexer, settings.prefix_rules.clone())
             .await?
             .with_maintainer(maintainer)

@@ -340,6 +340,11 @@ impl Indexer {
         &self.metastore
     }
 
+    /// Where splits are built: the temporary root given, or the system's.
+    pub fn temp_root(&self) -> PathBuf {
+        self.temp_root.clone().unwrap_or_else(std::env::temp_dir)
+    }
+
     /// Indexes `objects` into `index_id`. See the module documentation for the guarantees.
     ///
     /// With a `deadline`, no new object is started once the time left is below what finishing
@@ -626,9 +631,12 @@ impl Indexer {
     ) -> Result<()> {
         use futures::StreamExt;
         use tokio::io::AsyncWriteExt;
+        let prefix = hydrant_metastore::scratch::scratch_prefix("object");
+        let mut scratch = tempfile::Builder::new();
+        scratch.prefix(&prefix);
         let temp = match &self.temp_root {
-            Some(root) => tempfile::NamedTempFile::new_in(root),
-            None => tempfile::NamedTempFile::new(),
+            Some(root) => scratch.tempfile_in(root),
+            None => scratch.tempfile(),
         }
         .map_err(|error| IngestError::Io {
             context: "cannot create a temporary file for a kept object".to_string(),

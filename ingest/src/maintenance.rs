@@ -30,6 +30,8 @@ use tantivy::directory::MmapDirectory;
 use tokio::io::AsyncWriteExt;
 use tracing::{info, warn};
 
+use hydrant_metastore::scratch::scratch_prefix;
+
 use crate::error::{IngestError, Result};
 use crate::merge_policy::MergePolicy;
 use crate::split_builder::upload_split_file;
@@ -218,9 +220,11 @@ impl Maintainer {
     ) -> Result<SplitMetadata> {
         let temp_dir = match &self.temp_root {
             Some(root) => tempfile::Builder::new()
-                .prefix("hydrant-merge-")
+                .prefix(&scratch_prefix("merge"))
                 .tempdir_in(root),
-            None => tempfile::Builder::new().prefix("hydrant-merge-").tempdir(),
+            None => tempfile::Builder::new()
+                .prefix(&scratch_prefix("merge"))
+                .tempdir(),
         }
         .map_err(|error| IngestError::Io {
             context: "cannot create a merge directory".to_string(),

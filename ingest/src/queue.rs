@@ -25,9 +25,16 @@ use crate::error::{IngestError, Result};
 const SQS_BATCH_SIZE: usize = 10;
 
 /// Builds an SQS client from the AWS environment, optionally pointed at a local endpoint with
-/// static test credentials.
+/// static test credentials. Every request is bounded in time: a receive long-polls for up to
+/// 20 s, so an answer may take that long, and no longer than 30 s.
 pub async fn sqs_client(endpoint: Option<&str>) -> Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let timeouts = aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .read_timeout(Duration::from_secs(30))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(90))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(endpoint) = endpoint {
         loader = loader
             .endpoint_url(endpoint)

@@ -12,6 +12,8 @@ use hydrant_metastore::split_bundle::write_split_bundle;
 use hydrant_metastore::storage::{PutPayload, SharedStorage, recognise};
 use tantivy::{Index, IndexWriter, TantivyDocument};
 
+use hydrant_metastore::scratch::scratch_prefix;
+
 use crate::error::{IngestError, Result};
 
 /// tantivy refuses writer heaps below this.
@@ -48,9 +50,11 @@ impl SplitBuilder {
     ) -> Result<Self> {
         let temp_dir = match temp_root {
             Some(root) => tempfile::Builder::new()
-                .prefix("hydrant-split-")
+                .prefix(&scratch_prefix("split"))
                 .tempdir_in(root),
-            None => tempfile::Builder::new().prefix("hydrant-split-").tempdir(),
+            None => tempfile::Builder::new()
+                .prefix(&scratch_prefix("split"))
+                .tempdir(),
         }
         .map_err(|error| IngestError::Io {
             context: "cannot create a temporary split directory".to_string(),

@@ -7,6 +7,7 @@ pub mod doc_mapper;
 pub mod error;
 pub mod index_config;
 pub mod metastore;
+pub mod scratch;
 pub mod split;
 pub mod split_bundle;
 pub mod storage;

@@ -612,3 +612,22 @@ async fn local_hides_bookkeeping() {
         0
     );
 }
+
+/// A put interrupted by a killed process leaves a temporary file; the next opening of the
+/// storage removes it, and leaves alone those of live processes (this one included).
+#[tokio::test]
+async fn local_removes_temporary_files_of_stopped_processes() {
+    let temp_dir = tempfile::tempdir().unwrap();
+    LocalStorage::new(temp_dir.path()).unwrap();
+    let tmp = temp_dir.path().join(".hydrant-tmp");
+    let stopped = tmp.join("hydrant-4000000000-put-0123");
+    let live = tmp.join(format!(
+        "{}0123",
+        hydrant_metastore::scratch::scratch_prefix("put")
+    ));
+    std::fs::write(&stopped, "half a put").unwrap();
+    std::fs::write(&live, "a put in flight").unwrap();
+    LocalStorage::new(temp_dir.path()).unwrap();
+    assert!(!stopped.exists());
+    assert!(live.exists());
+}

@@ -64,6 +64,12 @@ fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
 
 async fn start() -> Result<IndexerRuntime, hydrant_ingest::IngestError> {
     let settings = IndexerSettings::from_env()?;
+    // `/tmp` outlives a crashed or timed-out invocation, and the restarted process may have
+    // the same pid: everything left there with Hydrant's prefix is stale before the first batch.
+    let temp_root = settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    if let Err(error) = hydrant_metastore::scratch::remove_stale(&temp_root, true) {
+        tracing::warn!(%error, "cannot clean scratch files");
+    }
     IndexerRuntime::start(&settings, StorageResolver::from_env()?).await
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Objects are files under a root directory. A put writes a temporary file under
 //! `.hydrant-tmp/`, fsyncs it, and moves it into place, so readers never see a partial object
-//! and a crash leaves at most a stray temporary file.
+//! and a crash leaves at most a stray temporary file, which the next opening of the storage
+//! removes once its process is gone ([`crate::scratch`]).
 //!
 //! Conditional puts are atomic across threads and processes:
 //! - `Create` hard-links the temporary file to the destination; `link(2)` fails if the
@@ -53,6 +54,11 @@ impl LocalStorage {
         for dir in [root.join(TMP_DIR), root.join(LOCK_DIR)] {
             fs::create_dir_all(&dir).map_err(|error| Error::from_io(dir.display(), error))?;
         }
+        // Puts in flight in this process (through another handle) are not stale: only files of
+        // processes that are gone are.
+        let temp_dir = root.join(TMP_DIR);
+        crate::scratch::remove_stale(&temp_dir, false)
+            .map_err(|error| Error::storage(temp_dir.display(), "cannot clean", error))?;
         Ok(LocalStorage {
             root: Arc::new(root),
         })
@@ -101,10 +107,11 @@ impl LocalStorage {
     }
 
     fn write_temp_file(&self, payload: PutPayload) -> Result<(PathBuf, Metadata)> {
-        let temp_path = self
-            .root
-            .join(TMP_DIR)
-            .join(uuid::Uuid::new_v4().simple().to_string());
+        let temp_path = self.root.join(TMP_DIR).join(format!(
+            "{}{}",
+            crate::scratch::scratch_prefix("put"),
+            uuid::Uuid::new_v4().simple()
+        ));
         let write = || -> io::Result<Metadata> {
             match &payload {
                 PutPayload::Bytes(bytes) => {

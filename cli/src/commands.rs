@@ -227,10 +227,14 @@ pub struct PollOptions {
     /// Seconds each receive waits for messages (SQS long polling, at most 20).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=20))]
     wait_time_secs: u64,
+    /// Messages per batch, 1 to 10 (Lambda's FIFO event source sends up to 10).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10))]
+    batch_size: u64,
 }
 
 /// Runs the indexer outside Lambda: the same batches, received from SQS.
 pub async fn poll(options: PollOptions) -> anyhow::Result<()> {
+    let stop = crate::stop_signal();
     let index_uri = options.storage.index_uri.clone();
     let settings = hydrant_ingest::settings::IndexerSettings::from_lookup(|name| {
         if name == "HYDRANT_INDEX_URI" {
@@ -256,9 +260,10 @@ pub async fn poll(options: PollOptions) -> anyhow::Result<()> {
         visibility_timeout: std::time::Duration::from_secs(options.visibility_timeout_secs),
         wait_time: std::time::Duration::from_secs(options.wait_time_secs),
         retry_backoff: std::time::Duration::from_secs(1),
+        batch_size: options.batch_size as usize,
     };
     println!("Polling {} (Ctrl-C to stop).", options.queue_url);
-    poller.run(crate::stop_signal()).await?;
+    poller.run(stop).await?;
     Ok(())
 }
 
@@ -335,7 +340,17 @@ pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
             .map(|index| index.index_id().to_string())
             .collect(),
     };
-    let maintainer = hydrant_ingest::maintenance::Maintainer::new(metastore);
+    // The same garbage-collection settings as the indexer (HYDRANT_GC_GRACE_PERIOD, ...).
+    let index_uri = options.storage.index_uri.clone();
+    let settings = hydrant_ingest::settings::IndexerSettings::from_lookup(|name| {
+        if name == "HYDRANT_INDEX_URI" {
+            Some(index_uri.clone())
+        } else {
+            std::env::var(name).ok()
+        }
+    })?;
+    let maintainer =
+        hydrant_ingest::maintenance::Maintainer::new(metastore).with_gc_settings(settings.gc);
     for index_id in index_ids {
         let progress = ProgressBar::new_spinner();
         progress.set_message(format!("maintaining {index_id}"));

@@ -60,6 +60,8 @@ pub struct Poller<'a> {
     /// A failed message becomes visible again after this, doubled with every delivery (capped
     /// by the visibility timeout), instead of after the whole visibility timeout.
     pub retry_backoff: Duration,
+    /// Messages per receive, 1 to 10 (Lambda's FIFO event source sends up to 10).
+    pub batch_size: usize,
 }
 
 impl Poller<'_> {
@@ -70,7 +72,7 @@ impl Poller<'_> {
             .client
             .receive_message()
             .queue_url(&self.queue_url)
-            .max_number_of_messages(SQS_BATCH_SIZE as i32)
+            .max_number_of_messages(self.batch_size.clamp(1, SQS_BATCH_SIZE) as i32)
             .wait_time_seconds(self.wait_time.as_secs() as i32)
             .visibility_timeout(self.visibility_timeout.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::All)

@@ -148,6 +148,7 @@ async fn backfill_then_poll_indexes_everything_once() {
         visibility_timeout: Duration::from_secs(30),
         wait_time: Duration::from_secs(1),
         retry_backoff: Duration::from_secs(1),
+        batch_size: 10,
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     while approximate_messages(&client, &queue_url).await > 0 {
@@ -296,6 +297,7 @@ impl QueueSetup {
             visibility_timeout: Duration::from_secs(30),
             wait_time: Duration::from_secs(1),
             retry_backoff: Duration::ZERO,
+            batch_size: 10,
         };
         let deadline = Instant::now() + Duration::from_secs(90);
         let mut outcomes = Vec::new();

@@ -523,6 +523,7 @@ async fn poll_queue(
         visibility_timeout: Duration::from_secs(120),
         wait_time: Duration::from_secs(1),
         retry_backoff: Duration::from_secs(1),
+        batch_size: 10,
     };
     loop {
         let outcome = tokio::select! {

@@ -165,6 +165,7 @@ async fn the_aws_target_writes_to_staging_and_queries_the_search_url_with_its_ke
                 visibility_timeout: Duration::from_secs(60),
                 wait_time: Duration::from_secs(1),
                 retry_backoff: Duration::from_secs(1),
+                batch_size: 10,
             };
             poller.run(std::future::pending()).await
         })

@@ -1,0 +1,366 @@
+//! A crash storm: `hydrant poll` (the indexer outside Lambda) is killed with SIGKILL at random
+//! moments, over and over, while it indexes a FIFO queue of Firehose objects on S3 and SQS
+//! (moto). Then a last indexer drains the queue and maintenance collects what the crashes
+//! left. Every good record must be searchable exactly once, every bad record kept exactly
+//! once, and no split, upload or scratch file left over.
+//!
+//! Batches are of one message: moto, unlike SQS, redelivers only the last message of a batch
+//! whose visibility timed out together (the rest of the group starves), and a killed poller
+//! leaves exactly such batches behind.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use hydrant_metastore::index_config::IndexConfig;
+use hydrant_metastore::storage::{PutMode, SharedStorage, StorageResolver, StorageUri};
+use hydrant_metastore::testing::{moto_bucket, moto_endpoint, moto_s3_config};
+use hydrant_metastore::{Metastore, SplitState};
+
+const OBJECTS: u64 = 120;
+const RECORDS_PER_OBJECT: u64 = 20;
+/// Every tenth record of an object is bad.
+const BAD_EVERY: u64 = 10;
+const KILLS: usize = 16;
+/// The whole storm, drain included, must end within this.
+const BOUND: Duration = Duration::from_secs(240);
+
+const CONFIG: &str = r#"
+index_id: storm
+doc_mapping:
+  mode: strict
+  field_mappings:
+    - {name: ts, type: datetime, input_formats: [unix_timestamp], fast: true}
+    - {name: id, type: u64, fast: true}
+  timestamp_field: ts
+indexing_settings:
+  merge_policy: {type: stable_log, merge_factor: 3, max_merge_factor: 4, maturation_period: 1h}
+"#;
+
+/// A small deterministic generator: the kill schedule is the same every run (what it hits
+/// still depends on timing, which is the point: every moment must be safe).
+struct Schedule(u64);
+
+impl Schedule {
+    fn next_millis(&mut self, low: u64, high: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        low + (self.0 >> 33) % (high - low)
+    }
+}
+
+fn body(object: u64) -> String {
+    (0..RECORDS_PER_OBJECT)
+        .map(|i| {
+            let id = object * RECORDS_PER_OBJECT + i;
+            if i % BAD_EVERY == BAD_EVERY - 1 {
+                format!("{{\"ts\":1700000000,\"id\":\"bad-{id}\"}}\n")
+            } else {
+                format!("{{\"ts\":{},\"id\":{id}}}\n", 1_700_000_000 + id)
+            }
+        })
+        .collect()
+}
+
+fn event(bucket: &str, key: &str) -> String {
+    serde_json::json!({
+        "version": "0", "id": key, "detail-type": "Object Created", "source": "aws.s3",
+        "account": "123456789012", "time": "2026-12-01T10:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {"bucket": {"name": bucket}, "object": {"key": key}}
+    })
+    .to_string()
+}
+
+struct Storm {
+    bucket: String,
+    queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+    scratch: tempfile::TempDir,
+}
+
+impl Storm {
+    fn poller(&self) -> Child {
+        self.poller_with_output(Stdio::null())
+    }
+
+    fn poller_with_output(&self, stdout: Stdio) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_hydrant"))
+            .args([
+                "poll",
+                "--index-uri",
+                &format!("s3://{}/index", self.bucket),
+            ])
+            .args(["--queue-url", &self.queue_url])
+            .args([
+                "--visibility-timeout-secs",
+                "2",
+                "--wait-time-secs",
+                "1",
+                "--batch-size",
+                "1",
+            ])
+            .envs(self.env())
+            .stdout(stdout)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("hydrant poll starts")
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", moto_endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            (
+                "HYDRANT_TEMP_DIR",
+                self.scratch.path().display().to_string(),
+            ),
+            // Nothing searches meanwhile: what the crashes leave may be collected at once.
+            ("HYDRANT_GC_GRACE_PERIOD", "0s".into()),
+            ("HYDRANT_STAGED_EXPIRY", "0s".into()),
+            ("HYDRANT_ORPHAN_MIN_AGE", "0s".into()),
+        ]
+    }
+
+    async fn messages_left(&self) -> u64 {
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap_or_default();
+        [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .map(|name| attributes[name].parse::<u64>().unwrap())
+        .sum()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_storms_lose_nothing_and_duplicate_nothing() {
+    let started = Instant::now();
+    let (_, bucket) = moto_bucket("storm").await;
+    let resolver = StorageResolver::new(moto_s3_config());
+    let staging: SharedStorage = resolver
+        .resolve(&StorageUri::S3 {
+            bucket: bucket.clone(),
+            prefix: String::new(),
+        })
+        .await
+        .unwrap();
+    let index_storage: SharedStorage = resolver
+        .resolve(&StorageUri::S3 {
+            bucket: bucket.clone(),
+            prefix: "index".into(),
+        })
+        .await
+        .unwrap();
+    let metastore = Metastore::new(index_storage.clone());
+    metastore
+        .create_index(IndexConfig::from_yaml(CONFIG).unwrap())
+        .await
+        .unwrap();
+
+    let sqs = hydrant_ingest::queue::sqs_client(Some(&moto_endpoint())).await;
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{bucket}.fifo"))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::VisibilityTimeout, "2")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let storm = Storm {
+        bucket: bucket.clone(),
+        queue_url,
+        sqs,
+        scratch: tempfile::tempdir().unwrap(),
+    };
+
+    // The objects, announced in order in one group, with maintenance messages among them.
+    let mut bodies = Vec::new();
+    for object in 0..OBJECTS {
+        let key = format!("firehose/2026/12/01/10/object-{object:03}");
+        staging
+            .put(&key, body(object).into_bytes().into(), PutMode::Create)
+            .await
+            .unwrap();
+        bodies.push(event(&bucket, &key));
+        if object % 9 == 8 {
+            bodies.push(r#"{"type": "maintenance"}"#.to_string());
+        }
+    }
+    for (chunk_number, chunk) in bodies.chunks(10).enumerate() {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(position, body)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(position.to_string())
+                    .message_body(body)
+                    .message_group_id("storm")
+                    .message_deduplication_id(format!("{chunk_number}-{position}"))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let sent = storm
+            .sqs
+            .send_message_batch()
+            .queue_url(&storm.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        assert!(sent.failed().is_empty());
+    }
+
+    // The storm.
+    let mut schedule = Schedule(0x5eed);
+    for _ in 0..KILLS {
+        let mut poller = storm.poller();
+        tokio::time::sleep(Duration::from_millis(schedule.next_millis(1_200, 3_500))).await;
+        poller.kill().unwrap();
+        poller.wait().unwrap();
+        let checkpointed = metastore
+            .index_metadata("storm")
+            .await
+            .unwrap()
+            .checkpoint
+            .objects
+            .len();
+        let scratch = std::fs::read_dir(storm.scratch.path()).unwrap().count();
+        eprintln!("killed; {checkpointed} of {OBJECTS} objects indexed, {scratch} scratch entries");
+        assert!(started.elapsed() < BOUND, "the storm took too long");
+    }
+
+    // A last indexer drains the queue and stops cleanly once it is polling.
+    let mut poller = storm.poller_with_output(Stdio::piped());
+    let mut stdout = std::io::BufReader::new(poller.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(line.starts_with("Polling"), "{line}");
+    while storm.messages_left().await > 0 {
+        assert!(started.elapsed() < BOUND, "the queue did not drain");
+        assert!(
+            poller.try_wait().unwrap().is_none(),
+            "the last indexer exited"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &poller.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        poller.wait().unwrap().success(),
+        "a stopped indexer exits cleanly"
+    );
+
+    // Maintenance collects what the crashes left: abandoned uploads and their files.
+    let output = Command::new(env!("CARGO_BIN_EXE_hydrant"))
+        .args([
+            "maintenance",
+            "--index-uri",
+            &format!("s3://{bucket}/index"),
+            "--index",
+            "storm",
+        ])
+        .envs(storm.env())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // Every good record exactly once.
+    let service = hydrant_search::SearchService::new(
+        metastore.clone(),
+        hydrant_search::SearcherConfig::default(),
+    );
+    let mut request = hydrant_search::SearchRequest::new("*");
+    request.max_hits = 10_000;
+    let response = service.search("storm", &request).await.unwrap();
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+    for hit in &response.hits {
+        *counts.entry(hit["id"].as_u64().unwrap()).or_default() += 1;
+    }
+    let expected: BTreeMap<u64, usize> = (0..OBJECTS * RECORDS_PER_OBJECT)
+        .filter(|id| id % BAD_EVERY != BAD_EVERY - 1)
+        .map(|id| (id, 1))
+        .collect();
+    assert_eq!(counts, expected, "every good record exactly once");
+
+    // Every bad record kept exactly once (one error file per object, written again, never
+    // twice, by the runs a crash interrupted).
+    let mut kept: BTreeMap<String, usize> = BTreeMap::new();
+    for file in index_storage.list("indexes/storm/errors/").await.unwrap() {
+        let bytes = index_storage.get(&file.path).await.unwrap().bytes;
+        let (reader, _) = hydrant_ingest::firehose::decompressing_reader(&bytes[..]).unwrap();
+        let text = hydrant_ingest::firehose::read_all(reader).unwrap();
+        for line in String::from_utf8(text).unwrap().lines() {
+            let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+            *kept
+                .entry(entry["record"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(kept.len() as u64, OBJECTS * RECORDS_PER_OBJECT / BAD_EVERY);
+    assert!(kept.values().all(|count| *count == 1), "{kept:?}");
+
+    // Nothing left over: only published splits, each with its file, no other file.
+    let metadata = metastore.index_metadata("storm").await.unwrap();
+    assert_eq!(metadata.checkpoint.objects.len() as u64, OBJECTS);
+    assert!(
+        metadata
+            .splits
+            .values()
+            .all(|split| split.state == SplitState::Published),
+        "{:?}",
+        metadata
+            .splits
+            .values()
+            .map(|split| split.state)
+            .collect::<Vec<_>>()
+    );
+    let files: Vec<String> = index_storage
+        .list("indexes/storm/splits/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|object| object.path)
+        .collect();
+    let published: Vec<String> = metadata
+        .splits
+        .keys()
+        .map(|split_id| format!("indexes/storm/splits/{split_id}.split"))
+        .collect();
+    assert_eq!(files, published, "no orphan split file");
+    let scratch: Vec<_> = std::fs::read_dir(storm.scratch.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert!(
+        scratch.is_empty(),
+        "scratch files of killed indexers are gone: {scratch:?}"
+    );
+}

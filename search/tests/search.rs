@@ -582,3 +582,43 @@ async fn ip_ranges_at_the_ends_of_the_address_space() {
         assert_eq!(response.num_hits, expected, "{query}");
     }
 }
+
+/// A json field named without a path (in a clause, or as a search field) is searched at its
+/// root. Found by fuzzing: it reached a branch that assumed typed fields and aborted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_fields_without_a_path_are_searched_at_their_root() {
+    use std::sync::Arc;
+
+    use hydrant_metastore::Metastore;
+    use hydrant_metastore::index_config::IndexConfig;
+    use hydrant_metastore::storage::MemoryStorage;
+    use hydrant_search::{SearchService, SearcherConfig};
+
+    let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
+    metastore
+        .create_index(
+            IndexConfig::from_yaml(
+                "index_id: events\ndoc_mapping:\n  field_mappings:\n    - {name: attrs, type: json, fast: true}\n    - {name: body, type: text}\n",
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let service = SearchService::new(metastore, SearcherConfig::default());
+    for query in [
+        "attrs:quick",
+        "attrs:\"quick fox\"",
+        "attrs:qu*",
+        "attrs:[a TO b]",
+        "attrs:IN [a b]",
+        "attrs:>5",
+    ] {
+        // An answer, or a 400 saying what does not fit (a phrase needs positions).
+        if let Err(error) = service.search("events", &SearchRequest::new(query)).await {
+            assert_eq!(error.status_code(), 400, "{query}: {error}");
+        }
+    }
+    let mut request = SearchRequest::new("quick");
+    request.search_field = vec!["attrs".into(), "body".into()];
+    service.search("events", &request).await.unwrap();
+}

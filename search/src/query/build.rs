@@ -258,6 +258,7 @@ impl QueryBuilder<'_> {
         value: &str,
         position: usize,
     ) -> BuildResult<Box<dyn Query>> {
+        let resolved = json_root_as_path(resolved);
         match resolved {
             ResolvedField::Mapped(field) => {
                 self.check_indexed(field, position)?;
@@ -333,6 +334,7 @@ impl QueryBuilder<'_> {
         slop: u32,
         position: usize,
     ) -> BuildResult<Box<dyn Query>> {
+        let resolved = json_root_as_path(resolved);
         match resolved {
             ResolvedField::Mapped(field) => {
                 self.check_indexed(field, position)?;
@@ -382,6 +384,7 @@ impl QueryBuilder<'_> {
         prefix: &str,
         position: usize,
     ) -> BuildResult<Box<dyn Query>> {
+        let resolved = json_root_as_path(resolved);
         let (field, mut terms, has_positions) = match resolved {
             ResolvedField::Mapped(field) => {
                 self.check_indexed(field, position)?;
@@ -466,7 +469,7 @@ impl QueryBuilder<'_> {
         if matches!((lower, upper), (Bound::Unbounded, Bound::Unbounded)) {
             return self.exists_query(resolved, position);
         }
-        match resolved {
+        match json_root_as_path(resolved) {
             ResolvedField::Mapped(field) if matches!(field.kind, FieldKind::Ip { .. }) => {
                 self.ip_range_query(field, lower, upper, position)
             }
@@ -698,6 +701,20 @@ impl QueryBuilder<'_> {
                 field.path
             ),
         ))
+    }
+}
+
+/// A json field named without a path is searched at its root path, the way tantivy's own
+/// query parser treats json default fields; values are not typed there, they are json values.
+fn json_root_as_path(resolved: ResolvedField<'_>) -> ResolvedField<'_> {
+    match resolved {
+        ResolvedField::Mapped(field) if matches!(field.kind, FieldKind::Json { .. }) => {
+            ResolvedField::JsonPath {
+                field,
+                json_path: String::new(),
+            }
+        }
+        other => other,
     }
 }
 

@@ -310,6 +310,30 @@ async fn indexing_from_and_to_s3() {
             .num_published_docs(),
         50
     );
+
+    // Keys S3 accepts but a file system would not (`..`, `//`, a leading `/`) are indexed too,
+    // and their rejected records kept.
+    for (number, key) in ["firehose//2026/../x", "/leading/slash", "a/./b"]
+        .iter()
+        .enumerate()
+    {
+        let mut body = records(100 + number as u64 * 10, 10);
+        body.push_str("not json\n");
+        client
+            .put_object()
+            .bucket(&bucket)
+            .key(*key)
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+        let report = indexer
+            .index_objects("sales", &[ObjectRef::new(&bucket, *key)], None)
+            .await
+            .unwrap();
+        assert_eq!(report.num_docs, 10, "{key}");
+        assert_eq!(report.num_rejected, 1, "{key}");
+    }
 }
 
 async fn head_etag(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {

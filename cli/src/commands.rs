@@ -41,6 +41,17 @@ fn resolver() -> anyhow::Result<StorageResolver> {
 }
 
 impl IndexStorageArgs {
+    /// The indexer's settings from the environment, with this index storage.
+    fn indexer_settings(&self) -> anyhow::Result<hydrant_ingest::settings::IndexerSettings> {
+        Ok(hydrant_ingest::settings::IndexerSettings::from_lookup(|name| {
+            if name == "HYDRANT_INDEX_URI" {
+                Some(self.index_uri.clone())
+            } else {
+                std::env::var(name).ok()
+            }
+        })?)
+    }
+
     async fn metastore(&self, resolver: &StorageResolver) -> anyhow::Result<Metastore> {
         let uri: StorageUri = self.index_uri.parse()?;
         let storage = resolver
@@ -235,14 +246,7 @@ pub struct PollOptions {
 /// Runs the indexer outside Lambda: the same batches, received from SQS.
 pub async fn poll(options: PollOptions) -> anyhow::Result<()> {
     let stop = crate::stop_signal();
-    let index_uri = options.storage.index_uri.clone();
-    let settings = hydrant_ingest::settings::IndexerSettings::from_lookup(|name| {
-        if name == "HYDRANT_INDEX_URI" {
-            Some(index_uri.clone())
-        } else {
-            std::env::var(name).ok()
-        }
-    })?;
+    let settings = options.storage.indexer_settings()?;
     clean_scratch(&settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir));
     let client = hydrant_ingest::queue::sqs_client(None).await;
     // The queue's own redrive policy says when a message is on its last delivery.
@@ -341,14 +345,7 @@ pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
             .collect(),
     };
     // The same garbage-collection settings as the indexer (HYDRANT_GC_GRACE_PERIOD, ...).
-    let index_uri = options.storage.index_uri.clone();
-    let settings = hydrant_ingest::settings::IndexerSettings::from_lookup(|name| {
-        if name == "HYDRANT_INDEX_URI" {
-            Some(index_uri.clone())
-        } else {
-            std::env::var(name).ok()
-        }
-    })?;
+    let settings = options.storage.indexer_settings()?;
     let maintainer =
         hydrant_ingest::maintenance::Maintainer::new(metastore).with_gc_settings(settings.gc);
     for index_id in index_ids {

@@ -454,9 +454,10 @@ impl IndexerRuntime {
     async fn plan(&self, message: &QueueMessage) -> Result<Planned> {
         let parsed = match parse_message(&message.body) {
             Ok(parsed) => parsed,
+            // Its group, if that is an index, says where the record goes (`set_aside`).
             Err(error) => {
                 return Ok(Planned::SetAside {
-                    index_id: message.group_id.clone(),
+                    index_id: None,
                     reason: error.to_string(),
                 });
             }

@@ -43,13 +43,15 @@ fn resolver() -> anyhow::Result<StorageResolver> {
 impl IndexStorageArgs {
     /// The indexer's settings from the environment, with this index storage.
     fn indexer_settings(&self) -> anyhow::Result<hydrant_ingest::settings::IndexerSettings> {
-        Ok(hydrant_ingest::settings::IndexerSettings::from_lookup(|name| {
-            if name == "HYDRANT_INDEX_URI" {
-                Some(self.index_uri.clone())
-            } else {
-                std::env::var(name).ok()
-            }
-        })?)
+        Ok(hydrant_ingest::settings::IndexerSettings::from_lookup(
+            |name| {
+                if name == "HYDRANT_INDEX_URI" {
+                    Some(self.index_uri.clone())
+                } else {
+                    std::env::var(name).ok()
+                }
+            },
+        )?)
     }
 
     async fn metastore(&self, resolver: &StorageResolver) -> anyhow::Result<Metastore> {

@@ -139,11 +139,11 @@ def main():
 
     # Build first: `cargo lambda watch` compiles on the first invocation, after the invocation's
     # deadline has started counting.
-    subprocess.run(["cargo", "build", "-p", "hydrant-ingest", "--bin", "hydrant-indexer"], cwd=ROOT, check=True, timeout=1200)
+    subprocess.run(["cargo", "build", "-p", "hydrant-lambda", "--bin", "hydrant-indexer"], cwd=ROOT, check=True, timeout=1200)
     port = free_port()
     watch = subprocess.Popen(
         ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(port), "--env-file", env_file,
-         "--ignore-changes", "-p", "hydrant-ingest", "--bin", "hydrant-indexer"],
+         "--ignore-changes", "-p", "hydrant-lambda", "--bin", "hydrant-indexer"],
         cwd=ROOT,
         start_new_session=True,
     )

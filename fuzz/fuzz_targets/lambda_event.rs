@@ -11,6 +11,6 @@ fuzz_target!(|event: &[u8]| {
     };
     let service = hydrant_fuzz::service();
     let answer =
-        hydrant_fuzz::runtime().block_on(hydrant_search::lambda::handle_event(service, event));
+        hydrant_fuzz::runtime().block_on(hydrant_lambda::searcher::handle_event(service, event));
     assert!(answer.is_object(), "{answer}");
 });

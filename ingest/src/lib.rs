@@ -25,6 +25,8 @@ pub mod queue;
 pub mod settings;
 pub mod split_builder;
 pub mod staging;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{IngestError, Result};
 pub use indexer::{Indexer, IndexingReport, ObjectOutcome};

@@ -29,6 +29,10 @@ pub enum SearchError {
     #[error("index storage unavailable: {0}")]
     StorageUnavailable(String),
 
+    /// A deployment setting is missing or invalid (the searcher does not start).
+    #[error("{0}")]
+    Config(String),
+
     /// Something else failed (a corrupt split, a bug). The message is for logs; callers see a
     /// generic one.
     #[error("internal error: {0}")]
@@ -44,7 +48,7 @@ impl SearchError {
             | SearchError::QueryDoesNotFit(_)
             | SearchError::InvalidRequest(_) => 400,
             SearchError::StorageUnavailable(_) => 503,
-            SearchError::Internal(_) => 500,
+            SearchError::Config(_) | SearchError::Internal(_) => 500,
         }
     }
 
@@ -56,7 +60,7 @@ impl SearchError {
                 "the index storage is unavailable; try again (the details are in the searcher's logs)"
                     .to_string()
             }
-            SearchError::Internal(_) => {
+            SearchError::Config(_) | SearchError::Internal(_) => {
                 "internal error while searching; the details are in the searcher's logs".to_string()
             }
             other => other.to_string(),

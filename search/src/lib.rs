@@ -7,19 +7,20 @@
 //! - [`fetcher`]: split bytes from storage for tantivy's synchronous reads, cached;
 //!   [`split_cache`]: whole splits on local disk, optional.
 //! - [`request`]: the API's request and response types.
-//! - [`rest`]: routing, transport-independent; [`server`]: the local HTTP server;
-//!   [`lambda`]: API Gateway, Function URL and direct-invoke events.
+//! - [`rest`]: routing, transport-independent; [`server`]: the local HTTP server (the Lambda
+//!   adapter is the `hydrant-lambda` crate's).
+//! - [`settings`]: the searcher's deployment settings, read from the environment.
 
 pub mod cache;
 pub mod error;
 pub mod fetcher;
-pub mod lambda;
 pub mod query;
 pub mod request;
 pub mod rest;
 pub mod searcher;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod settings;
 pub mod sort;
 pub mod split_cache;
 

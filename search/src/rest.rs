@@ -54,7 +54,9 @@ impl HttpResponse {
 
     fn from_search_error(error: &SearchError) -> Self {
         match error {
-            SearchError::Internal(details) => tracing::error!(details, "search failed"),
+            SearchError::Config(details) | SearchError::Internal(details) => {
+                tracing::error!(details, "search failed")
+            }
             SearchError::StorageUnavailable(details) => {
                 tracing::warn!(details, "index storage unavailable")
             }

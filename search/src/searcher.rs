@@ -50,7 +50,7 @@ const AGGREGATION_MEMORY_LIMIT: u64 = 500 << 20;
 const AGGREGATION_BUCKET_LIMIT: u32 = 65_000;
 
 /// Sizes of what is kept across requests (warm Lambda invocations).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SearcherConfig {
     /// Bytes of split data (fetched ranges) kept in memory.
     pub chunk_cache_bytes: u64,

@@ -11,7 +11,7 @@ use common::{Fixture, count_where, fixture};
 async fn num_hits(fixture: &Fixture, query: &str) -> u64 {
     fixture
         .service
-        .search("mock-sales", &SearchRequest::new(query))
+        .search("fruit", &SearchRequest::new(query))
         .await
         .unwrap_or_else(|error| panic!("{query}: {error}"))
         .num_hits
@@ -68,31 +68,23 @@ async fn time_range_prunes_and_filters() {
     let mut request = SearchRequest::new("*");
     request.start_timestamp = Some(1_700_000_000 + 100 * 60);
     request.end_timestamp = Some(1_700_000_000 + 150 * 60);
-    let response = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap();
+    let response = fixture.service.search("fruit", &request).await.unwrap();
     assert_eq!(response.num_hits, 50);
     // Pruning: the other splits are never opened, so deleting them changes nothing.
     let metadata = fixture
         .service
         .metastore()
-        .index_metadata("mock-sales")
+        .index_metadata("fruit")
         .await
         .unwrap();
     for split in metadata.published_splits() {
         let range = split.time_range.unwrap();
         if !range.overlaps_secs(request.start_timestamp, request.end_timestamp) {
-            let path = hydrant_metastore::SplitMetadata::split_path("mock-sales", &split.split_id);
+            let path = hydrant_metastore::SplitMetadata::split_path("fruit", &split.split_id);
             fixture.index_storage.delete(&path).await.unwrap();
         }
     }
-    let response = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap();
+    let response = fixture.service.search("fruit", &request).await.unwrap();
     assert_eq!(response.num_hits, 50);
     assert!(response.errors.is_empty());
 }
@@ -103,11 +95,7 @@ async fn hits_are_sorted_and_paginated() {
     // Default: newest first.
     let mut request = SearchRequest::new("name:apple");
     request.max_hits = 3;
-    let response = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap();
+    let response = fixture.service.search("fruit", &request).await.unwrap();
     let ids: Vec<u64> = response
         .hits
         .iter()
@@ -122,11 +110,7 @@ async fn hits_are_sorted_and_paginated() {
     // Dynamic fields come back too.
     assert_eq!(response.hits[0]["extra"], "x0");
     request.start_offset = 3;
-    let page_two = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap();
+    let page_two = fixture.service.search("fruit", &request).await.unwrap();
     let ids: Vec<u64> = page_two
         .hits
         .iter()
@@ -136,11 +120,7 @@ async fn hits_are_sorted_and_paginated() {
     // Ascending by price, ties broken stably.
     request.sort_by = vec!["price".into()];
     request.start_offset = 0;
-    let by_price = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap();
+    let by_price = fixture.service.search("fruit", &request).await.unwrap();
     let prices: Vec<f64> = by_price
         .hits
         .iter()
@@ -153,11 +133,7 @@ async fn hits_are_sorted_and_paginated() {
     expected.sort_by(f64::total_cmp);
     assert_eq!(prices, expected[..3]);
     request.start_offset = 4;
-    let after_ties = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap();
+    let after_ties = fixture.service.search("fruit", &request).await.unwrap();
     assert_eq!(after_ties.hits[0]["price"].as_f64(), Some(expected[4]));
 }
 
@@ -173,7 +149,7 @@ async fn bad_queries_are_clear_errors() {
     for (query, needle) in &cases[..3] {
         let error = fixture
             .service
-            .search("mock-sales", &SearchRequest::new(*query))
+            .search("fruit", &SearchRequest::new(*query))
             .await
             .unwrap_err();
         assert_eq!(error.status_code(), 400, "{query}");
@@ -197,15 +173,15 @@ async fn an_unreadable_split_is_reported_and_the_rest_answers() {
     let metadata = fixture
         .service
         .metastore()
-        .index_metadata("mock-sales")
+        .index_metadata("fruit")
         .await
         .unwrap();
     let victim = metadata.published_splits().next().unwrap().split_id.clone();
-    let path = hydrant_metastore::SplitMetadata::split_path("mock-sales", &victim);
+    let path = hydrant_metastore::SplitMetadata::split_path("fruit", &victim);
     fixture.index_storage.delete(&path).await.unwrap();
     let response = fixture
         .service
-        .search("mock-sales", &SearchRequest::new("*"))
+        .search("fruit", &SearchRequest::new("*"))
         .await
         .unwrap();
     assert_eq!(response.num_hits, 300);
@@ -240,7 +216,7 @@ async fn rest_routes() {
     };
     let (status, body) = call(
         "GET",
-        "/api/v1/mock-sales/search",
+        "/api/v1/fruit/search",
         Some("query=quantity%3A%3E5&max_hits=2"),
         b"",
     )
@@ -252,19 +228,13 @@ async fn rest_routes() {
     assert_eq!(body["errors"], Value::Array(vec![]));
     let (status, body) = call(
         "POST",
-        "/api/v1/mock-sales/search",
+        "/api/v1/fruit/search",
         None,
         br#"{"query": "name:apple", "max_hits": 0}"#,
     )
     .await;
     assert_eq!((status, body["num_hits"].as_u64()), (200, Some(100)));
-    let (status, body) = call(
-        "GET",
-        "/api/v1/mock-sales/search",
-        Some("query=*&bogus=1"),
-        b"",
-    )
-    .await;
+    let (status, body) = call("GET", "/api/v1/fruit/search", Some("query=*&bogus=1"), b"").await;
     assert_eq!(status, 400);
     assert!(body["message"].as_str().unwrap().contains("bogus"));
     let (status, _) = call("GET", "/api/v1/missing/search", Some("query=*"), b"").await;
@@ -272,12 +242,12 @@ async fn rest_routes() {
     let (status, body) = call("GET", "/api/v1/indexes", None, b"").await;
     assert_eq!(status, 200);
     assert_eq!(body[0]["num_published_docs"], 400);
-    let (status, body) = call("GET", "/api/v1/indexes/mock-sales", None, b"").await;
+    let (status, body) = call("GET", "/api/v1/indexes/fruit", None, b"").await;
     assert_eq!(status, 200);
     assert_eq!(body["splits"].as_array().unwrap().len(), 4);
     let (status, _) = call("GET", "/health", None, b"").await;
     assert_eq!(status, 200);
-    let (status, _) = call("DELETE", "/api/v1/mock-sales/search", None, b"").await;
+    let (status, _) = call("DELETE", "/api/v1/fruit/search", None, b"").await;
     assert_eq!(status, 405);
 }
 
@@ -295,11 +265,7 @@ async fn aggregations_merge_across_splits() {
         "price_percentiles": {"percentiles": {"field": "price", "percents": [50.0]}}
     }));
     // `name` is not fast in the fixture: a clear 400.
-    let error = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap_err();
+    let error = fixture.service.search("fruit", &request).await.unwrap_err();
     assert_eq!(error.status_code(), 400, "{error}");
     assert!(
         error.to_string().contains("`name` is not a fast field"),
@@ -315,11 +281,7 @@ async fn aggregations_merge_across_splits() {
         "max_id": {"max": {"field": "id"}},
         "by_id_bucket": {"histogram": {"field": "id", "interval": 100}}
     }));
-    let response = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap();
+    let response = fixture.service.search("fruit", &request).await.unwrap();
     let aggregations = response.aggregations.unwrap();
     assert_eq!(aggregations["price_stats"]["count"], 400);
     let expected_sum: f64 = (0..400u64).map(|i| (i % 50) as f64 + 0.5).sum();
@@ -347,11 +309,7 @@ async fn aggregations_merge_across_splits() {
     assert!(buckets.iter().all(|bucket| bucket["doc_count"] == 100));
     // Aggregations follow the query.
     request.query = "name:apple".into();
-    let apples = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap();
+    let apples = fixture.service.search("fruit", &request).await.unwrap();
     assert_eq!(apples.aggregations.unwrap()["price_stats"]["count"], 100);
 }
 
@@ -361,11 +319,7 @@ async fn snippets_highlight_the_query_terms() {
     let mut request = SearchRequest::new("description:juicy");
     request.snippet_fields = vec!["description".into()];
     request.max_hits = 3;
-    let response = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap();
+    let response = fixture.service.search("fruit", &request).await.unwrap();
     let snippets = response.snippets.unwrap();
     assert_eq!(snippets.len(), 3);
     for snippet in &snippets {
@@ -373,11 +327,7 @@ async fn snippets_highlight_the_query_terms() {
         assert!(fragment.contains("<b>juicy</b>"), "{fragment}");
     }
     request.snippet_fields = vec!["price".into()];
-    let error = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap_err();
+    let error = fixture.service.search("fruit", &request).await.unwrap_err();
     assert!(error.to_string().contains("stored text field"), "{error}");
 }
 
@@ -387,11 +337,7 @@ async fn two_sort_keys_and_count_all() {
     let mut request = SearchRequest::new("*");
     request.sort_by = vec!["-price".into(), "id".into()];
     request.max_hits = 5;
-    let response = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap();
+    let response = fixture.service.search("fruit", &request).await.unwrap();
     let pairs: Vec<(f64, u64)> = response
         .hits
         .iter()
@@ -408,20 +354,10 @@ async fn two_sort_keys_and_count_all() {
         ]
     );
     request.count_all = false;
-    let response = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap();
+    let response = fixture.service.search("fruit", &request).await.unwrap();
     assert!(response.num_hits >= 5 && response.num_hits <= 400);
     request.sort_by = vec!["a".into(), "b".into(), "c".into()];
-    assert!(
-        fixture
-            .service
-            .search("mock-sales", &request)
-            .await
-            .is_err()
-    );
+    assert!(fixture.service.search("fruit", &request).await.is_err());
 }
 
 /// Requests a hostile or careless client sends: each is a 400 naming the problem, or the
@@ -439,11 +375,7 @@ async fn hostile_requests_get_clear_answers() {
         let mut request = SearchRequest::new("*");
         request.start_timestamp = start;
         request.end_timestamp = end;
-        let response = fixture
-            .service
-            .search("mock-sales", &request)
-            .await
-            .unwrap();
+        let response = fixture.service.search("fruit", &request).await.unwrap();
         assert_eq!(response.num_hits, 400, "{start:?}..{end:?}");
     }
     // Windows entirely outside what datetimes hold match nothing.
@@ -454,11 +386,7 @@ async fn hostile_requests_get_clear_answers() {
         let mut request = SearchRequest::new("*");
         request.start_timestamp = start;
         request.end_timestamp = end;
-        let response = fixture
-            .service
-            .search("mock-sales", &request)
-            .await
-            .unwrap();
+        let response = fixture.service.search("fruit", &request).await.unwrap();
         assert_eq!(response.num_hits, 0, "{start:?}..{end:?}");
     }
     let nested = format!("{}apple{}", "(".repeat(20_000), ")".repeat(20_000));
@@ -466,7 +394,7 @@ async fn hostile_requests_get_clear_answers() {
     for query in [nested.as_str(), negated.as_str()] {
         let error = fixture
             .service
-            .search("mock-sales", &SearchRequest::new(query))
+            .search("fruit", &SearchRequest::new(query))
             .await
             .unwrap_err();
         assert_eq!(error.status_code(), 400);
@@ -501,11 +429,7 @@ async fn hostile_requests_get_clear_answers() {
     for (aggs, needle) in bad_aggs {
         let mut request = SearchRequest::new("*");
         request.aggs = Some(aggs.clone());
-        let error = fixture
-            .service
-            .search("mock-sales", &request)
-            .await
-            .unwrap_err();
+        let error = fixture.service.search("fruit", &request).await.unwrap_err();
         assert_eq!(error.status_code(), 400, "{aggs}");
         assert!(error.to_string().contains(needle), "{aggs}: {error}");
     }
@@ -515,11 +439,7 @@ async fn hostile_requests_get_clear_answers() {
     }
     let mut request = SearchRequest::new("*");
     request.aggs = Some(deep);
-    let error = fixture
-        .service
-        .search("mock-sales", &request)
-        .await
-        .unwrap_err();
+    let error = fixture.service.search("fruit", &request).await.unwrap_err();
     assert!(error.to_string().contains("levels deep"), "{error}");
 }
 

@@ -1,15 +1,32 @@
 //! The searcher's Lambda adapter with real event shapes: API Gateway REST (v1), HTTP API and
 //! Function URL (v2), direct invocations; compression and base64 on the way out.
 
-mod common;
-
 use std::io::Read;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{count_where, fixture};
-use hydrant_search::lambda::{EventKind, event_kind, handle_event};
+use hydrant_ingest::testing::LocalIndex;
+use hydrant_lambda::searcher::{EventKind, event_kind, handle, handle_event};
+use hydrant_search::{SearchService, SearcherConfig};
+use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
+
+struct Fixture {
+    _local: LocalIndex,
+    service: SearchService,
+}
+
+async fn fixture() -> Fixture {
+    let local = LocalIndex::fruit_sales().await;
+    Fixture {
+        service: SearchService::new(local.metastore.clone(), SearcherConfig::default()),
+        _local: local,
+    }
+}
+
+fn count_where(predicate: impl Fn(u64) -> bool) -> u64 {
+    (0..400).filter(|i| predicate(*i)).count() as u64
+}
 
 fn decode_body(envelope: &Value) -> Value {
     let body = envelope["body"].as_str().unwrap();
@@ -105,18 +122,36 @@ async fn errors_keep_their_status_through_api_gateway() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_invocations() {
     let fixture = fixture().await;
-    let event = json!({"index_id": "mock-sales", "query": "name:banana", "max_hits": 1});
+    let event = json!({"index_id": "fruit", "query": "name:banana", "max_hits": 1});
     assert_eq!(event_kind(&event), EventKind::Direct);
     let response = handle_event(&fixture.service, event).await;
     assert_eq!(response["num_hits"], 100);
     assert_eq!(response["hits"][0]["name"], "banana");
     let response = handle_event(
         &fixture.service,
-        json!({"index_id": "mock-sales", "query": "colour:"}),
+        json!({"index_id": "fruit", "query": "colour:"}),
     )
     .await;
     assert_eq!(response["status"], 400);
     let response = handle_event(&fixture.service, json!({"query": "*"})).await;
     assert_eq!(response["status"], 400);
     assert!(response["message"].as_str().unwrap().contains("index_id"));
+}
+
+/// The handler as the runtime calls it, with a default context as the runtime's examples
+/// test theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handler_answers_every_event_without_a_function_error() {
+    let fixture = fixture().await;
+    for payload in [
+        serde_json::from_str(include_str!("fixtures/apigw-v1-search.json")).unwrap(),
+        serde_json::from_str(include_str!("fixtures/http-v2-search.json")).unwrap(),
+        json!({"index_id": "fruit", "query": "name:banana"}),
+        json!({"index_id": "no-such-index", "query": "*"}),
+        json!("not an object"),
+    ] {
+        let event = LambdaEvent::new(payload, Context::default());
+        let answer = handle(&fixture.service, event).await.unwrap();
+        assert!(answer.is_object(), "{answer}");
+    }
 }

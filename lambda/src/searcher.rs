@@ -2,6 +2,10 @@
 //! (payload v2), and direct invocations from backend services, all translated to
 //! [`handle_request`] and back.
 //!
+//! The events are read from JSON by hand rather than through `aws_lambda_events`' API Gateway
+//! types: one handler takes three shapes (and direct invokes, which have none), and the
+//! translation needs six fields of each.
+//!
 //! Responses are compressed as the client's `Accept-Encoding` allows (zstd, then gzip) and
 //! base64-encoded for API Gateway. A response that would exceed Lambda's 6 MB payload limit is
 //! replaced by a 413 that says how to ask for less.
@@ -13,8 +17,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
 
-use crate::rest::{HttpRequest, HttpResponse, handle_request};
-use crate::searcher::SearchService;
+use hydrant_metastore::Metastore;
+use hydrant_metastore::storage::StorageResolver;
+use hydrant_search::SearchService;
+use hydrant_search::rest::{HttpRequest, HttpResponse, handle_request};
+use hydrant_search::settings::SearcherSettings;
+use hydrant_search::split_cache::SplitCache;
+use lambda_runtime::LambdaEvent;
+
+use crate::LambdaError;
 
 /// Lambda's limit on a synchronous response, with room for the envelope around the body.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 - 16 * 1024;
@@ -55,7 +66,40 @@ pub fn event_kind(event: &Value) -> EventKind {
     }
 }
 
-/// Answers one invocation.
+/// Opens the index storage the settings name, with the caches they ask for: the cold start.
+pub async fn start(
+    settings: &SearcherSettings,
+    resolver: StorageResolver,
+) -> Result<SearchService, LambdaError> {
+    let storage = resolver
+        .resolve(&settings.index_uri)
+        .await
+        .map_err(|error| {
+            LambdaError::Start(format!("cannot open {}: {error}", settings.index_uri))
+        })?;
+    let mut service = SearchService::new(Metastore::new(storage), settings.config.clone());
+    if let Some((dir, capacity_bytes)) = &settings.split_cache {
+        let cache = SplitCache::open(dir, *capacity_bytes).map_err(|error| {
+            LambdaError::Start(format!(
+                "cannot use {} for the split cache: {error}",
+                dir.display()
+            ))
+        })?;
+        service = service.with_split_cache(cache);
+    }
+    Ok(service)
+}
+
+/// The function's handler: every invocation is answered, errors included, so the runtime
+/// never sees an `Err` (which Lambda would report as a function error, not an HTTP status).
+pub async fn handle(
+    service: &SearchService,
+    event: LambdaEvent<Value>,
+) -> Result<Value, LambdaError> {
+    Ok(handle_event(service, event.payload).await)
+}
+
+/// Answers one event.
 pub async fn handle_event(service: &SearchService, event: Value) -> Value {
     let kind = event_kind(&event);
     match kind {

@@ -1,0 +1,203 @@
+//! The searcher's deployment settings, read once from the environment and validated before the
+//! first request: a bad setting is one clear error at start-up, as the indexer's are
+//! (`hydrant_ingest::settings`).
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `HYDRANT_INDEX_URI` | index storage (`s3://bucket/prefix`, `file:///path` or a path) | required |
+//! | `HYDRANT_CACHE_BYTES` | memory for fetched split bytes | 256 MB, or a quarter of the function's memory |
+//! | `HYDRANT_SPLIT_CONCURRENCY` | splits searched at once | 100 |
+//! | `HYDRANT_SPLIT_CACHE_BYTES` | disk for whole splits (0: off) | 0 |
+//! | `HYDRANT_SPLIT_CACHE_DIR` | where whole splits are kept | `/tmp/hydrant-splits` |
+//!
+//! `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, set by Lambda, sizes the default byte cache.
+
+use std::path::PathBuf;
+
+use hydrant_metastore::storage::StorageUri;
+
+use crate::error::{Result, SearchError};
+use crate::searcher::SearcherConfig;
+
+/// Where whole splits are kept when the disk cache is on.
+pub const DEFAULT_SPLIT_CACHE_DIR: &str = "/tmp/hydrant-splits";
+
+/// Validated searcher settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearcherSettings {
+    pub index_uri: StorageUri,
+    pub config: SearcherConfig,
+    /// `(directory, capacity in bytes)` of the whole-split disk cache, when it is on.
+    pub split_cache: Option<(PathBuf, u64)>,
+}
+
+impl SearcherSettings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (tests pass a map instead of touching the
+    /// environment).
+    ///
+    /// ```
+    /// use hydrant_search::settings::SearcherSettings;
+    ///
+    /// let settings = SearcherSettings::from_lookup(|name| match name {
+    ///     "HYDRANT_INDEX_URI" => Some("s3://my-index-bucket".to_string()),
+    ///     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => Some("1024".to_string()),
+    ///     _ => None,
+    /// })
+    /// .unwrap();
+    /// assert_eq!(settings.config.chunk_cache_bytes, 256 << 20);
+    /// assert_eq!(settings.split_cache, None);
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_string())
+                .filter(|value| !value.is_empty())
+        };
+        let config_error = |name: &str, expected: &str, got: &str| {
+            SearchError::Config(format!("{name} must be {expected}, got `{got}`"))
+        };
+        let index_uri = get("HYDRANT_INDEX_URI")
+            .ok_or_else(|| {
+                SearchError::Config(
+                    "HYDRANT_INDEX_URI is not set: it names the index storage, e.g. s3://my-index-bucket"
+                        .to_string(),
+                )
+            })?
+            .parse::<StorageUri>()
+            .map_err(|error| SearchError::Config(format!("HYDRANT_INDEX_URI: {error}")))?;
+        let mut config = SearcherConfig::default();
+        // Lambda tells the function's memory; keep a quarter of it for fetched split bytes.
+        if let Some(memory_mb) = get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+            .and_then(|mb| mb.parse::<u64>().ok())
+            .filter(|mb| *mb > 0 && *mb <= 1 << 20)
+        {
+            config.chunk_cache_bytes = (memory_mb << 20) / 4;
+        }
+        if let Some(bytes) = get("HYDRANT_CACHE_BYTES") {
+            config.chunk_cache_bytes = bytes
+                .parse()
+                .map_err(|_| config_error("HYDRANT_CACHE_BYTES", "a number of bytes", &bytes))?;
+        }
+        if let Some(count) = get("HYDRANT_SPLIT_CONCURRENCY") {
+            config.split_concurrency =
+                count
+                    .parse()
+                    .ok()
+                    .filter(|count| *count > 0)
+                    .ok_or_else(|| {
+                        config_error("HYDRANT_SPLIT_CONCURRENCY", "a positive number", &count)
+                    })?;
+        }
+        let split_cache_bytes: u64 = match get("HYDRANT_SPLIT_CACHE_BYTES") {
+            None => 0,
+            Some(bytes) => bytes.parse().map_err(|_| {
+                config_error("HYDRANT_SPLIT_CACHE_BYTES", "a number of bytes", &bytes)
+            })?,
+        };
+        let split_cache = (split_cache_bytes > 0).then(|| {
+            let dir = get("HYDRANT_SPLIT_CACHE_DIR").unwrap_or(DEFAULT_SPLIT_CACHE_DIR.into());
+            (PathBuf::from(dir), split_cache_bytes)
+        });
+        Ok(SearcherSettings {
+            index_uri,
+            config,
+            split_cache,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<SearcherSettings> {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        SearcherSettings::from_lookup(|name| map.get(name).map(|value| value.to_string()))
+    }
+
+    fn message(result: Result<SearcherSettings>) -> String {
+        result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_index_uri_is_required_and_parsed() {
+        assert!(message(settings(&[])).contains("HYDRANT_INDEX_URI is not set"));
+        assert!(message(settings(&[("HYDRANT_INDEX_URI", "  ")])).contains("is not set"));
+        assert!(message(settings(&[("HYDRANT_INDEX_URI", "s3://")])).contains("HYDRANT_INDEX_URI"));
+        let settings = settings(&[("HYDRANT_INDEX_URI", "s3://bucket/prefix")]).unwrap();
+        assert_eq!(settings.index_uri.to_string(), "s3://bucket/prefix");
+        assert_eq!(settings.config, SearcherConfig::default());
+        assert_eq!(settings.split_cache, None);
+    }
+
+    #[test]
+    fn the_byte_cache_follows_the_function_memory_unless_set() {
+        let uri = ("HYDRANT_INDEX_URI", "s3://bucket");
+        let sized = settings(&[uri, ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).unwrap();
+        assert_eq!(sized.config.chunk_cache_bytes, 512 << 20);
+        let set = settings(&[
+            uri,
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048"),
+            ("HYDRANT_CACHE_BYTES", "1000"),
+        ])
+        .unwrap();
+        assert_eq!(set.config.chunk_cache_bytes, 1000);
+        // A memory size Lambda would never send does not overflow the shift.
+        let absurd = settings(&[uri, ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "99999999999999")]);
+        assert_eq!(
+            absurd.unwrap().config.chunk_cache_bytes,
+            SearcherConfig::default().chunk_cache_bytes
+        );
+    }
+
+    #[test]
+    fn bad_numbers_are_refused_by_name() {
+        let uri = ("HYDRANT_INDEX_URI", "s3://bucket");
+        assert!(
+            message(settings(&[uri, ("HYDRANT_CACHE_BYTES", "1GB")]))
+                .contains("HYDRANT_CACHE_BYTES must be a number of bytes, got `1GB`")
+        );
+        assert!(
+            message(settings(&[uri, ("HYDRANT_SPLIT_CONCURRENCY", "0")]))
+                .contains("HYDRANT_SPLIT_CONCURRENCY must be a positive number")
+        );
+        assert!(
+            message(settings(&[uri, ("HYDRANT_SPLIT_CACHE_BYTES", "-1")]))
+                .contains("HYDRANT_SPLIT_CACHE_BYTES")
+        );
+    }
+
+    #[test]
+    fn the_split_cache_is_off_unless_given_bytes() {
+        let uri = ("HYDRANT_INDEX_URI", "s3://bucket");
+        assert_eq!(
+            settings(&[uri, ("HYDRANT_SPLIT_CACHE_BYTES", "0")])
+                .unwrap()
+                .split_cache,
+            None
+        );
+        assert_eq!(
+            settings(&[uri, ("HYDRANT_SPLIT_CACHE_BYTES", "1000")])
+                .unwrap()
+                .split_cache,
+            Some((PathBuf::from(DEFAULT_SPLIT_CACHE_DIR), 1000))
+        );
+        assert_eq!(
+            settings(&[
+                uri,
+                ("HYDRANT_SPLIT_CACHE_BYTES", "1000"),
+                ("HYDRANT_SPLIT_CACHE_DIR", "/mnt/splits")
+            ])
+            .unwrap()
+            .split_cache,
+            Some((PathBuf::from("/mnt/splits"), 1000))
+        );
+    }
+}

@@ -68,7 +68,7 @@ def main():
     for bucket in (staging_bucket, index_bucket):
         s3.create_bucket(Bucket=bucket)
 
-    with open(os.path.join(ROOT, "loadtest", "configs", "mock-sales.yaml"), "rb") as config:
+    with open(os.path.join(ROOT, "loadtest", "datagen", "configs", "mock-sales.yaml"), "rb") as config:
         s3.put_object(Bucket=staging_bucket, Key="configs/mock-sales.yaml", Body=config.read())
     records = "".join(
         json.dumps({

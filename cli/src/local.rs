@@ -20,9 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use hydrant_datagen::firehose::{Framing, encode_object, object_key};
+use hydrant_datagen::mock_sales::{MOCK_SALES_CONFIG, MockSales};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
-use hydrant_loadtest::firehose::{Framing, encode_object, object_key};
-use hydrant_loadtest::mock_sales::{MOCK_SALES_CONFIG, MockSales};
 use hydrant_metastore::index_config::IndexConfig;
 use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
 use hydrant_metastore::{Error as MetastoreError, Metastore};

@@ -1,11 +1,6 @@
-//! Load generation and measurement for Hydrant: Firehose-shaped objects and the datasets
-//! that fill them.
+//! Hydrant's benchmark driver: it loads Hydrant with data from `hydrant-datagen` (re-exported
+//! here as [`firehose`], [`generator`], [`mock_sales`], [`web_logs`] and [`rng`]) and measures.
 //!
-//! - [`mock_sales`]: the dataset of Quickwit's serverless tutorial.
-//! - [`web_logs`]: web/HTTP access logs, the benchmark's main dataset.
-//! - [`firehose`]: object keys, framing and compression as Firehose writes them.
-//! - [`generator`]: objects with a share of bad records of every kind, and their expected reasons.
-//! - [`rng`]: a deterministic generator, so every run with a seed produces the same data.
 //! - [`bench`]: the whole measurement (`loadtest bench`): indexing, freshness, queries cold and
 //!   warm against a raw scan, maintenance, and [`cost`] of it all.
 //! - [`cold_start`]: the searcher binary's start to its first answer, over the Lambda Runtime API.
@@ -20,14 +15,11 @@ pub mod bench;
 pub mod cold_start;
 pub mod cost;
 pub mod error;
-pub mod firehose;
-pub mod generator;
 pub mod http_search;
 pub mod indexing_bench;
 pub mod memory;
-pub mod mock_sales;
 pub mod query_mix;
-pub mod rng;
 pub mod stream;
 pub mod target;
-pub mod web_logs;
+
+pub use hydrant_datagen::{firehose, generator, mock_sales, rng, web_logs};

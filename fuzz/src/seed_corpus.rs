@@ -92,8 +92,8 @@ fn main() {
     }
 
     let events = [
-        include_str!("../../search/tests/fixtures/apigw-v1-search.json").to_string(),
-        include_str!("../../search/tests/fixtures/http-v2-search.json").to_string(),
+        include_str!("../../lambda/tests/fixtures/apigw-v1-search.json").to_string(),
+        include_str!("../../lambda/tests/fixtures/http-v2-search.json").to_string(),
         r#"{"index_id":"fuzz","query":"body:fox","max_hits":3,"sort_by":"-id"}"#.to_string(),
         r#"{"index_id":"fuzz","query":"*","aggs":{"h":{"histogram":{"field":"price","interval":1}},"t":{"terms":{"field":"name"},"aggs":{"a":{"avg":{"field":"id"}}}}}}"#.to_string(),
         r#"{"index_id":"fuzz","query":"*","start_timestamp":1700000000,"end_timestamp":1700003000,"snippet_fields":["body"]}"#.to_string(),

@@ -10,7 +10,8 @@ use crate::error::{Result, SearchError};
 pub const MAX_HITS_LIMIT: usize = 10_000;
 
 /// A search request (POST JSON body, or GET query parameters).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+/// Serializable too: a leaf search carries it to another invocation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// The query string.
@@ -57,7 +58,7 @@ fn default_max_hits() -> usize {
 }
 
 /// How the response body is written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseFormat {
     #[default]

@@ -109,11 +109,42 @@ impl SortSpec {
 }
 
 /// One sort value. Values of one key share a variant.
-#[derive(Clone, Copy, Debug, PartialEq)]
+///
+/// Serialized with floats as their bits: JSON has no NaN or infinities, and a leaf's answer
+/// must come back exactly as it left.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "SortValueRepr", into = "SortValueRepr")]
 pub enum SortValue {
     U64(u64),
     I64(i64),
     F64(f64),
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+enum SortValueRepr {
+    U64(u64),
+    I64(i64),
+    F64Bits(u64),
+}
+
+impl From<SortValue> for SortValueRepr {
+    fn from(value: SortValue) -> Self {
+        match value {
+            SortValue::U64(value) => SortValueRepr::U64(value),
+            SortValue::I64(value) => SortValueRepr::I64(value),
+            SortValue::F64(value) => SortValueRepr::F64Bits(value.to_bits()),
+        }
+    }
+}
+
+impl From<SortValueRepr> for SortValue {
+    fn from(value: SortValueRepr) -> Self {
+        match value {
+            SortValueRepr::U64(value) => SortValue::U64(value),
+            SortValueRepr::I64(value) => SortValue::I64(value),
+            SortValueRepr::F64Bits(bits) => SortValue::F64(f64::from_bits(bits)),
+        }
+    }
 }
 
 impl SortValue {
@@ -139,7 +170,7 @@ impl SortValue {
 }
 
 /// A document of a split with its sort values.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Candidate {
     /// One value per sort key; `None` when the document has none.
     pub values: Vec<Option<SortValue>>,
@@ -207,7 +238,7 @@ impl Ord for Ranked<'_> {
 }
 
 /// Keeps the `limit` best of a stream of candidates.
-fn keep_best(
+pub fn keep_best(
     spec: &SortSpec,
     limit: usize,
     candidates: impl IntoIterator<Item = Candidate>,

@@ -1,0 +1,158 @@
+//! Fetching, the root's last step: only the page's documents are read, split by split, and
+//! rendered to JSON (with snippets when asked). Plain hits depend only on the document, so
+//! they are cached across requests; snippets depend on the query and are not.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hydrant_metastore::doc_mapper::DocMapper;
+use serde_json::{Map, Value};
+use tantivy::query::Query;
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Searcher, TantivyDocument};
+
+use super::SearchService;
+use super::leaf::LeafSplit;
+use super::plan::CompiledRequest;
+use crate::cache::DocKey;
+use crate::error::{Result, SearchError};
+use crate::fetcher::{FetchStats, with_request_stats};
+use crate::sort::Candidate;
+
+impl SearchService {
+    /// Fetches and renders the page's documents, split by split, in page order.
+    pub(crate) async fn fetch_hits(
+        &self,
+        compiled: &CompiledRequest,
+        splits: &[LeafSplit],
+        page: &[Candidate],
+        snippet_fields: &[String],
+        stats: &Arc<FetchStats>,
+    ) -> Result<(Vec<Value>, Option<Vec<Value>>)> {
+        let mut by_split: BTreeMap<usize, Vec<(usize, &Candidate)>> = BTreeMap::new();
+        for (position, candidate) in page.iter().enumerate() {
+            by_split
+                .entry(candidate.split_ordinal)
+                .or_default()
+                .push((position, candidate));
+        }
+        let mut hits = vec![Value::Null; page.len()];
+        let mut snippets = vec![Value::Null; page.len()];
+        // Snippets depend on the query; plain hits only on the document, so they are cached.
+        let use_doc_cache = snippet_fields.is_empty();
+        let doc_key = |ordinal: usize, candidate: &Candidate| DocKey {
+            split_id: splits
+                .get(ordinal)
+                .map_or_else(String::new, |split| split.split_id.clone()),
+            segment_ord: candidate.segment_ord,
+            doc_id: candidate.doc_id,
+        };
+        for (ordinal, mut candidates) in by_split {
+            if use_doc_cache {
+                candidates.retain(|(position, candidate)| {
+                    match self.docs.get(&doc_key(ordinal, candidate)) {
+                        Some(hit) => {
+                            hits[*position] = (*hit).clone();
+                            false
+                        }
+                        None => true,
+                    }
+                });
+                if candidates.is_empty() {
+                    continue;
+                }
+            }
+            // Open from the leaf search, unless the open-split cache let it go since.
+            let split = splits.get(ordinal).ok_or_else(|| {
+                SearchError::Internal(format!("a hit names split {ordinal}, which is not planned"))
+            })?;
+            let searcher = self
+                .open_split(compiled, split, stats)
+                .await
+                .map_err(|error| {
+                    SearchError::Internal(format!("cannot reopen a split: {}", error.details))
+                })?;
+            let addresses: Vec<(usize, DocAddress)> = candidates
+                .iter()
+                .map(|(position, candidate)| {
+                    (
+                        *position,
+                        DocAddress::new(candidate.segment_ord, candidate.doc_id),
+                    )
+                })
+                .collect();
+            let doc_mapper = compiled.doc_mapper.clone();
+            let query = compiled.query.clone();
+            let snippet_fields = snippet_fields.to_vec();
+            let stats = stats.clone();
+            let rendered = tokio::task::spawn_blocking(move || {
+                with_request_stats(&stats, || {
+                    render_hits(
+                        &searcher,
+                        &doc_mapper,
+                        query.as_ref(),
+                        &addresses,
+                        &snippet_fields,
+                    )
+                })
+            })
+            .await
+            .map_err(|error| {
+                SearchError::Internal(format!("hit fetching task failed: {error}"))
+            })??;
+            for (position, hit, snippet) in rendered {
+                if use_doc_cache {
+                    let key = doc_key(ordinal, &page[position]);
+                    self.docs.insert(key, Arc::new(hit.clone()));
+                }
+                hits[position] = hit;
+                snippets[position] = snippet;
+            }
+        }
+        Ok((hits, (!snippet_fields.is_empty()).then_some(snippets)))
+    }
+}
+
+/// Documents and snippets of one split's share of the page.
+fn render_hits(
+    searcher: &Searcher,
+    doc_mapper: &DocMapper,
+    query: &dyn Query,
+    addresses: &[(usize, DocAddress)],
+    snippet_fields: &[String],
+) -> Result<Vec<(usize, Value, Value)>> {
+    let schema = searcher.schema();
+    let mut generators = Vec::new();
+    for name in snippet_fields {
+        let field = schema.get_field(name).map_err(|_| {
+            SearchError::InvalidRequest(format!("snippet_fields: unknown field `{name}`"))
+        })?;
+        let generator = SnippetGenerator::create(searcher, query, field).map_err(|error| {
+            SearchError::InvalidRequest(format!("snippet_fields: `{name}`: {error}"))
+        })?;
+        generators.push((name.clone(), generator));
+    }
+    addresses
+        .iter()
+        .map(|(position, address)| {
+            let doc: TantivyDocument = searcher
+                .doc(*address)
+                .map_err(|error| SearchError::Internal(format!("cannot fetch a hit: {error}")))?;
+            let mut snippet = Map::new();
+            for (name, generator) in &generators {
+                let fragment = generator.snippet_from_doc(&doc);
+                let fragments = if fragment.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Value::String(fragment.to_html())]
+                };
+                snippet.insert(name.clone(), Value::Array(fragments));
+            }
+            Ok((
+                *position,
+                Value::Object(doc_mapper.doc_to_json(&doc)),
+                Value::Object(snippet),
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,419 @@
+//! The leaf search: one request over a set of splits, answered with partial results (counts,
+//! the best candidates, intermediate aggregations) that a root merges ([`super::merge`]) before
+//! it fetches documents. The request and the answer are plain serde types, so a leaf can run in
+//! another process (a Lambda invocation) as well as in this one.
+//!
+//! ```
+//! use hydrant_search::SearchRequest;
+//! use hydrant_search::searcher::{LeafSearchRequest, LeafSearchResponse};
+//!
+//! let request = LeafSearchRequest {
+//!     index_id: "logs".to_string(),
+//!     request: SearchRequest::new("status:500"),
+//!     splits: Vec::new(),
+//! };
+//! let json = serde_json::to_string(&request).unwrap();
+//! assert_eq!(serde_json::from_str::<LeafSearchRequest>(&json).unwrap(), request);
+//! let empty: LeafSearchResponse = serde_json::from_str(
+//!     &serde_json::to_string(&LeafSearchResponse::default()).unwrap(),
+//! ).unwrap();
+//! assert_eq!(empty.num_hits, 0);
+//! ```
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::Ordering as AtomicOrdering;
+
+use futures::StreamExt;
+use hydrant_metastore::SplitMetadata;
+use hydrant_metastore::split_bundle::{ByteRangeFetcher, SplitDirectory, SplitFooter};
+use serde::{Deserialize, Serialize};
+use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
+use tantivy::aggregation::{
+    AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector,
+};
+use tantivy::collector::Count;
+use tantivy::{ReloadPolicy, Searcher};
+use tracing::warn;
+
+use super::plan::CompiledRequest;
+use super::{AGGREGATION_BUCKET_LIMIT, AGGREGATION_MEMORY_LIMIT, SearchService};
+use crate::cache::LeafOutcome;
+use crate::error::Result;
+use crate::fetcher::{FetchStats, StorageFetcher, with_request_stats};
+use crate::request::SearchRequest;
+use crate::sort::{Candidate, TopHitsCollector};
+
+/// A split as a leaf needs it: where it is and how to read its footer, without the metastore.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeafSplit {
+    pub split_id: String,
+    /// Position in the whole request's newest-first order (the tie-break of document order),
+    /// assigned by the root so that every leaf agrees.
+    pub ordinal: usize,
+    pub footer_offsets: Range<u64>,
+    pub split_size_bytes: u64,
+}
+
+impl LeafSplit {
+    pub fn new(ordinal: usize, split: &SplitMetadata) -> Self {
+        LeafSplit {
+            split_id: split.split_id.clone(),
+            ordinal,
+            footer_offsets: split.footer_offsets.clone(),
+            split_size_bytes: split.split_size_bytes,
+        }
+    }
+}
+
+/// One request over some of an index's splits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LeafSearchRequest {
+    pub index_id: String,
+    /// The whole request: a leaf collects `start_offset + max_hits` candidates, since any of
+    /// them may make the page once merged.
+    pub request: SearchRequest,
+    pub splits: Vec<LeafSplit>,
+}
+
+/// A split a leaf could not search.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedSplit {
+    pub split_id: String,
+    /// For logs and operators, never for the caller.
+    pub details: String,
+    /// The split file is missing (garbage-collected since the plan, say).
+    pub missing: bool,
+}
+
+/// What a leaf answers: partial results to merge, and what they cost.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LeafSearchResponse {
+    /// Matches counted; without `count_all`, a lower bound (the candidates each split found).
+    pub num_hits: u64,
+    /// The best `start_offset + max_hits` documents of these splits, in no particular order.
+    pub candidates: Vec<Candidate>,
+    /// Intermediate aggregation state, merged by the root. Kept as postcard bytes inside the
+    /// JSON: tantivy's state has non-string map keys, which JSON cannot carry.
+    #[serde(default, with = "intermediate_aggregations")]
+    pub aggregations: Option<IntermediateAggregationResults>,
+    pub failed_splits: Vec<FailedSplit>,
+    pub splits_searched: usize,
+    /// Splits answered from the leaf cache, not searched.
+    pub splits_from_cache: usize,
+    pub storage_gets: u64,
+    pub storage_bytes: u64,
+    pub cache_hits: u64,
+}
+
+/// `Option<IntermediateAggregationResults>` as base64 of its postcard encoding.
+mod intermediate_aggregations {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<IntermediateAggregationResults>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            None => serializer.serialize_none(),
+            Some(results) => {
+                let bytes = postcard::to_allocvec(results).map_err(serde::ser::Error::custom)?;
+                serializer.serialize_some(&BASE64.encode(bytes))
+            }
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<IntermediateAggregationResults>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        let bytes = BASE64.decode(text).map_err(serde::de::Error::custom)?;
+        postcard::from_bytes(&bytes)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A split's answer, from the cache or from searching it.
+struct SplitAnswer {
+    outcome: Arc<LeafOutcome>,
+    from_cache: bool,
+}
+
+impl SearchService {
+    /// Answers a leaf request: compiles it against the index's doc mapping (from this
+    /// searcher's metastore cache) and searches its splits.
+    pub async fn leaf_search(&self, leaf: &LeafSearchRequest) -> Result<LeafSearchResponse> {
+        let metadata = self.metastores.get(&leaf.index_id).await?;
+        let doc_mapper = self.doc_mappers.get(&metadata)?;
+        let compiled = CompiledRequest::compile(&leaf.index_id, doc_mapper, &leaf.request)?;
+        self.search_splits(&compiled, &leaf.splits).await
+    }
+
+    /// Searches `splits` with bounded concurrency; a split that fails is listed, not fatal.
+    pub(crate) async fn search_splits(
+        &self,
+        compiled: &CompiledRequest,
+        splits: &[LeafSplit],
+    ) -> Result<LeafSearchResponse> {
+        let stats = Arc::new(FetchStats::default());
+        // The futures are built first so the stream's type names no closure: rustc cannot
+        // prove a mapping closure over borrowed splits `Send` for every lifetime.
+        let split_searches: Vec<_> = splits
+            .iter()
+            .map(|split| {
+                let stats = stats.clone();
+                async move { (split, self.answer_split(compiled, split, &stats).await) }
+            })
+            .collect();
+        let answers: Vec<_> = futures::stream::iter(split_searches)
+            .buffer_unordered(self.split_concurrency)
+            .collect()
+            .await;
+        let mut response = LeafSearchResponse {
+            splits_searched: splits.len(),
+            ..LeafSearchResponse::default()
+        };
+        let mut aggregations: Vec<IntermediateAggregationResults> = Vec::new();
+        for (split, answer) in answers {
+            match answer {
+                Ok(answer) => {
+                    // Without counting, a split's candidates are a lower bound of its matches,
+                    // and it must be taken here: merging keeps only the best of them.
+                    response.num_hits += if compiled.count_all {
+                        answer.outcome.count
+                    } else {
+                        answer.outcome.candidates.len() as u64
+                    };
+                    response
+                        .candidates
+                        .extend(answer.outcome.candidates.iter().cloned());
+                    aggregations.extend(answer.outcome.aggregations.clone());
+                    response.splits_from_cache += usize::from(answer.from_cache);
+                }
+                Err(error) => {
+                    warn!(
+                        index_id = compiled.index_id,
+                        split_id = split.split_id,
+                        details = error.details,
+                        "split search failed"
+                    );
+                    if error.missing {
+                        self.metastores.expire(&compiled.index_id);
+                    }
+                    response.failed_splits.push(FailedSplit {
+                        split_id: split.split_id.clone(),
+                        details: error.details,
+                        missing: error.missing,
+                    });
+                }
+            }
+        }
+        response.aggregations = super::merge::merge_aggregations(aggregations)?;
+        response.storage_gets = stats.num_gets.load(AtomicOrdering::Relaxed);
+        response.storage_bytes = stats.bytes_fetched.load(AtomicOrdering::Relaxed);
+        response.cache_hits = stats.cache_hits.load(AtomicOrdering::Relaxed);
+        Ok(response)
+    }
+
+    /// A split's answer from the cache, or from searching it.
+    async fn answer_split(
+        &self,
+        compiled: &CompiledRequest,
+        split: &LeafSplit,
+        stats: &Arc<FetchStats>,
+    ) -> std::result::Result<SplitAnswer, SplitError> {
+        if let Some(outcome) = self.leaves.get(&split.split_id, &compiled.fingerprint) {
+            return Ok(SplitAnswer {
+                outcome: renumbered(outcome, split.ordinal),
+                from_cache: true,
+            });
+        }
+        let searcher = self.open_split(compiled, split, stats).await?;
+        let outcome = Arc::new(search_split(compiled, searcher, split.ordinal, stats).await?);
+        self.leaves
+            .insert(&split.split_id, &compiled.fingerprint, outcome.clone());
+        Ok(SplitAnswer {
+            outcome,
+            from_cache: false,
+        })
+    }
+
+    /// Opens a split: its footer (one ranged GET, then cached), then tantivy over the hotcache
+    /// and the byte-range fetcher: the local copy when the split cache has one, storage
+    /// otherwise (and the split cache, if any, starts downloading it).
+    pub(crate) async fn open_split(
+        &self,
+        compiled: &CompiledRequest,
+        split: &LeafSplit,
+        stats: &Arc<FetchStats>,
+    ) -> std::result::Result<Searcher, SplitError> {
+        if let Some(searcher) = self.searchers.get(&split.split_id) {
+            return Ok(searcher);
+        }
+        let storage = self.metastore().storage().clone();
+        let path = SplitMetadata::split_path(&compiled.index_id, &split.split_id);
+        let local = self
+            .split_cache
+            .as_ref()
+            .and_then(|cache| cache.fetcher(&split.split_id));
+        let footer = match self.footers.get(&split.split_id) {
+            Some(footer) => footer,
+            None => {
+                let footer = match &local {
+                    Some(local) => local
+                        .read_footer(&path, split.footer_offsets.clone())
+                        .map_err(SplitError::from_metastore)?,
+                    None => {
+                        let footer = SplitFooter::read(
+                            storage.as_ref(),
+                            &path,
+                            Some(split.footer_offsets.clone()),
+                        )
+                        .await
+                        .map_err(SplitError::from_metastore)?;
+                        stats.record_get(split.footer_offsets.end - split.footer_offsets.start);
+                        footer
+                    }
+                };
+                let footer = Arc::new(footer);
+                self.footers.insert(split.split_id.clone(), footer.clone());
+                footer
+            }
+        };
+        let fetcher: Arc<dyn ByteRangeFetcher> = match local {
+            Some(local) => Arc::new(local),
+            None => {
+                if let Some(cache) = &self.split_cache {
+                    cache.download_in_background(
+                        storage.clone(),
+                        path.clone(),
+                        split.split_id.clone(),
+                        split.split_size_bytes,
+                    );
+                }
+                Arc::new(StorageFetcher::new(
+                    storage,
+                    &path,
+                    split.split_size_bytes,
+                    tokio::runtime::Handle::current(),
+                    self.chunks.clone(),
+                ))
+            }
+        };
+        let doc_mapper = compiled.doc_mapper.clone();
+        let stats = stats.clone();
+        let searcher = tokio::task::spawn_blocking(move || {
+            with_request_stats(&stats, || {
+                let mut index = SplitDirectory::new(footer, fetcher)
+                    .open_index()
+                    .map_err(|error| SplitError::other(error.to_string()))?;
+                index.set_tokenizers(doc_mapper.tokenizers().clone());
+                index.set_fast_field_tokenizers(doc_mapper.fast_field_normalizers().clone());
+                // Hits are rendered once and cached (DocCache): decompressed doc store blocks,
+                // up to a megabyte each, are not worth keeping per open split.
+                let reader = index
+                    .reader_builder()
+                    .reload_policy(ReloadPolicy::Manual)
+                    .doc_store_cache_num_blocks(1)
+                    .try_into()
+                    .map_err(|error: tantivy::TantivyError| SplitError::other(error.to_string()))?;
+                Ok::<_, SplitError>(reader.searcher())
+            })
+        })
+        .await
+        .map_err(|error| SplitError::other(format!("open task failed: {error}")))??;
+        self.searchers
+            .insert(split.split_id.clone(), searcher.clone());
+        Ok(searcher)
+    }
+}
+
+/// Why a split could not be searched: details for the logs, never for the caller.
+pub(crate) struct SplitError {
+    pub(crate) details: String,
+    /// The split file is missing (deleted by garbage collection, say).
+    missing: bool,
+}
+
+impl SplitError {
+    fn other(details: String) -> Self {
+        SplitError {
+            details,
+            missing: false,
+        }
+    }
+
+    fn from_metastore(error: hydrant_metastore::Error) -> Self {
+        SplitError {
+            missing: error.is_not_found(),
+            details: error.to_string(),
+        }
+    }
+}
+
+/// Cached candidates carry the ordinal of the request that computed them.
+fn renumbered(outcome: Arc<LeafOutcome>, ordinal: usize) -> Arc<LeafOutcome> {
+    if outcome
+        .candidates
+        .iter()
+        .all(|candidate| candidate.split_ordinal == ordinal)
+    {
+        return outcome;
+    }
+    let mut renumbered = (*outcome).clone();
+    for candidate in &mut renumbered.candidates {
+        candidate.split_ordinal = ordinal;
+    }
+    Arc::new(renumbered)
+}
+
+/// Searches one open split on a blocking thread: the count, the best candidates and the
+/// intermediate aggregations, in one pass of tantivy's collectors.
+async fn search_split(
+    compiled: &CompiledRequest,
+    searcher: Searcher,
+    ordinal: usize,
+    stats: &Arc<FetchStats>,
+) -> std::result::Result<LeafOutcome, SplitError> {
+    let query = compiled.query.clone();
+    let top_hits = TopHitsCollector {
+        spec: compiled.sort.clone(),
+        limit: compiled.num_to_collect,
+        split_ordinal: ordinal,
+    };
+    let aggregations = compiled.aggregations.clone();
+    let count_all = compiled.count_all;
+    let tokenizers = compiled.doc_mapper.tokenizers().clone();
+    let stats = stats.clone();
+    tokio::task::spawn_blocking(move || {
+        with_request_stats(&stats, || {
+            let aggregation_collector = aggregations.map(|aggregations| {
+                let limits = AggregationLimitsGuard::new(
+                    Some(AGGREGATION_MEMORY_LIMIT),
+                    Some(AGGREGATION_BUCKET_LIMIT),
+                );
+                DistributedAggregationCollector::from_aggs(
+                    aggregations,
+                    AggContextParams::new(limits, tokenizers),
+                )
+            });
+            let count = count_all.then_some(Count);
+            let (count, candidates, aggregations) =
+                searcher.search(query.as_ref(), &(count, top_hits, aggregation_collector))?;
+            Ok::<_, tantivy::TantivyError>(LeafOutcome {
+                count: count.unwrap_or(0) as u64,
+                candidates,
+                aggregations,
+            })
+        })
+    })
+    .await
+    .map_err(|error| SplitError::other(format!("search task failed: {error}")))?
+    .map_err(|error| SplitError::other(error.to_string()))
+}

@@ -1,0 +1,277 @@
+//! The search core: one request over the published splits of an index, in the steps
+//! Quickwit's root and leaves take, so that leaves can later run in other invocations.
+//!
+//! 1. [`plan`]: the request checked and compiled against the doc mapping (cached), and the
+//!    splits to search, newest first, after pruning by time range: [`SearchService::plan`].
+//! 2. [`leaf`]: per split, with bounded concurrency, a cached answer for this request, or the
+//!    split opened from its footer (one ranged GET, cached) and searched on a blocking thread:
+//!    the count, the best `start_offset + max_hits` candidates, intermediate aggregations.
+//!    [`SearchService::leaf_search`] answers a [`LeafSearchRequest`] over any set of splits.
+//! 3. [`merge`]: leaf answers over disjoint split sets merged into one ([`SearchPlan::merge`]).
+//! 4. [`fetch`]: only the page's documents read and rendered, aggregations finalized:
+//!    [`SearchService::finish`].
+//!
+//! A split that fails is reported in `errors` (without internal details); the others still
+//! answer. A missing split makes the metastore document revalidate on the next request.
+
+mod fetch;
+pub mod leaf;
+mod merge;
+mod plan;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hydrant_metastore::Metastore;
+use hydrant_metastore::split_bundle::SplitFooter;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use tantivy::Searcher;
+use tracing::info;
+
+pub use self::leaf::{FailedSplit, LeafSearchRequest, LeafSearchResponse, LeafSplit};
+use self::plan::CompiledRequest;
+pub use self::plan::MAX_AGGREGATION_DEPTH;
+use crate::cache::{DocCache, DocMapperCache, LeafCache, METASTORE_TTL, MetastoreCache};
+use crate::error::Result;
+use crate::fetcher::{ChunkCache, FetchStats};
+use crate::request::{SearchRequest, SearchResponse, SearchStats};
+use crate::sort::final_page;
+use crate::split_cache::SplitCache;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Memory aggregations may use per request, and buckets they may return.
+const AGGREGATION_MEMORY_LIMIT: u64 = 500 << 20;
+const AGGREGATION_BUCKET_LIMIT: u32 = 65_000;
+
+/// Sizes of what is kept across requests (warm Lambda invocations).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearcherConfig {
+    /// Bytes of split data (fetched ranges) kept in memory.
+    pub chunk_cache_bytes: u64,
+    /// Bytes of split footers (hotcaches) kept in memory.
+    pub footer_cache_bytes: u64,
+    /// Bytes of per-split results kept in memory.
+    pub leaf_cache_bytes: u64,
+    /// Bytes of rendered hits kept in memory.
+    pub doc_cache_bytes: u64,
+    /// Splits kept open between requests. An open split holds its parsed metadata, segment
+    /// readers and, once it has rendered a hit, one decompressed doc store block (up to
+    /// `docstore_blocksize`, 1 MB by default): this bounds that memory to about 256 MB.
+    pub open_splits: usize,
+    /// Splits searched at the same time. A cold split search mostly waits on a few sequential
+    /// storage round trips, so this is far above the core count: 100 splits with 30 ms GETs
+    /// answer in one wave of round trips instead of thirteen.
+    pub split_concurrency: usize,
+    /// How long a metastore document is trusted before revalidation.
+    pub metastore_ttl: Duration,
+}
+
+impl Default for SearcherConfig {
+    fn default() -> Self {
+        SearcherConfig {
+            chunk_cache_bytes: 256 << 20,
+            footer_cache_bytes: 64 << 20,
+            leaf_cache_bytes: 32 << 20,
+            doc_cache_bytes: 32 << 20,
+            open_splits: 256,
+            split_concurrency: 100,
+            metastore_ttl: METASTORE_TTL,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct FooterWeighter;
+
+impl Weighter<String, Arc<SplitFooter>> for FooterWeighter {
+    fn weight(&self, _key: &String, footer: &Arc<SplitFooter>) -> u64 {
+        footer.hotcache().num_bytes() as u64 + 1024
+    }
+}
+
+/// Answers search requests; holds the caches that make warm requests cheap.
+pub struct SearchService {
+    metastores: MetastoreCache,
+    split_cache: Option<Arc<SplitCache>>,
+    doc_mappers: DocMapperCache,
+    footers: Cache<String, Arc<SplitFooter>, FooterWeighter>,
+    chunks: Arc<ChunkCache>,
+    leaves: LeafCache,
+    docs: DocCache,
+    /// Open splits by split id: reopening one costs parsing its metadata and opening its
+    /// segment readers, on every request otherwise.
+    searchers: Cache<String, Searcher>,
+    split_concurrency: usize,
+}
+
+impl std::fmt::Debug for SearchService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchService").finish_non_exhaustive()
+    }
+}
+
+impl SearchService {
+    pub fn new(metastore: Metastore, config: SearcherConfig) -> Self {
+        SearchService {
+            metastores: MetastoreCache::new(metastore, config.metastore_ttl),
+            split_cache: None,
+            doc_mappers: DocMapperCache::default(),
+            footers: Cache::with_weighter(1024, config.footer_cache_bytes, FooterWeighter),
+            chunks: Arc::new(ChunkCache::with_capacity_bytes(config.chunk_cache_bytes)),
+            leaves: LeafCache::with_capacity_bytes(config.leaf_cache_bytes),
+            docs: DocCache::with_capacity_bytes(config.doc_cache_bytes),
+            searchers: Cache::new(config.open_splits.max(1)),
+            split_concurrency: config.split_concurrency.max(1),
+        }
+    }
+
+    pub fn metastore(&self) -> &Metastore {
+        self.metastores.metastore()
+    }
+
+    /// Keeps whole splits on local disk once searched (see [`SplitCache`]).
+    pub fn with_split_cache(mut self, split_cache: Arc<SplitCache>) -> Self {
+        self.split_cache = Some(split_cache);
+        self
+    }
+
+    /// The disk split cache, if any.
+    pub fn split_cache(&self) -> Option<&Arc<SplitCache>> {
+        self.split_cache.as_ref()
+    }
+
+    /// Runs `request` on `index_id`: plan, one leaf over every planned split, finish.
+    pub async fn search(&self, index_id: &str, request: &SearchRequest) -> Result<SearchResponse> {
+        let plan = self.plan(index_id, request).await?;
+        let leaf = self.search_splits(&plan.compiled, &plan.splits).await?;
+        self.finish(&plan, leaf).await
+    }
+
+    /// Checks and compiles `request` for `index_id` and picks the splits it must search.
+    /// Every mistake in the request is found here, before any split is read.
+    pub async fn plan(&self, index_id: &str, request: &SearchRequest) -> Result<SearchPlan> {
+        let started = Instant::now();
+        let metadata = self.metastores.get(index_id).await?;
+        let doc_mapper = self.doc_mappers.get(&metadata)?;
+        let compiled = CompiledRequest::compile(index_id, doc_mapper, request)?;
+        let (splits, splits_total) = plan::splits_to_search(&metadata, request);
+        Ok(SearchPlan {
+            compiled,
+            request: request.clone(),
+            splits,
+            splits_total,
+            started,
+        })
+    }
+
+    /// The response to a planned request from its merged leaf answer: the page picked from
+    /// the candidates, its documents fetched, aggregations finalized.
+    pub async fn finish(
+        &self,
+        plan: &SearchPlan,
+        leaf: LeafSearchResponse,
+    ) -> Result<SearchResponse> {
+        let request = &plan.request;
+        let num_hits = leaf.num_hits;
+        let page = final_page(
+            &plan.compiled.sort,
+            leaf.candidates,
+            request.start_offset,
+            request.max_hits,
+        );
+        let fetch_stats = Arc::new(FetchStats::default());
+        let (hits, snippets) = self
+            .fetch_hits(
+                &plan.compiled,
+                &plan.splits,
+                &page,
+                &request.snippet_fields,
+                &fetch_stats,
+            )
+            .await?;
+        let aggregations = match &plan.compiled.aggregations {
+            Some(request_aggs) => Some(merge::finalize_aggregations(
+                request_aggs,
+                leaf.aggregations,
+            )?),
+            None => None,
+        };
+        let errors = leaf
+            .failed_splits
+            .iter()
+            .map(|failed| format!("split {} could not be searched", failed.split_id))
+            .collect();
+        let stats = SearchStats {
+            splits_total: plan.splits_total,
+            splits_searched: leaf.splits_searched,
+            splits_pruned: plan.splits_total.saturating_sub(plan.splits.len()),
+            splits_from_cache: leaf.splits_from_cache,
+            storage_gets: leaf.storage_gets + fetch_stats.num_gets.load(Relaxed),
+            storage_bytes: leaf.storage_bytes + fetch_stats.bytes_fetched.load(Relaxed),
+            cache_hits: leaf.cache_hits + fetch_stats.cache_hits.load(Relaxed),
+        };
+        let elapsed_time_micros = plan.started.elapsed().as_micros() as u64;
+        info!(
+            index_id = plan.compiled.index_id,
+            num_hits,
+            splits_searched = stats.splits_searched,
+            splits_pruned = stats.splits_pruned,
+            splits_from_cache = stats.splits_from_cache,
+            gets = stats.storage_gets,
+            bytes_fetched = stats.storage_bytes,
+            cache_hits = stats.cache_hits,
+            elapsed_micros = elapsed_time_micros,
+            "search"
+        );
+        Ok(SearchResponse {
+            num_hits,
+            hits,
+            snippets,
+            aggregations,
+            elapsed_time_micros,
+            errors,
+            stats: request.stats.then_some(stats),
+        })
+    }
+}
+
+/// A checked and compiled request with the splits it must search: what a root holds while its
+/// leaves answer.
+pub struct SearchPlan {
+    compiled: CompiledRequest,
+    request: SearchRequest,
+    splits: Vec<LeafSplit>,
+    splits_total: usize,
+    started: Instant,
+}
+
+impl std::fmt::Debug for SearchPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchPlan")
+            .field("index_id", &self.compiled.index_id)
+            .field("splits", &self.splits.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SearchPlan {
+    /// The splits to search, newest first.
+    pub fn splits(&self) -> &[LeafSplit] {
+        &self.splits
+    }
+
+    /// A leaf request over some of the planned splits.
+    pub fn leaf_request(&self, splits: &[LeafSplit]) -> LeafSearchRequest {
+        LeafSearchRequest {
+            index_id: self.compiled.index_id.clone(),
+            request: self.request.clone(),
+            splits: splits.to_vec(),
+        }
+    }
+
+    /// Leaf answers over disjoint sets of the planned splits, merged into one.
+    pub fn merge(&self, responses: Vec<LeafSearchResponse>) -> Result<LeafSearchResponse> {
+        merge::merge_leaf_responses(&self.compiled.sort, self.compiled.num_to_collect, responses)
+    }
+}

@@ -1,0 +1,256 @@
+//! Planning, the root's first step: the request checked and compiled against the index's doc
+//! mapping (a mistake is a 400 before any split is touched), and the splits it must search,
+//! newest first, after time pruning.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use hydrant_metastore::doc_mapper::{DocMapper, FieldKind, ResolvedField};
+use hydrant_metastore::{IndexMetadata, SplitFilter, SplitMetadata};
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, RangeQuery};
+use tantivy::{DateTime, Term};
+
+use super::leaf::LeafSplit;
+use crate::error::{Result, SearchError};
+use crate::query::{build_query, parse_query};
+use crate::request::SearchRequest;
+use crate::sort::SortSpec;
+
+/// A request compiled for one index: what every split search of it shares.
+pub(crate) struct CompiledRequest {
+    pub index_id: String,
+    pub doc_mapper: Arc<DocMapper>,
+    pub query: Arc<dyn Query>,
+    pub sort: SortSpec,
+    pub aggregations: Option<Aggregations>,
+    pub num_to_collect: usize,
+    pub count_all: bool,
+    /// Identifies the request's per-split answer in the leaf cache.
+    pub fingerprint: String,
+}
+
+impl CompiledRequest {
+    /// Checks `request` and compiles its query, time filter, sort and aggregations.
+    pub fn compile(
+        index_id: &str,
+        doc_mapper: Arc<DocMapper>,
+        request: &SearchRequest,
+    ) -> Result<Self> {
+        request.validate()?;
+        let ast = parse_query(&request.query)?;
+        let default_fields: &[String] = if request.search_field.is_empty() {
+            doc_mapper.default_search_fields()
+        } else {
+            &request.search_field
+        };
+        let mut query = build_query(&ast, &doc_mapper, default_fields)?;
+        if let Some(time_filter) = time_filter(&doc_mapper, request)? {
+            query = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, query),
+                (Occur::Must, time_filter),
+            ]));
+        }
+        let aggregations = match &request.aggs {
+            None => None,
+            Some(json) => Some(
+                serde_json::from_value::<Aggregations>(json.clone())
+                    .map_err(|error| SearchError::InvalidRequest(format!("aggs: {error}")))?,
+            ),
+        };
+        if let Some(aggregations) = &aggregations {
+            check_aggregation_requests(aggregations, 1)?;
+            check_aggregation_fields(&doc_mapper, aggregations)?;
+        }
+        check_snippet_fields(&doc_mapper, &request.snippet_fields)?;
+        Ok(CompiledRequest {
+            index_id: index_id.to_string(),
+            sort: SortSpec::parse(&request.sort_by, &doc_mapper)?,
+            doc_mapper,
+            query: Arc::from(query),
+            aggregations,
+            num_to_collect: request.start_offset + request.max_hits,
+            count_all: request.count_all,
+            fingerprint: request.fingerprint(),
+        })
+    }
+}
+
+/// The published splits `request` must search, newest first: a split's position is the
+/// tie-break of document order, the same on every leaf. Returns them with the number of
+/// published splits before pruning.
+pub(crate) fn splits_to_search(
+    metadata: &IndexMetadata,
+    request: &SearchRequest,
+) -> (Vec<LeafSplit>, usize) {
+    let filter = SplitFilter::published_in(request.start_timestamp, request.end_timestamp);
+    let mut splits: Vec<&SplitMetadata> = metadata.splits_matching(&filter).collect();
+    splits.sort_by(|left, right| right.split_id.cmp(&left.split_id));
+    let splits = splits
+        .into_iter()
+        .enumerate()
+        .map(|(ordinal, split)| LeafSplit::new(ordinal, split))
+        .collect();
+    (splits, metadata.published_splits().count())
+}
+
+fn check_snippet_fields(doc_mapper: &DocMapper, snippet_fields: &[String]) -> Result<()> {
+    for name in snippet_fields {
+        let field = doc_mapper
+            .fields()
+            .iter()
+            .find(|field| field.path == *name)
+            .ok_or_else(|| {
+                SearchError::InvalidRequest(format!("snippet_fields: unknown field `{name}`"))
+            })?;
+        let stored = doc_mapper.schema().get_field_entry(field.field).is_stored();
+        if !matches!(field.kind, FieldKind::Text { .. }) || !stored {
+            return Err(SearchError::InvalidRequest(format!(
+                "snippet_fields: `{name}` must be a stored text field"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Deepest nesting of sub-aggregations a request may have.
+pub const MAX_AGGREGATION_DEPTH: usize = 16;
+
+/// Checks the parameters tantivy would only check per split, where a mistake becomes an empty
+/// answer instead of a 400: histogram intervals are positive, date histograms have a fixed
+/// interval that fits in nanoseconds, and nesting is bounded.
+pub(crate) fn check_aggregation_requests(aggregations: &Aggregations, depth: usize) -> Result<()> {
+    use tantivy::aggregation::agg_req::AggregationVariants;
+    let invalid = |name: &str, message: String| {
+        SearchError::InvalidRequest(format!("aggs: `{name}`: {message}"))
+    };
+    for (name, aggregation) in aggregations {
+        if depth > MAX_AGGREGATION_DEPTH {
+            return Err(invalid(
+                name,
+                format!("aggregations nest at most {MAX_AGGREGATION_DEPTH} levels deep"),
+            ));
+        }
+        match &aggregation.agg {
+            AggregationVariants::Histogram(histogram)
+                if !(histogram.interval.is_finite() && histogram.interval > 0.0) =>
+            {
+                return Err(invalid(
+                    name,
+                    format!(
+                        "histogram interval must be positive, got {}",
+                        histogram.interval
+                    ),
+                ));
+            }
+            AggregationVariants::DateHistogram(histogram) => {
+                if histogram.interval.is_some() || histogram.calendar_interval.is_some() {
+                    return Err(invalid(
+                        name,
+                        "date_histogram takes `fixed_interval` (`30s`, `1h`, `1d`); `interval` and \
+                         `calendar_interval` are not supported"
+                            .to_string(),
+                    ));
+                }
+                let Some(interval) = &histogram.fixed_interval else {
+                    return Err(invalid(
+                        name,
+                        "date_histogram needs a `fixed_interval`".to_string(),
+                    ));
+                };
+                fixed_interval_millis(interval).map_err(|message| invalid(name, message))?;
+            }
+            _ => {}
+        }
+        check_aggregation_requests(&aggregation.sub_aggregation, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// A date histogram's fixed interval (`90s`, `1h`) in milliseconds: positive, and small enough
+/// to be counted in nanoseconds.
+pub(crate) fn fixed_interval_millis(interval: &str) -> std::result::Result<i64, String> {
+    let digits = interval.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = interval.split_at(digits);
+    let millis_per_unit: i64 = match unit {
+        "ms" | "milliseconds" => 1,
+        "s" | "seconds" => 1_000,
+        "m" | "minutes" => 60_000,
+        "h" | "hours" => 3_600_000,
+        "d" | "days" => 86_400_000,
+        _ => {
+            return Err(format!(
+                "fixed_interval `{interval}` is not a number followed by ms, s, m, h or d"
+            ));
+        }
+    };
+    number
+        .parse::<i64>()
+        .ok()
+        .filter(|number| *number > 0)
+        .and_then(|number| number.checked_mul(millis_per_unit))
+        .filter(|millis| millis.checked_mul(1_000_000).is_some())
+        .ok_or_else(|| {
+            format!("fixed_interval `{interval}` must be positive and at most ~292 years")
+        })
+}
+
+/// Aggregations read fast fields: a field that is not one is the caller's mistake (400), not
+/// something for every split to fail on.
+fn check_aggregation_fields(doc_mapper: &DocMapper, aggregations: &Aggregations) -> Result<()> {
+    for name in tantivy::aggregation::agg_req::get_fast_field_names(aggregations) {
+        let fast = match doc_mapper.resolve_field(&name) {
+            Some(ResolvedField::Mapped(field)) => field.kind.is_fast(),
+            Some(ResolvedField::JsonPath { field, .. }) => field.kind.is_fast(),
+            None => false,
+        };
+        if !fast {
+            return Err(SearchError::InvalidRequest(format!(
+                "aggs: `{name}` is not a fast field (aggregations need `fast: true`)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `start_timestamp <= ts < end_timestamp` on the timestamp field, when asked for.
+fn time_filter(doc_mapper: &DocMapper, request: &SearchRequest) -> Result<Option<Box<dyn Query>>> {
+    if request.start_timestamp.is_none() && request.end_timestamp.is_none() {
+        return Ok(None);
+    }
+    let Some(timestamp_field) = doc_mapper.timestamp_field() else {
+        return Err(SearchError::InvalidRequest(
+            "start_timestamp and end_timestamp need an index with a timestamp_field".to_string(),
+        ));
+    };
+    // Datetimes are nanoseconds in an i64 (years 1677 to 2262). A bound past that range
+    // saturates: `end_timestamp=9999999999`, a common "no upper bound", means just that.
+    let bound_term = |nanos: i64| {
+        Term::from_field_date(timestamp_field.field, DateTime::from_timestamp_nanos(nanos))
+    };
+    let lower = match request
+        .start_timestamp
+        .map(|secs| secs.checked_mul(1_000_000_000))
+    {
+        None => Bound::Unbounded,
+        Some(Some(nanos)) => Bound::Included(bound_term(nanos)),
+        Some(None) if request.start_timestamp < Some(0) => Bound::Unbounded,
+        // Later than any datetime can be: nothing matches.
+        Some(None) => return Ok(Some(Box::new(EmptyQuery))),
+    };
+    let upper = match request
+        .end_timestamp
+        .map(|secs| secs.checked_mul(1_000_000_000))
+    {
+        None => Bound::Unbounded,
+        Some(Some(nanos)) => Bound::Excluded(bound_term(nanos)),
+        Some(None) if request.end_timestamp > Some(0) => Bound::Unbounded,
+        // Earlier than any datetime can be: nothing matches.
+        Some(None) => return Ok(Some(Box::new(EmptyQuery))),
+    };
+    if matches!((&lower, &upper), (Bound::Unbounded, Bound::Unbounded)) {
+        // tantivy refuses a range without bounds (it panics); this one filters nothing.
+        return Ok(None);
+    }
+    Ok(Some(Box::new(RangeQuery::new(lower, upper))))
+}

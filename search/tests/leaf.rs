@@ -1,0 +1,129 @@
+//! A search answered as a root with distributed leaves would answer it: the plan's splits cut
+//! into disjoint sets, each leaf request and answer sent through JSON to and from a searcher of
+//! its own (another invocation, with cold caches), the answers merged, then finished. The
+//! response must equal the single-pass one.
+
+mod common;
+
+use common::fixture;
+use hydrant_metastore::Metastore;
+use hydrant_search::searcher::{LeafSearchRequest, LeafSearchResponse, LeafSplit};
+use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use serde_json::json;
+
+fn through_json<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
+    serde_json::from_str(&serde_json::to_string(value).unwrap()).unwrap()
+}
+
+fn requests() -> Vec<SearchRequest> {
+    let request =
+        |body: serde_json::Value| SearchRequest::from_json(body.to_string().as_bytes()).unwrap();
+    vec![
+        request(json!({"query": "*", "max_hits": 7})),
+        request(
+            json!({"query": "description:ripe", "max_hits": 5, "start_offset": 3, "sort_by": "-price,id"}),
+        ),
+        request(json!({"query": "name:banana OR name:cherry", "max_hits": 10, "sort_by": "price"})),
+        request(json!({"query": "fresh", "max_hits": 4, "sort_by": "_score"})),
+        request(json!({"query": "*", "max_hits": 3, "count_all": false})),
+        request(json!({
+            "query": "*",
+            "max_hits": 0,
+            "aggs": {
+                "by_name": {"terms": {"field": "price", "size": 5}, "aggs": {"avg_id": {"avg": {"field": "id"}}}},
+                "over_time": {"date_histogram": {"field": "ts", "fixed_interval": "1h"}},
+                "prices": {"histogram": {"field": "price", "interval": 10}},
+                "stats": {"stats": {"field": "price"}}
+            }
+        })),
+        request(
+            json!({"query": "description:juicy", "max_hits": 3, "snippet_fields": ["description"]}),
+        ),
+        request(
+            json!({"query": "*", "max_hits": 20, "start_timestamp": 1_700_006_000, "end_timestamp": 1_700_018_000, "sort_by": "-ts"}),
+        ),
+        request(json!({"query": "name:nothing", "max_hits": 5})),
+    ]
+}
+
+/// Searches `splits` as another invocation would: a searcher of its own, the request and the
+/// answer through JSON.
+async fn remote_leaf(metastore: &Metastore, request: &LeafSearchRequest) -> LeafSearchResponse {
+    let leaf_service = SearchService::new(metastore.clone(), SearcherConfig::default());
+    let request = through_json(request);
+    let response = leaf_service.leaf_search(&request).await.unwrap();
+    through_json(&response)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_leaves_over_disjoint_splits_answer_as_one_pass() {
+    let fixture = fixture().await;
+    let metastore = fixture.local.metastore.clone();
+    for request in requests() {
+        let single = fixture.service.search("fruit", &request).await.unwrap();
+        let plan = fixture.service.plan("fruit", &request).await.unwrap();
+        let (even, odd): (Vec<LeafSplit>, Vec<LeafSplit>) = plan
+            .splits()
+            .iter()
+            .cloned()
+            .partition(|split| split.ordinal % 2 == 0);
+        let mut answers = Vec::new();
+        for splits in [even, odd, Vec::new()] {
+            answers.push(remote_leaf(&metastore, &plan.leaf_request(&splits)).await);
+        }
+        let merged = plan.merge(answers).unwrap();
+        let distributed = fixture.service.finish(&plan, merged).await.unwrap();
+        let context = serde_json::to_string(&request).unwrap();
+        assert_eq!(distributed.num_hits, single.num_hits, "{context}");
+        assert_eq!(distributed.hits, single.hits, "{context}");
+        assert_eq!(distributed.snippets, single.snippets, "{context}");
+        assert_eq!(distributed.aggregations, single.aggregations, "{context}");
+        assert_eq!(distributed.errors, single.errors, "{context}");
+        assert!(
+            single.num_hits > 0 || request.query == "name:nothing",
+            "{context}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_request_and_its_answer_round_trip_through_json() {
+    let fixture = fixture().await;
+    let request = requests().swap_remove(5);
+    let plan = fixture.service.plan("fruit", &request).await.unwrap();
+    assert_eq!(plan.splits().len(), 4);
+    let leaf_request = plan.leaf_request(plan.splits());
+    assert_eq!(through_json(&leaf_request), leaf_request);
+    let answer = fixture.service.leaf_search(&leaf_request).await.unwrap();
+    assert!(answer.aggregations.is_some());
+    let again = through_json(&answer);
+    assert_eq!(again.num_hits, answer.num_hits);
+    assert_eq!(again.candidates, answer.candidates);
+    assert_eq!(
+        serde_json::to_value(&again).unwrap(),
+        serde_json::to_value(&answer).unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_refuses_a_request_the_root_would_refuse() {
+    let fixture = fixture().await;
+    let mut leaf_request = LeafSearchRequest {
+        index_id: "fruit".to_string(),
+        request: SearchRequest::new("name:(apple"),
+        splits: Vec::new(),
+    };
+    let error = fixture
+        .service
+        .leaf_search(&leaf_request)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status_code(), 400);
+    leaf_request.index_id = "no-such-index".to_string();
+    let error = fixture
+        .service
+        .leaf_search(&leaf_request)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status_code(), 404);
+}

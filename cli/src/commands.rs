@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use hydrant_ingest::batch::{BatchOutcome, IndexerRuntime, QueueMessage};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
 use hydrant_metastore::index_config::IndexConfig;
@@ -132,34 +133,61 @@ pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
     for (dir, bucket) in local_dirs {
         buckets = buckets.bind(bucket, StorageUri::Local(dir));
     }
-    let indexer = Indexer::new(metastore, buckets);
+    // The index must exist: a message for an unknown index would be set aside, which is
+    // right for a queue and a surprise on the command line.
+    metastore
+        .index_metadata(&options.index)
+        .await
+        .with_context(|| format!("cannot index into `{}`", options.index))?;
+    // The same batch core as the Lambda handler and the poller, fed backfill messages.
+    let runtime = IndexerRuntime::new(Indexer::new(metastore, buckets), Vec::new()).await?;
     let progress = ProgressBar::new(objects.len() as u64);
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} objects {msg}").expect("valid template"),
     );
-    let (mut docs, mut rejected, mut skipped, mut splits) = (0, 0, 0, 0);
+    let mut totals = BatchOutcome::default();
     // Batches of 10, like SQS FIFO batches: each batch is one publish.
     for batch in objects.chunks(10) {
-        let report = indexer.index_objects(&options.index, batch, None).await?;
-        docs += report.num_docs;
-        rejected += report.num_rejected;
-        splits += report.splits.len();
-        skipped += report.objects.len() - report.num_objects_indexed();
-        progress.inc(report.objects.len() as u64);
-        progress.set_message(format!("{docs} docs"));
-        if let Some(failure) = report.failure {
+        let messages: Vec<QueueMessage> = batch
+            .iter()
+            .map(|object| QueueMessage::backfill(object, Some(&options.index)))
+            .collect();
+        let outcome = runtime.run_batch(&messages, None).await;
+        let failure = outcome.failure.clone();
+        totals += outcome;
+        progress.inc(batch.len() as u64);
+        progress.set_message(format!("{} docs", totals.num_docs));
+        if let Some(failure) = failure {
             progress.abandon();
-            return Err(failure.error)
-                .with_context(|| format!("cannot index {}", failure.source_key));
-        }
-        for path in &report.error_files {
-            eprintln!("rejected records kept in {path}");
+            bail!(
+                "cannot index {}: {} ({} objects indexed before it are published)",
+                failure.message_id,
+                failure.reason,
+                totals.num_objects_indexed
+            );
         }
     }
     progress.finish_and_clear();
+    for path in &totals.error_files {
+        eprintln!("rejected records kept in {path}");
+    }
+    for set_aside in &totals.set_aside {
+        eprintln!(
+            "{} not indexed: {} (recorded in {})",
+            set_aside.message_id, set_aside.reason, set_aside.record
+        );
+    }
+    let merges: usize = totals.maintenance.iter().map(|report| report.merges).sum();
     println!(
-        "Indexed {docs} documents into {splits} splits; {rejected} records rejected; {skipped} objects were already indexed."
+        "Indexed {} documents into {} splits ({merges} merges); {} records rejected; {} objects were already indexed.",
+        totals.num_docs,
+        totals.splits.len(),
+        totals.num_rejected,
+        totals.num_objects_already_indexed
     );
+    if !totals.set_aside.is_empty() {
+        bail!("{} objects could not be indexed", totals.set_aside.len());
+    }
     Ok(())
 }
 

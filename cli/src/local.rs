@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use hydrant_datagen::firehose::{Framing, encode_object, object_key};
 use hydrant_datagen::mock_sales::{MOCK_SALES_CONFIG, MockSales};
+use hydrant_ingest::batch::{BatchOutcome, IndexerRuntime, QueueMessage};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::index_config::IndexConfig;
 use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
@@ -29,7 +30,8 @@ use hydrant_metastore::{Error as MetastoreError, Metastore};
 use hydrant_search::{SearchService, SearcherConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
-use tracing::{error, warn};
+use tokio::task::JoinHandle;
+use tracing::error;
 
 /// The bucket name local staging objects are indexed under.
 const LOCAL_STAGING_BUCKET: &str = "staging";
@@ -57,6 +59,10 @@ pub struct LocalOptions {
     /// Stop generating after this many objects (0: never stop).
     #[arg(long, default_value_t = 0)]
     pub max_objects: u64,
+    /// Generate mock-sales objects. With `--generate false`, only what is put in
+    /// `<data-dir>/staging` (your own Firehose objects, say) is indexed.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub generate: bool,
 }
 
 /// Counters shown while running and in the final summary.
@@ -68,27 +74,37 @@ struct LocalStats {
     docs_indexed: AtomicU64,
     records_rejected: AtomicU64,
     merges: AtomicU64,
+    set_aside: AtomicU64,
+}
+
+impl LocalStats {
+    fn line(&self) -> String {
+        format!(
+            "generated {} records in {} objects · indexed {} docs in {} batches · {} rejected · {} set aside · {} merges",
+            self.records_generated.load(Ordering::Relaxed),
+            self.objects_generated.load(Ordering::Relaxed),
+            self.docs_indexed.load(Ordering::Relaxed),
+            self.batches_indexed.load(Ordering::Relaxed),
+            self.records_rejected.load(Ordering::Relaxed),
+            self.set_aside.load(Ordering::Relaxed),
+            self.merges.load(Ordering::Relaxed),
+        )
+    }
+
+    fn add(&self, outcome: &BatchOutcome) {
+        self.docs_indexed
+            .fetch_add(outcome.num_docs, Ordering::Relaxed);
+        self.records_rejected
+            .fetch_add(outcome.num_rejected, Ordering::Relaxed);
+        self.set_aside
+            .fetch_add(outcome.set_aside.len() as u64, Ordering::Relaxed);
+        let merges: usize = outcome.maintenance.iter().map(|report| report.merges).sum();
+        self.merges.fetch_add(merges as u64, Ordering::Relaxed);
+    }
 }
 
 pub async fn run(options: LocalOptions) -> anyhow::Result<()> {
-    let staging_dir = options.data_dir.join("staging");
-    let index_dir = options.data_dir.join("index");
-    let staging: SharedStorage = Arc::new(
-        LocalStorage::new(&staging_dir)
-            .with_context(|| format!("cannot use {} for staging", staging_dir.display()))?,
-    );
-    let index_storage: SharedStorage = Arc::new(
-        LocalStorage::new(&index_dir)
-            .with_context(|| format!("cannot use {} for the index", index_dir.display()))?,
-    );
-    let metastore = Metastore::new(index_storage);
-    match metastore
-        .create_index(IndexConfig::from_yaml(MOCK_SALES_CONFIG)?)
-        .await
-    {
-        Ok(_) | Err(MetastoreError::IndexAlreadyExists(_)) => {}
-        Err(error) => return Err(error).context("cannot create the mock-sales index"),
-    }
+    let data = LocalData::open(&options.data_dir).await?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| {
@@ -97,71 +113,171 @@ pub async fn run(options: LocalOptions) -> anyhow::Result<()> {
                 options.listen
             )
         })?;
-
+    let address = listener.local_addr()?;
     let (shutdown_sender, shutdown) = watch::channel(false);
     let stats = Arc::new(LocalStats::default());
     let started = Instant::now();
+    let tasks = Tasks::start(&options, &data, listener, &stats, shutdown).await?;
+    print_banner(&options, &data, address);
+    show_progress_until_stopped(&options, &stats, &tasks).await;
+    println!("Stopping: finishing the batch being indexed...");
+    let _ = shutdown_sender.send(true);
+    tasks.join().await?;
+    print_summary(&data, &stats, started).await
+}
 
-    // Ids continue where the index left off, so they stay unique across restarts.
-    let first_id = metastore
-        .index_metadata(INDEX_ID)
-        .await?
-        .num_published_docs();
-    let generator = tokio::spawn(generate(
-        options.clone(),
-        first_id,
-        staging.clone(),
-        stats.clone(),
-        shutdown.clone(),
-    ));
-    let indexer = Indexer::new(
-        metastore.clone(),
-        StagingBuckets::default()
-            .bind(LOCAL_STAGING_BUCKET, StorageUri::Local(staging_dir.clone())),
-    )
-    .with_temp_root(prepare_temp_root(&options.data_dir.join("tmp"))?);
-    let maintainer = hydrant_ingest::maintenance::Maintainer::new(metastore.clone())
-        .with_temp_root(prepare_temp_root(&options.data_dir.join("tmp-merges"))?);
-    let indexing = tokio::spawn(index_continuously(
-        indexer,
-        maintainer,
-        staging,
-        stats.clone(),
-        shutdown.clone(),
-    ));
-    let service = Arc::new(SearchService::new(
-        metastore.clone(),
-        SearcherConfig::default(),
-    ));
-    let mut server_shutdown = shutdown.clone();
-    let server = tokio::spawn(hydrant_search::server::serve(
-        listener,
-        service,
-        async move {
-            let _ = server_shutdown.wait_for(|stop| *stop).await;
-        },
-    ));
+/// The data directory: staging objects and the index, on local disk.
+struct LocalData {
+    staging_dir: PathBuf,
+    staging: SharedStorage,
+    metastore: Metastore,
+    temp_dir: PathBuf,
+}
 
+impl LocalData {
+    /// Opens (or creates) the directories and the mock-sales index.
+    async fn open(data_dir: &std::path::Path) -> anyhow::Result<Self> {
+        let staging_dir = data_dir.join("staging");
+        let index_dir = data_dir.join("index");
+        let staging: SharedStorage = Arc::new(
+            LocalStorage::new(&staging_dir)
+                .with_context(|| format!("cannot use {} for staging", staging_dir.display()))?,
+        );
+        let index_storage: SharedStorage = Arc::new(
+            LocalStorage::new(&index_dir)
+                .with_context(|| format!("cannot use {} for the index", index_dir.display()))?,
+        );
+        let metastore = Metastore::new(index_storage);
+        match metastore
+            .create_index(IndexConfig::from_yaml(MOCK_SALES_CONFIG)?)
+            .await
+        {
+            Ok(_) | Err(MetastoreError::IndexAlreadyExists(_)) => {}
+            Err(error) => return Err(error).context("cannot create the mock-sales index"),
+        }
+        Ok(LocalData {
+            staging_dir,
+            staging,
+            metastore,
+            temp_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    /// The batch core over this data: the same [`IndexerRuntime`] as the Lambda handler.
+    async fn runtime(&self) -> anyhow::Result<IndexerRuntime> {
+        let buckets = StagingBuckets::default().bind(
+            LOCAL_STAGING_BUCKET,
+            StorageUri::Local(self.staging_dir.clone()),
+        );
+        let indexer = Indexer::new(self.metastore.clone(), buckets)
+            .with_temp_root(prepare_temp_root(&self.temp_dir.join("tmp"))?);
+        let maintainer = hydrant_ingest::maintenance::Maintainer::new(self.metastore.clone())
+            .with_temp_root(prepare_temp_root(&self.temp_dir.join("tmp-merges"))?);
+        Ok(IndexerRuntime::new(indexer, Vec::new())
+            .await?
+            .with_maintainer(maintainer))
+    }
+}
+
+/// The generator, the indexing loop and the search server, running until shutdown.
+struct Tasks {
+    generator: Option<JoinHandle<anyhow::Result<()>>>,
+    indexing: JoinHandle<anyhow::Result<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Tasks {
+    async fn start(
+        options: &LocalOptions,
+        data: &LocalData,
+        listener: tokio::net::TcpListener,
+        stats: &Arc<LocalStats>,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<Self> {
+        // Ids continue where the index left off, so they stay unique across restarts.
+        let first_id = data
+            .metastore
+            .index_metadata(INDEX_ID)
+            .await?
+            .num_published_docs();
+        let generator = options.generate.then(|| {
+            tokio::spawn(generate(
+                options.clone(),
+                first_id,
+                data.staging.clone(),
+                stats.clone(),
+                shutdown.clone(),
+            ))
+        });
+        let indexing = tokio::spawn(index_continuously(
+            data.runtime().await?,
+            data.staging.clone(),
+            stats.clone(),
+            shutdown.clone(),
+        ));
+        let service = Arc::new(SearchService::new(
+            data.metastore.clone(),
+            SearcherConfig::default(),
+        ));
+        let mut server_shutdown = shutdown;
+        let server = tokio::spawn(hydrant_search::server::serve(
+            listener,
+            service,
+            async move {
+                let _ = server_shutdown.wait_for(|stop| *stop).await;
+            },
+        ));
+        Ok(Tasks {
+            generator,
+            indexing,
+            server,
+        })
+    }
+
+    /// A finished indexer, or a generator that stopped before its quota, failed.
+    fn failed(&self, options: &LocalOptions) -> bool {
+        let generator_failed = self
+            .generator
+            .as_ref()
+            .is_some_and(|generator| generator.is_finished() && options.max_objects == 0);
+        self.indexing.is_finished() || generator_failed
+    }
+
+    async fn join(self) -> anyhow::Result<()> {
+        if let Some(generator) = self.generator {
+            generator.await.context("generator task")??;
+        }
+        self.indexing.await.context("indexer task")??;
+        self.server.await.context("server task")??;
+        Ok(())
+    }
+}
+
+fn print_banner(options: &LocalOptions, data: &LocalData, address: SocketAddr) {
     println!(
         "Hydrant is running locally (data in {}).",
         options.data_dir.display()
     );
-    println!(
-        "Mock-sales Firehose objects land in {} every {}s and are indexed as they arrive.",
-        staging_dir.display(),
-        options.object_interval_secs
-    );
+    if options.generate {
+        println!(
+            "Mock-sales Firehose objects land in {} every {}s and are indexed as they arrive.",
+            data.staging_dir.display(),
+            options.object_interval_secs
+        );
+    } else {
+        println!(
+            "Objects put in {} are indexed as they arrive.",
+            data.staging_dir.display()
+        );
+    }
     println!("Search it:");
-    println!(
-        "  curl 'http://{}/api/v1/{INDEX_ID}/search?query=quantity:>5'",
-        options.listen
-    );
-    println!(
-        "  curl 'http://{}/api/v1/{INDEX_ID}/search?query=*&max_hits=0'",
-        options.listen
-    );
+    println!("  curl 'http://{address}/api/v1/{INDEX_ID}/search?query=quantity:>5'");
+    println!("  curl 'http://{address}/api/v1/{INDEX_ID}/search?query=*&max_hits=0'");
     println!("Press Ctrl-C to stop.\n");
+}
 
+/// A spinner with the counters, until Ctrl-C, SIGTERM or a failed task.
+async fn show_progress_until_stopped(options: &LocalOptions, stats: &LocalStats, tasks: &Tasks) {
     let progress = ProgressBar::new_spinner();
     progress.set_style(
         ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("valid template"),
@@ -173,32 +289,23 @@ pub async fn run(options: LocalOptions) -> anyhow::Result<()> {
         tokio::select! {
             _ = &mut stop_signal => break,
             _ = ticker.tick() => {
-                progress.set_message(format!(
-                    "generated {} records in {} objects · indexed {} docs in {} batches · {} rejected · {} merges",
-                    stats.records_generated.load(Ordering::Relaxed),
-                    stats.objects_generated.load(Ordering::Relaxed),
-                    stats.docs_indexed.load(Ordering::Relaxed),
-                    stats.batches_indexed.load(Ordering::Relaxed),
-                    stats.records_rejected.load(Ordering::Relaxed),
-                    stats.merges.load(Ordering::Relaxed),
-                ));
+                progress.set_message(stats.line());
                 progress.tick();
-                // A finished indexer, or a generator that stopped before its quota, failed:
-                // stop and report why.
-                if indexing.is_finished() || (generator.is_finished() && options.max_objects == 0) {
+                if tasks.failed(options) {
                     break;
                 }
             }
         }
     }
     progress.finish_and_clear();
-    println!("Stopping: finishing the batch being indexed...");
-    let _ = shutdown_sender.send(true);
-    generator.await.context("generator task")??;
-    indexing.await.context("indexer task")??;
-    server.await.context("server task")??;
+}
 
-    let metadata = metastore.index_metadata(INDEX_ID).await?;
+async fn print_summary(
+    data: &LocalData,
+    stats: &LocalStats,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let metadata = data.metastore.index_metadata(INDEX_ID).await?;
     println!(
         "Stopped after {:.0?}. This run generated {} records in {} objects and indexed {} documents.",
         started.elapsed(),
@@ -270,16 +377,17 @@ async fn generate(
     }
 }
 
+/// Feeds what lands in staging to the batch core as backfill messages, in batches of up to 10
+/// like an SQS FIFO batch, and a maintenance message every [`MAINTENANCE_INTERVAL`], as the
+/// schedule does on AWS.
 async fn index_continuously(
-    indexer: Indexer,
-    maintainer: hydrant_ingest::maintenance::Maintainer,
+    runtime: IndexerRuntime,
     staging: SharedStorage,
     stats: Arc<LocalStats>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    // Keys indexed (or found already indexed) by this process; the checkpoint covers the rest.
+    // Keys handled by this process; the checkpoint covers the rest.
     let mut done: HashSet<String> = HashSet::new();
-    // Merges and garbage collection, as the scheduled maintenance message does on AWS.
     let mut last_maintenance = Instant::now();
     loop {
         let pending: Vec<ObjectRef> = match staging.list("").await {
@@ -304,14 +412,9 @@ async fn index_continuously(
             }
             if last_maintenance.elapsed() >= MAINTENANCE_INTERVAL {
                 last_maintenance = Instant::now();
-                match maintainer.run(INDEX_ID, None).await {
-                    Ok(report) => {
-                        stats
-                            .merges
-                            .fetch_add(report.merges as u64, Ordering::Relaxed);
-                    }
-                    Err(error) => error!(%error, "maintenance failed; retrying later"),
-                }
+                let maintenance = [QueueMessage::maintenance(Some(INDEX_ID))];
+                let outcome = runtime.run_batch(&maintenance, None).await;
+                stats.add(&outcome);
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -319,30 +422,22 @@ async fn index_continuously(
             }
             continue;
         }
-        match indexer.index_objects(INDEX_ID, &pending, None).await {
-            Ok(report) => {
-                for (source_key, _) in &report.objects {
-                    if let Some(key) = source_key.strip_prefix(&format!("{LOCAL_STAGING_BUCKET}/"))
-                    {
-                        done.insert(key.to_string());
-                    }
-                }
-                stats.batches_indexed.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .docs_indexed
-                    .fetch_add(report.num_docs, Ordering::Relaxed);
-                stats
-                    .records_rejected
-                    .fetch_add(report.num_rejected, Ordering::Relaxed);
-                if let Some(failure) = report.failure {
-                    warn!(source_key = failure.source_key, error = %failure.error, "object not indexed; retrying later");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-            Err(error) => {
-                error!(%error, "indexing batch failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+        let messages: Vec<QueueMessage> = pending
+            .iter()
+            .map(|object| QueueMessage::backfill(object, Some(INDEX_ID)))
+            .collect();
+        let outcome = runtime.run_batch(&messages, None).await;
+        // Messages before the one that stopped the batch are done (indexed or set aside);
+        // that one and the rest are tried again, as the queue would redeliver them.
+        let handled = outcome
+            .failure
+            .as_ref()
+            .map_or(messages.len(), |failure| failure.position);
+        done.extend(pending[..handled].iter().map(|object| object.key.clone()));
+        stats.batches_indexed.fetch_add(1, Ordering::Relaxed);
+        stats.add(&outcome);
+        if outcome.failure.is_some() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
         if *shutdown.borrow() {
             // Stop after the batch in flight; the next start resumes from the checkpoint.

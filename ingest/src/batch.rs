@@ -62,15 +62,65 @@ impl QueueMessage {
             receive_count: 1,
         }
     }
+
+    /// The message backfill sends for one object (`{"bucket", "key", "etag"?, "index_id"?}`),
+    /// identified by the object's key: how `hydrant index` and local mode hand objects to the
+    /// same batch core as the queue.
+    ///
+    /// ```
+    /// use hydrant_ingest::ObjectRef;
+    /// use hydrant_ingest::batch::QueueMessage;
+    ///
+    /// let message = QueueMessage::backfill(&ObjectRef::new("staging", "2026/12/01/a"), Some("logs"));
+    /// assert_eq!(message.message_id, "staging/2026/12/01/a");
+    /// assert_eq!(message.group_id.as_deref(), Some("logs"));
+    /// ```
+    /// The scheduled maintenance message (`{"type": "maintenance", "index_id"?}`): merges,
+    /// garbage collection and retention, of one index or of all.
+    pub fn maintenance(index_id: Option<&str>) -> Self {
+        let body = json!({"type": "maintenance", "index_id": index_id});
+        QueueMessage::new(
+            format!("maintenance/{}", index_id.unwrap_or("*")),
+            index_id.map(str::to_string),
+            body.to_string(),
+        )
+    }
+
+    pub fn backfill(object: &ObjectRef, index_id: Option<&str>) -> Self {
+        let body = json!({
+            "bucket": object.bucket,
+            "key": object.key,
+            "etag": object.etag,
+            "index_id": index_id,
+        });
+        QueueMessage::new(
+            object.source_key(),
+            index_id.map(str::to_string),
+            body.to_string(),
+        )
+    }
 }
 
-/// A message reported failed, why, and whether the rest of the batch was reported with it.
+/// A message reported failed, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BatchFailure {
     /// Position in the batch.
     pub position: usize,
     pub message_id: String,
+    pub cause: StopCause,
     pub reason: String,
+}
+
+/// Why a batch stopped at a message. Both are worth a redelivery: a message that can never
+/// succeed is set aside ([`SetAside`]) instead of stopping anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopCause {
+    /// The message was tried and failed in a way that may pass later: throttling, a 5xx, a
+    /// timeout, a busy metastore.
+    Retryable,
+    /// The invocation's deadline was near, so the message was not tried: it is not at fault.
+    Deadline,
 }
 
 /// A message acknowledged without being (wholly) indexed, because it never can be.
@@ -104,6 +154,8 @@ pub struct BatchOutcome {
     pub bytes_read: u64,
     pub bytes_uncompressed: u64,
     pub splits: Vec<String>,
+    /// Where rejected records were kept.
+    pub error_files: Vec<String>,
     /// Maintenance done by this batch: requested, or merges after indexing.
     pub maintenance: Vec<MaintenanceReport>,
     pub elapsed_micros: u64,
@@ -169,15 +221,43 @@ impl BatchOutcome {
         }
         self.splits
             .extend(report.splits.iter().map(|split| split.split_id.clone()));
+        self.error_files.extend(report.error_files.iter().cloned());
+    }
+}
+
+/// Totals over batches add themselves (`hydrant index`, local mode, the poller's summary).
+/// The later batch's stop, if any, replaces the earlier one's.
+impl std::ops::AddAssign for BatchOutcome {
+    fn add_assign(&mut self, other: BatchOutcome) {
+        self.failed_message_ids.extend(other.failed_message_ids);
+        if other.failure.is_some() {
+            self.failure = other.failure;
+        }
+        self.dead_lettered.extend(other.dead_lettered);
+        self.set_aside.extend(other.set_aside);
+        self.num_messages += other.num_messages;
+        self.num_ignored += other.num_ignored;
+        self.num_objects_indexed += other.num_objects_indexed;
+        self.num_objects_already_indexed += other.num_objects_already_indexed;
+        self.num_docs += other.num_docs;
+        self.num_rejected += other.num_rejected;
+        for (reason, count) in other.rejected_by_reason {
+            *self.rejected_by_reason.entry(reason).or_default() += count;
+        }
+        self.bytes_read += other.bytes_read;
+        self.bytes_uncompressed += other.bytes_uncompressed;
+        self.splits.extend(other.splits);
+        self.error_files.extend(other.error_files);
+        self.maintenance.extend(other.maintenance);
+        self.elapsed_micros += other.elapsed_micros;
     }
 }
 
 /// Where processing stopped: the message at `position` must be redelivered.
 struct Stop {
     position: usize,
+    cause: StopCause,
     reason: String,
-    /// False when the message was not even tried (the deadline was near): it is not at fault.
-    attempted: bool,
 }
 
 /// The indexer as deployed: settings applied, indexes known, ready for batches.
@@ -368,9 +448,10 @@ impl IndexerRuntime {
             let failure = BatchFailure {
                 position: stop.position,
                 message_id: message.message_id.clone(),
+                cause: stop.cause,
                 reason: stop.reason,
             };
-            if stop.attempted && self.is_last_delivery(message) {
+            if stop.cause == StopCause::Retryable && self.is_last_delivery(message) {
                 warn!(
                     message_id = message.message_id,
                     receive_count = message.receive_count,
@@ -436,8 +517,8 @@ impl IndexerRuntime {
                 Err(error) => {
                     bound = Some(Stop {
                         position,
+                        cause: StopCause::Retryable,
                         reason: error.to_string(),
-                        attempted: true,
                     });
                     break;
                 }
@@ -501,8 +582,8 @@ impl IndexerRuntime {
     ) -> Option<Stop> {
         let stop = |position: usize, reason: String| Stop {
             position,
+            cause: StopCause::Retryable,
             reason,
-            attempted: true,
         };
         let mut next = 0;
         while next < planned.len() {
@@ -621,8 +702,8 @@ impl IndexerRuntime {
             if let Some(deadline_stop) = report.deadline_stop {
                 return Some(Stop {
                     position: owners[deadline_stop],
+                    cause: StopCause::Deadline,
                     reason: "the invocation deadline was near; not attempted".to_string(),
-                    attempted: false,
                 });
             }
             next = run_end;

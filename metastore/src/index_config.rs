@@ -2,7 +2,7 @@
 //!
 //! This module only parses and validates the *shape* of a config. The runtime object built from
 //! it, which owns the tantivy schema and turns records into documents, is
-//! [`DocMapper`](crate::doc_mapper::DocMapper).
+//! the doc mapper (`crate::doc_mapper`).
 //!
 //! ```
 //! use hydrant_metastore::index_config::IndexConfig;
@@ -60,8 +60,10 @@ impl IndexConfig {
         Ok(config)
     }
 
-    /// Checks what serde cannot: names, references between fields, value ranges.
-    /// Building a [`DocMapper`](crate::doc_mapper::DocMapper) checks the rest.
+    /// Checks what serde cannot and needs no schema for: the index id, settings ranges,
+    /// retention. The field mappings are checked by building the doc mapper from the config
+    /// (`DocMapper::new`), which `Metastore::create_index` does: the config knows nothing of
+    /// the mapper, so that the two modules do not import each other.
     pub fn validate(&self) -> Result<()> {
         validate_index_id(&self.index_id)?;
         if self.indexing_settings.split_num_docs_target == 0 {
@@ -98,7 +100,6 @@ impl IndexConfig {
                 ));
             }
         }
-        crate::doc_mapper::DocMapper::new(self)?;
         Ok(())
     }
 }

@@ -212,6 +212,8 @@ impl Metastore {
     /// Creates an index. Fails with [`Error::IndexAlreadyExists`] if it exists.
     pub async fn create_index(&self, index_config: IndexConfig) -> Result<IndexMetadata> {
         index_config.validate()?;
+        // The field mappings: an index whose records could never be mapped is refused here.
+        crate::doc_mapper::DocMapper::new(&index_config)?;
         let index_id = index_config.index_id.clone();
         let commit_id = new_commit_id();
         let metadata = IndexMetadata {

@@ -1,0 +1,209 @@
+//! The runtime doc mapping: a validated [`IndexConfig`] turned into a tantivy schema, and the
+//! two conversions every split needs: record JSON → tantivy document (indexing) and stored
+//! document → hit JSON (search).
+//!
+//! Built once per index config (at cold start, or when the metastore changes), then shared.
+//!
+//! ```
+//! use hydrant_metastore::doc_mapper::DocMapper;
+//! use hydrant_metastore::index_config::IndexConfig;
+//!
+//! let config = IndexConfig::from_yaml(r#"
+//! index_id: sales
+//! doc_mapping:
+//!   field_mappings:
+//!     - {name: ts, type: datetime, input_formats: [unix_timestamp], fast: true}
+//!     - {name: quantity, type: u64}
+//!   timestamp_field: ts
+//! "#).unwrap();
+//! let doc_mapper = DocMapper::new(&config).unwrap();
+//! let record = serde_json::json!({"ts": 1_700_000_000, "quantity": 3});
+//! let parsed = doc_mapper.doc_from_json(record.as_object().unwrap().clone()).unwrap();
+//! assert_eq!(parsed.timestamp_nanos, Some(1_700_000_000_000_000_000));
+//! // An unparseable value rejects the record, with a reason.
+//! let record = serde_json::json!({"ts": 1_700_000_000, "quantity": "many"});
+//! let rejection = doc_mapper.doc_from_json(record.as_object().unwrap().clone()).unwrap_err();
+//! assert_eq!(rejection.reason.as_str(), "invalid_value");
+//! ```
+
+//!
+//! The modules, in the order a record meets them:
+//! - [`field`]: what a mapped field is ([`MappedField`], [`FieldKind`]) and why a record is
+//!   rejected ([`RejectReason`], [`DocRejection`]);
+//! - `schema`: the config's field mappings turned into a tantivy schema and the walking tree;
+//! - `tokenizers`: the tokenizers and normalizers an index may name;
+//! - `document`: record JSON → tantivy document ([`DocMapper::doc_from_json`]);
+//! - `render`: stored document → hit JSON ([`DocMapper::doc_to_json`]).
+
+mod document;
+pub mod field;
+mod render;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod tokenizers;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use tantivy::schema::{Field, Schema};
+use tantivy::tokenizer::TokenizerManager;
+
+use crate::index_config::Mode;
+
+pub use self::document::ip_to_v6;
+pub use self::field::{
+    DocRejection, FieldKind, MappedField, ParsedDoc, RejectReason, ResolvedField,
+};
+pub use self::render::{owned_datetime, owned_to_json};
+pub use self::tokenizers::{TOKENIZER_NAMES, hydrant_tokenizers};
+
+/// Field holding unmapped fields in `dynamic` mode.
+pub const DYNAMIC_FIELD_NAME: &str = "_dynamic";
+/// Field holding the original record when `store_source` is on.
+pub const SOURCE_FIELD_NAME: &str = "_source";
+/// Field recording which mapped fields a document has, when `index_field_presence` is on.
+pub const FIELD_PRESENCE_FIELD_NAME: &str = "_field_presence";
+/// The input-walking tree: object nodes by key, leaves by index into `fields`.
+#[derive(Debug, Default)]
+struct ObjectNode {
+    children: BTreeMap<String, MappingNode>,
+}
+
+#[derive(Debug)]
+enum MappingNode {
+    Leaf(usize),
+    Object(ObjectNode),
+}
+
+/// A validated doc mapping. See the module documentation.
+pub struct DocMapper {
+    schema: Schema,
+    fields: Vec<MappedField>,
+    field_index_by_path: HashMap<String, usize>,
+    root: ObjectNode,
+    mode: Mode,
+    timestamp_field: Option<usize>,
+    dynamic_field: Option<MappedField>,
+    source_field: Option<Field>,
+    field_presence_field: Option<Field>,
+    default_search_fields: Vec<String>,
+    doc_mapping_uid: String,
+    tokenizers: TokenizerManager,
+    fast_field_normalizers: TokenizerManager,
+    docstore_compression_level: i32,
+    docstore_blocksize: usize,
+}
+
+impl fmt::Debug for DocMapper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DocMapper")
+            .field("fields", &self.fields)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+impl DocMapper {
+    /// The tantivy schema of every split of this mapping.
+    /// The tantivy settings every split of the index is written with (doc store compression),
+    /// for new splits and merges alike.
+    pub fn index_settings(&self) -> tantivy::IndexSettings {
+        tantivy::IndexSettings {
+            docstore_compression: tantivy::store::Compressor::Zstd(
+                tantivy::store::ZstdCompressor {
+                    compression_level: Some(self.docstore_compression_level),
+                },
+            ),
+            docstore_blocksize: self.docstore_blocksize,
+            ..tantivy::IndexSettings::default()
+        }
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// A hash of the doc mapping: splits built with different mappings never merge.
+    pub fn doc_mapping_uid(&self) -> &str {
+        &self.doc_mapping_uid
+    }
+
+    /// Tokenizers to register on every tantivy index of this mapping (writer and reader).
+    pub fn tokenizers(&self) -> &TokenizerManager {
+        &self.tokenizers
+    }
+
+    /// Normalizers of fast text fields, to register as the index's fast field tokenizers.
+    pub fn fast_field_normalizers(&self) -> &TokenizerManager {
+        &self.fast_field_normalizers
+    }
+
+    /// Mapped leaf fields, in mapping order.
+    pub fn fields(&self) -> &[MappedField] {
+        &self.fields
+    }
+
+    /// The timestamp field, if the mapping has one.
+    pub fn timestamp_field(&self) -> Option<&MappedField> {
+        self.timestamp_field.map(|index| &self.fields[index])
+    }
+
+    /// Fields searched by query terms that name no field.
+    pub fn default_search_fields(&self) -> &[String] {
+        &self.default_search_fields
+    }
+
+    /// The field holding unmapped fields (`dynamic` mode only).
+    pub fn dynamic_field(&self) -> Option<&MappedField> {
+        self.dynamic_field.as_ref()
+    }
+
+    /// Resolves a dotted path from a query: a mapped field, a path inside a json field, or a
+    /// path inside the dynamic field.
+    pub fn resolve_field(&self, path: &str) -> Option<ResolvedField<'_>> {
+        if let Some(&index) = self.field_index_by_path.get(path) {
+            return Some(ResolvedField::Mapped(&self.fields[index]));
+        }
+        // The longest mapped prefix that is a json field owns the rest of the path.
+        let mut split_at = path.len();
+        while let Some(dot) = path[..split_at].rfind('.') {
+            if let Some(&index) = self.field_index_by_path.get(&path[..dot]) {
+                let field = &self.fields[index];
+                if matches!(field.kind, FieldKind::Json { .. }) {
+                    return Some(ResolvedField::JsonPath {
+                        field,
+                        json_path: path[dot + 1..].to_string(),
+                    });
+                }
+                return None;
+            }
+            split_at = dot;
+        }
+        // A mapped object itself is not a field; anything else may be dynamic.
+        let first_segment = path.split('.').next().unwrap_or(path);
+        if self.root.children.contains_key(first_segment) {
+            return None;
+        }
+        self.dynamic_field
+            .as_ref()
+            .map(|field| ResolvedField::JsonPath {
+                field,
+                json_path: path.to_string(),
+            })
+    }
+}
+
+/// A stable 64-bit hash of a field path (FNV-1a), the value recorded in `_field_presence`.
+pub(super) fn field_presence_hash(path: &str) -> u64 {
+    path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+pub(super) fn join_path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}

@@ -1,0 +1,483 @@
+//! Schema building: the config's field mappings, checked and turned into tantivy fields and the
+//! tree that walks a record.
+
+use std::collections::HashMap;
+
+use tantivy::schema::{
+    BytesOptions as TantivyBytesOptions, DateOptions, DateTimePrecision, Field, IndexRecordOption,
+    IpAddrOptions, JsonObjectOptions, NumericOptions as TantivyNumericOptions, Schema,
+    SchemaBuilder, TextFieldIndexing, TextOptions as TantivyTextOptions,
+};
+
+use super::tokenizers::{NORMALIZER_NAMES, TOKENIZER_NAMES, hydrant_fast_field_normalizers};
+use super::{
+    DYNAMIC_FIELD_NAME, DocMapper, FIELD_PRESENCE_FIELD_NAME, FieldKind, MappedField, MappingNode,
+    ObjectNode, ResolvedField, SOURCE_FIELD_NAME, hydrant_tokenizers, join_path,
+};
+use crate::datetime::{DatetimeInputFormat, DatetimeOutputFormat};
+use crate::error::{Error, Result};
+use crate::index_config::{
+    DatetimeOptions, DatetimePrecision, DocMapping, FastText, FieldMapping, FieldType, IndexConfig,
+    IndexRecord, JsonOptions, Mode, NumericOptions, NumericOutputFormat, TextOptions,
+};
+
+impl DocMapper {
+    /// Builds the schema and validates everything that references a field.
+    pub fn new(config: &IndexConfig) -> Result<Self> {
+        let doc_mapping = &config.doc_mapping;
+        let mut builder = MapperBuilder {
+            schema_builder: Schema::builder(),
+            fields: Vec::new(),
+            field_index_by_path: HashMap::new(),
+            timestamp_path: doc_mapping.timestamp_field.clone(),
+        };
+        let root = builder.add_mappings("", &doc_mapping.field_mappings)?;
+        let dynamic_field = builder.add_dynamic_field(doc_mapping)?;
+        let source_field = doc_mapping.store_source.then(|| {
+            builder
+                .schema_builder
+                .add_json_field(SOURCE_FIELD_NAME, JsonObjectOptions::default().set_stored())
+        });
+        let field_presence_field = doc_mapping.index_field_presence.then(|| {
+            builder.schema_builder.add_u64_field(
+                FIELD_PRESENCE_FIELD_NAME,
+                TantivyNumericOptions::default().set_indexed(),
+            )
+        });
+        let timestamp_field = builder.timestamp_field_index()?;
+        let mut mapper = DocMapper {
+            schema: builder.schema_builder.build(),
+            fields: builder.fields,
+            field_index_by_path: builder.field_index_by_path,
+            root,
+            mode: doc_mapping.mode,
+            timestamp_field,
+            dynamic_field,
+            source_field,
+            field_presence_field,
+            default_search_fields: Vec::new(),
+            doc_mapping_uid: doc_mapping_uid(doc_mapping),
+            tokenizers: hydrant_tokenizers(),
+            fast_field_normalizers: hydrant_fast_field_normalizers(),
+            docstore_compression_level: config.indexing_settings.docstore_compression_level,
+            docstore_blocksize: config.indexing_settings.docstore_blocksize as usize,
+        };
+        mapper.check_field_references(config)?;
+        mapper.default_search_fields = config.search_settings.default_search_fields.clone();
+        Ok(mapper)
+    }
+
+    /// Tag fields and default search fields name fields that exist; search fields are indexed.
+    fn check_field_references(&self, config: &IndexConfig) -> Result<()> {
+        for name in &config.doc_mapping.tag_fields {
+            self.resolve_field(name).ok_or_else(|| {
+                Error::InvalidConfig(format!("tag field `{name}` is not a mapped field"))
+            })?;
+        }
+        for name in &config.search_settings.default_search_fields {
+            let field = match self.resolve_field(name) {
+                Some(ResolvedField::Mapped(field)) => field,
+                Some(ResolvedField::JsonPath { field, .. }) => field,
+                None => {
+                    return Err(Error::InvalidConfig(format!(
+                        "default search field `{name}` is not a field"
+                    )));
+                }
+            };
+            if !self.schema.get_field_entry(field.field).is_indexed() {
+                return Err(Error::InvalidConfig(format!(
+                    "default search field `{name}` is not indexed"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) struct MapperBuilder {
+    schema_builder: tantivy::schema::SchemaBuilder,
+    fields: Vec<MappedField>,
+    field_index_by_path: HashMap<String, usize>,
+    timestamp_path: Option<String>,
+}
+
+impl MapperBuilder {
+    /// The json field that holds unmapped fields, in `dynamic` mode.
+    fn add_dynamic_field(&mut self, doc_mapping: &DocMapping) -> Result<Option<MappedField>> {
+        if doc_mapping.mode != Mode::Dynamic {
+            if doc_mapping.dynamic_mapping.is_some() {
+                return Err(Error::InvalidConfig(
+                    "dynamic_mapping is only used with `mode: dynamic`".to_string(),
+                ));
+            }
+            return Ok(None);
+        }
+        let options = doc_mapping
+            .dynamic_mapping
+            .clone()
+            .unwrap_or_else(JsonOptions::default_dynamic);
+        let (tantivy_options, kind) = json_field_options(DYNAMIC_FIELD_NAME, &options)?;
+        let field = self
+            .schema_builder
+            .add_json_field(DYNAMIC_FIELD_NAME, tantivy_options);
+        Ok(Some(MappedField {
+            path: DYNAMIC_FIELD_NAME.to_string(),
+            field,
+            is_array: false,
+            kind,
+        }))
+    }
+
+    /// The timestamp field's position among the mapped fields: it must be a datetime.
+    fn timestamp_field_index(&self) -> Result<Option<usize>> {
+        let Some(path) = &self.timestamp_path else {
+            return Ok(None);
+        };
+        let index = *self.field_index_by_path.get(path).ok_or_else(|| {
+            Error::InvalidConfig(format!("timestamp_field `{path}` is not a mapped field"))
+        })?;
+        if !matches!(self.fields[index].kind, FieldKind::Datetime { .. }) {
+            return Err(Error::InvalidConfig(format!(
+                "timestamp_field `{path}` must be of type datetime"
+            )));
+        }
+        Ok(Some(index))
+    }
+
+    fn add_mappings(&mut self, prefix: &str, mappings: &[FieldMapping]) -> Result<ObjectNode> {
+        let mut node = ObjectNode::default();
+        for mapping in mappings {
+            validate_field_name(&mapping.name)?;
+            if node.children.contains_key(&mapping.name) {
+                return Err(Error::InvalidConfig(format!(
+                    "field `{}` is mapped twice",
+                    join_path(prefix, &mapping.name)
+                )));
+            }
+            let path = join_path(prefix, &mapping.name);
+            let child = match &mapping.field_type {
+                FieldType::Object(object) => {
+                    MappingNode::Object(self.add_mappings(&path, &object.field_mappings)?)
+                }
+                field_type => {
+                    let is_timestamp = self.timestamp_path.as_deref() == Some(path.as_str());
+                    let index = self.add_leaf(&path, mapping.is_array, field_type, is_timestamp)?;
+                    MappingNode::Leaf(index)
+                }
+            };
+            node.children.insert(mapping.name.clone(), child);
+        }
+        Ok(node)
+    }
+
+    fn add_leaf(
+        &mut self,
+        path: &str,
+        is_array: bool,
+        field_type: &FieldType,
+        is_timestamp: bool,
+    ) -> Result<usize> {
+        let builder = &mut self.schema_builder;
+        let (field, kind) = match field_type {
+            FieldType::Text(options) => text_field(builder, path, options)?,
+            FieldType::U64(options) | FieldType::I64(options) | FieldType::F64(options) => {
+                numeric_field(builder, path, field_type, options)
+            }
+            FieldType::Bool(options) => {
+                let tantivy_options = switched(
+                    TantivyNumericOptions::default(),
+                    options.indexed,
+                    options.stored,
+                    options.fast,
+                );
+                (
+                    builder.add_bool_field(path, tantivy_options),
+                    FieldKind::Bool { fast: options.fast },
+                )
+            }
+            FieldType::Datetime(options) => datetime_field(builder, path, options, is_timestamp)?,
+            FieldType::Ip(options) => {
+                let tantivy_options = switched(
+                    IpAddrOptions::default(),
+                    options.indexed,
+                    options.stored,
+                    options.fast,
+                );
+                (
+                    builder.add_ip_addr_field(path, tantivy_options),
+                    FieldKind::Ip { fast: options.fast },
+                )
+            }
+            FieldType::Bytes(options) => {
+                let tantivy_options = switched(
+                    TantivyBytesOptions::default(),
+                    options.indexed,
+                    options.stored,
+                    options.fast,
+                );
+                (
+                    builder.add_bytes_field(path, tantivy_options),
+                    FieldKind::Bytes {
+                        input_format: options.input_format,
+                        output_format: options.output_format,
+                        fast: options.fast,
+                    },
+                )
+            }
+            FieldType::Json(options) => {
+                let (tantivy_options, kind) = json_field_options(path, options)?;
+                (builder.add_json_field(path, tantivy_options), kind)
+            }
+            FieldType::Object(_) => unreachable!("objects are walked by add_mappings"),
+        };
+        if is_timestamp && is_array {
+            return Err(Error::InvalidConfig(format!(
+                "timestamp_field `{path}` cannot be an array"
+            )));
+        }
+        let index = self.fields.len();
+        self.fields.push(MappedField {
+            path: path.to_string(),
+            field,
+            is_array,
+            kind,
+        });
+        self.field_index_by_path.insert(path.to_string(), index);
+        Ok(index)
+    }
+}
+
+/// The switches every non-text tantivy option type has, under the same three names.
+trait FieldSwitches: Sized {
+    fn set_indexed(self) -> Self;
+    fn set_stored(self) -> Self;
+    fn set_fast(self) -> Self;
+}
+
+macro_rules! field_switches {
+    ($($options:ty),*) => {$(
+        impl FieldSwitches for $options {
+            fn set_indexed(self) -> Self {
+                <$options>::set_indexed(self)
+            }
+            fn set_stored(self) -> Self {
+                <$options>::set_stored(self)
+            }
+            fn set_fast(self) -> Self {
+                <$options>::set_fast(self)
+            }
+        }
+    )*};
+}
+
+field_switches!(
+    TantivyNumericOptions,
+    DateOptions,
+    IpAddrOptions,
+    TantivyBytesOptions
+);
+
+/// `options` with the switches the mapping turns on.
+fn switched<T: FieldSwitches>(mut options: T, indexed: bool, stored: bool, fast: bool) -> T {
+    if indexed {
+        options = options.set_indexed();
+    }
+    if stored {
+        options = options.set_stored();
+    }
+    if fast {
+        options = options.set_fast();
+    }
+    options
+}
+
+fn text_field(
+    builder: &mut SchemaBuilder,
+    path: &str,
+    options: &TextOptions,
+) -> Result<(Field, FieldKind)> {
+    check_name("tokenizer", path, &options.tokenizer, &TOKENIZER_NAMES)?;
+    let mut tantivy_options = TantivyTextOptions::default();
+    if options.indexed {
+        tantivy_options = tantivy_options.set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(&options.tokenizer)
+                .set_index_option(record_option(options.record))
+                .set_fieldnorms(options.fieldnorms),
+        );
+    }
+    if options.stored {
+        tantivy_options = tantivy_options.set_stored();
+    }
+    if let FastText::Enabled { normalizer } = &options.fast {
+        check_name("normalizer", path, normalizer, &NORMALIZER_NAMES)?;
+        tantivy_options = tantivy_options.set_fast(normalizer);
+    }
+    let kind = FieldKind::Text {
+        tokenizer: options.tokenizer.clone(),
+        has_positions: options.indexed && options.record == IndexRecord::Position,
+        fast: options.fast != FastText::Disabled,
+    };
+    Ok((builder.add_text_field(path, tantivy_options), kind))
+}
+
+/// A u64, i64 or f64 field: the same options, three tantivy types.
+fn numeric_field(
+    builder: &mut SchemaBuilder,
+    path: &str,
+    field_type: &FieldType,
+    options: &NumericOptions,
+) -> (Field, FieldKind) {
+    let tantivy_options = switched(
+        TantivyNumericOptions::default(),
+        options.indexed,
+        options.stored,
+        options.fast,
+    );
+    let (coerce, fast) = (options.coerce, options.fast);
+    let as_string = options.output_format == NumericOutputFormat::String;
+    match field_type {
+        FieldType::U64(_) => (
+            builder.add_u64_field(path, tantivy_options),
+            FieldKind::U64 {
+                coerce,
+                as_string,
+                fast,
+            },
+        ),
+        FieldType::I64(_) => (
+            builder.add_i64_field(path, tantivy_options),
+            FieldKind::I64 {
+                coerce,
+                as_string,
+                fast,
+            },
+        ),
+        _ => (
+            builder.add_f64_field(path, tantivy_options),
+            FieldKind::F64 {
+                coerce,
+                as_string,
+                fast,
+            },
+        ),
+    }
+}
+
+fn datetime_field(
+    builder: &mut SchemaBuilder,
+    path: &str,
+    options: &DatetimeOptions,
+    is_timestamp: bool,
+) -> Result<(Field, FieldKind)> {
+    let invalid = |message: String| Error::InvalidConfig(format!("field `{path}`: {message}"));
+    let input_formats = options
+        .input_formats
+        .iter()
+        .map(|name| DatetimeInputFormat::parse(name))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(invalid)?;
+    if input_formats.is_empty() {
+        return Err(invalid("input_formats is empty".to_string()));
+    }
+    let output_format = DatetimeOutputFormat::parse(&options.output_format).map_err(invalid)?;
+    // The timestamp field prunes and sorts through its fast column, so it is always fast,
+    // whatever the config says.
+    let fast = options.fast || is_timestamp;
+    let tantivy_options = switched(
+        DateOptions::default().set_precision(tantivy_precision(options.fast_precision)),
+        options.indexed,
+        options.stored,
+        fast,
+    );
+    let kind = FieldKind::Datetime {
+        input_formats,
+        output_format,
+        fast,
+    };
+    Ok((builder.add_date_field(path, tantivy_options), kind))
+}
+
+/// A stable hash of a doc mapping's canonical JSON.
+pub(super) fn doc_mapping_uid(doc_mapping: &crate::index_config::DocMapping) -> String {
+    let canonical = serde_json::to_vec(doc_mapping).expect("doc mapping serializes");
+    let hash = canonical
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{hash:016x}")
+}
+
+pub(super) fn json_field_options(
+    path: &str,
+    options: &JsonOptions,
+) -> Result<(JsonObjectOptions, FieldKind)> {
+    check_name("tokenizer", path, &options.tokenizer, &TOKENIZER_NAMES)?;
+    let mut tantivy_options = JsonObjectOptions::default();
+    if options.indexed {
+        tantivy_options = tantivy_options.set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(&options.tokenizer)
+                .set_index_option(record_option(options.record)),
+        );
+    }
+    if options.stored {
+        tantivy_options = tantivy_options.set_stored();
+    }
+    if let FastText::Enabled { normalizer } = &options.fast {
+        check_name("normalizer", path, normalizer, &NORMALIZER_NAMES)?;
+        tantivy_options = tantivy_options.set_fast(normalizer);
+    }
+    if options.expand_dots {
+        tantivy_options = tantivy_options.set_expand_dots_enabled();
+    }
+    let kind = FieldKind::Json {
+        tokenizer: options.tokenizer.clone(),
+        has_positions: options.indexed && options.record == IndexRecord::Position,
+        fast: options.fast != FastText::Disabled,
+    };
+    Ok((tantivy_options, kind))
+}
+
+pub(super) fn check_name(what: &str, path: &str, name: &str, allowed: &[&str]) -> Result<()> {
+    if allowed.contains(&name) {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig(format!(
+            "field `{path}`: unknown {what} `{name}` (expected one of {})",
+            allowed.join(", ")
+        )))
+    }
+}
+
+pub(super) fn validate_field_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig(format!(
+            "invalid field name `{name}`: use letters, digits, `_` or `-`, starting with a letter \
+             (nest fields with `type: object`)"
+        )))
+    }
+}
+
+pub(super) fn record_option(record: IndexRecord) -> IndexRecordOption {
+    match record {
+        IndexRecord::Basic => IndexRecordOption::Basic,
+        IndexRecord::Freq => IndexRecordOption::WithFreqs,
+        IndexRecord::Position => IndexRecordOption::WithFreqsAndPositions,
+    }
+}
+
+pub(super) fn tantivy_precision(precision: DatetimePrecision) -> DateTimePrecision {
+    match precision {
+        DatetimePrecision::Seconds => DateTimePrecision::Seconds,
+        DatetimePrecision::Milliseconds => DateTimePrecision::Milliseconds,
+        DatetimePrecision::Microseconds => DateTimePrecision::Microseconds,
+        DatetimePrecision::Nanoseconds => DateTimePrecision::Nanoseconds,
+    }
+}

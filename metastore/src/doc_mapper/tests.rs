@@ -1,0 +1,200 @@
+use serde_json::{Value, json};
+
+use crate::index_config::IndexConfig;
+
+use super::*;
+
+fn mapper(yaml: &str) -> DocMapper {
+    DocMapper::new(&IndexConfig::from_yaml(yaml).unwrap()).unwrap()
+}
+
+fn parse(mapper: &DocMapper, record: Value) -> Result<ParsedDoc, DocRejection> {
+    mapper.doc_from_json(record.as_object().unwrap().clone())
+}
+
+const ALL_TYPES: &str = r#"
+index_id: all-types
+doc_mapping:
+  mode: strict
+  field_mappings:
+    - {name: ts, type: datetime, input_formats: [rfc3339, unix_timestamp], output_format: unix_timestamp_millis, fast_precision: milliseconds}
+    - {name: message, type: text, record: position}
+    - {name: big, type: u64, fast: true}
+    - {name: delta, type: i64}
+    - {name: ratio, type: f64, fast: true}
+    - {name: ok, type: bool}
+    - {name: client, type: ip}
+    - {name: blob, type: bytes}
+    - {name: tags, type: "array<text>", tokenizer: raw}
+    - {name: attributes, type: json}
+    - name: resource
+      type: object
+      field_mappings:
+        - {name: service, type: text, tokenizer: raw}
+  timestamp_field: ts
+"#;
+
+#[test]
+fn every_type_roundtrips_to_the_hit() {
+    let mapper = mapper(ALL_TYPES);
+    let record = json!({
+        "ts": "2023-11-14T22:13:20.123Z",
+        "message": "hello world",
+        "big": 18446744073709551615u64,
+        "delta": -5,
+        "ratio": 0.25,
+        "ok": true,
+        "client": "10.0.0.1",
+        "blob": "aGVsbG8=",
+        "tags": ["a", "b"],
+        "attributes": {"color": "red", "size": 3},
+        "resource": {"service": "api"},
+    });
+    let parsed = parse(&mapper, record).unwrap();
+    assert_eq!(parsed.timestamp_nanos, Some(1_700_000_000_123_000_000));
+    let hit = mapper.doc_to_json(&parsed.doc);
+    assert_eq!(
+        Value::Object(hit),
+        json!({
+            "ts": 1_700_000_000_123i64,
+            "message": "hello world",
+            "big": 18446744073709551615u64,
+            "delta": -5,
+            "ratio": 0.25,
+            "ok": true,
+            "client": "10.0.0.1",
+            "blob": "aGVsbG8=",
+            "tags": ["a", "b"],
+            "attributes": {"color": "red", "size": 3},
+            "resource": {"service": "api"},
+        })
+    );
+}
+
+#[test]
+fn bad_records_are_rejected_with_a_reason() {
+    let mapper = mapper(ALL_TYPES);
+    let cases = [
+        (json!({"message": "no ts"}), RejectReason::MissingTimestamp),
+        (json!({"ts": null}), RejectReason::MissingTimestamp),
+        (json!({"ts": "not a date"}), RejectReason::InvalidTimestamp),
+        (
+            json!({"ts": 1_700_000_000, "big": -1}),
+            RejectReason::InvalidValue,
+        ),
+        (
+            json!({"ts": 1_700_000_000, "delta": 1.5}),
+            RejectReason::InvalidValue,
+        ),
+        (
+            json!({"ts": 1_700_000_000, "client": "nope"}),
+            RejectReason::InvalidValue,
+        ),
+        (
+            json!({"ts": 1_700_000_000, "blob": "!!"}),
+            RejectReason::InvalidValue,
+        ),
+        (
+            json!({"ts": 1_700_000_000, "resource": "flat"}),
+            RejectReason::InvalidValue,
+        ),
+        (
+            json!({"ts": 1_700_000_000, "surprise": 1}),
+            RejectReason::UnmappedField,
+        ),
+        (
+            json!({"ts": 1_700_000_000, "resource": {"x": 1}}),
+            RejectReason::UnmappedField,
+        ),
+    ];
+    for (record, reason) in cases {
+        let rejection = parse(&mapper, record.clone()).unwrap_err();
+        assert_eq!(rejection.reason, reason, "{record}: {rejection}");
+    }
+}
+
+#[test]
+fn coercion_and_u64_exactness() {
+    let mapper = mapper(ALL_TYPES);
+    let parsed = parse(
+        &mapper,
+        json!({"ts": 1, "big": "18446744073709551615", "ok": "false"}),
+    )
+    .unwrap();
+    let hit = mapper.doc_to_json(&parsed.doc);
+    assert_eq!(hit["big"], json!(u64::MAX));
+    assert_eq!(hit["ok"], json!(false));
+}
+
+#[test]
+fn dynamic_mode_keeps_unmapped_fields() {
+    let mapper = mapper(
+        "index_id: dyn\ndoc_mapping:\n  field_mappings:\n    - {name: a, type: u64}\n    - name: o\n      type: object\n      field_mappings:\n        - {name: b, type: u64}\n",
+    );
+    let parsed = parse(
+        &mapper,
+        json!({"a": 1, "extra": {"deep": "x"}, "o": {"b": 2, "c": 3}}),
+    )
+    .unwrap();
+    let hit = mapper.doc_to_json(&parsed.doc);
+    assert_eq!(
+        Value::Object(hit),
+        json!({"a": 1, "extra": {"deep": "x"}, "o": {"b": 2, "c": 3}})
+    );
+    assert!(matches!(
+        mapper.resolve_field("extra.deep"),
+        Some(ResolvedField::JsonPath { .. })
+    ));
+    assert!(matches!(
+        mapper.resolve_field("o.b"),
+        Some(ResolvedField::Mapped(_))
+    ));
+    assert!(mapper.resolve_field("o").is_none());
+}
+
+#[test]
+fn lenient_mode_drops_unmapped_fields() {
+    let mapper = mapper(
+        "index_id: len\ndoc_mapping:\n  mode: lenient\n  field_mappings:\n    - {name: a, type: u64}\n",
+    );
+    let parsed = parse(&mapper, json!({"a": 1, "extra": 2})).unwrap();
+    assert_eq!(
+        Value::Object(mapper.doc_to_json(&parsed.doc)),
+        json!({"a": 1})
+    );
+    assert!(mapper.resolve_field("extra").is_none());
+}
+
+#[test]
+fn invalid_mappings_are_refused() {
+    let cases = [
+        (
+            "    - {name: t, type: text, tokenizer: klingon}\n",
+            "klingon",
+        ),
+        ("    - {name: 1x, type: u64}\n", "invalid field name"),
+        (
+            "    - {name: a, type: u64}\n    - {name: a, type: u64}\n",
+            "twice",
+        ),
+        (
+            "    - {name: d, type: datetime, input_formats: [sometimes]}\n",
+            "sometimes",
+        ),
+    ];
+    for (fields, expected) in cases {
+        let yaml = format!("index_id: bad\ndoc_mapping:\n  field_mappings:\n{fields}");
+        let error = IndexConfig::from_yaml(&yaml)
+            .and_then(|config| DocMapper::new(&config))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{error}");
+    }
+    let error = IndexConfig::from_yaml(
+            "index_id: bad\ndoc_mapping:\n  field_mappings:\n    - {name: a, type: u64}\n  timestamp_field: a\n",
+        )
+        .and_then(|config| DocMapper::new(&config))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("must be of type datetime"), "{error}");
+}

@@ -794,7 +794,7 @@ async fn load_index_config(resolver: &StorageResolver, uri: &str) -> Result<Inde
     let bad = |message: String| IngestError::Config(format!("index config {uri}: {message}"));
     let location: StorageUri = uri
         .parse()
-        .map_err(|error: MetastoreError| bad(error.to_string()))?;
+        .map_err(|error: hydrant_metastore::storage::StorageError| bad(error.to_string()))?;
     let bytes = match location {
         StorageUri::Local(path) => tokio::fs::read(&path)
             .await

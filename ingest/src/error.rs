@@ -1,6 +1,7 @@
 //! The one error type of the ingest crate.
 
 use hydrant_metastore::Error as MetastoreError;
+use hydrant_metastore::storage::StorageError;
 
 /// Result alias of this crate.
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;
@@ -66,13 +67,21 @@ pub enum IngestError {
     Unroutable(String),
 }
 
+impl From<StorageError> for IngestError {
+    fn from(error: StorageError) -> Self {
+        IngestError::Metastore(error.into())
+    }
+}
+
 impl IngestError {
     /// Whether retrying can help. See [`FailureKind`].
     pub fn kind(&self) -> FailureKind {
         match self {
             IngestError::BadMessage(_) | IngestError::Unroutable(_) => FailureKind::Permanent,
             IngestError::Metastore(
-                MetastoreError::NotFound { .. }
+                MetastoreError::Storage(
+                    StorageError::NotFound { .. } | StorageError::InvalidConfig(_),
+                )
                 | MetastoreError::IndexNotFound(_)
                 | MetastoreError::InvalidConfig(_),
             ) => FailureKind::Permanent,

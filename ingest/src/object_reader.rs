@@ -150,14 +150,18 @@ mod tests {
 
     #[async_trait]
     impl Storage for BreakingStorage {
-        async fn get(&self, path: &str) -> hydrant_metastore::Result<GetResult> {
+        async fn get(&self, path: &str) -> hydrant_metastore::storage::StorageResult<GetResult> {
             self.inner.get(path).await
         }
-        async fn get_stream(&self, path: &str) -> hydrant_metastore::Result<GetStreamResult> {
+        async fn get_stream(
+            &self,
+            path: &str,
+        ) -> hydrant_metastore::storage::StorageResult<GetStreamResult> {
             let object = self.inner.get(path).await?;
-            let first: hydrant_metastore::Result<Bytes> = Ok(object.bytes.slice(..1000));
-            let broken: hydrant_metastore::Result<Bytes> =
-                Err(hydrant_metastore::Error::NotFound {
+            let first: hydrant_metastore::storage::StorageResult<Bytes> =
+                Ok(object.bytes.slice(..1000));
+            let broken: hydrant_metastore::storage::StorageResult<Bytes> =
+                Err(hydrant_metastore::storage::StorageError::NotFound {
                     path: "connection reset".into(),
                 });
             Ok(GetStreamResult {
@@ -169,9 +173,11 @@ mod tests {
             &self,
             path: &str,
             range: Range<u64>,
-        ) -> hydrant_metastore::Result<Bytes> {
+        ) -> hydrant_metastore::storage::StorageResult<Bytes> {
             if self.ranged_reads_fail.load(Ordering::SeqCst) {
-                return Err(hydrant_metastore::Error::NotFound { path: path.into() });
+                return Err(hydrant_metastore::storage::StorageError::NotFound {
+                    path: path.into(),
+                });
             }
             self.inner.get_range(path, range).await
         }
@@ -180,16 +186,19 @@ mod tests {
             path: &str,
             payload: PutPayload,
             mode: PutMode,
-        ) -> hydrant_metastore::Result<PutResult> {
+        ) -> hydrant_metastore::storage::StorageResult<PutResult> {
             self.inner.put(path, payload, mode).await
         }
-        async fn delete(&self, path: &str) -> hydrant_metastore::Result<()> {
+        async fn delete(&self, path: &str) -> hydrant_metastore::storage::StorageResult<()> {
             self.inner.delete(path).await
         }
-        async fn list(&self, prefix: &str) -> hydrant_metastore::Result<Vec<ObjectMeta>> {
+        async fn list(
+            &self,
+            prefix: &str,
+        ) -> hydrant_metastore::storage::StorageResult<Vec<ObjectMeta>> {
             self.inner.list(prefix).await
         }
-        async fn head(&self, path: &str) -> hydrant_metastore::Result<ObjectMeta> {
+        async fn head(&self, path: &str) -> hydrant_metastore::storage::StorageResult<ObjectMeta> {
             self.inner.head(path).await
         }
         fn describe(&self, path: &str) -> String {

@@ -30,6 +30,9 @@ pub enum LambdaError {
 
     #[error(transparent)]
     Metastore(#[from] hydrant_metastore::Error),
+
+    #[error(transparent)]
+    Storage(#[from] hydrant_metastore::storage::StorageError),
 }
 
 /// Logs as CloudWatch wants them: no colour codes, no timestamp (Lambda adds its own), level
@@ -53,6 +56,7 @@ impl From<LambdaError> for lambda_runtime::Diagnostic {
             LambdaError::Ingest(_) => "Ingest",
             LambdaError::Search(_) => "Search",
             LambdaError::Metastore(_) => "Metastore",
+            LambdaError::Storage(_) => "Storage",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_string(),

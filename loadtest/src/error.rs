@@ -10,6 +10,8 @@ pub enum LoadtestError {
     Ingest(#[from] hydrant_ingest::IngestError),
     #[error(transparent)]
     Metastore(#[from] hydrant_metastore::Error),
+    #[error(transparent)]
+    Storage(#[from] hydrant_metastore::storage::StorageError),
     #[error("tantivy: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
     #[error("i/o: {0}")]

@@ -1,14 +1,14 @@
 //! The one error type of this crate.
 //!
-//! Callers match on the variant (`NotFound`, `PreconditionFailed`, `Conflict`, ...) to decide
+//! Callers match on the variant (`Storage`, `IndexNotFound`, `Conflict`, ...) to decide
 //! what to do; the message says what happened, for whom it happened, and never leaks a stack
 //! trace. Lower errors (I/O, the AWS SDK, tantivy) are converted at the boundary where they
 //! happen, with the object path or index id attached.
 
 use std::fmt;
 
-/// A boxed lower-level error kept as the `source` of ours.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use crate::storage::BoxError;
+use crate::storage::StorageError;
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -16,26 +16,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What can go wrong in storage, index configuration, the metastore and split bundles.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The object does not exist.
-    #[error("object not found: {path}")]
-    NotFound { path: String },
-
-    /// A conditional put lost: the object exists (create) or changed (update).
-    #[error("precondition failed for {path}: {reason}")]
-    PreconditionFailed { path: String, reason: String },
-
     /// An object was read, but is not what it claims to be.
     #[error("corrupt {what}: {reason}")]
     Corrupt { what: String, reason: String },
 
-    /// The storage backend failed (I/O, network, service).
-    #[error("storage error on {path}: {message}")]
-    Storage {
-        path: String,
-        message: String,
-        #[source]
-        source: Option<BoxError>,
-    },
+    /// The storage answered with an error (not found, a lost conditional put, a failure).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 
     /// A URI, index config or doc mapping is not valid.
     #[error("invalid configuration: {0}")]
@@ -79,11 +66,7 @@ impl Error {
         message: impl fmt::Display,
         source: impl Into<BoxError>,
     ) -> Self {
-        Error::Storage {
-            path: path.to_string(),
-            message: message.to_string(),
-            source: Some(source.into()),
-        }
+        Error::Storage(StorageError::backend(path, message, source))
     }
 
     pub(crate) fn corrupt(what: impl fmt::Display, reason: impl fmt::Display) -> Self {
@@ -93,24 +76,13 @@ impl Error {
         }
     }
 
-    /// Converts an I/O error on `path`, keeping "not found" distinguishable.
-    pub(crate) fn from_io(path: impl fmt::Display, error: std::io::Error) -> Self {
-        if error.kind() == std::io::ErrorKind::NotFound {
-            Error::NotFound {
-                path: path.to_string(),
-            }
-        } else {
-            Error::storage(path, "i/o error", error)
-        }
-    }
-
     /// True when the object did not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::NotFound { .. })
+        matches!(self, Error::Storage(error) if error.is_not_found())
     }
 
     /// True when a conditional put lost a race; reload and retry.
     pub fn is_precondition_failed(&self) -> bool {
-        matches!(self, Error::PreconditionFailed { .. })
+        matches!(self, Error::Storage(error) if error.is_precondition_failed())
     }
 }

@@ -243,7 +243,7 @@ impl Metastore {
         match self.index_metadata(&index_id).await {
             Ok(current) if current.recent_commits.contains(&commit_id) => Ok(current),
             Ok(_) if put_error.is_precondition_failed() => Err(Error::IndexAlreadyExists(index_id)),
-            _ => Err(put_error),
+            _ => Err(put_error.into()),
         }
     }
 
@@ -263,7 +263,7 @@ impl Metastore {
             Err(error) if error.is_not_found() => {
                 return Err(Error::IndexNotFound(index_id.to_string()));
             }
-            Err(error) => return Err(error),
+            Err(error) => return Err(error.into()),
         };
         let metadata = parse_document(&self.storage.describe(&path), &object.bytes)?;
         Ok((metadata, object.meta.version))
@@ -284,7 +284,7 @@ impl Metastore {
                 Ok(Some((metadata, object.meta.version)))
             }
             Err(error) if error.is_not_found() => Err(Error::IndexNotFound(index_id.to_string())),
-            Err(error) => Err(error),
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -312,7 +312,7 @@ impl Metastore {
     /// Deletes an index's document. Split files are left to the caller.
     pub async fn delete_index(&self, index_id: &str) -> Result<()> {
         self.index_metadata(index_id).await?;
-        self.storage.delete(&Self::document_path(index_id)).await
+        Ok(self.storage.delete(&Self::document_path(index_id)).await?)
     }
 
     /// Registers splits as staged, before their upload, so that an upload that is never
@@ -568,7 +568,7 @@ impl Metastore {
                         debug!(index_id, attempt, %error, "metastore write failed; checking whether it was applied");
                     }
                     unsettled.push((commit_id, outcome));
-                    last_error = Some(error);
+                    last_error = Some(Error::from(error));
                 }
             }
         }

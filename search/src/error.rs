@@ -74,9 +74,9 @@ impl From<hydrant_metastore::Error> for SearchError {
             hydrant_metastore::Error::IndexNotFound(index_id) => {
                 SearchError::IndexNotFound(index_id)
             }
-            error @ hydrant_metastore::Error::Storage { .. } => {
-                SearchError::StorageUnavailable(error.to_string())
-            }
+            error @ hydrant_metastore::Error::Storage(
+                hydrant_metastore::storage::StorageError::Backend { .. },
+            ) => SearchError::StorageUnavailable(error.to_string()),
             other => SearchError::Internal(other.to_string()),
         }
     }

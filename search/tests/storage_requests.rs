@@ -38,7 +38,7 @@ impl CountingStorage {
 
 #[async_trait]
 impl Storage for CountingStorage {
-    async fn get(&self, path: &str) -> hydrant_metastore::Result<GetResult> {
+    async fn get(&self, path: &str) -> hydrant_metastore::storage::StorageResult<GetResult> {
         self.count(path);
         self.inner.get(path).await
     }
@@ -46,15 +46,22 @@ impl Storage for CountingStorage {
         &self,
         path: &str,
         version: &ObjectVersion,
-    ) -> hydrant_metastore::Result<Option<GetResult>> {
+    ) -> hydrant_metastore::storage::StorageResult<Option<GetResult>> {
         self.count(path);
         self.inner.get_if_modified(path, version).await
     }
-    async fn get_stream(&self, path: &str) -> hydrant_metastore::Result<GetStreamResult> {
+    async fn get_stream(
+        &self,
+        path: &str,
+    ) -> hydrant_metastore::storage::StorageResult<GetStreamResult> {
         self.count(path);
         self.inner.get_stream(path).await
     }
-    async fn get_range(&self, path: &str, range: Range<u64>) -> hydrant_metastore::Result<Bytes> {
+    async fn get_range(
+        &self,
+        path: &str,
+        range: Range<u64>,
+    ) -> hydrant_metastore::storage::StorageResult<Bytes> {
         self.count(path);
         self.inner.get_range(path, range).await
     }
@@ -63,16 +70,19 @@ impl Storage for CountingStorage {
         path: &str,
         payload: PutPayload,
         mode: PutMode,
-    ) -> hydrant_metastore::Result<PutResult> {
+    ) -> hydrant_metastore::storage::StorageResult<PutResult> {
         self.inner.put(path, payload, mode).await
     }
-    async fn delete(&self, path: &str) -> hydrant_metastore::Result<()> {
+    async fn delete(&self, path: &str) -> hydrant_metastore::storage::StorageResult<()> {
         self.inner.delete(path).await
     }
-    async fn list(&self, prefix: &str) -> hydrant_metastore::Result<Vec<ObjectMeta>> {
+    async fn list(
+        &self,
+        prefix: &str,
+    ) -> hydrant_metastore::storage::StorageResult<Vec<ObjectMeta>> {
         self.inner.list(prefix).await
     }
-    async fn head(&self, path: &str) -> hydrant_metastore::Result<ObjectMeta> {
+    async fn head(&self, path: &str) -> hydrant_metastore::storage::StorageResult<ObjectMeta> {
         self.count(path);
         self.inner.head(path).await
     }

@@ -41,11 +41,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use super::error::{Result, StorageError};
 use super::{
     GetResult, GetStreamResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult,
     SharedStorage, Storage,
 };
-use crate::error::{Error, Result};
 
 /// The kinds of request a rule can match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,14 +190,14 @@ impl FaultyStorage {
         Some(fault)
     }
 
-    fn injected_error(&self, path: &str, fault: Fault) -> Error {
+    fn injected_error(&self, path: &str, fault: Fault) -> StorageError {
         let message = match fault {
             Fault::Unavailable => "injected fault: service unavailable, request not applied",
             Fault::ResponseLost | Fault::Retried => {
                 "injected fault: connection reset after the request was sent"
             }
         };
-        Error::Storage {
+        StorageError::Backend {
             path: self.inner.describe(path),
             message: message.to_string(),
             source: None,

@@ -26,11 +26,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
+use super::error::{Result, StorageError};
 use super::{
     GetResult, GetStreamResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult, Storage,
     check_range, validate_path,
 };
-use crate::error::{Error, Result};
 
 /// Directory of in-flight temporary files, excluded from listings.
 const TMP_DIR: &str = ".hydrant-tmp";
@@ -52,13 +52,14 @@ impl LocalStorage {
     pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
         let root: PathBuf = root.into();
         for dir in [root.join(TMP_DIR), root.join(LOCK_DIR)] {
-            fs::create_dir_all(&dir).map_err(|error| Error::from_io(dir.display(), error))?;
+            fs::create_dir_all(&dir)
+                .map_err(|error| StorageError::from_io(dir.display(), error))?;
         }
         // Puts in flight in this process (through another handle) are not stale: only files of
         // processes that are gone are.
         let temp_dir = root.join(TMP_DIR);
         crate::scratch::remove_stale(&temp_dir, false)
-            .map_err(|error| Error::storage(temp_dir.display(), "cannot clean", error))?;
+            .map_err(|error| StorageError::backend(temp_dir.display(), "cannot clean", error))?;
         Ok(LocalStorage {
             root: Arc::new(root),
         })
@@ -72,7 +73,7 @@ impl LocalStorage {
     fn file_path(&self, path: &str) -> Result<PathBuf> {
         validate_path(path)?;
         if path.starts_with(".hydrant-") {
-            return Err(Error::InvalidConfig(format!(
+            return Err(StorageError::InvalidConfig(format!(
                 "object path `{path}` is reserved for local storage bookkeeping"
             )));
         }
@@ -87,7 +88,9 @@ impl LocalStorage {
         let storage = self.clone();
         tokio::task::spawn_blocking(move || work(&storage))
             .await
-            .map_err(|join_error| Error::storage("local storage", "task failed", join_error))?
+            .map_err(|join_error| {
+                StorageError::backend("local storage", "task failed", join_error)
+            })?
     }
 
     fn lock_stripe(&self, path: &str) -> Result<File> {
@@ -98,10 +101,10 @@ impl LocalStorage {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|error| Error::from_io(lock_path.display(), error))?;
+            .map_err(|error| StorageError::from_io(lock_path.display(), error))?;
         lock_file
             .lock()
-            .map_err(|error| Error::storage(lock_path.display(), "cannot lock", error))?;
+            .map_err(|error| StorageError::backend(lock_path.display(), "cannot lock", error))?;
         // Dropping the file closes it, which releases the lock.
         Ok(lock_file)
     }
@@ -132,7 +135,11 @@ impl LocalStorage {
             Ok(metadata) => Ok((temp_path, metadata)),
             Err(error) => {
                 let _ = fs::remove_file(&temp_path);
-                Err(Error::storage(temp_path.display(), "cannot write", error))
+                Err(StorageError::backend(
+                    temp_path.display(),
+                    "cannot write",
+                    error,
+                ))
             }
         }
     }
@@ -140,18 +147,19 @@ impl LocalStorage {
     fn put_blocking(&self, path: &str, payload: PutPayload, mode: PutMode) -> Result<PutResult> {
         let destination = self.file_path(path)?;
         let parent = destination.parent().expect("a validated path has a parent");
-        fs::create_dir_all(parent).map_err(|error| Error::from_io(parent.display(), error))?;
+        fs::create_dir_all(parent)
+            .map_err(|error| StorageError::from_io(parent.display(), error))?;
         let (temp_path, temp_metadata) = self.write_temp_file(payload)?;
         let version = version_of(&temp_metadata);
         let outcome = match mode {
             PutMode::Create => fs::hard_link(&temp_path, &destination).map_err(|error| {
                 if error.kind() == io::ErrorKind::AlreadyExists {
-                    Error::PreconditionFailed {
+                    StorageError::PreconditionFailed {
                         path: path.to_string(),
                         reason: "object already exists".to_string(),
                     }
                 } else {
-                    Error::storage(destination.display(), "cannot link", error)
+                    StorageError::backend(destination.display(), "cannot link", error)
                 }
             }),
             PutMode::Overwrite => {
@@ -161,9 +169,9 @@ impl LocalStorage {
             PutMode::Update(expected) => {
                 let _lock = self.lock_stripe(path)?;
                 match fs::metadata(&destination) {
-                    Err(error) => Err(Error::from_io(path, error)),
+                    Err(error) => Err(StorageError::from_io(path, error)),
                     Ok(current) if version_of(&current) != expected => {
-                        Err(Error::PreconditionFailed {
+                        Err(StorageError::PreconditionFailed {
                             path: path.to_string(),
                             reason: format!(
                                 "version is {}, expected {expected}",
@@ -194,10 +202,13 @@ impl LocalStorage {
             let entries = match fs::read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-                Err(error) => return Err(Error::storage(dir.display(), "cannot list", error)),
+                Err(error) => {
+                    return Err(StorageError::backend(dir.display(), "cannot list", error));
+                }
             };
             for entry in entries {
-                let entry = entry.map_err(|error| Error::storage(dir.display(), "list", error))?;
+                let entry =
+                    entry.map_err(|error| StorageError::backend(dir.display(), "list", error))?;
                 let entry_path = entry.path();
                 let Some(key) = self.key_of(&entry_path) else {
                     continue;
@@ -209,7 +220,7 @@ impl LocalStorage {
                     Ok(metadata) => metadata,
                     // Deleted while we were listing.
                     Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-                    Err(error) => return Err(Error::from_io(entry_path.display(), error)),
+                    Err(error) => return Err(StorageError::from_io(entry_path.display(), error)),
                 };
                 if metadata.is_dir() {
                     // Descend only where the prefix can still match.
@@ -244,13 +255,14 @@ impl Storage for LocalStorage {
         self.blocking(move |_| {
             // Metadata and content come from the same open file, so the version matches the
             // bytes even if a writer renames a new file into place meanwhile.
-            let file = File::open(&file_path).map_err(|error| Error::from_io(&path, error))?;
+            let file =
+                File::open(&file_path).map_err(|error| StorageError::from_io(&path, error))?;
             let metadata = file
                 .metadata()
-                .map_err(|error| Error::from_io(&path, error))?;
+                .map_err(|error| StorageError::from_io(&path, error))?;
             let mut bytes = vec![0u8; metadata.len() as usize];
             file.read_exact_at(&mut bytes, 0)
-                .map_err(|error| Error::storage(&path, "cannot read", error))?;
+                .map_err(|error| StorageError::backend(&path, "cannot read", error))?;
             Ok(GetResult {
                 meta: object_meta(path, &metadata),
                 bytes: Bytes::from(bytes),
@@ -264,18 +276,18 @@ impl Storage for LocalStorage {
         let path = path.to_string();
         let file = tokio::fs::File::open(&file_path)
             .await
-            .map_err(|error| Error::from_io(&path, error))?;
+            .map_err(|error| StorageError::from_io(&path, error))?;
         let metadata = file
             .metadata()
             .await
-            .map_err(|error| Error::from_io(&path, error))?;
+            .map_err(|error| StorageError::from_io(&path, error))?;
         let meta = object_meta(path.clone(), &metadata);
         let chunks = futures::stream::try_unfold((file, path), |(mut file, path)| async move {
             let mut buffer = vec![0u8; STREAM_CHUNK_BYTES];
             let read = file
                 .read(&mut buffer)
                 .await
-                .map_err(|error| Error::storage(&path, "cannot read", error))?;
+                .map_err(|error| StorageError::backend(&path, "cannot read", error))?;
             if read == 0 {
                 return Ok(None);
             }
@@ -292,15 +304,16 @@ impl Storage for LocalStorage {
         let file_path = self.file_path(path)?;
         let path = path.to_string();
         self.blocking(move |_| {
-            let file = File::open(&file_path).map_err(|error| Error::from_io(&path, error))?;
+            let file =
+                File::open(&file_path).map_err(|error| StorageError::from_io(&path, error))?;
             let size = file
                 .metadata()
-                .map_err(|error| Error::from_io(&path, error))?
+                .map_err(|error| StorageError::from_io(&path, error))?
                 .len();
             check_range(&path, &range, size)?;
             let mut bytes = vec![0u8; (range.end - range.start) as usize];
             file.read_exact_at(&mut bytes, range.start)
-                .map_err(|error| Error::storage(&path, "cannot read", error))?;
+                .map_err(|error| StorageError::backend(&path, "cannot read", error))?;
             Ok(Bytes::from(bytes))
         })
         .await
@@ -320,7 +333,7 @@ impl Storage for LocalStorage {
             match fs::remove_file(&file_path) {
                 Ok(()) => Ok(()),
                 Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(error) => Err(Error::storage(&path, "cannot delete", error)),
+                Err(error) => Err(StorageError::backend(&path, "cannot delete", error)),
             }
         })
         .await
@@ -337,9 +350,9 @@ impl Storage for LocalStorage {
         let path = path.to_string();
         self.blocking(move |_| {
             let metadata =
-                fs::metadata(&file_path).map_err(|error| Error::from_io(&path, error))?;
+                fs::metadata(&file_path).map_err(|error| StorageError::from_io(&path, error))?;
             if metadata.is_dir() {
-                return Err(Error::NotFound { path });
+                return Err(StorageError::NotFound { path });
             }
             Ok(object_meta(path, &metadata))
         })
@@ -371,14 +384,15 @@ fn version_of(metadata: &Metadata) -> ObjectVersion {
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {
-    fs::rename(from, to).map_err(|error| Error::storage(to.display(), "cannot rename", error))
+    fs::rename(from, to)
+        .map_err(|error| StorageError::backend(to.display(), "cannot rename", error))
 }
 
 /// Makes a rename durable: the directory entry is only on disk once its directory is synced.
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|dir_file| dir_file.sync_all())
-        .map_err(|error| Error::storage(dir.display(), "cannot sync directory", error))
+        .map_err(|error| StorageError::backend(dir.display(), "cannot sync directory", error))
 }
 
 /// FNV-1a: a stable hash, so every process maps a path to the same lock stripe.

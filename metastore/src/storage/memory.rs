@@ -8,11 +8,11 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use super::error::{Result, StorageError};
 use super::{
     GetResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult, Storage, check_range,
     payload_bytes, validate_key,
 };
-use crate::error::{Error, Result};
 
 /// Storage kept in a map. Versions come from a counter, so every put yields a new one.
 #[derive(Debug, Default)]
@@ -52,7 +52,7 @@ impl MemoryStorage {
             .objects
             .get(path)
             .cloned()
-            .ok_or_else(|| Error::NotFound {
+            .ok_or_else(|| StorageError::NotFound {
                 path: path.to_string(),
             })
     }
@@ -85,18 +85,18 @@ impl Storage for MemoryStorage {
         match (&mode, current_version) {
             (PutMode::Overwrite, _) | (PutMode::Create, None) => {}
             (PutMode::Create, Some(_)) => {
-                return Err(Error::PreconditionFailed {
+                return Err(StorageError::PreconditionFailed {
                     path: path.to_string(),
                     reason: "object already exists".to_string(),
                 });
             }
             (PutMode::Update(_), None) => {
-                return Err(Error::NotFound {
+                return Err(StorageError::NotFound {
                     path: path.to_string(),
                 });
             }
             (PutMode::Update(expected), Some(current)) if *expected != current => {
-                return Err(Error::PreconditionFailed {
+                return Err(StorageError::PreconditionFailed {
                     path: path.to_string(),
                     reason: format!("version is {current}, expected {expected}"),
                 });

@@ -21,7 +21,7 @@
 //!   (S3 ETags are content hashes, so rewriting identical bytes may keep the version; that is
 //!   harmless for compare-and-swap). It is what [`PutMode::Update`] compares, which makes a
 //!   compare-and-swap loop possible: read, modify, `put(Update(version))`, and on
-//!   [`Error::PreconditionFailed`] read again.
+//!   [`StorageError::PreconditionFailed`] read again.
 //! - [`PutMode::Create`] fails with `PreconditionFailed` if the object exists;
 //!   [`PutMode::Update`] fails with `PreconditionFailed` if the object changed, and with
 //!   `NotFound` if it no longer exists. Both are atomic with respect to concurrent writers,
@@ -50,6 +50,7 @@
 //! # }).unwrap();
 //! ```
 
+mod error;
 mod faulty;
 mod local;
 mod memory;
@@ -68,13 +69,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
+use self::error::Result;
+pub use self::error::{BoxError, Result as StorageResult, StorageError};
 pub use self::faulty::{Fault, FaultRule, FaultyStorage, Operation};
 pub use self::local::LocalStorage;
 pub use self::memory::MemoryStorage;
 pub use self::s3::{S3Config, S3Storage, S3Timeouts};
 pub use self::throttled::ThrottledStorage;
 pub use self::uri::{StorageResolver, StorageUri, storage_from_uri};
-use crate::error::{Error, Result};
 
 /// A shared handle on a storage backend.
 pub type SharedStorage = Arc<dyn Storage>;
@@ -223,7 +225,7 @@ pub trait Storage: fmt::Debug + Send + Sync + 'static {
 /// Rejects the one path no backend accepts.
 pub(crate) fn validate_key(path: &str) -> Result<()> {
     if path.is_empty() {
-        return Err(Error::InvalidConfig("empty object path".to_string()));
+        return Err(StorageError::InvalidConfig("empty object path".to_string()));
     }
     Ok(())
 }
@@ -239,7 +241,7 @@ pub(crate) fn validate_path(path: &str) -> Result<()> {
     if valid {
         Ok(())
     } else {
-        Err(Error::InvalidConfig(format!(
+        Err(StorageError::InvalidConfig(format!(
             "object path `{path}` cannot be stored on local disk (empty, `.` or `..` segment, or a \
              leading or trailing `/`)"
         )))
@@ -249,7 +251,7 @@ pub(crate) fn validate_path(path: &str) -> Result<()> {
 /// Checks that a requested range is well-formed and inside an object of `size` bytes.
 pub(crate) fn check_range(path: &str, range: &Range<u64>, size: u64) -> Result<()> {
     if range.start > range.end || range.end > size {
-        return Err(Error::Storage {
+        return Err(StorageError::Backend {
             path: path.to_string(),
             message: format!(
                 "range {}..{} is outside the object of {size} bytes",
@@ -268,7 +270,7 @@ pub(crate) async fn payload_bytes(payload: PutPayload) -> Result<Bytes> {
         PutPayload::File(file_path) => tokio::fs::read(&file_path)
             .await
             .map(Bytes::from)
-            .map_err(|error| Error::from_io(file_path.display(), error)),
+            .map_err(|error| StorageError::from_io(file_path.display(), error)),
     }
 }
 

@@ -7,8 +7,8 @@
 
 use bytes::Bytes;
 
+use super::error::Result;
 use super::{PutMode, PutPayload, Storage};
-use crate::error::Result;
 
 /// Creates `path`, which nobody else ever writes (it holds a fresh split id, say), from
 /// `payload` of `size` bytes. After an error or a 412 (the SDK retrying our own applied write),

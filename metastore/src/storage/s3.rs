@@ -2,7 +2,7 @@
 //!
 //! Conditional puts map onto S3's own: `Create` sends `If-None-Match: *`, `Update` sends
 //! `If-Match: <etag>`. S3 answers 412 when the condition fails and may answer 409 when two
-//! conditional writes race; both become [`Error::PreconditionFailed`], which a
+//! conditional writes race; both become [`StorageError::PreconditionFailed`], which a
 //! compare-and-swap loop answers by reading again.
 //!
 //! Files above [`S3Config::multipart_threshold`] are uploaded in parts, a few at a time, with the
@@ -29,11 +29,11 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
+use super::error::{Result, StorageError};
 use super::{
     GetResult, GetStreamResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult, Storage,
     check_range, validate_key,
 };
-use crate::error::{Error, Result};
 
 /// Uploads at or above this size use multipart upload.
 const DEFAULT_MULTIPART_THRESHOLD: u64 = 64 << 20;
@@ -88,9 +88,9 @@ impl S3Timeouts {
                 continue;
             };
             let duration = crate::index_config::parse_duration(&text)
-                .map_err(|message| Error::InvalidConfig(format!("{name}: {message}")))?;
+                .map_err(|message| StorageError::InvalidConfig(format!("{name}: {message}")))?;
             if duration.is_zero() || duration > Duration::from_secs(3_600) {
-                return Err(Error::InvalidConfig(format!(
+                return Err(StorageError::InvalidConfig(format!(
                     "{name} must be between 1s and 1 hour, got `{text}`"
                 )));
             }
@@ -345,7 +345,9 @@ impl S3Storage {
                     .length(Length::Exact(length))
                     .build()
                     .await
-                    .map_err(|error| Error::storage(file.display(), "cannot read part", error))?;
+                    .map_err(|error| {
+                        StorageError::backend(file.display(), "cannot read part", error)
+                    })?;
                 let part_number = part_index as i32 + 1;
                 let output = self
                     .client
@@ -360,7 +362,7 @@ impl S3Storage {
                     .send()
                     .await
                     .map_err(|error| self.classify(path, &PutMode::Overwrite, error))?;
-                Ok::<_, Error>(
+                Ok::<_, StorageError>(
                     CompletedPart::builder()
                         .part_number(part_number)
                         .set_e_tag(output.e_tag().map(str::to_string))
@@ -404,7 +406,7 @@ impl S3Storage {
                         version: meta.version,
                     })
                 } else {
-                    Err(Error::Storage {
+                    Err(StorageError::Backend {
                         path: self.describe(path),
                         message: "multipart completion answered with an unreadable body and \
                                   the object does not have the uploaded size"
@@ -423,7 +425,7 @@ impl S3Storage {
         path: &str,
         mode: &PutMode,
         error: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-    ) -> Error
+    ) -> StorageError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -431,23 +433,23 @@ impl S3Storage {
             .raw_response()
             .map(|response| response.status().as_u16());
         match status {
-            Some(404) => Error::NotFound {
+            Some(404) => StorageError::NotFound {
                 path: path.to_string(),
             },
-            Some(412) => Error::PreconditionFailed {
+            Some(412) => StorageError::PreconditionFailed {
                 path: path.to_string(),
                 reason: match mode {
                     PutMode::Create => "object already exists".to_string(),
                     _ => "object changed since it was read".to_string(),
                 },
             },
-            Some(409) if *mode != PutMode::Overwrite => Error::PreconditionFailed {
+            Some(409) if *mode != PutMode::Overwrite => StorageError::PreconditionFailed {
                 path: path.to_string(),
                 reason: "a concurrent conditional write won".to_string(),
             },
             _ => {
                 let message = self.explain(&error);
-                Error::storage(self.describe(path), message, error)
+                StorageError::backend(self.describe(path), message, error)
             }
         }
     }
@@ -540,7 +542,7 @@ impl Storage for S3Storage {
             .body
             .collect()
             .await
-            .map_err(|error| Error::storage(self.describe(path), "cannot read body", error))?
+            .map_err(|error| StorageError::backend(self.describe(path), "cannot read body", error))?
             .into_bytes();
         Ok(GetResult {
             meta: ObjectMeta {
@@ -587,7 +589,7 @@ impl Storage for S3Storage {
             .body
             .collect()
             .await
-            .map_err(|error| Error::storage(self.describe(path), "cannot read body", error))?
+            .map_err(|error| StorageError::backend(self.describe(path), "cannot read body", error))?
             .into_bytes();
         Ok(Some(GetResult {
             meta: ObjectMeta {
@@ -626,7 +628,9 @@ impl Storage for S3Storage {
                 match body.next().await {
                     None => Ok(None),
                     Some(Ok(chunk)) => Ok(Some((chunk, (body, location)))),
-                    Some(Err(error)) => Err(Error::storage(&location, "cannot read body", error)),
+                    Some(Err(error)) => {
+                        Err(StorageError::backend(&location, "cannot read body", error))
+                    }
                 }
             },
         );
@@ -639,7 +643,7 @@ impl Storage for S3Storage {
     async fn get_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
         let key = self.key(path)?;
         if range.start > range.end {
-            return Err(Error::Storage {
+            return Err(StorageError::Backend {
                 path: self.describe(path),
                 message: format!("invalid range {}..{}", range.start, range.end),
                 source: None,
@@ -665,7 +669,7 @@ impl Storage for S3Storage {
                     .raw_response()
                     .map(|response| response.status().as_u16())
                 {
-                    Some(416) => Error::Storage {
+                    Some(416) => StorageError::Backend {
                         path: self.describe(path),
                         message: format!(
                             "range {}..{} is outside the object",
@@ -680,11 +684,11 @@ impl Storage for S3Storage {
             .body
             .collect()
             .await
-            .map_err(|error| Error::storage(self.describe(path), "cannot read body", error))?
+            .map_err(|error| StorageError::backend(self.describe(path), "cannot read body", error))?
             .into_bytes();
         // S3 silently shortens a range that runs past the end; the contract says error.
         if bytes.len() as u64 != range.end - range.start {
-            return Err(Error::Storage {
+            return Err(StorageError::Backend {
                 path: self.describe(path),
                 message: format!(
                     "range {}..{} is outside the object (got {} bytes)",
@@ -709,14 +713,14 @@ impl Storage for S3Storage {
             PutPayload::File(file) => {
                 let size = tokio::fs::metadata(&file)
                     .await
-                    .map_err(|error| Error::from_io(file.display(), error))?
+                    .map_err(|error| StorageError::from_io(file.display(), error))?
                     .len();
                 if size >= self.multipart_threshold {
                     self.put_multipart(&key, path, &file, size, mode).await
                 } else {
-                    let body = ByteStream::from_path(&file)
-                        .await
-                        .map_err(|error| Error::storage(file.display(), "cannot read", error))?;
+                    let body = ByteStream::from_path(&file).await.map_err(|error| {
+                        StorageError::backend(file.display(), "cannot read", error)
+                    })?;
                     self.put_single(&key, path, body, size, mode).await
                 }
             }

@@ -28,11 +28,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use super::error::Result;
 use super::{
     GetResult, GetStreamResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult,
     SharedStorage, Storage,
 };
-use crate::error::Result;
 
 /// Wraps a storage and sleeps `latency` before each request it forwards. It also counts
 /// requests the way S3 bills them: reads (GET, HEAD) and writes (PUT, LIST); deletes are free.

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
+use super::error::{Result, StorageError};
 use super::{LocalStorage, S3Config, S3Storage, SharedStorage};
-use crate::error::{Error, Result};
 
 /// Where a storage lives.
 ///
@@ -50,13 +50,15 @@ impl StorageUri {
 }
 
 impl FromStr for StorageUri {
-    type Err = Error;
+    type Err = StorageError;
 
     fn from_str(uri: &str) -> Result<Self> {
         if let Some(rest) = uri.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(Error::InvalidConfig(format!("`{uri}` names no bucket")));
+                return Err(StorageError::InvalidConfig(format!(
+                    "`{uri}` names no bucket"
+                )));
             }
             return Ok(StorageUri::S3 {
                 bucket: bucket.to_string(),
@@ -65,14 +67,14 @@ impl FromStr for StorageUri {
         }
         if let Some(path) = uri.strip_prefix("file://") {
             if !path.starts_with('/') {
-                return Err(Error::InvalidConfig(format!(
+                return Err(StorageError::InvalidConfig(format!(
                     "`{uri}`: a file URI needs an absolute path (file:///...)"
                 )));
             }
             return Ok(StorageUri::Local(PathBuf::from(path)));
         }
         if uri.is_empty() || uri.contains("://") {
-            return Err(Error::InvalidConfig(format!(
+            return Err(StorageError::InvalidConfig(format!(
                 "`{uri}` is not a storage URI: use s3://bucket/prefix, file:///path or a path"
             )));
         }

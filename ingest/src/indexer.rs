@@ -27,11 +27,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use hydrant_metastore::doc_mapper::{DocMapper, DocRejection, RejectReason};
-use hydrant_metastore::metastore::{PublishRequest, SourceObject};
+use hydrant_metastore::doc_mapper::{DocMapper, DocRejection, ParsedDoc, RejectReason};
 use hydrant_metastore::split::SplitMetadata;
-use hydrant_metastore::storage::recognise;
+use hydrant_metastore::storage::{ObjectMeta, SharedStorage, recognise};
 use hydrant_metastore::{Error as MetastoreError, Metastore};
+use hydrant_metastore::{PublishRequest, SourceObject};
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -39,7 +39,7 @@ use crate::error::{FailureKind, IngestError, Result};
 use crate::firehose::{
     CorruptMember, Frame, MAX_RECORD_BYTES, RecordFramer, corrupt_member, decompressing_reader,
 };
-use crate::object_reader::open_object;
+use crate::object_reader::{ChannelReader, open_object};
 use crate::split_builder::{BuiltSplit, SplitBuilder, upload_split};
 use crate::staging::{ObjectRef, StagingBuckets};
 
@@ -114,6 +114,36 @@ pub struct IndexingReport {
 }
 
 impl IndexingReport {
+    fn log_finished(&self) {
+        info!(
+            index_id = self.index_id,
+            objects = self.num_objects_indexed(),
+            docs = self.num_docs,
+            rejected = self.num_rejected,
+            splits = self.splits.len(),
+            elapsed_ms = self.elapsed_micros / 1000,
+            "indexing run finished"
+        );
+    }
+
+    /// Counts an indexed object; returns its rejected records, if any, to keep.
+    fn add_object(&mut self, source_key: String, stats: ObjectStats) -> Option<ObjectRejections> {
+        self.num_docs += stats.num_docs;
+        self.bytes_uncompressed += stats.uncompressed_bytes;
+        self.num_rejected += stats.rejections.count;
+        for (reason, count) in stats.rejected_by_reason {
+            *self.rejected_by_reason.entry(reason).or_default() += count;
+        }
+        self.objects.push((
+            source_key,
+            ObjectOutcome::Indexed {
+                num_docs: stats.num_docs,
+                num_rejected: stats.rejections.count,
+            },
+        ));
+        (stats.rejections.count > 0).then_some(stats.rejections)
+    }
+
     /// Number of objects whose records were indexed by this run.
     pub fn num_objects_indexed(&self) -> usize {
         self.objects
@@ -178,6 +208,24 @@ impl ObjectRejections {
     }
 }
 
+/// What the objects of one run share while they are indexed one by one.
+struct RunContext<'a> {
+    index_id: &'a str,
+    doc_mapper: Arc<DocMapper>,
+    objects: &'a [ObjectRef],
+    /// What was read of each object: a rebuild reads the same versions again.
+    read_etags: Vec<Option<String>>,
+}
+
+/// A staging object, as [`Indexer::open_unindexed`] finds it.
+enum Opened {
+    /// Not to be indexed: the checkpoint has this version (its records are searchable), or
+    /// it can never be read (gone, or a key no storage can hold) and is set aside.
+    Skipped(ObjectOutcome),
+    /// Open, streaming: its storage, what was read, and the reader.
+    Ready(SharedStorage, ObjectMeta, ChannelReader),
+}
+
 /// Splits being filled; a new one starts when the current one reaches the target.
 struct SplitRoller {
     doc_mapper: Arc<DocMapper>,
@@ -194,6 +242,23 @@ struct SplitRoller {
 }
 
 impl SplitRoller {
+    fn new(
+        doc_mapper: Arc<DocMapper>,
+        settings: &hydrant_metastore::index_config::IndexingSettings,
+        temp_root: Option<PathBuf>,
+    ) -> Self {
+        SplitRoller {
+            doc_mapper,
+            split_num_docs_target: settings.split_num_docs_target,
+            heap_size_bytes: settings.resources.heap_size,
+            temp_root,
+            current: None,
+            current_sources: Vec::new(),
+            object_position: 0,
+            finished: Vec::new(),
+        }
+    }
+
     /// Documents added from now on come from the object at `position` of the run.
     fn begin_object(&mut self, position: usize) {
         self.object_position = position;
@@ -349,6 +414,9 @@ impl Indexer {
     ///
     /// With a `deadline`, no new object is started once the time left is below what finishing
     /// and publishing needs; [`IndexingReport::deadline_stop`] then says where it stopped.
+    ///
+    /// The loop over objects is kept whole, a little past 80 lines: its three exits (the
+    /// deadline, a retryable failure, the end) are the run's contract, read best together.
     pub async fn index_objects(
         &self,
         index_id: &str,
@@ -359,18 +427,17 @@ impl Indexer {
         let metadata = self.metastore.index_metadata(index_id).await?;
         let doc_mapper = Arc::new(DocMapper::new(&metadata.index_config)?);
         let indexing_settings = &metadata.index_config.indexing_settings;
-        let mut roller = SplitRoller {
+        let mut roller = SplitRoller::new(
+            doc_mapper.clone(),
+            indexing_settings,
+            self.temp_root.clone(),
+        );
+        let mut run = RunContext {
+            index_id,
             doc_mapper: doc_mapper.clone(),
-            split_num_docs_target: indexing_settings.split_num_docs_target,
-            heap_size_bytes: indexing_settings.resources.heap_size,
-            temp_root: self.temp_root.clone(),
-            current: None,
-            current_sources: Vec::new(),
-            object_position: 0,
-            finished: Vec::new(),
+            objects,
+            read_etags: vec![None; objects.len()],
         };
-        // What was read of each object: a rebuild reads the same versions again.
-        let mut read_etags: Vec<Option<String>> = vec![None; objects.len()];
         let mut report = IndexingReport {
             index_id: index_id.to_string(),
             ..IndexingReport::default()
@@ -385,16 +452,16 @@ impl Indexer {
         });
 
         for (position, object) in objects.iter().enumerate() {
-            if let Some(deadline) = deadline {
-                let needed = reserve + slowest_object * 2;
-                if deadline.saturating_duration_since(Instant::now()) <= needed {
-                    info!(
-                        index_id,
-                        position, "stopping before the invocation deadline"
-                    );
-                    report.deadline_stop = Some(position);
-                    break;
-                }
+            // The next object may take as long as the slowest so far, twice over.
+            if deadline.is_some_and(|deadline| {
+                deadline.saturating_duration_since(Instant::now()) <= reserve + slowest_object * 2
+            }) {
+                info!(
+                    index_id,
+                    position, "stopping before the invocation deadline"
+                );
+                report.deadline_stop = Some(position);
+                break;
             }
             let object_started = Instant::now();
             let source_key = object.source_key();
@@ -404,30 +471,10 @@ impl Indexer {
                         .iter()
                         .any(|(seen, _)| seen.source_key == source_key && seen.etag == etag)
             };
-            if let Some(etag) = &object.etag
-                && already_indexed(&normalize_etag(etag))
-            {
-                report
-                    .objects
-                    .push((source_key, ObjectOutcome::AlreadyIndexed));
-                continue;
-            }
-            let opened = async {
-                let storage = self.staging.storage_for(&object.bucket).await?;
-                let (meta, reader) = open_object(storage.clone(), &object.key).await?;
-                Ok::<_, IngestError>((storage, meta, reader))
-            }
-            .await;
-            let (staging_storage, object_meta, reader) = match opened {
-                Ok(opened) => opened,
-                Err(error) if error.kind() == FailureKind::Permanent => {
-                    warn!(index_id, source_key, %error, "staging object can never be read; setting it aside");
-                    report.objects.push((
-                        source_key,
-                        ObjectOutcome::SetAside {
-                            reason: error.to_string(),
-                        },
-                    ));
+            let opened = match self.open_unindexed(object, already_indexed).await {
+                Ok(Opened::Ready(storage, meta, reader)) => (storage, meta, reader),
+                Ok(Opened::Skipped(outcome)) => {
+                    report.objects.push((source_key, outcome));
                     continue;
                 }
                 Err(error) => {
@@ -440,98 +487,131 @@ impl Indexer {
                     break;
                 }
             };
-            // Index what is read: its etag, not the event's, goes into the checkpoint.
-            let etag = normalize_etag(&object_meta.version.0);
-            if already_indexed(&etag) {
-                report
-                    .objects
-                    .push((source_key, ObjectOutcome::AlreadyIndexed));
-                continue;
-            }
-            report.bytes_read += object_meta.size;
-            let kept_object_path = format!(
-                "indexes/{index_id}/errors/objects/{}",
-                unique_file_name(&source_key, &etag)
-            );
-            let target = ObjectTarget {
-                doc_mapper: doc_mapper.clone(),
-                source_key: source_key.clone(),
-                etag: etag.clone(),
-                kept_object_path: kept_object_path.clone(),
-            };
-            read_etags[position] = Some(etag.clone());
-            roller.begin_object(position);
-            // A download that failed midway leaves part of the object in the split: nothing of
-            // this run may be published, so the whole run fails and is retried.
-            let (returned, first_pass) = target.index(roller, reader, 0..u64::MAX).await?;
+            let (returned, stats, etag) = self
+                .index_opened(&mut run, roller, position, opened, &mut report)
+                .await?;
             roller = returned;
-            let mut stats = first_pass?;
-            if let Some(corrupt) = stats.corrupt.take() {
-                let (returned, verified) = self
-                    .rebuild_without(
-                        roller,
-                        objects,
-                        &read_etags,
-                        &target,
-                        stats.num_docs,
-                        corrupt,
-                    )
-                    .await?;
-                roller = returned;
-                stats = verified;
-            }
-            if stats.keep_object.is_some() {
-                self.keep_object(&staging_storage, &object.key, &kept_object_path)
-                    .await?;
-                report.error_files.push(kept_object_path);
-            }
-            report.num_docs += stats.num_docs;
-            report.bytes_uncompressed += stats.uncompressed_bytes;
-            report.num_rejected += stats.rejections.count;
-            for (reason, count) in stats.rejected_by_reason {
-                *report.rejected_by_reason.entry(reason).or_default() += count;
-            }
-            report.objects.push((
-                source_key.clone(),
-                ObjectOutcome::Indexed {
-                    num_docs: stats.num_docs,
-                    num_rejected: stats.rejections.count,
-                },
-            ));
             let split_id = (stats.num_docs > 0)
                 .then(|| roller.current_split_id())
                 .flatten();
+            let rejections = report.add_object(source_key.clone(), stats);
             checkpoint_delta.push((SourceObject { source_key, etag }, split_id));
-            if stats.rejections.count > 0 {
-                rejections_to_keep.push(stats.rejections);
-            }
+            rejections_to_keep.extend(rejections);
             slowest_object = slowest_object.max(object_started.elapsed());
         }
 
-        let built_splits = tokio::task::spawn_blocking(move || roller.finish())
-            .await
-            .map_err(|join_error| IngestError::Io {
-                context: "split finishing task failed".to_string(),
-                source: std::io::Error::other(join_error),
-            })??;
-        for rejections in rejections_to_keep {
-            report
-                .error_files
-                .push(self.keep_rejections(index_id, rejections).await?);
-        }
-        self.publish(index_id, built_splits, checkpoint_delta, &mut report)
+        self.finish_run(roller, rejections_to_keep, checkpoint_delta, &mut report)
             .await?;
         report.elapsed_micros = started.elapsed().as_micros() as u64;
-        info!(
-            index_id,
-            objects = report.num_objects_indexed(),
-            docs = report.num_docs,
-            rejected = report.num_rejected,
-            splits = report.splits.len(),
-            elapsed_ms = report.elapsed_micros / 1000,
-            "indexing run finished"
-        );
+        report.log_finished();
         Ok(report)
+    }
+
+    /// Ends a run: the splits finished and bundled, the rejected records kept, then everything
+    /// published in one metastore commit with the checkpoint.
+    async fn finish_run(
+        &self,
+        roller: SplitRoller,
+        rejections_to_keep: Vec<ObjectRejections>,
+        checkpoint_delta: Vec<(SourceObject, Option<String>)>,
+        report: &mut IndexingReport,
+    ) -> Result<()> {
+        let built_splits = run_blocking("split finishing task", move || roller.finish()).await?;
+        for rejections in rejections_to_keep {
+            let path = self.keep_rejections(&report.index_id, rejections).await?;
+            report.error_files.push(path);
+        }
+        let index_id = report.index_id.clone();
+        self.publish(&index_id, built_splits, checkpoint_delta, report)
+            .await
+    }
+
+    /// Indexes an opened object into `roller`: every record mapped or rejected, and the split
+    /// rebuilt without the object's corrupt part if a gzip member fails its check. Returns
+    /// the roller, the object's figures and the etag of what was read (which, not the
+    /// event's, goes into the checkpoint).
+    async fn index_opened(
+        &self,
+        run: &mut RunContext<'_>,
+        mut roller: SplitRoller,
+        position: usize,
+        (staging_storage, object_meta, reader): (SharedStorage, ObjectMeta, ChannelReader),
+        report: &mut IndexingReport,
+    ) -> Result<(SplitRoller, ObjectStats, String)> {
+        let object = &run.objects[position];
+        let source_key = object.source_key();
+        let etag = normalize_etag(&object_meta.version.0);
+        report.bytes_read += object_meta.size;
+        let target = ObjectTarget {
+            doc_mapper: run.doc_mapper.clone(),
+            kept_object_path: format!(
+                "indexes/{}/errors/objects/{}",
+                run.index_id,
+                unique_file_name(&source_key, &etag)
+            ),
+            source_key,
+            etag: etag.clone(),
+        };
+        run.read_etags[position] = Some(etag.clone());
+        roller.begin_object(position);
+        // A download that failed midway leaves part of the object in the split: nothing of
+        // this run may be published, so the whole run fails and is retried.
+        let (returned, first_pass) = target.index(roller, reader, 0..u64::MAX).await?;
+        roller = returned;
+        let mut stats = first_pass?;
+        if let Some(corrupt) = stats.corrupt.take() {
+            let (returned, verified) = self
+                .rebuild_without(
+                    roller,
+                    run.objects,
+                    &run.read_etags,
+                    &target,
+                    stats.num_docs,
+                    corrupt,
+                )
+                .await?;
+            roller = returned;
+            stats = verified;
+        }
+        if stats.keep_object.is_some() {
+            self.keep_object(&staging_storage, &object.key, &target.kept_object_path)
+                .await?;
+            report.error_files.push(target.kept_object_path.clone());
+        }
+        Ok((roller, stats, etag))
+    }
+
+    /// Opens a staging object unless the checkpoint already has its version (the event's
+    /// etag, then the etag of what is read). An object that can never be read is set aside;
+    /// an error is worth a retry.
+    async fn open_unindexed(
+        &self,
+        object: &ObjectRef,
+        already_indexed: impl Fn(&str) -> bool,
+    ) -> Result<Opened> {
+        if let Some(etag) = &object.etag
+            && already_indexed(&normalize_etag(etag))
+        {
+            return Ok(Opened::Skipped(ObjectOutcome::AlreadyIndexed));
+        }
+        let opened = async {
+            let storage = self.staging.storage_for(&object.bucket).await?;
+            let (meta, reader) = open_object(storage.clone(), &object.key).await?;
+            Ok::<_, IngestError>((storage, meta, reader))
+        }
+        .await;
+        match opened {
+            Ok((_, meta, _)) if already_indexed(&normalize_etag(&meta.version.0)) => {
+                Ok(Opened::Skipped(ObjectOutcome::AlreadyIndexed))
+            }
+            Ok((storage, meta, reader)) => Ok(Opened::Ready(storage, meta, reader)),
+            Err(error) if error.kind() == FailureKind::Permanent => {
+                warn!(source_key = object.source_key(), %error, "staging object can never be read; setting it aside");
+                let reason = error.to_string();
+                Ok(Opened::Skipped(ObjectOutcome::SetAside { reason }))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Writes an object's rejected records under `indexes/{index_id}/errors/`. The name comes
@@ -837,64 +917,7 @@ fn index_object_records(
             // Already in an earlier split (a rebuild adds the rest of an object again).
             continue;
         }
-        match frame {
-            Frame::Malformed {
-                offset,
-                bytes,
-                reason,
-                truncated,
-            } => {
-                if truncated {
-                    let message = format!(
-                        "{reason} ({MAX_RECORD_BYTES} bytes): this entry holds its first \
-                         {MAX_RECORD_BYTES} bytes, and the object is kept whole at {}",
-                        names.kept_object_path
-                    );
-                    stats.reject(
-                        RejectReason::MalformedJson.as_str(),
-                        &message,
-                        offset,
-                        &bytes,
-                    );
-                    stats.keep_object.get_or_insert(message);
-                } else {
-                    stats.reject(RejectReason::MalformedJson.as_str(), reason, offset, &bytes);
-                }
-            }
-            Frame::Record { offset, bytes } => {
-                let parsed = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                    Ok(serde_json::Value::Object(record)) => doc_mapper.doc_from_json(record),
-                    Ok(other) => Err(DocRejection::new(
-                        RejectReason::NotAnObject,
-                        format!("a record must be a JSON object, got {}", json_kind(&other)),
-                    )),
-                    Err(error) => Err(DocRejection::new(
-                        RejectReason::MalformedJson,
-                        error.to_string(),
-                    )),
-                };
-                match parsed {
-                    Ok(parsed) => {
-                        roller.add(
-                            parsed.doc,
-                            parsed.timestamp_nanos,
-                            bytes.len() as u64,
-                            offset,
-                            !checked,
-                        )?;
-                        stats.num_docs += 1;
-                    }
-                    Err(rejection) => {
-                        stats.reject(
-                            rejection.reason.as_str(),
-                            &rejection.message,
-                            offset,
-                            &bytes,
-                        );
-                    }
-                }
-            }
-        }
+        add_frame(doc_mapper, frame, &names, roller, &mut stats, !checked)?;
     }
     stats.uncompressed_bytes = framer.offset();
     if let Some(error) = read_error {
@@ -911,6 +934,84 @@ fn index_object_records(
         roller.roll_if_full()?;
     }
     Ok(stats)
+}
+
+/// One frame of an object: a document added to the split, or a record rejected and kept.
+/// `unverified`: the object's gzip check is still to come (the split must not roll).
+fn add_frame(
+    doc_mapper: &DocMapper,
+    frame: Frame,
+    names: &ObjectNames<'_>,
+    roller: &mut SplitRoller,
+    stats: &mut ObjectStats,
+    unverified: bool,
+) -> Result<()> {
+    let (offset, bytes) = match frame {
+        Frame::Malformed {
+            offset,
+            bytes,
+            reason,
+            truncated: false,
+        } => {
+            stats.reject(RejectReason::MalformedJson.as_str(), reason, offset, &bytes);
+            return Ok(());
+        }
+        Frame::Malformed {
+            offset,
+            bytes,
+            reason,
+            truncated: true,
+        } => {
+            let message = format!(
+                "{reason} ({MAX_RECORD_BYTES} bytes): this entry holds its first \
+                 {MAX_RECORD_BYTES} bytes, and the object is kept whole at {}",
+                names.kept_object_path
+            );
+            stats.reject(
+                RejectReason::MalformedJson.as_str(),
+                &message,
+                offset,
+                &bytes,
+            );
+            stats.keep_object.get_or_insert(message);
+            return Ok(());
+        }
+        Frame::Record { offset, bytes } => (offset, bytes),
+    };
+    match parse_record(doc_mapper, &bytes) {
+        Ok(parsed) => {
+            let size = bytes.len() as u64;
+            roller.add(parsed.doc, parsed.timestamp_nanos, size, offset, unverified)?;
+            stats.num_docs += 1;
+        }
+        Err(rejection) => {
+            stats.reject(
+                rejection.reason.as_str(),
+                &rejection.message,
+                offset,
+                &bytes,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A record's bytes as a document, or why not.
+fn parse_record(
+    doc_mapper: &DocMapper,
+    bytes: &[u8],
+) -> std::result::Result<ParsedDoc, DocRejection> {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(record)) => doc_mapper.doc_from_json(record),
+        Ok(other) => Err(DocRejection::new(
+            RejectReason::NotAnObject,
+            format!("a record must be a JSON object, got {}", json_kind(&other)),
+        )),
+        Err(error) => Err(DocRejection::new(
+            RejectReason::MalformedJson,
+            error.to_string(),
+        )),
+    }
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
+use hydrant_metastore::PublishRequest;
 use hydrant_metastore::doc_mapper::DocMapper;
-use hydrant_metastore::metastore::PublishRequest;
 use hydrant_metastore::split_bundle::{FileRangeFetcher, SplitDirectory, write_split_bundle};
 use hydrant_metastore::{Error as MetastoreError, Metastore, SplitMetadata, SplitState, TimeRange};
 use serde::Serialize;

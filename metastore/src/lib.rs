@@ -1,5 +1,14 @@
-//! Hydrant's persistent state and how to read it: storage backends, index configuration and
-//! doc mapping, split metadata, the metastore, and the split bundle format.
+//! Hydrant's persistent state and how to read it:
+//!
+//! - [`storage`]: the one small storage trait (S3, local disk, memory, and the fault-injecting
+//!   and throttled wrappers tests use), with its own error type and a conformance suite;
+//! - [`index_config`]: the index config a user writes, as plain serde types;
+//! - [`doc_mapper`]: the config turned into a tantivy schema, records into documents and
+//!   stored documents back into hits (`datetime` parses and renders its datetimes);
+//! - [`split`] and [`split_bundle`]: what a split is, and its one-file format;
+//! - [`metastore`]: the index documents on storage and their compare-and-swap commits
+//!   ([`Metastore`], [`IndexMetadata`]);
+//! - [`scratch`] and [`clock`]: temporary files named by process, and time that tests set.
 
 pub mod clock;
 pub mod datetime;
@@ -15,5 +24,8 @@ pub mod storage;
 pub mod testing;
 
 pub use error::{Error, Result};
-pub use metastore::{IndexMetadata, Metastore, PublishRequest, SourceObject, SplitFilter};
+pub use metastore::{
+    CheckpointEntry, IndexMetadata, Metastore, PublishRequest, SourceCheckpoint, SourceObject,
+    SplitFilter,
+};
 pub use split::{SplitMetadata, SplitState, TimeRange};

@@ -260,6 +260,16 @@ struct Stop {
     reason: String,
 }
 
+impl Stop {
+    fn retryable(position: usize, reason: String) -> Self {
+        Stop {
+            position,
+            cause: StopCause::Retryable,
+            reason,
+        }
+    }
+}
+
 /// The indexer as deployed: settings applied, indexes known, ready for batches.
 #[derive(Debug)]
 pub struct IndexerRuntime {
@@ -580,135 +590,171 @@ impl IndexerRuntime {
         outcome: &mut BatchOutcome,
         indexed: &mut BTreeSet<String>,
     ) -> Option<Stop> {
-        let stop = |position: usize, reason: String| Stop {
-            position,
-            cause: StopCause::Retryable,
-            reason,
-        };
         let mut next = 0;
         while next < planned.len() {
             let (position, plan) = &planned[next];
-            let position = *position;
-            let index_id = match plan {
+            let message = &messages[*position];
+            let step = match plan {
                 Planned::Ignore => {
                     outcome.num_ignored += 1;
-                    next += 1;
-                    continue;
+                    Ok(next + 1)
                 }
-                Planned::SetAside { index_id, reason } => {
-                    let set_aside = self
-                        .set_aside(&messages[position], index_id.as_deref(), None, reason)
-                        .await;
-                    match set_aside {
-                        Ok(set_aside) => outcome.set_aside.push(set_aside),
-                        Err(error) => return Some(stop(position, error.to_string())),
-                    }
-                    next += 1;
-                    continue;
+                Planned::SetAside { index_id, reason } => self
+                    .record_set_aside(
+                        message,
+                        *position,
+                        index_id.as_deref(),
+                        None,
+                        reason,
+                        outcome,
+                    )
+                    .await
+                    .map(|()| next + 1),
+                Planned::Maintain { index_ids } => self
+                    .maintain(message, *position, index_ids, deadline, outcome)
+                    .await
+                    .map(|()| next + 1),
+                Planned::Index { .. } => {
+                    self.index_run(messages, planned, next, deadline, outcome, indexed)
+                        .await
                 }
-                Planned::Maintain { index_ids } => {
-                    for index_id in index_ids {
-                        match self.maintainer.run(index_id, deadline).await {
-                            Ok(report) => outcome.maintenance.push(report),
-                            Err(error) if error.kind() == FailureKind::Permanent => {
-                                let reason = format!("maintenance of {index_id}: {error}");
-                                match self
-                                    .set_aside(&messages[position], None, None, &reason)
-                                    .await
-                                {
-                                    Ok(set_aside) => outcome.set_aside.push(set_aside),
-                                    Err(error) => return Some(stop(position, error.to_string())),
-                                }
-                            }
-                            Err(error) => {
-                                return Some(stop(
-                                    position,
-                                    format!("maintenance of {index_id}: {error}"),
-                                ));
-                            }
-                        }
-                    }
-                    next += 1;
-                    continue;
-                }
-                Planned::Index { index_id, .. } => index_id,
             };
-            // One indexing run for the consecutive messages of this index.
-            let run_end = planned[next..]
-                .iter()
-                .position(|(_, plan)| !matches!(plan, Planned::Index { index_id: other, .. } if other == index_id))
-                .map_or(planned.len(), |offset| next + offset);
-            let mut objects = Vec::new();
-            let mut owners = Vec::new();
-            for (owner, plan) in &planned[next..run_end] {
-                if let Planned::Index {
-                    objects: message_objects,
-                    ..
-                } = plan
-                {
-                    objects.extend(message_objects.iter().cloned());
-                    owners.extend(std::iter::repeat_n(*owner, message_objects.len()));
-                }
+            match step {
+                Ok(after) => next = after,
+                Err(stop) => return Some(stop),
             }
-            let report = match self
-                .indexer
-                .index_objects(index_id, &objects, deadline)
-                .await
-            {
-                Ok(report) => report,
-                Err(error @ IngestError::Metastore(MetastoreError::IndexNotFound(_))) => {
-                    // The index itself is gone: every message of the run is set aside.
-                    for (owner, _) in &planned[next..run_end] {
-                        match self
-                            .set_aside(&messages[*owner], None, None, &error.to_string())
-                            .await
-                        {
-                            Ok(set_aside) => outcome.set_aside.push(set_aside),
-                            Err(error) => return Some(stop(*owner, error.to_string())),
-                        }
-                    }
-                    next = run_end;
-                    continue;
-                }
-                Err(error) => return Some(stop(position, error.to_string())),
-            };
-            if !report.splits.is_empty() {
-                indexed.insert(index_id.clone());
-            }
-            outcome.add_indexing(&report);
-            for (object_position, (_, object_outcome)) in report.objects.iter().enumerate() {
-                if let ObjectOutcome::SetAside { reason } = object_outcome {
-                    let owner = owners[object_position];
-                    let set_aside = self
-                        .set_aside(
-                            &messages[owner],
-                            Some(index_id),
-                            Some(&objects[object_position]),
-                            reason,
-                        )
-                        .await;
-                    match set_aside {
-                        Ok(set_aside) => outcome.set_aside.push(set_aside),
-                        Err(error) => return Some(stop(owner, error.to_string())),
-                    }
-                }
-            }
-            if let Some(failure) = &report.failure {
-                return Some(stop(
-                    owners[failure.position],
-                    format!("{}: {}", failure.source_key, failure.error),
-                ));
-            }
-            if let Some(deadline_stop) = report.deadline_stop {
-                return Some(Stop {
-                    position: owners[deadline_stop],
-                    cause: StopCause::Deadline,
-                    reason: "the invocation deadline was near; not attempted".to_string(),
-                });
-            }
-            next = run_end;
         }
         None
+    }
+
+    /// Sets a message aside and counts it; a failure to record it stops the batch there.
+    async fn record_set_aside(
+        &self,
+        message: &QueueMessage,
+        position: usize,
+        index_id: Option<&str>,
+        object: Option<&ObjectRef>,
+        reason: &str,
+        outcome: &mut BatchOutcome,
+    ) -> std::result::Result<(), Stop> {
+        match self.set_aside(message, index_id, object, reason).await {
+            Ok(set_aside) => {
+                outcome.set_aside.push(set_aside);
+                Ok(())
+            }
+            Err(error) => Err(Stop::retryable(position, error.to_string())),
+        }
+    }
+
+    /// A maintenance message: every index it names, maintained in turn.
+    async fn maintain(
+        &self,
+        message: &QueueMessage,
+        position: usize,
+        index_ids: &[String],
+        deadline: Option<Instant>,
+        outcome: &mut BatchOutcome,
+    ) -> std::result::Result<(), Stop> {
+        for index_id in index_ids {
+            match self.maintainer.run(index_id, deadline).await {
+                Ok(report) => outcome.maintenance.push(report),
+                Err(error) if error.kind() == FailureKind::Permanent => {
+                    let reason = format!("maintenance of {index_id}: {error}");
+                    self.record_set_aside(message, position, None, None, &reason, outcome)
+                        .await?;
+                }
+                Err(error) => {
+                    let reason = format!("maintenance of {index_id}: {error}");
+                    return Err(Stop::retryable(position, reason));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One indexing run for the consecutive messages, from `planned[next]` on, bound to the
+    /// same index; returns where the next run starts.
+    async fn index_run(
+        &self,
+        messages: &[QueueMessage],
+        planned: &[(usize, Planned)],
+        next: usize,
+        deadline: Option<Instant>,
+        outcome: &mut BatchOutcome,
+        indexed: &mut BTreeSet<String>,
+    ) -> std::result::Result<usize, Stop> {
+        let stop = Stop::retryable;
+        let (position, Planned::Index { index_id, .. }) = &planned[next] else {
+            return Ok(next + 1);
+        };
+        let (position, index_id) = (*position, index_id.as_str());
+        // One indexing run for the consecutive messages of this index.
+        let run_end = planned[next..]
+            .iter()
+            .position(|(_, plan)| !matches!(plan, Planned::Index { index_id: other, .. } if other == index_id))
+            .map_or(planned.len(), |offset| next + offset);
+        let mut objects = Vec::new();
+        let mut owners = Vec::new();
+        for (owner, plan) in &planned[next..run_end] {
+            if let Planned::Index {
+                objects: message_objects,
+                ..
+            } = plan
+            {
+                objects.extend(message_objects.iter().cloned());
+                owners.extend(std::iter::repeat_n(*owner, message_objects.len()));
+            }
+        }
+        let report = match self
+            .indexer
+            .index_objects(index_id, &objects, deadline)
+            .await
+        {
+            Ok(report) => report,
+            Err(error @ IngestError::Metastore(MetastoreError::IndexNotFound(_))) => {
+                // The index itself is gone: every message of the run is set aside.
+                let reason = error.to_string();
+                for (owner, _) in &planned[next..run_end] {
+                    self.record_set_aside(&messages[*owner], *owner, None, None, &reason, outcome)
+                        .await?;
+                }
+                return Ok(run_end);
+            }
+            Err(error) => return Err(stop(position, error.to_string())),
+        };
+        if !report.splits.is_empty() {
+            indexed.insert(index_id.to_string());
+        }
+        outcome.add_indexing(&report);
+        for (object_position, (_, object_outcome)) in report.objects.iter().enumerate() {
+            if let ObjectOutcome::SetAside { reason } = object_outcome {
+                let owner = owners[object_position];
+                let object = Some(&objects[object_position]);
+                self.record_set_aside(
+                    &messages[owner],
+                    owner,
+                    Some(index_id),
+                    object,
+                    reason,
+                    outcome,
+                )
+                .await?;
+            }
+        }
+        if let Some(failure) = &report.failure {
+            return Err(stop(
+                owners[failure.position],
+                format!("{}: {}", failure.source_key, failure.error),
+            ));
+        }
+        if let Some(deadline_stop) = report.deadline_stop {
+            return Err(Stop {
+                position: owners[deadline_stop],
+                cause: StopCause::Deadline,
+                reason: "the invocation deadline was near; not attempted".to_string(),
+            });
+        }
+        Ok(run_end)
     }
 
     /// Records a message that can never succeed, whole and with its reason, where an operator

@@ -23,7 +23,9 @@ use std::time::{Duration, Instant, SystemTime};
 use futures::StreamExt;
 use hydrant_metastore::PublishRequest;
 use hydrant_metastore::doc_mapper::DocMapper;
-use hydrant_metastore::split_bundle::{FileRangeFetcher, SplitDirectory, write_split_bundle};
+use hydrant_metastore::split_bundle::{
+    BundleInfo, FileRangeFetcher, SplitDirectory, write_split_bundle,
+};
 use hydrant_metastore::{Error as MetastoreError, Metastore, SplitMetadata, SplitState, TimeRange};
 use serde::Serialize;
 use tantivy::directory::MmapDirectory;
@@ -211,147 +213,114 @@ impl Maintainer {
         }
     }
 
-    /// Merges `inputs` into one split and publishes it in place of them.
+    /// Merges `inputs` into one split and publishes it in place of them: the inputs
+    /// downloaded whole, merged by tantivy on local disk, the output staged, uploaded and
+    /// published replacing them, in that order, so that a crash at any point leaves either
+    /// the inputs or the output searchable and the rest for garbage collection.
     pub async fn merge_splits(
         &self,
         index_id: &str,
         doc_mapper: &Arc<DocMapper>,
         inputs: &[SplitMetadata],
     ) -> Result<SplitMetadata> {
-        let temp_dir = match &self.temp_root {
-            Some(root) => tempfile::Builder::new()
-                .prefix(&scratch_prefix("merge"))
-                .tempdir_in(root),
-            None => tempfile::Builder::new()
-                .prefix(&scratch_prefix("merge"))
-                .tempdir(),
-        }
-        .map_err(|error| IngestError::Io {
-            context: "cannot create a merge directory".to_string(),
-            source: error,
-        })?;
-        let storage = self.metastore.storage().clone();
-        // Whole inputs, one streamed GET each.
-        let mut local_inputs = Vec::with_capacity(inputs.len());
-        for split in inputs {
-            let local_path = temp_dir.path().join(format!("{}.split", split.split_id));
-            let mut stream = storage
-                .get_stream(&SplitMetadata::split_path(index_id, &split.split_id))
-                .await?;
-            let mut file = tokio::fs::File::create(&local_path)
-                .await
-                .map_err(|error| IngestError::Io {
-                    context: format!("cannot create {}", local_path.display()),
-                    source: error,
-                })?;
-            while let Some(chunk) = stream.chunks.next().await {
-                file.write_all(&chunk?)
-                    .await
-                    .map_err(|error| IngestError::Io {
-                        context: format!("cannot write {}", local_path.display()),
-                        source: error,
-                    })?;
-            }
-            file.flush().await.map_err(|error| IngestError::Io {
-                context: format!("cannot write {}", local_path.display()),
-                source: error,
-            })?;
-            local_inputs.push((local_path, split.footer_offsets.clone()));
-        }
+        let temp_dir = self.merge_dir()?;
+        let local_inputs = self
+            .download_inputs(temp_dir.path(), index_id, inputs)
+            .await?;
         let output_dir = temp_dir.path().join("merged");
         let bundle_path = temp_dir.path().join("merged.split");
-        let tokenizers = doc_mapper.tokenizers().clone();
+        let (tokenizers, blocking_bundle_path) =
+            (doc_mapper.tokenizers().clone(), bundle_path.clone());
         // Written with the index's current settings, whatever its inputs were written with:
         // a changed doc store setting converges as splits merge.
         let target_settings = doc_mapper.index_settings();
-        let (blocking_output_dir, blocking_bundle_path) = (output_dir.clone(), bundle_path.clone());
-        let bundle = tokio::task::spawn_blocking(move || -> Result<_> {
-            let mut indexes = Vec::with_capacity(local_inputs.len());
-            for (path, footer_offsets) in &local_inputs {
-                let fetcher = FileRangeFetcher::open(path).map_err(|error| IngestError::Io {
-                    context: format!("cannot open {}", path.display()),
-                    source: error,
-                })?;
-                let footer =
-                    fetcher.read_footer(&path.display().to_string(), footer_offsets.clone())?;
-                let mut index =
-                    SplitDirectory::new(Arc::new(footer), Arc::new(fetcher)).open_index()?;
-                index.set_tokenizers(tokenizers.clone());
-                indexes.push(index);
-            }
-            std::fs::create_dir_all(&blocking_output_dir).map_err(|error| IngestError::Io {
-                context: "cannot create the merge output directory".to_string(),
-                source: error,
-            })?;
-            let output =
-                MmapDirectory::open(&blocking_output_dir).map_err(|error| IngestError::Io {
-                    context: "cannot open the merge output directory".to_string(),
-                    source: std::io::Error::other(error),
-                })?;
-            let mut segments = Vec::new();
-            for index in &indexes {
-                segments.extend(index.searchable_segments().map_err(IngestError::Tantivy)?);
-            }
-            let keep_all_docs = segments.iter().map(|_| None).collect();
-            tantivy::indexer::merge_filtered_segments(
-                &segments,
+        let bundle = tokio::task::spawn_blocking(move || {
+            merge_locally(
+                &local_inputs,
+                tokenizers,
                 target_settings,
-                keep_all_docs,
-                output,
-            )
-            .map_err(IngestError::Tantivy)?;
-            Ok(write_split_bundle(
-                &blocking_output_dir,
+                &output_dir,
                 &blocking_bundle_path,
-            )?)
+            )
         })
         .await
         .map_err(|error| IngestError::Io {
             context: "merge task failed".to_string(),
             source: std::io::Error::other(error),
         })??;
-
-        let time_range = inputs.iter().filter_map(|split| split.time_range).fold(
-            None,
-            |range: Option<TimeRange>, split_range| {
-                let range = TimeRange::extend(range, split_range.start_nanos);
-                Some(TimeRange::extend(Some(range), split_range.end_nanos))
-            },
-        );
-        let merged = SplitMetadata {
-            split_id: SplitMetadata::new_split_id(),
-            state: SplitState::Staged,
-            num_docs: inputs.iter().map(|split| split.num_docs).sum(),
-            uncompressed_docs_size_bytes: inputs
-                .iter()
-                .map(|split| split.uncompressed_docs_size_bytes)
-                .sum(),
-            time_range,
-            split_size_bytes: bundle.split_size_bytes,
-            footer_offsets: bundle.footer_offsets,
-            doc_mapping_uid: inputs[0].doc_mapping_uid.clone(),
-            num_merge_ops: inputs
-                .iter()
-                .map(|split| split.num_merge_ops)
-                .max()
-                .unwrap_or(0)
-                + 1,
-            create_timestamp: 0,
-            update_timestamp: 0,
-            publish_timestamp: None,
-        };
+        let merged = merged_metadata(inputs, bundle);
         self.metastore
             .stage_splits(index_id, vec![merged.clone()])
             .await?;
         upload_split_file(self.metastore.storage(), index_id, &merged, &bundle_path).await?;
         fail_point("merge:after_upload")?;
+        self.publish_merge(index_id, &merged, inputs).await?;
+        Ok(merged)
+    }
+
+    /// A scratch directory for one merge, named by this process.
+    fn merge_dir(&self) -> Result<tempfile::TempDir> {
+        let mut builder = tempfile::Builder::new();
+        let prefix = scratch_prefix("merge");
+        builder.prefix(&prefix);
+        match &self.temp_root {
+            Some(root) => builder.tempdir_in(root),
+            None => builder.tempdir(),
+        }
+        .map_err(|error| IngestError::Io {
+            context: "cannot create a merge directory".to_string(),
+            source: error,
+        })
+    }
+
+    /// Whole inputs, one streamed GET each, into `dir`: their paths and footer offsets.
+    async fn download_inputs(
+        &self,
+        dir: &std::path::Path,
+        index_id: &str,
+        inputs: &[SplitMetadata],
+    ) -> Result<Vec<(PathBuf, std::ops::Range<u64>)>> {
+        let storage = self.metastore.storage().clone();
+        let mut local_inputs = Vec::with_capacity(inputs.len());
+        for split in inputs {
+            let local_path = dir.join(format!("{}.split", split.split_id));
+            let io_error = |context: &str, source: std::io::Error| IngestError::Io {
+                context: format!("cannot {context} {}", local_path.display()),
+                source,
+            };
+            let mut stream = storage
+                .get_stream(&SplitMetadata::split_path(index_id, &split.split_id))
+                .await?;
+            let mut file = tokio::fs::File::create(&local_path)
+                .await
+                .map_err(|error| io_error("create", error))?;
+            while let Some(chunk) = stream.chunks.next().await {
+                file.write_all(&chunk?)
+                    .await
+                    .map_err(|error| io_error("write", error))?;
+            }
+            file.flush()
+                .await
+                .map_err(|error| io_error("write", error))?;
+            local_inputs.push((local_path, split.footer_offsets.clone()));
+        }
+        Ok(local_inputs)
+    }
+
+    /// Publishes the merge output in place of its inputs.
+    async fn publish_merge(
+        &self,
+        index_id: &str,
+        merged: &SplitMetadata,
+        inputs: &[SplitMetadata],
+    ) -> Result<()> {
         let request = PublishRequest {
             staged_split_ids: vec![merged.split_id.clone()],
             replaced_split_ids: inputs.iter().map(|split| split.split_id.clone()).collect(),
             ..PublishRequest::default()
         };
         match self.metastore.publish_splits(index_id, request).await {
-            Ok(_) => {}
+            Ok(_) => Ok(()),
             // The inputs changed meanwhile (retention, another merge): the output must never
             // become searchable. Only while it is still staged, though: our own publish may
             // have been applied whatever error came back.
@@ -360,13 +329,12 @@ impl Maintainer {
                     .metastore
                     .abandon_staged_splits(index_id, std::slice::from_ref(&merged.split_id))
                     .await;
-                return Err(error.into());
+                Err(error.into())
             }
             // Any other error leaves the outcome unknown: the output stays staged, and is
             // collected as an expired upload if the publish was not applied.
-            Err(error) => return Err(error.into()),
+            Err(error) => Err(error.into()),
         }
-        Ok(merged)
     }
 
     /// Garbage collection. See the module documentation.
@@ -463,4 +431,73 @@ pub(crate) fn fail_point(name: &str) -> Result<()> {
     }
     let _ = name;
     Ok(())
+}
+
+/// Merges downloaded splits into one split bundle at `bundle_path`. Blocking.
+fn merge_locally(
+    local_inputs: &[(PathBuf, std::ops::Range<u64>)],
+    tokenizers: tantivy::tokenizer::TokenizerManager,
+    target_settings: tantivy::IndexSettings,
+    output_dir: &std::path::Path,
+    bundle_path: &std::path::Path,
+) -> Result<BundleInfo> {
+    let mut segments = Vec::new();
+    for (path, footer_offsets) in local_inputs {
+        let fetcher = FileRangeFetcher::open(path).map_err(|error| IngestError::Io {
+            context: format!("cannot open {}", path.display()),
+            source: error,
+        })?;
+        let footer = fetcher.read_footer(&path.display().to_string(), footer_offsets.clone())?;
+        let mut index = SplitDirectory::new(Arc::new(footer), Arc::new(fetcher)).open_index()?;
+        index.set_tokenizers(tokenizers.clone());
+        segments.extend(index.searchable_segments().map_err(IngestError::Tantivy)?);
+    }
+    std::fs::create_dir_all(output_dir).map_err(|error| IngestError::Io {
+        context: "cannot create the merge output directory".to_string(),
+        source: error,
+    })?;
+    let output = MmapDirectory::open(output_dir).map_err(|error| IngestError::Io {
+        context: "cannot open the merge output directory".to_string(),
+        source: std::io::Error::other(error),
+    })?;
+    let keep_all_docs = segments.iter().map(|_| None).collect();
+    tantivy::indexer::merge_filtered_segments(&segments, target_settings, keep_all_docs, output)
+        .map_err(IngestError::Tantivy)?;
+    Ok(write_split_bundle(output_dir, bundle_path)?)
+}
+
+/// The merge output's metadata: the inputs' documents, time range and merge depth.
+fn merged_metadata(inputs: &[SplitMetadata], bundle: BundleInfo) -> SplitMetadata {
+    let time_range = inputs.iter().filter_map(|split| split.time_range).fold(
+        None,
+        |range: Option<TimeRange>, split_range| {
+            let range = TimeRange::extend(range, split_range.start_nanos);
+            Some(TimeRange::extend(Some(range), split_range.end_nanos))
+        },
+    );
+    SplitMetadata {
+        split_id: SplitMetadata::new_split_id(),
+        state: SplitState::Staged,
+        num_docs: inputs.iter().map(|split| split.num_docs).sum(),
+        uncompressed_docs_size_bytes: inputs
+            .iter()
+            .map(|split| split.uncompressed_docs_size_bytes)
+            .sum(),
+        time_range,
+        split_size_bytes: bundle.split_size_bytes,
+        footer_offsets: bundle.footer_offsets,
+        doc_mapping_uid: inputs
+            .first()
+            .map(|split| split.doc_mapping_uid.clone())
+            .unwrap_or_default(),
+        num_merge_ops: inputs
+            .iter()
+            .map(|split| split.num_merge_ops)
+            .max()
+            .unwrap_or(0)
+            + 1,
+        create_timestamp: 0,
+        update_timestamp: 0,
+        publish_timestamp: None,
+    }
 }

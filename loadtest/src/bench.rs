@@ -16,13 +16,11 @@
 //!
 //! Storage request counts come from [`ThrottledStorage`], which also injects the latency.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use flate2::read::MultiGzDecoder;
 use futures::StreamExt;
 use hydrant_ingest::maintenance::Maintainer;
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
@@ -38,8 +36,9 @@ use crate::cold_start::{self, ColdStart};
 use crate::cost::{CostEstimate, CostInputs};
 use crate::error::{LoadtestError, Result};
 use crate::firehose::{Framing, object_key};
-use crate::generator::{Dataset, GeneratedObject, ObjectGenerator, ObjectSpec};
-use crate::indexing_bench::{check, raw_tantivy};
+use crate::generator::{Dataset, ObjectGenerator, ObjectSpec};
+use crate::indexing_bench::raw_tantivy;
+use crate::measure::{DatasetFigures, Percentiles, check, machine_description, visit_records};
 use crate::memory;
 use crate::query_mix::{MixQuery, QUERY_MIX, request_body};
 
@@ -100,74 +99,6 @@ impl BenchProgress for NoProgress {
     fn step(&self) {}
 }
 
-/// Latency percentiles, in milliseconds.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Percentiles {
-    pub samples: usize,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub mean_ms: f64,
-}
-
-impl Percentiles {
-    pub fn of(samples: &[Duration]) -> Self {
-        if samples.is_empty() {
-            return Percentiles::default();
-        }
-        let mut millis: Vec<f64> = samples
-            .iter()
-            .map(|sample| sample.as_secs_f64() * 1e3)
-            .collect();
-        millis.sort_by(f64::total_cmp);
-        let at = |quantile: f64| {
-            let rank = (quantile * millis.len() as f64).ceil() as usize;
-            millis[rank.clamp(1, millis.len()) - 1]
-        };
-        Percentiles {
-            samples: millis.len(),
-            p50_ms: at(0.50),
-            p95_ms: at(0.95),
-            p99_ms: at(0.99),
-            mean_ms: millis.iter().sum::<f64>() / millis.len() as f64,
-        }
-    }
-}
-
-/// The dataset as generated.
-#[derive(Clone, Debug, Serialize)]
-pub struct DatasetFigures {
-    pub objects: usize,
-    pub records: u64,
-    pub good_records: u64,
-    pub bad_records: u64,
-    pub uncompressed_bytes: u64,
-    pub gzip_bytes: u64,
-}
-
-impl DatasetFigures {
-    /// Nothing generated yet, `objects` planned.
-    pub fn new(objects: usize) -> Self {
-        DatasetFigures {
-            objects,
-            records: 0,
-            good_records: 0,
-            bad_records: 0,
-            uncompressed_bytes: 0,
-            gzip_bytes: 0,
-        }
-    }
-
-    /// Counts a generated object of `num_records` records.
-    pub fn add(&mut self, num_records: usize, object: &GeneratedObject) {
-        self.records += num_records as u64;
-        self.good_records += object.num_good;
-        self.bad_records += object.bad.len() as u64;
-        self.uncompressed_bytes += object.uncompressed_bytes;
-        self.gzip_bytes += object.bytes.len() as u64;
-    }
-}
-
 /// Indexing throughput, Hydrant next to raw tantivy.
 #[derive(Clone, Debug, Serialize)]
 pub struct IndexingFigures {
@@ -202,6 +133,8 @@ pub struct StreamFigures {
     pub staging_reads: u64,
     pub index_reads: u64,
     pub index_writes: u64,
+    /// Bytes of all its splits.
+    pub split_bytes: u64,
 }
 
 /// One query of the mix.
@@ -290,310 +223,32 @@ pub struct BenchReport {
     pub cost: CostEstimate,
 }
 
-/// Runs the whole benchmark.
+/// Runs the whole benchmark: one named phase after the other, over the same staging objects.
 pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<BenchReport> {
     let started = Instant::now();
     let started_at = OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .unwrap_or_default();
-    let dataset = Dataset::WebLogs;
-    let index_config = IndexConfig::from_yaml(dataset.index_config_yaml())?;
-    let staging_dir = config.work_dir.join("staging");
-    let staging_disk: SharedStorage = Arc::new(LocalStorage::new(&staging_dir)?);
-    let staging = Arc::new(ThrottledStorage::new(staging_disk.clone(), Duration::ZERO));
-
-    // 1. The dataset.
-    progress.phase("generating Firehose objects", config.num_objects as u64);
-    let mut generator = ObjectGenerator::for_dataset(dataset, config.seed);
-    let records_per_object = (config.num_records / config.num_objects as u64).max(1) as usize;
-    // One object a minute, ending now: what a Firehose stream with 60 s buffering delivers.
-    let object_span_millis = 60_000;
-    let now_millis = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-    let first_millis = now_millis - config.num_objects as i64 * object_span_millis;
-    let mut objects = Vec::with_capacity(config.num_objects);
-    let mut figures = DatasetFigures::new(config.num_objects);
-    for number in 0..config.num_objects {
-        let start_millis = first_millis + number as i64 * object_span_millis;
-        let object = generator.object(ObjectSpec {
-            num_records: records_per_object,
-            bad_share: config.bad_share,
-            framing: Framing::NewlineDelimited,
-            gzip: true,
-            start_millis,
-            late_share: config.late_share,
-            strict: false,
-        });
-        let delivered_at = OffsetDateTime::from_unix_timestamp_nanos(
-            (start_millis + object_span_millis) as i128 * 1_000_000,
-        )
-        .map_err(|error| LoadtestError::Check(error.to_string()))?;
-        let key = object_key("logs/", "web-logs", delivered_at);
-        figures.add(records_per_object, &object);
-        staging_disk
-            .put(&key, Bytes::from(object.bytes).into(), PutMode::Overwrite)
-            .await?;
-        objects.push(key);
-        progress.step();
-    }
-    // Records are 1 ms apart within an object; the newest is this far past the first.
-    let last_millis = first_millis
-        + (config.num_objects as i64 - 1) * object_span_millis
-        + records_per_object as i64;
-
-    // 2. Throughput: batches of 10, as the FIFO queue delivers a backlog.
-    let batches: Vec<Vec<ObjectRef>> = objects
-        .chunks(10)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .map(|key| ObjectRef::new("staging", key))
-                .collect()
-        })
-        .collect();
-    progress.phase("hydrant: indexing in batches of 10", batches.len() as u64);
-    let batch_storage: SharedStorage =
-        Arc::new(LocalStorage::new(config.work_dir.join("index-batch"))?);
-    let batch_metastore = Metastore::new(batch_storage);
-    batch_metastore.create_index(index_config.clone()).await?;
-    let batch_indexer = Indexer::new(
-        batch_metastore.clone(),
-        StagingBuckets::default().bind_storage("staging", staging_disk.clone()),
-    )
-    .with_temp_root(config.work_dir.clone());
-    memory::reset_peak();
-    let hydrant_started = Instant::now();
-    let mut split_bytes = 0;
-    let mut num_splits = 0;
-    let mut rejected_records = 0;
-    let mut hydrant_docs = 0;
-    for batch in &batches {
-        let report = batch_indexer
-            .index_objects(dataset.index_id(), batch, None)
-            .await?;
-        check(report.failure.is_none(), || {
-            "hydrant failed on an object".to_string()
-        })?;
-        hydrant_docs += report.num_docs;
-        rejected_records += report.num_rejected;
-        num_splits += report.splits.len();
-        split_bytes += report
-            .splits
-            .iter()
-            .map(|split| split.split_size_bytes)
-            .sum::<u64>();
-        progress.step();
-    }
-    let hydrant_elapsed = hydrant_started.elapsed();
-    let hydrant_peak = memory::peak_rss_bytes();
-    check(hydrant_docs == figures.good_records, || {
-        format!(
-            "hydrant indexed {hydrant_docs} documents, {} were good",
-            figures.good_records
-        )
-    })?;
-    check(rejected_records == figures.bad_records, || {
-        format!(
-            "hydrant rejected {rejected_records} records, {} were bad",
-            figures.bad_records
-        )
-    })?;
-
-    progress.phase("raw tantivy: indexing the same documents", 1);
-    let baseline_dir = config.work_dir.join("raw-tantivy");
-    std::fs::create_dir_all(&baseline_dir)?;
-    let object_paths: Vec<PathBuf> = objects.iter().map(|key| staging_dir.join(key)).collect();
-    let heap = index_config.indexing_settings.resources.heap_size as usize;
-    memory::reset_peak();
-    let raw_started = Instant::now();
-    let raw_docs = {
-        let index_config = index_config.clone();
-        tokio::task::spawn_blocking(move || {
-            raw_tantivy(&index_config, &object_paths, &baseline_dir, heap)
-        })
-        .await
-        .map_err(|error| LoadtestError::Check(format!("raw tantivy task failed: {error}")))??
-    };
-    let raw_elapsed = raw_started.elapsed();
-    let raw_peak = memory::peak_rss_bytes();
-    check(raw_docs == figures.good_records, || {
-        format!(
-            "raw tantivy indexed {raw_docs} documents, {} were good",
-            figures.good_records
-        )
-    })?;
-    progress.step();
-    let _ = std::fs::remove_dir_all(config.work_dir.join("raw-tantivy"));
-    let indexing = IndexingFigures {
-        batches: batches.len(),
-        hydrant_secs: hydrant_elapsed.as_secs_f64(),
-        raw_tantivy_secs: raw_elapsed.as_secs_f64(),
-        hydrant_docs_per_sec: hydrant_docs as f64 / hydrant_elapsed.as_secs_f64(),
-        hydrant_mb_per_sec: figures.uncompressed_bytes as f64 / 1e6 / hydrant_elapsed.as_secs_f64(),
-        raw_tantivy_docs_per_sec: raw_docs as f64 / raw_elapsed.as_secs_f64(),
-        raw_tantivy_mb_per_sec: figures.uncompressed_bytes as f64 / 1e6 / raw_elapsed.as_secs_f64(),
-        speed_ratio: raw_elapsed.as_secs_f64() / hydrant_elapsed.as_secs_f64(),
-        hydrant_peak_rss_bytes: hydrant_peak,
-        raw_tantivy_peak_rss_bytes: raw_peak,
-        splits: num_splits,
-        split_bytes,
-        index_bytes_per_gzip_byte: split_bytes as f64 / figures.gzip_bytes as f64,
-        rejected_records,
-    };
-
-    // 3. Stream: one object per invocation, freshness on a sample.
-    progress.phase("stream: one object per invocation", objects.len() as u64);
-    let index_disk: SharedStorage = Arc::new(LocalStorage::new(config.work_dir.join("index"))?);
-    let index_storage = Arc::new(ThrottledStorage::new(index_disk, Duration::ZERO));
-    let metastore = Metastore::new(index_storage.clone());
-    metastore.create_index(index_config.clone()).await?;
-    let indexer = Indexer::new(
-        metastore.clone(),
-        StagingBuckets::default().bind_storage("staging", staging.clone()),
-    )
-    .with_temp_root(config.work_dir.clone());
-    let sample_every = (objects.len() / config.freshness_samples.max(1)).max(1);
-    let watcher = SearchService::new(metastore.clone(), SearcherConfig::default());
-    let mut invocations = Vec::with_capacity(objects.len());
-    let mut freshness = Vec::new();
-    let mut stream_docs = 0;
-    let (reads_before, writes_before) = (index_storage.num_reads(), index_storage.num_writes());
-    let staging_reads_before = staging.num_reads();
-    for (number, key) in objects.iter().enumerate() {
-        // The object lands as its invocation starts: the queue's delivery delay (EventBridge
-        // to SQS to Lambda) is not modelled here.
-        let landed = Instant::now();
-        let report = indexer
-            .index_objects(dataset.index_id(), &[ObjectRef::new("staging", key)], None)
-            .await?;
-        invocations.push(landed.elapsed());
-        check(report.failure.is_none(), || {
-            format!("indexing {key} failed")
-        })?;
-        stream_docs += report.num_docs;
-        if number % sample_every == 0 {
-            freshness.push(
-                wait_until_searchable(&watcher, dataset.index_id(), stream_docs, landed).await?,
-            );
-        }
-        progress.step();
-    }
-    let stream_metadata = metastore.index_metadata(dataset.index_id()).await?;
-    let stream_splits: Vec<u64> = stream_metadata
-        .published_splits()
-        .map(|split| split.split_size_bytes)
-        .collect();
-    let stream_split_bytes: u64 = stream_splits.iter().sum();
-    let stream = StreamFigures {
-        invocations: invocations.len(),
-        splits: stream_splits.len(),
-        mean_split_bytes: stream_split_bytes / stream_splits.len().max(1) as u64,
-        index_bytes_per_gzip_byte: stream_split_bytes as f64 / figures.gzip_bytes as f64,
-        invocation: Percentiles::of(&invocations),
-        freshness: Percentiles::of(&freshness),
-        indexer_seconds: invocations.iter().map(Duration::as_secs_f64).sum(),
-        staging_reads: staging.num_reads() - staging_reads_before,
-        index_reads: index_storage.num_reads() - reads_before,
-        index_writes: index_storage.num_writes() - writes_before,
-    };
-    drop(watcher);
-
-    // 4. Queries over one split per object, then 5. after maintenance.
-    let time_span = (first_millis, last_millis);
-    let queries = measure_queries(
-        config,
-        progress,
-        &metastore,
-        &index_storage,
-        &staging,
-        &objects,
-        time_span,
-        dataset.index_id(),
-        true,
-        None,
-    )
-    .await?;
-
-    progress.phase("maintenance: merging the stream index", 1);
-    let maintainer = Maintainer::new(metastore.clone()).with_temp_root(config.work_dir.clone());
-    let (reads_before, writes_before) = (index_storage.num_reads(), index_storage.num_writes());
-    let maintenance_started = Instant::now();
-    let mut merges = 0;
-    loop {
-        let report = maintainer.run(dataset.index_id(), None).await?;
-        merges += report.merges;
-        if report.merges == 0 {
-            break;
-        }
-    }
-    let splits_after = metastore
-        .index_metadata(dataset.index_id())
-        .await?
-        .published_splits()
-        .count();
-    let maintenance = MaintenanceFigures {
-        secs: maintenance_started.elapsed().as_secs_f64(),
-        merges,
-        splits_before: stream.splits,
-        splits_after,
-        index_reads: index_storage.num_reads() - reads_before,
-        index_writes: index_storage.num_writes() - writes_before,
-    };
-    progress.step();
-    let queries_after_maintenance = measure_queries(
-        config,
-        progress,
-        &metastore,
-        &index_storage,
-        &staging,
-        &objects,
-        time_span,
-        dataset.index_id(),
-        false,
-        Some(&queries),
-    )
-    .await?;
-
-    let packages = package_sizes();
-    let cold_start = match searcher_binary() {
-        Some(binary) => {
-            progress.phase("cold starts of the searcher binary", COLD_STARTS as u64);
-            let index_uri = config.work_dir.join("index").display().to_string();
-            let event = serde_json::json!({
-                "index_id": dataset.index_id(),
-                "query": "status:503",
-                "max_hits": 10,
-            });
-            let mut runs = Vec::with_capacity(COLD_STARTS);
-            for _ in 0..COLD_STARTS {
-                let run = cold_start::measure(&binary, &index_uri, &event).await?;
-                check(
-                    run.num_hits == queries_after_maintenance.rows[0].num_hits,
-                    || format!("the searcher binary counted {} hits", run.num_hits),
-                )?;
-                runs.push(run);
-                progress.step();
-            }
-            let millis = |pick: fn(&ColdStart) -> f64| {
-                runs.iter()
-                    .map(|run| Duration::from_secs_f64(pick(run) / 1e3))
-                    .collect::<Vec<_>>()
-            };
-            Some(ColdStartFigures {
-                binary: binary.display().to_string(),
-                init: Percentiles::of(&millis(|run| run.init_ms)),
-                first_response: Percentiles::of(&millis(|run| run.first_response_ms)),
-                runs,
-            })
-        }
-        None => None,
-    };
+    let bench = Bench::new(config, progress)?;
+    let generated = bench.generate().await?;
+    let indexing = bench.index_in_batches(&generated).await?;
+    let (stream, stream_index) = bench.stream(&generated).await?;
+    let queries = bench
+        .measure_queries(&stream_index, &generated, None)
+        .await?;
+    let maintenance = bench.maintain(&stream_index, stream.splits).await?;
+    let queries_after_maintenance = bench
+        .measure_queries(&stream_index, &generated, Some(&queries))
+        .await?;
+    let expected_hits = queries_after_maintenance.rows[0].num_hits;
+    let cold_start = bench.cold_starts(expected_hits).await?;
     let cost = CostEstimate::from_inputs(&CostInputs {
-        ingested_uncompressed_bytes: figures.uncompressed_bytes,
+        ingested_uncompressed_bytes: generated.figures.uncompressed_bytes,
         indexer_seconds: stream.indexer_seconds + maintenance.secs,
         indexer_invocations: stream.invocations as u64 + 1,
         indexing_reads: stream.staging_reads + stream.index_reads + maintenance.index_reads,
         indexing_writes: stream.index_writes + maintenance.index_writes,
-        index_bytes: stream_split_bytes,
+        index_bytes: stream.split_bytes,
         searcher_seconds_per_cold_query: queries.searcher_seconds_cold,
         searcher_seconds_per_warm_query: queries_after_maintenance.searcher_seconds_warm,
         gets_per_cold_query: queries.gets_per_cold_query,
@@ -603,16 +258,568 @@ pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<B
         machine: machine_description(),
         started_at,
         total_secs: started.elapsed().as_secs_f64(),
-        dataset: figures,
+        dataset: generated.figures,
         indexing,
         stream,
         queries,
         maintenance,
         queries_after_maintenance,
-        packages,
+        packages: package_sizes(),
         cold_start,
         cost,
     })
+}
+
+/// What every phase shares: the settings, the dataset's index config and the staging.
+struct Bench<'a> {
+    config: &'a BenchConfig,
+    progress: &'a dyn BenchProgress,
+    dataset: Dataset,
+    index_config: IndexConfig,
+    staging_dir: PathBuf,
+    staging_disk: SharedStorage,
+    /// The same staging, with latency injected while querying (the raw scan reads it).
+    staging: Arc<ThrottledStorage>,
+}
+
+/// The generated objects: their keys, what they hold and the time span of their records.
+struct Generated {
+    keys: Vec<String>,
+    figures: DatasetFigures,
+    time_span: (i64, i64),
+}
+
+/// The stream phase's index: one split per object, then merged.
+struct StreamIndex {
+    metastore: Metastore,
+    storage: Arc<ThrottledStorage>,
+}
+
+impl<'a> Bench<'a> {
+    fn new(config: &'a BenchConfig, progress: &'a dyn BenchProgress) -> Result<Self> {
+        let dataset = Dataset::WebLogs;
+        let staging_dir = config.work_dir.join("staging");
+        let staging_disk: SharedStorage = Arc::new(LocalStorage::new(&staging_dir)?);
+        Ok(Bench {
+            config,
+            progress,
+            index_config: IndexConfig::from_yaml(dataset.index_config_yaml())?,
+            dataset,
+            staging: Arc::new(ThrottledStorage::new(staging_disk.clone(), Duration::ZERO)),
+            staging_dir,
+            staging_disk,
+        })
+    }
+
+    /// Phase 1, the dataset: one object a minute, ending now, with Firehose's key naming.
+    async fn generate(&self) -> Result<Generated> {
+        let (config, progress) = (self.config, self.progress);
+        progress.phase("generating Firehose objects", config.num_objects as u64);
+        let mut generator = ObjectGenerator::for_dataset(self.dataset, config.seed);
+        let records_per_object = (config.num_records / config.num_objects as u64).max(1) as usize;
+        // What a Firehose stream with 60 s buffering delivers.
+        let object_span_millis = 60_000;
+        let now_millis = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let first_millis = now_millis - config.num_objects as i64 * object_span_millis;
+        let mut keys = Vec::with_capacity(config.num_objects);
+        let mut figures = DatasetFigures::new(config.num_objects);
+        for number in 0..config.num_objects {
+            let start_millis = first_millis + number as i64 * object_span_millis;
+            let object = generator.object(ObjectSpec {
+                num_records: records_per_object,
+                bad_share: config.bad_share,
+                framing: Framing::NewlineDelimited,
+                gzip: true,
+                start_millis,
+                late_share: config.late_share,
+                strict: false,
+            });
+            let delivered_at = OffsetDateTime::from_unix_timestamp_nanos(
+                (start_millis + object_span_millis) as i128 * 1_000_000,
+            )
+            .map_err(|error| LoadtestError::Check(error.to_string()))?;
+            let key = object_key("logs/", "web-logs", delivered_at);
+            figures.add(records_per_object, &object);
+            self.staging_disk
+                .put(&key, Bytes::from(object.bytes).into(), PutMode::Overwrite)
+                .await?;
+            keys.push(key);
+            progress.step();
+        }
+        // Records are 1 ms apart within an object; the newest is this far past the first.
+        let last_millis = first_millis
+            + (config.num_objects as i64 - 1) * object_span_millis
+            + records_per_object as i64;
+        Ok(Generated {
+            keys,
+            figures,
+            time_span: (first_millis, last_millis),
+        })
+    }
+
+    /// Phase 2, throughput: Hydrant in batches of 10 (as the FIFO queue delivers a
+    /// backlog), then raw tantivy over the same objects.
+    async fn index_in_batches(&self, generated: &Generated) -> Result<IndexingFigures> {
+        let (config, progress, figures) = (self.config, self.progress, &generated.figures);
+        let batches: Vec<Vec<ObjectRef>> = generated
+            .keys
+            .chunks(10)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .map(|key| ObjectRef::new("staging", key))
+                    .collect()
+            })
+            .collect();
+        progress.phase("hydrant: indexing in batches of 10", batches.len() as u64);
+        let batch_storage: SharedStorage =
+            Arc::new(LocalStorage::new(config.work_dir.join("index-batch"))?);
+        let batch_metastore = Metastore::new(batch_storage);
+        batch_metastore
+            .create_index(self.index_config.clone())
+            .await?;
+        let batch_indexer = Indexer::new(
+            batch_metastore.clone(),
+            StagingBuckets::default().bind_storage("staging", self.staging_disk.clone()),
+        )
+        .with_temp_root(config.work_dir.clone());
+        memory::reset_peak();
+        let hydrant_started = Instant::now();
+        let (mut split_bytes, mut num_splits, mut rejected_records, mut hydrant_docs) =
+            (0, 0, 0, 0);
+        for batch in &batches {
+            let report = batch_indexer
+                .index_objects(self.dataset.index_id(), batch, None)
+                .await?;
+            check(report.failure.is_none(), || {
+                "hydrant failed on an object".to_string()
+            })?;
+            hydrant_docs += report.num_docs;
+            rejected_records += report.num_rejected;
+            num_splits += report.splits.len();
+            split_bytes += report
+                .splits
+                .iter()
+                .map(|split| split.split_size_bytes)
+                .sum::<u64>();
+            progress.step();
+        }
+        let hydrant_elapsed = hydrant_started.elapsed();
+        let hydrant_peak = memory::peak_rss_bytes();
+        check(hydrant_docs == figures.good_records, || {
+            format!(
+                "hydrant indexed {hydrant_docs} documents, {} were good",
+                figures.good_records
+            )
+        })?;
+        check(rejected_records == figures.bad_records, || {
+            format!(
+                "hydrant rejected {rejected_records} records, {} were bad",
+                figures.bad_records
+            )
+        })?;
+        let (raw_docs, raw_elapsed, raw_peak) = self.raw_tantivy_baseline(generated).await?;
+        Ok(IndexingFigures {
+            batches: batches.len(),
+            hydrant_secs: hydrant_elapsed.as_secs_f64(),
+            raw_tantivy_secs: raw_elapsed.as_secs_f64(),
+            hydrant_docs_per_sec: hydrant_docs as f64 / hydrant_elapsed.as_secs_f64(),
+            hydrant_mb_per_sec: figures.uncompressed_bytes as f64
+                / 1e6
+                / hydrant_elapsed.as_secs_f64(),
+            raw_tantivy_docs_per_sec: raw_docs as f64 / raw_elapsed.as_secs_f64(),
+            raw_tantivy_mb_per_sec: figures.uncompressed_bytes as f64
+                / 1e6
+                / raw_elapsed.as_secs_f64(),
+            speed_ratio: raw_elapsed.as_secs_f64() / hydrant_elapsed.as_secs_f64(),
+            hydrant_peak_rss_bytes: hydrant_peak,
+            raw_tantivy_peak_rss_bytes: raw_peak,
+            splits: num_splits,
+            split_bytes,
+            index_bytes_per_gzip_byte: split_bytes as f64 / figures.gzip_bytes as f64,
+            rejected_records,
+        })
+    }
+
+    /// The same documents indexed by tantivy alone: documents, time, peak memory.
+    async fn raw_tantivy_baseline(
+        &self,
+        generated: &Generated,
+    ) -> Result<(u64, Duration, Option<u64>)> {
+        self.progress
+            .phase("raw tantivy: indexing the same documents", 1);
+        let baseline_dir = self.config.work_dir.join("raw-tantivy");
+        std::fs::create_dir_all(&baseline_dir)?;
+        let object_paths: Vec<PathBuf> = generated
+            .keys
+            .iter()
+            .map(|key| self.staging_dir.join(key))
+            .collect();
+        let heap = self.index_config.indexing_settings.resources.heap_size as usize;
+        memory::reset_peak();
+        let raw_started = Instant::now();
+        let index_config = self.index_config.clone();
+        let blocking_dir = baseline_dir.clone();
+        let raw_docs = tokio::task::spawn_blocking(move || {
+            raw_tantivy(&index_config, &object_paths, &blocking_dir, heap)
+        })
+        .await
+        .map_err(|error| LoadtestError::Check(format!("raw tantivy task failed: {error}")))??;
+        let raw_elapsed = raw_started.elapsed();
+        let raw_peak = memory::peak_rss_bytes();
+        check(raw_docs == generated.figures.good_records, || {
+            format!(
+                "raw tantivy indexed {raw_docs} documents, {} were good",
+                generated.figures.good_records
+            )
+        })?;
+        self.progress.step();
+        let _ = std::fs::remove_dir_all(&baseline_dir);
+        Ok((raw_docs, raw_elapsed, raw_peak))
+    }
+
+    /// Phase 3, stream: one object per invocation, freshness measured on a sample.
+    async fn stream(&self, generated: &Generated) -> Result<(StreamFigures, StreamIndex)> {
+        let (config, progress) = (self.config, self.progress);
+        let index_id = self.dataset.index_id();
+        progress.phase(
+            "stream: one object per invocation",
+            generated.keys.len() as u64,
+        );
+        let index_disk: SharedStorage = Arc::new(LocalStorage::new(config.work_dir.join("index"))?);
+        let index_storage = Arc::new(ThrottledStorage::new(index_disk, Duration::ZERO));
+        let metastore = Metastore::new(index_storage.clone());
+        metastore.create_index(self.index_config.clone()).await?;
+        let indexer = Indexer::new(
+            metastore.clone(),
+            StagingBuckets::default().bind_storage("staging", self.staging.clone()),
+        )
+        .with_temp_root(config.work_dir.clone());
+        let sample_every = (generated.keys.len() / config.freshness_samples.max(1)).max(1);
+        let watcher = SearchService::new(metastore.clone(), SearcherConfig::default());
+        let mut invocations = Vec::with_capacity(generated.keys.len());
+        let mut freshness = Vec::new();
+        let mut stream_docs = 0;
+        let (reads_before, writes_before) = (index_storage.num_reads(), index_storage.num_writes());
+        let staging_reads_before = self.staging.num_reads();
+        for (number, key) in generated.keys.iter().enumerate() {
+            // The object lands as its invocation starts: the queue's delivery delay (EventBridge
+            // to SQS to Lambda) is not modelled here.
+            let landed = Instant::now();
+            let report = indexer
+                .index_objects(index_id, &[ObjectRef::new("staging", key)], None)
+                .await?;
+            invocations.push(landed.elapsed());
+            check(report.failure.is_none(), || {
+                format!("indexing {key} failed")
+            })?;
+            stream_docs += report.num_docs;
+            if number % sample_every == 0 {
+                freshness
+                    .push(wait_until_searchable(&watcher, index_id, stream_docs, landed).await?);
+            }
+            progress.step();
+        }
+        let stream_metadata = metastore.index_metadata(index_id).await?;
+        let stream_splits: Vec<u64> = stream_metadata
+            .published_splits()
+            .map(|split| split.split_size_bytes)
+            .collect();
+        let stream_split_bytes: u64 = stream_splits.iter().sum();
+        let figures = StreamFigures {
+            invocations: invocations.len(),
+            splits: stream_splits.len(),
+            mean_split_bytes: stream_split_bytes / stream_splits.len().max(1) as u64,
+            index_bytes_per_gzip_byte: stream_split_bytes as f64
+                / generated.figures.gzip_bytes as f64,
+            invocation: Percentiles::of(&invocations),
+            freshness: Percentiles::of(&freshness),
+            indexer_seconds: invocations.iter().map(Duration::as_secs_f64).sum(),
+            staging_reads: self.staging.num_reads() - staging_reads_before,
+            index_reads: index_storage.num_reads() - reads_before,
+            index_writes: index_storage.num_writes() - writes_before,
+            split_bytes: stream_split_bytes,
+        };
+        let stream_index = StreamIndex {
+            metastore,
+            storage: index_storage,
+        };
+        Ok((figures, stream_index))
+    }
+
+    /// Phase 5, maintenance: merges until the policy has none left.
+    async fn maintain(
+        &self,
+        stream_index: &StreamIndex,
+        splits_before: usize,
+    ) -> Result<MaintenanceFigures> {
+        self.progress
+            .phase("maintenance: merging the stream index", 1);
+        let index_id = self.dataset.index_id();
+        let storage = &stream_index.storage;
+        let maintainer = Maintainer::new(stream_index.metastore.clone())
+            .with_temp_root(self.config.work_dir.clone());
+        let (reads_before, writes_before) = (storage.num_reads(), storage.num_writes());
+        let maintenance_started = Instant::now();
+        let mut merges = 0;
+        loop {
+            let report = maintainer.run(index_id, None).await?;
+            merges += report.merges;
+            if report.merges == 0 {
+                break;
+            }
+        }
+        let splits_after = stream_index
+            .metastore
+            .index_metadata(index_id)
+            .await?
+            .published_splits()
+            .count();
+        self.progress.step();
+        Ok(MaintenanceFigures {
+            secs: maintenance_started.elapsed().as_secs_f64(),
+            merges,
+            splits_before,
+            splits_after,
+            index_reads: storage.num_reads() - reads_before,
+            index_writes: storage.num_writes() - writes_before,
+        })
+    }
+
+    /// Phase 6, cold starts of the searcher binary over the merged index, if it was built.
+    async fn cold_starts(&self, expected_hits: u64) -> Result<Option<ColdStartFigures>> {
+        let Some(binary) = searcher_binary() else {
+            return Ok(None);
+        };
+        self.progress
+            .phase("cold starts of the searcher binary", COLD_STARTS as u64);
+        let index_uri = self.config.work_dir.join("index").display().to_string();
+        let event = serde_json::json!({
+            "index_id": self.dataset.index_id(),
+            "query": "status:503",
+            "max_hits": 10,
+        });
+        let mut runs = Vec::with_capacity(COLD_STARTS);
+        for _ in 0..COLD_STARTS {
+            let run = cold_start::measure(&binary, &index_uri, &event).await?;
+            check(run.num_hits == expected_hits, || {
+                format!("the searcher binary counted {} hits", run.num_hits)
+            })?;
+            runs.push(run);
+            self.progress.step();
+        }
+        let millis = |pick: fn(&ColdStart) -> f64| {
+            runs.iter()
+                .map(|run| Duration::from_secs_f64(pick(run) / 1e3))
+                .collect::<Vec<_>>()
+        };
+        Ok(Some(ColdStartFigures {
+            binary: binary.display().to_string(),
+            init: Percentiles::of(&millis(|run| run.init_ms)),
+            first_response: Percentiles::of(&millis(|run| run.first_response_ms)),
+            runs,
+        }))
+    }
+
+    /// Phase 4, queries: cold and warm latency of the query mix, and the raw scan baseline
+    /// (the first time only: its cost does not depend on the index; `previous` supplies it
+    /// after that).
+    async fn measure_queries(
+        &self,
+        stream_index: &StreamIndex,
+        generated: &Generated,
+        previous: Option<&QueryFigures>,
+    ) -> Result<QueryFigures> {
+        let (config, progress) = (self.config, self.progress);
+        let index_id = self.dataset.index_id();
+        let scan = previous.is_none();
+        let metadata = stream_index.metastore.index_metadata(index_id).await?;
+        let num_splits = metadata.published_splits().count();
+        let label = if previous.is_none() {
+            format!("queries over {num_splits} splits")
+        } else {
+            format!("queries over {num_splits} splits (merged)")
+        };
+        let steps = QUERY_MIX.len() * (config.cold_runs + 2 * config.warm_runs + 2 + scan as usize);
+        progress.phase(&label, steps as u64);
+        stream_index.storage.set_latency(config.injected_latency);
+        self.staging.set_latency(config.injected_latency);
+        memory::reset_peak();
+
+        let mut rows = Vec::with_capacity(QUERY_MIX.len());
+        let (mut all_cold, mut all_warm, mut all_scans) = (Vec::new(), Vec::new(), Vec::new());
+        let mut all_recomputed = Vec::new();
+        let (mut cold_gets, mut warm_gets) = (0u64, 0u64);
+        let warm_searcher =
+            SearchService::new(stream_index.metastore.clone(), SearcherConfig::default());
+        // Result caches of one byte keep nothing: every run searches the splits again.
+        let recomputing_searcher = SearchService::new(
+            stream_index.metastore.clone(),
+            SearcherConfig {
+                leaf_cache_bytes: 1,
+                doc_cache_bytes: 1,
+                ..SearcherConfig::default()
+            },
+        );
+        let searchers = MixSearchers {
+            metastore: &stream_index.metastore,
+            warm: &warm_searcher,
+            recomputing: &recomputing_searcher,
+        };
+        for (position, mix_query) in QUERY_MIX.iter().enumerate() {
+            let scan_keys = scan.then_some(generated.keys.as_slice());
+            let measured = self
+                .measure_query(&searchers, mix_query, generated.time_span, scan_keys)
+                .await?;
+            cold_gets += measured.cold_gets;
+            warm_gets += measured.warm_gets;
+            let mut row = measured.row;
+            if let Some(scan_time) = measured.scan {
+                all_scans.push(scan_time);
+            } else {
+                row.scan_ms = previous.map_or(0.0, |previous| previous.rows[position].scan_ms);
+            }
+            rows.push(row);
+            all_cold.extend(measured.cold);
+            all_warm.extend(measured.warm);
+            all_recomputed.extend(measured.recomputed);
+        }
+        stream_index.storage.set_latency(Duration::ZERO);
+        self.staging.set_latency(Duration::ZERO);
+        let cold = Percentiles::of(&all_cold);
+        let warm = Percentiles::of(&all_warm);
+        let raw_scan = match previous {
+            Some(previous) if !scan => previous.raw_scan.clone(),
+            _ => Percentiles::of(&all_scans),
+        };
+        Ok(QueryFigures {
+            splits: num_splits,
+            docs: metadata.num_published_docs(),
+            injected_latency_ms: config.injected_latency.as_secs_f64() * 1e3,
+            cold_vs_scan: raw_scan.p50_ms / cold.p50_ms,
+            warm_vs_scan: raw_scan.p50_ms / warm.p50_ms,
+            searcher_seconds_cold: cold.mean_ms / 1e3,
+            searcher_seconds_warm: warm.mean_ms / 1e3,
+            gets_per_cold_query: cold_gets as f64 / all_cold.len().max(1) as f64,
+            gets_per_warm_query: warm_gets as f64 / all_warm.len().max(1) as f64,
+            cold,
+            warm,
+            recomputed: Percentiles::of(&all_recomputed),
+            raw_scan,
+            searcher_peak_rss_bytes: memory::peak_rss_bytes(),
+            rows,
+        })
+    }
+
+    /// One query of the mix: cold runs (a new searcher each, a cold Lambda), warm runs, runs
+    /// with results recomputed, and the raw scan when `scan_keys` are given.
+    async fn measure_query(
+        &self,
+        searchers: &MixSearchers<'_>,
+        mix_query: &MixQuery,
+        time_span: (i64, i64),
+        scan_keys: Option<&[String]>,
+    ) -> Result<MeasuredQuery> {
+        let (config, progress) = (self.config, self.progress);
+        let index_id = self.dataset.index_id();
+        let start_seconds = mix_query.start_seconds(time_span);
+        let request: SearchRequest =
+            serde_json::from_value(request_body(mix_query.query, start_seconds, true))?;
+        let mut cold = Vec::with_capacity(config.cold_runs);
+        let mut first_cold = None;
+        let mut cold_gets = 0;
+        for _ in 0..config.cold_runs {
+            let searcher =
+                SearchService::new(searchers.metastore.clone(), SearcherConfig::default());
+            let query_started = Instant::now();
+            let response = searcher
+                .search(index_id, &request)
+                .await
+                .map_err(search_error)?;
+            cold.push(query_started.elapsed());
+            check(response.errors.is_empty(), || {
+                format!("{}: split errors {:?}", mix_query.name, response.errors)
+            })?;
+            let stats = response.stats.clone().unwrap_or_default();
+            cold_gets += stats.storage_gets;
+            first_cold.get_or_insert((response.num_hits, stats));
+            progress.step();
+        }
+        let (warm, warm_gets) = timed_warm_runs(
+            searchers.warm,
+            index_id,
+            &request,
+            config.warm_runs,
+            progress,
+        )
+        .await?;
+        let (recomputed, _) = timed_warm_runs(
+            searchers.recomputing,
+            index_id,
+            &request,
+            config.warm_runs,
+            progress,
+        )
+        .await?;
+        let (num_hits, stats) = first_cold.unwrap_or_default();
+        let scan = match scan_keys {
+            None => None,
+            Some(keys) => {
+                let scan_started = Instant::now();
+                let scanned =
+                    scan_raw_objects(&self.staging, keys, mix_query, start_seconds).await?;
+                check(scanned == num_hits, || {
+                    format!(
+                        "{}: the index counts {num_hits}, a scan of the raw objects {scanned}",
+                        mix_query.name
+                    )
+                })?;
+                progress.step();
+                Some(scan_started.elapsed())
+            }
+        };
+        let row = QueryRow {
+            name: mix_query.name.to_string(),
+            query: mix_query.query.to_string(),
+            num_hits,
+            splits_searched: stats.splits_searched,
+            splits_pruned: stats.splits_pruned,
+            cold_p50_ms: Percentiles::of(&cold).p50_ms,
+            warm_p50_ms: Percentiles::of(&warm).p50_ms,
+            recomputed_p50_ms: Percentiles::of(&recomputed).p50_ms,
+            cold_gets: stats.storage_gets,
+            cold_bytes: stats.storage_bytes,
+            scan_ms: scan.map_or(0.0, |elapsed| elapsed.as_secs_f64() * 1e3),
+        };
+        Ok(MeasuredQuery {
+            row,
+            cold,
+            warm,
+            recomputed,
+            scan,
+            cold_gets,
+            warm_gets,
+        })
+    }
+}
+
+/// The searchers a query of the mix is measured with, beside a new one per cold run.
+struct MixSearchers<'a> {
+    metastore: &'a Metastore,
+    warm: &'a SearchService,
+    /// Without result caches: every run searches the splits again.
+    recomputing: &'a SearchService,
+}
+
+/// One query's timings and costs.
+struct MeasuredQuery {
+    row: QueryRow,
+    cold: Vec<Duration>,
+    warm: Vec<Duration>,
+    recomputed: Vec<Duration>,
+    scan: Option<Duration>,
+    cold_gets: u64,
+    warm_gets: u64,
 }
 
 /// Polls a warm searcher until it counts `expected_docs`; returns the time since `landed`.
@@ -640,149 +847,6 @@ async fn wait_until_searchable(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// Cold and warm latency of the query mix, and the raw scan baseline (once: its cost does not
-/// depend on the index). `previous` supplies the scan figures for a second measurement.
-#[allow(clippy::too_many_arguments)]
-async fn measure_queries(
-    config: &BenchConfig,
-    progress: &dyn BenchProgress,
-    metastore: &Metastore,
-    index_storage: &Arc<ThrottledStorage>,
-    staging: &Arc<ThrottledStorage>,
-    scan_objects: &[String],
-    time_span: (i64, i64),
-    index_id: &str,
-    scan: bool,
-    previous: Option<&QueryFigures>,
-) -> Result<QueryFigures> {
-    let metadata = metastore.index_metadata(index_id).await?;
-    let num_splits = metadata.published_splits().count();
-    let label = if previous.is_none() {
-        format!("queries over {num_splits} splits")
-    } else {
-        format!("queries over {num_splits} splits (merged)")
-    };
-    let steps = QUERY_MIX.len() * (config.cold_runs + 2 * config.warm_runs + 2 + scan as usize);
-    progress.phase(&label, steps as u64);
-    index_storage.set_latency(config.injected_latency);
-    staging.set_latency(config.injected_latency);
-    memory::reset_peak();
-
-    let mut rows = Vec::with_capacity(QUERY_MIX.len());
-    let (mut all_cold, mut all_warm, mut all_scans) = (Vec::new(), Vec::new(), Vec::new());
-    let mut all_recomputed = Vec::new();
-    let (mut cold_gets, mut warm_gets) = (0u64, 0u64);
-    let warm_searcher = SearchService::new(metastore.clone(), SearcherConfig::default());
-    // Result caches of one byte keep nothing: every run searches the splits again.
-    let recomputing_searcher = SearchService::new(
-        metastore.clone(),
-        SearcherConfig {
-            leaf_cache_bytes: 1,
-            doc_cache_bytes: 1,
-            ..SearcherConfig::default()
-        },
-    );
-    for (position, mix_query) in QUERY_MIX.iter().enumerate() {
-        let start_seconds = mix_query.start_seconds(time_span);
-        let request: SearchRequest =
-            serde_json::from_value(request_body(mix_query.query, start_seconds, true))?;
-        let mut cold = Vec::with_capacity(config.cold_runs);
-        let mut first_cold = None;
-        for _ in 0..config.cold_runs {
-            // A new searcher is a cold Lambda: no metastore, footer or byte-range cache.
-            let searcher = SearchService::new(metastore.clone(), SearcherConfig::default());
-            let query_started = Instant::now();
-            let response = searcher
-                .search(index_id, &request)
-                .await
-                .map_err(search_error)?;
-            cold.push(query_started.elapsed());
-            check(response.errors.is_empty(), || {
-                format!("{}: split errors {:?}", mix_query.name, response.errors)
-            })?;
-            let stats = response.stats.clone().unwrap_or_default();
-            cold_gets += stats.storage_gets;
-            first_cold.get_or_insert((response.num_hits, stats));
-            progress.step();
-        }
-        let (warm, gets) = timed_warm_runs(
-            &warm_searcher,
-            index_id,
-            &request,
-            config.warm_runs,
-            progress,
-        )
-        .await?;
-        warm_gets += gets;
-        let (recomputed, _) = timed_warm_runs(
-            &recomputing_searcher,
-            index_id,
-            &request,
-            config.warm_runs,
-            progress,
-        )
-        .await?;
-        let (num_hits, stats) = first_cold.unwrap_or_default();
-        let scan_ms = if scan {
-            let scan_started = Instant::now();
-            let scanned = scan_raw_objects(staging, scan_objects, mix_query, start_seconds).await?;
-            let elapsed = scan_started.elapsed();
-            all_scans.push(elapsed);
-            check(scanned == num_hits, || {
-                format!(
-                    "{}: the index counts {num_hits}, a scan of the raw objects {scanned}",
-                    mix_query.name
-                )
-            })?;
-            progress.step();
-            elapsed.as_secs_f64() * 1e3
-        } else {
-            previous.map_or(0.0, |previous| previous.rows[position].scan_ms)
-        };
-        rows.push(QueryRow {
-            name: mix_query.name.to_string(),
-            query: mix_query.query.to_string(),
-            num_hits,
-            splits_searched: stats.splits_searched,
-            splits_pruned: stats.splits_pruned,
-            cold_p50_ms: Percentiles::of(&cold).p50_ms,
-            warm_p50_ms: Percentiles::of(&warm).p50_ms,
-            recomputed_p50_ms: Percentiles::of(&recomputed).p50_ms,
-            cold_gets: stats.storage_gets,
-            cold_bytes: stats.storage_bytes,
-            scan_ms,
-        });
-        all_cold.extend(cold);
-        all_warm.extend(warm);
-        all_recomputed.extend(recomputed);
-    }
-    index_storage.set_latency(Duration::ZERO);
-    staging.set_latency(Duration::ZERO);
-    let cold = Percentiles::of(&all_cold);
-    let warm = Percentiles::of(&all_warm);
-    let raw_scan = match previous {
-        Some(previous) if !scan => previous.raw_scan.clone(),
-        _ => Percentiles::of(&all_scans),
-    };
-    Ok(QueryFigures {
-        splits: num_splits,
-        docs: metadata.num_published_docs(),
-        injected_latency_ms: config.injected_latency.as_secs_f64() * 1e3,
-        cold_vs_scan: raw_scan.p50_ms / cold.p50_ms,
-        warm_vs_scan: raw_scan.p50_ms / warm.p50_ms,
-        searcher_seconds_cold: cold.mean_ms / 1e3,
-        searcher_seconds_warm: warm.mean_ms / 1e3,
-        gets_per_cold_query: cold_gets as f64 / all_cold.len().max(1) as f64,
-        gets_per_warm_query: warm_gets as f64 / all_warm.len().max(1) as f64,
-        cold,
-        warm,
-        recomputed: Percentiles::of(&all_recomputed),
-        raw_scan,
-        searcher_peak_rss_bytes: memory::peak_rss_bytes(),
-        rows,
-    })
 }
 
 /// Runs `request` once to fill `searcher`'s caches (not counted), then `runs` times; returns
@@ -855,31 +919,6 @@ fn count_matches(
     Ok(count)
 }
 
-/// Calls `visit` with the timestamp (ms) and the value of every record of a gzip object that
-/// the indexer accepts: what is not a JSON object with a valid timestamp is not data.
-pub(crate) fn visit_records(
-    gzip: &[u8],
-    mut visit: impl FnMut(i64, &serde_json::Value),
-) -> Result<()> {
-    for line in BufReader::new(MultiGzDecoder::new(gzip)).lines() {
-        let Ok(record @ serde_json::Value::Object(_)) =
-            serde_json::from_str::<serde_json::Value>(&line?)
-        else {
-            continue;
-        };
-        let Some(millis) = record
-            .get("timestamp")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|text| OffsetDateTime::parse(text, &Rfc3339).ok())
-            .map(|datetime| (datetime.unix_timestamp_nanos() / 1_000_000) as i64)
-        else {
-            continue;
-        };
-        visit(millis, &record);
-    }
-    Ok(())
-}
-
 fn search_error(error: hydrant_search::SearchError) -> LoadtestError {
     LoadtestError::Check(format!("search failed: {error}"))
 }
@@ -925,29 +964,6 @@ fn workspace_root() -> PathBuf {
 }
 
 /// CPUs, memory and CPU model, from `/proc` where it tells.
-pub(crate) fn machine_description() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|model| model.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_string());
-    let memory_gib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("MemTotal:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / (1 << 20) as f64);
-    format!("{cpus} CPUs ({model}), {memory_gib:.0} GiB")
-}
-
 impl BenchReport {
     /// The figures as a readable table, targets marked met or not.
     pub fn table(&self) -> String {

@@ -28,6 +28,7 @@ use tantivy::{Index, IndexWriter, TantivyDocument};
 use crate::error::{LoadtestError, Result};
 use crate::firehose::Framing;
 use crate::generator::{ObjectGenerator, ObjectSpec};
+use crate::measure::check;
 use crate::memory;
 use crate::mock_sales::MOCK_SALES_CONFIG;
 
@@ -235,16 +236,6 @@ pub async fn run(
         hydrant,
         raw_tantivy,
     })
-}
-
-/// Fails the benchmark with `message` unless `condition` holds: figures of a run that
-/// computed something wrong are void.
-pub(crate) fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
-    if condition {
-        Ok(())
-    } else {
-        Err(LoadtestError::Check(message()))
-    }
 }
 
 /// Decompress, parse and index in one thread with tantivy alone. Records that do not parse

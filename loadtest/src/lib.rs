@@ -6,6 +6,7 @@
 //! - [`cold_start`]: the searcher binary's start to its first answer, over the Lambda Runtime API.
 //! - [`query_mix`]: the benchmark's queries, each with the predicate a raw scan evaluates.
 //! - [`indexing_bench`]: indexing throughput and memory against raw tantivy, same run.
+//! - [`measure`]: the vocabulary of every measurement (percentiles, dataset figures, checks).
 //! - [`memory`]: peak resident memory of the process.
 //! - [`stream`]: a Firehose stream into a [`target`] (embedded, S3+SQS endpoints such as moto,
 //!   or a deployed stack), measured end to end (`loadtest stream`).
@@ -17,6 +18,7 @@ pub mod cost;
 pub mod error;
 pub mod http_search;
 pub mod indexing_bench;
+pub mod measure;
 pub mod memory;
 pub mod query_mix;
 pub mod stream;

@@ -18,13 +18,11 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::bench::{
-    BenchProgress, DatasetFigures, Percentiles, machine_description, visit_records,
-};
+use crate::bench::BenchProgress;
 use crate::error::{LoadtestError, Result};
 use crate::firehose::{Framing, object_key};
 use crate::generator::{Dataset, ObjectGenerator, ObjectSpec};
-use crate::indexing_bench::check;
+use crate::measure::{DatasetFigures, Percentiles, check, machine_description, visit_records};
 use crate::query_mix::{QUERY_MIX, request_body};
 use crate::target::Target;
 

@@ -23,7 +23,7 @@ use crate::error::{LoadtestError, Result};
 use crate::firehose::{Framing, object_key};
 use crate::generator::{Dataset, ObjectGenerator, ObjectSpec};
 use crate::measure::{DatasetFigures, Percentiles, check, machine_description, visit_records};
-use crate::query_mix::{QUERY_MIX, request_body};
+use crate::query_mix::{MixQuery, QUERY_MIX, request_body};
 use crate::target::Target;
 
 /// What to deliver.
@@ -134,15 +134,92 @@ pub async fn run(
     let started_at = OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .unwrap_or_default();
-    let docs_before = count_all(target).await?;
-    // Shared with the watcher; everything else the delivery keeps to itself and returns.
-    let delivered: Mutex<Vec<Delivered>> = Mutex::new(Vec::with_capacity(config.num_objects));
-
+    let stream = StreamRun {
+        config,
+        target,
+        progress,
+        docs_before: count_all(target).await?,
+        delivered: Mutex::new(Vec::with_capacity(config.num_objects)),
+    };
     progress.phase(
         &format!("streaming {} objects; searchable", config.num_objects),
         config.num_objects as u64,
     );
-    let deliver_all = async {
+    let (delivery, (freshness, all_searchable)) =
+        tokio::try_join!(stream.deliver_all(), stream.watch_freshness())?;
+    let first_landed = stream
+        .delivered
+        .lock()
+        .expect("not poisoned")
+        .first()
+        .map_or(all_searchable, |object| object.landed);
+    let docs_before = stream.docs_before;
+    let dataset = &delivery.dataset;
+
+    // Nothing lost, nothing twice: the count settles on exactly the good records delivered.
+    let new_docs = count_all(target).await? - docs_before;
+    check(new_docs == dataset.good_records, || {
+        format!(
+            "the index has {new_docs} new documents, {} good records were delivered",
+            dataset.good_records
+        )
+    })?;
+    let end_secs = (all_searchable - first_landed).as_secs_f64().max(1e-3);
+    let end_to_end = EndToEndFigures {
+        docs: new_docs,
+        secs: end_secs,
+        docs_per_sec: new_docs as f64 / end_secs,
+        mb_per_sec: dataset.uncompressed_bytes as f64 / 1e6 / end_secs,
+        delivery_secs: delivery.elapsed.as_secs_f64(),
+    };
+    let summary = target.index_summary().await?;
+    let index = StreamIndexFigures {
+        splits: summary.splits,
+        docs: summary.docs,
+        split_bytes: summary.split_bytes,
+        index_bytes_per_gzip_byte: (docs_before == 0)
+            .then(|| summary.split_bytes as f64 / dataset.gzip_bytes.max(1) as f64),
+    };
+    let (queries, all_runs) = stream.query_mix(&delivery).await?;
+    Ok(StreamReport {
+        target: target.description.clone(),
+        machine: machine_description(),
+        started_at,
+        total_secs: started.elapsed().as_secs_f64(),
+        dataset: delivery.dataset,
+        docs_before,
+        end_to_end,
+        freshness: Percentiles::of(&freshness),
+        index,
+        queries,
+        query_latency: Percentiles::of(&all_runs),
+    })
+}
+
+/// One stream run: what delivery and the watcher share.
+struct StreamRun<'a> {
+    config: &'a StreamConfig,
+    target: &'a Target,
+    progress: &'a dyn BenchProgress,
+    /// Documents the index had before: only a fresh index can be checked record by record.
+    docs_before: u64,
+    /// Objects delivered so far, appended by delivery and read by the watcher.
+    delivered: Mutex<Vec<Delivered>>,
+}
+
+/// What delivery produced: the dataset, per query of the mix the timestamps of the good
+/// records it matches, and the records' time span.
+struct Delivery {
+    elapsed: Duration,
+    dataset: DatasetFigures,
+    matching: Vec<Vec<i64>>,
+    time_span: (i64, i64),
+}
+
+impl StreamRun<'_> {
+    /// Generates and delivers the objects at the configured pace, as Firehose would.
+    async fn deliver_all(&self) -> Result<Delivery> {
+        let (config, target) = (self.config, self.target);
         let mut generator = ObjectGenerator::for_dataset(Dataset::WebLogs, config.seed);
         let mut dataset = DatasetFigures::new(config.num_objects);
         // Per query of the mix, the timestamps of the good records it matches.
@@ -176,24 +253,36 @@ pub async fn run(
             dataset.add(config.records_per_object, &object);
             let key = object_key(&config.prefix, "web-logs", now);
             target.deliver(&key, object.bytes).await?;
-            delivered.lock().expect("not poisoned").push(Delivered {
-                landed: Instant::now(),
-                docs_through: dataset.good_records,
-            });
+            self.delivered
+                .lock()
+                .expect("not poisoned")
+                .push(Delivered {
+                    landed: Instant::now(),
+                    docs_through: dataset.good_records,
+                });
         }
-        let delivery_elapsed = delivery_started.elapsed();
-        Ok::<_, LoadtestError>((delivery_elapsed, dataset, matching, time_span))
-    };
-    let watch = async {
+        Ok(Delivery {
+            elapsed: delivery_started.elapsed(),
+            dataset,
+            matching,
+            time_span,
+        })
+    }
+
+    /// Counts until every delivered object is searchable: each object's freshness, and when
+    /// the last became searchable.
+    async fn watch_freshness(&self) -> Result<(Vec<Duration>, Instant)> {
+        let (config, target, progress) = (self.config, self.target, self.progress);
+        let docs_before = self.docs_before;
         let mut freshness = Vec::with_capacity(config.num_objects);
         while freshness.len() < config.num_objects {
             target.check_indexer().await?;
-            let pending = delivered.lock().expect("not poisoned").len();
+            let pending = self.delivered.lock().expect("not poisoned").len();
             // Counts only while an object is waiting: a paced stream costs few requests.
             if freshness.len() < pending {
                 let new_docs = count_all(target).await?.saturating_sub(docs_before);
                 let now = Instant::now();
-                let delivered = delivered.lock().expect("not poisoned");
+                let delivered = self.delivered.lock().expect("not poisoned");
                 for object in &delivered[freshness.len()..] {
                     if new_docs < object.docs_through {
                         break;
@@ -206,7 +295,7 @@ pub async fn run(
                 {
                     return Err(LoadtestError::Check(format!(
                         "object {} of {} not searchable {} s after it landed: the index has \
-                         {new_docs} new documents, {} expected",
+                     {new_docs} new documents, {} expected",
                         freshness.len() + 1,
                         config.num_objects,
                         config.searchable_timeout.as_secs(),
@@ -216,48 +305,37 @@ pub async fn run(
             }
             tokio::time::sleep(target.watch_interval()).await;
         }
-        Ok::<_, LoadtestError>((freshness, Instant::now()))
-    };
-    let ((delivery_elapsed, dataset, matching, time_span), (freshness, all_searchable)) =
-        tokio::try_join!(deliver_all, watch)?;
-    let delivered = delivered.into_inner().expect("not poisoned");
-    let first_landed = delivered
-        .first()
-        .map_or(all_searchable, |object| object.landed);
+        Ok((freshness, Instant::now()))
+    }
 
-    // Nothing lost, nothing twice: the count settles on exactly the good records delivered.
-    let new_docs = count_all(target).await? - docs_before;
-    check(new_docs == dataset.good_records, || {
-        format!(
-            "the index has {new_docs} new documents, {} good records were delivered",
-            dataset.good_records
-        )
-    })?;
-    let end_secs = (all_searchable - first_landed).as_secs_f64().max(1e-3);
-    let end_to_end = EndToEndFigures {
-        docs: new_docs,
-        secs: end_secs,
-        docs_per_sec: new_docs as f64 / end_secs,
-        mb_per_sec: dataset.uncompressed_bytes as f64 / 1e6 / end_secs,
-        delivery_secs: delivery_elapsed.as_secs_f64(),
-    };
-    let summary = target.index_summary().await?;
-    let index = StreamIndexFigures {
-        splits: summary.splits,
-        docs: summary.docs,
-        split_bytes: summary.split_bytes,
-        index_bytes_per_gzip_byte: (docs_before == 0)
-            .then(|| summary.split_bytes as f64 / dataset.gzip_bytes.max(1) as f64),
-    };
+    /// The query mix through the same search, each query checked against the delivered
+    /// records when the index was empty before.
+    async fn query_mix(&self, delivery: &Delivery) -> Result<(Vec<StreamQueryRow>, Vec<Duration>)> {
+        let config = self.config;
+        self.progress.phase(
+            "query mix",
+            (QUERY_MIX.len() * config.query_runs.max(1)) as u64,
+        );
+        let mut rows = Vec::with_capacity(QUERY_MIX.len());
+        let mut all_runs = Vec::new();
+        for (mix_query, matches) in QUERY_MIX.iter().zip(&delivery.matching) {
+            let (row, runs) = self
+                .measure_query(mix_query, matches, delivery.time_span)
+                .await?;
+            rows.push(row);
+            all_runs.extend(runs);
+        }
+        Ok((rows, all_runs))
+    }
 
-    // The query mix, through the same search.
-    progress.phase(
-        "query mix",
-        (QUERY_MIX.len() * config.query_runs.max(1)) as u64,
-    );
-    let mut rows = Vec::with_capacity(QUERY_MIX.len());
-    let mut all_runs = Vec::new();
-    for (mix_query, matches) in QUERY_MIX.iter().zip(&matching) {
+    async fn measure_query(
+        &self,
+        mix_query: &MixQuery,
+        matches: &[i64],
+        time_span: (i64, i64),
+    ) -> Result<(StreamQueryRow, Vec<Duration>)> {
+        let (config, target, progress, docs_before) =
+            (self.config, self.target, self.progress, self.docs_before);
         let start_seconds = mix_query.start_seconds(time_span);
         let request = request_body(mix_query.query, start_seconds, true);
         let expected_hits = (docs_before == 0).then(|| {
@@ -300,7 +378,7 @@ pub async fn run(
                 )
             })?;
         }
-        rows.push(StreamQueryRow {
+        let row = StreamQueryRow {
             name: mix_query.name.to_string(),
             query: mix_query.query.to_string(),
             num_hits,
@@ -309,22 +387,9 @@ pub async fn run(
             latency: Percentiles::of(&runs),
             first_gets: first_stats.map(|(gets, _)| gets),
             first_bytes: first_stats.map(|(_, bytes)| bytes),
-        });
-        all_runs.extend(runs);
+        };
+        Ok((row, runs))
     }
-    Ok(StreamReport {
-        target: target.description.clone(),
-        machine: machine_description(),
-        started_at,
-        total_secs: started.elapsed().as_secs_f64(),
-        dataset,
-        docs_before,
-        end_to_end,
-        freshness: Percentiles::of(&freshness),
-        index,
-        queries: rows,
-        query_latency: Percentiles::of(&all_runs),
-    })
 }
 
 /// Documents in the index, by a search that returns none.

@@ -242,18 +242,59 @@ async fn read_line_bounded<R: AsyncBufRead + Unpin>(
 /// chunked, bounded). Anything ambiguous is refused rather than guessed: two different
 /// `Content-Length`s, a length beside chunked encoding, an overflowing chunk size, two API keys.
 pub async fn read_request<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result<ReadOutcome> {
+    let head = match read_head(reader).await? {
+        Ok(head) => head,
+        Err(outcome) => return Ok(outcome),
+    };
+    let head = match parse_head(&head) {
+        Ok(head) => head,
+        Err(refusal) => return Ok(refusal),
+    };
+    let body = match read_body(reader, head.body).await? {
+        Ok(body) => body,
+        Err(refusal) => return Ok(refusal),
+    };
+    Ok(ReadOutcome::Request(WireRequest {
+        method: head.method,
+        target: head.target,
+        body,
+        keep_alive: head.keep_alive,
+        api_key: head.api_key,
+    }))
+}
+
+/// A parsed request head, and how its body is framed.
+struct Head {
+    method: String,
+    target: String,
+    keep_alive: bool,
+    api_key: Option<String>,
+    body: BodyFraming,
+}
+
+#[derive(Clone, Copy)]
+enum BodyFraming {
+    Length(usize),
+    Chunked,
+}
+
+/// The head's bytes, up to and including the blank line; or what to answer instead (the end of
+/// the connection, or a refusal).
+async fn read_head<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+) -> io::Result<Result<Vec<u8>, ReadOutcome>> {
     let mut head = Vec::new();
     loop {
         let room = MAX_HEAD_BYTES - head.len();
         let Some(read) = read_line_bounded(reader, &mut head, room).await? else {
-            return Ok(reject(431, "request head too large"));
+            return Ok(Err(reject(431, "request head too large")));
         };
         if read == 0 {
-            return Ok(if head.is_empty() {
+            return Ok(Err(if head.is_empty() {
                 ReadOutcome::Closed
             } else {
                 reject(400, "incomplete request")
-            });
+            }));
         }
         if head == b"\r\n" || head == b"\n" {
             // Tolerate blank lines between requests.
@@ -261,23 +302,24 @@ pub async fn read_request<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result
             continue;
         }
         if head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n") {
-            break;
+            return Ok(Ok(head));
         }
     }
+}
+
+/// Parses a head; anything ambiguous is a refusal.
+fn parse_head(head: &[u8]) -> Result<Head, ReadOutcome> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
-    match parsed.parse(&head) {
+    match parsed.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
         Err(httparse::Error::TooManyHeaders) => {
-            return Ok(reject(431, format!("more than {MAX_HEADERS} headers")));
+            return Err(reject(431, format!("more than {MAX_HEADERS} headers")));
         }
         Ok(httparse::Status::Partial) | Err(_) => {
-            return Ok(reject(400, "malformed HTTP request"));
+            return Err(reject(400, "malformed HTTP request"));
         }
     }
-    let method = parsed.method.unwrap_or("GET").to_string();
-    let target = parsed.path.unwrap_or("/").to_string();
-    let version = parsed.version.unwrap_or(1);
     let values = |name: &str| -> Vec<&str> {
         parsed
             .headers
@@ -293,7 +335,7 @@ pub async fn read_request<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result
     let api_key = match values("x-api-key").as_slice() {
         [] => None,
         [key] => Some(key.to_string()),
-        _ => return Ok(reject(400, "more than one x-api-key header")),
+        _ => return Err(reject(400, "more than one x-api-key header")),
     };
     let connection = values("connection")
         .first()
@@ -301,68 +343,82 @@ pub async fn read_request<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result
     let keep_alive = match connection.as_deref() {
         Some("close") => false,
         Some("keep-alive") => true,
-        _ => version == 1,
+        _ => parsed.version.unwrap_or(1) == 1,
     };
-    let transfer_encodings = values("transfer-encoding");
-    let chunked = match transfer_encodings.as_slice() {
+    let body = body_framing(&values("transfer-encoding"), &values("content-length"))?;
+    Ok(Head {
+        method: parsed.method.unwrap_or("GET").to_string(),
+        target: parsed.path.unwrap_or("/").to_string(),
+        keep_alive,
+        api_key,
+        body,
+    })
+}
+
+/// How the body is framed, from `Transfer-Encoding` and `Content-Length`: one or the other,
+/// never both, and only chunked encoding.
+fn body_framing(transfer_encodings: &[&str], lengths: &[&str]) -> Result<BodyFraming, ReadOutcome> {
+    let chunked = match transfer_encodings {
         [] => false,
         [encoding] if encoding.eq_ignore_ascii_case("chunked") => true,
         _ => {
-            return Ok(reject(
+            return Err(reject(
                 400,
                 "unsupported Transfer-Encoding (only chunked is)",
             ));
         }
     };
-    let lengths = values("content-length");
     let content_length = match lengths.first() {
         None => None,
         Some(first) if lengths.iter().any(|length| length != first) => {
-            return Ok(reject(400, "conflicting Content-Length headers"));
+            return Err(reject(400, "conflicting Content-Length headers"));
         }
         // Digits only: Rust's parser would also take a leading `+`, which HTTP does not.
         Some(length) if !length.is_empty() && length.bytes().all(|byte| byte.is_ascii_digit()) => {
             // More digits than a usize holds is certainly more than the limit.
             Some(length.parse::<usize>().unwrap_or(usize::MAX))
         }
-        Some(_) => return Ok(reject(400, "invalid Content-Length")),
+        Some(_) => return Err(reject(400, "invalid Content-Length")),
     };
-    if chunked && content_length.is_some() {
-        return Ok(reject(
+    match (chunked, content_length) {
+        (true, Some(_)) => Err(reject(
             400,
             "Content-Length beside chunked Transfer-Encoding",
-        ));
+        )),
+        (true, None) => Ok(BodyFraming::Chunked),
+        (false, length) => Ok(BodyFraming::Length(length.unwrap_or(0))),
     }
+}
+
+/// The body, bounded; or the refusal to answer instead.
+async fn read_body<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    framing: BodyFraming,
+) -> io::Result<Result<Vec<u8>, ReadOutcome>> {
     let too_large = || {
         reject(
             413,
             format!("the request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"),
         )
     };
-    let body = if chunked {
-        match read_chunked_body(reader).await? {
-            ChunkedBody::Complete(body) => body,
-            ChunkedBody::TooLarge => return Ok(too_large()),
-            ChunkedBody::Malformed(reason) => return Ok(reject(400, reason)),
+    match framing {
+        BodyFraming::Chunked => Ok(match read_chunked_body(reader).await? {
+            ChunkedBody::Complete(body) => Ok(body),
+            ChunkedBody::TooLarge => Err(too_large()),
+            ChunkedBody::Malformed(reason) => Err(reject(400, reason)),
+        }),
+        BodyFraming::Length(length) if length > MAX_REQUEST_BODY_BYTES => Ok(Err(too_large())),
+        BodyFraming::Length(length) => {
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).await.is_err() {
+                return Ok(Err(reject(
+                    400,
+                    "the body is shorter than its Content-Length",
+                )));
+            }
+            Ok(Ok(body))
         }
-    } else {
-        let content_length = content_length.unwrap_or(0);
-        if content_length > MAX_REQUEST_BODY_BYTES {
-            return Ok(too_large());
-        }
-        let mut body = vec![0u8; content_length];
-        if reader.read_exact(&mut body).await.is_err() {
-            return Ok(reject(400, "the body is shorter than its Content-Length"));
-        }
-        body
-    };
-    Ok(ReadOutcome::Request(WireRequest {
-        method,
-        target,
-        body,
-        keep_alive,
-        api_key,
-    }))
+    }
 }
 
 /// Whether a request's key is the one required. The comparison takes the same time wherever

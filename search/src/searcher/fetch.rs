@@ -62,44 +62,19 @@ impl SearchService {
                     continue;
                 }
             }
-            // Open from the leaf search, unless the open-split cache let it go since.
             let split = splits.get(ordinal).ok_or_else(|| {
                 SearchError::Internal(format!("a hit names split {ordinal}, which is not planned"))
             })?;
-            let searcher = self
-                .open_split(compiled, split, stats)
-                .await
-                .map_err(|error| {
-                    SearchError::Internal(format!("cannot reopen a split: {}", error.details))
-                })?;
             let addresses: Vec<(usize, DocAddress)> = candidates
                 .iter()
                 .map(|(position, candidate)| {
-                    (
-                        *position,
-                        DocAddress::new(candidate.segment_ord, candidate.doc_id),
-                    )
+                    let address = DocAddress::new(candidate.segment_ord, candidate.doc_id);
+                    (*position, address)
                 })
                 .collect();
-            let doc_mapper = compiled.doc_mapper.clone();
-            let query = compiled.query.clone();
-            let snippet_fields = snippet_fields.to_vec();
-            let stats = stats.clone();
-            let rendered = tokio::task::spawn_blocking(move || {
-                with_request_stats(&stats, || {
-                    render_hits(
-                        &searcher,
-                        &doc_mapper,
-                        query.as_ref(),
-                        &addresses,
-                        &snippet_fields,
-                    )
-                })
-            })
-            .await
-            .map_err(|error| {
-                SearchError::Internal(format!("hit fetching task failed: {error}"))
-            })??;
+            let rendered = self
+                .render_split_hits(compiled, split, addresses, snippet_fields, stats)
+                .await?;
             for (position, hit, snippet) in rendered {
                 if use_doc_cache {
                     let key = doc_key(ordinal, &page[position]);
@@ -110,6 +85,41 @@ impl SearchService {
             }
         }
         Ok((hits, (!snippet_fields.is_empty()).then_some(snippets)))
+    }
+
+    /// Renders one split's share of the page on a blocking thread, the split opened again
+    /// if the open-split cache let it go since the leaf search.
+    async fn render_split_hits(
+        &self,
+        compiled: &CompiledRequest,
+        split: &LeafSplit,
+        addresses: Vec<(usize, DocAddress)>,
+        snippet_fields: &[String],
+        stats: &Arc<FetchStats>,
+    ) -> Result<Vec<(usize, Value, Value)>> {
+        let searcher = self
+            .open_split(compiled, split, stats)
+            .await
+            .map_err(|error| {
+                SearchError::Internal(format!("cannot reopen a split: {}", error.details))
+            })?;
+        let doc_mapper = compiled.doc_mapper.clone();
+        let query = compiled.query.clone();
+        let snippet_fields = snippet_fields.to_vec();
+        let stats = stats.clone();
+        tokio::task::spawn_blocking(move || {
+            with_request_stats(&stats, || {
+                render_hits(
+                    &searcher,
+                    &doc_mapper,
+                    query.as_ref(),
+                    &addresses,
+                    &snippet_fields,
+                )
+            })
+        })
+        .await
+        .map_err(|error| SearchError::Internal(format!("hit fetching task failed: {error}")))?
     }
 }
 

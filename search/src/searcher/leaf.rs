@@ -26,7 +26,9 @@ use std::sync::atomic::Ordering as AtomicOrdering;
 
 use futures::StreamExt;
 use hydrant_metastore::SplitMetadata;
-use hydrant_metastore::split_bundle::{ByteRangeFetcher, SplitDirectory, SplitFooter};
+use hydrant_metastore::split_bundle::{
+    ByteRangeFetcher, FileRangeFetcher, SplitDirectory, SplitFooter,
+};
 use serde::{Deserialize, Serialize};
 use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
 use tantivy::aggregation::{
@@ -256,55 +258,15 @@ impl SearchService {
         if let Some(searcher) = self.searchers.get(&split.split_id) {
             return Ok(searcher);
         }
-        let storage = self.metastore().storage().clone();
         let path = SplitMetadata::split_path(&compiled.index_id, &split.split_id);
         let local = self
             .split_cache
             .as_ref()
             .and_then(|cache| cache.fetcher(&split.split_id));
-        let footer = match self.footers.get(&split.split_id) {
-            Some(footer) => footer,
-            None => {
-                let footer = match &local {
-                    Some(local) => local
-                        .read_footer(&path, split.footer_offsets.clone())
-                        .map_err(SplitError::from_metastore)?,
-                    None => {
-                        let footer = SplitFooter::read(
-                            storage.as_ref(),
-                            &path,
-                            Some(split.footer_offsets.clone()),
-                        )
-                        .await
-                        .map_err(SplitError::from_metastore)?;
-                        stats.record_get(split.footer_offsets.end - split.footer_offsets.start);
-                        footer
-                    }
-                };
-                let footer = Arc::new(footer);
-                self.footers.insert(split.split_id.clone(), footer.clone());
-                footer
-            }
-        };
+        let footer = self.footer(split, &path, local.as_ref(), stats).await?;
         let fetcher: Arc<dyn ByteRangeFetcher> = match local {
             Some(local) => Arc::new(local),
-            None => {
-                if let Some(cache) = &self.split_cache {
-                    cache.download_in_background(
-                        storage.clone(),
-                        path.clone(),
-                        split.split_id.clone(),
-                        split.split_size_bytes,
-                    );
-                }
-                Arc::new(StorageFetcher::new(
-                    storage,
-                    &path,
-                    split.split_size_bytes,
-                    tokio::runtime::Handle::current(),
-                    self.chunks.clone(),
-                ))
-            }
+            None => self.storage_fetcher(split, path),
         };
         let doc_mapper = compiled.doc_mapper.clone();
         let stats = stats.clone();
@@ -331,6 +293,57 @@ impl SearchService {
         self.searchers
             .insert(split.split_id.clone(), searcher.clone());
         Ok(searcher)
+    }
+
+    /// A split's footer: cached, else read from the local copy, else one ranged GET.
+    async fn footer(
+        &self,
+        split: &LeafSplit,
+        path: &str,
+        local: Option<&FileRangeFetcher>,
+        stats: &FetchStats,
+    ) -> std::result::Result<Arc<SplitFooter>, SplitError> {
+        if let Some(footer) = self.footers.get(&split.split_id) {
+            return Ok(footer);
+        }
+        let footer = match local {
+            Some(local) => local
+                .read_footer(path, split.footer_offsets.clone())
+                .map_err(SplitError::from_metastore)?,
+            None => {
+                let storage = self.metastore().storage();
+                let offsets = Some(split.footer_offsets.clone());
+                let footer = SplitFooter::read(storage.as_ref(), path, offsets)
+                    .await
+                    .map_err(SplitError::from_metastore)?;
+                stats.record_get(split.footer_offsets.end - split.footer_offsets.start);
+                footer
+            }
+        };
+        let footer = Arc::new(footer);
+        self.footers.insert(split.split_id.clone(), footer.clone());
+        Ok(footer)
+    }
+
+    /// Byte ranges from storage through the chunk cache; the split cache, if any, starts
+    /// downloading the whole split for next time.
+    fn storage_fetcher(&self, split: &LeafSplit, path: String) -> Arc<dyn ByteRangeFetcher> {
+        let storage = self.metastore().storage().clone();
+        if let Some(cache) = &self.split_cache {
+            cache.download_in_background(
+                storage.clone(),
+                path.clone(),
+                split.split_id.clone(),
+                split.split_size_bytes,
+            );
+        }
+        Arc::new(StorageFetcher::new(
+            storage,
+            &path,
+            split.split_size_bytes,
+            tokio::runtime::Handle::current(),
+            self.chunks.clone(),
+        ))
     }
 }
 

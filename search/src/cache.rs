@@ -6,9 +6,12 @@
 //! - [`LeafCache`]: the result of one request on one split. Splits never change, so a result
 //!   stays valid for as long as it is kept; bounded by size.
 //! - [`DocCache`]: rendered hits by split and document; documents never change either.
-//! - Doc mappers by index and doc mapping, built once.
+//! - [`DocMapperCache`]: doc mappers by index and doc mapping, built once.
+//! - [`FooterCache`]: split footers (metadata and hotcache), one ranged GET each otherwise.
+//! - [`OpenSplitCache`]: splits opened by tantivy, ready to search.
+//! - [`ChunkCache`]: 64 KiB chunks of split files, read through by the fetcher.
 //!
-//! Split footers and fetched byte ranges are cached by the searcher and the fetcher.
+//! Whole splits on local disk are the optional [`crate::split_cache::SplitCache`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,7 +25,12 @@ use quick_cache::sync::Cache;
 use serde_json::Value;
 use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
 
+use hydrant_metastore::split_bundle::SplitFooter;
+use tantivy::Searcher;
+use tantivy::directory::OwnedBytes;
+
 use crate::error::{Result, SearchError};
+use crate::fetcher::CHUNK_SIZE;
 use crate::sort::Candidate;
 
 /// How long a metastore document is trusted before it is revalidated. Together with the
@@ -250,5 +258,98 @@ impl DocCache {
 
     pub fn insert(&self, key: DocKey, hit: Arc<Value>) {
         self.entries.insert(key, hit);
+    }
+}
+
+#[derive(Clone)]
+struct FooterWeighter;
+
+impl Weighter<String, Arc<SplitFooter>> for FooterWeighter {
+    fn weight(&self, _key: &String, footer: &Arc<SplitFooter>) -> u64 {
+        footer.hotcache().num_bytes() as u64 + 1024
+    }
+}
+
+/// Split footers (metadata and hotcache) by split id, bounded in bytes: reading one costs a
+/// ranged GET, and a split's footer never changes.
+pub struct FooterCache {
+    footers: Cache<String, Arc<SplitFooter>, FooterWeighter>,
+}
+
+impl FooterCache {
+    pub fn with_capacity_bytes(capacity_bytes: u64) -> Self {
+        FooterCache {
+            footers: Cache::with_weighter(1024, capacity_bytes, FooterWeighter),
+        }
+    }
+
+    pub fn get(&self, split_id: &str) -> Option<Arc<SplitFooter>> {
+        self.footers.get(split_id)
+    }
+
+    pub fn insert(&self, split_id: &str, footer: Arc<SplitFooter>) {
+        self.footers.insert(split_id.to_string(), footer);
+    }
+}
+
+/// Open splits by split id, bounded in number: reopening one costs parsing its metadata and
+/// opening its segment readers. An open split holds its parsed metadata, segment readers and,
+/// once it has rendered a hit, one decompressed doc store block.
+pub struct OpenSplitCache {
+    searchers: Cache<String, Searcher>,
+}
+
+impl OpenSplitCache {
+    pub fn with_capacity(splits: usize) -> Self {
+        OpenSplitCache {
+            searchers: Cache::new(splits.max(1)),
+        }
+    }
+
+    pub fn get(&self, split_id: &str) -> Option<Searcher> {
+        self.searchers.get(split_id)
+    }
+
+    pub fn insert(&self, split_id: &str, searcher: Searcher) {
+        self.searchers.insert(split_id.to_string(), searcher);
+    }
+}
+
+#[derive(Clone)]
+struct ChunkWeighter;
+
+impl Weighter<(Arc<str>, u64), OwnedBytes> for ChunkWeighter {
+    fn weight(&self, _key: &(Arc<str>, u64), chunk: &OwnedBytes) -> u64 {
+        chunk.len() as u64 + 64
+    }
+}
+
+/// Chunks of split files, by (split path, chunk index), bounded in bytes.
+pub struct ChunkCache {
+    chunks: Cache<(Arc<str>, u64), OwnedBytes, ChunkWeighter>,
+}
+
+impl std::fmt::Debug for ChunkCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkCache")
+            .field("bytes", &self.chunks.weight())
+            .finish()
+    }
+}
+
+impl ChunkCache {
+    pub fn with_capacity_bytes(capacity_bytes: u64) -> Self {
+        let estimated_chunks = (capacity_bytes / CHUNK_SIZE).max(16) as usize;
+        ChunkCache {
+            chunks: Cache::with_weighter(estimated_chunks, capacity_bytes, ChunkWeighter),
+        }
+    }
+
+    pub fn get(&self, split_path: &Arc<str>, chunk_index: u64) -> Option<OwnedBytes> {
+        self.chunks.get(&(split_path.clone(), chunk_index))
+    }
+
+    pub fn insert(&self, split_path: &Arc<str>, chunk_index: u64, chunk: OwnedBytes) {
+        self.chunks.insert((split_path.clone(), chunk_index), chunk);
     }
 }

@@ -17,13 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hydrant_metastore::split_bundle::ByteRangeFetcher;
 use hydrant_metastore::storage::SharedStorage;
-use quick_cache::Weighter;
-use quick_cache::sync::Cache;
 use tantivy::directory::OwnedBytes;
 use tokio::runtime::Handle;
 
+use crate::cache::ChunkCache;
+
 /// Unit of the byte-range cache: reads are rounded out to whole chunks.
-const CHUNK_SIZE: u64 = 64 << 10;
+pub(crate) const CHUNK_SIZE: u64 = 64 << 10;
 
 /// Storage request counts of one query.
 #[derive(Debug, Default)]
@@ -66,37 +66,6 @@ fn record(update: impl FnOnce(&FetchStats)) {
     });
 }
 
-#[derive(Clone)]
-struct ChunkWeighter;
-
-impl Weighter<(Arc<str>, u64), OwnedBytes> for ChunkWeighter {
-    fn weight(&self, _key: &(Arc<str>, u64), chunk: &OwnedBytes) -> u64 {
-        chunk.len() as u64 + 64
-    }
-}
-
-/// Chunks of split files, by (split path, chunk index), bounded in bytes.
-pub struct ChunkCache {
-    chunks: Cache<(Arc<str>, u64), OwnedBytes, ChunkWeighter>,
-}
-
-impl std::fmt::Debug for ChunkCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChunkCache")
-            .field("bytes", &self.chunks.weight())
-            .finish()
-    }
-}
-
-impl ChunkCache {
-    pub fn with_capacity_bytes(capacity_bytes: u64) -> Self {
-        let estimated_chunks = (capacity_bytes / CHUNK_SIZE).max(16) as usize;
-        ChunkCache {
-            chunks: Cache::with_weighter(estimated_chunks, capacity_bytes, ChunkWeighter),
-        }
-    }
-}
-
 /// Reads one split's bytes.
 #[derive(Debug)]
 pub struct StorageFetcher {
@@ -133,7 +102,7 @@ impl ByteRangeFetcher for StorageFetcher {
         let first_chunk = range.start / CHUNK_SIZE;
         let last_chunk = (range.end - 1) / CHUNK_SIZE;
         let mut chunks: Vec<Option<OwnedBytes>> = (first_chunk..=last_chunk)
-            .map(|index| self.cache.chunks.get(&(self.path.clone(), index)))
+            .map(|index| self.cache.get(&self.path, index))
             .collect();
         let missing: Vec<u64> = (first_chunk..=last_chunk)
             .zip(&chunks)
@@ -163,9 +132,7 @@ impl ByteRangeFetcher for StorageFetcher {
                 let start = (index * CHUNK_SIZE - fetch_start) as usize;
                 let end = (((index + 1) * CHUNK_SIZE).min(self.split_size) - fetch_start) as usize;
                 let chunk = fetched.slice(start..end);
-                self.cache
-                    .chunks
-                    .insert((self.path.clone(), index), chunk.clone());
+                self.cache.insert(&self.path, index, chunk.clone());
                 *slot = Some(chunk);
             }
         }

@@ -290,8 +290,7 @@ impl SearchService {
         })
         .await
         .map_err(|error| SplitError::other(format!("open task failed: {error}")))??;
-        self.searchers
-            .insert(split.split_id.clone(), searcher.clone());
+        self.searchers.insert(&split.split_id, searcher.clone());
         Ok(searcher)
     }
 
@@ -321,7 +320,7 @@ impl SearchService {
             }
         };
         let footer = Arc::new(footer);
-        self.footers.insert(split.split_id.clone(), footer.clone());
+        self.footers.insert(&split.split_id, footer.clone());
         Ok(footer)
     }
 

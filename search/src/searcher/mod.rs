@@ -23,18 +23,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hydrant_metastore::Metastore;
-use hydrant_metastore::split_bundle::SplitFooter;
-use quick_cache::Weighter;
-use quick_cache::sync::Cache;
-use tantivy::Searcher;
 use tracing::info;
 
 pub use self::leaf::{FailedSplit, LeafSearchRequest, LeafSearchResponse, LeafSplit};
 use self::plan::CompiledRequest;
 pub use self::plan::MAX_AGGREGATION_DEPTH;
-use crate::cache::{DocCache, DocMapperCache, LeafCache, METASTORE_TTL, MetastoreCache};
+use crate::cache::{
+    ChunkCache, DocCache, DocMapperCache, FooterCache, LeafCache, METASTORE_TTL, MetastoreCache,
+    OpenSplitCache,
+};
 use crate::error::Result;
-use crate::fetcher::{ChunkCache, FetchStats};
+use crate::fetcher::FetchStats;
 use crate::request::{SearchRequest, SearchResponse, SearchStats};
 use crate::sort::final_page;
 use crate::split_cache::SplitCache;
@@ -81,27 +80,16 @@ impl Default for SearcherConfig {
     }
 }
 
-#[derive(Clone)]
-struct FooterWeighter;
-
-impl Weighter<String, Arc<SplitFooter>> for FooterWeighter {
-    fn weight(&self, _key: &String, footer: &Arc<SplitFooter>) -> u64 {
-        footer.hotcache().num_bytes() as u64 + 1024
-    }
-}
-
 /// Answers search requests; holds the caches that make warm requests cheap.
 pub struct SearchService {
     metastores: MetastoreCache,
     split_cache: Option<Arc<SplitCache>>,
     doc_mappers: DocMapperCache,
-    footers: Cache<String, Arc<SplitFooter>, FooterWeighter>,
+    footers: FooterCache,
     chunks: Arc<ChunkCache>,
     leaves: LeafCache,
     docs: DocCache,
-    /// Open splits by split id: reopening one costs parsing its metadata and opening its
-    /// segment readers, on every request otherwise.
-    searchers: Cache<String, Searcher>,
+    searchers: OpenSplitCache,
     split_concurrency: usize,
 }
 
@@ -117,11 +105,11 @@ impl SearchService {
             metastores: MetastoreCache::new(metastore, config.metastore_ttl),
             split_cache: None,
             doc_mappers: DocMapperCache::default(),
-            footers: Cache::with_weighter(1024, config.footer_cache_bytes, FooterWeighter),
+            footers: FooterCache::with_capacity_bytes(config.footer_cache_bytes),
             chunks: Arc::new(ChunkCache::with_capacity_bytes(config.chunk_cache_bytes)),
             leaves: LeafCache::with_capacity_bytes(config.leaf_cache_bytes),
             docs: DocCache::with_capacity_bytes(config.doc_cache_bytes),
-            searchers: Cache::new(config.open_splits.max(1)),
+            searchers: OpenSplitCache::with_capacity(config.open_splits),
             split_concurrency: config.split_concurrency.max(1),
         }
     }

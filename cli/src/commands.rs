@@ -100,14 +100,16 @@ pub struct IndexOptions {
     sources: Vec<String>,
 }
 
-pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
-    clean_scratch(&std::env::temp_dir());
-    let resolver = resolver()?;
-    let metastore = options.storage.metastore(&resolver).await?;
+/// The objects `sources` name (`s3://bucket/key`, or local files, whose directory stands in
+/// for a bucket) and the staging buckets that read them.
+fn staging_objects(
+    sources: &[String],
+    resolver: StorageResolver,
+) -> anyhow::Result<(Vec<ObjectRef>, StagingBuckets)> {
     let mut buckets = StagingBuckets::new(resolver);
     let mut objects = Vec::new();
     let mut local_dirs: BTreeMap<PathBuf, String> = BTreeMap::new();
-    for source in &options.sources {
+    for source in sources {
         if let Some(rest) = source.strip_prefix("s3://") {
             let Some((bucket, key)) = rest.split_once('/') else {
                 bail!("`{source}` names no object: use s3://bucket/key");
@@ -133,6 +135,14 @@ pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
     for (dir, bucket) in local_dirs {
         buckets = buckets.bind(bucket, StorageUri::Local(dir));
     }
+    Ok((objects, buckets))
+}
+
+pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
+    clean_scratch(&std::env::temp_dir());
+    let resolver = resolver()?;
+    let metastore = options.storage.metastore(&resolver).await?;
+    let (objects, buckets) = staging_objects(&options.sources, resolver)?;
     // The index must exist: a message for an unknown index would be set aside, which is
     // right for a queue and a surprise on the command line.
     metastore
@@ -168,6 +178,11 @@ pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
         }
     }
     progress.finish_and_clear();
+    print_index_summary(&totals)
+}
+
+/// What `hydrant index` did, for a person; an error if objects could not be indexed.
+fn print_index_summary(totals: &BatchOutcome) -> anyhow::Result<()> {
     for path in &totals.error_files {
         eprintln!("rejected records kept in {path}");
     }

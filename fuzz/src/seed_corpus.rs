@@ -20,6 +20,8 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().expect("in memory")
 }
 
+/// Writes every target's seeds: a list of real inputs, one block per target, long because the
+/// list is.
 fn main() {
     let root = std::env::args()
         .nth(1)

@@ -109,9 +109,22 @@ impl Poller<'_> {
         // Finish before the messages become visible to another consumer.
         let deadline = Instant::now() + self.visibility_timeout.mul_f64(0.8);
         let outcome = self.runtime.run_batch(&messages, Some(deadline)).await;
+        self.delete_succeeded(&messages, &receipts, &outcome)
+            .await?;
+        self.back_off_failed(&messages, &receipts, &outcome).await;
+        Ok(Some(outcome))
+    }
+
+    /// Deletes the messages the batch did not report failed, as the event source mapping does.
+    async fn delete_succeeded(
+        &self,
+        messages: &[QueueMessage],
+        receipts: &[(String, u32)],
+        outcome: &BatchOutcome,
+    ) -> Result<()> {
         let succeeded: Vec<DeleteMessageBatchRequestEntry> = messages
             .iter()
-            .zip(&receipts)
+            .zip(receipts)
             .enumerate()
             .filter(|(_, (message, _))| !outcome.failed_message_ids.contains(&message.message_id))
             .map(|(position, (_, (receipt, _)))| {
@@ -136,7 +149,18 @@ impl Poller<'_> {
                     )
                 })?;
         }
-        for (message, (receipt, receive_count)) in messages.iter().zip(&receipts) {
+        Ok(())
+    }
+
+    /// Makes failed messages visible again after a backoff that grows with their receive
+    /// count, instead of after the whole visibility timeout.
+    async fn back_off_failed(
+        &self,
+        messages: &[QueueMessage],
+        receipts: &[(String, u32)],
+        outcome: &BatchOutcome,
+    ) {
+        for (message, (receipt, receive_count)) in messages.iter().zip(receipts) {
             if !outcome.failed_message_ids.contains(&message.message_id) {
                 continue;
             }
@@ -159,7 +183,6 @@ impl Poller<'_> {
                 warn!(message_id = message.message_id, error = %aws_sdk_sqs::error::DisplayErrorContext(error), "cannot shorten visibility");
             }
         }
-        Ok(Some(outcome))
     }
 
     /// Polls until `shutdown` completes, logging a summary line per batch.

@@ -51,6 +51,9 @@ impl IndexerSettings {
 
     /// Reads the settings through `lookup` (tests pass a map instead of touching the
     /// environment).
+    ///
+    /// One flat pass over the variables of the table above, in its order: longer than most
+    /// functions, and kept so, because it reads as the table does.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let get = |name: &str| {
             lookup(name)

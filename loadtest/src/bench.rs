@@ -963,9 +963,9 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// CPUs, memory and CPU model, from `/proc` where it tells.
 impl BenchReport {
-    /// The figures as a readable table, targets marked met or not.
+    /// The figures as a readable table, targets marked met or not. One line per figure, in
+    /// the order of the report: long, and flat on purpose.
     pub fn table(&self) -> String {
         let mib = |bytes: Option<u64>| {
             bytes.map_or("n/a".to_string(), |bytes| {

@@ -142,6 +142,8 @@ enum TargetKind {
     Aws,
 }
 
+/// One arm per subcommand, each turning its arguments into a config and printing the report;
+/// the work is in the library's modules.
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -103,7 +103,8 @@ pub fn visit_records(gzip: &[u8], mut visit: impl FnMut(i64, &serde_json::Value)
     Ok(())
 }
 
-/// The machine a run measured on, for its report.
+/// The machine a run measured on, for its report: CPUs, memory and CPU model, from `/proc`
+/// where it tells.
 pub fn machine_description() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     let model = std::fs::read_to_string("/proc/cpuinfo")

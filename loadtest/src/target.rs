@@ -126,28 +126,7 @@ impl Target {
             .transpose()?;
         match spec {
             TargetSpec::Local { dir } => {
-                let staging: SharedStorage = Arc::new(LocalStorage::new(dir.join("staging"))?);
-                let metastore = Metastore::new(Arc::new(LocalStorage::new(dir.join("index"))?));
-                create_index_if_missing(&metastore, index_config).await?;
-                let indexer = Indexer::new(
-                    metastore.clone(),
-                    StagingBuckets::default().bind_storage(LOCAL_STAGING_BUCKET, staging.clone()),
-                )
-                .with_temp_root(dir.clone());
-                let runtime = IndexerRuntime::new(indexer, Vec::new()).await?;
-                let (sender, receiver) = mpsc::unbounded_channel();
-                let (stop, stopped) = oneshot::channel();
-                let task = tokio::spawn(feed_local_indexer(runtime, receiver, stopped));
-                Ok(Target {
-                    description: format!("local ({})", dir.display()),
-                    index_id,
-                    delivery: Delivery::Local {
-                        staging,
-                        messages: sender,
-                    },
-                    search: search_endpoint(http, metastore),
-                    indexer: Mutex::new(Some((task, stop))),
-                })
+                Self::connect_local(dir, index_config, index_id, http).await
             }
             TargetSpec::S3Sqs {
                 endpoint,
@@ -155,50 +134,12 @@ impl Target {
                 index_uri,
                 queue_url,
             } => {
-                let s3_config = s3_config(endpoint.as_deref());
-                let s3 = s3_config.build_client().await;
-                let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
-                let staging_bucket = match staging_bucket {
-                    Some(bucket) => bucket.clone(),
-                    None => create_bucket(&s3, &format!("hydrant-staging-{suffix}")).await?,
-                };
-                let index_uri = match index_uri {
-                    Some(uri) => uri.parse::<StorageUri>()?,
-                    None => StorageUri::S3 {
-                        bucket: create_bucket(&s3, &format!("hydrant-index-{suffix}")).await?,
-                        prefix: String::new(),
-                    },
-                };
-                let sqs = sqs_client(endpoint.as_deref()).await;
-                let queue_url = match queue_url {
-                    Some(url) => url.clone(),
-                    None => create_fifo_queue(&sqs, &format!("hydrant-indexing-{suffix}")).await?,
-                };
-                let resolver = StorageResolver::new(s3_config);
-                let metastore = Metastore::new(resolver.resolve(&index_uri).await?);
-                create_index_if_missing(&metastore, index_config).await?;
-                let runtime = IndexerRuntime::new(
-                    Indexer::new(metastore.clone(), StagingBuckets::new(resolver)),
-                    Vec::new(),
-                )
-                .await?;
-                let (stop, stopped) = oneshot::channel();
-                let task =
-                    tokio::spawn(poll_queue(runtime, sqs.clone(), queue_url.clone(), stopped));
-                Ok(Target {
-                    description: format!(
-                        "s3-sqs ({}; s3://{staging_bucket} → {queue_url} → {index_uri})",
-                        endpoint.as_deref().unwrap_or("AWS")
-                    ),
-                    index_id,
-                    delivery: Delivery::S3 {
-                        client: s3,
-                        bucket: staging_bucket,
-                        queue: Some((sqs, queue_url)),
-                    },
-                    search: search_endpoint(http, metastore),
-                    indexer: Mutex::new(Some((task, stop))),
-                })
+                let names = (
+                    staging_bucket.as_deref(),
+                    index_uri.as_deref(),
+                    queue_url.as_deref(),
+                );
+                Self::connect_s3_sqs(endpoint.as_deref(), names, index_config, index_id, http).await
             }
             TargetSpec::Aws {
                 endpoint,
@@ -227,6 +168,91 @@ impl Target {
                 })
             }
         }
+    }
+
+    /// Local disk, with the indexer in process, fed in delivery order.
+    async fn connect_local(
+        dir: &std::path::Path,
+        index_config: &IndexConfig,
+        index_id: String,
+        http: Option<HttpSearchClient>,
+    ) -> Result<Target> {
+        let staging: SharedStorage = Arc::new(LocalStorage::new(dir.join("staging"))?);
+        let metastore = Metastore::new(Arc::new(LocalStorage::new(dir.join("index"))?));
+        create_index_if_missing(&metastore, index_config).await?;
+        let indexer = Indexer::new(
+            metastore.clone(),
+            StagingBuckets::default().bind_storage(LOCAL_STAGING_BUCKET, staging.clone()),
+        )
+        .with_temp_root(dir.to_path_buf());
+        let runtime = IndexerRuntime::new(indexer, Vec::new()).await?;
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(feed_local_indexer(runtime, receiver, stopped));
+        Ok(Target {
+            description: format!("local ({})", dir.display()),
+            index_id,
+            delivery: Delivery::Local {
+                staging,
+                messages: sender,
+            },
+            search: search_endpoint(http, metastore),
+            indexer: Mutex::new(Some((task, stop))),
+        })
+    }
+
+    /// S3 and SQS (moto or AWS): the buckets and the FIFO queue given or created, and the
+    /// poll-mode indexer in process.
+    async fn connect_s3_sqs(
+        endpoint: Option<&str>,
+        (staging_bucket, index_uri, queue_url): (Option<&str>, Option<&str>, Option<&str>),
+        index_config: &IndexConfig,
+        index_id: String,
+        http: Option<HttpSearchClient>,
+    ) -> Result<Target> {
+        let s3_config = s3_config(endpoint);
+        let s3 = s3_config.build_client().await;
+        let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let staging_bucket = match staging_bucket {
+            Some(bucket) => bucket.to_string(),
+            None => create_bucket(&s3, &format!("hydrant-staging-{suffix}")).await?,
+        };
+        let index_uri = match index_uri {
+            Some(uri) => uri.parse::<StorageUri>()?,
+            None => StorageUri::S3 {
+                bucket: create_bucket(&s3, &format!("hydrant-index-{suffix}")).await?,
+                prefix: String::new(),
+            },
+        };
+        let sqs = sqs_client(endpoint).await;
+        let queue_url = match queue_url {
+            Some(url) => url.to_string(),
+            None => create_fifo_queue(&sqs, &format!("hydrant-indexing-{suffix}")).await?,
+        };
+        let resolver = StorageResolver::new(s3_config);
+        let metastore = Metastore::new(resolver.resolve(&index_uri).await?);
+        create_index_if_missing(&metastore, index_config).await?;
+        let runtime = IndexerRuntime::new(
+            Indexer::new(metastore.clone(), StagingBuckets::new(resolver)),
+            Vec::new(),
+        )
+        .await?;
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(poll_queue(runtime, sqs.clone(), queue_url.clone(), stopped));
+        Ok(Target {
+            description: format!(
+                "s3-sqs ({}; s3://{staging_bucket} → {queue_url} → {index_uri})",
+                endpoint.unwrap_or("AWS")
+            ),
+            index_id,
+            delivery: Delivery::S3 {
+                client: s3,
+                bucket: staging_bucket,
+                queue: Some((sqs, queue_url)),
+            },
+            search: search_endpoint(http, metastore),
+            indexer: Mutex::new(Some((task, stop))),
+        })
     }
 
     /// Puts an object into staging and, where nobody else does, tells the indexer about it.

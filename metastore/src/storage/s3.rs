@@ -324,18 +324,18 @@ impl S3Storage {
         outcome
     }
 
-    async fn upload_parts_and_complete(
+    /// Uploads a file's parts, a few at a time; returns them in order for the completion.
+    async fn upload_parts(
         &self,
         key: &str,
         path: &str,
         file: &Path,
         size: u64,
-        mode: &PutMode,
         upload_id: &str,
-    ) -> Result<PutResult> {
+    ) -> Result<Vec<CompletedPart>> {
         let part_size = self.multipart_part_size;
         let num_parts = size.div_ceil(part_size);
-        let parts: Vec<CompletedPart> = futures::stream::iter(0..num_parts)
+        futures::stream::iter(0..num_parts)
             .map(|part_index| async move {
                 let offset = part_index * part_size;
                 let length = part_size.min(size - offset);
@@ -371,7 +371,19 @@ impl S3Storage {
             })
             .buffered(MULTIPART_CONCURRENCY)
             .try_collect()
-            .await?;
+            .await
+    }
+
+    async fn upload_parts_and_complete(
+        &self,
+        key: &str,
+        path: &str,
+        file: &Path,
+        size: u64,
+        mode: &PutMode,
+        upload_id: &str,
+    ) -> Result<PutResult> {
+        let parts = self.upload_parts(key, path, file, size, upload_id).await?;
         let mut request = self
             .client
             .complete_multipart_upload()

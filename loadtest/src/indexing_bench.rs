@@ -137,6 +137,41 @@ pub async fn run(
     let docstore_compression_level = index_config.indexing_settings.docstore_compression_level;
 
     on_phase("generating objects");
+    let batch = generate_batch(config, &staging).await?;
+    let num_docs = batch.num_docs;
+    on_phase("hydrant: indexing the batch");
+    let (hydrant, report) = index_with_hydrant(config, &staging_dir, &index_config, &batch).await?;
+    on_phase("raw tantivy: indexing the same documents");
+    let raw_tantivy = index_with_raw_tantivy(config, &staging_dir, index_config, &batch).await?;
+    Ok(IndexingBenchResult {
+        docstore_compression_level,
+        num_docs,
+        uncompressed_bytes: batch.uncompressed_bytes,
+        compressed_bytes: batch.compressed_bytes,
+        num_splits: report.splits.len(),
+        split_bytes: report
+            .splits
+            .iter()
+            .map(|split| split.split_size_bytes)
+            .sum(),
+        hydrant,
+        raw_tantivy,
+    })
+}
+
+/// The generated batch: objects in staging, and what they hold.
+struct GeneratedBatch {
+    objects: Vec<ObjectRef>,
+    num_docs: u64,
+    uncompressed_bytes: u64,
+    compressed_bytes: u64,
+}
+
+/// Mock-sales objects adding up to the configured size, in staging.
+async fn generate_batch(
+    config: &IndexingBenchConfig,
+    staging: &SharedStorage,
+) -> Result<GeneratedBatch> {
     let mut generator = ObjectGenerator::new(config.seed, 0);
     // Objects are sized from the average record seen so far, so the batch lands on its size.
     let mut bytes_per_record = 150.0;
@@ -169,18 +204,33 @@ pub async fn run(
         objects.push(ObjectRef::new("staging", key));
     }
 
-    on_phase("hydrant: indexing the batch");
+    Ok(GeneratedBatch {
+        objects,
+        num_docs,
+        uncompressed_bytes,
+        compressed_bytes,
+    })
+}
+
+/// Hydrant's whole pipeline over the batch, to a published split.
+async fn index_with_hydrant(
+    config: &IndexingBenchConfig,
+    staging_dir: &std::path::Path,
+    index_config: &IndexConfig,
+    batch: &GeneratedBatch,
+) -> Result<(Measurement, hydrant_ingest::IndexingReport)> {
+    let (objects, num_docs) = (&batch.objects, batch.num_docs);
     let index_storage: SharedStorage = Arc::new(LocalStorage::new(config.work_dir.join("index"))?);
     let metastore = Metastore::new(index_storage);
     metastore.create_index(index_config.clone()).await?;
     let indexer = Indexer::new(
         metastore.clone(),
-        StagingBuckets::default().bind("staging", StorageUri::Local(staging_dir.clone())),
+        StagingBuckets::default().bind("staging", StorageUri::Local(staging_dir.to_path_buf())),
     )
     .with_temp_root(config.work_dir.clone());
     memory::reset_peak();
     let started = Instant::now();
-    let report = indexer.index_objects("mock-sales", &objects, None).await?;
+    let report = indexer.index_objects("mock-sales", objects, None).await?;
     let hydrant = Measurement {
         elapsed: started.elapsed(),
         peak_rss_bytes: memory::peak_rss_bytes(),
@@ -199,11 +249,22 @@ pub async fn run(
         "published docs differ".to_string()
     })?;
 
-    on_phase("raw tantivy: indexing the same documents");
+    Ok((hydrant, report))
+}
+
+/// tantivy alone over the same objects.
+async fn index_with_raw_tantivy(
+    config: &IndexingBenchConfig,
+    staging_dir: &std::path::Path,
+    index_config: IndexConfig,
+    batch: &GeneratedBatch,
+) -> Result<Measurement> {
+    let num_docs = batch.num_docs;
     let baseline_dir = config.work_dir.join("raw-tantivy");
     std::fs::create_dir_all(&baseline_dir)?;
     let heap = index_config.indexing_settings.resources.heap_size as usize;
-    let object_paths: Vec<PathBuf> = objects
+    let object_paths: Vec<PathBuf> = batch
+        .objects
         .iter()
         .map(|object| staging_dir.join(&object.key))
         .collect();
@@ -222,20 +283,7 @@ pub async fn run(
         format!("raw tantivy indexed {baseline_docs} docs, expected {num_docs}")
     })?;
 
-    Ok(IndexingBenchResult {
-        docstore_compression_level,
-        num_docs,
-        uncompressed_bytes,
-        compressed_bytes,
-        num_splits: report.splits.len(),
-        split_bytes: report
-            .splits
-            .iter()
-            .map(|split| split.split_size_bytes)
-            .sum(),
-        hydrant,
-        raw_tantivy,
-    })
+    Ok(raw_tantivy)
 }
 
 /// Decompress, parse and index in one thread with tantivy alone. Records that do not parse

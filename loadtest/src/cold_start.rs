@@ -29,6 +29,9 @@ pub struct ColdStart {
 }
 
 /// Starts `binary` against index storage `index_uri`, sends `event`, and times it.
+///
+/// The Runtime API conversation (next invocation, response, the process stopped) reads in
+/// the order it happens, so it stays in one function a little past 80 lines.
 pub async fn measure(
     binary: &Path,
     index_uri: &str,

@@ -4,12 +4,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
+use hydrant_ingest::testing::{LocalIndex, STAGING_BUCKET};
 use hydrant_ingest::{Indexer, StagingBuckets};
-use hydrant_metastore::Metastore;
 use hydrant_metastore::index_config::IndexConfig;
 use hydrant_metastore::storage::{
-    Fault, FaultRule, FaultyStorage, LocalStorage, Operation, PutMode, SharedStorage, Storage,
-    StorageUri,
+    Fault, FaultRule, FaultyStorage, Operation, PutMode, SharedStorage, Storage,
 };
 
 fn config(index_id: &str) -> IndexConfig {
@@ -20,30 +19,24 @@ fn config(index_id: &str) -> IndexConfig {
 }
 
 struct Setup {
-    _temp_dir: tempfile::TempDir,
+    _local: LocalIndex,
     staging: SharedStorage,
     runtime: IndexerRuntime,
 }
 
 async fn setup(indexes: &[&str], prefix_rules: Vec<(String, String)>) -> Setup {
-    let temp_dir = tempfile::tempdir().unwrap();
-    let staging_dir = temp_dir.path().join("staging");
-    let staging: SharedStorage = Arc::new(LocalStorage::new(&staging_dir).unwrap());
-    let metastore = Metastore::new(Arc::new(
-        LocalStorage::new(temp_dir.path().join("index")).unwrap(),
-    ));
+    let local = LocalIndex::new().await;
     for index_id in indexes {
-        metastore.create_index(config(index_id)).await.unwrap();
+        local
+            .metastore
+            .create_index(config(index_id))
+            .await
+            .unwrap();
     }
-    let indexer = Indexer::new(
-        metastore,
-        StagingBuckets::default().bind("staging", StorageUri::Local(staging_dir)),
-    );
-    let runtime = IndexerRuntime::new(indexer, prefix_rules).await.unwrap();
     Setup {
-        _temp_dir: temp_dir,
-        staging,
-        runtime,
+        staging: local.staging.clone(),
+        runtime: local.runtime(prefix_rules).await,
+        _local: local,
     }
 }
 
@@ -182,21 +175,16 @@ async fn set_aside_record(setup: &Setup, path: &str) -> serde_json::Value {
 
 /// A runtime whose staging bucket fails reads on demand.
 async fn setup_with_faulty_staging() -> (Setup, Arc<FaultyStorage>) {
-    let temp_dir = tempfile::tempdir().unwrap();
-    let staging_dir = temp_dir.path().join("staging");
-    let local: SharedStorage = Arc::new(LocalStorage::new(&staging_dir).unwrap());
-    let faulty = Arc::new(FaultyStorage::new(local));
-    let metastore = Metastore::new(Arc::new(
-        LocalStorage::new(temp_dir.path().join("index")).unwrap(),
-    ));
-    metastore.create_index(config("logs")).await.unwrap();
+    let local = LocalIndex::new().await;
+    let faulty = Arc::new(FaultyStorage::new(local.staging.clone()));
+    local.metastore.create_index(config("logs")).await.unwrap();
     let indexer = Indexer::new(
-        metastore,
-        StagingBuckets::default().bind_storage("staging", faulty.clone()),
+        local.metastore.clone(),
+        StagingBuckets::default().bind_storage(STAGING_BUCKET, faulty.clone()),
     );
     let runtime = IndexerRuntime::new(indexer, Vec::new()).await.unwrap();
     let setup = Setup {
-        _temp_dir: temp_dir,
+        _local: local,
         staging: faulty.clone(),
         runtime,
     };

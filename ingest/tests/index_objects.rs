@@ -2,15 +2,13 @@
 //! splits out, exactly once.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use hydrant_ingest::testing::LocalIndex;
 use hydrant_ingest::{Indexer, ObjectOutcome, ObjectRef, StagingBuckets};
 use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{
-    LocalStorage, PutMode, SharedStorage, StorageResolver, StorageUri,
-};
+use hydrant_metastore::storage::{PutMode, StorageResolver, StorageUri};
 use hydrant_metastore::{Metastore, SplitState};
 
 const CONFIG: &str = r#"
@@ -43,29 +41,9 @@ fn records(first: u64, count: u64) -> String {
         .collect()
 }
 
-struct LocalSetup {
-    _temp_dir: tempfile::TempDir,
-    staging: SharedStorage,
-    indexer: Indexer,
-}
-
-async fn local_setup() -> LocalSetup {
-    let temp_dir = tempfile::tempdir().unwrap();
-    let staging_dir = temp_dir.path().join("staging");
-    let staging: SharedStorage = Arc::new(LocalStorage::new(&staging_dir).unwrap());
-    let index_storage: SharedStorage =
-        Arc::new(LocalStorage::new(temp_dir.path().join("index")).unwrap());
-    let metastore = Metastore::new(index_storage);
-    metastore
-        .create_index(IndexConfig::from_yaml(CONFIG).unwrap())
-        .await
-        .unwrap();
-    let buckets = StagingBuckets::default().bind("staging", StorageUri::Local(staging_dir));
-    LocalSetup {
-        _temp_dir: temp_dir,
-        staging,
-        indexer: Indexer::new(metastore, buckets),
-    }
+/// The shared fixture with this file's index.
+async fn local_setup() -> LocalIndex {
+    LocalIndex::with_index(CONFIG).await
 }
 
 #[tokio::test]
@@ -349,7 +327,7 @@ async fn head_etag(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Stri
 
 /// Ids of every published document, with how many times each is there.
 async fn published_quantities_by_description(
-    setup: &LocalSetup,
+    setup: &LocalIndex,
 ) -> std::collections::BTreeMap<String, usize> {
     let service = hydrant_search::SearchService::new(
         setup.indexer.metastore().clone(),
@@ -368,7 +346,7 @@ async fn published_quantities_by_description(
 }
 
 async fn index_one(
-    setup: &LocalSetup,
+    setup: &LocalIndex,
     key: &str,
     bytes: Vec<u8>,
 ) -> hydrant_ingest::IndexingReport {
@@ -384,7 +362,7 @@ async fn index_one(
         .unwrap()
 }
 
-async fn rejection_entries(setup: &LocalSetup, path: &str) -> Vec<serde_json::Value> {
+async fn rejection_entries(setup: &LocalIndex, path: &str) -> Vec<serde_json::Value> {
     let kept = setup
         .indexer
         .metastore()

@@ -18,7 +18,7 @@ pub enum FailureKind {
 }
 
 /// What can stop an indexing run. Bad records are not errors: they are rejected one by one
-/// and kept (see [`crate::indexer::IndexingReport`]).
+/// and kept (see `IndexingReport` in the indexer module).
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// Storage or metastore failure (object missing, network, conflict, ...).

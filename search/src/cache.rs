@@ -30,8 +30,10 @@ use tantivy::Searcher;
 use tantivy::directory::OwnedBytes;
 
 use crate::error::{Result, SearchError};
-use crate::fetcher::CHUNK_SIZE;
 use crate::sort::Candidate;
+
+/// Unit of the byte-range cache: reads are rounded out to whole chunks.
+pub const CHUNK_SIZE: u64 = 64 << 10;
 
 /// How long a metastore document is trusted before it is revalidated. Together with the
 /// longest query, this bounds how long a searcher may still read a split after it was marked

@@ -20,10 +20,7 @@ use hydrant_metastore::storage::SharedStorage;
 use tantivy::directory::OwnedBytes;
 use tokio::runtime::Handle;
 
-use crate::cache::ChunkCache;
-
-/// Unit of the byte-range cache: reads are rounded out to whole chunks.
-pub(crate) const CHUNK_SIZE: u64 = 64 << 10;
+use crate::cache::{CHUNK_SIZE, ChunkCache};
 
 /// Storage request counts of one query.
 #[derive(Debug, Default)]

@@ -28,7 +28,8 @@ fn clean_scratch(temp_root: &std::path::Path) {
     match hydrant_metastore::scratch::remove_stale(temp_root, true) {
         Ok(0) => {}
         Ok(removed) => {
-            tracing::info!(removed, dir = %temp_root.display(), "removed scratch files of stopped processes")
+            let dir = temp_root.display();
+            tracing::info!(removed, %dir, "removed scratch files of stopped processes")
         }
         Err(error) => {
             tracing::warn!(%error, dir = %temp_root.display(), "cannot clean scratch files")

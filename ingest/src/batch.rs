@@ -309,7 +309,8 @@ impl IndexerRuntime {
         match hydrant_metastore::scratch::remove_stale(&temp_root, false) {
             Ok(0) => {}
             Ok(removed) => {
-                info!(removed, dir = %temp_root.display(), "removed scratch files of stopped processes")
+                let dir = temp_root.display();
+                info!(removed, %dir, "removed scratch files of stopped processes")
             }
             Err(error) => warn!(%error, dir = %temp_root.display(), "cannot clean scratch files"),
         }
@@ -691,7 +692,7 @@ impl IndexerRuntime {
         // One indexing run for the consecutive messages of this index.
         let run_end = planned[next..]
             .iter()
-            .position(|(_, plan)| !matches!(plan, Planned::Index { index_id: other, .. } if other == index_id))
+            .position(|(_, plan)| !plan.indexes_into(index_id))
             .map_or(planned.len(), |offset| next + offset);
         let mut objects = Vec::new();
         let mut owners = Vec::new();
@@ -792,7 +793,9 @@ impl IndexerRuntime {
             "group_id": message.group_id,
             "receive_count": message.receive_count,
             "index_id": known_index,
-            "object": object.map(|object| json!({"bucket": object.bucket, "key": object.key, "etag": object.etag})),
+            "object": object.map(|object| {
+                json!({"bucket": object.bucket, "key": object.key, "etag": object.etag})
+            }),
             "reason": reason,
             "set_aside_at": self.indexer.metastore().clock().now_secs(),
             "body": message.body,
@@ -833,6 +836,13 @@ enum Planned {
         index_id: Option<String>,
         reason: String,
     },
+}
+
+impl Planned {
+    /// True for objects to index into `index_id`: consecutive ones make one run.
+    fn indexes_into(&self, index_id: &str) -> bool {
+        matches!(self, Planned::Index { index_id: other, .. } if other == index_id)
+    }
 }
 
 /// Reads and validates an index config: `s3://bucket/key` or a local path.

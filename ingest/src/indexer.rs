@@ -606,7 +606,8 @@ impl Indexer {
             }
             Ok((storage, meta, reader)) => Ok(Opened::Ready(storage, meta, reader)),
             Err(error) if error.kind() == FailureKind::Permanent => {
-                warn!(source_key = object.source_key(), %error, "staging object can never be read; setting it aside");
+                let source_key = object.source_key();
+                warn!(source_key, %error, "staging object can never be read; setting it aside");
                 let reason = error.to_string();
                 Ok(Opened::Skipped(ObjectOutcome::SetAside { reason }))
             }
@@ -648,7 +649,8 @@ impl Indexer {
         decoded_docs: u64,
         corrupt: CorruptMember,
     ) -> Result<(SplitRoller, ObjectStats)> {
-        warn!(source_key = target.source_key, %corrupt, "corrupt gzip member; rebuilding the split without it");
+        let source_key = &target.source_key;
+        warn!(source_key, %corrupt, "corrupt gzip member; rebuilding the split without it");
         let corrupt_position = roller.object_position;
         let (mut roller, sources) = run_blocking("split rebuild", move || {
             let mut roller = roller;

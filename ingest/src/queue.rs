@@ -180,7 +180,8 @@ impl Poller<'_> {
                 .send()
                 .await
             {
-                warn!(message_id = message.message_id, error = %aws_sdk_sqs::error::DisplayErrorContext(error), "cannot shorten visibility");
+                let error = aws_sdk_sqs::error::DisplayErrorContext(error);
+                warn!(message_id = message.message_id, %error, "cannot shorten visibility");
             }
         }
     }

@@ -61,7 +61,13 @@ impl IndexerSettings {
                 .filter(|value| !value.is_empty())
         };
         let index_uri = get("HYDRANT_INDEX_URI")
-            .ok_or_else(|| IngestError::Config("HYDRANT_INDEX_URI is not set: it names the index storage, e.g. s3://my-index-bucket".to_string()))?
+            .ok_or_else(|| {
+                IngestError::Config(
+                    "HYDRANT_INDEX_URI is not set: it names the index storage, e.g. \
+                     s3://my-index-bucket"
+                        .to_string(),
+                )
+            })?
             .parse::<StorageUri>()
             .map_err(|error| IngestError::Config(format!("HYDRANT_INDEX_URI: {error}")))?;
         let index_config_uris = get("HYDRANT_INDEX_CONFIGS")

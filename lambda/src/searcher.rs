@@ -135,7 +135,8 @@ pub async fn handle_event(service: &SearchService, event: Value) -> Value {
 /// search response, or `{"status", "message"}` on error.
 async fn handle_direct(service: &SearchService, event: Value) -> Value {
     let Value::Object(mut fields) = event else {
-        return json!({"status": 400, "message": "a direct invocation takes a JSON object: {\"index_id\": ..., \"query\": ...}"});
+        let message = r#"a direct invocation takes a JSON object: {"index_id": ..., "query": ...}"#;
+        return json!({"status": 400, "message": message});
     };
     let Some(Value::String(index_id)) = fields.remove("index_id") else {
         return json!({"status": 400, "message": "a direct invocation needs `index_id`"});
@@ -159,7 +160,8 @@ async fn handle_direct(service: &SearchService, event: Value) -> Value {
     if response.status == 200 {
         return body;
     }
-    json!({"status": response.status, "message": body.get("message").cloned().unwrap_or(Value::Null)})
+    let message = body.get("message").cloned().unwrap_or(Value::Null);
+    json!({"status": response.status, "message": message})
 }
 
 fn parse_http_event(kind: EventKind, event: &Value) -> Result<EventRequest, String> {

@@ -78,13 +78,19 @@ pub struct LocalIndex {
 impl LocalIndex {
     /// An empty index storage.
     pub async fn new() -> Self {
+        Self::with_clock(Arc::new(hydrant_metastore::clock::SystemClock)).await
+    }
+
+    /// An empty index storage whose metastore reads time from `clock` (tests of grace periods
+    /// and retention set it).
+    pub async fn with_clock(clock: hydrant_metastore::clock::SharedClock) -> Self {
         let temp_dir = tempfile::tempdir().expect("a temporary directory");
         let staging_dir = temp_dir.path().join("staging");
         let staging: SharedStorage =
             Arc::new(LocalStorage::new(&staging_dir).expect("a staging directory"));
         let index_storage: SharedStorage =
             Arc::new(LocalStorage::new(temp_dir.path().join("index")).expect("an index directory"));
-        let metastore = Metastore::new(index_storage.clone());
+        let metastore = Metastore::with_clock(index_storage.clone(), clock);
         let indexer = Indexer::new(metastore.clone(), Self::buckets(&staging_dir));
         LocalIndex {
             temp_dir,

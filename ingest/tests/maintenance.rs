@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
 use hydrant_ingest::maintenance::{GcSettings, Maintainer, MaintenanceReport};
 use hydrant_ingest::merge_policy::MergePolicy;
-use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
+use hydrant_ingest::testing::LocalIndex;
+use hydrant_ingest::{Indexer, ObjectRef};
 use hydrant_metastore::clock::ManualClock;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
-use hydrant_metastore::{Metastore, SplitMetadata, SplitState};
+use hydrant_metastore::storage::{PutMode, SharedStorage};
+use hydrant_metastore::{SplitMetadata, SplitState};
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
 
 const CONFIG: &str = r#"
@@ -40,7 +40,7 @@ fn now_secs() -> i64 {
 }
 
 struct Setup {
-    _temp_dir: tempfile::TempDir,
+    _local: LocalIndex,
     staging: SharedStorage,
     index_storage: SharedStorage,
     clock: Arc<ManualClock>,
@@ -56,30 +56,22 @@ fn gc_settings() -> GcSettings {
     }
 }
 
+/// The shared fixture with a manual clock, this file's index and a maintainer.
 async fn setup() -> Setup {
-    let temp_dir = tempfile::tempdir().unwrap();
-    let staging_dir = temp_dir.path().join("staging");
-    let staging: SharedStorage = Arc::new(LocalStorage::new(&staging_dir).unwrap());
-    let index_storage: SharedStorage =
-        Arc::new(LocalStorage::new(temp_dir.path().join("index")).unwrap());
     let clock = Arc::new(ManualClock::new(now_secs()));
-    let metastore = Metastore::with_clock(index_storage.clone(), clock.clone());
-    metastore
-        .create_index(IndexConfig::from_yaml(CONFIG).unwrap())
-        .await
-        .unwrap();
-    let indexer = Indexer::new(
-        metastore.clone(),
-        StagingBuckets::default().bind("staging", StorageUri::Local(staging_dir)),
-    );
-    let maintainer = Maintainer::new(metastore).with_gc_settings(gc_settings());
+    let local = LocalIndex::with_clock(clock.clone()).await;
+    local.create_index(CONFIG).await;
+    let maintainer = Maintainer::new(local.metastore.clone()).with_gc_settings(gc_settings());
     Setup {
-        _temp_dir: temp_dir,
-        staging,
-        index_storage,
+        staging: local.staging.clone(),
+        index_storage: local.index_storage.clone(),
+        indexer: Indexer::new(
+            local.metastore.clone(),
+            LocalIndex::buckets(&local.staging_dir),
+        ),
         clock,
-        indexer,
         maintainer,
+        _local: local,
     }
 }
 

@@ -22,21 +22,6 @@ pub struct IndexStorageArgs {
     pub index_uri: String,
 }
 
-/// Removes what killed indexer processes left in `temp_root` (splits half built, merges half
-/// done), this process's pid included: called before this process makes any.
-fn clean_scratch(temp_root: &std::path::Path) {
-    match hydrant_metastore::scratch::remove_stale(temp_root, true) {
-        Ok(0) => {}
-        Ok(removed) => {
-            let dir = temp_root.display();
-            tracing::info!(removed, %dir, "removed scratch files of stopped processes")
-        }
-        Err(error) => {
-            tracing::warn!(%error, dir = %temp_root.display(), "cannot clean scratch files")
-        }
-    }
-}
-
 /// Storages as the environment says: AWS settings and Hydrant's `HYDRANT_S3_*` timeouts.
 fn resolver() -> anyhow::Result<StorageResolver> {
     Ok(StorageResolver::from_env()?)
@@ -140,7 +125,7 @@ fn staging_objects(
 }
 
 pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
-    clean_scratch(&std::env::temp_dir());
+    hydrant_metastore::scratch::clean_at_start(&std::env::temp_dir());
     let resolver = resolver()?;
     let metastore = options.storage.metastore(&resolver).await?;
     let (objects, buckets) = staging_objects(&options.sources, resolver)?;
@@ -293,7 +278,9 @@ pub struct PollOptions {
 pub async fn poll(options: PollOptions) -> anyhow::Result<()> {
     let stop = crate::stop_signal();
     let settings = options.storage.indexer_settings()?;
-    clean_scratch(&settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir));
+    hydrant_metastore::scratch::clean_at_start(
+        &settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
+    );
     let client = hydrant_ingest::queue::sqs_client(None).await;
     // The queue's own redrive policy says when a message is on its last delivery.
     let max_receive_count = match settings.max_receive_count {
@@ -379,7 +366,7 @@ pub struct MaintenanceOptions {
 
 /// Runs retention, merges and garbage collection once, as a maintenance message would.
 pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
-    clean_scratch(&std::env::temp_dir());
+    hydrant_metastore::scratch::clean_at_start(&std::env::temp_dir());
     let metastore = options.storage.metastore(&resolver()?).await?;
     let index_ids = match options.index {
         Some(index_id) => vec![index_id],

@@ -284,7 +284,8 @@ pub struct IndexerRuntime {
 impl IndexerRuntime {
     /// Applies `settings`: opens the index storage, creates the indexes of the configured
     /// configs that do not exist yet, and learns which indexes exist. Any problem is an error
-    /// here, before the first message.
+    /// here, before the first message. Scratch files of stopped processes are the process's
+    /// to remove, once, before this (`hydrant_metastore::scratch::clean_at_start`).
     pub async fn start(settings: &IndexerSettings, resolver: StorageResolver) -> Result<Self> {
         let index_storage = resolver.resolve(&settings.index_uri).await?;
         let metastore = Metastore::new(index_storage);
@@ -303,16 +304,6 @@ impl IndexerRuntime {
         if let Some(temp_dir) = &settings.temp_dir {
             indexer = indexer.with_temp_root(temp_dir.clone());
             maintainer = maintainer.with_temp_root(temp_dir.clone());
-        }
-        // Leftovers of indexers that were killed (splits half built, uploads half copied).
-        let temp_root = indexer.temp_root();
-        match hydrant_metastore::scratch::remove_stale(&temp_root, false) {
-            Ok(0) => {}
-            Ok(removed) => {
-                let dir = temp_root.display();
-                info!(removed, %dir, "removed scratch files of stopped processes")
-            }
-            Err(error) => warn!(%error, dir = %temp_root.display(), "cannot clean scratch files"),
         }
         Ok(IndexerRuntime::new(indexer, settings.prefix_rules.clone())
             .await?

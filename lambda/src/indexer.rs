@@ -16,12 +16,10 @@ pub async fn start(
     settings: &IndexerSettings,
     resolver: StorageResolver,
 ) -> Result<IndexerRuntime, LambdaError> {
-    // `/tmp` outlives a crashed or timed-out invocation, and the restarted process may have
-    // the same pid: everything left there with Hydrant's prefix is stale before the first batch.
+    // `/tmp` outlives a crashed or timed-out invocation: what is left there is stale before
+    // the first batch.
     let temp_root = settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
-    if let Err(error) = hydrant_metastore::scratch::remove_stale(&temp_root, true) {
-        tracing::warn!(%error, "cannot clean scratch files");
-    }
+    hydrant_metastore::scratch::clean_at_start(&temp_root);
     Ok(IndexerRuntime::start(settings, resolver).await?)
 }
 

@@ -83,6 +83,24 @@ pub fn remove_stale(dir: &Path, including_own: bool) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// What a process calls once when it starts, before it makes any scratch file: removes what
+/// stopped processes left in `dir` (this process's pid included, since a restarted process
+/// may get the pid of the one that crashed) and logs what it did. A failure is logged, not
+/// fatal: leftovers only cost disk.
+pub fn clean_at_start(dir: &Path) {
+    match remove_stale(dir, true) {
+        Ok(0) => {}
+        Ok(removed) => {
+            let dir = dir.display();
+            tracing::info!(removed, %dir, "removed scratch files of stopped processes")
+        }
+        Err(error) => {
+            let dir = dir.display();
+            tracing::warn!(%error, %dir, "cannot clean scratch files")
+        }
+    }
+}
+
 /// The pid in a scratch name (`hydrant-{pid}-...`).
 fn scratch_pid(name: &str) -> Option<u32> {
     let rest = name.strip_prefix("hydrant-")?;

@@ -867,7 +867,12 @@ async fn load_index_config(resolver: &StorageResolver, uri: &str) -> Result<Inde
         }
     };
     let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".to_string()))?;
-    IndexConfig::from_yaml(&text).map_err(|error| bad(error.to_string()))
+    let config = IndexConfig::from_yaml(&text).map_err(|error| bad(error.to_string()))?;
+    // The field mappings too, even when the index already exists: a config the indexer
+    // cannot map is a bad setting, refused at start-up.
+    hydrant_metastore::doc_mapper::DocMapper::new(&config)
+        .map_err(|error| bad(error.to_string()))?;
+    Ok(config)
 }
 
 /// A shared runtime, as handlers hold it.

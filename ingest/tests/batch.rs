@@ -403,6 +403,25 @@ async fn start_up_applies_configs_and_refuses_bad_ones() {
         error.contains("bad.yaml") && error.contains("unknown type `float`"),
         "{error}"
     );
+    // A mapping that parses but cannot be built is refused too, even for an index that
+    // already exists.
+    let unmappable = temp_dir.path().join("unmappable.yaml");
+    std::fs::write(
+        &unmappable,
+        "index_id: from-config\ndoc_mapping:\n  field_mappings:\n    - {name: n, type: u64}\n  timestamp_field: n\n",
+    )
+    .unwrap();
+    let error = IndexerRuntime::start(
+        &settings(&unmappable.display().to_string()),
+        StorageResolver::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("unmappable.yaml") && error.contains("must be of type datetime"),
+        "{error}"
+    );
     let missing = temp_dir.path().join("missing.yaml").display().to_string();
     let error = IndexerRuntime::start(&settings(&missing), StorageResolver::default())
         .await

@@ -127,3 +127,23 @@ async fn a_leaf_refuses_a_request_the_root_would_refuse() {
         .unwrap_err();
     assert_eq!(error.status_code(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_answer_naming_an_unplanned_split_is_an_error_not_a_wrong_hit() {
+    let fixture = fixture().await;
+    // Every document on the page, so that the altered candidate cannot fall off it.
+    let mut request = SearchRequest::new("*");
+    request.max_hits = 400;
+    // Fill the doc cache first, so that a cached hit could not stand in for the bad one.
+    fixture.service.search("fruit", &request).await.unwrap();
+    let plan = fixture.service.plan("fruit", &request).await.unwrap();
+    let mut answer = fixture
+        .service
+        .leaf_search(&plan.leaf_request(plan.splits()))
+        .await
+        .unwrap();
+    answer.candidates[0].split_ordinal = plan.splits().len() + 7;
+    let merged = plan.merge(vec![answer]).unwrap();
+    let error = fixture.service.finish(&plan, merged).await.unwrap_err();
+    assert_eq!(error.status_code(), 500);
+}

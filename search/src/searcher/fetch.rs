@@ -40,17 +40,19 @@ impl SearchService {
         let mut snippets = vec![Value::Null; page.len()];
         // Snippets depend on the query; plain hits only on the document, so they are cached.
         let use_doc_cache = snippet_fields.is_empty();
-        let doc_key = |ordinal: usize, candidate: &Candidate| DocKey {
-            split_id: splits
-                .get(ordinal)
-                .map_or_else(String::new, |split| split.split_id.clone()),
+        let doc_key = |split: &LeafSplit, candidate: &Candidate| DocKey {
+            split_id: split.split_id.clone(),
             segment_ord: candidate.segment_ord,
             doc_id: candidate.doc_id,
         };
         for (ordinal, mut candidates) in by_split {
+            // A leaf answer from elsewhere could name any ordinal: only planned splits count.
+            let split = splits.get(ordinal).ok_or_else(|| {
+                SearchError::Internal(format!("a hit names split {ordinal}, which is not planned"))
+            })?;
             if use_doc_cache {
                 candidates.retain(|(position, candidate)| {
-                    match self.docs.get(&doc_key(ordinal, candidate)) {
+                    match self.docs.get(&doc_key(split, candidate)) {
                         Some(hit) => {
                             hits[*position] = (*hit).clone();
                             false
@@ -62,9 +64,6 @@ impl SearchService {
                     continue;
                 }
             }
-            let split = splits.get(ordinal).ok_or_else(|| {
-                SearchError::Internal(format!("a hit names split {ordinal}, which is not planned"))
-            })?;
             let addresses: Vec<(usize, DocAddress)> = candidates
                 .iter()
                 .map(|(position, candidate)| {
@@ -77,7 +76,7 @@ impl SearchService {
                 .await?;
             for (position, hit, snippet) in rendered {
                 if use_doc_cache {
-                    let key = doc_key(ordinal, &page[position]);
+                    let key = doc_key(split, &page[position]);
                     self.docs.insert(key, Arc::new(hit.clone()));
                 }
                 hits[position] = hit;

@@ -8,11 +8,14 @@
 //! whose visibility timed out together (the rest of the group starves), and a killed poller
 //! leaves exactly such batches behind.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use common::{aws_env, eventbridge_body, fifo_queue, messages_left, stop};
 use hydrant_metastore::index_config::IndexConfig;
 use hydrant_metastore::storage::{PutMode, SharedStorage, StorageResolver, StorageUri};
 use hydrant_metastore::testing::{moto_bucket, moto_endpoint, moto_s3_config};
@@ -65,15 +68,6 @@ fn body(object: u64) -> String {
         .collect()
 }
 
-fn event(bucket: &str, key: &str) -> String {
-    serde_json::json!({
-        "version": "0", "id": key, "detail-type": "Object Created", "source": "aws.s3",
-        "account": "123456789012", "time": "2026-12-01T10:00:00Z", "region": "us-east-1",
-        "resources": [], "detail": {"bucket": {"name": bucket}, "object": {"key": key}}
-    })
-    .to_string()
-}
-
 struct Storm {
     bucket: String,
     queue_url: String,
@@ -110,12 +104,8 @@ impl Storm {
     }
 
     fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL", moto_endpoint()),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        let mut env = aws_env();
+        env.extend([
             (
                 "HYDRANT_TEMP_DIR",
                 self.scratch.path().display().to_string(),
@@ -124,27 +114,12 @@ impl Storm {
             ("HYDRANT_GC_GRACE_PERIOD", "0s".into()),
             ("HYDRANT_STAGED_EXPIRY", "0s".into()),
             ("HYDRANT_ORPHAN_MIN_AGE", "0s".into()),
-        ]
+        ]);
+        env
     }
 
     async fn messages_left(&self) -> u64 {
-        let attributes = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&self.queue_url)
-            .attribute_names(QueueAttributeName::All)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap_or_default();
-        [
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        ]
-        .iter()
-        .map(|name| attributes[name].parse::<u64>().unwrap())
-        .sum()
+        messages_left(&self.sqs, &self.queue_url).await
     }
 }
 
@@ -174,17 +149,7 @@ async fn sigkill_storms_lose_nothing_and_duplicate_nothing() {
         .unwrap();
 
     let sqs = hydrant_ingest::queue::sqs_client(Some(&moto_endpoint())).await;
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("{bucket}.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::VisibilityTimeout, "2")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let queue_url = fifo_queue(&sqs, &bucket, 2).await;
     let storm = Storm {
         bucket: bucket.clone(),
         queue_url,
@@ -200,7 +165,7 @@ async fn sigkill_storms_lose_nothing_and_duplicate_nothing() {
             .put(&key, body(object).into_bytes().into(), PutMode::Create)
             .await
             .unwrap();
-        bodies.push(event(&bucket, &key));
+        bodies.push(eventbridge_body(&bucket, &key));
         if object % 9 == 8 {
             bodies.push(r#"{"type": "maintenance"}"#.to_string());
         }
@@ -263,15 +228,8 @@ async fn sigkill_storms_lose_nothing_and_duplicate_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &poller.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(
-        poller.wait().unwrap().success(),
-        "a stopped indexer exits cleanly"
-    );
+    // A stopped indexer exits cleanly.
+    stop(poller);
 
     // Maintenance collects what the crashes left: abandoned uploads and their files.
     let output = Command::new(env!("CARGO_BIN_EXE_hydrant"))

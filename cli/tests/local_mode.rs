@@ -1,11 +1,15 @@
 //! README command one, end to end: `hydrant local` generates, indexes and serves; a stop and
 //! a restart lose nothing and index nothing twice.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::stop;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -68,26 +72,6 @@ fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) 
         std::thread::sleep(Duration::from_millis(200));
     }
     panic!("timed out waiting for {what}");
-}
-
-fn stop(mut child: Child) -> String {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "hydrant did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
 }
 
 fn staged_objects(data_dir: &Path) -> usize {

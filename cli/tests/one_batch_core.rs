@@ -7,12 +7,15 @@
 //! `hydrant index` and local mode. Each mode writes its own index storage on local disk.
 
 use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use common::{aws_env, eventbridge_body, fifo_queue, messages_left, stop};
 use hydrant_datagen::firehose::{Framing, encode_object};
 use hydrant_datagen::mock_sales::{MOCK_SALES_CONFIG, MockSales};
 use hydrant_metastore::Metastore;
@@ -99,40 +102,6 @@ fn hydrant(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hydrant"));
     command.args(args);
     command
-}
-
-fn aws_env() -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", moto_endpoint()),
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-    ]
-}
-
-fn eventbridge_body(bucket: &str, key: &str) -> String {
-    serde_json::json!({
-        "version": "0", "id": key, "detail-type": "Object Created", "source": "aws.s3",
-        "account": "123456789012", "time": "2026-12-01T10:00:00Z", "region": "us-east-1",
-        "resources": [format!("arn:aws:s3:::{bucket}")],
-        "detail": {"bucket": {"name": bucket}, "object": {"key": key}}
-    })
-    .to_string()
-}
-
-fn stop(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "hydrant did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(child.wait().unwrap().success());
 }
 
 /// `hydrant create-index` then `hydrant index` over the local files.
@@ -240,17 +209,7 @@ async fn with_lambda_handler(bucket: &str, config: &Path, index_dir: &Path) {
 /// `hydrant poll` over a moto FIFO queue of EventBridge notifications, until it is drained.
 async fn with_poller(bucket: &str, config: &Path, index_dir: &Path) {
     let sqs = hydrant_ingest::queue::sqs_client(Some(&moto_endpoint())).await;
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("{bucket}.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::VisibilityTimeout, "30")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let queue_url = fifo_queue(&sqs, bucket, 30).await;
     let numbers: Vec<usize> = (0..OBJECTS).collect();
     for batch in numbers.chunks(10) {
         let entries = batch
@@ -284,22 +243,7 @@ async fn with_poller(bucket: &str, config: &Path, index_dir: &Path) {
         .unwrap();
     let deadline = Instant::now() + BOUND;
     loop {
-        let attributes = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::All)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap_or_default();
-        let left: u64 = [
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        ]
-        .iter()
-        .map(|name| attributes[name].parse::<u64>().unwrap())
-        .sum();
+        let left = messages_left(&sqs, &queue_url).await;
         if left == 0 {
             break;
         }

@@ -1,0 +1,96 @@
+//! What the CLI's end-to-end tests share: the AWS environment that points a `hydrant` process
+//! at moto, FIFO queues and their depth, EventBridge notification bodies, and stopping a child
+//! the way an operator does.
+
+#![allow(dead_code)]
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use hydrant_metastore::testing::moto_endpoint;
+
+/// The environment of a `hydrant` process that talks to moto.
+pub fn aws_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto_endpoint()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+/// A FIFO queue on moto named `{name}.fifo`; returns its URL.
+pub async fn fifo_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility_timeout_secs: u32,
+) -> String {
+    sqs.create_queue()
+        .queue_name(format!("{name}.fifo"))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_timeout_secs.to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string()
+}
+
+/// Messages still in the queue, visible or in flight.
+pub async fn messages_left(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> u64 {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    [
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .map(|name| attributes[name].parse::<u64>().unwrap())
+    .sum()
+}
+
+/// The body EventBridge puts on the queue when `key` lands in `bucket`.
+pub fn eventbridge_body(bucket: &str, key: &str) -> String {
+    serde_json::json!({
+        "version": "0", "id": key, "detail-type": "Object Created", "source": "aws.s3",
+        "account": "123456789012", "time": "2026-12-01T10:00:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {"bucket": {"name": bucket}, "object": {"key": key}}
+    })
+    .to_string()
+}
+
+/// Stops `child` with SIGTERM, waits at most 30 s, and checks it exited cleanly; returns its
+/// standard output (empty when it was not piped).
+pub fn stop(mut child: Child) -> String {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "hydrant did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}

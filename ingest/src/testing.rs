@@ -64,6 +64,15 @@ pub fn fruit_record(i: u64) -> String {
     )
 }
 
+/// Records in [`LocalIndex::fruit_sales`].
+pub const FRUIT_RECORDS: u64 = 400;
+
+/// How many of the fruit-sales records satisfy `predicate` (given the record's number): what
+/// a search over [`LocalIndex::fruit_sales`] must count.
+pub fn fruit_count_where(predicate: impl Fn(u64) -> bool) -> u64 {
+    (0..FRUIT_RECORDS).filter(|i| predicate(*i)).count() as u64
+}
+
 /// A staging bucket, an index storage, a metastore and an indexer, on local disk.
 pub struct LocalIndex {
     /// Removed with the fixture.
@@ -109,11 +118,12 @@ impl LocalIndex {
         local
     }
 
-    /// [`FRUIT_CONFIG`] with 400 [`fruit_record`]s in 4 objects of 100, one split each.
+    /// [`FRUIT_CONFIG`] with [`FRUIT_RECORDS`] [`fruit_record`]s in 4 objects, one split each.
     pub async fn fruit_sales() -> Self {
         let local = Self::with_index(FRUIT_CONFIG).await;
+        let per_object = FRUIT_RECORDS / 4;
         for object in 0..4u64 {
-            let body: String = (object * 100..(object + 1) * 100)
+            let body: String = (object * per_object..(object + 1) * per_object)
                 .map(|i| fruit_record(i) + "\n")
                 .collect();
             let key = format!("object-{object}");

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hydrant_ingest::testing::LocalIndex;
+use hydrant_ingest::testing::{LocalIndex, fruit_count_where as count_where};
 use hydrant_lambda::searcher::{EventKind, event_kind, handle, handle_event};
 use hydrant_search::{SearchService, SearcherConfig};
 use lambda_runtime::{Context, LambdaEvent};
@@ -22,10 +22,6 @@ async fn fixture() -> Fixture {
         service: SearchService::new(local.metastore.clone(), SearcherConfig::default()),
         _local: local,
     }
-}
-
-fn count_where(predicate: impl Fn(u64) -> bool) -> u64 {
-    (0..400).filter(|i| predicate(*i)).count() as u64
 }
 
 fn decode_body(envelope: &Value) -> Value {

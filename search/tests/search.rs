@@ -6,7 +6,8 @@ use serde_json::Value;
 
 mod common;
 
-use common::{Fixture, count_where, fixture};
+use common::{Fixture, fixture};
+use hydrant_ingest::testing::fruit_count_where as count_where;
 
 async fn num_hits(fixture: &Fixture, query: &str) -> u64 {
     fixture

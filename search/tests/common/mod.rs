@@ -22,7 +22,3 @@ pub async fn fixture() -> Fixture {
         local,
     }
 }
-
-pub fn count_where(predicate: impl Fn(u64) -> bool) -> u64 {
-    (0..400).filter(|i| predicate(*i)).count() as u64
-}

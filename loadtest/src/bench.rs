@@ -27,7 +27,7 @@ use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
 use hydrant_metastore::index_config::IndexConfig;
 use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, Storage, ThrottledStorage};
-use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use hydrant_search::{SearchRequest, SearchService, SearchStats, SearcherConfig};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -360,7 +360,7 @@ impl<'a> Bench<'a> {
     /// Phase 2, throughput: Hydrant in batches of 10 (as the FIFO queue delivers a
     /// backlog), then raw tantivy over the same objects.
     async fn index_in_batches(&self, generated: &Generated) -> Result<IndexingFigures> {
-        let (config, progress, figures) = (self.config, self.progress, &generated.figures);
+        let (progress, figures) = (self.progress, &generated.figures);
         let batches: Vec<Vec<ObjectRef>> = generated
             .keys
             .chunks(10)
@@ -372,17 +372,7 @@ impl<'a> Bench<'a> {
             })
             .collect();
         progress.phase("hydrant: indexing in batches of 10", batches.len() as u64);
-        let batch_storage: SharedStorage =
-            Arc::new(LocalStorage::new(config.work_dir.join("index-batch"))?);
-        let batch_metastore = Metastore::new(batch_storage);
-        batch_metastore
-            .create_index(self.index_config.clone())
-            .await?;
-        let batch_indexer = Indexer::new(
-            batch_metastore.clone(),
-            StagingBuckets::default().bind_storage("staging", self.staging_disk.clone()),
-        )
-        .with_temp_root(config.work_dir.clone());
+        let batch_indexer = self.fresh_indexer("index-batch").await?;
         memory::reset_peak();
         let hydrant_started = Instant::now();
         let (mut split_bytes, mut num_splits, mut rejected_records, mut hydrant_docs) =
@@ -406,18 +396,7 @@ impl<'a> Bench<'a> {
         }
         let hydrant_elapsed = hydrant_started.elapsed();
         let hydrant_peak = memory::peak_rss_bytes();
-        check(hydrant_docs == figures.good_records, || {
-            format!(
-                "hydrant indexed {hydrant_docs} documents, {} were good",
-                figures.good_records
-            )
-        })?;
-        check(rejected_records == figures.bad_records, || {
-            format!(
-                "hydrant rejected {rejected_records} records, {} were bad",
-                figures.bad_records
-            )
-        })?;
+        check_counts(figures, hydrant_docs, rejected_records)?;
         let (raw_docs, raw_elapsed, raw_peak) = self.raw_tantivy_baseline(generated).await?;
         Ok(IndexingFigures {
             batches: batches.len(),
@@ -439,6 +418,15 @@ impl<'a> Bench<'a> {
             index_bytes_per_gzip_byte: split_bytes as f64 / figures.gzip_bytes as f64,
             rejected_records,
         })
+    }
+
+    /// An indexer over a new, empty index in `work_dir/<dir>`, reading the staged objects.
+    async fn fresh_indexer(&self, dir: &str) -> Result<Indexer> {
+        let storage: SharedStorage = Arc::new(LocalStorage::new(self.config.work_dir.join(dir))?);
+        let metastore = Metastore::new(storage);
+        metastore.create_index(self.index_config.clone()).await?;
+        let buckets = StagingBuckets::default().bind_storage("staging", self.staging_disk.clone());
+        Ok(Indexer::new(metastore, buckets).with_temp_root(self.config.work_dir.clone()))
     }
 
     /// The same documents indexed by tantivy alone: documents, time, peak memory.
@@ -650,22 +638,7 @@ impl<'a> Bench<'a> {
         let (mut all_cold, mut all_warm, mut all_scans) = (Vec::new(), Vec::new(), Vec::new());
         let mut all_recomputed = Vec::new();
         let (mut cold_gets, mut warm_gets) = (0u64, 0u64);
-        let warm_searcher =
-            SearchService::new(stream_index.metastore.clone(), SearcherConfig::default());
-        // Result caches of one byte keep nothing: every run searches the splits again.
-        let recomputing_searcher = SearchService::new(
-            stream_index.metastore.clone(),
-            SearcherConfig {
-                leaf_cache_bytes: 1,
-                doc_cache_bytes: 1,
-                ..SearcherConfig::default()
-            },
-        );
-        let searchers = MixSearchers {
-            metastore: &stream_index.metastore,
-            warm: &warm_searcher,
-            recomputing: &recomputing_searcher,
-        };
+        let searchers = MixSearchers::new(&stream_index.metastore);
         for (position, mix_query) in QUERY_MIX.iter().enumerate() {
             let scan_keys = scan.then_some(generated.keys.as_slice());
             let measured = self
@@ -725,28 +698,15 @@ impl<'a> Bench<'a> {
         let start_seconds = mix_query.start_seconds(time_span);
         let request: SearchRequest =
             serde_json::from_value(request_body(mix_query.query, start_seconds, true))?;
-        let mut cold = Vec::with_capacity(config.cold_runs);
-        let mut first_cold = None;
-        let mut cold_gets = 0;
-        for _ in 0..config.cold_runs {
-            let searcher =
-                SearchService::new(searchers.metastore.clone(), SearcherConfig::default());
-            let query_started = Instant::now();
-            let response = searcher
-                .search(index_id, &request)
-                .await
-                .map_err(search_error)?;
-            cold.push(query_started.elapsed());
-            check(response.errors.is_empty(), || {
-                format!("{}: split errors {:?}", mix_query.name, response.errors)
-            })?;
-            let stats = response.stats.clone().unwrap_or_default();
-            cold_gets += stats.storage_gets;
-            first_cold.get_or_insert((response.num_hits, stats));
-            progress.step();
-        }
+        let ColdRuns {
+            timings: cold,
+            gets: cold_gets,
+            first: first_cold,
+        } = searchers
+            .cold_runs(index_id, mix_query, &request, config.cold_runs, progress)
+            .await?;
         let (warm, warm_gets) = timed_warm_runs(
-            searchers.warm,
+            &searchers.warm,
             index_id,
             &request,
             config.warm_runs,
@@ -754,7 +714,7 @@ impl<'a> Bench<'a> {
         )
         .await?;
         let (recomputed, _) = timed_warm_runs(
-            searchers.recomputing,
+            &searchers.recomputing,
             index_id,
             &request,
             config.warm_runs,
@@ -764,19 +724,10 @@ impl<'a> Bench<'a> {
         let (num_hits, stats) = first_cold.unwrap_or_default();
         let scan = match scan_keys {
             None => None,
-            Some(keys) => {
-                let scan_started = Instant::now();
-                let scanned =
-                    scan_raw_objects(&self.staging, keys, mix_query, start_seconds).await?;
-                check(scanned == num_hits, || {
-                    format!(
-                        "{}: the index counts {num_hits}, a scan of the raw objects {scanned}",
-                        mix_query.name
-                    )
-                })?;
-                progress.step();
-                Some(scan_started.elapsed())
-            }
+            Some(keys) => Some(
+                self.timed_scan(keys, mix_query, start_seconds, num_hits)
+                    .await?,
+            ),
         };
         let row = QueryRow {
             name: mix_query.name.to_string(),
@@ -801,14 +752,104 @@ impl<'a> Bench<'a> {
             warm_gets,
         })
     }
+
+    /// Times the raw scan baseline for one query, and checks it counts what the index counts.
+    async fn timed_scan(
+        &self,
+        keys: &[String],
+        mix_query: &MixQuery,
+        start_seconds: Option<i64>,
+        num_hits: u64,
+    ) -> Result<Duration> {
+        let scan_started = Instant::now();
+        let scanned = scan_raw_objects(&self.staging, keys, mix_query, start_seconds).await?;
+        check(scanned == num_hits, || {
+            format!(
+                "{}: the index counts {num_hits}, a scan of the raw objects {scanned}",
+                mix_query.name
+            )
+        })?;
+        self.progress.step();
+        Ok(scan_started.elapsed())
+    }
+}
+
+/// Checks that Hydrant indexed every good record and rejected every bad one.
+fn check_counts(figures: &DatasetFigures, indexed: u64, rejected: u64) -> Result<()> {
+    check(indexed == figures.good_records, || {
+        format!(
+            "hydrant indexed {indexed} documents, {} were good",
+            figures.good_records
+        )
+    })?;
+    check(rejected == figures.bad_records, || {
+        format!(
+            "hydrant rejected {rejected} records, {} were bad",
+            figures.bad_records
+        )
+    })
 }
 
 /// The searchers a query of the mix is measured with, beside a new one per cold run.
 struct MixSearchers<'a> {
     metastore: &'a Metastore,
-    warm: &'a SearchService,
+    warm: SearchService,
     /// Without result caches: every run searches the splits again.
-    recomputing: &'a SearchService,
+    recomputing: SearchService,
+}
+
+impl<'a> MixSearchers<'a> {
+    fn new(metastore: &'a Metastore) -> Self {
+        // Result caches of one byte keep nothing.
+        let uncached = SearcherConfig {
+            leaf_cache_bytes: 1,
+            doc_cache_bytes: 1,
+            ..SearcherConfig::default()
+        };
+        MixSearchers {
+            metastore,
+            warm: SearchService::new(metastore.clone(), SearcherConfig::default()),
+            recomputing: SearchService::new(metastore.clone(), uncached),
+        }
+    }
+
+    /// `runs` cold searches, each by a new searcher as a cold Lambda would be: their
+    /// timings, their storage GETs in all, and the first one's hit count and stats.
+    async fn cold_runs(
+        &self,
+        index_id: &str,
+        mix_query: &MixQuery,
+        request: &SearchRequest,
+        runs: usize,
+        progress: &dyn BenchProgress,
+    ) -> Result<ColdRuns> {
+        let mut cold = ColdRuns::default();
+        for _ in 0..runs {
+            let searcher = SearchService::new(self.metastore.clone(), SearcherConfig::default());
+            let query_started = Instant::now();
+            let response = searcher
+                .search(index_id, request)
+                .await
+                .map_err(search_error)?;
+            cold.timings.push(query_started.elapsed());
+            check(response.errors.is_empty(), || {
+                format!("{}: split errors {:?}", mix_query.name, response.errors)
+            })?;
+            let stats = response.stats.clone().unwrap_or_default();
+            cold.gets += stats.storage_gets;
+            cold.first.get_or_insert((response.num_hits, stats));
+            progress.step();
+        }
+        Ok(cold)
+    }
+}
+
+/// What [`MixSearchers::cold_runs`] measured.
+#[derive(Default)]
+struct ColdRuns {
+    timings: Vec<Duration>,
+    gets: u64,
+    first: Option<(u64, SearchStats)>,
 }
 
 /// One query's timings and costs.

@@ -269,7 +269,12 @@ pub async fn backfill(
             .enumerate()
             .map(|(position, object)| {
                 let etag = object.version.0.trim_matches('"');
-                let body = json!({"bucket": bucket, "key": object.path, "etag": etag, "index_id": index_id});
+                let body = json!({
+                    "bucket": bucket,
+                    "key": object.path,
+                    "etag": etag,
+                    "index_id": index_id,
+                });
                 SendMessageBatchRequestEntry::builder()
                     .id(position.to_string())
                     .message_body(body.to_string())

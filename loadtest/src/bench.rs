@@ -1160,18 +1160,22 @@ impl QueryFigures {
                 row.scan_ms
             ));
         }
+        text.push_str(&percentiles_line("cold", &self.cold, 1));
         text.push_str(&format!(
-            "  cold                      p50 {:>7.1} ms  p95 {:>7.1} ms  p99 {:>7.1} ms  ({:.1} GETs a query; {:.1}x faster than the raw scan)\n",
-            self.cold.p50_ms, self.cold.p95_ms, self.cold.p99_ms, self.gets_per_cold_query, self.cold_vs_scan
+            "  ({:.1} GETs a query; {:.1}x faster than the raw scan)\n",
+            self.gets_per_cold_query, self.cold_vs_scan
         ));
+        text.push_str(&percentiles_line("warm, same query again", &self.warm, 2));
         text.push_str(&format!(
-            "  warm, same query again    p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  ({:.1} GETs a query; {:.0}x faster than the raw scan)\n",
-            self.warm.p50_ms, self.warm.p95_ms, self.warm.p99_ms, self.gets_per_warm_query, self.warm_vs_scan
+            "  ({:.1} GETs a query; {:.0}x faster than the raw scan)\n",
+            self.gets_per_warm_query, self.warm_vs_scan
         ));
-        text.push_str(&format!(
-            "  warm, results recomputed  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms\n",
-            self.recomputed.p50_ms, self.recomputed.p95_ms, self.recomputed.p99_ms
+        text.push_str(&percentiles_line(
+            "warm, results recomputed",
+            &self.recomputed,
+            2,
         ));
+        text.push('\n');
         text.push_str(&format!(
             "  raw gzip scan p50 {:.0} ms; searcher peak {}\n",
             self.raw_scan.p50_ms,
@@ -1183,6 +1187,14 @@ impl QueryFigures {
         ));
         text
     }
+}
+
+/// `  label   p50 … ms  p95 … ms  p99 … ms`, without a line end.
+fn percentiles_line(label: &str, percentiles: &Percentiles, decimals: usize) -> String {
+    format!(
+        "  {label:<26}p50 {:>7.decimals$} ms  p95 {:>7.decimals$} ms  p99 {:>7.decimals$} ms",
+        percentiles.p50_ms, percentiles.p95_ms, percentiles.p99_ms
+    )
 }
 
 #[cfg(test)]

@@ -355,57 +355,20 @@ impl Metastore {
         let now = self.clock.now_secs();
         let (_, metadata) = self
             .commit(index_id, |metadata| {
-                let already_indexed: Vec<String> = request
-                    .checkpoint_delta
-                    .iter()
-                    .filter(|(object, _)| metadata.checkpoint.contains(&object.source_key, &object.etag))
-                    .map(|(object, _)| object.source_key.clone())
-                    .collect();
-                if !already_indexed.is_empty() {
-                    return Err(Error::CheckpointConflict {
-                        index_id: index_id.to_string(),
-                        source_keys: already_indexed,
-                    });
-                }
-                let staged: BTreeSet<&String> = request.staged_split_ids.iter().collect();
-                for split_id in request.checkpoint_delta.iter().filter_map(|(_, split_id)| split_id.as_ref()) {
-                    if !staged.contains(split_id) {
-                        return Err(conflict(index_id, format!(
-                            "checkpoint entry points at split {split_id}, which this commit does not publish"
-                        )));
-                    }
-                }
+                check_publishable(metadata, index_id, &request)?;
+                // check_publishable found every one of these splits.
                 for split_id in &request.staged_split_ids {
-                    match metadata.splits.get(split_id) {
-                        Some(split) if split.state == SplitState::Staged => {}
-                        Some(split) => {
-                            return Err(conflict(index_id, format!(
-                                "split {split_id} is {:?}, not staged", split.state
-                            )));
-                        }
-                        None => return Err(conflict(index_id, format!("split {split_id} is not staged"))),
+                    if let Some(split) = metadata.splits.get_mut(split_id) {
+                        split.state = SplitState::Published;
+                        split.update_timestamp = now;
+                        split.publish_timestamp = Some(now);
                     }
                 }
                 for split_id in &request.replaced_split_ids {
-                    match metadata.splits.get(split_id) {
-                        Some(split) if split.state == SplitState::Published => {}
-                        _ => {
-                            return Err(conflict(index_id, format!(
-                                "replaced split {split_id} is not published"
-                            )));
-                        }
+                    if let Some(split) = metadata.splits.get_mut(split_id) {
+                        split.state = SplitState::MarkedForDeletion;
+                        split.update_timestamp = now;
                     }
-                }
-                for split_id in &request.staged_split_ids {
-                    let split = metadata.splits.get_mut(split_id).expect("checked above");
-                    split.state = SplitState::Published;
-                    split.update_timestamp = now;
-                    split.publish_timestamp = Some(now);
-                }
-                for split_id in &request.replaced_split_ids {
-                    let split = metadata.splits.get_mut(split_id).expect("checked above");
-                    split.state = SplitState::MarkedForDeletion;
-                    split.update_timestamp = now;
                 }
                 if let Some(cutoff) = request.prune_checkpoint_before {
                     metadata
@@ -490,10 +453,12 @@ impl Metastore {
                         metadata.splits.remove(split_id);
                     }
                     Some(split) => {
-                        return Err(conflict(index_id, format!(
-                            "split {split_id} is {:?}; only splits marked for deletion can be deleted",
-                            split.state
-                        )));
+                        let state = split.state;
+                        let reason = format!(
+                            "split {split_id} is {state:?}; only splits marked for deletion can \
+                             be deleted"
+                        );
+                        return Err(conflict(index_id, reason));
                     }
                 }
             }
@@ -565,7 +530,8 @@ impl Metastore {
                         );
                         tokio::time::sleep(backoff(attempt)).await;
                     } else {
-                        debug!(index_id, attempt, %error, "metastore write failed; checking whether it was applied");
+                        // The write may still have been applied: the next attempt checks.
+                        debug!(index_id, attempt, %error, "metastore write failed");
                     }
                     unsettled.push((commit_id, outcome));
                     last_error = Some(Error::from(error));
@@ -582,6 +548,69 @@ impl Metastore {
 /// A fresh commit id: unique across processes, no coordination needed.
 fn new_commit_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Why `request` cannot be published on `metadata`, if it cannot: an object of its delta is
+/// already indexed (a [`Error::CheckpointConflict`]), its checkpoint points at a split it does
+/// not publish, a split to publish is not staged or a split it replaces is not published.
+fn check_publishable(
+    metadata: &IndexMetadata,
+    index_id: &str,
+    request: &PublishRequest,
+) -> Result<()> {
+    let already_indexed: Vec<String> = request
+        .checkpoint_delta
+        .iter()
+        .filter(|(object, _)| {
+            metadata
+                .checkpoint
+                .contains(&object.source_key, &object.etag)
+        })
+        .map(|(object, _)| object.source_key.clone())
+        .collect();
+    if !already_indexed.is_empty() {
+        return Err(Error::CheckpointConflict {
+            index_id: index_id.to_string(),
+            source_keys: already_indexed,
+        });
+    }
+    let staged: BTreeSet<&String> = request.staged_split_ids.iter().collect();
+    let delta_splits = request
+        .checkpoint_delta
+        .iter()
+        .filter_map(|(_, split_id)| split_id.as_ref());
+    for split_id in delta_splits {
+        if !staged.contains(split_id) {
+            let reason = format!(
+                "checkpoint entry points at split {split_id}, which this commit does not publish"
+            );
+            return Err(conflict(index_id, reason));
+        }
+    }
+    for split_id in &request.staged_split_ids {
+        match metadata.splits.get(split_id) {
+            Some(split) if split.state == SplitState::Staged => {}
+            Some(split) => {
+                let reason = format!("split {split_id} is {:?}, not staged", split.state);
+                return Err(conflict(index_id, reason));
+            }
+            None => {
+                let reason = format!("split {split_id} is not staged");
+                return Err(conflict(index_id, reason));
+            }
+        }
+    }
+    for split_id in &request.replaced_split_ids {
+        let published = metadata
+            .splits
+            .get(split_id)
+            .is_some_and(|split| split.state == SplitState::Published);
+        if !published {
+            let reason = format!("replaced split {split_id} is not published");
+            return Err(conflict(index_id, reason));
+        }
+    }
+    Ok(())
 }
 
 fn conflict(index_id: &str, reason: String) -> Error {

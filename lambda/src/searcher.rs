@@ -2,9 +2,9 @@
 //! (payload v2), and direct invocations from backend services, all translated to
 //! [`handle_request`] and back.
 //!
-//! The events are read from JSON by hand rather than through `aws_lambda_events`' API Gateway
-//! types: one handler takes three shapes (and direct invokes, which have none), and the
-//! translation needs six fields of each.
+//! The event's shape is told from its JSON first (direct invocations have none), then it is
+//! read through `aws_lambda_events`' API Gateway types, which know every header and query
+//! parameter encoding API Gateway uses; they cost the package about 47 KB (BENCHMARKS.md).
 //!
 //! Responses are compressed as the client's `Accept-Encoding` allows (zstd, then gzip) and
 //! base64-encoded for API Gateway. A response that would exceed Lambda's 6 MB payload limit is
@@ -13,10 +13,15 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use aws_lambda_events::apigw::{
+    ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayV2httpRequest,
+    ApiGatewayV2httpResponse,
+};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use serde_json::{Map, Value, json};
-
 use hydrant_metastore::Metastore;
 use hydrant_metastore::storage::StorageResolver;
 use hydrant_search::SearchService;
@@ -24,6 +29,7 @@ use hydrant_search::rest::{HttpRequest, HttpResponse, handle_request};
 use hydrant_search::settings::SearcherSettings;
 use hydrant_search::split_cache::SplitCache;
 use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
 
 use crate::LambdaError;
 
@@ -49,7 +55,7 @@ struct EventRequest {
     method: String,
     path: String,
     query_string: Option<String>,
-    headers: HashMap<String, String>,
+    headers: HeaderMap,
     body: Vec<u8>,
 }
 
@@ -105,7 +111,7 @@ pub async fn handle_event(service: &SearchService, event: Value) -> Value {
     match kind {
         EventKind::Direct => handle_direct(service, event).await,
         EventKind::ApiGatewayV1 | EventKind::HttpV2 => {
-            let request = match parse_http_event(kind, &event) {
+            let request = match parse_http_event(kind, event) {
                 Ok(request) => request,
                 Err(message) => {
                     return http_envelope(kind, HttpResponse::error(400, message), None);
@@ -125,7 +131,10 @@ pub async fn handle_event(service: &SearchService, event: Value) -> Value {
             http_envelope(
                 kind,
                 response,
-                request.headers.get("accept-encoding").map(String::as_str),
+                request
+                    .headers
+                    .get(ACCEPT_ENCODING)
+                    .and_then(|value| value.to_str().ok()),
             )
         }
     }
@@ -164,78 +173,47 @@ async fn handle_direct(service: &SearchService, event: Value) -> Value {
     json!({"status": response.status, "message": message})
 }
 
-fn parse_http_event(kind: EventKind, event: &Value) -> Result<EventRequest, String> {
-    let text = |pointer: &str| {
-        event
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    let mut headers: HashMap<String, String> = HashMap::new();
-    if let Some(Value::Object(map)) = event.get("headers") {
-        for (name, value) in map {
-            if let Some(value) = value.as_str() {
-                headers.insert(name.to_ascii_lowercase(), value.to_string());
-            }
-        }
+fn parse_http_event(kind: EventKind, event: Value) -> Result<EventRequest, String> {
+    if kind == EventKind::HttpV2 {
+        let request: ApiGatewayV2httpRequest = serde_json::from_value(event)
+            .map_err(|error| format!("not an HTTP API event: {error}"))?;
+        return Ok(EventRequest {
+            method: request.request_context.http.method.to_string(),
+            path: request.raw_path.unwrap_or_else(|| "/".to_string()),
+            query_string: request.raw_query_string.filter(|query| !query.is_empty()),
+            body: decode_body(request.body, request.is_base64_encoded)?,
+            headers: request.headers,
+        });
     }
-    let (method, path, query_string) = match kind {
-        EventKind::HttpV2 => (
-            text("/requestContext/http/method").unwrap_or_default(),
-            text("/rawPath").unwrap_or_else(|| "/".to_string()),
-            text("/rawQueryString").filter(|query| !query.is_empty()),
-        ),
-        _ => {
-            // REST APIs hand over decoded parameters; encode them back into a query string.
-            let mut serializer = form_urlencoded::Serializer::new(String::new());
-            let mut any = false;
-            if let Some(Value::Object(multi)) = event.get("multiValueQueryStringParameters") {
-                for (name, values) in multi {
-                    for value in values
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                    {
-                        serializer.append_pair(name, value);
-                        any = true;
-                    }
-                }
-            } else if let Some(Value::Object(single)) = event.get("queryStringParameters") {
-                for (name, value) in single {
-                    if let Some(value) = value.as_str() {
-                        serializer.append_pair(name, value);
-                        any = true;
-                    }
-                }
-            }
-            (
-                text("/httpMethod").unwrap_or_default(),
-                text("/path").unwrap_or_else(|| "/".to_string()),
-                any.then(|| serializer.finish()),
-            )
-        }
+    let request: ApiGatewayProxyRequest = serde_json::from_value(event)
+        .map_err(|error| format!("not an API Gateway event: {error}"))?;
+    // REST APIs hand over decoded parameters; encode them back into a query string. The
+    // multi-value form, when present, holds every repetition of a parameter.
+    let parameters = if request.multi_value_query_string_parameters.is_empty() {
+        &request.query_string_parameters
+    } else {
+        &request.multi_value_query_string_parameters
     };
-    let body = match event.get("body") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(body)) => {
-            if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
-                BASE64
-                    .decode(body)
-                    .map_err(|_| "the request body is not valid base64".to_string())?
-            } else {
-                body.clone().into_bytes()
-            }
-        }
-        Some(_) => return Err("the request body must be a string".to_string()),
-    };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(parameters.iter())
+        .finish();
     Ok(EventRequest {
-        method,
-        path,
-        query_string,
-        headers,
-        body,
+        method: request.http_method.to_string(),
+        path: request.path.unwrap_or_else(|| "/".to_string()),
+        query_string: (!query.is_empty()).then_some(query),
+        body: decode_body(request.body, request.is_base64_encoded)?,
+        headers: request.headers,
     })
+}
+
+fn decode_body(body: Option<String>, is_base64: bool) -> Result<Vec<u8>, String> {
+    match body {
+        None => Ok(Vec::new()),
+        Some(body) if is_base64 => BASE64
+            .decode(body)
+            .map_err(|_| "the request body is not valid base64".to_string()),
+        Some(body) => Ok(body.into_bytes()),
+    }
 }
 
 /// The API part of a path, whatever stage or base path API Gateway put before it.
@@ -323,18 +301,21 @@ fn too_large_message(size: usize) -> String {
 
 /// Wraps a response in the event's response shape, compressed if the client allows.
 fn http_envelope(kind: EventKind, response: HttpResponse, accept_encoding: Option<&str>) -> Value {
-    let mut headers = Map::new();
+    let mut headers = HeaderMap::new();
     headers.insert(
-        "content-type".to_string(),
-        "application/json; charset=utf-8".into(),
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
     );
     let encoding =
         negotiate_encoding(accept_encoding).filter(|_| response.body.len() >= MIN_COMPRESSED_BYTES);
-    let (status, body, is_base64) = match encoding {
+    let (mut status, mut body, mut is_base64) = match encoding {
         Some(encoding) => {
             let compressed = compress(encoding, &response.body);
-            headers.insert("content-encoding".to_string(), encoding.header().into());
-            headers.insert("vary".to_string(), "accept-encoding".into());
+            headers.insert(
+                CONTENT_ENCODING,
+                HeaderValue::from_static(encoding.header()),
+            );
+            headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
             (response.status, BASE64.encode(compressed), true)
         }
         None => (
@@ -343,27 +324,32 @@ fn http_envelope(kind: EventKind, response: HttpResponse, accept_encoding: Optio
             false,
         ),
     };
-    let (status, body, is_base64) = if body.len() > MAX_RESPONSE_BYTES {
-        headers.remove("content-encoding");
+    if body.len() > MAX_RESPONSE_BYTES {
+        headers.remove(CONTENT_ENCODING);
         let error = HttpResponse::error(413, too_large_message(body.len()));
-        (
+        (status, body, is_base64) = (
             413,
             String::from_utf8(error.body).unwrap_or_default(),
             false,
-        )
-    } else {
-        (status, body, is_base64)
-    };
-    let mut envelope = json!({
-        "statusCode": status,
-        "headers": headers,
-        "body": body,
-        "isBase64Encoded": is_base64,
-    });
-    if kind == EventKind::HttpV2 {
-        envelope["cookies"] = json!([]);
+        );
     }
-    envelope
+    // The response types are non-exhaustive: built from their defaults.
+    let envelope = if kind == EventKind::HttpV2 {
+        let mut envelope = ApiGatewayV2httpResponse::default();
+        envelope.status_code = i64::from(status);
+        envelope.headers = headers;
+        envelope.body = Some(Body::Text(body));
+        envelope.is_base64_encoded = is_base64;
+        serde_json::to_value(envelope)
+    } else {
+        let mut envelope = ApiGatewayProxyResponse::default();
+        envelope.status_code = i64::from(status);
+        envelope.headers = headers;
+        envelope.body = Some(Body::Text(body));
+        envelope.is_base64_encoded = is_base64;
+        serde_json::to_value(envelope)
+    };
+    envelope.unwrap_or(Value::Null)
 }
 
 #[cfg(test)]

@@ -151,3 +151,30 @@ async fn the_handler_answers_every_event_without_a_function_error() {
         assert!(answer.is_object(), "{answer}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_api_events_without_multi_value_parameters_and_malformed_events() {
+    let fixture = fixture().await;
+    let mut event: Value =
+        serde_json::from_str(include_str!("fixtures/apigw-v1-search.json")).unwrap();
+    // Test invocations from the console carry only the single-value form.
+    event["multiValueQueryStringParameters"] = Value::Null;
+    event["queryStringParameters"] = json!({"query": "quantity:>5", "max_hits": "1"});
+    let envelope = handle_event(&fixture.service, event.clone()).await;
+    assert_eq!(envelope["statusCode"], 200);
+    let body = decode_body(&envelope);
+    assert_eq!(body["num_hits"], count_where(|i| i % 10 > 5));
+    assert_eq!(body["hits"].as_array().unwrap().len(), 1);
+
+    // A field of the wrong type is a 400 in the event's own response shape, not a crash.
+    event["headers"] = json!(["not", "a", "map"]);
+    let envelope = handle_event(&fixture.service, event).await;
+    assert_eq!(envelope["statusCode"], 400, "{envelope}");
+    let mut event: Value =
+        serde_json::from_str(include_str!("fixtures/http-v2-search.json")).unwrap();
+    event["body"] = json!("%%% not base64 %%%");
+    event["isBase64Encoded"] = json!(true);
+    let envelope = handle_event(&fixture.service, event).await;
+    assert_eq!(envelope["statusCode"], 400, "{envelope}");
+    assert!(envelope["cookies"].is_array(), "{envelope}");
+}

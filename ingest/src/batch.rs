@@ -685,18 +685,7 @@ impl IndexerRuntime {
             .iter()
             .position(|(_, plan)| !plan.indexes_into(index_id))
             .map_or(planned.len(), |offset| next + offset);
-        let mut objects = Vec::new();
-        let mut owners = Vec::new();
-        for (owner, plan) in &planned[next..run_end] {
-            if let Planned::Index {
-                objects: message_objects,
-                ..
-            } = plan
-            {
-                objects.extend(message_objects.iter().cloned());
-                owners.extend(std::iter::repeat_n(*owner, message_objects.len()));
-            }
-        }
+        let (objects, owners) = run_objects(&planned[next..run_end]);
         let report = match self
             .indexer
             .index_objects(index_id, &objects, deadline)
@@ -877,3 +866,20 @@ async fn load_index_config(resolver: &StorageResolver, uri: &str) -> Result<Inde
 
 /// A shared runtime, as handlers hold it.
 pub type SharedRuntime = Arc<IndexerRuntime>;
+
+/// The objects of a run's messages, in order, and the position of the message each came from.
+fn run_objects(run: &[(usize, Planned)]) -> (Vec<ObjectRef>, Vec<usize>) {
+    let mut objects = Vec::new();
+    let mut owners = Vec::new();
+    for (owner, plan) in run {
+        if let Planned::Index {
+            objects: message_objects,
+            ..
+        } = plan
+        {
+            objects.extend(message_objects.iter().cloned());
+            owners.extend(std::iter::repeat_n(*owner, message_objects.len()));
+        }
+    }
+    (objects, owners)
+}

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Result, SearchError};
+use crate::query::{MAX_QUERY_DEPTH, QueryAst};
 
 /// Hits per request at most; more needs pagination with `start_offset`.
 pub const MAX_HITS_LIMIT: usize = 10_000;
@@ -16,6 +17,10 @@ pub const MAX_HITS_LIMIT: usize = 10_000;
 pub struct SearchRequest {
     /// The query string.
     pub query: String,
+    /// The query as an AST, in place of `query`: how the Elasticsearch API passes on its
+    /// query DSL (and how a leaf in another invocation receives it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_ast: Option<QueryAst>,
     /// Only documents with `timestamp >= start_timestamp` (Unix seconds).
     #[serde(default)]
     pub start_timestamp: Option<i64>,
@@ -105,6 +110,7 @@ impl SearchRequest {
     pub fn fingerprint(&self) -> String {
         serde_json::json!([
             self.query,
+            self.query_ast,
             self.start_timestamp,
             self.end_timestamp,
             self.start_offset + self.max_hits,
@@ -182,6 +188,13 @@ impl SearchRequest {
         {
             return Err(SearchError::InvalidRequest(format!(
                 "start_timestamp ({start}) is after end_timestamp ({end})"
+            )));
+        }
+        if let Some(ast) = &self.query_ast
+            && ast.depth() > MAX_QUERY_DEPTH
+        {
+            return Err(SearchError::InvalidRequest(format!(
+                "the query nests clauses more than {MAX_QUERY_DEPTH} levels deep"
             )));
         }
         if self.sort_by.len() > crate::sort::MAX_SORT_KEYS {

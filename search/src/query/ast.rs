@@ -1,14 +1,21 @@
-//! The query AST: what a query string means, before it is bound to any schema.
+//! The query AST: what a query means, before it is bound to any schema. Query strings parse
+//! into it, and so does Elasticsearch's query DSL; it is serializable, so a leaf search in
+//! another invocation receives it as planned.
 
 use std::ops::Bound;
+
+use serde::{Deserialize, Serialize};
 
 /// A parsed query. Field names are as written (dotted paths); `None` means the index's
 /// default search fields (or the request's `search_field`). `position` is the character
 /// position of the clause in the query string, for error messages.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum QueryAst {
     /// Every document.
     MatchAll,
+    /// No document.
+    MatchNone,
     /// All clauses match.
     And(Vec<QueryAst>),
     /// At least one clause matches.
@@ -49,4 +56,53 @@ pub enum QueryAst {
     },
     /// The field has a value.
     Exists { field: String, position: usize },
+    /// Elasticsearch's `bool`: every `must` clause, no `must_not` clause, and at least
+    /// `minimum_should_match` of the `should` clauses (`filter` clauses are `must` clauses:
+    /// Hydrant does not score them differently).
+    Bool {
+        must: Vec<QueryAst>,
+        should: Vec<QueryAst>,
+        must_not: Vec<QueryAst>,
+        minimum_should_match: usize,
+    },
+    /// Text tokenized like the field's values, each token a term; all tokens must match
+    /// (`conjunction`) or any. With `last_is_prefix`, the last token matches as a prefix
+    /// (Elasticsearch's `match_bool_prefix`).
+    Match {
+        field: Option<String>,
+        text: String,
+        conjunction: bool,
+        last_is_prefix: bool,
+        position: usize,
+    },
+    /// A value as indexed, not tokenized: Elasticsearch's `term`.
+    ExactTerm {
+        field: String,
+        value: String,
+        position: usize,
+    },
+    /// Terms matching a regular expression, whole.
+    Regex {
+        field: String,
+        pattern: String,
+        position: usize,
+    },
+}
+
+impl QueryAst {
+    /// How deeply clauses nest: a bare clause is 1.
+    pub fn depth(&self) -> usize {
+        let deepest = |clauses: &[QueryAst]| clauses.iter().map(QueryAst::depth).max().unwrap_or(0);
+        match self {
+            QueryAst::And(clauses) | QueryAst::Or(clauses) => 1 + deepest(clauses),
+            QueryAst::Not(inner) => 1 + inner.depth(),
+            QueryAst::Bool {
+                must,
+                should,
+                must_not,
+                ..
+            } => 1 + deepest(must).max(deepest(should)).max(deepest(must_not)),
+            _ => 1,
+        }
+    }
 }

@@ -34,7 +34,7 @@ impl fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
-type BuildResult<T> = Result<T, BuildError>;
+pub(super) type BuildResult<T> = Result<T, BuildError>;
 
 /// Builds the tantivy query for `ast`. Clauses naming no field search `default_fields`.
 pub fn build_query(
@@ -49,12 +49,12 @@ pub fn build_query(
     .build(ast)
 }
 
-struct QueryBuilder<'a> {
+pub(super) struct QueryBuilder<'a> {
     doc_mapper: &'a DocMapper,
     default_fields: &'a [String],
 }
 
-fn error(position: usize, message: impl Into<String>) -> BuildError {
+pub(super) fn error(position: usize, message: impl Into<String>) -> BuildError {
     BuildError {
         message: message.into(),
         position,
@@ -68,7 +68,7 @@ fn all_except(excluded: Box<dyn Query>) -> Box<dyn Query> {
     ]))
 }
 
-fn any_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+pub(super) fn any_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     match queries.len() {
         0 => Box::new(EmptyQuery),
         1 => queries.pop().expect("one query"),
@@ -81,7 +81,7 @@ fn any_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     }
 }
 
-fn all_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+pub(super) fn all_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     match queries.len() {
         0 => Box::new(AllQuery),
         1 => queries.pop().expect("one query"),
@@ -107,9 +107,10 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl QueryBuilder<'_> {
-    fn build(&self, ast: &QueryAst) -> BuildResult<Box<dyn Query>> {
+    pub(super) fn build(&self, ast: &QueryAst) -> BuildResult<Box<dyn Query>> {
         match ast {
             QueryAst::MatchAll => Ok(Box::new(AllQuery)),
+            QueryAst::MatchNone => Ok(Box::new(EmptyQuery)),
             QueryAst::And(clauses) => {
                 let mut subqueries = Vec::with_capacity(clauses.len());
                 let mut has_positive = false;
@@ -183,6 +184,37 @@ impl QueryBuilder<'_> {
                 let resolved = self.resolve(field, *position)?;
                 self.exists_query(resolved, *position)
             }
+            QueryAst::Bool {
+                must,
+                should,
+                must_not,
+                minimum_should_match,
+            } => self.bool_query(must, should, must_not, *minimum_should_match),
+            QueryAst::Match {
+                field,
+                text,
+                conjunction,
+                last_is_prefix,
+                position,
+            } => self.for_each_field(field.as_deref(), *position, |resolved| {
+                self.match_query(resolved, text, *conjunction, *last_is_prefix, *position)
+            }),
+            QueryAst::ExactTerm {
+                field,
+                value,
+                position,
+            } => {
+                let resolved = self.resolve(field, *position)?;
+                self.exact_term_query(resolved, value, *position)
+            }
+            QueryAst::Regex {
+                field,
+                pattern,
+                position,
+            } => {
+                let resolved = self.resolve(field, *position)?;
+                self.regex_query(resolved, pattern, *position)
+            }
         }
     }
 
@@ -219,7 +251,7 @@ impl QueryBuilder<'_> {
         }
     }
 
-    fn check_indexed(&self, field: &MappedField, position: usize) -> BuildResult<()> {
+    pub(super) fn check_indexed(&self, field: &MappedField, position: usize) -> BuildResult<()> {
         if self
             .doc_mapper
             .schema()
@@ -242,7 +274,7 @@ impl QueryBuilder<'_> {
             .expect("doc mapper validated tokenizer names")
     }
 
-    fn tokens(&self, tokenizer: &str, text: &str) -> Vec<String> {
+    pub(super) fn tokens(&self, tokenizer: &str, text: &str) -> Vec<String> {
         let mut analyzer = self.tokenizer(tokenizer);
         let mut stream = analyzer.token_stream(text);
         let mut tokens = Vec::new();
@@ -430,24 +462,7 @@ impl QueryBuilder<'_> {
         };
         match terms.len() {
             0 => Ok(Box::new(AllQuery)),
-            1 => {
-                // Every term of the dictionary that starts with the prefix, however many.
-                let start = terms.pop().expect("one term");
-                let value_bytes = start.serialized_value_bytes().to_vec();
-                let upper = match prefix_end(&value_bytes) {
-                    Some(end_bytes) => {
-                        let mut end = start.clone();
-                        end.truncate_value_bytes(0);
-                        end.append_bytes(&end_bytes);
-                        Bound::Excluded(end)
-                    }
-                    None => Bound::Unbounded,
-                };
-                Ok(Box::new(InvertedIndexRangeQuery::new(
-                    Bound::Included(start),
-                    upper,
-                )))
-            }
+            1 => Ok(prefix_term_query(terms.pop().expect("one term"))),
             _ if has_positions => Ok(Box::new(PhrasePrefixQuery::new(terms))),
             _ => Err(error(
                 position,
@@ -584,7 +599,12 @@ impl QueryBuilder<'_> {
     }
 
     /// The term of `value` on a non-text mapped field.
-    fn typed_term(&self, field: &MappedField, value: &str, position: usize) -> BuildResult<Term> {
+    pub(super) fn typed_term(
+        &self,
+        field: &MappedField,
+        value: &str,
+        position: usize,
+    ) -> BuildResult<Term> {
         let invalid = |expected: &str| {
             error(
                 position,
@@ -632,7 +652,7 @@ impl QueryBuilder<'_> {
     }
 
     /// A json value can be a string, a number or a boolean: match any reading of it.
-    fn json_alternatives(
+    pub(super) fn json_alternatives(
         &self,
         field: &MappedField,
         json_path: &str,
@@ -650,6 +670,18 @@ impl QueryBuilder<'_> {
         if !text_terms.is_empty() {
             alternatives.push(all_of(text_terms.into_iter().map(term_query).collect()));
         }
+        alternatives.extend(self.json_typed_alternatives(field, json_path, value));
+        alternatives
+    }
+
+    /// The readings of `value` as a json number, boolean or datetime.
+    pub(super) fn json_typed_alternatives(
+        &self,
+        field: &MappedField,
+        json_path: &str,
+        value: &str,
+    ) -> Vec<Box<dyn Query>> {
+        let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
         let typed = |append: &dyn Fn(&mut Term)| {
             let mut term = Term::from_field_json_path(field.field, json_path, true);
             append(&mut term);
@@ -706,7 +738,7 @@ impl QueryBuilder<'_> {
 
 /// A json field named without a path is searched at its root path, the way tantivy's own
 /// query parser treats json default fields; values are not typed there, they are json values.
-fn json_root_as_path(resolved: ResolvedField<'_>) -> ResolvedField<'_> {
+pub(super) fn json_root_as_path(resolved: ResolvedField<'_>) -> ResolvedField<'_> {
     match resolved {
         ResolvedField::Mapped(field) if matches!(field.kind, FieldKind::Json { .. }) => {
             ResolvedField::JsonPath {
@@ -718,11 +750,26 @@ fn json_root_as_path(resolved: ResolvedField<'_>) -> ResolvedField<'_> {
     }
 }
 
-fn term_query(term: Term) -> Box<dyn Query> {
+/// Every term of the dictionary that starts with `start`'s value, however many.
+pub(super) fn prefix_term_query(start: Term) -> Box<dyn Query> {
+    let value_bytes = start.serialized_value_bytes().to_vec();
+    let upper = match prefix_end(&value_bytes) {
+        Some(end_bytes) => {
+            let mut end = start.clone();
+            end.truncate_value_bytes(0);
+            end.append_bytes(&end_bytes);
+            Bound::Excluded(end)
+        }
+        None => Bound::Unbounded,
+    };
+    Box::new(InvertedIndexRangeQuery::new(Bound::Included(start), upper))
+}
+
+pub(super) fn term_query(term: Term) -> Box<dyn Query> {
     Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
 }
 
-fn json_text_term(field: &MappedField, json_path: &str, token: &str) -> Term {
+pub(super) fn json_text_term(field: &MappedField, json_path: &str, token: &str) -> Term {
     let mut term = Term::from_field_json_path(field.field, json_path, true);
     term.append_type_and_str(token);
     term

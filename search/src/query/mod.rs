@@ -3,8 +3,13 @@
 
 mod ast;
 mod build;
+mod build_dsl;
 mod parser;
 
 pub use ast::QueryAst;
 pub use build::{BuildError, build_query};
-pub use parser::{QueryParseError, parse_query};
+pub use build_dsl::MAX_PATTERN_BYTES;
+pub use parser::{
+    DefaultOperator, MAX_QUERY_CLAUSES, MAX_QUERY_DEPTH, QueryParseError, parse_query,
+    parse_query_with,
+};

@@ -60,12 +60,39 @@ impl std::error::Error for QueryParseError {}
 /// assert_eq!(error.position, 11);
 /// ```
 pub fn parse_query(query: &str) -> Result<QueryAst, QueryParseError> {
+    parse_query_with(query, DefaultOperator::And)
+}
+
+/// How clauses side by side without `AND` or `OR` between them combine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DefaultOperator {
+    /// Every clause must match: Quickwit's native API.
+    #[default]
+    And,
+    /// Any clause may match, and `-clause` must not: Elasticsearch's `query_string` and `q=`.
+    /// An explicit `AND` still binds its neighbours together.
+    Or,
+}
+
+/// Parses a query string whose clauses combine by `default_operator`.
+///
+/// ```
+/// use hydrant_search::query::{DefaultOperator, QueryAst, parse_query_with};
+///
+/// let ast = parse_query_with("apple pear", DefaultOperator::Or).unwrap();
+/// assert!(matches!(ast, QueryAst::Bool { minimum_should_match: 1, .. }));
+/// ```
+pub fn parse_query_with(
+    query: &str,
+    default_operator: DefaultOperator,
+) -> Result<QueryAst, QueryParseError> {
     let mut parser = Parser {
         input: query,
         position: 0,
         field_context: None,
         depth: 0,
         clauses: 0,
+        default_operator,
     };
     parser.skip_whitespace();
     if parser.at_end() {
@@ -90,6 +117,7 @@ struct Parser<'a> {
     depth: usize,
     /// Clauses parsed so far.
     clauses: usize,
+    default_operator: DefaultOperator,
 }
 
 /// Characters that end a bare word.
@@ -202,7 +230,9 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_and(&mut self) -> Result<QueryAst, QueryParseError> {
-        let mut clauses = vec![self.parse_unary()?];
+        // Runs of clauses joined by an explicit AND; a run ends where the default operator
+        // joins the next clause (with the AND default, all clauses form one run).
+        let mut runs = vec![vec![self.parse_unary()?]];
         loop {
             self.skip_whitespace();
             if self.at_end() || self.peek() == Some(')') || self.at_keyword("OR") {
@@ -210,13 +240,40 @@ impl<'a> Parser<'a> {
             }
             if self.at_keyword("AND") {
                 self.position += 3;
+            } else if self.default_operator == DefaultOperator::Or {
+                runs.push(Vec::new());
             }
-            clauses.push(self.parse_unary()?);
+            let clause = self.parse_unary()?;
+            runs.last_mut().expect("a run").push(clause);
         }
-        Ok(if clauses.len() == 1 {
-            clauses.pop().expect("one clause")
-        } else {
-            QueryAst::And(clauses)
+        let mut groups: Vec<QueryAst> = runs
+            .into_iter()
+            .map(|mut run| {
+                if run.len() == 1 {
+                    run.pop().expect("one clause")
+                } else {
+                    QueryAst::And(run)
+                }
+            })
+            .collect();
+        if groups.len() == 1 {
+            return Ok(groups.pop().expect("one group"));
+        }
+        let (must_not, should): (Vec<QueryAst>, Vec<QueryAst>) = groups
+            .into_iter()
+            .partition(|group| matches!(group, QueryAst::Not(_)));
+        let must_not = must_not
+            .into_iter()
+            .map(|group| match group {
+                QueryAst::Not(inner) => *inner,
+                other => other,
+            })
+            .collect();
+        Ok(QueryAst::Bool {
+            must: Vec::new(),
+            minimum_should_match: usize::from(!should.is_empty()),
+            should,
+            must_not,
         })
     }
 

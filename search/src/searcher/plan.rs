@@ -38,7 +38,10 @@ impl CompiledRequest {
         request: &SearchRequest,
     ) -> Result<Self> {
         request.validate()?;
-        let ast = parse_query(&request.query)?;
+        let ast = match &request.query_ast {
+            Some(ast) => ast.clone(),
+            None => parse_query(&request.query)?,
+        };
         let default_fields: &[String] = if request.search_field.is_empty() {
             doc_mapper.default_search_fields()
         } else {

@@ -306,6 +306,9 @@ fn http_envelope(kind: EventKind, response: HttpResponse, accept_encoding: Optio
         CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
+    for (name, value) in &response.headers {
+        headers.insert(*name, HeaderValue::from_static(value));
+    }
     let encoding =
         negotiate_encoding(accept_encoding).filter(|_| response.body.len() >= MIN_COMPRESSED_BYTES);
     let (mut status, mut body, mut is_base64) = match encoding {
@@ -384,7 +387,12 @@ mod tests {
     #[test]
     fn oversized_responses_become_a_413_that_says_what_to_do() {
         let body = vec![b'x'; MAX_RESPONSE_BYTES + 10];
-        let envelope = http_envelope(EventKind::HttpV2, HttpResponse { status: 200, body }, None);
+        let response = HttpResponse {
+            status: 200,
+            body,
+            headers: Vec::new(),
+        };
+        let envelope = http_envelope(EventKind::HttpV2, response, None);
         assert_eq!(envelope["statusCode"], 413);
         assert!(envelope["body"].as_str().unwrap().contains("max_hits"));
     }

@@ -6,10 +6,12 @@
 //! - `GET|POST /api/v1/{index_id}/search`
 //! - `GET /api/v1/indexes`, `GET /api/v1/indexes/{index_id}`
 //! - `GET /health`
+//! - the Elasticsearch-compatible API under `/api/v1/_elastic/` ([`crate::elastic`])
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::elastic;
 use crate::error::SearchError;
 use crate::request::{ResponseFormat, SearchRequest};
 use crate::searcher::SearchService;
@@ -31,16 +33,22 @@ pub struct HttpRequest<'a> {
 pub struct HttpResponse {
     pub status: u16,
     pub body: Vec<u8>,
+    /// Headers beside `content-type` and `content-length`, which every transport sets.
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 impl HttpResponse {
-    fn json(status: u16, value: &impl Serialize, format: ResponseFormat) -> Self {
+    pub(crate) fn json(status: u16, value: &impl Serialize, format: ResponseFormat) -> Self {
         let body = match format {
             ResponseFormat::Json => serde_json::to_vec(value),
             ResponseFormat::PrettyJson => serde_json::to_vec_pretty(value),
         }
         .expect("responses serialize");
-        HttpResponse { status, body }
+        HttpResponse {
+            status,
+            body,
+            headers: Vec::new(),
+        }
     }
 
     /// An error response: `{"message": ...}`, as Quickwit answers.
@@ -52,7 +60,14 @@ impl HttpResponse {
         )
     }
 
-    fn from_search_error(error: &SearchError) -> Self {
+    /// The same response with one more header.
+    pub fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Logs what an operator must see (internal errors, storage trouble).
+    pub(crate) fn log_search_error(error: &SearchError) {
         match error {
             SearchError::Config(details) | SearchError::Internal(details) => {
                 tracing::error!(details, "search failed")
@@ -62,6 +77,10 @@ impl HttpResponse {
             }
             _ => {}
         }
+    }
+
+    fn from_search_error(error: &SearchError) -> Self {
+        HttpResponse::log_search_error(error);
         HttpResponse::error(error.status_code(), error.public_message())
     }
 }
@@ -76,6 +95,9 @@ pub async fn handle_request(service: &SearchService, request: HttpRequest<'_>) -
     }
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
     match (request.method, segments.as_slice()) {
+        (method, ["api", "v1", "_elastic", rest @ ..]) => {
+            elastic::handle(service, method, rest, request.query_string, request.body).await
+        }
         ("GET", ["health"]) => {
             HttpResponse::json(200, &json!({"status": "ok"}), ResponseFormat::Json)
         }

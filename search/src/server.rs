@@ -496,13 +496,17 @@ async fn write_response(
     response: &HttpResponse,
     keep_alive: bool,
 ) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nconnection: {}\r\n\r\n",
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\n",
         response.status,
         reason_phrase(response.status),
         response.body.len(),
-        if keep_alive { "keep-alive" } else { "close" }
     );
+    for (name, value) in &response.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    head.push_str(&format!("connection: {connection}\r\n\r\n"));
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(&response.body).await?;
     stream.flush().await

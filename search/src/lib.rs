@@ -7,11 +7,13 @@
 //! - [`fetcher`]: split bytes from storage for tantivy's synchronous reads, cached;
 //!   [`split_cache`]: whole splits on local disk, optional.
 //! - [`request`]: the API's request and response types.
+//! - [`elastic`]: the Elasticsearch-compatible API (query DSL, `_search`, `_count`).
 //! - [`rest`]: routing, transport-independent; [`server`]: the local HTTP server (the Lambda
 //!   adapter is the `hydrant-lambda` crate's).
 //! - [`settings`]: the searcher's deployment settings, read from the environment.
 
 pub mod cache;
+pub mod elastic;
 pub mod error;
 pub mod fetcher;
 pub mod query;

@@ -1,0 +1,709 @@
+//! Elasticsearch's query DSL into the [`QueryAst`] the rest of the searcher runs.
+//!
+//! Each DSL query is one JSON object with one key, its type; compound queries (`bool`) nest.
+//! The translation recurses once per level, so nesting is bounded by [`MAX_QUERY_DEPTH`] and
+//! leaves by [`MAX_QUERY_CLAUSES`], as for query strings: a crafted body gets a 400, never a
+//! stack overflow. Scoring options (`boost`, `_name`) are accepted and have no effect.
+//!
+//! ```
+//! use hydrant_search::elastic::query_from_dsl;
+//! use hydrant_search::query::QueryAst;
+//! use serde_json::json;
+//!
+//! let ast = query_from_dsl(&json!({"term": {"type": "PushEvent"}})).unwrap();
+//! assert!(matches!(ast, QueryAst::ExactTerm { .. }));
+//! assert!(query_from_dsl(&json!({"tern": {}})).is_err());
+//! ```
+
+use std::ops::Bound;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Result, SearchError};
+use crate::query::{
+    DefaultOperator, MAX_PATTERN_BYTES, MAX_QUERY_CLAUSES, MAX_QUERY_DEPTH, QueryAst,
+    parse_query_with,
+};
+
+/// Most values a `terms` query may list.
+pub const MAX_TERMS: usize = 10_000;
+
+/// Translates one DSL query.
+pub fn query_from_dsl(query: &Value) -> Result<QueryAst> {
+    Translator::default()
+        .query(query)
+        .map_err(SearchError::InvalidRequest)
+}
+
+/// Translates a query string as `q=` and `query_string` read it: Elasticsearch's default
+/// operator (OR) unless told, clauses without a field searching `fields` when given.
+pub fn query_from_query_string(
+    query: &str,
+    default_operator: DefaultOperator,
+    fields: &[String],
+) -> Result<QueryAst> {
+    let ast = parse_query_with(query, default_operator)?;
+    Ok(if fields.is_empty() {
+        ast
+    } else {
+        with_default_fields(ast, fields)
+    })
+}
+
+type DslResult<T> = std::result::Result<T, String>;
+
+#[derive(Default)]
+struct Translator {
+    depth: usize,
+    clauses: usize,
+}
+
+impl Translator {
+    fn query(&mut self, query: &Value) -> DslResult<QueryAst> {
+        let (kind, body) = single_entry(query, "a query")?;
+        if self.depth >= MAX_QUERY_DEPTH {
+            return Err(format!(
+                "the query nests compound queries more than {MAX_QUERY_DEPTH} levels deep"
+            ));
+        }
+        if kind != "bool" {
+            self.clauses += 1;
+            if self.clauses > MAX_QUERY_CLAUSES {
+                return Err(format!(
+                    "the query has more than {MAX_QUERY_CLAUSES} clauses"
+                ));
+            }
+        }
+        self.depth += 1;
+        let translated = self.query_of_kind(kind, body);
+        self.depth -= 1;
+        translated.map_err(|message| {
+            if message.starts_with('[') {
+                message
+            } else {
+                format!("[{kind}] {message}")
+            }
+        })
+    }
+
+    fn query_of_kind(&mut self, kind: &str, body: &Value) -> DslResult<QueryAst> {
+        match kind {
+            "match_all" => Ok(QueryAst::MatchAll),
+            "match_none" => Ok(QueryAst::MatchNone),
+            "bool" => self.bool_query(object(body, "bool")?),
+            "match" => match_query(body, false),
+            "match_bool_prefix" => match_query(body, true),
+            "match_phrase" => phrase_query(body, false),
+            "match_phrase_prefix" => phrase_query(body, true),
+            "multi_match" => multi_match_query(object(body, "multi_match")?),
+            "term" => term_query(body),
+            "terms" => terms_query(object(body, "terms")?),
+            "range" => range_query(body),
+            "exists" => {
+                let field = required_str(object(body, "exists")?, "field")?;
+                Ok(QueryAst::Exists {
+                    field: field.to_string(),
+                    position: 0,
+                })
+            }
+            "prefix" => pattern_query(body, |value| format!("{}.*", regex_escape(value))),
+            "wildcard" => pattern_query(body, wildcard_to_regex),
+            "regexp" => pattern_query(body, str::to_string),
+            "query_string" => query_string_query(object(body, "query_string")?),
+            "simple_query_string" => query_string_query(object(body, "simple_query_string")?),
+            other => Err(format!(
+                "[{other}] is not a query Hydrant knows (it knows bool, match_all, match_none, \
+                 match, match_phrase, match_phrase_prefix, match_bool_prefix, multi_match, \
+                 query_string, term, terms, range, exists, prefix, wildcard and regexp)"
+            )),
+        }
+    }
+
+    fn bool_query(&mut self, body: &Map<String, Value>) -> DslResult<QueryAst> {
+        let mut must = Vec::new();
+        let mut should = Vec::new();
+        let mut must_not = Vec::new();
+        let mut minimum_should_match = None;
+        for (key, value) in body {
+            match key.as_str() {
+                "must" | "filter" => must.extend(self.clause_list(value)?),
+                "should" => should.extend(self.clause_list(value)?),
+                "must_not" => must_not.extend(self.clause_list(value)?),
+                "minimum_should_match" => minimum_should_match = Some(value.clone()),
+                "boost" | "_name" | "adjust_pure_negative" => {}
+                other => return Err(format!("[bool] unknown field [{other}]")),
+            }
+        }
+        // Elasticsearch: at least one `should` must match when nothing else is required.
+        let default = usize::from(must.is_empty() && !should.is_empty());
+        let minimum_should_match = match minimum_should_match {
+            None => default,
+            Some(value) => parse_minimum_should_match(&value, should.len())?,
+        };
+        Ok(QueryAst::Bool {
+            must,
+            should,
+            must_not,
+            minimum_should_match,
+        })
+    }
+
+    /// One query or a list of them.
+    fn clause_list(&mut self, value: &Value) -> DslResult<Vec<QueryAst>> {
+        match value {
+            Value::Array(queries) => queries.iter().map(|query| self.query(query)).collect(),
+            query => Ok(vec![self.query(query)?]),
+        }
+    }
+}
+
+/// `{"kind": body}`, the shape of every DSL query and of field-keyed bodies.
+fn single_entry<'a>(value: &'a Value, what: &str) -> DslResult<(&'a str, &'a Value)> {
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "{what} must be a JSON object, got {}",
+            type_name(value)
+        ));
+    };
+    let mut entries = map.iter();
+    match (entries.next(), entries.next()) {
+        (Some((key, body)), None) => Ok((key.as_str(), body)),
+        (None, _) => Err(format!("{what} must have one key, it has none")),
+        (Some(_), Some(_)) => Err(format!(
+            "{what} must have one key, it has {}: {}",
+            map.len(),
+            map.keys().cloned().collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+fn object<'a>(value: &'a Value, kind: &str) -> DslResult<&'a Map<String, Value>> {
+    value
+        .as_object()
+        .ok_or_else(|| format!("[{kind}] takes an object, got {}", type_name(value)))
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn required_str<'a>(body: &'a Map<String, Value>, key: &str) -> DslResult<&'a str> {
+    body.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("[{key}] is required and must be a string"))
+}
+
+/// A term value as text: strings as they are, numbers and booleans as JSON writes them.
+fn value_text(value: &Value) -> DslResult<String> {
+    match value {
+        Value::String(text) => Ok(text.clone()),
+        Value::Number(number) => Ok(number.to_string()),
+        Value::Bool(flag) => Ok(flag.to_string()),
+        other => Err(format!(
+            "a value must be a string, a number or a boolean, got {}",
+            type_name(other)
+        )),
+    }
+}
+
+/// `{"field": value}` or `{"field": {"<value_key>": value, options...}}`: the field, the
+/// value, and the options object (empty for the short form).
+fn field_and_value<'a>(body: &'a Value, value_key: &str) -> DslResult<FieldValue<'a>> {
+    let (field, inner) = single_entry(body, "the query body")?;
+    match inner {
+        Value::Object(options) => {
+            let value = options
+                .get(value_key)
+                .ok_or_else(|| format!("[{field}] needs [{value_key}]"))?;
+            Ok(FieldValue(field, value_text(value)?, Some(options)))
+        }
+        value => Ok(FieldValue(field, value_text(value)?, None)),
+    }
+}
+
+/// A field-keyed query body: the field, its value, and its options (none in the short form).
+struct FieldValue<'a>(&'a str, String, Option<&'a Map<String, Value>>);
+
+fn option_bool(options: Option<&Map<String, Value>>, key: &str) -> bool {
+    options
+        .and_then(|options| options.get(key))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+fn conjunction(options: Option<&Map<String, Value>>) -> DslResult<bool> {
+    match options.and_then(|options| options.get("operator")) {
+        None => Ok(false),
+        Some(Value::String(operator)) if operator.eq_ignore_ascii_case("and") => Ok(true),
+        Some(Value::String(operator)) if operator.eq_ignore_ascii_case("or") => Ok(false),
+        Some(other) => Err(format!("[operator] must be `and` or `or`, got {other}")),
+    }
+}
+
+fn match_query(body: &Value, last_is_prefix: bool) -> DslResult<QueryAst> {
+    let FieldValue(field, text, options) = field_and_value(body, "query")?;
+    Ok(QueryAst::Match {
+        field: Some(field.to_string()),
+        text,
+        conjunction: conjunction(options)?,
+        last_is_prefix,
+        position: 0,
+    })
+}
+
+fn phrase_query(body: &Value, prefix: bool) -> DslResult<QueryAst> {
+    let FieldValue(field, text, options) = field_and_value(body, "query")?;
+    Ok(phrase_ast(field, text, slop(options)?, prefix))
+}
+
+fn phrase_ast(field: &str, text: String, slop: u32, prefix: bool) -> QueryAst {
+    let field = Some(field.to_string());
+    if prefix {
+        QueryAst::Prefix {
+            field,
+            prefix: text,
+            position: 0,
+        }
+    } else {
+        QueryAst::Phrase {
+            field,
+            text,
+            slop,
+            position: 0,
+        }
+    }
+}
+
+fn slop(options: Option<&Map<String, Value>>) -> DslResult<u32> {
+    match options.and_then(|options| options.get("slop")) {
+        None => Ok(0),
+        Some(value) => value
+            .as_u64()
+            .and_then(|slop| u32::try_from(slop).ok())
+            .ok_or_else(|| format!("[slop] must be a non-negative integer, got {value}")),
+    }
+}
+
+fn multi_match_query(body: &Map<String, Value>) -> DslResult<QueryAst> {
+    let text = value_text(body.get("query").ok_or("[query] is required")?)?;
+    let fields = string_list(body.get("fields"), "fields")?;
+    if fields.is_empty() {
+        return Err("[fields] must name at least one field".to_string());
+    }
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("best_fields");
+    let conjunction = conjunction(Some(body))?;
+    let slop = slop(Some(body))?;
+    let per_field = |field: &String| -> DslResult<QueryAst> {
+        Ok(match kind {
+            "best_fields" | "most_fields" | "cross_fields" => QueryAst::Match {
+                field: Some(field.clone()),
+                text: text.clone(),
+                conjunction,
+                last_is_prefix: false,
+                position: 0,
+            },
+            "bool_prefix" => QueryAst::Match {
+                field: Some(field.clone()),
+                text: text.clone(),
+                conjunction,
+                last_is_prefix: true,
+                position: 0,
+            },
+            "phrase" => phrase_ast(field, text.clone(), slop, false),
+            "phrase_prefix" => phrase_ast(field, text.clone(), slop, true),
+            other => {
+                return Err(format!(
+                    "[type] `{other}` is not one of best_fields, most_fields, cross_fields, \
+                     phrase, phrase_prefix, bool_prefix"
+                ));
+            }
+        })
+    };
+    let clauses = fields
+        .iter()
+        .map(per_field)
+        .collect::<DslResult<Vec<_>>>()?;
+    Ok(QueryAst::Or(clauses))
+}
+
+/// A list of field names (`"f"` or `["f", "g^2"]`), boosts dropped.
+fn string_list(value: Option<&Value>, key: &str) -> DslResult<Vec<String>> {
+    let names: Vec<&str> = match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(name)) => vec![name.as_str()],
+        Some(Value::Array(names)) => names
+            .iter()
+            .map(|name| {
+                name.as_str()
+                    .ok_or_else(|| format!("[{key}] must list strings"))
+            })
+            .collect::<DslResult<_>>()?,
+        Some(other) => return Err(format!("[{key}] must be a list of strings, got {other}")),
+    };
+    Ok(names
+        .into_iter()
+        .map(|name| name.split('^').next().unwrap_or(name).to_string())
+        .collect())
+}
+
+fn term_query(body: &Value) -> DslResult<QueryAst> {
+    let FieldValue(field, value, options) = field_and_value(body, "value")?;
+    if option_bool(options, "case_insensitive") {
+        return Ok(QueryAst::Regex {
+            field: field.to_string(),
+            pattern: format!("(?i){}", regex_escape(&value)),
+            position: 0,
+        });
+    }
+    Ok(QueryAst::ExactTerm {
+        field: field.to_string(),
+        value,
+        position: 0,
+    })
+}
+
+fn terms_query(body: &Map<String, Value>) -> DslResult<QueryAst> {
+    let mut fields = body
+        .iter()
+        .filter(|(key, _)| !matches!(key.as_str(), "boost" | "_name"));
+    let (Some((field, values)), None) = (fields.next(), fields.next()) else {
+        return Err("[terms] takes exactly one field".to_string());
+    };
+    let Value::Array(values) = values else {
+        return Err(format!("[{field}] must list the values to match"));
+    };
+    if values.len() > MAX_TERMS {
+        return Err(format!("[{field}] lists more than {MAX_TERMS} values"));
+    }
+    let clauses = values
+        .iter()
+        .map(|value| {
+            Ok(QueryAst::ExactTerm {
+                field: field.clone(),
+                value: value_text(value)?,
+                position: 0,
+            })
+        })
+        .collect::<DslResult<Vec<_>>>()?;
+    Ok(QueryAst::Or(clauses))
+}
+
+fn range_query(body: &Value) -> DslResult<QueryAst> {
+    let (field, bounds) = single_entry(body, "the query body")?;
+    let bounds = object(bounds, "range")?;
+    let mut lower = Bound::Unbounded;
+    let mut upper = Bound::Unbounded;
+    for (key, value) in bounds {
+        match key.as_str() {
+            "gt" => lower = Bound::Excluded(value_text(value)?),
+            "gte" | "from" => lower = Bound::Included(value_text(value)?),
+            "lt" => upper = Bound::Excluded(value_text(value)?),
+            "lte" | "to" => upper = Bound::Included(value_text(value)?),
+            // Dates are read in every format Hydrant knows, so the format hint is not needed.
+            "format" | "boost" | "_name" | "time_zone" | "relation" => {}
+            other => return Err(format!("[{field}] unknown range option [{other}]")),
+        }
+    }
+    Ok(QueryAst::Range {
+        field: field.to_string(),
+        lower,
+        upper,
+        position: 0,
+    })
+}
+
+fn pattern_query(body: &Value, to_regex: impl Fn(&str) -> String) -> DslResult<QueryAst> {
+    let FieldValue(field, value, options) = field_and_value(body, "value")?;
+    if value.len() > MAX_PATTERN_BYTES {
+        return Err(format!(
+            "[{field}] the pattern is longer than {MAX_PATTERN_BYTES} bytes"
+        ));
+    }
+    let mut pattern = to_regex(&value);
+    if option_bool(options, "case_insensitive") {
+        pattern.insert_str(0, "(?i)");
+    }
+    Ok(QueryAst::Regex {
+        field: field.to_string(),
+        pattern,
+        position: 0,
+    })
+}
+
+fn query_string_query(body: &Map<String, Value>) -> DslResult<QueryAst> {
+    let query = required_str(body, "query")?;
+    let default_operator = match body.get("default_operator").and_then(Value::as_str) {
+        None => DefaultOperator::Or,
+        Some(operator) if operator.eq_ignore_ascii_case("or") => DefaultOperator::Or,
+        Some(operator) if operator.eq_ignore_ascii_case("and") => DefaultOperator::And,
+        Some(other) => return Err(format!("[default_operator] must be AND or OR, got {other}")),
+    };
+    let mut fields = string_list(body.get("fields"), "fields")?;
+    fields.extend(string_list(body.get("default_field"), "default_field")?);
+    fields.retain(|field| field != "*");
+    query_from_query_string(query, default_operator, &fields).map_err(|error| match error {
+        SearchError::InvalidRequest(message) => message,
+        other => other.to_string(),
+    })
+}
+
+/// Clauses that name no field search `fields` (any of them may match).
+fn with_default_fields(ast: QueryAst, fields: &[String]) -> QueryAst {
+    let per_field = |make: &dyn Fn(Option<String>) -> QueryAst| {
+        let mut clauses: Vec<QueryAst> = fields.iter().map(|f| make(Some(f.clone()))).collect();
+        if clauses.len() == 1 {
+            clauses.pop().expect("one clause")
+        } else {
+            QueryAst::Or(clauses)
+        }
+    };
+    let recurse = |clauses: Vec<QueryAst>| -> Vec<QueryAst> {
+        clauses
+            .into_iter()
+            .map(|clause| with_default_fields(clause, fields))
+            .collect()
+    };
+    match ast {
+        QueryAst::And(clauses) => QueryAst::And(recurse(clauses)),
+        QueryAst::Or(clauses) => QueryAst::Or(recurse(clauses)),
+        QueryAst::Not(inner) => QueryAst::Not(Box::new(with_default_fields(*inner, fields))),
+        QueryAst::Bool {
+            must,
+            should,
+            must_not,
+            minimum_should_match,
+        } => QueryAst::Bool {
+            must: recurse(must),
+            should: recurse(should),
+            must_not: recurse(must_not),
+            minimum_should_match,
+        },
+        QueryAst::Term {
+            field: None,
+            value,
+            position,
+        } => per_field(&|field| QueryAst::Term {
+            field,
+            value: value.clone(),
+            position,
+        }),
+        QueryAst::Phrase {
+            field: None,
+            text,
+            slop,
+            position,
+        } => per_field(&|field| QueryAst::Phrase {
+            field,
+            text: text.clone(),
+            slop,
+            position,
+        }),
+        QueryAst::Prefix {
+            field: None,
+            prefix,
+            position,
+        } => per_field(&|field| QueryAst::Prefix {
+            field,
+            prefix: prefix.clone(),
+            position,
+        }),
+        other => other,
+    }
+}
+
+/// `minimum_should_match`: a count (`2`, `"2"`), a count of clauses that may be missing
+/// (`"-1"`), or a percentage (`"75%"`, `"-25%"`), rounded down as Elasticsearch does.
+fn parse_minimum_should_match(value: &Value, num_should: usize) -> DslResult<usize> {
+    let invalid = || format!("[minimum_should_match] cannot read {value}");
+    let text = match value {
+        Value::Number(number) => number.to_string(),
+        Value::String(text) => text.trim().to_string(),
+        _ => return Err(invalid()),
+    };
+    let (negative, magnitude) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.as_str()),
+    };
+    let count = match magnitude.strip_suffix('%') {
+        Some(percent) => {
+            let percent: usize = percent.parse().map_err(|_| invalid())?;
+            num_should * percent.min(100) / 100
+        }
+        None => magnitude.parse::<usize>().map_err(|_| invalid())?,
+    };
+    let required = if negative {
+        num_should.saturating_sub(count)
+    } else {
+        count
+    };
+    Ok(required)
+}
+
+/// Escapes every character a regular expression gives a meaning to.
+fn regex_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if character.is_alphanumeric() || character == '_' || character == ' ' {
+            escaped.push(character);
+        } else {
+            escaped.push_str(&format!("\\x{{{:x}}}", character as u32));
+        }
+    }
+    escaped
+}
+
+/// `*` any run of characters, `?` any one character, `\` escapes; the rest is literal.
+fn wildcard_to_regex(pattern: &str) -> String {
+    let mut regex = String::with_capacity(pattern.len() + 8);
+    let mut characters = pattern.chars();
+    while let Some(character) = characters.next() {
+        match character {
+            '*' => regex.push_str(".*"),
+            '?' => regex.push('.'),
+            '\\' => {
+                if let Some(escaped) = characters.next() {
+                    regex.push_str(&regex_escape(&escaped.to_string()));
+                }
+            }
+            other => regex.push_str(&regex_escape(&other.to_string())),
+        }
+    }
+    regex
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn translate(query: Value) -> QueryAst {
+        query_from_dsl(&query).unwrap()
+    }
+
+    fn refused(query: Value) -> String {
+        query_from_dsl(&query).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn leaf_queries_in_short_and_long_form() {
+        let short = translate(json!({"term": {"type": "PushEvent"}}));
+        let long = translate(json!({"term": {"type": {"value": "PushEvent", "boost": 2}}}));
+        assert_eq!(short, long);
+        assert_eq!(
+            translate(json!({"match": {"title": {"query": "a b", "operator": "AND"}}})),
+            QueryAst::Match {
+                field: Some("title".into()),
+                text: "a b".into(),
+                conjunction: true,
+                last_is_prefix: false,
+                position: 0,
+            }
+        );
+        assert_eq!(
+            translate(json!({"term": {"count": 3}})),
+            QueryAst::ExactTerm {
+                field: "count".into(),
+                value: "3".into(),
+                position: 0
+            }
+        );
+        assert_eq!(
+            translate(json!({"range": {"ts": {"gte": "2015-01-01", "lt": 10}}})),
+            QueryAst::Range {
+                field: "ts".into(),
+                lower: Bound::Included("2015-01-01".into()),
+                upper: Bound::Excluded("10".into()),
+                position: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn bool_defaults_follow_elasticsearch() {
+        let QueryAst::Bool {
+            minimum_should_match,
+            ..
+        } = translate(json!({"bool": {"should": [{"match_all": {}}]}}))
+        else {
+            panic!("a bool query");
+        };
+        assert_eq!(minimum_should_match, 1);
+        let QueryAst::Bool {
+            minimum_should_match,
+            must,
+            ..
+        } = translate(json!({"bool": {
+            "filter": {"match_all": {}},
+            "should": [{"match_all": {}}, {"match_none": {}}],
+        }}))
+        else {
+            panic!("a bool query");
+        };
+        assert_eq!((minimum_should_match, must.len()), (0, 1));
+        for (value, expected) in [
+            (json!(2), 2),
+            (json!("-1"), 3),
+            (json!("50%"), 2),
+            (json!("-25%"), 3),
+        ] {
+            assert_eq!(parse_minimum_should_match(&value, 4).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn patterns_become_anchored_regular_expressions() {
+        assert_eq!(wildcard_to_regex("ki*y?"), "ki.*y.");
+        assert_eq!(wildcard_to_regex("a.b"), "a\\x{2e}b");
+        assert_eq!(wildcard_to_regex("a\\*"), "a\\x{2a}");
+        let QueryAst::Regex { pattern, .. } =
+            translate(json!({"prefix": {"name": {"value": "Qui", "case_insensitive": true}}}))
+        else {
+            panic!("a regex");
+        };
+        assert_eq!(pattern, "(?i)Qui.*");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        assert!(refused(json!({"tern": {"a": 1}})).contains("[tern] is not a query"));
+        assert!(refused(json!({"bool": {"musts": []}})).contains("unknown field [musts]"));
+        assert!(refused(json!({"term": {"a": 1}, "match": {}})).contains("one key"));
+        assert!(refused(json!({"term": {"a": [1]}})).contains("[term]"));
+        assert!(refused(json!([])).contains("JSON object"));
+    }
+
+    #[test]
+    fn nesting_and_size_are_bounded() {
+        let mut query = json!({"match_all": {}});
+        for _ in 0..MAX_QUERY_DEPTH {
+            query = json!({"bool": {"must": [query]}});
+        }
+        assert!(refused(query).contains("levels deep"));
+        let many: Vec<Value> = (0..=MAX_QUERY_CLAUSES)
+            .map(|i| json!({"term": {"a": i}}))
+            .collect();
+        assert!(refused(json!({"bool": {"should": many}})).contains("clauses"));
+        let values: Vec<u32> = (0..=MAX_TERMS as u32).collect();
+        assert!(refused(json!({"terms": {"a": values}})).contains("more than"));
+    }
+
+    #[test]
+    fn query_strings_use_or_and_the_given_fields() {
+        let ast = query_from_query_string("a b", DefaultOperator::Or, &["title".into()]).unwrap();
+        let QueryAst::Bool { should, .. } = ast else {
+            panic!("a bool query");
+        };
+        assert!(matches!(&should[0], QueryAst::Term { field: Some(f), .. } if f == "title"));
+    }
+}

@@ -1,0 +1,543 @@
+//! `_search` and `_count`: an Elasticsearch request (URL parameters and JSON body) becomes a
+//! [`SearchRequest`] with a query AST, and the [`SearchResponse`] goes back in
+//! Elasticsearch's shape.
+
+use serde_json::{Map, Value, json};
+
+use super::query_dsl::{query_from_dsl, query_from_query_string};
+use crate::error::{Result, SearchError};
+use crate::query::{DefaultOperator, QueryAst};
+use crate::request::{SearchRequest, SearchResponse, SearchStats};
+use crate::searcher::SearchService;
+use crate::sort::MAX_SORT_KEYS;
+
+/// Hits per page when the request does not say, as in Elasticsearch.
+const DEFAULT_SIZE: usize = 10;
+
+/// Body keys that change nothing Hydrant returns (scoring, explanations, highlighting and
+/// versioning details); accepted so that clients which always send them work.
+const IGNORED_BODY_KEYS: &[&str] = &[
+    "stored_fields",
+    "docvalue_fields",
+    "highlight",
+    "timeout",
+    "version",
+    "track_scores",
+    "seq_no_primary_term",
+    "explain",
+    "profile",
+    "min_score",
+    "indices_boost",
+    "script_fields",
+    "fields",
+];
+
+/// URL parameters of `_search` and `_count` that Hydrant reads or may ignore.
+#[derive(Debug, Default, PartialEq)]
+pub struct EsSearchParams {
+    pub q: Option<String>,
+    /// `q`'s default operator: OR unless told, as in Elasticsearch.
+    pub default_operator: Option<DefaultOperator>,
+    pub df: Vec<String>,
+    pub from: Option<usize>,
+    pub size: Option<usize>,
+    pub sort: Option<String>,
+    pub track_total_hits: Option<Value>,
+    pub source: Option<Value>,
+    pub source_includes: Option<Vec<String>>,
+    pub source_excludes: Option<Vec<String>>,
+}
+
+impl EsSearchParams {
+    /// Reads the query string; unknown parameters are an error naming them.
+    pub fn parse(query_string: &str) -> Result<Self> {
+        let mut params = EsSearchParams::default();
+        for (key, value) in form_urlencoded::parse(query_string.as_bytes()) {
+            let number = |value: &str| {
+                value.parse::<usize>().map_err(|_| {
+                    SearchError::InvalidRequest(format!(
+                        "[{key}] must be a non-negative integer, got `{value}`"
+                    ))
+                })
+            };
+            let list = |value: &str| value.split(',').map(str::to_string).collect::<Vec<_>>();
+            match key.as_ref() {
+                "q" => params.q = Some(value.into_owned()),
+                "default_operator" => {
+                    params.default_operator = match value.to_ascii_uppercase().as_str() {
+                        "AND" => Some(DefaultOperator::And),
+                        "OR" => Some(DefaultOperator::Or),
+                        _ => {
+                            return Err(SearchError::InvalidRequest(format!(
+                                "[default_operator] must be AND or OR, got `{value}`"
+                            )));
+                        }
+                    }
+                }
+                "df" => params.df = list(&value),
+                "from" => params.from = Some(number(&value)?),
+                "size" => params.size = Some(number(&value)?),
+                "sort" => params.sort = Some(value.into_owned()),
+                "track_total_hits" => params.track_total_hits = Some(scalar(&value)),
+                "_source" => params.source = Some(scalar(&value)),
+                "_source_includes" => params.source_includes = Some(list(&value)),
+                "_source_excludes" => params.source_excludes = Some(list(&value)),
+                // Transport, routing and shard options: one index, no shards, no replicas.
+                "allow_no_indices"
+                | "ignore_unavailable"
+                | "expand_wildcards"
+                | "timeout"
+                | "typed_keys"
+                | "request_cache"
+                | "rest_total_hits_as_int"
+                | "batched_reduce_size"
+                | "pre_filter_shard_size"
+                | "max_concurrent_shard_requests"
+                | "ccs_minimize_roundtrips"
+                | "search_type"
+                | "preference"
+                | "routing"
+                | "stats"
+                | "track_scores"
+                | "version"
+                | "seq_no_primary_term"
+                | "explain"
+                | "error_trace"
+                | "filter_path"
+                | "pretty"
+                | "human"
+                | "analyze_wildcard"
+                | "lenient"
+                | "terminate_after" => {}
+                other => {
+                    return Err(SearchError::InvalidRequest(format!(
+                        "request contains unrecognized parameter: [{other}]"
+                    )));
+                }
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// `true`, `false` and numbers as JSON; anything else as a string.
+fn scalar(value: &str) -> Value {
+    serde_json::from_str::<Value>(value)
+        .ok()
+        .filter(|parsed| parsed.is_boolean() || parsed.is_number())
+        .unwrap_or_else(|| Value::String(value.to_string()))
+}
+
+/// What to keep of each hit's `_source`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct SourceFilter {
+    /// `_source: false`: no source at all.
+    pub disabled: bool,
+    pub includes: Vec<String>,
+    pub excludes: Vec<String>,
+}
+
+/// The parts of an Elasticsearch search that are not the [`SearchRequest`].
+#[derive(Debug, Default)]
+pub(crate) struct EsExtras {
+    pub source: SourceFilter,
+    /// `track_total_hits: false` leaves `hits.total` out.
+    pub track_total_hits: bool,
+}
+
+/// Builds the [`SearchRequest`] of an Elasticsearch search: URL parameters (which win, as in
+/// Elasticsearch) over the JSON body.
+pub fn es_search_request(params: &EsSearchParams, body: &[u8]) -> Result<SearchRequest> {
+    Ok(build_request(params, body)?.0)
+}
+
+fn build_request(params: &EsSearchParams, body: &[u8]) -> Result<(SearchRequest, EsExtras)> {
+    let mut body = parse_body(body)?;
+    let query_ast = match (&params.q, body.remove("query")) {
+        (Some(q), _) => {
+            let default_operator = params.default_operator.unwrap_or(DefaultOperator::Or);
+            query_from_query_string(q, default_operator, &params.df)?
+        }
+        (None, Some(query)) => query_from_dsl(&query)?,
+        (None, None) => QueryAst::MatchAll,
+    };
+    let mut request = SearchRequest::new("*");
+    request.query_ast = Some(query_ast);
+    request.stats = true;
+    request.max_hits = match (params.size, body.remove("size")) {
+        (Some(size), _) => size,
+        (None, Some(size)) => usize_field(&size, "size")?,
+        (None, None) => DEFAULT_SIZE,
+    };
+    request.start_offset = match (params.from, body.remove("from")) {
+        (Some(from), _) => from,
+        (None, Some(from)) => usize_field(&from, "from")?,
+        (None, None) => 0,
+    };
+    let sort = match (&params.sort, body.remove("sort")) {
+        (Some(sort), _) => sort_from_param(sort),
+        (None, Some(sort)) => sort_from_body(&sort)?,
+        (None, None) => Vec::new(),
+    };
+    request.sort_by = sort;
+    let aggs = body.remove("aggs");
+    let aggregations = body.remove("aggregations");
+    request.aggs = aggs.or(aggregations);
+    let track_total_hits = params
+        .track_total_hits
+        .clone()
+        .or_else(|| body.remove("track_total_hits"))
+        .unwrap_or(Value::Bool(true));
+    let track_total_hits = !matches!(track_total_hits, Value::Bool(false));
+    request.count_all = track_total_hits;
+    let source = source_filter(params, body.remove("_source"))?;
+    for key in IGNORED_BODY_KEYS {
+        body.remove(*key);
+    }
+    if let Some(key) = body.keys().next() {
+        return Err(SearchError::InvalidRequest(format!(
+            "unknown key [{key}] in the search body (Hydrant reads query, from, size, sort, \
+             aggs, track_total_hits and _source)"
+        )));
+    }
+    request.validate()?;
+    Ok((
+        request,
+        EsExtras {
+            source,
+            track_total_hits,
+        },
+    ))
+}
+
+fn parse_body(body: &[u8]) -> Result<Map<String, Value>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(SearchError::InvalidRequest(
+            "the search body must be a JSON object".to_string(),
+        )),
+        Err(error) => Err(SearchError::InvalidRequest(format!(
+            "the search body is not JSON: {error}"
+        ))),
+    }
+}
+
+fn usize_field(value: &Value, key: &str) -> Result<usize> {
+    value
+        .as_u64()
+        .and_then(|number| usize::try_from(number).ok())
+        .ok_or_else(|| {
+            SearchError::InvalidRequest(format!("[{key}] must be a non-negative integer"))
+        })
+}
+
+/// `sort=field:desc,other` into Hydrant's `sort_by`.
+fn sort_from_param(sort: &str) -> Vec<String> {
+    sort.split(',')
+        .filter(|part| !part.is_empty())
+        .filter_map(|part| {
+            let (field, order) = part.split_once(':').unwrap_or((part, ""));
+            sort_key(field, order.eq_ignore_ascii_case("desc").then_some(true))
+        })
+        .collect()
+}
+
+/// The body's `sort`: a field, `{field: order}`, `{field: {order, ...}}`, or a list of them.
+fn sort_from_body(sort: &Value) -> Result<Vec<String>> {
+    let entries: Vec<&Value> = match sort {
+        Value::Array(entries) => entries.iter().collect(),
+        other => vec![other],
+    };
+    let mut keys = Vec::new();
+    for entry in entries {
+        let (field, descending) = match entry {
+            Value::String(field) => (field.as_str(), None),
+            Value::Object(map) if map.len() == 1 => {
+                let (field, spec) = map.iter().next().expect("one entry");
+                let order = match spec {
+                    Value::String(order) => Some(order.as_str()),
+                    Value::Object(options) => options.get("order").and_then(Value::as_str),
+                    _ => None,
+                };
+                let descending = match order {
+                    None => None,
+                    Some(order) if order.eq_ignore_ascii_case("desc") => Some(true),
+                    Some(order) if order.eq_ignore_ascii_case("asc") => Some(false),
+                    Some(order) => {
+                        return Err(SearchError::InvalidRequest(format!(
+                            "[sort] order must be asc or desc, got `{order}`"
+                        )));
+                    }
+                };
+                (field.as_str(), descending)
+            }
+            other => {
+                return Err(SearchError::InvalidRequest(format!(
+                    "[sort] cannot read {other}"
+                )));
+            }
+        };
+        keys.extend(sort_key(field, descending));
+    }
+    if keys.len() > MAX_SORT_KEYS {
+        return Err(SearchError::InvalidRequest(format!(
+            "[sort] takes at most {MAX_SORT_KEYS} fields"
+        )));
+    }
+    Ok(keys)
+}
+
+/// One sort key as `sort_by` writes it; `_doc` and `_shard_doc` are the document order
+/// Hydrant breaks ties with anyway. `_score` sorts descending unless told, fields ascending.
+fn sort_key(field: &str, descending: Option<bool>) -> Option<String> {
+    match field {
+        "_doc" | "_shard_doc" => None,
+        "_score" => Some(if descending.unwrap_or(true) {
+            "_score".to_string()
+        } else {
+            "-_score".to_string()
+        }),
+        field if descending.unwrap_or(false) => Some(format!("-{field}")),
+        field => Some(field.to_string()),
+    }
+}
+
+fn source_filter(params: &EsSearchParams, body_source: Option<Value>) -> Result<SourceFilter> {
+    let mut filter = SourceFilter::default();
+    let source = params.source.clone().or(body_source);
+    match source {
+        None | Some(Value::Bool(true)) | Some(Value::Null) => {}
+        Some(Value::Bool(false)) => filter.disabled = true,
+        Some(Value::String(fields)) => {
+            filter.includes = fields.split(',').map(str::to_string).collect();
+        }
+        Some(Value::Array(fields)) => filter.includes = strings(&fields, "_source")?,
+        Some(Value::Object(spec)) => {
+            for (key, value) in spec {
+                let fields = match value {
+                    Value::String(field) => vec![field],
+                    Value::Array(fields) => strings(&fields, "_source")?,
+                    _ => Vec::new(),
+                };
+                match key.as_str() {
+                    "includes" | "include" => filter.includes = fields,
+                    "excludes" | "exclude" => filter.excludes = fields,
+                    other => {
+                        return Err(SearchError::InvalidRequest(format!(
+                            "[_source] unknown key [{other}]"
+                        )));
+                    }
+                }
+            }
+        }
+        Some(other) => {
+            return Err(SearchError::InvalidRequest(format!(
+                "[_source] cannot read {other}"
+            )));
+        }
+    }
+    if let Some(includes) = &params.source_includes {
+        filter.includes = includes.clone();
+    }
+    if let Some(excludes) = &params.source_excludes {
+        filter.excludes = excludes.clone();
+    }
+    Ok(filter)
+}
+
+fn strings(values: &[Value], key: &str) -> Result<Vec<String>> {
+    values
+        .iter()
+        .map(|value| {
+            value.as_str().map(str::to_string).ok_or_else(|| {
+                SearchError::InvalidRequest(format!("[{key}] must list field names"))
+            })
+        })
+        .collect()
+}
+
+/// `_search` on one index.
+pub(super) async fn search(
+    service: &SearchService,
+    index_id: &str,
+    query_string: &str,
+    body: &[u8],
+) -> Result<Value> {
+    let params = EsSearchParams::parse(query_string)?;
+    let (request, extras) = build_request(&params, body)?;
+    let response = service.search(index_id, &request).await?;
+    Ok(es_search_response(index_id, response, &extras))
+}
+
+/// `_count` on one index: `{"count", "_shards"}`.
+pub(super) async fn count(
+    service: &SearchService,
+    index_id: &str,
+    query_string: &str,
+    body: &[u8],
+) -> Result<Value> {
+    let params = EsSearchParams::parse(query_string)?;
+    let (mut request, _) = build_request(&params, body)?;
+    request.max_hits = 0;
+    request.start_offset = 0;
+    request.count_all = true;
+    let response = service.search(index_id, &request).await?;
+    let shards = shards_of(&response.stats, response.errors.len());
+    Ok(json!({"count": response.num_hits, "_shards": shards}))
+}
+
+fn es_search_response(index_id: &str, response: SearchResponse, extras: &EsExtras) -> Value {
+    let hits: Vec<Value> = response
+        .hits
+        .into_iter()
+        .map(|mut document| {
+            let mut hit = json!({"_index": index_id, "_id": "", "_score": null});
+            if !extras.source.disabled {
+                filter_source(&mut document, &extras.source, "");
+                hit["_source"] = document;
+            }
+            hit
+        })
+        .collect();
+    let mut hits_section = json!({"max_score": null, "hits": hits});
+    if extras.track_total_hits {
+        hits_section["total"] = json!({"value": response.num_hits, "relation": "eq"});
+    }
+    let mut body = json!({
+        "took": response.elapsed_time_micros / 1_000,
+        "timed_out": false,
+        "_shards": shards_of(&response.stats, response.errors.len()),
+        "hits": hits_section,
+    });
+    if let Some(aggregations) = response.aggregations {
+        body["aggregations"] = aggregations;
+    }
+    body
+}
+
+/// Elasticsearch's `_shards`, with the splits searched for shards.
+fn shards_of(stats: &Option<SearchStats>, failed: usize) -> Value {
+    let searched = stats.as_ref().map_or(0, |stats| stats.splits_searched);
+    json!({
+        "total": searched,
+        "successful": searched.saturating_sub(failed),
+        "skipped": 0,
+        "failed": failed,
+    })
+}
+
+/// Keeps the fields `filter` includes (all when it lists none) and drops those it excludes.
+/// Patterns are dotted paths with `*` wildcards; an object is kept when its path or any of
+/// its fields' paths match.
+fn filter_source(value: &mut Value, filter: &SourceFilter, prefix: &str) {
+    let Value::Object(fields) = value else {
+        return;
+    };
+    fields.retain(|name, child| {
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        if filter
+            .excludes
+            .iter()
+            .any(|pattern| glob_matches(pattern, &path))
+        {
+            return false;
+        }
+        let included = filter.includes.is_empty()
+            || filter
+                .includes
+                .iter()
+                .any(|pattern| glob_matches(pattern, &path));
+        if child.is_object() {
+            let sub_filter = if included {
+                SourceFilter {
+                    includes: Vec::new(),
+                    ..filter.clone()
+                }
+            } else {
+                filter.clone()
+            };
+            filter_source(child, &sub_filter, &path);
+            return included || child.as_object().is_some_and(|map| !map.is_empty());
+        }
+        included
+    });
+}
+
+/// `*` matches any run of characters; the rest is literal.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &text[first.len()..];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(found) => rest = &rest[found + middle.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parameters_win_over_the_body() {
+        let params = EsSearchParams::parse("q=type:PushEvent&size=3").unwrap();
+        let body = br#"{"query": {"term": {"type": "x"}}, "size": 7, "from": 2}"#;
+        let (request, _) = build_request(&params, body).unwrap();
+        assert_eq!((request.max_hits, request.start_offset), (3, 2));
+        assert!(matches!(request.query_ast, Some(QueryAst::Term { .. })));
+    }
+
+    #[test]
+    fn sorts_in_every_form() {
+        assert_eq!(
+            sort_from_body(&json!([{"ts": {"order": "desc"}}, "_doc"])).unwrap(),
+            ["-ts"]
+        );
+        assert_eq!(
+            sort_from_body(&json!({"_score": "asc"})).unwrap(),
+            ["-_score"]
+        );
+        assert_eq!(sort_from_param("ts:desc,id"), ["-ts", "id"]);
+        assert!(sort_from_body(&json!({"ts": "sideways"})).is_err());
+    }
+
+    #[test]
+    fn unknown_parameters_and_body_keys_are_named() {
+        let error = EsSearchParams::parse("colour=red").unwrap_err().to_string();
+        assert!(error.contains("[colour]"), "{error}");
+        let error = build_request(&EsSearchParams::default(), br#"{"collapse": {}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("[collapse]"), "{error}");
+    }
+
+    #[test]
+    fn sources_are_filtered_by_dotted_globs() {
+        let mut document = json!({"actor": {"id": 1, "login": "x"}, "type": "Push", "id": "7"});
+        let filter = SourceFilter {
+            includes: vec!["actor.*".into(), "type".into()],
+            excludes: vec!["actor.login".into()],
+            ..SourceFilter::default()
+        };
+        filter_source(&mut document, &filter, "");
+        assert_eq!(document, json!({"actor": {"id": 1}, "type": "Push"}));
+        assert!(glob_matches("a*c*e", "abcde"));
+        assert!(!glob_matches("a*c", "ab"));
+    }
+}

@@ -372,3 +372,139 @@ async fn errors_have_elasticsearch_shapes_and_statuses() {
         );
     }
 }
+
+async fn call_ndjson(
+    service: &SearchService,
+    path: &str,
+    query: Option<&str>,
+    lines: &[Value],
+) -> Value {
+    let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    let response = handle_request(
+        service,
+        HttpRequest {
+            method: "POST",
+            path,
+            query_string: query,
+            body: body.as_bytes(),
+        },
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    serde_json::from_slice(&response.body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_search_answers_each_search_in_order_with_its_own_errors() {
+    let fixture = fixture().await;
+    let service = &fixture.service;
+    let response = call_ndjson(
+        service,
+        "/api/v1/_elastic/_msearch",
+        Some("max_concurrent_shard_requests=5&extra_filters=quantity:>4"),
+        &[
+            json!({"index": "fruit"}),
+            json!({"query": {"term": {"name": "apple"}}, "size": 0}),
+            json!({"index": "nope"}),
+            json!({"query": {"match_all": {}}}),
+            json!({"index": ["fruit"]}),
+            json!({"size": 2, "aggs": {"q": {"max": {"field": "price"}}}}),
+        ],
+    )
+    .await;
+    let responses = response["responses"].as_array().unwrap();
+    assert_eq!(responses.len(), 3);
+    assert_eq!(responses[0]["status"], 200);
+    assert_eq!(
+        total(&responses[0]),
+        count_where(|i| i % 4 == 0 && i % 10 > 4)
+    );
+    assert_eq!(responses[1]["status"], 404);
+    assert_eq!(responses[1]["error"]["type"], "index_not_found_exception");
+    assert_eq!(responses[2]["hits"]["hits"].as_array().unwrap().len(), 2);
+    assert_eq!(responses[2]["aggregations"]["q"]["value"], 49.5);
+
+    // The index may come from the path instead of the header.
+    let response = call_ndjson(
+        service,
+        "/api/v1/_elastic/fruit/_msearch",
+        None,
+        &[json!({}), json!({"size": 0})],
+    )
+    .await;
+    assert_eq!(total(&response["responses"][0]), count_where(|_| true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_routes_resolve_patterns() {
+    let fixture = fixture().await;
+    fixture
+        .local
+        .create_index(
+            &hydrant_ingest::testing::FRUIT_CONFIG
+                .replace("index_id: fruit", "index_id: fruit-empty"),
+        )
+        .await;
+    let service = &fixture.service;
+    let cat = |pattern: &'static str, query: &'static str| async move {
+        let path = format!("/api/v1/_elastic/_cat/indices{pattern}");
+        let (status, json, _) = call(service, "GET", &path, Some(query), None).await;
+        assert_eq!(status, 200, "{json}");
+        json
+    };
+    let all = cat("", "format=json").await;
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["index"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["fruit", "fruit-empty"]);
+    assert_eq!(all[0]["docs.count"], count_where(|_| true).to_string());
+    assert_eq!(all[0]["health"], "green");
+    let picked = cat("/fru*,-fruit-empty", "format=json&h=index,docs.count").await;
+    assert_eq!(
+        picked,
+        json!([{"index": "fruit", "docs.count": count_where(|_| true).to_string()}])
+    );
+    assert_eq!(cat("/fruit", "format=json&health=red").await, json!([]));
+
+    let (status, json, _) = call(
+        service,
+        "GET",
+        "/api/v1/_elastic/_cat/indices/nope",
+        Some("format=json"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, json["error"]["type"].as_str()),
+        (404, Some("index_not_found_exception"))
+    );
+
+    let (_, resolved, _) = call(
+        service,
+        "GET",
+        "/api/v1/_elastic/_resolve/index/fruit*",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(resolved["indices"].as_array().unwrap().len(), 2);
+    assert_eq!(resolved["indices"][1]["name"], "fruit-empty");
+
+    let (status, stats, _) =
+        call(service, "GET", "/api/v1/_elastic/fruit*/_stats", None, None).await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(
+        stats["_all"]["primaries"]["docs"]["count"],
+        count_where(|_| true)
+    );
+    assert_eq!(stats["indices"]["fruit-empty"]["total"]["docs"]["count"], 0);
+    assert!(
+        stats["indices"]["fruit"]["total"]["store"]["size_in_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}

@@ -3,18 +3,22 @@
 //!
 //! Routes (the rest of the path after `_elastic`):
 //! - `GET|HEAD /` — cluster info, which clients read to tell what they talk to;
-//! - `GET|POST /{index}/_search`, `GET|POST /{index}/_count`;
+//! - `GET|POST /{index}/_search`, `GET|POST /{index}/_count`, `POST [/{index}]/_msearch`;
+//! - `GET /_cat/indices[/{pattern}]`, `GET /_resolve/index/{pattern}`,
+//!   `GET [/{pattern}]/_stats`;
 //! - writes (`_bulk`, `_doc`, `_create`, `_update`, index creation) answer 405: Hydrant
 //!   indexes what Firehose delivers to S3.
 //!
 //! Every answer carries `X-Elastic-Product: Elasticsearch`, which the official clients check;
 //! errors have Elasticsearch's shape (`error.type`, `error.reason`, `status`).
 
+mod indexes;
 mod query_dsl;
 mod search;
 
+pub use indexes::{IndexPattern, resolve_indexes};
 pub use query_dsl::{MAX_TERMS, query_from_dsl, query_from_query_string};
-pub use search::{EsSearchParams, es_search_request};
+pub use search::{EsSearchParams, MAX_MULTI_SEARCHES, es_search_request};
 
 use serde_json::{Value, json};
 
@@ -70,6 +74,23 @@ async fn route(
                  staging bucket (see the README)",
             )
         }
+        ("POST", ["_msearch"]) => {
+            respond(search::multi_search(service, None, query_string, body).await)
+        }
+        ("POST", [index, "_msearch"]) => {
+            respond(search::multi_search(service, Some(index), query_string, body).await)
+        }
+        ("GET", ["_cat", "indices"]) => {
+            respond(indexes::cat_indices(service, "*", query_string).await)
+        }
+        ("GET", ["_cat", "indices", pattern]) => {
+            respond(indexes::cat_indices(service, pattern, query_string).await)
+        }
+        ("GET", ["_resolve", "index", pattern]) => {
+            respond(indexes::resolve_index(service, pattern).await)
+        }
+        ("GET", ["_stats"]) => respond(indexes::stats(service, "*").await),
+        ("GET", [pattern, "_stats"]) => respond(indexes::stats(service, pattern).await),
         ("GET" | "POST", [index, "_search"]) => {
             let result = search::search(service, index, query_string, body).await;
             respond(result)
@@ -131,7 +152,7 @@ fn respond(result: Result<Value, SearchError>) -> HttpResponse {
 }
 
 /// The Elasticsearch exception type clients map a status to.
-fn error_type(error: &SearchError) -> &'static str {
+pub(crate) fn error_type(error: &SearchError) -> &'static str {
     match error.status_code() {
         404 => "index_not_found_exception",
         400 => "parsing_exception",
@@ -149,4 +170,24 @@ pub(crate) fn error_response(status: u16, kind: &str, reason: &str) -> HttpRespo
         "status": status,
     });
     HttpResponse::json(status, &body, ResponseFormat::Json)
+}
+
+/// `*` matches any run of characters; the rest is literal.
+pub(crate) fn glob_matches(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &text[first.len()..];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(found) => rest = &rest[found + middle.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
 }

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::glob_matches;
 use super::query_dsl::{query_from_dsl, query_from_query_string};
 use crate::error::{Result, SearchError};
 use crate::query::{DefaultOperator, QueryAst};
@@ -46,6 +47,8 @@ pub struct EsSearchParams {
     pub source: Option<Value>,
     pub source_includes: Option<Vec<String>>,
     pub source_excludes: Option<Vec<String>>,
+    /// Quickwit's `extra_filters`: comma-separated query strings every hit must also match.
+    pub extra_filters: Vec<String>,
 }
 
 impl EsSearchParams {
@@ -82,6 +85,7 @@ impl EsSearchParams {
                 "_source" => params.source = Some(scalar(&value)),
                 "_source_includes" => params.source_includes = Some(list(&value)),
                 "_source_excludes" => params.source_excludes = Some(list(&value)),
+                "extra_filters" => params.extra_filters.extend(list(&value)),
                 // Transport, routing and shard options: one index, no shards, no replicas.
                 "allow_no_indices"
                 | "ignore_unavailable"
@@ -161,6 +165,7 @@ fn build_request(params: &EsSearchParams, body: &[u8]) -> Result<(SearchRequest,
         (None, Some(query)) => query_from_dsl(&query)?,
         (None, None) => QueryAst::MatchAll,
     };
+    let query_ast = with_extra_filters(query_ast, &params.extra_filters)?;
     let mut request = SearchRequest::new("*");
     request.query_ast = Some(query_ast);
     request.stats = true;
@@ -208,6 +213,20 @@ fn build_request(params: &EsSearchParams, body: &[u8]) -> Result<(SearchRequest,
             track_total_hits,
         },
     ))
+}
+
+fn with_extra_filters(query_ast: QueryAst, extra_filters: &[String]) -> Result<QueryAst> {
+    if extra_filters.is_empty() {
+        return Ok(query_ast);
+    }
+    let mut clauses = vec![query_ast];
+    for filter in extra_filters
+        .iter()
+        .filter(|filter| !filter.trim().is_empty())
+    {
+        clauses.push(query_from_query_string(filter, DefaultOperator::And, &[])?);
+    }
+    Ok(QueryAst::And(clauses))
 }
 
 fn parse_body(body: &[u8]) -> Result<Map<String, Value>> {
@@ -372,6 +391,107 @@ pub(super) async fn search(
     Ok(es_search_response(index_id, response, &extras))
 }
 
+/// Most searches one `_msearch` may carry.
+pub const MAX_MULTI_SEARCHES: usize = 100;
+
+/// `_msearch`: NDJSON pairs of a header (`{"index": ...}`) and a search body, answered
+/// together in order. A search that fails answers its own error; the others are unaffected.
+/// URL parameters apply to every search.
+pub(super) async fn multi_search(
+    service: &SearchService,
+    path_index: Option<&str>,
+    query_string: &str,
+    body: &[u8],
+) -> Result<Value> {
+    let started = std::time::Instant::now();
+    let params = multi_search_params(query_string)?;
+    let text = std::str::from_utf8(body)
+        .map_err(|_| SearchError::InvalidRequest("the _msearch body is not UTF-8".to_string()))?;
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    if !lines.len().is_multiple_of(2) {
+        return Err(SearchError::InvalidRequest(
+            "_msearch takes pairs of lines: a header, then a search body".to_string(),
+        ));
+    }
+    if lines.len() / 2 > MAX_MULTI_SEARCHES {
+        return Err(SearchError::InvalidRequest(format!(
+            "_msearch takes at most {MAX_MULTI_SEARCHES} searches"
+        )));
+    }
+    let searches = lines.chunks(2).map(|pair| async {
+        let answer = async {
+            let index = msearch_index(pair[0], path_index)?;
+            let (request, extras) = build_request(&params, pair[1].as_bytes())?;
+            let response = service.search(&index, &request).await?;
+            Ok::<Value, SearchError>(es_search_response(&index, response, &extras))
+        }
+        .await;
+        match answer {
+            Ok(mut response) => {
+                response["status"] = json!(200);
+                response
+            }
+            Err(error) => {
+                crate::rest::HttpResponse::log_search_error(&error);
+                let status = error.status_code();
+                let kind = super::error_type(&error);
+                let reason = error.public_message();
+                let cause = json!({"type": kind, "reason": reason});
+                json!({
+                    "error": {"root_cause": [cause], "type": kind, "reason": reason},
+                    "status": status,
+                })
+            }
+        }
+    });
+    let responses = futures::future::join_all(searches).await;
+    Ok(json!({"took": started.elapsed().as_millis() as u64, "responses": responses}))
+}
+
+/// URL parameters of `_msearch`: those of `_search` that apply to every search, and the
+/// concurrency hints clients send.
+fn multi_search_params(query_string: &str) -> Result<EsSearchParams> {
+    let kept: Vec<(String, String)> = form_urlencoded::parse(query_string.as_bytes())
+        .filter(|(key, _)| {
+            !matches!(
+                key.as_ref(),
+                "max_concurrent_searches" | "max_concurrent_shard_requests"
+            )
+        })
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    let query_string = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    EsSearchParams::parse(&query_string)
+}
+
+/// The index of one `_msearch` header, or the path's when the header names none.
+fn msearch_index(header: &str, path_index: Option<&str>) -> Result<String> {
+    let header: Value = serde_json::from_str(header).map_err(|error| {
+        SearchError::InvalidRequest(format!("an _msearch header is not JSON: {error}"))
+    })?;
+    let index = match header.get("index") {
+        Some(Value::String(index)) => Some(index.clone()),
+        Some(Value::Array(indexes)) => Some(
+            indexes
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        _ => None,
+    };
+    index
+        .or_else(|| path_index.map(str::to_string))
+        .ok_or_else(|| {
+            SearchError::InvalidRequest("an _msearch header must name its index".to_string())
+        })
+}
+
 /// `_count` on one index: `{"count", "_shards"}`.
 pub(super) async fn count(
     service: &SearchService,
@@ -468,26 +588,6 @@ fn filter_source(value: &mut Value, filter: &SourceFilter, prefix: &str) {
         }
         included
     });
-}
-
-/// `*` matches any run of characters; the rest is literal.
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() {
-        return false;
-    }
-    let mut rest = &text[first.len()..];
-    for middle in &parts[1..parts.len() - 1] {
-        match rest.find(middle) {
-            Some(found) => rest = &rest[found + middle.len()..],
-            None => return false,
-        }
-    }
-    rest.ends_with(last)
 }
 
 #[cfg(test)]

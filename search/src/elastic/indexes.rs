@@ -1,0 +1,248 @@
+//! Index patterns and the routes about indexes rather than documents: `_cat/indices`,
+//! `_resolve/index` and `_stats`.
+//!
+//! A pattern is Elasticsearch's: a comma-separated list of index ids and `*` globs, each
+//! optionally `-excluded` from what the entries before it matched.
+//!
+//! ```
+//! use hydrant_search::elastic::IndexPattern;
+//!
+//! let pattern = IndexPattern::parse("logs-*,-logs-debug").unwrap();
+//! assert!(pattern.matches("logs-web"));
+//! assert!(!pattern.matches("logs-debug"));
+//! ```
+
+use hydrant_metastore::IndexMetadata;
+use serde_json::{Map, Value, json};
+
+use super::glob_matches;
+use crate::error::{Result, SearchError};
+use crate::searcher::SearchService;
+
+/// Most entries a pattern may list.
+const MAX_PATTERN_ENTRIES: usize = 100;
+
+/// A parsed index pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexPattern {
+    /// In order: (excluded, glob).
+    entries: Vec<(bool, String)>,
+}
+
+impl IndexPattern {
+    /// Parses `a,b*,-c`; `_all` and an empty pattern mean every index.
+    pub fn parse(pattern: &str) -> Result<Self> {
+        let mut entries = Vec::new();
+        for entry in pattern.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (excluded, glob) = match entry.strip_prefix('-') {
+                Some(glob) => (true, glob),
+                None => (false, entry),
+            };
+            let glob = if glob == "_all" { "*" } else { glob };
+            entries.push((excluded, glob.to_string()));
+        }
+        if entries.len() > MAX_PATTERN_ENTRIES {
+            return Err(SearchError::InvalidRequest(format!(
+                "an index pattern lists at most {MAX_PATTERN_ENTRIES} entries"
+            )));
+        }
+        if entries.iter().all(|(excluded, _)| *excluded) {
+            entries.insert(0, (false, "*".to_string()));
+        }
+        Ok(IndexPattern { entries })
+    }
+
+    /// Whether `index_id` is selected: the last entry that matches it decides.
+    pub fn matches(&self, index_id: &str) -> bool {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(_, glob)| glob_matches(glob, index_id))
+            .is_some_and(|(excluded, _)| !excluded)
+    }
+
+    /// Index ids named without a glob, which must exist.
+    fn concrete_names(&self) -> impl Iterator<Item = &str> {
+        self.entries
+            .iter()
+            .filter(|(excluded, glob)| !excluded && !glob.contains('*'))
+            .map(|(_, glob)| glob.as_str())
+    }
+}
+
+/// The indexes `pattern` selects, in id order. A concrete name that does not exist is an
+/// error (404), as in Elasticsearch; a glob may select nothing.
+pub async fn resolve_indexes(service: &SearchService, pattern: &str) -> Result<Vec<IndexMetadata>> {
+    let pattern = IndexPattern::parse(pattern)?;
+    let mut indexes = service.metastore().list_indexes().await?;
+    for name in pattern.concrete_names() {
+        if !indexes.iter().any(|index| index.index_id() == name) {
+            return Err(SearchError::IndexNotFound(name.to_string()));
+        }
+    }
+    indexes.retain(|index| pattern.matches(index.index_id()));
+    indexes.sort_by(|left, right| left.index_id().cmp(right.index_id()));
+    Ok(indexes)
+}
+
+struct IndexSizes {
+    docs: u64,
+    store_bytes: u64,
+    dataset_bytes: u64,
+}
+
+fn sizes(index: &IndexMetadata) -> IndexSizes {
+    let splits: Vec<_> = index.published_splits().collect();
+    IndexSizes {
+        docs: index.num_published_docs(),
+        store_bytes: splits.iter().map(|split| split.split_size_bytes).sum(),
+        dataset_bytes: splits
+            .iter()
+            .map(|split| split.uncompressed_docs_size_bytes)
+            .sum(),
+    }
+}
+
+/// Bytes as `_cat` writes them: `222.8kb`, `1.2mb`.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["b", "kb", "mb", "gb", "tb"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}b")
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
+/// `GET _cat/indices[/{pattern}]?format=json[&h=columns][&health=green]`: one row per index,
+/// every value a string, as `_cat` gives them.
+pub(super) async fn cat_indices(
+    service: &SearchService,
+    pattern: &str,
+    query_string: &str,
+) -> Result<Value> {
+    let mut columns: Option<Vec<String>> = None;
+    let mut health = None;
+    for (key, value) in form_urlencoded::parse(query_string.as_bytes()) {
+        match key.as_ref() {
+            "format" if value != "json" => {
+                return Err(SearchError::InvalidRequest(
+                    "_cat/indices answers in JSON only: pass format=json".to_string(),
+                ));
+            }
+            "h" => columns = Some(value.split(',').map(str::to_string).collect()),
+            "health" => health = Some(value.into_owned()),
+            "format" | "bytes" | "v" | "s" | "expand_wildcards" | "pretty" | "pri" => {}
+            other => {
+                return Err(SearchError::InvalidRequest(format!(
+                    "request contains unrecognized parameter: [{other}]"
+                )));
+            }
+        }
+    }
+    // Every index is green: its splits are on S3, with S3's durability.
+    if health.is_some_and(|health| health != "green") {
+        return Ok(Value::Array(Vec::new()));
+    }
+    let indexes = resolve_indexes(service, pattern).await?;
+    let rows = indexes
+        .iter()
+        .map(|index| {
+            let sizes = sizes(index);
+            let store = human_bytes(sizes.store_bytes);
+            let row = json!({
+                "health": "green",
+                "status": "open",
+                "index": index.index_id(),
+                "uuid": index.index_id(),
+                "pri": "1",
+                "rep": "1",
+                "docs.count": sizes.docs.to_string(),
+                "docs.deleted": "0",
+                "store.size": store,
+                "pri.store.size": store,
+                "dataset.size": human_bytes(sizes.dataset_bytes),
+            });
+            match &columns {
+                None => row,
+                Some(columns) => {
+                    let mut picked = Map::new();
+                    for column in columns {
+                        if let Some(value) = row.get(column) {
+                            picked.insert(column.clone(), value.clone());
+                        }
+                    }
+                    Value::Object(picked)
+                }
+            }
+        })
+        .collect();
+    Ok(Value::Array(rows))
+}
+
+/// `GET _resolve/index/{pattern}`.
+pub(super) async fn resolve_index(service: &SearchService, pattern: &str) -> Result<Value> {
+    let indexes = match resolve_indexes(service, pattern).await {
+        Ok(indexes) => indexes,
+        // Resolving reports what exists; a missing name is simply not there.
+        Err(SearchError::IndexNotFound(_)) => Vec::new(),
+        Err(error) => return Err(error),
+    };
+    let indices: Vec<Value> = indexes
+        .iter()
+        .map(|index| json!({"name": index.index_id(), "attributes": ["open"]}))
+        .collect();
+    Ok(json!({"indices": indices, "aliases": [], "data_streams": []}))
+}
+
+/// `GET [{pattern}/]_stats`: documents and bytes per index and in all.
+pub(super) async fn stats(service: &SearchService, pattern: &str) -> Result<Value> {
+    let indexes = resolve_indexes(service, pattern).await?;
+    let entry = |docs: u64, bytes: u64| {
+        let part = json!({
+            "docs": {"count": docs, "deleted": 0},
+            "store": {"size_in_bytes": bytes},
+        });
+        json!({"primaries": part, "total": part})
+    };
+    let mut per_index = Map::new();
+    let (mut all_docs, mut all_bytes) = (0, 0);
+    for index in &indexes {
+        let sizes = sizes(index);
+        all_docs += sizes.docs;
+        all_bytes += sizes.store_bytes;
+        per_index.insert(
+            index.index_id().to_string(),
+            entry(sizes.docs, sizes.store_bytes),
+        );
+    }
+    let shards = indexes.len();
+    Ok(json!({
+        "_shards": {"total": shards, "successful": shards, "failed": 0},
+        "_all": entry(all_docs, all_bytes),
+        "indices": per_index,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_include_then_exclude() {
+        let pattern = IndexPattern::parse("a*,-ab*,abc").unwrap();
+        assert!(pattern.matches("a"));
+        assert!(!pattern.matches("abd"));
+        assert!(pattern.matches("abc"));
+        assert!(!pattern.matches("b"));
+        assert!(IndexPattern::parse("-x").unwrap().matches("y"));
+        assert!(IndexPattern::parse("_all").unwrap().matches("y"));
+        assert_eq!(human_bytes(228_147), "222.8kb");
+        assert_eq!(human_bytes(12), "12b");
+    }
+}

@@ -136,7 +136,7 @@ class TemplateInvariants(unittest.TestCase):
         # The queue keeps messages 14 days; the indexer's checkpoint remembers 15 by default.
         self.assertLessEqual(self.resource("IndexingQueue", "AWS::SQS::Queue")["MessageRetentionPeriod"], 14 * 86400)
 
-    def test_the_api_requires_a_key_that_is_not_in_the_template(self):
+    def test_every_api_route_is_proxied_and_requires_a_key_that_is_not_in_the_template(self):
         api = self.resource("SearchApi", "AWS::Serverless::Api")
         self.assertTrue(api["Auth"]["ApiKeyRequired"])
         self.assertIn("Throttle", api["Auth"]["UsagePlan"])
@@ -145,6 +145,8 @@ class TemplateInvariants(unittest.TestCase):
         self.assertTrue(api_events)
         for event in api_events:
             self.assertTrue(event["Auth"]["ApiKeyRequired"], event["Path"])
+        # One greedy proxy under /api/v1/, so every route of the REST core is reachable.
+        self.assertIn(("/api/v1/{proxy+}", "ANY"), [(event["Path"], event["Method"]) for event in api_events])
         for name, resource in self.resources.items():
             if resource["Type"] == "AWS::ApiGateway::ApiKey":
                 self.assertNotIn("Value", resource.get("Properties", {}), name)

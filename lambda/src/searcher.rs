@@ -29,7 +29,7 @@ use hydrant_search::rest::{HttpRequest, HttpResponse, handle_request};
 use hydrant_search::settings::SearcherSettings;
 use hydrant_search::split_cache::SplitCache;
 use lambda_runtime::LambdaEvent;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::LambdaError;
 
@@ -142,11 +142,18 @@ pub async fn handle_event(service: &SearchService, event: Value) -> Value {
 
 /// A direct invocation: `{"index_id": "...", <search request fields>}`. The answer is the
 /// search response, or `{"status", "message"}` on error.
+///
+/// A direct invocation may also name any route of the REST API:
+/// `{"method": "POST", "path": "/api/v1/_elastic/logs/_search", "query_string": "q=...",
+/// "body": {...}}`; the answer is then `{"status", "body"}` whatever the status.
 async fn handle_direct(service: &SearchService, event: Value) -> Value {
     let Value::Object(mut fields) = event else {
         let message = r#"a direct invocation takes a JSON object: {"index_id": ..., "query": ...}"#;
         return json!({"status": 400, "message": message});
     };
+    if fields.contains_key("path") {
+        return handle_direct_route(service, fields).await;
+    }
     let Some(Value::String(index_id)) = fields.remove("index_id") else {
         return json!({"status": 400, "message": "a direct invocation needs `index_id`"});
     };
@@ -171,6 +178,36 @@ async fn handle_direct(service: &SearchService, event: Value) -> Value {
     }
     let message = body.get("message").cloned().unwrap_or(Value::Null);
     json!({"status": response.status, "message": message})
+}
+
+/// A direct invocation that names its route: method, path, query string and body, as an
+/// HTTP request would carry them (the body as JSON, or as a string for NDJSON).
+async fn handle_direct_route(service: &SearchService, fields: Map<String, Value>) -> Value {
+    let text = |key: &str| fields.get(key).and_then(Value::as_str);
+    let (Some(path), method) = (text("path"), text("method").unwrap_or("GET")) else {
+        return json!({"status": 400, "body": {"message": "`path` must be a string"}});
+    };
+    let body = match fields.get("body") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(body)) => body.clone().into_bytes(),
+        Some(body) => body.to_string().into_bytes(),
+    };
+    let response = handle_request(
+        service,
+        HttpRequest {
+            method,
+            path,
+            query_string: text("query_string"),
+            body: &body,
+        },
+    )
+    .await;
+    if response.body.len() > MAX_RESPONSE_BYTES {
+        let message = too_large_message(response.body.len());
+        return json!({"status": 413, "body": {"message": message}});
+    }
+    let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    json!({"status": response.status, "body": body})
 }
 
 fn parse_http_event(kind: EventKind, event: Value) -> Result<EventRequest, String> {

@@ -134,6 +134,31 @@ async fn direct_invocations() {
     assert!(response["message"].as_str().unwrap().contains("index_id"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_invocations_reach_every_route() {
+    let fixture = fixture().await;
+    let event = json!({
+        "method": "POST",
+        "path": "/api/v1/_elastic/fruit/_search",
+        "query_string": "size=1",
+        "body": {"query": {"term": {"name": "banana"}}},
+    });
+    assert_eq!(event_kind(&event), EventKind::Direct);
+    let response = handle_event(&fixture.service, event).await;
+    assert_eq!(response["status"], 200, "{response}");
+    assert_eq!(response["body"]["hits"]["total"]["value"], 100);
+    let ndjson = "{\"index\": \"fruit\"}\n{\"size\": 0}\n";
+    let event = json!({"method": "POST", "path": "/api/v1/_elastic/_msearch", "body": ndjson});
+    let response = handle_event(&fixture.service, event).await;
+    assert_eq!(
+        response["body"]["responses"][0]["hits"]["total"]["value"],
+        400
+    );
+    let event = json!({"path": "/api/v1/indexes/nope"});
+    let response = handle_event(&fixture.service, event).await;
+    assert_eq!(response["status"], 404);
+}
+
 /// The handler as the runtime calls it, with a default context as the runtime's examples
 /// test theirs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,6 +121,18 @@ fn main() {
         write(root, "http_request", &format!("r{number}"), request);
     }
 
+    // Elasticsearch requests: a route byte, the query string's line, the body.
+    let elastic: [&[u8]; 5] = [
+        b"\x00size=2&sort=id:desc\n{\"query\": {\"bool\": {\"must\": [{\"match\": {\"body\": \"fox\"}}], \"should\": [{\"term\": {\"name\": \"a\"}}, {\"range\": {\"ts\": {\"gte\": \"2023-11-14T22:13:20Z\"}}}], \"minimum_should_match\": 1}}}",
+        b"\x00\n{\"query\": {\"multi_match\": {\"query\": \"quick fo\", \"fields\": [\"body^2\", \"name\"], \"type\": \"phrase_prefix\"}}, \"_source\": {\"excludes\": [\"attrs.*\"]}, \"aggs\": {\"n\": {\"terms\": {\"field\": \"name\"}}}}",
+        b"\x01q=body:fox%20-name:b\n{\"query\": {\"regexp\": {\"attrs.k\": {\"value\": \"v.*\", \"case_insensitive\": true}}}}",
+        b"\x02extra_filters=id:>1\n{\"index\": \"fuzz\"}\n{\"query\": {\"wildcard\": {\"name\": \"a*?\"}}}\n{\"index\": [\"nope\"]}\n{}\n",
+        b"\x83format=json&h=index,docs.count\n",
+    ];
+    for (number, request) in elastic.iter().enumerate() {
+        write(root, "elastic_request", &format!("q{number}"), request);
+    }
+
     // A real split of the fuzz index.
     let service = hydrant_fuzz::service();
     let runtime = hydrant_fuzz::runtime();

@@ -1,0 +1,48 @@
+//! The Elasticsearch-compatible API over a real index of every field type: any URL parameters
+//! and body, on `_search`, `_count`, `_msearch` or the index routes, give an answer in
+//! Elasticsearch's shape with a known status. Never a panic, never a stack overflow (the query
+//! DSL's nesting and size are bounded).
+#![no_main]
+
+use hydrant_search::rest::{HttpRequest, handle_request};
+use libfuzzer_sys::fuzz_target;
+
+const PATHS: [&str; 6] = [
+    "/api/v1/_elastic/fuzz/_search",
+    "/api/v1/_elastic/fuzz/_count",
+    "/api/v1/_elastic/_msearch",
+    "/api/v1/_elastic/_cat/indices/fuzz*",
+    "/api/v1/_elastic/fuzz*,-x/_stats",
+    "/api/v1/indexes",
+];
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&route, rest)) = input.split_first() else {
+        return;
+    };
+    // The first line is the query string, the rest the body.
+    let (query, body) = match rest.iter().position(|&byte| byte == b'\n') {
+        Some(end) => (&rest[..end], &rest[end + 1..]),
+        None => (&rest[..0], rest),
+    };
+    let Ok(query) = std::str::from_utf8(query) else {
+        return;
+    };
+    let path = PATHS[usize::from(route) % PATHS.len()];
+    let method = if route & 0x80 == 0 { "POST" } else { "GET" };
+    let response = hydrant_fuzz::runtime().block_on(handle_request(
+        hydrant_fuzz::service(),
+        HttpRequest {
+            method,
+            path,
+            query_string: Some(query),
+            body,
+        },
+    ));
+    assert!(
+        matches!(response.status, 200 | 400 | 404 | 405 | 413),
+        "status {}: {}",
+        response.status,
+        String::from_utf8_lossy(&response.body)
+    );
+});

@@ -52,6 +52,10 @@ pub struct SearchRequest {
     /// Add the request's cost (splits, GETs, bytes, cache hits) to the response.
     #[serde(default)]
     pub stats: bool,
+    /// Add each hit's sort values to the response (`sort_values`), which the Elasticsearch
+    /// API returns as `hits[].sort`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sort_values: bool,
 }
 
 fn default_true() -> bool {
@@ -219,6 +223,10 @@ pub struct SearchResponse {
     /// When `aggs` asks: the Elasticsearch-shaped aggregation results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregations: Option<Value>,
+    /// Per hit, when `sort_values` asks: one value per sort key (`null` where the document has
+    /// none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_values: Option<Vec<Vec<Value>>>,
     pub elapsed_time_micros: u64,
     /// Splits that could not be searched; the rest of the response is still valid.
     pub errors: Vec<String>,

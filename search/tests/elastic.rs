@@ -223,6 +223,7 @@ async fn search_responses_have_elasticsearch_shapes() {
         let mut keys: Vec<&String> = source.keys().collect();
         keys.sort();
         assert_eq!(keys, ["id", "price"]);
+        assert_eq!(hit["sort"], json!([hit["_source"]["price"]]));
     }
     // The same page from the native API: same documents, same order.
     let (_, native, _) = call(
@@ -258,6 +259,7 @@ async fn search_responses_have_elasticsearch_shapes() {
     .await;
     assert!(no_total["hits"].get("total").is_none());
     assert!(no_total["hits"]["hits"][0].get("_source").is_none());
+    assert!(no_total["hits"]["hits"][0].get("sort").is_none());
     assert_eq!(no_total["hits"]["hits"].as_array().unwrap().len(), 10);
 }
 

@@ -169,6 +169,7 @@ fn build_request(params: &EsSearchParams, body: &[u8]) -> Result<(SearchRequest,
     let mut request = SearchRequest::new("*");
     request.query_ast = Some(query_ast);
     request.stats = true;
+    request.sort_values = true;
     request.max_hits = match (params.size, body.remove("size")) {
         (Some(size), _) => size,
         (None, Some(size)) => usize_field(&size, "size")?,
@@ -510,6 +511,7 @@ pub(super) async fn count(
 }
 
 fn es_search_response(index_id: &str, response: SearchResponse, extras: &EsExtras) -> Value {
+    let mut sort_values = response.sort_values.unwrap_or_default().into_iter();
     let hits: Vec<Value> = response
         .hits
         .into_iter()
@@ -518,6 +520,10 @@ fn es_search_response(index_id: &str, response: SearchResponse, extras: &EsExtra
             if !extras.source.disabled {
                 filter_source(&mut document, &extras.source, "");
                 hit["_source"] = document;
+            }
+            // Elasticsearch gives `sort` only to hits of a sorted search.
+            if let Some(values) = sort_values.next().filter(|values| !values.is_empty()) {
+                hit["sort"] = Value::Array(values);
             }
             hit
         })

@@ -35,7 +35,7 @@ use crate::cache::{
 use crate::error::Result;
 use crate::fetcher::FetchStats;
 use crate::request::{SearchRequest, SearchResponse, SearchStats};
-use crate::sort::final_page;
+use crate::sort::{SortValue, final_page};
 use crate::split_cache::SplitCache;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -168,6 +168,17 @@ impl SearchService {
             request.start_offset,
             request.max_hits,
         );
+        let sort_values = request.sort_values.then(|| {
+            page.iter()
+                .map(|candidate| {
+                    candidate
+                        .values
+                        .iter()
+                        .map(|value| value.map_or(serde_json::Value::Null, SortValue::to_json))
+                        .collect()
+                })
+                .collect()
+        });
         let fetch_stats = Arc::new(FetchStats::default());
         let (hits, snippets) = self
             .fetch_hits(
@@ -217,6 +228,7 @@ impl SearchService {
             hits,
             snippets,
             aggregations,
+            sort_values,
             elapsed_time_micros,
             errors,
             stats: request.stats.then_some(stats),

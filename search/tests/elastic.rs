@@ -139,6 +139,15 @@ async fn query_dsl_counts_match_the_dataset() {
             count_where(|i| i % 3 == 1),
         ),
         (json!({"wildcard": {"extra": "x*"}}), count_where(|_| true)),
+        // An empty prefix on a json path (found by fuzzing: it once built a term of no type).
+        (
+            json!({"match_phrase_prefix": {"extra": ""}}),
+            count_where(|_| true),
+        ),
+        (
+            json!({"match_bool_prefix": {"extra": ""}}),
+            count_where(|_| true),
+        ),
         (
             json!({"regexp": {"extra": "x[02]"}}),
             count_where(|i| i % 3 != 1),
@@ -509,4 +518,34 @@ async fn index_routes_resolve_patterns() {
             .unwrap()
             > 0
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_field_names_are_refused() {
+    let fixture = fixture().await;
+    for query in [
+        json!({"range": {"extra\u{0}x": {"gte": "1"}}}),
+        json!({"term": {"extra\u{1}x": "1"}}),
+        json!({"exists": {"field": "\u{0}"}}),
+    ] {
+        let (status, response, _) = call(
+            &fixture.service,
+            "POST",
+            "/api/v1/_elastic/fruit/_search",
+            None,
+            Some(json!({"query": query})),
+        )
+        .await;
+        assert_eq!(status, 400, "{query}: {response}");
+    }
+    // The native API's query strings reach the same resolution.
+    let (status, response, _) = call(
+        &fixture.service,
+        "GET",
+        "/api/v1/fruit/search",
+        Some("query=extra%00x:>1"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{response}");
 }

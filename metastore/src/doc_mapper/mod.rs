@@ -161,6 +161,11 @@ impl DocMapper {
     /// Resolves a dotted path from a query: a mapped field, a path inside a json field, or a
     /// path inside the dynamic field.
     pub fn resolve_field(&self, path: &str) -> Option<ResolvedField<'_>> {
+        // tantivy ends a json path at a NUL and separates its segments with 0x01: a name
+        // holding either would build a term tantivy decodes wrongly (and panics on).
+        if path.contains(['\u{0}', '\u{1}']) {
+            return None;
+        }
         if let Some(&index) = self.field_index_by_path.get(path) {
             return Some(ResolvedField::Mapped(&self.fields[index]));
         }

@@ -167,9 +167,7 @@ async fn list_indexes(
         patterns.join(",")
     };
     let pattern = elastic::IndexPattern::parse(&pattern)?;
-    let mut indexes = service.metastore().list_indexes().await?;
-    indexes.retain(|index| pattern.matches(index.index_id()));
-    indexes.sort_by(|left, right| left.index_id().cmp(right.index_id()));
+    let indexes = pattern.select(service.metastore().list_indexes().await?);
     Ok(indexes
         .iter()
         .map(|metadata| {

@@ -61,6 +61,13 @@ impl IndexPattern {
             .is_some_and(|(excluded, _)| !excluded)
     }
 
+    /// The indexes of `indexes` the pattern selects, in id order.
+    pub fn select(&self, mut indexes: Vec<IndexMetadata>) -> Vec<IndexMetadata> {
+        indexes.retain(|index| self.matches(index.index_id()));
+        indexes.sort_by(|left, right| left.index_id().cmp(right.index_id()));
+        indexes
+    }
+
     /// Index ids named without a glob, which must exist.
     fn concrete_names(&self) -> impl Iterator<Item = &str> {
         self.entries
@@ -74,15 +81,13 @@ impl IndexPattern {
 /// error (404), as in Elasticsearch; a glob may select nothing.
 pub async fn resolve_indexes(service: &SearchService, pattern: &str) -> Result<Vec<IndexMetadata>> {
     let pattern = IndexPattern::parse(pattern)?;
-    let mut indexes = service.metastore().list_indexes().await?;
+    let indexes = service.metastore().list_indexes().await?;
     for name in pattern.concrete_names() {
         if !indexes.iter().any(|index| index.index_id() == name) {
             return Err(SearchError::IndexNotFound(name.to_string()));
         }
     }
-    indexes.retain(|index| pattern.matches(index.index_id()));
-    indexes.sort_by(|left, right| left.index_id().cmp(right.index_id()));
-    Ok(indexes)
+    Ok(pattern.select(indexes))
 }
 
 struct IndexSizes {

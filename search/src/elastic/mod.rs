@@ -18,7 +18,7 @@ mod search;
 
 pub use indexes::{IndexPattern, resolve_indexes};
 pub use query_dsl::{MAX_TERMS, query_from_dsl, query_from_query_string};
-pub use search::{EsSearchParams, MAX_MULTI_SEARCHES, es_search_request};
+pub use search::{EsSearchParams, MAX_MULTI_SEARCHES};
 
 use serde_json::{Value, json};
 
@@ -143,16 +143,16 @@ fn ok(value: &Value) -> HttpResponse {
 fn respond(result: Result<Value, SearchError>) -> HttpResponse {
     match result {
         Ok(value) => ok(&value),
-        Err(error) => {
-            HttpResponse::log_search_error(&error);
-            let status = error.status_code();
-            error_response(status, error_type(&error), &error.public_message())
-        }
+        Err(error) => HttpResponse::json(
+            error.status_code(),
+            &search_error_body(&error),
+            ResponseFormat::Json,
+        ),
     }
 }
 
 /// The Elasticsearch exception type clients map a status to.
-pub(crate) fn error_type(error: &SearchError) -> &'static str {
+fn error_type(error: &SearchError) -> &'static str {
     match error.status_code() {
         404 => "index_not_found_exception",
         400 => "parsing_exception",
@@ -164,12 +164,30 @@ pub(crate) fn error_type(error: &SearchError) -> &'static str {
 
 /// An error as Elasticsearch writes one.
 pub(crate) fn error_response(status: u16, kind: &str, reason: &str) -> HttpResponse {
+    HttpResponse::json(
+        status,
+        &error_body(status, kind, reason),
+        ResponseFormat::Json,
+    )
+}
+
+/// The body of an Elasticsearch error: alone, or as one answer of an `_msearch`.
+pub(crate) fn error_body(status: u16, kind: &str, reason: &str) -> Value {
     let cause = json!({"type": kind, "reason": reason});
-    let body = json!({
+    json!({
         "error": {"root_cause": [cause], "type": kind, "reason": reason},
         "status": status,
-    });
-    HttpResponse::json(status, &body, ResponseFormat::Json)
+    })
+}
+
+/// The Elasticsearch error for a failed search, logged as the native API logs it.
+pub(crate) fn search_error_body(error: &SearchError) -> Value {
+    HttpResponse::log_search_error(error);
+    error_body(
+        error.status_code(),
+        error_type(error),
+        &error.public_message(),
+    )
 }
 
 /// `*` matches any run of characters; the rest is literal.

@@ -133,7 +133,7 @@ fn scalar(value: &str) -> Value {
 }
 
 /// What to keep of each hit's `_source`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct SourceFilter {
     /// `_source: false`: no source at all.
     pub disabled: bool,
@@ -149,12 +149,8 @@ pub(crate) struct EsExtras {
     pub track_total_hits: bool,
 }
 
-/// Builds the [`SearchRequest`] of an Elasticsearch search: URL parameters (which win, as in
-/// Elasticsearch) over the JSON body.
-pub fn es_search_request(params: &EsSearchParams, body: &[u8]) -> Result<SearchRequest> {
-    Ok(build_request(params, body)?.0)
-}
-
+/// Builds the [`SearchRequest`] of an Elasticsearch search, URL parameters (which win, as in
+/// Elasticsearch) over the JSON body, with what the response needs beside it.
 fn build_request(params: &EsSearchParams, body: &[u8]) -> Result<(SearchRequest, EsExtras)> {
     let mut body = parse_body(body)?;
     let query_ast = match (&params.q, body.remove("query")) {
@@ -435,17 +431,7 @@ pub(super) async fn multi_search(
                 response["status"] = json!(200);
                 response
             }
-            Err(error) => {
-                crate::rest::HttpResponse::log_search_error(&error);
-                let status = error.status_code();
-                let kind = super::error_type(&error);
-                let reason = error.public_message();
-                let cause = json!({"type": kind, "reason": reason});
-                json!({
-                    "error": {"root_cause": [cause], "type": kind, "reason": reason},
-                    "status": status,
-                })
-            }
+            Err(error) => super::search_error_body(&error),
         }
     });
     let responses = futures::future::join_all(searches).await;
@@ -559,6 +545,11 @@ fn shards_of(stats: &Option<SearchStats>, failed: usize) -> Value {
 /// Patterns are dotted paths with `*` wildcards; an object is kept when its path or any of
 /// its fields' paths match.
 fn filter_source(value: &mut Value, filter: &SourceFilter, prefix: &str) {
+    filter_fields(value, filter, prefix, filter.includes.is_empty());
+}
+
+/// `included`: an enclosing object matched an include, so every field below is included.
+fn filter_fields(value: &mut Value, filter: &SourceFilter, prefix: &str, included: bool) {
     let Value::Object(fields) = value else {
         return;
     };
@@ -575,21 +566,13 @@ fn filter_source(value: &mut Value, filter: &SourceFilter, prefix: &str) {
         {
             return false;
         }
-        let included = filter.includes.is_empty()
+        let included = included
             || filter
                 .includes
                 .iter()
                 .any(|pattern| glob_matches(pattern, &path));
         if child.is_object() {
-            let sub_filter = if included {
-                SourceFilter {
-                    includes: Vec::new(),
-                    ..filter.clone()
-                }
-            } else {
-                filter.clone()
-            };
-            filter_source(child, &sub_filter, &path);
+            filter_fields(child, filter, &path, included);
             return included || child.as_object().is_some_and(|map| !map.is_empty());
         }
         included

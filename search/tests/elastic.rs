@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::fixture;
+use common::{fixture, request};
 use hydrant_ingest::testing::fruit_count_where as count_where;
 use hydrant_search::SearchService;
-use hydrant_search::rest::{HttpRequest, HttpResponse, handle_request};
+use hydrant_search::rest::HttpResponse;
 use serde_json::{Value, json};
 
 async fn call(
@@ -17,16 +17,7 @@ async fn call(
     body: Option<Value>,
 ) -> (u16, Value, HttpResponse) {
     let body = body.map(|body| body.to_string()).unwrap_or_default();
-    let response = handle_request(
-        service,
-        HttpRequest {
-            method,
-            path,
-            query_string: query,
-            body: body.as_bytes(),
-        },
-    )
-    .await;
+    let response = request(service, method, path, query, body.as_bytes()).await;
     let json = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     (response.status, json, response)
 }
@@ -391,16 +382,7 @@ async fn call_ndjson(
     lines: &[Value],
 ) -> Value {
     let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
-    let response = handle_request(
-        service,
-        HttpRequest {
-            method: "POST",
-            path,
-            query_string: query,
-            body: body.as_bytes(),
-        },
-    )
-    .await;
+    let response = request(service, "POST", path, query, body.as_bytes()).await;
     assert_eq!(response.status, 200);
     serde_json::from_slice(&response.body).unwrap()
 }

@@ -11,9 +11,8 @@
 
 mod common;
 
-use common::fixture;
+use common::{fixture, request};
 use hydrant_ingest::testing::fruit_count_where as count_where;
-use hydrant_search::rest::{HttpRequest, handle_request};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -46,16 +45,8 @@ async fn the_quickwit_data_source_initialises_and_draws_its_panels() {
     let service = &fixture.service;
 
     // Initialisation: the timestamp field and its output format.
-    let response = handle_request(
-        service,
-        HttpRequest {
-            method: "GET",
-            path: "/api/v1/indexes",
-            query_string: Some("index_id_patterns=fru*"),
-            body: b"",
-        },
-    )
-    .await;
+    let query = Some("index_id_patterns=fru*");
+    let response = request(service, "GET", "/api/v1/indexes", query, b"").await;
     assert_eq!(response.status, 200);
     let indexes: Value = serde_json::from_slice(&response.body).unwrap();
     let doc_mapping = &indexes[0]["index_config"]["doc_mapping"];
@@ -101,16 +92,9 @@ async fn the_quickwit_data_source_initialises_and_draws_its_panels() {
         .iter()
         .map(|line| format!("{line}\n"))
         .collect();
-    let response = handle_request(
-        service,
-        HttpRequest {
-            method: "POST",
-            path: "/api/v1/_elastic/_msearch",
-            query_string: Some("max_concurrent_shard_requests=5"),
-            body: body.as_bytes(),
-        },
-    )
-    .await;
+    let query = Some("max_concurrent_shard_requests=5");
+    let path = "/api/v1/_elastic/_msearch";
+    let response = request(service, "POST", path, query, body.as_bytes()).await;
     assert_eq!(response.status, 200);
     let answer: Value = serde_json::from_slice(&response.body).unwrap();
     let responses = answer["responses"].as_array().unwrap();

@@ -5,6 +5,7 @@
 
 use hydrant_ingest::testing::LocalIndex;
 use hydrant_metastore::storage::SharedStorage;
+use hydrant_search::rest::{HttpRequest, HttpResponse, handle_request};
 use hydrant_search::{SearchService, SearcherConfig};
 
 pub struct Fixture {
@@ -21,4 +22,21 @@ pub async fn fixture() -> Fixture {
         index_storage: local.index_storage.clone(),
         local,
     }
+}
+
+/// One request through the REST core, as a transport would send it.
+pub async fn request(
+    service: &SearchService,
+    method: &str,
+    path: &str,
+    query_string: Option<&str>,
+    body: &[u8],
+) -> HttpResponse {
+    let request = HttpRequest {
+        method,
+        path,
+        query_string,
+        body,
+    };
+    handle_request(service, request).await
 }

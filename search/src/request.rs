@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Result, SearchError};
 use crate::query::{MAX_QUERY_DEPTH, QueryAst};
+use crate::sort::{HitPosition, MAX_SORT_KEYS, is_order_marker};
 
 /// Hits per request at most; more needs pagination with `start_offset`.
 pub const MAX_HITS_LIMIT: usize = 10_000;
@@ -56,6 +57,18 @@ pub struct SearchRequest {
     /// API returns as `hits[].sort`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sort_values: bool,
+    /// Datetime sort values (in `sort_values` and `search_after`) in nanoseconds rather than
+    /// milliseconds: Quickwit's `epoch_nanos_int` sort format.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sort_datetime_nanos: bool,
+    /// Hits strictly after these sort values: one per sort key, as a previous response's
+    /// `sort_values` gave them (then the `_shard_doc` position if the sort has it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub search_after: Vec<Value>,
+    /// Hits strictly after this exact position, which a previous response gave as
+    /// `last_hit_position`: how a scroll resumes, skipping and repeating nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_after_position: Option<HitPosition>,
 }
 
 fn default_true() -> bool {
@@ -122,6 +135,9 @@ impl SearchRequest {
             self.search_field,
             self.aggs,
             self.count_all,
+            self.sort_datetime_nanos,
+            self.search_after,
+            self.search_after_position,
         ])
         .to_string()
     }
@@ -156,9 +172,11 @@ impl SearchRequest {
                         "`{key}` must be true or false, got `{value}`"
                     ))
                 })?),
-                "aggs" => serde_json::from_str::<Value>(&value).map_err(|error| {
-                    SearchError::InvalidRequest(format!("`aggs` is not JSON: {error}"))
-                })?,
+                "aggs" | "search_after" => {
+                    serde_json::from_str::<Value>(&value).map_err(|error| {
+                        SearchError::InvalidRequest(format!("`{key}` is not JSON: {error}"))
+                    })?
+                }
                 _ => Value::String(value.into_owned()),
             };
             if fields.insert(key.to_string(), value).is_some() {
@@ -201,10 +219,21 @@ impl SearchRequest {
                 "the query nests clauses more than {MAX_QUERY_DEPTH} levels deep"
             )));
         }
-        if self.sort_by.len() > crate::sort::MAX_SORT_KEYS {
+        let sort_keys = self
+            .sort_by
+            .iter()
+            .filter(|key| !is_order_marker(key))
+            .count();
+        if sort_keys > MAX_SORT_KEYS || self.sort_by.len() > MAX_SORT_KEYS + 2 {
             return Err(SearchError::InvalidRequest(format!(
-                "sort_by takes at most {} fields",
-                crate::sort::MAX_SORT_KEYS
+                "sort_by takes at most {MAX_SORT_KEYS} fields"
+            )));
+        }
+        if self.search_after.len() > MAX_SORT_KEYS + 1 {
+            return Err(SearchError::InvalidRequest(format!(
+                "search_after has {} values; the sort has at most {}",
+                self.search_after.len(),
+                MAX_SORT_KEYS + 1
             )));
         }
         Ok(())
@@ -227,6 +256,9 @@ pub struct SearchResponse {
     /// none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_values: Option<Vec<Vec<Value>>>,
+    /// With `sort_values`: the last hit's exact position, for `search_after_position`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_hit_position: Option<HitPosition>,
     pub elapsed_time_micros: u64,
     /// Splits that could not be searched; the rest of the response is still valid.
     pub errors: Vec<String>,

@@ -7,13 +7,19 @@
 //!
 //! [`TopHitsCollector`] keeps the best `limit` documents of each split by these keys;
 //! [`compare_candidates`] orders candidates of all splits the same way for the final page.
+//!
+//! [`SearchAfter`] resumes that order strictly after a position: the sort values of the last
+//! hit seen (Elasticsearch's `search_after`) and, when known, the hit itself, which breaks
+//! ties so that pages neither repeat nor skip documents with equal values.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
-use hydrant_metastore::doc_mapper::{DocMapper, FieldKind};
+use hydrant_metastore::doc_mapper::{DocMapper, FieldKind, ResolvedField};
+use serde_json::Value;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::Column;
+use tantivy::columnar::{Column, DynamicColumn};
 use tantivy::{DocId, Order, Score, SegmentOrdinal, SegmentReader};
 
 use crate::error::{Result, SearchError};
@@ -38,60 +44,68 @@ pub enum SortKind {
     F64,
     Datetime,
     Bool,
+    /// A path in a json or the dynamic field: each split's column there, whatever its type.
+    Dynamic,
 }
+
+/// The `sort_by` entry that asks for each hit's position (split, segment, document) as its
+/// last sort value, as Elasticsearch's `_shard_doc` does; document order is the tie-break of
+/// every sort anyway.
+pub const POSITION_SORT_KEY: &str = "_shard_doc";
 
 /// Sort keys with their orders; empty means document order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SortSpec {
     pub keys: Vec<(SortKey, Order)>,
+    /// Hits' sort values end with their position ([`POSITION_SORT_KEY`]).
+    pub position_value: bool,
+    /// Ties (and a sort with no key) in indexing order, oldest first, instead of newest
+    /// first: Elasticsearch's `_doc` ascending ([`DOCUMENT_ORDER_SORT_KEY`]).
+    pub oldest_first: bool,
 }
+
+/// The `sort_by` entry for document order: `_doc` (or `+_doc`) is oldest first, `-_doc` newest
+/// first (the default).
+pub const DOCUMENT_ORDER_SORT_KEY: &str = "_doc";
 
 impl SortSpec {
     /// Parses `sort_by` (`field`, `-field`, `+field`, `_score`, `-_score`) against a mapping.
     /// `_score` alone sorts by descending relevance.
     pub fn parse(sort_by: &[String], doc_mapper: &DocMapper) -> Result<Self> {
-        if sort_by.len() > MAX_SORT_KEYS {
+        let num_keys = sort_by.iter().filter(|key| !is_order_marker(key)).count();
+        if num_keys > MAX_SORT_KEYS {
             return Err(SearchError::InvalidRequest(format!(
-                "sort_by takes at most {MAX_SORT_KEYS} fields, got {}",
-                sort_by.len()
+                "sort_by takes at most {MAX_SORT_KEYS} fields, got {num_keys}"
             )));
         }
         let mut keys = Vec::with_capacity(sort_by.len());
+        let mut position_value = false;
+        let mut document_order: Option<bool> = None;
         for spec in sort_by {
+            if spec == POSITION_SORT_KEY {
+                position_value = true;
+                continue;
+            }
+            if position_value || document_order.is_some() {
+                return Err(SearchError::InvalidRequest(format!(
+                    "sort_by: `{DOCUMENT_ORDER_SORT_KEY}` and `{POSITION_SORT_KEY}` must come \
+                     after the sort fields"
+                )));
+            }
             let (name, order) = match spec.strip_prefix('-') {
                 Some(name) => (name, Order::Desc),
                 None => (spec.strip_prefix('+').unwrap_or(spec), Order::Asc),
             };
+            if name == DOCUMENT_ORDER_SORT_KEY {
+                document_order = Some(order == Order::Asc);
+                continue;
+            }
             if name == "_score" {
                 // Relevance reads naturally as "best first" whatever the sign.
                 keys.push((SortKey::Score, Order::Desc));
                 continue;
             }
-            let field = doc_mapper
-                .fields()
-                .iter()
-                .find(|field| field.path == name)
-                .ok_or_else(|| {
-                    SearchError::InvalidRequest(format!("sort_by: unknown field `{name}`"))
-                })?;
-            if !field.kind.is_fast() {
-                return Err(SearchError::InvalidRequest(format!(
-                    "sort_by: field `{name}` must be fast (fast: true)"
-                )));
-            }
-            let kind = match field.kind {
-                FieldKind::U64 { .. } => SortKind::U64,
-                FieldKind::I64 { .. } => SortKind::I64,
-                FieldKind::F64 { .. } => SortKind::F64,
-                FieldKind::Datetime { .. } => SortKind::Datetime,
-                FieldKind::Bool { .. } => SortKind::Bool,
-                _ => {
-                    return Err(SearchError::InvalidRequest(format!(
-                        "sort_by: field `{name}` is {}; sorting takes numeric, datetime or bool fields",
-                        field.kind.type_name()
-                    )));
-                }
-            };
+            let kind = sort_kind(name, doc_mapper)?;
             keys.push((
                 SortKey::Field {
                     name: name.to_string(),
@@ -100,12 +114,73 @@ impl SortSpec {
                 order,
             ));
         }
-        Ok(SortSpec { keys })
+        Ok(SortSpec {
+            keys,
+            position_value,
+            oldest_first: document_order.unwrap_or(false),
+        })
+    }
+
+    /// Whether hits come in plain document order (no key to read).
+    pub fn is_document_order(&self) -> bool {
+        self.keys.is_empty()
     }
 
     pub fn requires_scoring(&self) -> bool {
         self.keys.iter().any(|(key, _)| *key == SortKey::Score)
     }
+
+    /// The kind of each key's values (`None` for `_score`).
+    pub fn kinds(&self) -> impl Iterator<Item = Option<SortKind>> + '_ {
+        self.keys.iter().map(|(key, _)| match key {
+            SortKey::Score => None,
+            SortKey::Field { kind, .. } => Some(*kind),
+        })
+    }
+}
+
+/// Whether a `sort_by` entry orders ties rather than naming a field.
+pub fn is_order_marker(key: &str) -> bool {
+    key == POSITION_SORT_KEY || key.trim_start_matches(['-', '+']) == DOCUMENT_ORDER_SORT_KEY
+}
+
+/// How a sort field's values are read: its mapped type, or, inside a json or the dynamic
+/// field, whatever numeric, datetime or bool column each split has at that path.
+fn sort_kind(name: &str, doc_mapper: &DocMapper) -> Result<SortKind> {
+    let field = match doc_mapper.resolve_field(name) {
+        Some(ResolvedField::Mapped(field)) => field,
+        Some(ResolvedField::JsonPath { field, .. }) if field.kind.is_fast() => {
+            return Ok(SortKind::Dynamic);
+        }
+        Some(ResolvedField::JsonPath { .. }) => {
+            return Err(SearchError::InvalidRequest(format!(
+                "sort_by: `{name}` is inside a json field that is not fast (fast: true)"
+            )));
+        }
+        None => {
+            return Err(SearchError::InvalidRequest(format!(
+                "sort_by: unknown field `{name}`"
+            )));
+        }
+    };
+    if !field.kind.is_fast() {
+        return Err(SearchError::InvalidRequest(format!(
+            "sort_by: field `{name}` must be fast (fast: true)"
+        )));
+    }
+    Ok(match field.kind {
+        FieldKind::U64 { .. } => SortKind::U64,
+        FieldKind::I64 { .. } => SortKind::I64,
+        FieldKind::F64 { .. } => SortKind::F64,
+        FieldKind::Datetime { .. } => SortKind::Datetime,
+        FieldKind::Bool { .. } => SortKind::Bool,
+        _ => {
+            return Err(SearchError::InvalidRequest(format!(
+                "sort_by: field `{name}` is {}; sorting takes numeric, datetime or bool fields",
+                field.kind.type_name()
+            )));
+        }
+    })
 }
 
 /// One sort value. Values of one key share a variant.
@@ -148,12 +223,25 @@ impl From<SortValueRepr> for SortValue {
 }
 
 impl SortValue {
+    /// Numeric order, across types too: one field may be `u64` in a split and `i64` or `f64`
+    /// in another (dynamic fields, or indexes whose mappings differ).
     fn compare(&self, other: &SortValue) -> Ordering {
         match (self, other) {
-            (SortValue::U64(left), SortValue::U64(right)) => left.cmp(right),
-            (SortValue::I64(left), SortValue::I64(right)) => left.cmp(right),
             (SortValue::F64(left), SortValue::F64(right)) => left.total_cmp(right),
-            _ => Ordering::Equal,
+            (SortValue::F64(left), integer) => compare_float_int(*left, integer.as_i128()),
+            (integer, SortValue::F64(right)) => {
+                compare_float_int(*right, integer.as_i128()).reverse()
+            }
+            (left, right) => left.as_i128().cmp(&right.as_i128()),
+        }
+    }
+
+    /// Integers exactly (floats truncated; only called on integers).
+    fn as_i128(&self) -> i128 {
+        match *self {
+            SortValue::U64(value) => i128::from(value),
+            SortValue::I64(value) => i128::from(value),
+            SortValue::F64(value) => value as i128,
         }
     }
 
@@ -165,6 +253,255 @@ impl SortValue {
             SortValue::F64(value) => serde_json::Number::from_f64(value)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// Orders a float against an integer; NaN sorts after every number, as `total_cmp` has it.
+fn compare_float_int(float: f64, integer: i128) -> Ordering {
+    (float)
+        .partial_cmp(&(integer as f64))
+        .unwrap_or_else(|| float.total_cmp(&0.0))
+        .then_with(|| {
+            // Equal as floats: decide exactly where the float is an integer in range.
+            if float.fract() == 0.0 && float.abs() < 1.7e38 {
+                (float as i128).cmp(&integer)
+            } else {
+                Ordering::Equal
+            }
+        })
+}
+
+/// Where a hit sits in the sort order beyond its values: its split, segment and document.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DocPosition {
+    pub split_id: String,
+    pub segment_ord: SegmentOrdinal,
+    pub doc_id: DocId,
+}
+
+impl DocPosition {
+    /// `split:segment:doc`, the form of a hit's [`POSITION_SORT_KEY`] value.
+    pub fn to_sort_value(&self) -> String {
+        format!("{}:{}:{}", self.split_id, self.segment_ord, self.doc_id)
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.rsplitn(3, ':');
+        let doc_id = parts.next()?.parse().ok()?;
+        let segment_ord = parts.next()?.parse().ok()?;
+        let split_id = parts.next()?;
+        (!split_id.is_empty()).then(|| DocPosition {
+            split_id: split_id.to_string(),
+            segment_ord,
+            doc_id,
+        })
+    }
+}
+
+/// A hit's exact place in the sort order: what a scroll resumes after.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HitPosition {
+    pub values: Vec<Option<SortValue>>,
+    pub doc: DocPosition,
+}
+
+/// One `search_after` value, read against its key's type.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum AfterBound {
+    /// After the documents that have a value: among those without one.
+    Missing,
+    Int(i128),
+    Float(f64),
+}
+
+impl AfterBound {
+    fn from_sort_value(value: Option<SortValue>) -> Self {
+        match value {
+            None => AfterBound::Missing,
+            Some(SortValue::F64(value)) => AfterBound::Float(value),
+            Some(integer) => AfterBound::Int(integer.as_i128()),
+        }
+    }
+
+    /// A client's value: a number, a string holding one, a bool or null. Datetimes are in
+    /// milliseconds, or nanoseconds when `datetime_nanos`, as hits' sort values are.
+    fn from_json(value: &Value, kind: Option<SortKind>, datetime_nanos: bool) -> Result<Self> {
+        let bound = match value {
+            Value::Null => Some(AfterBound::Missing),
+            Value::Bool(flag) => Some(AfterBound::Int(i128::from(*flag))),
+            Value::Number(number) => number_bound(&number.to_string()),
+            Value::String(text) => number_bound(text.trim()),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            SearchError::InvalidRequest(format!(
+                "search_after: cannot read {value} as a sort value (a number, a string holding \
+                 one, or null)"
+            ))
+        })?;
+        if kind != Some(SortKind::Datetime) || datetime_nanos {
+            return Ok(bound);
+        }
+        Ok(match bound {
+            AfterBound::Int(millis) => AfterBound::Int(millis.saturating_mul(1_000_000)),
+            AfterBound::Float(millis) => AfterBound::Float(millis * 1e6),
+            AfterBound::Missing => AfterBound::Missing,
+        })
+    }
+
+    /// Where `value` sits relative to this bound in `order`, missing values last.
+    fn compare(&self, value: Option<SortValue>, order: Order) -> Ordering {
+        let natural = match (value, self) {
+            (Some(_), AfterBound::Missing) => return Ordering::Less,
+            (None, AfterBound::Missing) => return Ordering::Equal,
+            (None, _) => return Ordering::Greater,
+            (Some(SortValue::F64(value)), AfterBound::Float(bound)) => value.total_cmp(bound),
+            (Some(SortValue::F64(value)), AfterBound::Int(bound)) => {
+                compare_float_int(value, *bound)
+            }
+            (Some(integer), AfterBound::Float(bound)) => {
+                compare_float_int(*bound, integer.as_i128()).reverse()
+            }
+            (Some(integer), AfterBound::Int(bound)) => integer.as_i128().cmp(bound),
+        };
+        if order == Order::Desc {
+            natural.reverse()
+        } else {
+            natural
+        }
+    }
+}
+
+/// Integers exactly (within i128, so `u64::MAX` and beyond compare right), others as floats.
+fn number_bound(text: &str) -> Option<AfterBound> {
+    if let Ok(integer) = text.parse::<i128>() {
+        return Some(AfterBound::Int(integer));
+    }
+    let float: f64 = text.parse().ok()?;
+    if float.is_nan() {
+        return None;
+    }
+    Some(AfterBound::Float(float))
+}
+
+/// How a split's documents whose values equal the bound on every key are taken.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum TieRule {
+    /// The split comes before the position: its ties were already served.
+    Exclude,
+    /// The split comes after the position.
+    Include,
+    /// The position's own split, newest first: documents below (segment, document).
+    Before(SegmentOrdinal, DocId),
+    /// The position's own split, oldest first: documents above (segment, document).
+    Beyond(SegmentOrdinal, DocId),
+}
+
+/// Resumes the sort order strictly after a position (`search_after`, and scrolls).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchAfter {
+    bounds: Vec<AfterBound>,
+    /// Breaks ties on every key; without it, documents equal to the bounds are skipped, as
+    /// Elasticsearch skips them.
+    position: Option<DocPosition>,
+}
+
+impl SearchAfter {
+    /// From a client's values: one per sort key, then the position when the sort asks for it
+    /// ([`POSITION_SORT_KEY`]).
+    pub fn from_values(spec: &SortSpec, values: &[Value], datetime_nanos: bool) -> Result<Self> {
+        let expected = spec.keys.len() + usize::from(spec.position_value);
+        if values.len() != expected {
+            return Err(SearchError::InvalidRequest(format!(
+                "search_after has {} values; the sort has {expected} keys",
+                values.len()
+            )));
+        }
+        let bounds = spec
+            .kinds()
+            .zip(values)
+            .map(|(kind, value)| AfterBound::from_json(value, kind, datetime_nanos))
+            .collect::<Result<Vec<_>>>()?;
+        let position = match spec.position_value {
+            false => None,
+            true => {
+                let value = &values[spec.keys.len()];
+                let position = value.as_str().and_then(DocPosition::parse).ok_or_else(|| {
+                    SearchError::InvalidRequest(format!(
+                        "search_after: {value} is not a `{POSITION_SORT_KEY}` value \
+                         (split:segment:doc, as hits' sort values give it)"
+                    ))
+                })?;
+                Some(position)
+            }
+        };
+        Ok(SearchAfter { bounds, position })
+    }
+
+    /// From a hit's exact position.
+    pub fn from_position(spec: &SortSpec, position: &HitPosition) -> Result<Self> {
+        if position.values.len() != spec.keys.len() {
+            return Err(SearchError::InvalidRequest(
+                "the position does not match the sort".to_string(),
+            ));
+        }
+        Ok(SearchAfter {
+            bounds: position
+                .values
+                .iter()
+                .map(|value| AfterBound::from_sort_value(*value))
+                .collect(),
+            position: Some(position.doc.clone()),
+        })
+    }
+
+    fn tie_rule(&self, split_id: &str, oldest_first: bool) -> TieRule {
+        let Some(position) = &self.position else {
+            return TieRule::Exclude;
+        };
+        // Newest first, greater split ids (newer splits) come first.
+        let order = split_id.cmp(position.split_id.as_str());
+        match (order, oldest_first) {
+            (Ordering::Equal, false) => TieRule::Before(position.segment_ord, position.doc_id),
+            (Ordering::Equal, true) => TieRule::Beyond(position.segment_ord, position.doc_id),
+            (Ordering::Greater, false) | (Ordering::Less, true) => TieRule::Exclude,
+            (Ordering::Less, false) | (Ordering::Greater, true) => TieRule::Include,
+        }
+    }
+}
+
+/// The filter a split's collector applies: a [`SearchAfter`] with the split's tie rule.
+#[derive(Clone, Debug)]
+struct AfterFilter {
+    after: Arc<SearchAfter>,
+    tie: TieRule,
+}
+
+impl AfterFilter {
+    fn admits(
+        &self,
+        spec: &SortSpec,
+        values: &[Option<SortValue>],
+        segment_ord: SegmentOrdinal,
+        doc: DocId,
+    ) -> bool {
+        for ((bound, (_, order)), value) in self.after.bounds.iter().zip(&spec.keys).zip(values) {
+            match bound.compare(*value, *order) {
+                Ordering::Less => return false,
+                Ordering::Greater => return true,
+                Ordering::Equal => {}
+            }
+        }
+        match self.tie {
+            TieRule::Exclude => false,
+            TieRule::Include => true,
+            TieRule::Before(position_segment, position_doc) => {
+                (segment_ord, doc) < (position_segment, position_doc)
+            }
+            TieRule::Beyond(position_segment, position_doc) => {
+                (segment_ord, doc) > (position_segment, position_doc)
+            }
         }
     }
 }
@@ -201,17 +538,46 @@ pub fn compare_candidates(spec: &SortSpec, left: &Candidate, right: &Candidate) 
             return ordering;
         }
     }
-    left.split_ordinal
+    let newest_first = left
+        .split_ordinal
         .cmp(&right.split_ordinal)
         .then(right.segment_ord.cmp(&left.segment_ord))
-        .then(right.doc_id.cmp(&left.doc_id))
+        .then(right.doc_id.cmp(&left.doc_id));
+    if spec.oldest_first {
+        newest_first.reverse()
+    } else {
+        newest_first
+    }
 }
 
-/// Collects the best `limit` documents of one split by a [`SortSpec`].
+/// Collects the best `limit` documents of one split by a [`SortSpec`], after a position if
+/// given.
 pub struct TopHitsCollector {
-    pub spec: SortSpec,
-    pub limit: usize,
-    pub split_ordinal: usize,
+    spec: SortSpec,
+    limit: usize,
+    split_ordinal: usize,
+    after: Option<AfterFilter>,
+}
+
+impl TopHitsCollector {
+    pub fn new(
+        spec: SortSpec,
+        limit: usize,
+        split_id: &str,
+        split_ordinal: usize,
+        after: Option<Arc<SearchAfter>>,
+    ) -> Self {
+        let after = after.map(|after| AfterFilter {
+            tie: after.tie_rule(split_id, spec.oldest_first),
+            after,
+        });
+        TopHitsCollector {
+            spec,
+            limit,
+            split_ordinal,
+            after,
+        }
+    }
 }
 
 /// A heap entry ordered so that the heap's top is the worst kept candidate.
@@ -287,14 +653,38 @@ impl KeyReader {
     }
 }
 
+/// The column a dynamic path has in a segment: numbers first (a segment holds one numeric
+/// column per path), then datetimes, then bools; text and other columns do not sort.
+fn dynamic_reader(
+    fast_fields: &tantivy::fastfield::FastFieldReaders,
+    name: &str,
+) -> tantivy::Result<KeyReader> {
+    let mut best: Option<(u8, KeyReader)> = None;
+    for handle in fast_fields.dynamic_column_handles(name)? {
+        let (rank, reader) = match handle.open()? {
+            DynamicColumn::I64(column) => (0, KeyReader::I64(column)),
+            DynamicColumn::U64(column) => (0, KeyReader::U64(column)),
+            DynamicColumn::F64(column) => (0, KeyReader::F64(column)),
+            DynamicColumn::DateTime(column) => (1, KeyReader::Datetime(column)),
+            DynamicColumn::Bool(column) => (2, KeyReader::Bool(column)),
+            _ => continue,
+        };
+        if best.as_ref().is_none_or(|(best_rank, _)| rank < *best_rank) {
+            best = Some((rank, reader));
+        }
+    }
+    Ok(best.map_or(KeyReader::Missing, |(_, reader)| reader))
+}
+
 pub struct TopHitsSegmentCollector {
     spec: SortSpec,
     limit: usize,
     split_ordinal: usize,
     segment_ord: SegmentOrdinal,
     readers: Vec<KeyReader>,
+    after: Option<AfterFilter>,
     /// Document order only: documents arrive in increasing id order, so the newest `limit`
-    /// are simply the last ones.
+    /// are simply the last ones (and the oldest the first ones).
     last: std::collections::VecDeque<DocId>,
     kept: Vec<Candidate>,
 }
@@ -332,6 +722,7 @@ impl Collector for TopHitsCollector {
                         SortKind::Bool => fast_fields
                             .column_opt::<bool>(name)?
                             .map_or(KeyReader::Missing, KeyReader::Bool),
+                        SortKind::Dynamic => dynamic_reader(fast_fields, name)?,
                     },
                 })
             })
@@ -342,6 +733,7 @@ impl Collector for TopHitsCollector {
             split_ordinal: self.split_ordinal,
             segment_ord,
             readers,
+            after: self.after.clone(),
             last: std::collections::VecDeque::with_capacity(self.limit.min(1 << 16)),
             kept: Vec::new(),
         })
@@ -368,18 +760,33 @@ impl SegmentCollector for TopHitsSegmentCollector {
             return;
         }
         if self.readers.is_empty() {
+            if let Some(after) = &self.after
+                && !after.admits(&self.spec, &[], self.segment_ord, doc)
+            {
+                return;
+            }
             if self.last.len() == self.limit {
+                if self.spec.oldest_first {
+                    // Documents arrive oldest first: the first `limit` are the page.
+                    return;
+                }
                 self.last.pop_front();
             }
             self.last.push_back(doc);
             return;
         }
+        let values: Vec<Option<SortValue>> = self
+            .readers
+            .iter()
+            .map(|reader| reader.value(doc, score))
+            .collect();
+        if let Some(after) = &self.after
+            && !after.admits(&self.spec, &values, self.segment_ord, doc)
+        {
+            return;
+        }
         self.kept.push(Candidate {
-            values: self
-                .readers
-                .iter()
-                .map(|reader| reader.value(doc, score))
-                .collect(),
+            values,
             split_ordinal: self.split_ordinal,
             segment_ord: self.segment_ord,
             doc_id: doc,
@@ -394,10 +801,12 @@ impl SegmentCollector for TopHitsSegmentCollector {
     fn harvest(self) -> Vec<Candidate> {
         if self.readers.is_empty() {
             let (split_ordinal, segment_ord) = (self.split_ordinal, self.segment_ord);
-            return self
-                .last
+            let mut docs: Vec<DocId> = self.last.into();
+            if !self.spec.oldest_first {
+                docs.reverse();
+            }
+            return docs
                 .into_iter()
-                .rev()
                 .map(|doc_id| Candidate {
                     values: Vec::new(),
                     split_ordinal,
@@ -444,6 +853,8 @@ mod tests {
                 },
                 Order::Asc,
             )],
+            position_value: false,
+            oldest_first: false,
         };
         let candidates = vec![
             candidate(vec![Some(SortValue::U64(5))], 0, 1),
@@ -470,6 +881,8 @@ mod tests {
         };
         let spec = SortSpec {
             keys: vec![(key("a"), Order::Desc), (key("b"), Order::Asc)],
+            position_value: false,
+            oldest_first: false,
         };
         let value = |v: i64| Some(SortValue::I64(v));
         let mut candidates = [

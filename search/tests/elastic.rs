@@ -232,7 +232,7 @@ async fn search_responses_have_elasticsearch_shapes() {
         "/api/v1/fruit/search",
         None,
         Some(
-            json!({"query": "name:cherry", "start_offset": 2, "max_hits": 3, "sort_by": "-price"}),
+            json!({"query": "name:cherry", "start_offset": 2, "max_hits": 3, "sort_by": "-price,_doc"}),
         ),
     )
     .await;

@@ -10,7 +10,7 @@ use crate::error::{Result, SearchError};
 use crate::query::{DefaultOperator, QueryAst};
 use crate::request::{SearchRequest, SearchResponse, SearchStats};
 use crate::searcher::SearchService;
-use crate::sort::MAX_SORT_KEYS;
+use crate::sort::{DOCUMENT_ORDER_SORT_KEY, MAX_SORT_KEYS, POSITION_SORT_KEY, is_order_marker};
 
 /// Hits per page when the request does not say, as in Elasticsearch.
 const DEFAULT_SIZE: usize = 10;
@@ -177,11 +177,24 @@ fn build_request(params: &EsSearchParams, body: &[u8]) -> Result<(SearchRequest,
         (None, None) => 0,
     };
     let sort = match (&params.sort, body.remove("sort")) {
-        (Some(sort), _) => sort_from_param(sort),
+        (Some(sort), _) => EsSort {
+            keys: sort_from_param(sort),
+            datetime_nanos: false,
+        },
         (None, Some(sort)) => sort_from_body(&sort)?,
-        (None, None) => Vec::new(),
+        (None, None) => EsSort::default(),
     };
-    request.sort_by = sort;
+    request.sort_by = sort.keys;
+    request.sort_datetime_nanos = sort.datetime_nanos;
+    match body.remove("search_after") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(values)) => request.search_after = values,
+        Some(other) => {
+            return Err(SearchError::InvalidRequest(format!(
+                "[search_after] must be a list of sort values, got {other}"
+            )));
+        }
+    }
     let aggs = body.remove("aggs");
     let aggregations = body.remove("aggregations");
     request.aggs = aggs.or(aggregations);
@@ -199,7 +212,7 @@ fn build_request(params: &EsSearchParams, body: &[u8]) -> Result<(SearchRequest,
     if let Some(key) = body.keys().next() {
         return Err(SearchError::InvalidRequest(format!(
             "unknown key [{key}] in the search body (Hydrant reads query, from, size, sort, \
-             aggs, track_total_hits and _source)"
+             search_after, aggs, track_total_hits and _source)"
         )));
     }
     request.validate()?;
@@ -261,13 +274,22 @@ fn sort_from_param(sort: &str) -> Vec<String> {
         .collect()
 }
 
-/// The body's `sort`: a field, `{field: order}`, `{field: {order, ...}}`, or a list of them.
-fn sort_from_body(sort: &Value) -> Result<Vec<String>> {
+/// A request's sort, as Hydrant's `sort_by` writes it.
+#[derive(Debug, Default, PartialEq)]
+struct EsSort {
+    keys: Vec<String>,
+    /// A key asked for `format: epoch_nanos_int` (Quickwit's datetime sort-value format).
+    datetime_nanos: bool,
+}
+
+/// The body's `sort`: a field, `{field: order}`, `{field: {order, format, ...}}`, or a list of
+/// them.
+fn sort_from_body(sort: &Value) -> Result<EsSort> {
     let entries: Vec<&Value> = match sort {
         Value::Array(entries) => entries.iter().collect(),
         other => vec![other],
     };
-    let mut keys = Vec::new();
+    let mut sort = EsSort::default();
     for entry in entries {
         let (field, descending) = match entry {
             Value::String(field) => (field.as_str(), None),
@@ -275,7 +297,19 @@ fn sort_from_body(sort: &Value) -> Result<Vec<String>> {
                 let (field, spec) = map.iter().next().expect("one entry");
                 let order = match spec {
                     Value::String(order) => Some(order.as_str()),
-                    Value::Object(options) => options.get("order").and_then(Value::as_str),
+                    Value::Object(options) => {
+                        match options.get("format").and_then(Value::as_str) {
+                            None | Some("epoch_millis") => {}
+                            Some("epoch_nanos_int") => sort.datetime_nanos = true,
+                            Some(format) => {
+                                return Err(SearchError::InvalidRequest(format!(
+                                    "[sort] format `{format}` is not supported (epoch_millis \
+                                     or epoch_nanos_int)"
+                                )));
+                            }
+                        }
+                        options.get("order").and_then(Value::as_str)
+                    }
                     _ => None,
                 };
                 let descending = match order {
@@ -296,21 +330,26 @@ fn sort_from_body(sort: &Value) -> Result<Vec<String>> {
                 )));
             }
         };
-        keys.extend(sort_key(field, descending));
+        sort.keys.extend(sort_key(field, descending));
     }
-    if keys.len() > MAX_SORT_KEYS {
+    let fields = sort.keys.iter().filter(|key| !is_order_marker(key)).count();
+    if fields > MAX_SORT_KEYS {
         return Err(SearchError::InvalidRequest(format!(
             "[sort] takes at most {MAX_SORT_KEYS} fields"
         )));
     }
-    Ok(keys)
+    Ok(sort)
 }
 
-/// One sort key as `sort_by` writes it; `_doc` and `_shard_doc` are the document order
-/// Hydrant breaks ties with anyway. `_score` sorts descending unless told, fields ascending.
+/// One sort key as `sort_by` writes it; `_doc` is the document order Hydrant breaks ties with
+/// anyway, and `_shard_doc` the same order with each hit's position as a sort value.
+/// `_score` sorts descending unless told, fields ascending.
 fn sort_key(field: &str, descending: Option<bool>) -> Option<String> {
     match field {
-        "_doc" | "_shard_doc" => None,
+        // Elasticsearch's `_doc` is ascending, oldest first, unless told.
+        "_doc" if descending.unwrap_or(false) => Some(format!("-{DOCUMENT_ORDER_SORT_KEY}")),
+        "_doc" => Some(DOCUMENT_ORDER_SORT_KEY.to_string()),
+        "_shard_doc" => Some(POSITION_SORT_KEY.to_string()),
         "_score" => Some(if descending.unwrap_or(true) {
             "_score".to_string()
         } else {
@@ -595,13 +634,20 @@ mod tests {
     #[test]
     fn sorts_in_every_form() {
         assert_eq!(
-            sort_from_body(&json!([{"ts": {"order": "desc"}}, "_doc"])).unwrap(),
-            ["-ts"]
+            sort_from_body(&json!([{"ts": {"order": "desc"}}, "_doc"]))
+                .unwrap()
+                .keys,
+            ["-ts", "_doc"]
         );
         assert_eq!(
-            sort_from_body(&json!({"_score": "asc"})).unwrap(),
+            sort_from_body(&json!({"_score": "asc"})).unwrap().keys,
             ["-_score"]
         );
+        let nanos =
+            sort_from_body(&json!([{"ts": {"format": "epoch_nanos_int"}}, "_shard_doc"])).unwrap();
+        assert_eq!(nanos.keys, ["ts", POSITION_SORT_KEY]);
+        assert!(nanos.datetime_nanos);
+        assert!(sort_from_body(&json!({"ts": {"format": "yyyy"}})).is_err());
         assert_eq!(sort_from_param("ts:desc,id"), ["-ts", "id"]);
         assert!(sort_from_body(&json!({"ts": "sideways"})).is_err());
     }

@@ -237,7 +237,9 @@ impl SearchService {
             });
         }
         let searcher = self.open_split(compiled, split, stats).await?;
-        let outcome = Arc::new(search_split(compiled, searcher, split.ordinal, stats).await?);
+        let outcome = Arc::new(
+            search_split(compiled, searcher, &split.split_id, split.ordinal, stats).await?,
+        );
         self.leaves
             .insert(&split.split_id, &compiled.fingerprint, outcome.clone());
         Ok(SplitAnswer {
@@ -390,15 +392,18 @@ fn renumbered(outcome: Arc<LeafOutcome>, ordinal: usize) -> Arc<LeafOutcome> {
 async fn search_split(
     compiled: &CompiledRequest,
     searcher: Searcher,
+    split_id: &str,
     ordinal: usize,
     stats: &Arc<FetchStats>,
 ) -> std::result::Result<LeafOutcome, SplitError> {
     let query = compiled.query.clone();
-    let top_hits = TopHitsCollector {
-        spec: compiled.sort.clone(),
-        limit: compiled.num_to_collect,
-        split_ordinal: ordinal,
-    };
+    let top_hits = TopHitsCollector::new(
+        compiled.sort.clone(),
+        compiled.num_to_collect,
+        split_id,
+        ordinal,
+        compiled.after.clone(),
+    );
     let aggregations = compiled.aggregations.clone();
     let count_all = compiled.count_all;
     let tokenizers = compiled.doc_mapper.tokenizers().clone();

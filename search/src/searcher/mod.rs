@@ -35,7 +35,7 @@ use crate::cache::{
 use crate::error::Result;
 use crate::fetcher::FetchStats;
 use crate::request::{SearchRequest, SearchResponse, SearchStats};
-use crate::sort::{SortValue, final_page};
+use crate::sort::{Candidate, DocPosition, HitPosition, SortKind, SortValue, final_page};
 use crate::split_cache::SplitCache;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -168,17 +168,14 @@ impl SearchService {
             request.start_offset,
             request.max_hits,
         );
-        let sort_values = request.sort_values.then(|| {
-            page.iter()
-                .map(|candidate| {
-                    candidate
-                        .values
-                        .iter()
-                        .map(|value| value.map_or(serde_json::Value::Null, SortValue::to_json))
-                        .collect()
-                })
-                .collect()
-        });
+        let sort_values = request.sort_values.then(|| render_sort_values(plan, &page));
+        let last_hit_position = match page.last() {
+            Some(last) if request.sort_values => Some(HitPosition {
+                values: last.values.clone(),
+                doc: plan.doc_position(last),
+            }),
+            _ => None,
+        };
         let fetch_stats = Arc::new(FetchStats::default());
         let (hits, snippets) = self
             .fetch_hits(
@@ -229,11 +226,39 @@ impl SearchService {
             snippets,
             aggregations,
             sort_values,
+            last_hit_position,
             elapsed_time_micros,
             errors,
             stats: request.stats.then_some(stats),
         })
     }
+}
+
+/// Each page hit's sort values as clients see them: datetimes in milliseconds (nanoseconds
+/// when asked), then the position if the sort asks for it.
+fn render_sort_values(plan: &SearchPlan, page: &[Candidate]) -> Vec<Vec<serde_json::Value>> {
+    let sort = &plan.compiled.sort;
+    let nanos = plan.request.sort_datetime_nanos;
+    page.iter()
+        .map(|candidate| {
+            let mut values: Vec<serde_json::Value> = candidate
+                .values
+                .iter()
+                .zip(sort.kinds())
+                .map(|(value, kind)| match (value, kind) {
+                    (None, _) => serde_json::Value::Null,
+                    (Some(SortValue::I64(nanos_value)), Some(SortKind::Datetime)) if !nanos => {
+                        nanos_value.div_euclid(1_000_000).into()
+                    }
+                    (Some(value), _) => value.to_json(),
+                })
+                .collect();
+            if sort.position_value {
+                values.push(plan.doc_position(candidate).to_sort_value().into());
+            }
+            values
+        })
+        .collect()
 }
 
 /// A checked and compiled request with the splits it must search: what a root holds while its
@@ -256,6 +281,15 @@ impl std::fmt::Debug for SearchPlan {
 }
 
 impl SearchPlan {
+    /// Where a candidate of this plan's splits sits beyond its sort values.
+    fn doc_position(&self, candidate: &Candidate) -> DocPosition {
+        DocPosition {
+            split_id: self.splits[candidate.split_ordinal].split_id.clone(),
+            segment_ord: candidate.segment_ord,
+            doc_id: candidate.doc_id,
+        }
+    }
+
     /// The splits to search, newest first.
     pub fn splits(&self) -> &[LeafSplit] {
         &self.splits

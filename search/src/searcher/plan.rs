@@ -15,7 +15,7 @@ use super::leaf::LeafSplit;
 use crate::error::{Result, SearchError};
 use crate::query::{build_query, parse_query};
 use crate::request::SearchRequest;
-use crate::sort::SortSpec;
+use crate::sort::{SearchAfter, SortSpec};
 
 /// A request compiled for one index: what every split search of it shares.
 pub(crate) struct CompiledRequest {
@@ -23,6 +23,8 @@ pub(crate) struct CompiledRequest {
     pub doc_mapper: Arc<DocMapper>,
     pub query: Arc<dyn Query>,
     pub sort: SortSpec,
+    /// Where hits resume (`search_after`, or a scroll's position).
+    pub after: Option<Arc<SearchAfter>>,
     pub aggregations: Option<Aggregations>,
     pub num_to_collect: usize,
     pub count_all: bool,
@@ -66,9 +68,23 @@ impl CompiledRequest {
             check_aggregation_fields(&doc_mapper, aggregations)?;
         }
         check_snippet_fields(&doc_mapper, &request.snippet_fields)?;
+        let sort = SortSpec::parse(&request.sort_by, &doc_mapper)?;
+        let after = match (
+            &request.search_after_position,
+            request.search_after.as_slice(),
+        ) {
+            (Some(position), _) => Some(SearchAfter::from_position(&sort, position)?),
+            (None, []) => None,
+            (None, values) => Some(SearchAfter::from_values(
+                &sort,
+                values,
+                request.sort_datetime_nanos,
+            )?),
+        };
         Ok(CompiledRequest {
             index_id: index_id.to_string(),
-            sort: SortSpec::parse(&request.sort_by, &doc_mapper)?,
+            sort,
+            after: after.map(Arc::new),
             doc_mapper,
             query: Arc::from(query),
             aggregations,

@@ -186,8 +186,13 @@ class TemplateInvariants(unittest.TestCase):
         self.assertTrue(searcher_statements)
         for statement in searcher_statements:
             actions = set(as_list(statement["Action"]))
-            self.assertTrue(actions <= {"s3:GetObject", "s3:ListBucket"}, "the searcher only reads")
             self.assertEqual(refs_in(statement["Resource"]), {"IndexBucket"})
+            if statement["Sid"] == "CreateSigningKey":
+                # The one object the searcher writes: the scroll-id signing key.
+                self.assertEqual(actions, {"s3:PutObject"})
+                self.assertEqual(statement["Resource"], {"Fn::Sub": "${IndexBucket.Arn}/searcher/signing-key"})
+                continue
+            self.assertTrue(actions <= {"s3:GetObject", "s3:ListBucket"}, "the searcher only reads")
         firehose_role = self.resource("DeliveryStreamRole", "AWS::IAM::Role")
         for policy in firehose_role["Policies"]:
             for statement in policy["PolicyDocument"]["Statement"]:

@@ -24,6 +24,11 @@ pub enum SearchError {
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 
+    /// A scroll id that is expired, tampered with, or whose splits are gone (garbage-collected
+    /// after a merge replaced them).
+    #[error("scroll context not found: {0}")]
+    ScrollNotFound(String),
+
     /// The index storage could not be reached, did not answer in time, or refused the
     /// searcher's credentials. Retrying later may help. The message is for logs and operators.
     #[error("index storage unavailable: {0}")]
@@ -43,7 +48,7 @@ impl SearchError {
     /// HTTP status code of this error.
     pub fn status_code(&self) -> u16 {
         match self {
-            SearchError::IndexNotFound(_) => 404,
+            SearchError::IndexNotFound(_) | SearchError::ScrollNotFound(_) => 404,
             SearchError::InvalidQuery(_)
             | SearchError::QueryDoesNotFit(_)
             | SearchError::InvalidRequest(_) => 400,

@@ -11,6 +11,7 @@
 //! - [`rest`]: routing, transport-independent; [`server`]: the local HTTP server (the Lambda
 //!   adapter is the `hydrant-lambda` crate's).
 //! - [`settings`]: the searcher's deployment settings, read from the environment.
+//! - [`signing`]: signed tokens for state clients carry between requests (scroll ids).
 
 pub mod cache;
 pub mod elastic;
@@ -23,6 +24,7 @@ pub mod searcher;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod settings;
+pub mod signing;
 pub mod sort;
 pub mod split_cache;
 

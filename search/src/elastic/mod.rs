@@ -4,6 +4,7 @@
 //! Routes (the rest of the path after `_elastic`):
 //! - `GET|HEAD /` — cluster info, which clients read to tell what they talk to;
 //! - `GET|POST /{index}/_search`, `GET|POST /{index}/_count`, `POST [/{index}]/_msearch`;
+//! - `GET|POST /_search/scroll` after `_search?scroll=`, `DELETE /_search/scroll` ([`scroll`]);
 //! - `GET /_cat/indices[/{pattern}]`, `GET /_resolve/index/{pattern}`,
 //!   `GET [/{pattern}]/_stats`;
 //! - writes (`_bulk`, `_doc`, `_create`, `_update`, index creation) answer 405: Hydrant
@@ -14,10 +15,12 @@
 
 mod indexes;
 mod query_dsl;
+mod scroll;
 mod search;
 
 pub use indexes::{IndexPattern, resolve_indexes};
 pub use query_dsl::{MAX_TERMS, query_from_dsl, query_from_query_string};
+pub use scroll::{MAX_KEEP_ALIVE, parse_keep_alive};
 pub use search::{EsSearchParams, MAX_MULTI_SEARCHES};
 
 use serde_json::{Value, json};
@@ -91,6 +94,10 @@ async fn route(
         }
         ("GET", ["_stats"]) => respond(indexes::stats(service, "*").await),
         ("GET", [pattern, "_stats"]) => respond(indexes::stats(service, pattern).await),
+        ("GET" | "POST", ["_search", "scroll"]) => {
+            respond(scroll::next_page(service, query_string, body).await)
+        }
+        ("DELETE", ["_search", "scroll"]) => ok(&scroll::clear(service, query_string, body).await),
         ("GET" | "POST", [index, "_search"]) => {
             let result = search::search(service, index, query_string, body).await;
             respond(result)
@@ -153,6 +160,9 @@ fn respond(result: Result<Value, SearchError>) -> HttpResponse {
 
 /// The Elasticsearch exception type clients map a status to.
 fn error_type(error: &SearchError) -> &'static str {
+    if let SearchError::ScrollNotFound(_) = error {
+        return "search_context_missing_exception";
+    }
     match error.status_code() {
         404 => "index_not_found_exception",
         400 => "parsing_exception",

@@ -49,6 +49,11 @@ pub struct EsSearchParams {
     pub source_excludes: Option<Vec<String>>,
     /// Quickwit's `extra_filters`: comma-separated query strings every hit must also match.
     pub extra_filters: Vec<String>,
+    /// Start a scroll that keeps this long between pages (`1m`).
+    pub scroll: Option<String>,
+    /// `false`: a split that cannot be searched fails the whole request instead of leaving
+    /// its hits out.
+    pub allow_partial_search_results: Option<bool>,
 }
 
 impl EsSearchParams {
@@ -86,6 +91,16 @@ impl EsSearchParams {
                 "_source_includes" => params.source_includes = Some(list(&value)),
                 "_source_excludes" => params.source_excludes = Some(list(&value)),
                 "extra_filters" => params.extra_filters.extend(list(&value)),
+                "scroll" => params.scroll = Some(value.into_owned()),
+                "allow_partial_search_results" => {
+                    params.allow_partial_search_results =
+                        Some(value.parse::<bool>().map_err(|_| {
+                            SearchError::InvalidRequest(format!(
+                                "[allow_partial_search_results] must be true or false, got \
+                                 `{value}`"
+                            ))
+                        })?)
+                }
                 // Transport, routing and shard options: one index, no shards, no replicas.
                 "allow_no_indices"
                 | "ignore_unavailable"
@@ -133,7 +148,7 @@ fn scalar(value: &str) -> Value {
 }
 
 /// What to keep of each hit's `_source`.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SourceFilter {
     /// `_source: false`: no source at all.
     pub disabled: bool,
@@ -142,7 +157,7 @@ pub(crate) struct SourceFilter {
 }
 
 /// The parts of an Elasticsearch search that are not the [`SearchRequest`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct EsExtras {
     pub source: SourceFilter,
     /// `track_total_hits: false` leaves `hits.total` out.
@@ -423,8 +438,24 @@ pub(super) async fn search(
 ) -> Result<Value> {
     let params = EsSearchParams::parse(query_string)?;
     let (request, extras) = build_request(&params, body)?;
+    if let Some(keep_alive) = &params.scroll {
+        let keep_alive = super::scroll::parse_keep_alive(keep_alive)?;
+        return super::scroll::start(service, index_id, request, extras, keep_alive).await;
+    }
     let response = service.search(index_id, &request).await?;
+    if params.allow_partial_search_results == Some(false) && !response.errors.is_empty() {
+        return Err(partial_results_refused(&response.errors));
+    }
     Ok(es_search_response(index_id, response, &extras))
+}
+
+/// The error of a search that lost splits when partial results are not allowed.
+fn partial_results_refused(errors: &[String]) -> SearchError {
+    SearchError::StorageUnavailable(format!(
+        "{} splits could not be searched and allow_partial_search_results is false: {}",
+        errors.len(),
+        errors.join("; ")
+    ))
 }
 
 /// Most searches one `_msearch` may carry.
@@ -535,7 +566,11 @@ pub(super) async fn count(
     Ok(json!({"count": response.num_hits, "_shards": shards}))
 }
 
-fn es_search_response(index_id: &str, response: SearchResponse, extras: &EsExtras) -> Value {
+pub(super) fn es_search_response(
+    index_id: &str,
+    response: SearchResponse,
+    extras: &EsExtras,
+) -> Value {
     let mut sort_values = response.sort_values.unwrap_or_default().into_iter();
     let hits: Vec<Value> = response
         .hits

@@ -35,6 +35,7 @@ use crate::cache::{
 use crate::error::Result;
 use crate::fetcher::FetchStats;
 use crate::request::{SearchRequest, SearchResponse, SearchStats};
+use crate::signing::SigningKey;
 use crate::sort::{Candidate, DocPosition, HitPosition, SortKind, SortValue, final_page};
 use crate::split_cache::SplitCache;
 use std::sync::atomic::Ordering::Relaxed;
@@ -91,6 +92,8 @@ pub struct SearchService {
     docs: DocCache,
     searchers: OpenSplitCache,
     split_concurrency: usize,
+    /// Read (or created) on first use: only scrolls need it.
+    signing_key: tokio::sync::OnceCell<SigningKey>,
 }
 
 impl std::fmt::Debug for SearchService {
@@ -111,7 +114,15 @@ impl SearchService {
             docs: DocCache::with_capacity_bytes(config.doc_cache_bytes),
             searchers: OpenSplitCache::with_capacity(config.open_splits),
             split_concurrency: config.split_concurrency.max(1),
+            signing_key: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The key scroll ids are signed with, shared by every searcher of the storage.
+    pub async fn signing_key(&self) -> Result<&SigningKey> {
+        self.signing_key
+            .get_or_try_init(|| SigningKey::load_or_create(self.metastore().storage().as_ref()))
+            .await
     }
 
     pub fn metastore(&self) -> &Metastore {
@@ -136,14 +147,52 @@ impl SearchService {
         self.finish(&plan, leaf).await
     }
 
+    /// Runs `request` on exactly the splits `split_ids` names (a scroll's), with the plan's
+    /// split ids, so that the next page can name them again.
+    pub async fn search_named_splits(
+        &self,
+        index_id: &str,
+        request: &SearchRequest,
+        split_ids: Option<&[String]>,
+    ) -> Result<(SearchResponse, Vec<String>)> {
+        let plan = self.plan_over(index_id, request, split_ids).await?;
+        let leaf = self.search_splits(&plan.compiled, &plan.splits).await?;
+        let split_ids = plan
+            .splits
+            .iter()
+            .map(|split| split.split_id.clone())
+            .collect();
+        Ok((self.finish(&plan, leaf).await?, split_ids))
+    }
+
     /// Checks and compiles `request` for `index_id` and picks the splits it must search.
     /// Every mistake in the request is found here, before any split is read.
     pub async fn plan(&self, index_id: &str, request: &SearchRequest) -> Result<SearchPlan> {
+        self.plan_over(index_id, request, None).await
+    }
+
+    async fn plan_over(
+        &self,
+        index_id: &str,
+        request: &SearchRequest,
+        split_ids: Option<&[String]>,
+    ) -> Result<SearchPlan> {
         let started = Instant::now();
         let metadata = self.metastores.get(index_id).await?;
         let doc_mapper = self.doc_mappers.get(&metadata)?;
         let compiled = CompiledRequest::compile(index_id, doc_mapper, request)?;
-        let (splits, splits_total) = plan::splits_to_search(&metadata, request);
+        let (splits, splits_total) = match split_ids {
+            None => plan::splits_to_search(&metadata, request),
+            Some(split_ids) => match plan::named_splits(&metadata, request, split_ids) {
+                Ok(found) => found,
+                // The cached document may predate the scroll's splits: read it again once.
+                Err(_) => {
+                    self.metastores.expire(index_id);
+                    let metadata = self.metastores.get(index_id).await?;
+                    plan::named_splits(&metadata, request, split_ids)?
+                }
+            },
+        };
         Ok(SearchPlan {
             compiled,
             request: request.clone(),

@@ -6,7 +6,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use hydrant_metastore::doc_mapper::{DocMapper, FieldKind, ResolvedField};
-use hydrant_metastore::{IndexMetadata, SplitFilter, SplitMetadata};
+use hydrant_metastore::{IndexMetadata, SplitFilter, SplitMetadata, SplitState};
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, RangeQuery};
 use tantivy::{DateTime, Term};
@@ -103,14 +103,46 @@ pub(crate) fn splits_to_search(
     request: &SearchRequest,
 ) -> (Vec<LeafSplit>, usize) {
     let filter = SplitFilter::published_in(request.start_timestamp, request.end_timestamp);
-    let mut splits: Vec<&SplitMetadata> = metadata.splits_matching(&filter).collect();
+    let splits: Vec<&SplitMetadata> = metadata.splits_matching(&filter).collect();
+    (in_search_order(splits), metadata.published_splits().count())
+}
+
+/// The splits named by `split_ids` (a scroll's, fixed when it started), whether still
+/// published or replaced by a merge but not yet deleted, after time pruning. A split that is
+/// gone ends the scroll: its documents could no longer be served exactly once.
+pub(crate) fn named_splits(
+    metadata: &IndexMetadata,
+    request: &SearchRequest,
+    split_ids: &[String],
+) -> Result<(Vec<LeafSplit>, usize)> {
+    let mut filter = SplitFilter::published_in(request.start_timestamp, request.end_timestamp);
+    filter.states.push(SplitState::MarkedForDeletion);
+    let mut splits = Vec::with_capacity(split_ids.len());
+    for split_id in split_ids {
+        let split = metadata
+            .splits
+            .get(split_id)
+            .filter(|split| split.state != SplitState::Staged)
+            .ok_or_else(|| {
+                SearchError::ScrollNotFound(format!(
+                    "split {split_id} of index `{}` was deleted since the scroll started",
+                    metadata.index_id()
+                ))
+            })?;
+        if filter.matches(split) {
+            splits.push(split);
+        }
+    }
+    Ok((in_search_order(splits), split_ids.len()))
+}
+
+fn in_search_order(mut splits: Vec<&SplitMetadata>) -> Vec<LeafSplit> {
     splits.sort_by(|left, right| right.split_id.cmp(&left.split_id));
-    let splits = splits
+    splits
         .into_iter()
         .enumerate()
         .map(|(ordinal, split)| LeafSplit::new(ordinal, split))
-        .collect();
-    (splits, metadata.published_splits().count())
+        .collect()
 }
 
 fn check_snippet_fields(doc_mapper: &DocMapper, snippet_fields: &[String]) -> Result<()> {

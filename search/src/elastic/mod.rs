@@ -5,6 +5,7 @@
 //! - `GET|HEAD /` — cluster info, which clients read to tell what they talk to;
 //! - `GET|POST /{index}/_search`, `GET|POST /{index}/_count`, `POST [/{index}]/_msearch`;
 //! - `GET|POST /_search/scroll` after `_search?scroll=`, `DELETE /_search/scroll` ([`scroll`]);
+//! - `GET|POST [/{pattern}]/_field_caps`, the fields the splits hold ([`field_caps`]);
 //! - `GET /_cat/indices[/{pattern}]`, `GET /_resolve/index/{pattern}`,
 //!   `GET [/{pattern}]/_stats`;
 //! - writes (`_bulk`, `_doc`, `_create`, `_update`, index creation) answer 405: Hydrant
@@ -13,6 +14,7 @@
 //! Every answer carries `X-Elastic-Product: Elasticsearch`, which the official clients check;
 //! errors have Elasticsearch's shape (`error.type`, `error.reason`, `status`).
 
+mod field_caps;
 mod indexes;
 mod query_dsl;
 mod scroll;
@@ -91,6 +93,12 @@ async fn route(
         }
         ("GET", ["_resolve", "index", pattern]) => {
             respond(indexes::resolve_index(service, pattern).await)
+        }
+        ("GET" | "POST", ["_field_caps"]) => {
+            respond(field_caps::field_caps(service, "*", query_string, body).await)
+        }
+        ("GET" | "POST", [pattern, "_field_caps"]) => {
+            respond(field_caps::field_caps(service, pattern, query_string, body).await)
         }
         ("GET", ["_stats"]) => respond(indexes::stats(service, "*").await),
         ("GET", [pattern, "_stats"]) => respond(indexes::stats(service, pattern).await),

@@ -15,6 +15,7 @@
 //! answer. A missing split makes the metastore document revalidate on the next request.
 
 mod fetch;
+mod fields;
 pub mod leaf;
 mod merge;
 mod plan;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use hydrant_metastore::Metastore;
 use tracing::info;
 
+pub use self::fields::{FieldInfo, FieldsRequest, StoredType};
 pub use self::leaf::{FailedSplit, LeafSearchRequest, LeafSearchResponse, LeafSplit};
 use self::plan::CompiledRequest;
 pub use self::plan::MAX_AGGREGATION_DEPTH;
@@ -92,6 +94,7 @@ pub struct SearchService {
     docs: DocCache,
     searchers: OpenSplitCache,
     split_concurrency: usize,
+    field_lists: fields::FieldListCache,
     /// Read (or created) on first use: only scrolls need it.
     signing_key: tokio::sync::OnceCell<SigningKey>,
 }
@@ -114,6 +117,7 @@ impl SearchService {
             docs: DocCache::with_capacity_bytes(config.doc_cache_bytes),
             searchers: OpenSplitCache::with_capacity(config.open_splits),
             split_concurrency: config.split_concurrency.max(1),
+            field_lists: fields::FieldListCache::new(fields::FIELD_LIST_CACHE_SPLITS),
             signing_key: tokio::sync::OnceCell::new(),
         }
     }

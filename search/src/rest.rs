@@ -3,7 +3,7 @@
 //! thin layers over [`handle_request`].
 //!
 //! Routes, as Quickwit has them:
-//! - `GET|POST /api/v1/{index_id}/search`
+//! - `GET|POST /api/v1/{index_id}/search`, also over index patterns (`a,b`, `logs-*`)
 //! - `GET /api/v1/indexes[?index_id_patterns=...]`, `GET /api/v1/indexes/{index_id}`
 //! - `GET /health`
 //! - the Elasticsearch-compatible API under `/api/v1/_elastic/` ([`crate::elastic`])
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::elastic;
 use crate::error::SearchError;
-use crate::request::{ResponseFormat, SearchRequest};
+use crate::request::{ResponseFormat, SearchRequest, SearchResponse};
 use crate::searcher::SearchService;
 
 /// Largest request body accepted.
@@ -93,7 +93,18 @@ pub async fn handle_request(service: &SearchService, request: HttpRequest<'_>) -
             format!("the request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"),
         );
     }
-    let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    // Clients percent-encode what paths carry (`a%2Cb/_search` for `a,b`).
+    let decoded: Vec<std::borrow::Cow<'_, str>> = request
+        .path
+        .trim_matches('/')
+        .split('/')
+        .map(|segment| {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8()
+                .unwrap_or(std::borrow::Cow::Borrowed(segment))
+        })
+        .collect();
+    let segments: Vec<&str> = decoded.iter().map(AsRef::as_ref).collect();
     match (request.method, segments.as_slice()) {
         (method, ["api", "v1", "_elastic", rest @ ..]) => {
             elastic::handle(service, method, rest, request.query_string, request.body).await
@@ -131,7 +142,7 @@ pub async fn handle_request(service: &SearchService, request: HttpRequest<'_>) -
                 Ok(search_request) => search_request,
                 Err(error) => return HttpResponse::from_search_error(&error),
             };
-            match service.search(index_id, &search_request).await {
+            match search_native(service, index_id, &search_request).await {
                 Ok(response) => HttpResponse::json(200, &response, search_request.format),
                 Err(error) => HttpResponse::from_search_error(&error),
             }
@@ -142,6 +153,22 @@ pub async fn handle_request(service: &SearchService, request: HttpRequest<'_>) -
             format!("no route for {} {}", request.method, request.path),
         ),
     }
+}
+
+/// A native search: one index, or every index a pattern (`a,b`, `logs-*`, `-c`) selects.
+async fn search_native(
+    service: &SearchService,
+    index: &str,
+    request: &SearchRequest,
+) -> Result<SearchResponse, SearchError> {
+    if !index.contains([',', '*']) && !index.starts_with('-') {
+        return service.search(index, request).await;
+    }
+    let index_ids = elastic::index_ids(service, index, false).await?;
+    Ok(service
+        .search_indexes(&index_ids, request, None)
+        .await?
+        .response)
 }
 
 /// `GET /api/v1/indexes[?index_id_patterns=a,b*,-c]`: each index's summary and config (what

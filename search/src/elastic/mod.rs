@@ -3,7 +3,8 @@
 //!
 //! Routes (the rest of the path after `_elastic`):
 //! - `GET|HEAD /` — cluster info, which clients read to tell what they talk to;
-//! - `GET|POST /{index}/_search`, `GET|POST /{index}/_count`, `POST [/{index}]/_msearch`;
+//! - `GET|POST [/{pattern}]/_search`, `GET|POST [/{pattern}]/_count`,
+//!   `POST [/{pattern}]/_msearch`, over every index a pattern (`a,b`, `logs-*`, `-c`) selects;
 //! - `GET|POST /_search/scroll` after `_search?scroll=`, `DELETE /_search/scroll` ([`scroll`]);
 //! - `GET|POST [/{pattern}]/_field_caps`, the fields the splits hold ([`field_caps`]);
 //! - `GET /_cat/indices[/{pattern}]`, `GET /_resolve/index/{pattern}`,
@@ -23,7 +24,7 @@ mod search;
 pub use indexes::{IndexPattern, resolve_indexes};
 pub use query_dsl::{MAX_TERMS, query_from_dsl, query_from_query_string};
 pub use scroll::{MAX_KEEP_ALIVE, parse_keep_alive};
-pub use search::{EsSearchParams, MAX_MULTI_SEARCHES};
+pub use search::{EsSearchParams, MAX_MULTI_SEARCHES, index_ids};
 
 use serde_json::{Value, json};
 
@@ -106,6 +107,12 @@ async fn route(
             respond(scroll::next_page(service, query_string, body).await)
         }
         ("DELETE", ["_search", "scroll"]) => ok(&scroll::clear(service, query_string, body).await),
+        ("GET" | "POST", ["_search"]) => {
+            respond(search::search(service, "*", query_string, body).await)
+        }
+        ("GET" | "POST", ["_count"]) => {
+            respond(search::count(service, "*", query_string, body).await)
+        }
         ("GET" | "POST", [index, "_search"]) => {
             let result = search::search(service, index, query_string, body).await;
             respond(result)

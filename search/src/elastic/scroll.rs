@@ -12,6 +12,7 @@
 //! closer together than that; past it, the next page answers 404
 //! `search_context_missing_exception` rather than a page with documents missing.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,7 @@ use serde_json::{Value, json};
 use super::search::{EsExtras, es_search_response};
 use crate::error::{Result, SearchError};
 use crate::request::SearchRequest;
-use crate::searcher::SearchService;
+use crate::searcher::{IndexesResponse, SearchService};
 
 /// The longest keep-alive a scroll may ask for, as Quickwit allows.
 pub const MAX_KEEP_ALIVE: Duration = Duration::from_secs(30 * 60);
@@ -31,8 +32,9 @@ const STATE_VERSION: u8 = 1;
 #[derive(Debug, Serialize, Deserialize)]
 struct ScrollState {
     version: u8,
-    index_id: String,
-    split_ids: Vec<String>,
+    index_ids: Vec<String>,
+    /// By index.
+    split_ids: BTreeMap<String, Vec<String>>,
     /// The next page's request: its `search_after_position` is the last hit served.
     request: SearchRequest,
     extras: EsExtras,
@@ -81,7 +83,7 @@ fn invalid_keep_alive(text: &str) -> SearchError {
 /// The first page of a scroll, with its `_scroll_id`.
 pub(super) async fn start(
     service: &SearchService,
-    index_id: &str,
+    index_ids: Vec<String>,
     mut request: SearchRequest,
     extras: EsExtras,
     keep_alive: Duration,
@@ -92,16 +94,15 @@ pub(super) async fn start(
         ));
     }
     request.sort_values = true;
-    let (response, split_ids) = service
-        .search_named_splits(index_id, &request, None)
-        .await?;
+    let mut answer = service.search_indexes(&index_ids, &request, None).await?;
     request.aggs = None;
     request.search_after.clear();
     request.count_all = false;
+    let response = &answer.response;
     let state = ScrollState {
         version: STATE_VERSION,
-        index_id: index_id.to_string(),
-        split_ids,
+        index_ids,
+        split_ids: std::mem::take(&mut answer.split_ids),
         exhausted: response.hits.len() < request.max_hits,
         total: response.num_hits,
         keep_alive_secs: keep_alive.as_secs().max(1),
@@ -112,7 +113,7 @@ pub(super) async fn start(
         },
         extras,
     };
-    let mut body = es_search_response(index_id, response, &state.extras);
+    let mut body = es_search_response(answer, &state.extras);
     body["_scroll_id"] = seal(service, state).await?.into();
     Ok(body)
 }
@@ -128,15 +129,14 @@ pub(super) async fn next_page(
     if let Some(keep_alive) = keep_alive {
         state.keep_alive_secs = parse_keep_alive(&keep_alive)?.as_secs().max(1);
     }
-    let response = if state.exhausted {
-        None
+    let mut answer = if state.exhausted {
+        IndexesResponse::default()
     } else {
-        let (response, _) = service
-            .search_named_splits(&state.index_id, &state.request, Some(&state.split_ids))
-            .await?;
-        Some(response)
+        service
+            .search_indexes(&state.index_ids, &state.request, Some(&state.split_ids))
+            .await?
     };
-    let mut response = response.unwrap_or_default();
+    let response = &mut answer.response;
     if response.hits.len() < state.request.max_hits {
         state.exhausted = true;
     }
@@ -144,8 +144,7 @@ pub(super) async fn next_page(
         state.request.search_after_position = Some(position);
     }
     response.num_hits = state.total;
-    let index_id = state.index_id.clone();
-    let mut body = es_search_response(&index_id, response, &state.extras);
+    let mut body = es_search_response(answer, &state.extras);
     body["_scroll_id"] = seal(service, state).await?.into();
     Ok(body)
 }

@@ -8,8 +8,8 @@ use super::glob_matches;
 use super::query_dsl::{query_from_dsl, query_from_query_string};
 use crate::error::{Result, SearchError};
 use crate::query::{DefaultOperator, QueryAst};
-use crate::request::{SearchRequest, SearchResponse, SearchStats};
-use crate::searcher::SearchService;
+use crate::request::{SearchRequest, SearchStats};
+use crate::searcher::{IndexesResponse, SearchService};
 use crate::sort::{DOCUMENT_ORDER_SORT_KEY, MAX_SORT_KEYS, POSITION_SORT_KEY, is_order_marker};
 
 /// Hits per page when the request does not say, as in Elasticsearch.
@@ -54,6 +54,8 @@ pub struct EsSearchParams {
     /// `false`: a split that cannot be searched fails the whole request instead of leaving
     /// its hits out.
     pub allow_partial_search_results: Option<bool>,
+    /// `true`: index names that do not exist select nothing instead of failing (404).
+    pub ignore_unavailable: bool,
 }
 
 impl EsSearchParams {
@@ -101,9 +103,15 @@ impl EsSearchParams {
                             ))
                         })?)
                 }
-                // Transport, routing and shard options: one index, no shards, no replicas.
+                "ignore_unavailable" => {
+                    params.ignore_unavailable = value.parse::<bool>().map_err(|_| {
+                        SearchError::InvalidRequest(format!(
+                            "[ignore_unavailable] must be true or false, got `{value}`"
+                        ))
+                    })?
+                }
+                // Transport, routing and shard options: no shards, no replicas.
                 "allow_no_indices"
-                | "ignore_unavailable"
                 | "expand_wildcards"
                 | "timeout"
                 | "typed_keys"
@@ -432,21 +440,41 @@ fn strings(values: &[Value], key: &str) -> Result<Vec<String>> {
 /// `_search` on one index.
 pub(super) async fn search(
     service: &SearchService,
-    index_id: &str,
+    pattern: &str,
     query_string: &str,
     body: &[u8],
 ) -> Result<Value> {
     let params = EsSearchParams::parse(query_string)?;
     let (request, extras) = build_request(&params, body)?;
+    let index_ids = index_ids(service, pattern, params.ignore_unavailable).await?;
     if let Some(keep_alive) = &params.scroll {
         let keep_alive = super::scroll::parse_keep_alive(keep_alive)?;
-        return super::scroll::start(service, index_id, request, extras, keep_alive).await;
+        return super::scroll::start(service, index_ids, request, extras, keep_alive).await;
     }
-    let response = service.search(index_id, &request).await?;
-    if params.allow_partial_search_results == Some(false) && !response.errors.is_empty() {
-        return Err(partial_results_refused(&response.errors));
+    let answer = service.search_indexes(&index_ids, &request, None).await?;
+    if params.allow_partial_search_results == Some(false) && !answer.response.errors.is_empty() {
+        return Err(partial_results_refused(&answer.response.errors));
     }
-    Ok(es_search_response(index_id, response, &extras))
+    Ok(es_search_response(answer, &extras))
+}
+
+/// The ids of the indexes `pattern` selects; with `ignore_unavailable`, names that do not
+/// exist select nothing instead of failing.
+pub async fn index_ids(
+    service: &SearchService,
+    pattern: &str,
+    ignore_unavailable: bool,
+) -> Result<Vec<String>> {
+    let indexes = if ignore_unavailable {
+        let parsed = super::IndexPattern::parse(pattern)?;
+        parsed.select(service.metastore().list_indexes().await?)
+    } else {
+        super::resolve_indexes(service, pattern).await?
+    };
+    Ok(indexes
+        .iter()
+        .map(|index| index.index_id().to_string())
+        .collect())
 }
 
 /// The error of a search that lost splits when partial results are not allowed.
@@ -490,10 +518,12 @@ pub(super) async fn multi_search(
     }
     let searches = lines.chunks(2).map(|pair| async {
         let answer = async {
-            let index = msearch_index(pair[0], path_index)?;
+            let (pattern, ignore_unavailable) = msearch_index(pair[0], path_index)?;
             let (request, extras) = build_request(&params, pair[1].as_bytes())?;
-            let response = service.search(&index, &request).await?;
-            Ok::<Value, SearchError>(es_search_response(&index, response, &extras))
+            let ignore_unavailable = ignore_unavailable || params.ignore_unavailable;
+            let index_ids = index_ids(service, &pattern, ignore_unavailable).await?;
+            let answer = service.search_indexes(&index_ids, &request, None).await?;
+            Ok::<Value, SearchError>(es_search_response(answer, &extras))
         }
         .await;
         match answer {
@@ -526,8 +556,9 @@ fn multi_search_params(query_string: &str) -> Result<EsSearchParams> {
     EsSearchParams::parse(&query_string)
 }
 
-/// The index of one `_msearch` header, or the path's when the header names none.
-fn msearch_index(header: &str, path_index: Option<&str>) -> Result<String> {
+/// The index pattern of one `_msearch` header (the path's when the header names none), and
+/// its `ignore_unavailable`.
+fn msearch_index(header: &str, path_index: Option<&str>) -> Result<(String, bool)> {
     let header: Value = serde_json::from_str(header).map_err(|error| {
         SearchError::InvalidRequest(format!("an _msearch header is not JSON: {error}"))
     })?;
@@ -542,17 +573,22 @@ fn msearch_index(header: &str, path_index: Option<&str>) -> Result<String> {
         ),
         _ => None,
     };
-    index
+    let ignore_unavailable = header
+        .get("ignore_unavailable")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let index = index
         .or_else(|| path_index.map(str::to_string))
         .ok_or_else(|| {
             SearchError::InvalidRequest("an _msearch header must name its index".to_string())
-        })
+        })?;
+    Ok((index, ignore_unavailable))
 }
 
-/// `_count` on one index: `{"count", "_shards"}`.
+/// `_count` over the indexes a pattern selects: `{"count", "_shards"}`.
 pub(super) async fn count(
     service: &SearchService,
-    index_id: &str,
+    pattern: &str,
     query_string: &str,
     body: &[u8],
 ) -> Result<Value> {
@@ -561,21 +597,28 @@ pub(super) async fn count(
     request.max_hits = 0;
     request.start_offset = 0;
     request.count_all = true;
-    let response = service.search(index_id, &request).await?;
+    let index_ids = index_ids(service, pattern, params.ignore_unavailable).await?;
+    let response = service
+        .search_indexes(&index_ids, &request, None)
+        .await?
+        .response;
     let shards = shards_of(&response.stats, response.errors.len());
     Ok(json!({"count": response.num_hits, "_shards": shards}))
 }
 
-pub(super) fn es_search_response(
-    index_id: &str,
-    response: SearchResponse,
-    extras: &EsExtras,
-) -> Value {
+/// An Elasticsearch search response, each hit named by its index.
+pub(super) fn es_search_response(answer: IndexesResponse, extras: &EsExtras) -> Value {
+    let IndexesResponse {
+        response,
+        hit_index_ids,
+        ..
+    } = answer;
     let mut sort_values = response.sort_values.unwrap_or_default().into_iter();
     let hits: Vec<Value> = response
         .hits
         .into_iter()
-        .map(|mut document| {
+        .zip(hit_index_ids)
+        .map(|(mut document, index_id)| {
             let mut hit = json!({"_index": index_id, "_id": "", "_score": null});
             if !extras.source.disabled {
                 filter_source(&mut document, &extras.source, "");

@@ -18,6 +18,7 @@ mod fetch;
 mod fields;
 pub mod leaf;
 mod merge;
+mod multi;
 mod plan;
 
 use std::sync::Arc;
@@ -28,13 +29,14 @@ use tracing::info;
 
 pub use self::fields::{FieldInfo, FieldsRequest, StoredType};
 pub use self::leaf::{FailedSplit, LeafSearchRequest, LeafSearchResponse, LeafSplit};
+pub use self::multi::IndexesResponse;
 use self::plan::CompiledRequest;
 pub use self::plan::MAX_AGGREGATION_DEPTH;
 use crate::cache::{
     ChunkCache, DocCache, DocMapperCache, FooterCache, LeafCache, METASTORE_TTL, MetastoreCache,
     OpenSplitCache,
 };
-use crate::error::Result;
+use crate::error::{Result, SearchError};
 use crate::fetcher::FetchStats;
 use crate::request::{SearchRequest, SearchResponse, SearchStats};
 use crate::signing::SigningKey;
@@ -151,24 +153,6 @@ impl SearchService {
         self.finish(&plan, leaf).await
     }
 
-    /// Runs `request` on exactly the splits `split_ids` names (a scroll's), with the plan's
-    /// split ids, so that the next page can name them again.
-    pub async fn search_named_splits(
-        &self,
-        index_id: &str,
-        request: &SearchRequest,
-        split_ids: Option<&[String]>,
-    ) -> Result<(SearchResponse, Vec<String>)> {
-        let plan = self.plan_over(index_id, request, split_ids).await?;
-        let leaf = self.search_splits(&plan.compiled, &plan.splits).await?;
-        let split_ids = plan
-            .splits
-            .iter()
-            .map(|split| split.split_id.clone())
-            .collect();
-        Ok((self.finish(&plan, leaf).await?, split_ids))
-    }
-
     /// Checks and compiles `request` for `index_id` and picks the splits it must search.
     /// Every mistake in the request is found here, before any split is read.
     pub async fn plan(&self, index_id: &str, request: &SearchRequest) -> Result<SearchPlan> {
@@ -213,33 +197,81 @@ impl SearchService {
         plan: &SearchPlan,
         leaf: LeafSearchResponse,
     ) -> Result<SearchResponse> {
-        let request = &plan.request;
+        let splits = PlannedSplits::of_one(plan);
+        let (response, _) = self
+            .finish_many(std::slice::from_ref(plan), &splits, leaf)
+            .await?;
+        Ok(response)
+    }
+
+    /// [`SearchService::finish`] over the plans of several indexes whose splits share one
+    /// ordinal space (`splits`); also says which plan each hit came from.
+    pub(crate) async fn finish_many(
+        &self,
+        plans: &[SearchPlan],
+        splits: &PlannedSplits,
+        leaf: LeafSearchResponse,
+    ) -> Result<(SearchResponse, Vec<usize>)> {
+        let first = plans
+            .first()
+            .ok_or_else(|| SearchError::Internal("a search with no plan".to_string()))?;
+        let request = &first.request;
         let num_hits = leaf.num_hits;
         let page = final_page(
-            &plan.compiled.sort,
+            &first.compiled.sort,
             leaf.candidates,
             request.start_offset,
             request.max_hits,
         );
-        let sort_values = request.sort_values.then(|| render_sort_values(plan, &page));
+        let owners: Vec<usize> = page
+            .iter()
+            .map(|candidate| splits.owner(candidate.split_ordinal))
+            .collect::<Result<_>>()?;
+        let sort_values = request.sort_values.then(|| {
+            page.iter()
+                .zip(&owners)
+                .map(|(candidate, owner)| {
+                    render_sort_values(&plans[*owner], splits.position(candidate))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        });
         let last_hit_position = match page.last() {
-            Some(last) if request.sort_values => Some(HitPosition {
-                values: last.values.clone(),
-                doc: plan.doc_position(last),
-            }),
+            Some(last) if request.sort_values => Some(splits.position(last)),
             _ => None,
         };
         let fetch_stats = Arc::new(FetchStats::default());
-        let (hits, snippets) = self
-            .fetch_hits(
-                &plan.compiled,
-                &plan.splits,
-                &page,
-                &request.snippet_fields,
-                &fetch_stats,
-            )
-            .await?;
-        let aggregations = match &plan.compiled.aggregations {
+        let mut hits = vec![serde_json::Value::Null; page.len()];
+        let mut snippets = vec![serde_json::Value::Null; page.len()];
+        for (owner, plan) in plans.iter().enumerate() {
+            let positions: Vec<usize> = (0..page.len()).filter(|i| owners[*i] == owner).collect();
+            if positions.is_empty() {
+                continue;
+            }
+            let share: Vec<Candidate> = positions.iter().map(|i| page[*i].clone()).collect();
+            let (share_hits, share_snippets) = self
+                .fetch_hits(
+                    &plan.compiled,
+                    &splits.splits,
+                    &share,
+                    &request.snippet_fields,
+                    &fetch_stats,
+                )
+                .await?;
+            let share_snippets = share_snippets.unwrap_or_default().into_iter();
+            for ((position, hit), snippet) in positions
+                .iter()
+                .zip(share_hits)
+                .zip(share_snippets.map(Some).chain(std::iter::repeat(None)))
+            {
+                hits[*position] = hit;
+                if let Some(snippet) = snippet {
+                    snippets[*position] = snippet;
+                }
+            }
+        }
+        let snippets = (!request.snippet_fields.is_empty()).then_some(snippets);
+        let aggregations = match &first.compiled.aggregations {
             Some(request_aggs) => Some(merge::finalize_aggregations(
                 request_aggs,
                 leaf.aggregations,
@@ -251,18 +283,23 @@ impl SearchService {
             .iter()
             .map(|failed| format!("split {} could not be searched", failed.split_id))
             .collect();
+        let splits_total: usize = plans.iter().map(|plan| plan.splits_total).sum();
         let stats = SearchStats {
-            splits_total: plan.splits_total,
+            splits_total,
             splits_searched: leaf.splits_searched,
-            splits_pruned: plan.splits_total.saturating_sub(plan.splits.len()),
+            splits_pruned: splits_total.saturating_sub(splits.splits.len()),
             splits_from_cache: leaf.splits_from_cache,
             storage_gets: leaf.storage_gets + fetch_stats.num_gets.load(Relaxed),
             storage_bytes: leaf.storage_bytes + fetch_stats.bytes_fetched.load(Relaxed),
             cache_hits: leaf.cache_hits + fetch_stats.cache_hits.load(Relaxed),
         };
-        let elapsed_time_micros = plan.started.elapsed().as_micros() as u64;
+        let elapsed_time_micros = first.started.elapsed().as_micros() as u64;
+        let index_ids: Vec<&str> = plans
+            .iter()
+            .map(|plan| plan.compiled.index_id.as_str())
+            .collect();
         info!(
-            index_id = plan.compiled.index_id,
+            index_id = index_ids.join(","),
             num_hits,
             splits_searched = stats.splits_searched,
             splits_pruned = stats.splits_pruned,
@@ -273,7 +310,7 @@ impl SearchService {
             elapsed_micros = elapsed_time_micros,
             "search"
         );
-        Ok(SearchResponse {
+        let response = SearchResponse {
             num_hits,
             hits,
             snippets,
@@ -283,35 +320,93 @@ impl SearchService {
             elapsed_time_micros,
             errors,
             stats: request.stats.then_some(stats),
-        })
+        };
+        Ok((response, owners))
     }
 }
 
-/// Each page hit's sort values as clients see them: datetimes in milliseconds (nanoseconds
-/// when asked), then the position if the sort asks for it.
-fn render_sort_values(plan: &SearchPlan, page: &[Candidate]) -> Vec<Vec<serde_json::Value>> {
+/// The splits of one or more plans in one ordinal space (a split's ordinal is its index in
+/// `splits`), with the plan each belongs to.
+pub(crate) struct PlannedSplits {
+    pub splits: Vec<LeafSplit>,
+    owners: Vec<usize>,
+}
+
+impl PlannedSplits {
+    fn of_one(plan: &SearchPlan) -> Self {
+        PlannedSplits {
+            splits: plan.splits.clone(),
+            owners: vec![0; plan.splits.len()],
+        }
+    }
+
+    /// Every plan's splits, newest first across all of them (split ids are time-ordered and
+    /// unique across indexes), renumbered in that order; each plan's own ordinals are set to
+    /// match, so that its leaf answers name splits in this space.
+    pub(crate) fn of_many(plans: &mut [SearchPlan]) -> Self {
+        let mut all: Vec<(usize, LeafSplit)> = plans
+            .iter()
+            .enumerate()
+            .flat_map(|(owner, plan)| plan.splits.iter().map(move |split| (owner, split.clone())))
+            .collect();
+        all.sort_by(|left, right| right.1.split_id.cmp(&left.1.split_id));
+        for plan in plans.iter_mut() {
+            plan.splits.clear();
+        }
+        let mut splits = Vec::with_capacity(all.len());
+        let mut owners = Vec::with_capacity(all.len());
+        for (ordinal, (owner, mut split)) in all.into_iter().enumerate() {
+            split.ordinal = ordinal;
+            plans[owner].splits.push(split.clone());
+            splits.push(split);
+            owners.push(owner);
+        }
+        PlannedSplits { splits, owners }
+    }
+
+    fn owner(&self, ordinal: usize) -> Result<usize> {
+        self.owners.get(ordinal).copied().ok_or_else(|| {
+            SearchError::Internal(format!("a hit names split {ordinal}, which is not planned"))
+        })
+    }
+
+    /// A candidate's exact place: its values and its split, segment and document.
+    fn position(&self, candidate: &Candidate) -> HitPosition {
+        HitPosition {
+            values: candidate.values.clone(),
+            doc: DocPosition {
+                split_id: self.splits[candidate.split_ordinal].split_id.clone(),
+                segment_ord: candidate.segment_ord,
+                doc_id: candidate.doc_id,
+            },
+        }
+    }
+}
+
+/// A hit's sort values as clients see them: datetimes in milliseconds (nanoseconds when
+/// asked), then the position if the sort asks for it.
+fn render_sort_values(
+    plan: &SearchPlan,
+    position: HitPosition,
+) -> impl Iterator<Item = serde_json::Value> {
     let sort = &plan.compiled.sort;
     let nanos = plan.request.sort_datetime_nanos;
-    page.iter()
-        .map(|candidate| {
-            let mut values: Vec<serde_json::Value> = candidate
-                .values
-                .iter()
-                .zip(sort.kinds())
-                .map(|(value, kind)| match (value, kind) {
-                    (None, _) => serde_json::Value::Null,
-                    (Some(SortValue::I64(nanos_value)), Some(SortKind::Datetime)) if !nanos => {
-                        nanos_value.div_euclid(1_000_000).into()
-                    }
-                    (Some(value), _) => value.to_json(),
-                })
-                .collect();
-            if sort.position_value {
-                values.push(plan.doc_position(candidate).to_sort_value().into());
+    let kinds: Vec<_> = sort.kinds().collect();
+    let position_value = sort
+        .position_value
+        .then(|| serde_json::Value::from(position.doc.to_sort_value()));
+    position
+        .values
+        .into_iter()
+        .zip(kinds)
+        .map(move |(value, kind)| match (value, kind) {
+            (None, _) => serde_json::Value::Null,
+            (Some(SortValue::I64(nanos_value)), Some(SortKind::Datetime)) if !nanos => {
+                nanos_value.div_euclid(1_000_000).into()
             }
-            values
+            (Some(value), _) => value.to_json(),
         })
-        .collect()
+        .chain(position_value)
 }
 
 /// A checked and compiled request with the splits it must search: what a root holds while its
@@ -334,15 +429,6 @@ impl std::fmt::Debug for SearchPlan {
 }
 
 impl SearchPlan {
-    /// Where a candidate of this plan's splits sits beyond its sort values.
-    fn doc_position(&self, candidate: &Candidate) -> DocPosition {
-        DocPosition {
-            split_id: self.splits[candidate.split_ordinal].split_id.clone(),
-            segment_ord: candidate.segment_ord,
-            doc_id: candidate.doc_id,
-        }
-    }
-
     /// The splits to search, newest first.
     pub fn splits(&self) -> &[LeafSplit] {
         &self.splits

@@ -234,6 +234,17 @@ pub struct ServeOptions {
     /// Require this key in every request's `x-api-key` header, as the deployed API does.
     #[arg(long, env = "HYDRANT_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// Serve the write API (index creation and deletion, `ingest`, `_bulk`) on S3 storage
+    /// too; on local storage it is served unless `--read-only`.
+    #[arg(long, conflicts_with = "read_only")]
+    write_api: bool,
+    /// Serve searches only: writes answer 405, as the deployed API does.
+    #[arg(long)]
+    read_only: bool,
+    /// Where the write API keeps the documents it is sent, as staging objects [default:
+    /// `api-staging` beside a local index directory, else `hydrant-data/api-staging`].
+    #[arg(long)]
+    api_staging_dir: Option<PathBuf>,
 }
 
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
@@ -242,17 +253,55 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     };
     // Before anything else: an empty key (`--api-key ''`) would serve everyone.
     server_options.validate().context("--api-key")?;
-    let metastore = options.storage.metastore(&resolver()?).await?;
-    let service = Arc::new(SearchService::new(metastore, SearcherConfig::default()));
+    let resolver = resolver()?;
+    let metastore = options.storage.metastore(&resolver).await?;
+    let service = Arc::new(SearchService::new(
+        metastore.clone(),
+        SearcherConfig::default(),
+    ));
+    let uri: StorageUri = options.storage.index_uri.parse()?;
+    let local_dir = match &uri {
+        StorageUri::Local(dir) => Some(dir.clone()),
+        _ => None,
+    };
+    let writes = options.write_api || (local_dir.is_some() && !options.read_only);
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
+    if !writes {
+        println!(
+            "Serving the search API on http://{} (Ctrl-C to stop).",
+            options.listen
+        );
+        hydrant_search::server::serve_with(listener, service, server_options, crate::stop_signal())
+            .await?;
+        return Ok(());
+    }
+    let staging_dir = options.api_staging_dir.clone().unwrap_or_else(|| {
+        local_dir
+            .as_deref()
+            .and_then(std::path::Path::parent)
+            .map_or_else(
+                || PathBuf::from("hydrant-data"),
+                std::path::Path::to_path_buf,
+            )
+            .join("api-staging")
+    });
+    let api = crate::write_api::WriteApi::new(service, metastore, staging_dir.clone(), resolver)
+        .await
+        .with_context(|| format!("cannot stage writes in {}", staging_dir.display()))?;
     println!(
-        "Serving the search API on http://{} (Ctrl-C to stop).",
-        options.listen
+        "Serving the search and write APIs on http://{} (Ctrl-C to stop); documents sent are kept in {}.",
+        options.listen,
+        staging_dir.display()
     );
-    hydrant_search::server::serve_with(listener, service, server_options, crate::stop_signal())
-        .await?;
+    hydrant_search::server::serve_with(
+        listener,
+        Arc::new(api),
+        server_options,
+        crate::stop_signal(),
+    )
+    .await?;
     Ok(())
 }
 

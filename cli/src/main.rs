@@ -2,6 +2,7 @@
 
 mod commands;
 mod local;
+mod write_api;
 
 use clap::{Parser, Subcommand};
 

@@ -8,6 +8,7 @@
 //! - `GET /health`
 //! - the Elasticsearch-compatible API under `/api/v1/_elastic/` ([`crate::elastic`])
 
+use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -51,6 +52,11 @@ impl HttpResponse {
         }
     }
 
+    /// A JSON response.
+    pub fn json_value(status: u16, value: &Value) -> Self {
+        HttpResponse::json(status, value, ResponseFormat::Json)
+    }
+
     /// An error response: `{"message": ...}`, as Quickwit answers.
     pub fn error(status: u16, message: impl Into<String>) -> Self {
         HttpResponse::json(
@@ -82,6 +88,18 @@ impl HttpResponse {
     fn from_search_error(error: &SearchError) -> Self {
         HttpResponse::log_search_error(error);
         HttpResponse::error(error.status_code(), error.public_message())
+    }
+}
+
+/// What answers REST requests: the search core ([`handle_request`]), or a layer over it
+/// (the local write API of `hydrant serve`).
+pub trait RestHandler: Send + Sync + 'static {
+    fn handle<'a>(&'a self, request: HttpRequest<'a>) -> BoxFuture<'a, HttpResponse>;
+}
+
+impl RestHandler for SearchService {
+    fn handle<'a>(&'a self, request: HttpRequest<'a>) -> BoxFuture<'a, HttpResponse> {
+        Box::pin(handle_request(self, request))
     }
 }
 

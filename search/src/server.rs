@@ -1,4 +1,5 @@
-//! The local HTTP server (local mode): HTTP/1.1 over [`handle_request`].
+//! The local HTTP server (local mode): HTTP/1.1 over a [`RestHandler`] (the search core's
+//! [`crate::rest::handle_request`], or a layer over it).
 //!
 //! Why not hyper: the `http` crate refuses request targets with characters such as `>`, and
 //! `curl '.../search?query=quantity:>5'` (the query users type, unencoded) must work. Request
@@ -15,8 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
-use crate::rest::{HttpRequest, HttpResponse, MAX_REQUEST_BODY_BYTES, handle_request};
-use crate::searcher::SearchService;
+use crate::rest::{HttpRequest, HttpResponse, MAX_REQUEST_BODY_BYTES, RestHandler};
 
 /// Largest request head (request line and headers), enforced while it is read.
 pub const MAX_HEAD_BYTES: usize = 16 << 10;
@@ -59,9 +59,9 @@ impl ServerOptions {
 }
 
 /// Serves the REST API on `listener` until `shutdown` completes, to anyone who connects.
-pub async fn serve(
+pub async fn serve<H: RestHandler>(
     listener: TcpListener,
-    service: Arc<SearchService>,
+    service: Arc<H>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     serve_with(listener, service, ServerOptions::default(), shutdown).await
@@ -71,9 +71,9 @@ pub async fn serve(
 ///
 /// Failing to accept a connection never stops the server: out of file descriptors, it waits
 /// for served connections to close and accepts again.
-pub async fn serve_with(
+pub async fn serve_with<H: RestHandler>(
     listener: TcpListener,
-    service: Arc<SearchService>,
+    service: Arc<H>,
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
@@ -110,7 +110,7 @@ pub async fn serve_with(
         }
         let (service, options) = (service.clone(), options.clone());
         tokio::spawn(async move {
-            if let Err(error) = serve_connection(stream, &service, &options).await {
+            if let Err(error) = serve_connection(stream, service.as_ref(), &options).await {
                 debug!(%error, "connection ended with an error");
             }
             drop(permit);
@@ -138,9 +138,9 @@ pub enum ReadOutcome {
     Reject(HttpResponse),
 }
 
-async fn serve_connection(
+async fn serve_connection<H: RestHandler>(
     stream: TcpStream,
-    service: &SearchService,
+    service: &H,
     options: &ServerOptions,
 ) -> io::Result<()> {
     let mut stream = BufReader::new(stream);
@@ -166,16 +166,14 @@ async fn serve_connection(
                     Some((path, query)) => (path, Some(query)),
                     None => (request.target.as_str(), None),
                 };
-                let response = handle_request(
-                    service,
-                    HttpRequest {
+                let response = service
+                    .handle(HttpRequest {
                         method: &request.method,
                         path,
                         query_string,
                         body: &request.body,
-                    },
-                )
-                .await;
+                    })
+                    .await;
                 (response, request.keep_alive)
             }
         };
@@ -254,6 +252,14 @@ pub async fn read_request<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result
         Ok(body) => body,
         Err(refusal) => return Ok(refusal),
     };
+    let body = if head.gzip {
+        match gunzip_bounded(&body) {
+            Ok(body) => body,
+            Err(refusal) => return Ok(refusal),
+        }
+    } else {
+        body
+    };
     Ok(ReadOutcome::Request(WireRequest {
         method: head.method,
         target: head.target,
@@ -270,6 +276,34 @@ struct Head {
     keep_alive: bool,
     api_key: Option<String>,
     body: BodyFraming,
+    /// `Content-Encoding: gzip`: the body is decompressed before it is handled.
+    gzip: bool,
+}
+
+/// Largest body once decompressed (`Content-Encoding: gzip`); what a route accepts is then
+/// its own limit.
+pub const MAX_DECODED_BODY_BYTES: usize = 32 << 20;
+
+/// Decompresses a gzip body, refusing one that is corrupt or inflates past
+/// [`MAX_DECODED_BODY_BYTES`] (read in bounded steps: a small bomb stays small).
+fn gunzip_bounded(body: &[u8]) -> Result<Vec<u8>, ReadOutcome> {
+    use std::io::Read as _;
+    let mut decoded = Vec::new();
+    let mut decoder =
+        flate2::read::MultiGzDecoder::new(body).take(MAX_DECODED_BODY_BYTES as u64 + 1);
+    if decoder.read_to_end(&mut decoded).is_err() {
+        return Err(reject(
+            400,
+            "the body is not valid gzip (Content-Encoding: gzip)",
+        ));
+    }
+    if decoded.len() > MAX_DECODED_BODY_BYTES {
+        return Err(reject(
+            413,
+            format!("the body decompresses to more than {MAX_DECODED_BODY_BYTES} bytes"),
+        ));
+    }
+    Ok(decoded)
 }
 
 #[derive(Clone, Copy)]
@@ -346,12 +380,24 @@ fn parse_head(head: &[u8]) -> Result<Head, ReadOutcome> {
         _ => parsed.version.unwrap_or(1) == 1,
     };
     let body = body_framing(&values("transfer-encoding"), &values("content-length"))?;
+    let gzip = match values("content-encoding").as_slice() {
+        [] => false,
+        [encoding] if encoding.eq_ignore_ascii_case("identity") => false,
+        [encoding] if encoding.eq_ignore_ascii_case("gzip") => true,
+        _ => {
+            return Err(reject(
+                415,
+                "unsupported Content-Encoding (gzip and identity are)",
+            ));
+        }
+    };
     Ok(Head {
         method: parsed.method.unwrap_or("GET").to_string(),
         target: parsed.path.unwrap_or("/").to_string(),
         keep_alive,
         api_key,
         body,
+        gzip,
     })
 }
 

@@ -188,7 +188,7 @@ fn error_type(error: &SearchError) -> &'static str {
 }
 
 /// An error as Elasticsearch writes one.
-pub(crate) fn error_response(status: u16, kind: &str, reason: &str) -> HttpResponse {
+pub fn error_response(status: u16, kind: &str, reason: &str) -> HttpResponse {
     HttpResponse::json(
         status,
         &error_body(status, kind, reason),

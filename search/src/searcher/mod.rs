@@ -124,6 +124,12 @@ impl SearchService {
         }
     }
 
+    /// Drops what is cached of `index_id`'s metastore document: the next request reads it
+    /// again (after a local write changed it, rather than up to a TTL later).
+    pub fn forget_index(&self, index_id: &str) {
+        self.metastores.expire(index_id);
+    }
+
     /// The key scroll ids are signed with, shared by every searcher of the storage.
     pub async fn signing_key(&self) -> Result<&SigningKey> {
         self.signing_key

@@ -1,0 +1,444 @@
+//! The local write API of `hydrant serve`: the index management and ingestion routes of
+//! Quickwit's REST API (and Elasticsearch's `_bulk`), so that what users and Quickwit's own
+//! REST scenarios do to set an index up works against a local Hydrant.
+//!
+//! Deployed, Hydrant indexes what Firehose delivers; here a write goes the same way, only
+//! shorter: the documents become a staging object in a local directory (kept, as Firehose
+//! objects are), and the same indexer core that the Lambda runs indexes it before the
+//! request is answered (`commit=force`, whatever the request asks). Writes are serialized,
+//! as the FIFO queue serializes them.
+//!
+//! - `POST /api/v1/indexes` (a config, JSON or YAML), `DELETE /api/v1/indexes/{id}`;
+//! - `POST /api/v1/{index}/ingest` (NDJSON);
+//! - `POST|PUT /api/v1/_elastic/[{index}/]_bulk` (`index` and `create` actions).
+//!
+//! Everything else goes to the search API.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
+use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
+use hydrant_metastore::Metastore;
+use hydrant_metastore::doc_mapper::DocMapper;
+use hydrant_metastore::index_config::IndexConfig;
+use hydrant_metastore::storage::{StorageResolver, StorageUri};
+use hydrant_search::SearchService;
+use hydrant_search::rest::{HttpRequest, HttpResponse, RestHandler, handle_request};
+use serde_json::{Value, json};
+
+/// The staging "bucket" the write API's objects are read from.
+const WRITE_API_BUCKET: &str = "hydrant-write-api";
+
+/// The search API with the write routes in front of it.
+pub struct WriteApi {
+    search: Arc<SearchService>,
+    metastore: Metastore,
+    staging_dir: PathBuf,
+    /// One write at a time, as one indexer per queue.
+    indexer: tokio::sync::Mutex<IndexerRuntime>,
+}
+
+impl WriteApi {
+    pub async fn new(
+        search: Arc<SearchService>,
+        metastore: Metastore,
+        staging_dir: PathBuf,
+        resolver: StorageResolver,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&staging_dir)?;
+        let staging_dir = std::fs::canonicalize(&staging_dir)?;
+        let buckets = StagingBuckets::new(resolver)
+            .bind(WRITE_API_BUCKET, StorageUri::Local(staging_dir.clone()));
+        let runtime =
+            IndexerRuntime::new(Indexer::new(metastore.clone(), buckets), Vec::new()).await?;
+        Ok(WriteApi {
+            search,
+            metastore,
+            staging_dir,
+            indexer: tokio::sync::Mutex::new(runtime),
+        })
+    }
+
+    async fn route(&self, request: HttpRequest<'_>) -> HttpResponse {
+        let path = request.path.trim_matches('/');
+        let segments: Vec<&str> = path.split('/').collect();
+        match (request.method, segments.as_slice()) {
+            ("POST", ["api", "v1", "indexes"]) => self.create_index(request.body).await,
+            ("DELETE", ["api", "v1", "indexes", index_id]) => self.delete_index(index_id).await,
+            ("POST", ["api", "v1", index_id, "ingest"]) => {
+                self.ingest(index_id, request.body).await
+            }
+            ("POST" | "PUT", ["api", "v1", "_elastic", "_bulk"]) => {
+                self.bulk(None, request.body).await
+            }
+            ("POST" | "PUT", ["api", "v1", "_elastic", index_id, "_bulk"]) => {
+                self.bulk(Some(index_id), request.body).await
+            }
+            _ => handle_request(&self.search, request).await,
+        }
+    }
+
+    async fn create_index(&self, body: &[u8]) -> HttpResponse {
+        let Ok(text) = std::str::from_utf8(body) else {
+            return HttpResponse::error(400, "the index config is not UTF-8");
+        };
+        let config = match IndexConfig::from_yaml(text) {
+            Ok(config) => config,
+            Err(error) => {
+                return HttpResponse::error(400, format!("invalid index config: {error}"));
+            }
+        };
+        match self.metastore.create_index(config).await {
+            Ok(metadata) => {
+                self.search.forget_index(metadata.index_id());
+                json_response(json!({
+                    "index_id": metadata.index_id(),
+                    "index_config": metadata.index_config,
+                    "create_timestamp": metadata.create_timestamp,
+                }))
+            }
+            Err(hydrant_metastore::Error::IndexAlreadyExists(index_id)) => {
+                HttpResponse::error(400, format!("index `{index_id}` already exists"))
+            }
+            Err(error) => HttpResponse::error(400, error.to_string()),
+        }
+    }
+
+    /// Deletes the index's metastore document (searches stop finding it), then its files.
+    async fn delete_index(&self, index_id: &str) -> HttpResponse {
+        let _writing = self.indexer.lock().await;
+        if let Err(error) = self.metastore.delete_index(index_id).await {
+            let status = match error {
+                hydrant_metastore::Error::IndexNotFound(_) => 404,
+                _ => 500,
+            };
+            return HttpResponse::error(status, error.to_string());
+        }
+        self.search.forget_index(index_id);
+        let storage = self.metastore.storage();
+        let prefix = format!("indexes/{index_id}/");
+        let mut deleted = Vec::new();
+        match storage.list(&prefix).await {
+            Ok(objects) => {
+                for object in objects {
+                    if let Err(error) = storage.delete(&object.path).await {
+                        return HttpResponse::error(500, format!("cannot delete a file: {error}"));
+                    }
+                    deleted.push(json!({"file_name": object.path, "file_size_bytes": object.size}));
+                }
+            }
+            Err(error) => return HttpResponse::error(500, format!("cannot list files: {error}")),
+        }
+        json_response(Value::Array(deleted))
+    }
+
+    /// `POST /api/v1/{index}/ingest`: NDJSON documents, indexed before the answer.
+    async fn ingest(&self, index_id: &str, body: &[u8]) -> HttpResponse {
+        let mapper = match self.doc_mapper(index_id).await {
+            Ok(mapper) => mapper,
+            Err(response) => return response,
+        };
+        let Ok(text) = std::str::from_utf8(body) else {
+            return HttpResponse::error(400, "the body is not UTF-8 NDJSON");
+        };
+        let mut accepted = Vec::new();
+        let mut failures = Vec::new();
+        for (number, line) in text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .enumerate()
+        {
+            match check_document(&mapper, line) {
+                Ok(()) => accepted.push(line),
+                Err(message) => failures.push(json!({"line": number + 1, "message": message})),
+            }
+        }
+        let num_docs = accepted.len() + failures.len();
+        if let Err(response) = self.index_lines(index_id, &accepted).await {
+            return response;
+        }
+        json_response(json!({
+            "num_docs_for_processing": num_docs,
+            "num_ingested_docs": accepted.len(),
+            "num_rejected_docs": failures.len(),
+            "parse_failures": failures,
+        }))
+    }
+
+    /// Elasticsearch's `_bulk`: action lines (`index`, `create`) each followed by a document.
+    async fn bulk(&self, path_index: Option<&str>, body: &[u8]) -> HttpResponse {
+        let started = Instant::now();
+        let Ok(text) = std::str::from_utf8(body) else {
+            return es_error(
+                400,
+                "illegal_argument_exception",
+                "the body is not UTF-8 NDJSON",
+            );
+        };
+        let actions = match parse_bulk(text, path_index) {
+            Ok(actions) => actions,
+            Err(response) => return response,
+        };
+        let mut items: Vec<Value> = Vec::with_capacity(actions.len());
+        let mut per_index: BTreeMap<String, Vec<(usize, &str)>> = BTreeMap::new();
+        let mut mappers: BTreeMap<String, Result<Arc<DocMapper>, HttpResponse>> = BTreeMap::new();
+        for (position, action) in actions.iter().enumerate() {
+            items.push(Value::Null);
+            let mapper = match mappers.get(&action.index) {
+                Some(found) => found.clone(),
+                None => {
+                    let found = self.doc_mapper(&action.index).await;
+                    mappers.insert(action.index.clone(), found.clone());
+                    found
+                }
+            };
+            let outcome = match mapper {
+                Err(response) => Err(item_error(&action.index, &response)),
+                Ok(mapper) => check_document(&mapper, action.document).map_err(|message| {
+                    (
+                        400,
+                        json!({"type": "document_parsing_exception", "reason": message}),
+                    )
+                }),
+            };
+            match outcome {
+                Ok(()) => per_index
+                    .entry(action.index.clone())
+                    .or_default()
+                    .push((position, action.document)),
+                Err((status, error)) => items[position] = action.item(status, Some(error)),
+            }
+        }
+        for (index_id, documents) in per_index {
+            let lines: Vec<&str> = documents.iter().map(|(_, document)| *document).collect();
+            let outcome = self.index_lines(&index_id, &lines).await;
+            for (position, _) in documents {
+                items[position] = match &outcome {
+                    Ok(()) => actions[position].item(201, None),
+                    Err(response) => {
+                        let (status, error) = item_error(&index_id, response);
+                        actions[position].item(status, Some(error))
+                    }
+                };
+            }
+        }
+        let errors = items.iter().any(|item| {
+            item.as_object()
+                .and_then(|item| item.values().next())
+                .is_some_and(|i| i["status"] != 201)
+        });
+        json_response(json!({
+            "took": started.elapsed().as_millis() as u64,
+            "errors": errors,
+            "items": items,
+        }))
+    }
+
+    /// The index's doc mapper, or the response saying why there is none.
+    async fn doc_mapper(&self, index_id: &str) -> Result<Arc<DocMapper>, HttpResponse> {
+        match self.metastore.index_metadata(index_id).await {
+            Ok(metadata) => DocMapper::new(&metadata.index_config)
+                .map(Arc::new)
+                .map_err(|error| HttpResponse::error(500, error.to_string())),
+            Err(hydrant_metastore::Error::IndexNotFound(_)) => Err(HttpResponse::error(
+                404,
+                format!("no such index [{index_id}]"),
+            )),
+            Err(error) => Err(HttpResponse::error(500, error.to_string())),
+        }
+    }
+
+    /// Writes `lines` as one staging object and indexes it, as a queue message would.
+    async fn index_lines(&self, index_id: &str, lines: &[&str]) -> Result<(), HttpResponse> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let indexer = self.indexer.lock().await;
+        let key = format!(
+            "{index_id}/{}-{}.ndjson",
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+            unique_suffix()
+        );
+        let path = self.staging_dir.join(&key);
+        let mut body = lines.join("\n");
+        body.push('\n');
+        let written = async {
+            if let Some(dir) = path.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            tokio::fs::write(&path, body).await
+        };
+        if let Err(error) = written.await {
+            return Err(HttpResponse::error(
+                500,
+                format!("cannot stage documents: {error}"),
+            ));
+        }
+        let object = ObjectRef::new(WRITE_API_BUCKET, key);
+        let outcome = indexer
+            .run_batch(&[QueueMessage::backfill(&object, Some(index_id))], None)
+            .await;
+        self.search.forget_index(index_id);
+        let failure = outcome.failure.map(|failure| failure.reason).or_else(|| {
+            outcome
+                .set_aside
+                .first()
+                .map(|set_aside| set_aside.reason.clone())
+        });
+        match failure {
+            Some(reason) => Err(HttpResponse::error(
+                500,
+                format!("indexing failed: {reason}"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl RestHandler for WriteApi {
+    fn handle<'a>(&'a self, request: HttpRequest<'a>) -> BoxFuture<'a, HttpResponse> {
+        Box::pin(self.route(request))
+    }
+}
+
+/// One `_bulk` action with its document.
+struct BulkAction<'a> {
+    kind: &'static str,
+    index: String,
+    id: Option<String>,
+    document: &'a str,
+}
+
+impl BulkAction<'_> {
+    fn item(&self, status: u16, error: Option<Value>) -> Value {
+        let mut item = json!({"_index": self.index, "status": status});
+        if let Some(id) = &self.id {
+            item["_id"] = json!(id);
+        }
+        match error {
+            Some(error) => item["error"] = error,
+            None => item["result"] = json!("created"),
+        }
+        json!({ self.kind: item })
+    }
+}
+
+/// Reads `_bulk` pairs; a line that is not an `index` or `create` action, or one naming no
+/// index, refuses the whole request, as Elasticsearch does.
+fn parse_bulk<'a>(
+    text: &'a str,
+    path_index: Option<&str>,
+) -> Result<Vec<BulkAction<'a>>, HttpResponse> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty());
+    let mut actions = Vec::new();
+    while let Some((number, line)) = lines.next() {
+        let malformed = || {
+            es_error(
+                400,
+                "illegal_argument_exception",
+                &format!(
+                    "Malformed action/metadata line [{}], expected an object with one of \
+                     index or create",
+                    number + 1
+                ),
+            )
+        };
+        let Ok(Value::Object(action)) = serde_json::from_str::<Value>(line) else {
+            return Err(malformed());
+        };
+        let (kind, metadata) = match action.iter().next() {
+            Some((kind, Value::Object(metadata))) if action.len() == 1 => (kind.as_str(), metadata),
+            _ => return Err(malformed()),
+        };
+        let kind = match kind {
+            "index" => "index",
+            "create" => "create",
+            _ => return Err(malformed()),
+        };
+        let index = metadata
+            .get("_index")
+            .and_then(Value::as_str)
+            .or(path_index)
+            .map(str::to_string);
+        let Some(index) = index else {
+            return Err(es_error(
+                400,
+                "action_request_validation_exception",
+                "Validation Failed: 1: index is missing;",
+            ));
+        };
+        let id = metadata.get("_id").map(|id| match id {
+            Value::String(id) => id.clone(),
+            other => other.to_string(),
+        });
+        let Some((_, document)) = lines.next() else {
+            return Err(es_error(
+                400,
+                "illegal_argument_exception",
+                &format!("the action on line [{}] has no document", number + 1),
+            ));
+        };
+        actions.push(BulkAction {
+            kind,
+            index,
+            id,
+            document,
+        });
+    }
+    Ok(actions)
+}
+
+/// Whether the index would accept `line`: what the indexer checks, told now.
+fn check_document(mapper: &DocMapper, line: &str) -> Result<(), String> {
+    match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(record)) => mapper
+            .doc_from_json(record)
+            .map(|_| ())
+            .map_err(|rejection| rejection.message),
+        Ok(_) => Err("a document must be a JSON object".to_string()),
+        Err(error) => Err(format!("not JSON: {error}")),
+    }
+}
+
+/// A `_bulk` item's status and error for a failed index lookup or write.
+fn item_error(index_id: &str, response: &HttpResponse) -> (u16, Value) {
+    let reason = serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .and_then(|body| body["message"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let kind = match response.status {
+        404 => "index_not_found_exception",
+        400 => "illegal_argument_exception",
+        _ => "exception",
+    };
+    (
+        response.status,
+        json!({"type": kind, "reason": reason, "index": index_id}),
+    )
+}
+
+fn json_response(value: Value) -> HttpResponse {
+    HttpResponse::json_value(200, &value)
+}
+
+fn es_error(status: u16, kind: &str, reason: &str) -> HttpResponse {
+    hydrant_search::elastic::error_response(status, kind, reason)
+        .with_header("x-elastic-product", "Elasticsearch")
+}
+
+/// An object name part no other write of this process has: time and a counter.
+fn unique_suffix() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "{:x}-{count}",
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+    )
+}

@@ -1,0 +1,219 @@
+//! `hydrant serve`'s local write API end to end: an index created from a JSON config, NDJSON
+//! ingested, an Elasticsearch `_bulk` with gzip and per-item errors, the documents searchable
+//! at once, then the index deleted; on S3-less local disk, as a new user tries it.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+mod common;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One request; returns the status and the JSON body.
+fn call(port: u16, method: &str, target: &str, body: &[u8], gzip: bool) -> (u16, Value) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let encoding = if gzip {
+        "Content-Encoding: gzip\r\n"
+    } else {
+        ""
+    };
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{encoding}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let status: u16 = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn serve(index_dir: &std::path::Path, extra: &[&str]) -> (Child, u16) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_hydrant"))
+        .args(["serve", "--index-uri"])
+        .arg(index_dir)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "hydrant serve does not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, port)
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn create_ingest_bulk_search_and_delete() {
+    let temp_dir = tempfile::tempdir().unwrap();
+    let index_dir = temp_dir.path().join("index");
+    let (server, port) = serve(&index_dir, &[]);
+    let config = json!({
+        "version": "0.7",
+        "index_id": "events",
+        "doc_mapping": {
+            "field_mappings": [
+                {"name": "message", "type": "text"},
+                {"name": "count", "type": "u64", "fast": true},
+            ]
+        }
+    });
+    let (status, created) = call(
+        port,
+        "POST",
+        "/api/v1/indexes/",
+        config.to_string().as_bytes(),
+        false,
+    );
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["index_id"], "events");
+    let (status, _) = call(
+        port,
+        "POST",
+        "/api/v1/indexes",
+        config.to_string().as_bytes(),
+        false,
+    );
+    assert_eq!(status, 400, "a second index with the same id");
+    let (status, refused) = call(port, "POST", "/api/v1/indexes", b"index_id: [oops", false);
+    assert_eq!(status, 400, "{refused}");
+
+    let ndjson = "{\"message\": \"hello world\", \"count\": 1}\n{\"message\": \"bad\", \"count\": \"many\"}\n{\"message\": \"hello again\", \"count\": 2}\n";
+    let (status, ingested) = call(
+        port,
+        "POST",
+        "/api/v1/events/ingest?commit=force",
+        ndjson.as_bytes(),
+        false,
+    );
+    assert_eq!(status, 200, "{ingested}");
+    assert_eq!(ingested["num_ingested_docs"], 2);
+    assert_eq!(ingested["num_rejected_docs"], 1);
+    assert_eq!(ingested["parse_failures"][0]["line"], 2);
+
+    let bulk = [
+        json!({"index": {"_index": "events", "_id": "a"}}),
+        json!({"message": "bulk hello", "count": 3}),
+        json!({"create": {"_index": "nowhere"}}),
+        json!({"message": "lost"}),
+        json!({"index": {}}),
+        json!({"message": "bad", "count": -1}),
+    ]
+    .iter()
+    .map(|line| line.to_string() + "\n")
+    .collect::<String>();
+    let (status, answer) = call(
+        port,
+        "POST",
+        "/api/v1/_elastic/events/_bulk?refresh=true",
+        &gzip(bulk.as_bytes()),
+        true,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["errors"], true);
+    let items = answer["items"].as_array().unwrap();
+    assert_eq!(items[0]["index"]["status"], 201);
+    assert_eq!(items[0]["index"]["_id"], "a");
+    assert_eq!(items[1]["create"]["status"], 404);
+    assert_eq!(
+        items[1]["create"]["error"]["type"],
+        "index_not_found_exception"
+    );
+    assert_eq!(items[2]["index"]["status"], 400);
+    assert_eq!(
+        items[2]["index"]["error"]["type"],
+        "document_parsing_exception"
+    );
+    let (status, malformed) = call(
+        port,
+        "POST",
+        "/api/v1/_elastic/_bulk",
+        b"{\"delete\": {\"_index\": \"events\"}}\n",
+        false,
+    );
+    assert_eq!(status, 400);
+    assert!(
+        malformed["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Malformed action/metadata line [1]")
+    );
+
+    // Searchable as soon as the writes are answered.
+    let (status, found) = call(
+        port,
+        "GET",
+        "/api/v1/events/search?query=message:hello",
+        b"",
+        false,
+    );
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["num_hits"], 3);
+
+    let (status, deleted) = call(port, "DELETE", "/api/v1/indexes/events", b"", false);
+    assert_eq!(status, 200, "{deleted}");
+    assert!(
+        !deleted.as_array().unwrap().is_empty(),
+        "the split files are listed"
+    );
+    let (status, _) = call(port, "GET", "/api/v1/events/search?query=*", b"", false);
+    assert_eq!(status, 404);
+    let (status, _) = call(port, "DELETE", "/api/v1/indexes/events", b"", false);
+    assert_eq!(status, 404);
+    // The documents sent are kept as staging objects, as Firehose objects are.
+    let staged = std::fs::read_dir(temp_dir.path().join("api-staging/events"))
+        .unwrap()
+        .count();
+    assert_eq!(staged, 2);
+    common::stop(server);
+}
+
+#[test]
+fn read_only_serves_searches_only() {
+    let temp_dir = tempfile::tempdir().unwrap();
+    let (server, port) = serve(&temp_dir.path().join("index"), &["--read-only"]);
+    let (status, refused) = call(
+        port,
+        "POST",
+        "/api/v1/_elastic/_bulk",
+        b"{\"index\": {\"_index\": \"x\"}}\n{}\n",
+        false,
+    );
+    assert_eq!(status, 405, "{refused}");
+    assert!(
+        refused["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Firehose"),
+        "{refused}"
+    );
+    let (status, _) = call(port, "POST", "/api/v1/indexes", b"index_id: x", false);
+    assert_ne!(status, 200);
+    common::stop(server);
+}

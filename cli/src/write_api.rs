@@ -72,6 +72,10 @@ impl WriteApi {
             ("POST", ["api", "v1", index_id, "ingest"]) => {
                 self.ingest(index_id, request.body).await
             }
+            ("DELETE", ["api", "v1", "_elastic", pattern]) if !pattern.starts_with('_') => {
+                self.delete_indexes(pattern, request.query_string.unwrap_or(""))
+                    .await
+            }
             ("POST" | "PUT", ["api", "v1", "_elastic", "_bulk"]) => {
                 self.bulk(None, request.body).await
             }
@@ -108,32 +112,65 @@ impl WriteApi {
         }
     }
 
-    /// Deletes the index's metastore document (searches stop finding it), then its files.
+    /// `DELETE /api/v1/indexes/{id}`: the files deleted.
     async fn delete_index(&self, index_id: &str) -> HttpResponse {
+        match self.remove_index(index_id).await {
+            Ok(deleted) => json_response(Value::Array(deleted)),
+            Err(response) => response,
+        }
+    }
+
+    /// Elasticsearch's `DELETE /{pattern}`: every index the pattern selects (names that do not
+    /// exist are a 404 unless `ignore_unavailable=true`).
+    async fn delete_indexes(&self, pattern: &str, query_string: &str) -> HttpResponse {
+        let ignore_unavailable = form_urlencoded::parse(query_string.as_bytes())
+            .any(|(key, value)| key == "ignore_unavailable" && value == "true");
+        let index_ids =
+            match hydrant_search::elastic::index_ids(&self.search, pattern, ignore_unavailable)
+                .await
+            {
+                Ok(index_ids) => index_ids,
+                Err(error) => {
+                    return hydrant_search::elastic::error_response(
+                        error.status_code(),
+                        "index_not_found_exception",
+                        &error.public_message(),
+                    );
+                }
+            };
+        for index_id in &index_ids {
+            if let Err(response) = self.remove_index(index_id).await {
+                return response;
+            }
+        }
+        json_response(json!({"acknowledged": true}))
+    }
+
+    /// Deletes the index's metastore document (searches stop finding it), then its files.
+    async fn remove_index(&self, index_id: &str) -> Result<Vec<Value>, HttpResponse> {
         let _writing = self.indexer.lock().await;
         if let Err(error) = self.metastore.delete_index(index_id).await {
             let status = match error {
                 hydrant_metastore::Error::IndexNotFound(_) => 404,
                 _ => 500,
             };
-            return HttpResponse::error(status, error.to_string());
+            return Err(HttpResponse::error(status, error.to_string()));
         }
         self.search.forget_index(index_id);
         let storage = self.metastore.storage();
         let prefix = format!("indexes/{index_id}/");
-        let mut deleted = Vec::new();
-        match storage.list(&prefix).await {
-            Ok(objects) => {
-                for object in objects {
-                    if let Err(error) = storage.delete(&object.path).await {
-                        return HttpResponse::error(500, format!("cannot delete a file: {error}"));
-                    }
-                    deleted.push(json!({"file_name": object.path, "file_size_bytes": object.size}));
-                }
-            }
-            Err(error) => return HttpResponse::error(500, format!("cannot list files: {error}")),
+        let objects = storage
+            .list(&prefix)
+            .await
+            .map_err(|error| HttpResponse::error(500, format!("cannot list files: {error}")))?;
+        let mut deleted = Vec::with_capacity(objects.len());
+        for object in objects {
+            storage.delete(&object.path).await.map_err(|error| {
+                HttpResponse::error(500, format!("cannot delete a file: {error}"))
+            })?;
+            deleted.push(json!({"file_name": object.path, "file_size_bytes": object.size}));
         }
-        json_response(Value::Array(deleted))
+        Ok(deleted)
     }
 
     /// `POST /api/v1/{index}/ingest`: NDJSON documents, indexed before the answer.

@@ -439,6 +439,10 @@ impl JsonOptions {
 #[serde(deny_unknown_fields)]
 pub struct ObjectOptions {
     pub field_mappings: Vec<FieldMapping>,
+    /// Accepted because Quickwit accepts it (its own configs and REST scenarios set it), and
+    /// ignored as Quickwit ignores it: each sub-field says whether it is fast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast: Option<bool>,
 }
 
 impl Serialize for FieldMapping {
@@ -805,6 +809,19 @@ doc_mapping:
             panic!("name is text");
         };
         assert_eq!(name.tokenizer, "raw");
+    }
+
+    #[test]
+    fn fast_on_an_object_is_accepted_as_quickwit_accepts_it() {
+        let config = IndexConfig::from_yaml(
+            r#"{"index_id": "gharchive", "doc_mapping": {"field_mappings": [
+                {"name": "actor", "type": "object", "fast": true,
+                 "field_mappings": [{"name": "id", "type": "u64", "fast": true}]}]}}"#,
+        )
+        .unwrap();
+        let json = serde_json::to_string(&config).unwrap();
+        assert_eq!(config, serde_json::from_str::<IndexConfig>(&json).unwrap());
+        crate::doc_mapper::DocMapper::new(&config).unwrap();
     }
 
     #[test]

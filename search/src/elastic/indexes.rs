@@ -205,32 +205,63 @@ pub(super) async fn resolve_index(service: &SearchService, pattern: &str) -> Res
     Ok(json!({"indices": indices, "aliases": [], "data_streams": []}))
 }
 
-/// `GET [{pattern}/]_stats`: documents and bytes per index and in all.
+/// `GET [{pattern}/]_stats`: documents, bytes and segments (published splits) per index and
+/// in all.
 pub(super) async fn stats(service: &SearchService, pattern: &str) -> Result<Value> {
     let indexes = resolve_indexes(service, pattern).await?;
-    let entry = |docs: u64, bytes: u64| {
+    let entry = |docs: u64, bytes: u64, splits: usize| {
         let part = json!({
             "docs": {"count": docs, "deleted": 0},
             "store": {"size_in_bytes": bytes},
+            "segments": {"count": splits},
         });
         json!({"primaries": part, "total": part})
     };
     let mut per_index = Map::new();
-    let (mut all_docs, mut all_bytes) = (0, 0);
+    let (mut all_docs, mut all_bytes, mut all_splits) = (0, 0, 0);
     for index in &indexes {
         let sizes = sizes(index);
+        let splits = index.published_splits().count();
         all_docs += sizes.docs;
         all_bytes += sizes.store_bytes;
+        all_splits += splits;
         per_index.insert(
             index.index_id().to_string(),
-            entry(sizes.docs, sizes.store_bytes),
+            entry(sizes.docs, sizes.store_bytes, splits),
         );
     }
     let shards = indexes.len();
     Ok(json!({
         "_shards": {"total": shards, "successful": shards, "failed": 0},
-        "_all": entry(all_docs, all_bytes),
+        "_all": entry(all_docs, all_bytes, all_splits),
         "indices": per_index,
+    }))
+}
+
+/// `GET _cluster/health`: one node, always green while it answers (there are no replicas to
+/// lose); the numbers clients and dashboards read.
+pub(super) async fn cluster_health(service: &SearchService) -> Result<Value> {
+    let indexes = service.metastore().list_indexes().await?;
+    let splits: usize = indexes
+        .iter()
+        .map(|index| index.published_splits().count())
+        .sum();
+    Ok(json!({
+        "cluster_name": "hydrant",
+        "status": "green",
+        "timed_out": false,
+        "number_of_nodes": 1,
+        "number_of_data_nodes": 1,
+        "active_primary_shards": splits,
+        "active_shards": splits,
+        "relocating_shards": 0,
+        "initializing_shards": 0,
+        "unassigned_shards": 0,
+        "delayed_unassigned_shards": 0,
+        "number_of_pending_tasks": 0,
+        "number_of_in_flight_fetch": 0,
+        "task_max_waiting_in_queue_millis": 0,
+        "active_shards_percent_as_number": 100.0,
     }))
 }
 

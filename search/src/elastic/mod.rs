@@ -7,7 +7,7 @@
 //!   `POST [/{pattern}]/_msearch`, over every index a pattern (`a,b`, `logs-*`, `-c`) selects;
 //! - `GET|POST /_search/scroll` after `_search?scroll=`, `DELETE /_search/scroll` ([`scroll`]);
 //! - `GET|POST [/{pattern}]/_field_caps`, the fields the splits hold ([`field_caps`]);
-//! - `GET /_cat/indices[/{pattern}]`, `GET /_resolve/index/{pattern}`,
+//! - `GET /_cat/indices[/{pattern}]`, `GET /_resolve/index/{pattern}`, `GET /_cluster/health`,
 //!   `GET [/{pattern}]/_stats`;
 //! - writes (`_bulk`, `_doc`, `_create`, `_update`, index creation) answer 405: Hydrant
 //!   indexes what Firehose delivers to S3.
@@ -101,6 +101,7 @@ async fn route(
         ("GET" | "POST", [pattern, "_field_caps"]) => {
             respond(field_caps::field_caps(service, pattern, query_string, body).await)
         }
+        ("GET", ["_cluster", "health"]) => respond(indexes::cluster_health(service).await),
         ("GET", ["_stats"]) => respond(indexes::stats(service, "*").await),
         ("GET", [pattern, "_stats"]) => respond(indexes::stats(service, pattern).await),
         ("GET" | "POST", ["_search", "scroll"]) => {

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use crate::error::{Result, SearchError};
 use crate::query::{
     DefaultOperator, MAX_PATTERN_BYTES, MAX_QUERY_CLAUSES, MAX_QUERY_DEPTH, QueryAst,
-    parse_query_with,
+    parse_query_with, regex_escape, wildcard_to_regex,
 };
 
 /// Most values a `terms` query may list.
@@ -107,7 +107,7 @@ impl Translator {
                 })
             }
             "prefix" => pattern_query(body, |value| format!("{}.*", regex_escape(value))),
-            "wildcard" => pattern_query(body, wildcard_to_regex),
+            "wildcard" => pattern_query(body, |pattern| wildcard_to_regex(pattern, false)),
             "regexp" => pattern_query(body, str::to_string),
             "query_string" => query_string_query(object(body, "query_string")?),
             "simple_query_string" => query_string_query(object(body, "simple_query_string")?),
@@ -125,6 +125,10 @@ impl Translator {
         let mut must_not = Vec::new();
         let mut minimum_should_match = None;
         for (key, value) in body {
+            if value.is_null() {
+                // Clients building queries from templates send `"must": null`: nothing.
+                continue;
+            }
             match key.as_str() {
                 "must" | "filter" => must.extend(self.clause_list(value)?),
                 "should" => should.extend(self.clause_list(value)?),
@@ -134,11 +138,12 @@ impl Translator {
                 other => return Err(format!("[bool] unknown field [{other}]")),
             }
         }
-        // Elasticsearch: at least one `should` must match when nothing else is required.
-        let default = usize::from(must.is_empty() && !should.is_empty());
+        // Elasticsearch: at least one `should` must match when nothing else is required,
+        // whatever a smaller minimum says.
+        let at_least = usize::from(must.is_empty() && !should.is_empty());
         let minimum_should_match = match minimum_should_match {
-            None => default,
-            Some(value) => parse_minimum_should_match(&value, should.len())?,
+            None => at_least,
+            Some(value) => parse_minimum_should_match(&value, should.len())?.max(at_least),
         };
         Ok(QueryAst::Bool {
             must,
@@ -448,12 +453,34 @@ fn query_string_query(body: &Map<String, Value>) -> DslResult<QueryAst> {
         Some(operator) if operator.eq_ignore_ascii_case("and") => DefaultOperator::And,
         Some(other) => return Err(format!("[default_operator] must be AND or OR, got {other}")),
     };
-    let mut fields = string_list(body.get("fields"), "fields")?;
-    fields.extend(string_list(body.get("default_field"), "default_field")?);
+    if let Some(Value::String(_)) = body.get("fields") {
+        return Err("[fields] must be a list of field names".to_string());
+    }
+    let fields = string_list(body.get("fields"), "fields")?;
+    let default_field = string_list(body.get("default_field"), "default_field")?;
+    if !fields.is_empty() && !default_field.is_empty() {
+        return Err("[fields] and [default_field] cannot be given together".to_string());
+    }
+    let mut fields = if fields.is_empty() {
+        default_field
+    } else {
+        fields
+    };
     fields.retain(|field| field != "*");
-    query_from_query_string(query, default_operator, &fields).map_err(|error| match error {
-        SearchError::InvalidRequest(message) => message,
-        other => other.to_string(),
+    let ast =
+        query_from_query_string(query, default_operator, &fields).map_err(|error| match error {
+            SearchError::InvalidRequest(message) => message,
+            other => other.to_string(),
+        })?;
+    let lenient = match body.get("lenient") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(lenient)) => *lenient,
+        Some(other) => return Err(format!("[lenient] must be true or false, got {other}")),
+    };
+    Ok(if lenient {
+        QueryAst::Lenient(Box::new(ast))
+    } else {
+        ast
     })
 }
 
@@ -517,6 +544,29 @@ fn with_default_fields(ast: QueryAst, fields: &[String]) -> QueryAst {
             prefix: prefix.clone(),
             position,
         }),
+        QueryAst::Wildcard {
+            field: None,
+            pattern,
+            position,
+        } => per_field(&|field| QueryAst::Wildcard {
+            field,
+            pattern: pattern.clone(),
+            position,
+        }),
+        QueryAst::Range {
+            field,
+            lower,
+            upper,
+            position,
+        } if field.is_empty() => per_field(&|field| QueryAst::Range {
+            field: field.unwrap_or_default(),
+            lower: lower.clone(),
+            upper: upper.clone(),
+            position,
+        }),
+        QueryAst::Lenient(inner) => {
+            QueryAst::Lenient(Box::new(with_default_fields(*inner, fields)))
+        }
         other => other,
     }
 }
@@ -547,38 +597,6 @@ fn parse_minimum_should_match(value: &Value, num_should: usize) -> DslResult<usi
         count
     };
     Ok(required)
-}
-
-/// Escapes every character a regular expression gives a meaning to.
-fn regex_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        if character.is_alphanumeric() || character == '_' || character == ' ' {
-            escaped.push(character);
-        } else {
-            escaped.push_str(&format!("\\x{{{:x}}}", character as u32));
-        }
-    }
-    escaped
-}
-
-/// `*` any run of characters, `?` any one character, `\` escapes; the rest is literal.
-fn wildcard_to_regex(pattern: &str) -> String {
-    let mut regex = String::with_capacity(pattern.len() + 8);
-    let mut characters = pattern.chars();
-    while let Some(character) = characters.next() {
-        match character {
-            '*' => regex.push_str(".*"),
-            '?' => regex.push('.'),
-            '\\' => {
-                if let Some(escaped) = characters.next() {
-                    regex.push_str(&regex_escape(&escaped.to_string()));
-                }
-            }
-            other => regex.push_str(&regex_escape(&other.to_string())),
-        }
-    }
-    regex
 }
 
 #[cfg(test)]
@@ -663,9 +681,10 @@ mod tests {
 
     #[test]
     fn patterns_become_anchored_regular_expressions() {
-        assert_eq!(wildcard_to_regex("ki*y?"), "ki.*y.");
-        assert_eq!(wildcard_to_regex("a.b"), "a\\x{2e}b");
-        assert_eq!(wildcard_to_regex("a\\*"), "a\\x{2a}");
+        assert_eq!(wildcard_to_regex("ki*y?", false), "ki.*y.");
+        assert_eq!(wildcard_to_regex("Ki*Y", true), "ki.*y");
+        assert_eq!(wildcard_to_regex("a.b", false), "a\\x{2e}b");
+        assert_eq!(wildcard_to_regex("a\\*", false), "a\\x{2a}");
         let QueryAst::Regex { pattern, .. } =
             translate(json!({"prefix": {"name": {"value": "Qui", "case_insensitive": true}}}))
         else {

@@ -41,7 +41,8 @@ pub enum QueryAst {
         prefix: String,
         position: usize,
     },
-    /// Values between two bounds.
+    /// Values between two bounds. An empty `field` is the default fields (a range the query
+    /// string gives no field: `>=5`).
     Range {
         field: String,
         lower: Bound<String>,
@@ -87,6 +88,17 @@ pub enum QueryAst {
         pattern: String,
         position: usize,
     },
+    /// Terms matching a wildcard pattern whole (`*` any run, `?` any one character, `\`
+    /// escapes), lowercased first on fields whose tokenizer lowercases: `jou*al`. `None` is
+    /// the default fields.
+    Wildcard {
+        field: Option<String>,
+        pattern: String,
+        position: usize,
+    },
+    /// Clauses inside that do not fit the mapping (an unknown field, a value of the wrong
+    /// type) match nothing instead of failing the query: Elasticsearch's `lenient`.
+    Lenient(Box<QueryAst>),
 }
 
 impl QueryAst {
@@ -95,7 +107,7 @@ impl QueryAst {
         let deepest = |clauses: &[QueryAst]| clauses.iter().map(QueryAst::depth).max().unwrap_or(0);
         match self {
             QueryAst::And(clauses) | QueryAst::Or(clauses) => 1 + deepest(clauses),
-            QueryAst::Not(inner) => 1 + inner.depth(),
+            QueryAst::Not(inner) | QueryAst::Lenient(inner) => 1 + inner.depth(),
             QueryAst::Bool {
                 must,
                 should,

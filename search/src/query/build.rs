@@ -45,13 +45,17 @@ pub fn build_query(
     QueryBuilder {
         doc_mapper,
         default_fields,
+        lenient: false,
     }
     .build(ast)
 }
 
+#[derive(Clone, Copy)]
 pub(super) struct QueryBuilder<'a> {
     doc_mapper: &'a DocMapper,
     default_fields: &'a [String],
+    /// Inside [`QueryAst::Lenient`]: a clause that does not fit matches nothing.
+    lenient: bool,
 }
 
 pub(super) fn error(position: usize, message: impl Into<String>) -> BuildError {
@@ -108,7 +112,28 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 
 impl QueryBuilder<'_> {
     pub(super) fn build(&self, ast: &QueryAst) -> BuildResult<Box<dyn Query>> {
+        let built = self.build_clause(ast);
+        let compound = matches!(
+            ast,
+            QueryAst::And(_)
+                | QueryAst::Or(_)
+                | QueryAst::Not(_)
+                | QueryAst::Bool { .. }
+                | QueryAst::Lenient(_)
+        );
+        match built {
+            Err(_) if self.lenient && !compound => Ok(Box::new(EmptyQuery)),
+            built => built,
+        }
+    }
+
+    fn build_clause(&self, ast: &QueryAst) -> BuildResult<Box<dyn Query>> {
         match ast {
+            QueryAst::Lenient(inner) => QueryBuilder {
+                lenient: true,
+                ..*self
+            }
+            .build(inner),
             QueryAst::MatchAll => Ok(Box::new(AllQuery)),
             QueryAst::MatchNone => Ok(Box::new(EmptyQuery)),
             QueryAst::And(clauses) => {
@@ -165,8 +190,10 @@ impl QueryBuilder<'_> {
                 upper,
                 position,
             } => {
-                let resolved = self.resolve(field, *position)?;
-                self.range_query(resolved, lower, upper, *position)
+                let field = Some(field.as_str()).filter(|field| !field.is_empty());
+                self.for_each_field(field, *position, |resolved| {
+                    self.range_query(resolved, lower, upper, *position)
+                })
             }
             QueryAst::Set {
                 field,
@@ -215,6 +242,13 @@ impl QueryBuilder<'_> {
                 let resolved = self.resolve(field, *position)?;
                 self.regex_query(resolved, pattern, *position)
             }
+            QueryAst::Wildcard {
+                field,
+                pattern,
+                position,
+            } => self.for_each_field(field.as_deref(), *position, |resolved| {
+                self.wildcard_query(resolved, pattern, *position)
+            }),
         }
     }
 
@@ -244,7 +278,13 @@ impl QueryBuilder<'_> {
                 let queries = self
                     .default_fields
                     .iter()
-                    .map(|name| build_one(self.resolve(name, position)?))
+                    .map(|name| {
+                        let built = self.resolve(name, position).and_then(&build_one);
+                        match built {
+                            Err(_) if self.lenient => Ok(Box::new(EmptyQuery) as Box<dyn Query>),
+                            built => built,
+                        }
+                    })
                     .collect::<BuildResult<Vec<_>>>()?;
                 Ok(any_of(queries))
             }
@@ -265,6 +305,60 @@ impl QueryBuilder<'_> {
                 format!("field `{}` is not indexed (indexed: false)", field.path),
             ))
         }
+    }
+
+    /// A field with a fast column but no inverted index (`indexed: false, fast: true`).
+    pub(super) fn is_fast_only(&self, field: &MappedField) -> bool {
+        field.kind.is_fast()
+            && !self
+                .doc_mapper
+                .schema()
+                .get_field_entry(field.field)
+                .is_indexed()
+    }
+
+    /// A term on a fast-only field, answered from its column: the range `[value, value]`,
+    /// text normalized as the column was (`raw` or `lowercase`).
+    pub(super) fn fast_only_term_query(
+        &self,
+        field: &MappedField,
+        value: &str,
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        let term = match &field.kind {
+            FieldKind::Text { .. } => {
+                Term::from_field_text(field.field, &self.fast_normalized(field.field, value))
+            }
+            _ => self.typed_term(field, value, position)?,
+        };
+        Ok(Box::new(RangeQuery::new(
+            Bound::Included(term.clone()),
+            Bound::Included(term),
+        )))
+    }
+
+    /// `text` as a field's fast column stores strings: through its fast normalizer, if any.
+    pub(super) fn fast_normalized(&self, field: tantivy::schema::Field, text: &str) -> String {
+        let normalizer = match self.doc_mapper.schema().get_field_entry(field).field_type() {
+            tantivy::schema::FieldType::Str(options) => {
+                options.get_fast_field_tokenizer_name().map(str::to_string)
+            }
+            tantivy::schema::FieldType::JsonObject(options) => {
+                options.get_fast_field_tokenizer_name().map(str::to_string)
+            }
+            _ => None,
+        };
+        let Some(mut analyzer) =
+            normalizer.and_then(|name| self.doc_mapper.fast_field_normalizers().get(&name))
+        else {
+            return text.to_string();
+        };
+        let mut stream = analyzer.token_stream(text);
+        let mut normalized = String::new();
+        while let Some(token) = stream.next() {
+            normalized.push_str(&token.text);
+        }
+        normalized
     }
 
     fn tokenizer(&self, name: &str) -> TextAnalyzer {
@@ -292,6 +386,9 @@ impl QueryBuilder<'_> {
     ) -> BuildResult<Box<dyn Query>> {
         let resolved = json_root_as_path(resolved);
         match resolved {
+            ResolvedField::Mapped(field) if self.is_fast_only(field) => {
+                self.fast_only_term_query(field, value, position)
+            }
             ResolvedField::Mapped(field) => {
                 self.check_indexed(field, position)?;
                 match &field.kind {
@@ -532,7 +629,7 @@ impl QueryBuilder<'_> {
                                 ),
                             }
                         } else {
-                            term.append_type_and_str(value);
+                            term.append_type_and_str(&self.fast_normalized(field.field, value));
                         }
                         term
                     };

@@ -125,6 +125,9 @@ impl QueryBuilder<'_> {
         position: usize,
     ) -> BuildResult<Box<dyn Query>> {
         match json_root_as_path(resolved) {
+            ResolvedField::Mapped(field) if self.is_fast_only(field) => {
+                self.fast_only_term_query(field, value, position)
+            }
             ResolvedField::Mapped(field) => {
                 self.check_indexed(field, position)?;
                 Ok(term_query(match &field.kind {
@@ -139,6 +142,28 @@ impl QueryBuilder<'_> {
                 Ok(any_of(alternatives))
             }
         }
+    }
+
+    /// Terms matching a wildcard pattern whole, lowercased if the field's tokenizer lowercases
+    /// (as its indexed terms were).
+    pub(super) fn wildcard_query(
+        &self,
+        resolved: ResolvedField<'_>,
+        pattern: &str,
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        let tokenizer = match &resolved {
+            ResolvedField::Mapped(field) | ResolvedField::JsonPath { field, .. } => {
+                match &field.kind {
+                    FieldKind::Text { tokenizer, .. } | FieldKind::Json { tokenizer, .. } => {
+                        Some(tokenizer.clone())
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let lowercase = tokenizer.is_some_and(|tokenizer| self.tokens(&tokenizer, "A") == ["a"]);
+        self.regex_query(resolved, &wildcard_to_regex(pattern, lowercase), position)
     }
 
     /// Terms matching `pattern` whole, on a text field or a json path.
@@ -199,4 +224,44 @@ fn json_tokenizer(field: &MappedField) -> &str {
         FieldKind::Json { tokenizer, .. } => tokenizer,
         _ => "raw",
     }
+}
+
+/// `text` with every character a regular expression would read specially escaped.
+pub fn regex_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if character.is_alphanumeric() || character == '_' || character == ' ' {
+            escaped.push(character);
+        } else {
+            escaped.push_str(&format!("\\x{{{:x}}}", character as u32));
+        }
+    }
+    escaped
+}
+
+/// A wildcard pattern as a regular expression: `*` any run of characters, `?` any one
+/// character, `\` escapes; literal characters lowercased when `lowercase`.
+pub fn wildcard_to_regex(pattern: &str, lowercase: bool) -> String {
+    let literal = |character: char| {
+        if lowercase {
+            regex_escape(&character.to_lowercase().to_string())
+        } else {
+            regex_escape(&character.to_string())
+        }
+    };
+    let mut regex = String::with_capacity(pattern.len() + 8);
+    let mut characters = pattern.chars();
+    while let Some(character) = characters.next() {
+        match character {
+            '*' => regex.push_str(".*"),
+            '?' => regex.push('.'),
+            '\\' => {
+                if let Some(escaped) = characters.next() {
+                    regex.push_str(&literal(escaped));
+                }
+            }
+            other => regex.push_str(&literal(other)),
+        }
+    }
+    regex
 }

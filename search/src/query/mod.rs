@@ -8,7 +8,7 @@ mod parser;
 
 pub use ast::QueryAst;
 pub use build::{BuildError, build_query};
-pub use build_dsl::MAX_PATTERN_BYTES;
+pub use build_dsl::{MAX_PATTERN_BYTES, regex_escape, wildcard_to_regex};
 pub use parser::{
     DefaultOperator, MAX_QUERY_CLAUSES, MAX_QUERY_DEPTH, QueryParseError, parse_query,
     parse_query_with,

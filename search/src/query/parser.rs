@@ -343,9 +343,19 @@ impl<'a> Parser<'a> {
                 let field = self.field_context.clone();
                 self.parse_phrase(field, start)
             }
-            Some(c) if matches!(c, '[' | ']' | '{' | '}') => Err(self.error_here(format!(
-                "unexpected `{c}`; a range needs a field: `field:[a TO b]`"
-            ))),
+            // A range or comparison in a field group applies to the group's field; alone, to
+            // the default fields (an empty field name, see `QueryAst::Range`).
+            Some('[' | '{') => {
+                let field = self.field_context.clone().unwrap_or_default();
+                let position = self.char_position(start);
+                self.parse_range(field, position)
+            }
+            Some('>' | '<') => {
+                let field = self.field_context.clone().unwrap_or_default();
+                let position = self.char_position(start);
+                self.parse_comparison(field, position)
+            }
+            Some(c) if matches!(c, ']' | '}') => Err(self.error_here(format!("unexpected `{c}`"))),
             Some(_) => {
                 let word = self.read_word(false)?;
                 if self.peek() == Some(':') {
@@ -386,34 +396,7 @@ impl<'a> Parser<'a> {
                 Ok(inner)
             }
             Some('[') | Some('{') => self.parse_range(field, position),
-            Some('>') | Some('<') => {
-                let is_greater = self.advance() == Some('>');
-                let inclusive = self.peek() == Some('=');
-                if inclusive {
-                    self.advance();
-                }
-                let bound_start = self.position;
-                let value = self.read_bound_value()?;
-                if value.is_none() {
-                    return Err(self.error_at(bound_start, "a comparison needs a value, not `*`"));
-                }
-                let bound = match (value, inclusive) {
-                    (Some(value), true) => Bound::Included(value),
-                    (Some(value), false) => Bound::Excluded(value),
-                    (None, _) => Bound::Unbounded,
-                };
-                let (lower, upper) = if is_greater {
-                    (bound, Bound::Unbounded)
-                } else {
-                    (Bound::Unbounded, bound)
-                };
-                Ok(QueryAst::Range {
-                    field,
-                    lower,
-                    upper,
-                    position,
-                })
-            }
+            Some('>') | Some('<') => self.parse_comparison(field, position),
             Some('"') => self.parse_phrase(Some(field), field_start),
             Some('*')
                 if self.rest()[1..]
@@ -440,9 +423,49 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `>v`, `>=v`, `<v`, `<=v` on `field`.
+    fn parse_comparison(
+        &mut self,
+        field: String,
+        position: usize,
+    ) -> Result<QueryAst, QueryParseError> {
+        let is_greater = self.advance() == Some('>');
+        let inclusive = self.peek() == Some('=');
+        if inclusive {
+            self.advance();
+        }
+        let bound_start = self.position;
+        let value = self.read_bound_value()?;
+        if value.is_none() {
+            return Err(self.error_at(bound_start, "a comparison needs a value, not `*`"));
+        }
+        let bound = match (value, inclusive) {
+            (Some(value), true) => Bound::Included(value),
+            (Some(value), false) => Bound::Excluded(value),
+            (None, _) => Bound::Unbounded,
+        };
+        let (lower, upper) = if is_greater {
+            (bound, Bound::Unbounded)
+        } else {
+            (Bound::Unbounded, bound)
+        };
+        Ok(QueryAst::Range {
+            field,
+            lower,
+            upper,
+            position,
+        })
+    }
+
     fn term_or_prefix(&self, field: Option<String>, word: Word, start: usize) -> QueryAst {
         let position = self.char_position(start);
-        if word.ends_with_wildcard {
+        if let Some(pattern) = word.wildcard {
+            QueryAst::Wildcard {
+                field,
+                pattern,
+                position,
+            }
+        } else if word.ends_with_wildcard {
             QueryAst::Prefix {
                 field,
                 prefix: word.text,
@@ -593,7 +616,9 @@ impl<'a> Parser<'a> {
     /// character (`ts:>2024-01-01T00:00:00Z`).
     fn read_word(&mut self, allow_colon: bool) -> Result<Word, QueryParseError> {
         let mut text = String::new();
+        let mut pattern = String::new();
         let mut ends_with_wildcard = false;
+        let mut inner_wildcard = false;
         while let Some(c) = self.peek() {
             if is_word_delimiter(c) || (c == ':' && !allow_colon) {
                 break;
@@ -602,11 +627,16 @@ impl<'a> Parser<'a> {
             ends_with_wildcard = false;
             match c {
                 '\\' => match self.advance() {
-                    Some(escaped) => text.push(escaped),
+                    Some(escaped) => {
+                        text.push(escaped);
+                        pattern.push('\\');
+                        pattern.push(escaped);
+                    }
                     None => return Err(self.error_here("a query cannot end with `\\`")),
                 },
                 '*' => {
-                    // Only a trailing `*` is a wildcard.
+                    pattern.push('*');
+                    // A trailing `*` alone makes a prefix; anywhere else, a wildcard.
                     if self
                         .peek()
                         .is_none_or(|next| is_word_delimiter(next) || next == ':')
@@ -614,14 +644,24 @@ impl<'a> Parser<'a> {
                         ends_with_wildcard = true;
                     } else {
                         text.push('*');
+                        inner_wildcard = true;
                     }
                 }
-                c => text.push(c),
+                '?' => {
+                    text.push('?');
+                    pattern.push('?');
+                    inner_wildcard = true;
+                }
+                c => {
+                    text.push(c);
+                    pattern.push(c);
+                }
             }
         }
         Ok(Word {
             text,
             ends_with_wildcard,
+            wildcard: inner_wildcard.then_some(pattern),
         })
     }
 }
@@ -629,6 +669,9 @@ impl<'a> Parser<'a> {
 struct Word {
     text: String,
     ends_with_wildcard: bool,
+    /// The word as a wildcard pattern (`\\` escapes), when it has a `?` or a `*` before its
+    /// end.
+    wildcard: Option<String>,
 }
 
 #[cfg(test)]
@@ -768,6 +811,53 @@ mod tests {
     }
 
     #[test]
+    fn wildcards_and_ranges_without_a_field() {
+        assert_eq!(
+            parse_query("body:Jou*al").unwrap(),
+            QueryAst::Wildcard {
+                field: Some("body".into()),
+                pattern: "Jou*al".into(),
+                position: 0,
+            }
+        );
+        assert_eq!(
+            parse_query(r"a\*b?").unwrap(),
+            QueryAst::Wildcard {
+                field: None,
+                pattern: r"a\*b?".into(),
+                position: 0,
+            }
+        );
+        // Ranges alone search the default fields; in a group, the group's field.
+        assert_eq!(
+            parse_query(">=5").unwrap(),
+            QueryAst::Range {
+                field: String::new(),
+                lower: Bound::Included("5".into()),
+                upper: Bound::Unbounded,
+                position: 0,
+            }
+        );
+        assert_eq!(
+            parse_query("n:(>1 AND [2 TO 3])").unwrap(),
+            QueryAst::And(vec![
+                QueryAst::Range {
+                    field: "n".into(),
+                    lower: Bound::Excluded("1".into()),
+                    upper: Bound::Unbounded,
+                    position: 3,
+                },
+                QueryAst::Range {
+                    field: "n".into(),
+                    lower: Bound::Included("2".into()),
+                    upper: Bound::Included("3".into()),
+                    position: 10,
+                },
+            ])
+        );
+    }
+
+    #[test]
     fn errors_say_where() {
         let cases = [
             ("", 0, "empty"),
@@ -779,7 +869,7 @@ mod tests {
             ("x:[1 TO 2", 9, "close the range"),
             ("\"open", 0, "unterminated"),
             ("name: x", 5, "right after"),
-            ("[1 TO 2]", 0, "needs a field"),
+            ("]", 0, "unexpected `]`"),
             ("x:>*", 3, "not `*`"),
         ];
         for (query, position, needle) in cases {

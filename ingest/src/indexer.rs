@@ -1004,7 +1004,7 @@ fn parse_record(
     bytes: &[u8],
 ) -> std::result::Result<ParsedDoc, DocRejection> {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(serde_json::Value::Object(record)) => doc_mapper.doc_from_json(record),
+        Ok(serde_json::Value::Object(record)) => doc_mapper.doc_from_record(record, bytes.len()),
         Ok(other) => Err(DocRejection::new(
             RejectReason::NotAnObject,
             format!("a record must be a JSON object, got {}", json_kind(&other)),

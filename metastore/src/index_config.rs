@@ -145,6 +145,10 @@ pub struct DocMapping {
     /// Index which fields each document has, so `field:*` works on non-fast fields.
     #[serde(default)]
     pub index_field_presence: bool,
+    /// Keep each record's size in bytes in a fast `_doc_length` field, for aggregations (not
+    /// returned with the document), as Quickwit does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub store_document_size: bool,
 }
 
 /// What happens to a field the mappings do not name.

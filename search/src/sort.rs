@@ -193,6 +193,9 @@ pub enum SortValue {
     U64(u64),
     I64(i64),
     F64(f64),
+    /// Orders as 0 and 1 among numbers (as Quickwit orders a column mixing both), shown as a
+    /// boolean.
+    Bool(bool),
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -200,6 +203,7 @@ enum SortValueRepr {
     U64(u64),
     I64(i64),
     F64Bits(u64),
+    Bool(bool),
 }
 
 impl From<SortValue> for SortValueRepr {
@@ -208,6 +212,7 @@ impl From<SortValue> for SortValueRepr {
             SortValue::U64(value) => SortValueRepr::U64(value),
             SortValue::I64(value) => SortValueRepr::I64(value),
             SortValue::F64(value) => SortValueRepr::F64Bits(value.to_bits()),
+            SortValue::Bool(value) => SortValueRepr::Bool(value),
         }
     }
 }
@@ -218,6 +223,7 @@ impl From<SortValueRepr> for SortValue {
             SortValueRepr::U64(value) => SortValue::U64(value),
             SortValueRepr::I64(value) => SortValue::I64(value),
             SortValueRepr::F64Bits(bits) => SortValue::F64(f64::from_bits(bits)),
+            SortValueRepr::Bool(value) => SortValue::Bool(value),
         }
     }
 }
@@ -242,6 +248,7 @@ impl SortValue {
             SortValue::U64(value) => i128::from(value),
             SortValue::I64(value) => i128::from(value),
             SortValue::F64(value) => value as i128,
+            SortValue::Bool(value) => i128::from(value),
         }
     }
 
@@ -253,6 +260,7 @@ impl SortValue {
             SortValue::F64(value) => serde_json::Number::from_f64(value)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
+            SortValue::Bool(value) => value.into(),
         }
     }
 }
@@ -633,6 +641,8 @@ enum KeyReader {
     Bool(Column<bool>),
     /// The column does not exist in this split (no document had the field).
     Missing,
+    /// Several columns of one dynamic path: the first that has a value.
+    FirstOf(Vec<KeyReader>),
 }
 
 impl KeyReader {
@@ -645,35 +655,40 @@ impl KeyReader {
             KeyReader::Datetime(column) => column
                 .first(doc)
                 .map(|datetime| SortValue::I64(datetime.into_timestamp_nanos())),
-            KeyReader::Bool(column) => column
-                .first(doc)
-                .map(|flag| SortValue::U64(u64::from(flag))),
+            KeyReader::Bool(column) => column.first(doc).map(SortValue::Bool),
             KeyReader::Missing => None,
+            KeyReader::FirstOf(readers) => {
+                readers.iter().find_map(|reader| reader.value(doc, score))
+            }
         }
     }
 }
 
-/// The column a dynamic path has in a segment: numbers first (a segment holds one numeric
-/// column per path), then datetimes, then bools; text and other columns do not sort.
+/// The columns a dynamic path has in a segment, read in this order: numbers (a segment holds
+/// one numeric column per path), then datetimes, then bools; text and other columns do not
+/// sort. A document takes its value from the first column that has one.
 fn dynamic_reader(
     fast_fields: &tantivy::fastfield::FastFieldReaders,
     name: &str,
 ) -> tantivy::Result<KeyReader> {
-    let mut best: Option<(u8, KeyReader)> = None;
+    let mut ranked: Vec<(u8, KeyReader)> = Vec::new();
     for handle in fast_fields.dynamic_column_handles(name)? {
-        let (rank, reader) = match handle.open()? {
+        ranked.push(match handle.open()? {
             DynamicColumn::I64(column) => (0, KeyReader::I64(column)),
             DynamicColumn::U64(column) => (0, KeyReader::U64(column)),
             DynamicColumn::F64(column) => (0, KeyReader::F64(column)),
             DynamicColumn::DateTime(column) => (1, KeyReader::Datetime(column)),
             DynamicColumn::Bool(column) => (2, KeyReader::Bool(column)),
             _ => continue,
-        };
-        if best.as_ref().is_none_or(|(best_rank, _)| rank < *best_rank) {
-            best = Some((rank, reader));
-        }
+        });
     }
-    Ok(best.map_or(KeyReader::Missing, |(_, reader)| reader))
+    ranked.sort_by_key(|(rank, _)| *rank);
+    let mut readers: Vec<KeyReader> = ranked.into_iter().map(|(_, reader)| reader).collect();
+    Ok(match readers.len() {
+        0 => KeyReader::Missing,
+        1 => readers.pop().expect("one reader"),
+        _ => KeyReader::FirstOf(readers),
+    })
 }
 
 pub struct TopHitsSegmentCollector {

@@ -262,3 +262,51 @@ async fn doc_order_is_indexing_order_and_reverses() {
     }
     assert_eq!(seen, indexing_order);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_mixing_numbers_and_bools_orders_bools_as_zero_and_one() {
+    let local = LocalIndex::with_index(&SORT_CONFIG.replace("sortorder", "mixed")).await;
+    let objects: [&[&str]; 3] = [
+        &[r#"{"mixed_type": 0}"#, r#"{"mixed_type": -10}"#],
+        &[r#"{"mixed_type": true}"#, r#"{"mixed_type": 10.5}"#],
+        &[r#"{"mixed_type": 18000000000000000000}"#],
+    ];
+    for (number, records) in objects.iter().enumerate() {
+        let key = format!("mixed-{number}");
+        let body: String = records.iter().map(|record| format!("{record}\n")).collect();
+        local.put_object(&key, body.into_bytes()).await;
+        local.index("mixed", &[&key]).await;
+    }
+    let service = SearchService::new(local.metastore.clone(), SearcherConfig::default());
+    let search = |body: Value| {
+        let service = &service;
+        async move {
+            let response = request(
+                service,
+                "POST",
+                "/api/v1/_elastic/mixed/_search",
+                None,
+                body.to_string().as_bytes(),
+            )
+            .await;
+            serde_json::from_slice::<Value>(&response.body).unwrap()
+        }
+    };
+    let ascending =
+        search(json!({"size": 5, "sort": [{"mixed_type": "asc"}], "search_after": [-10]})).await;
+    assert_eq!(
+        sorts(&ascending),
+        [
+            json!([0]),
+            json!([true]),
+            json!([10.5]),
+            json!([18000000000000000000u64])
+        ]
+    );
+    let descending =
+        search(json!({"size": 5, "sort": [{"mixed_type": "desc"}], "search_after": [2]})).await;
+    assert_eq!(
+        sorts(&descending),
+        [json!([true]), json!([0]), json!([-10])]
+    );
+}

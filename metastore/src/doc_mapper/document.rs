@@ -20,7 +20,24 @@ use crate::index_config::{BinaryFormat, Mode};
 impl DocMapper {
     /// Turns one record into a document, or says why it does not fit.
     pub fn doc_from_json(&self, record: Map<String, Value>) -> Result<ParsedDoc, DocRejection> {
+        let size_bytes = match self.doc_length_field {
+            Some(_) => serde_json::to_vec(&record).map_or(0, |bytes| bytes.len()),
+            None => 0,
+        };
+        self.doc_from_record(record, size_bytes)
+    }
+
+    /// [`DocMapper::doc_from_json`] for a record read from `size_bytes` bytes, the size
+    /// `store_document_size` keeps.
+    pub fn doc_from_record(
+        &self,
+        record: Map<String, Value>,
+        size_bytes: usize,
+    ) -> Result<ParsedDoc, DocRejection> {
         let mut doc = TantivyDocument::new();
+        if let Some(field) = self.doc_length_field {
+            doc.add_u64(field, size_bytes as u64);
+        }
         let mut timestamp_nanos = None;
         let mut dynamic_values = Map::new();
         let source = self.source_field.map(|_| record.clone());

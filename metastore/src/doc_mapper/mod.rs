@@ -64,6 +64,8 @@ pub const DYNAMIC_FIELD_NAME: &str = "_dynamic";
 pub const SOURCE_FIELD_NAME: &str = "_source";
 /// Field recording which mapped fields a document has, when `index_field_presence` is on.
 pub const FIELD_PRESENCE_FIELD_NAME: &str = "_field_presence";
+/// Fast field holding each record's size in bytes, when `store_document_size` is on.
+pub const DOC_LENGTH_FIELD_NAME: &str = "_doc_length";
 /// The input-walking tree: object nodes by key, leaves by index into `fields`.
 #[derive(Debug, Default)]
 struct ObjectNode {
@@ -87,6 +89,7 @@ pub struct DocMapper {
     dynamic_field: Option<MappedField>,
     source_field: Option<Field>,
     field_presence_field: Option<Field>,
+    doc_length_field: Option<Field>,
     default_search_fields: Vec<String>,
     doc_mapping_uid: String,
     tokenizers: TokenizerManager,

@@ -16,6 +16,10 @@ impl DocMapper {
     pub fn doc_to_json(&self, doc: &TantivyDocument) -> Map<String, Value> {
         let mut hit = Map::new();
         for mapped_field in &self.fields {
+            if Some(mapped_field.field) == self.doc_length_field {
+                // Stored for aggregations, not part of the record.
+                continue;
+            }
             let values: Vec<Value> = doc
                 .get_all(mapped_field.field)
                 .filter_map(|value| render_value(mapped_field, &OwnedValue::from(value)))

@@ -11,8 +11,9 @@ use tantivy::schema::{
 
 use super::tokenizers::{NORMALIZER_NAMES, TOKENIZER_NAMES, hydrant_fast_field_normalizers};
 use super::{
-    DYNAMIC_FIELD_NAME, DocMapper, FIELD_PRESENCE_FIELD_NAME, FieldKind, MappedField, MappingNode,
-    ObjectNode, ResolvedField, SOURCE_FIELD_NAME, hydrant_tokenizers, join_path,
+    DOC_LENGTH_FIELD_NAME, DYNAMIC_FIELD_NAME, DocMapper, FIELD_PRESENCE_FIELD_NAME, FieldKind,
+    MappedField, MappingNode, ObjectNode, ResolvedField, SOURCE_FIELD_NAME, hydrant_tokenizers,
+    join_path,
 };
 use crate::datetime::{DatetimeInputFormat, DatetimeOutputFormat};
 use crate::error::{Error, Result};
@@ -44,6 +45,10 @@ impl DocMapper {
                 TantivyNumericOptions::default().set_indexed(),
             )
         });
+        let doc_length_field = doc_mapping
+            .store_document_size
+            .then(|| builder.add_doc_length_field())
+            .transpose()?;
         let timestamp_field = builder.timestamp_field_index()?;
         let mut mapper = DocMapper {
             schema: builder.schema_builder.build(),
@@ -55,6 +60,7 @@ impl DocMapper {
             dynamic_field,
             source_field,
             field_presence_field,
+            doc_length_field,
             default_search_fields: Vec::new(),
             doc_mapping_uid: doc_mapping_uid(doc_mapping),
             tokenizers: hydrant_tokenizers(),
@@ -102,6 +108,33 @@ pub(super) struct MapperBuilder {
 }
 
 impl MapperBuilder {
+    /// `_doc_length`: fast, neither indexed nor stored, and a field queries and aggregations
+    /// can name.
+    fn add_doc_length_field(&mut self) -> Result<Field> {
+        if self.field_index_by_path.contains_key(DOC_LENGTH_FIELD_NAME) {
+            return Err(Error::InvalidConfig(format!(
+                "`{DOC_LENGTH_FIELD_NAME}` is reserved for store_document_size"
+            )));
+        }
+        let field = self.schema_builder.add_u64_field(
+            DOC_LENGTH_FIELD_NAME,
+            TantivyNumericOptions::default().set_fast(),
+        );
+        self.field_index_by_path
+            .insert(DOC_LENGTH_FIELD_NAME.to_string(), self.fields.len());
+        self.fields.push(MappedField {
+            path: DOC_LENGTH_FIELD_NAME.to_string(),
+            field,
+            is_array: false,
+            kind: FieldKind::U64 {
+                coerce: false,
+                as_string: false,
+                fast: true,
+            },
+        });
+        Ok(field)
+    }
+
     /// The json field that holds unmapped fields, in `dynamic` mode.
     fn add_dynamic_field(&mut self, doc_mapping: &DocMapping) -> Result<Option<MappedField>> {
         if doc_mapping.mode != Mode::Dynamic {

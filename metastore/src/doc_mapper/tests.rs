@@ -198,3 +198,42 @@ fn invalid_mappings_are_refused() {
         .to_string();
     assert!(error.contains("must be of type datetime"), "{error}");
 }
+
+#[test]
+fn store_document_size_keeps_the_record_size_out_of_the_hit() {
+    let mapper = mapper(
+        r#"
+index_id: sized
+doc_mapping:
+  mode: dynamic
+  store_document_size: true
+"#,
+    );
+    let record = json!({"name": "Fritz", "id": 1});
+    let parsed = mapper
+        .doc_from_record(record.as_object().unwrap().clone(), 42)
+        .unwrap();
+    let Some(ResolvedField::Mapped(field)) = mapper.resolve_field(DOC_LENGTH_FIELD_NAME) else {
+        panic!("`_doc_length` is a field queries and aggregations can name");
+    };
+    assert!(field.kind.is_fast());
+    let sizes: Vec<u64> = parsed
+        .doc
+        .get_all(field.field)
+        .filter_map(|value| tantivy::schema::Value::as_u64(&value))
+        .collect();
+    assert_eq!(sizes, [42]);
+    assert!(
+        !mapper
+            .doc_to_json(&parsed.doc)
+            .contains_key(DOC_LENGTH_FIELD_NAME)
+    );
+    // Without a size, the record's compact JSON length.
+    let parsed = parse(&mapper, record).unwrap();
+    let sizes: Vec<u64> = parsed
+        .doc
+        .get_all(field.field)
+        .filter_map(|value| tantivy::schema::Value::as_u64(&value))
+        .collect();
+    assert_eq!(sizes, [r#"{"id":1,"name":"Fritz"}"#.len() as u64]);
+}

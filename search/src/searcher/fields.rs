@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures::StreamExt as _;
 use hydrant_metastore::doc_mapper::{
-    DYNAMIC_FIELD_NAME, FIELD_PRESENCE_FIELD_NAME, SOURCE_FIELD_NAME,
+    DOC_LENGTH_FIELD_NAME, DYNAMIC_FIELD_NAME, FIELD_PRESENCE_FIELD_NAME, SOURCE_FIELD_NAME,
 };
 use quick_cache::sync::Cache;
 use tantivy::collector::Count;
@@ -172,6 +172,7 @@ fn read_fields(searcher: &tantivy::Searcher) -> tantivy::Result<Vec<FieldInfo>> 
                     DYNAMIC_FIELD_NAME,
                     FIELD_PRESENCE_FIELD_NAME,
                     SOURCE_FIELD_NAME,
+                    DOC_LENGTH_FIELD_NAME,
                 ]
                 .contains(&field.field_name.as_str()) =>
                 {

@@ -5,9 +5,11 @@
    indexes them with `hydrant create-index` and `hydrant index`.
 2. Serves it with `hydrant serve` on a free loopback port.
 3. Calls the `elasticsearch` (8.x) and `opensearch-py` clients at `/api/v1/_elastic`: info,
-   ping, search (q, query DSL, sort, from/size, _source, aggs), count, and the errors they
-   raise; every count is checked against the records themselves and against Hydrant's native
-   API on the same index.
+   ping, search (q, query DSL, sort, from/size, _source, aggs), search_after paging, a
+   scroll through every document (the clients' own `helpers.scan`), count, msearch,
+   field_caps, cat.indices, get_mapping, and the errors they raise; every count is checked
+   against the records themselves and against Hydrant's native API on the same index.
+4. Loads a second index through the local write API with `helpers.bulk` and finds it.
 
 Every wait is bounded; the server is stopped on exit.
 """
@@ -25,7 +27,9 @@ import urllib.parse
 import urllib.request
 
 import elasticsearch
+import elasticsearch.helpers
 import opensearchpy
+import opensearchpy.helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INDEX = "es-clients"
@@ -182,6 +186,75 @@ def exercise(client, base, label):
     check(count_with(client) == len(RECORDS), f"{label} count all")
 
 
+def paging_and_scrolls(client, helpers, base, label):
+    """search_after page by page and a scroll through everything: each record exactly once."""
+    sort = [{"price": {"order": "desc"}}, {"id": "asc"}]
+    seen, after = [], None
+    for _ in range(len(RECORDS)):
+        body = {"size": 300, "sort": sort, "query": {"range": {"quantity": {"gte": 2}}}}
+        if after is not None:
+            body["search_after"] = after
+        hits = search(client, **body)["hits"]["hits"]
+        if not hits:
+            break
+        seen.extend(hit["_source"]["id"] for hit in hits)
+        after = hits[-1]["sort"]
+    expected = sorted((r for r in RECORDS if r["quantity"] >= 2), key=lambda r: (-r["price"], r["id"]))
+    check(seen == [r["id"] for r in expected], f"{label} search_after: {len(seen)} ids, wrong order or set")
+    check(len(seen) >= 2000, f"{label} search_after covers {len(seen)} records")
+    native_total, native = native_hits(base, "quantity:>=2", sort_by="-price,id", max_hits=300)
+    check(native_total == len(seen), f"{label} native count {native_total} != {len(seen)}")
+    check([hit["id"] for hit in native] == seen[:300], f"{label} first page differs from the native API's")
+
+    scanned = [
+        hit["_source"]["id"]
+        for hit in helpers.scan(client, index=INDEX, query={"query": {"match_all": {}}}, size=450, scroll="1m")
+    ]
+    check(sorted(scanned) == list(range(len(RECORDS))), f"{label} scroll: {len(scanned)} hits, not each record once")
+
+
+def discovery(client, label):
+    """What dashboards and tools read before they search: fields, mappings, indices, msearch."""
+    caps = client.field_caps(index=INDEX, fields="*")
+    fields = caps["fields"]
+    check(caps["indices"] == [INDEX], f"{label} field_caps indices: {caps['indices']}")
+    check(fields["price"]["double"]["aggregatable"] is True, f"{label} field_caps price: {fields.get('price')}")
+    check(fields["id"]["long"]["searchable"] is True, f"{label} field_caps id")
+    check(set(fields["name"]) == {"keyword", "text"}, f"{label} field_caps name: {fields.get('name')}")
+    mapping = client.indices.get_mapping(index=INDEX)[INDEX]["mappings"]["properties"]
+    check(mapping["price"]["type"] == "double" and mapping["name"]["type"] == "keyword", f"{label} mapping: {mapping}")
+    rows = client.cat.indices(index=INDEX, format="json")
+    check(rows[0]["index"] == INDEX and rows[0]["docs.count"] == str(len(RECORDS)), f"{label} cat.indices: {rows}")
+    searches = [
+        {"index": INDEX},
+        {"size": 0, "query": {"term": {"name": "apple"}}},
+        {"index": INDEX},
+        {"size": 0, "query": {"range": {"quantity": {"lt": 3}}}, "aggs": {"n": {"terms": {"field": "name"}}}},
+    ]
+    responses = client.msearch(body=searches)["responses"]
+    check(responses[0]["hits"]["total"]["value"] == count(lambda r: r["name"] == "apple"), f"{label} msearch 1")
+    check(responses[1]["hits"]["total"]["value"] == count(lambda r: r["quantity"] < 3), f"{label} msearch 2")
+    buckets = {b["key"]: b["doc_count"] for b in responses[1]["aggregations"]["n"]["buckets"]}
+    expected = {name: count(lambda r, name=name: r["quantity"] < 3 and r["name"] == name) for name in NAMES}
+    check(buckets == expected, f"{label} msearch aggs: {buckets}")
+
+
+def bulk_load(base, client, helpers, label, index):
+    """An index created through the write API, loaded with the client's bulk helper."""
+    config = json.dumps({"index_id": index, "doc_mapping": {"mode": "dynamic"}}).encode()
+    request = urllib.request.Request(f"{base}/api/v1/indexes", data=config, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        check(response.status == 200, f"{label} create index: {response.status}")
+    actions = ({"_index": index, "_source": {"n": n, "word": WORDS[n % 5]}} for n in range(300))
+    loaded, errors = helpers.bulk(client, actions, chunk_size=100)
+    check(loaded == 300 and not errors, f"{label} bulk: {loaded} loaded, errors {errors}")
+    found = client.count(index=index, body={"query": {"match": {"word": "ripe"}}})["count"]
+    check(found == 60, f"{label} bulk then count: {found}")
+    request = urllib.request.Request(f"{base}/api/v1/indexes/{index}", method="DELETE")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        check(response.status == 200, f"{label} delete index")
+
+
 def check_errors(client, not_found, bad_request, label):
     try:
         client.search(index="no-such-index", q="*")
@@ -228,6 +301,9 @@ def main():
         check(info["version"]["number"] == "7.17.0", f"elasticsearch info: {info}")
         check(es.ping(), "elasticsearch ping")
         exercise(es, base, "elasticsearch")
+        paging_and_scrolls(es, elasticsearch.helpers, base, "elasticsearch")
+        discovery(es, "elasticsearch")
+        bulk_load(base, es, elasticsearch.helpers, "elasticsearch", "es-bulk")
         check_errors(es, elasticsearch.NotFoundError, elasticsearch.BadRequestError, "elasticsearch")
 
         opensearch = opensearchpy.OpenSearch(
@@ -236,6 +312,9 @@ def main():
         )
         check(opensearch.info()["tagline"] == "You Know, for Search", "opensearch info")
         exercise(opensearch, base, "opensearch-py")
+        paging_and_scrolls(opensearch, opensearchpy.helpers, base, "opensearch-py")
+        discovery(opensearch, "opensearch-py")
+        bulk_load(base, opensearch, opensearchpy.helpers, "opensearch-py", "os-bulk")
         check_errors(opensearch, opensearchpy.NotFoundError, opensearchpy.RequestError, "opensearch-py")
         print(
             f"es clients: ok (elasticsearch {elasticsearch.__versionstr__}, "

@@ -144,6 +144,7 @@ impl WriteApi {
             }
         }
         json_response(json!({"acknowledged": true}))
+            .with_header("x-elastic-product", "Elasticsearch")
     }
 
     /// Deletes the index's metastore document (searches stop finding it), then its files.
@@ -273,6 +274,7 @@ impl WriteApi {
             "errors": errors,
             "items": items,
         }))
+        .with_header("x-elastic-product", "Elasticsearch")
     }
 
     /// The index's doc mapper, or the response saying why there is none.

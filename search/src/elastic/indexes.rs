@@ -17,7 +17,8 @@ use serde_json::{Map, Value, json};
 
 use super::glob_matches;
 use crate::error::{Result, SearchError};
-use crate::searcher::SearchService;
+use crate::searcher::{SearchService, StoredType};
+use hydrant_metastore::doc_mapper::FieldKind;
 
 /// Most entries a pattern may list.
 const MAX_PATTERN_ENTRIES: usize = 100;
@@ -236,6 +237,99 @@ pub(super) async fn stats(service: &SearchService, pattern: &str) -> Result<Valu
         "_all": entry(all_docs, all_bytes, all_splits),
         "indices": per_index,
     }))
+}
+
+/// `GET [{pattern}/]_mapping[s]`: each index's fields as Elasticsearch mappings: the mapped
+/// fields, and in dynamic mode the paths its splits hold.
+pub(super) async fn mappings(service: &SearchService, pattern: &str) -> Result<Value> {
+    let indexes = resolve_indexes(service, pattern).await?;
+    let mut answer = Map::new();
+    for index in &indexes {
+        let index_id = index.index_id();
+        let doc_mapper = service.doc_mapper(index_id).await?;
+        let mut properties = Map::new();
+        for field in doc_mapper.fields() {
+            if field.path.starts_with('_') {
+                continue;
+            }
+            insert_property(&mut properties, &field.path, mapped_type(&field.kind));
+        }
+        if doc_mapper.dynamic_field().is_some() {
+            let request = crate::searcher::FieldsRequest::default();
+            for field in service.list_fields(index_id, &request).await? {
+                if doc_mapper
+                    .resolve_field(&field.name)
+                    .is_some_and(|resolved| {
+                        matches!(
+                            resolved,
+                            hydrant_metastore::doc_mapper::ResolvedField::Mapped(_)
+                        )
+                    })
+                {
+                    continue;
+                }
+                let es_type = match field.stored_type {
+                    StoredType::Str => "text",
+                    StoredType::U64 | StoredType::I64 => "long",
+                    StoredType::F64 => "double",
+                    StoredType::Bool => "boolean",
+                    StoredType::Date => "date_nanos",
+                    StoredType::IpAddr => "ip",
+                    StoredType::Bytes => "binary",
+                };
+                insert_property(&mut properties, &field.name, es_type);
+            }
+        }
+        let dynamic = doc_mapper.dynamic_field().is_some();
+        answer.insert(
+            index_id.to_string(),
+            json!({"mappings": {"dynamic": dynamic, "properties": properties}}),
+        );
+    }
+    Ok(Value::Object(answer))
+}
+
+/// A mapped field's Elasticsearch type.
+fn mapped_type(kind: &FieldKind) -> &'static str {
+    match kind {
+        FieldKind::Text { tokenizer, .. } if tokenizer == "raw" => "keyword",
+        FieldKind::Text { .. } => "text",
+        FieldKind::U64 { .. } | FieldKind::I64 { .. } => "long",
+        FieldKind::F64 { .. } => "double",
+        FieldKind::Bool { .. } => "boolean",
+        FieldKind::Datetime { .. } => "date_nanos",
+        FieldKind::Ip { .. } => "ip",
+        FieldKind::Bytes { .. } => "binary",
+        FieldKind::Json { .. } => "object",
+    }
+}
+
+/// Puts `{"type": es_type}` at a dotted path of nested `properties`; the first type a path
+/// gets stays.
+fn insert_property(properties: &mut Map<String, Value>, path: &str, es_type: &str) {
+    let (head, rest) = match path.split_once('.') {
+        Some((head, rest)) => (head, Some(rest)),
+        None => (path, None),
+    };
+    match rest {
+        None => {
+            properties
+                .entry(head.to_string())
+                .or_insert_with(|| json!({"type": es_type}));
+        }
+        Some(rest) => {
+            let entry = properties
+                .entry(head.to_string())
+                .or_insert_with(|| json!({"properties": {}}));
+            if entry.get("properties").is_none() {
+                // A path below a leaf (a json field's keys): the leaf becomes an object.
+                *entry = json!({"type": "object", "properties": {}});
+            }
+            if let Some(Value::Object(children)) = entry.get_mut("properties") {
+                insert_property(children, rest, es_type);
+            }
+        }
+    }
 }
 
 /// `GET _cluster/health`: one node, always green while it answers (there are no replicas to

@@ -6,7 +6,8 @@
 //! - `GET|POST [/{pattern}]/_search`, `GET|POST [/{pattern}]/_count`,
 //!   `POST [/{pattern}]/_msearch`, over every index a pattern (`a,b`, `logs-*`, `-c`) selects;
 //! - `GET|POST /_search/scroll` after `_search?scroll=`, `DELETE /_search/scroll` ([`scroll`]);
-//! - `GET|POST [/{pattern}]/_field_caps`, the fields the splits hold ([`field_caps`]);
+//! - `GET|POST [/{pattern}]/_field_caps`, the fields the splits hold ([`field_caps`]), and
+//!   `GET [/{pattern}]/_mapping[s]`;
 //! - `GET /_cat/indices[/{pattern}]`, `GET /_resolve/index/{pattern}`, `GET /_cluster/health`,
 //!   `GET [/{pattern}]/_stats`;
 //! - writes (`_bulk`, `_doc`, `_create`, `_update`, index creation) answer 405: Hydrant
@@ -100,6 +101,10 @@ async fn route(
         }
         ("GET" | "POST", [pattern, "_field_caps"]) => {
             respond(field_caps::field_caps(service, pattern, query_string, body).await)
+        }
+        ("GET", ["_mapping" | "_mappings"]) => respond(indexes::mappings(service, "*").await),
+        ("GET", [pattern, "_mapping" | "_mappings"]) => {
+            respond(indexes::mappings(service, pattern).await)
         }
         ("GET", ["_cluster", "health"]) => respond(indexes::cluster_health(service).await),
         ("GET", ["_stats"]) => respond(indexes::stats(service, "*").await),

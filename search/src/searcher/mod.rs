@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hydrant_metastore::Metastore;
+use hydrant_metastore::doc_mapper::DocMapper;
 use tracing::info;
 
 pub use self::fields::{FieldInfo, FieldsRequest, StoredType};
@@ -122,6 +123,12 @@ impl SearchService {
             field_lists: fields::FieldListCache::new(fields::FIELD_LIST_CACHE_SPLITS),
             signing_key: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The doc mapper of `index_id` (cached).
+    pub async fn doc_mapper(&self, index_id: &str) -> Result<Arc<DocMapper>> {
+        let metadata = self.metastores.get(index_id).await?;
+        self.doc_mappers.get(&metadata)
     }
 
     /// Drops what is cached of `index_id`'s metastore document: the next request reads it

@@ -8,6 +8,11 @@
 //! - `POST /api/v1/_elastic/_msearch?max_concurrent_shard_requests=5`: one NDJSON pair per
 //!   panel query, headers `{"ignore_unavailable": true, "index": [...]}`, bodies with an
 //!   RFC 3339 range filter and a `query_string` filter (`pkg/quickwit/client/`).
+//! - `GET /api/v1/_elastic/{index}/_field_caps?start_timestamp=&end_timestamp=` for its field
+//!   pickers and ad-hoc filters (`src/datasource/base.ts`, `getFields`): it reads each type's
+//!   `type`, `aggregatable` and `searchable`.
+//! - Log context: the logs query again, sorted by the timestamp as `epoch_nanos_int`, with
+//!   `search_after` the sort value of the line the user opened (`pkg/quickwit/data_query.go`).
 
 mod common;
 
@@ -144,4 +149,79 @@ async fn the_quickwit_data_source_initialises_and_draws_its_panels() {
             .windows(2)
             .all(|pair| pair[0]["doc_count"].as_u64() >= pair[1]["doc_count"].as_u64())
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_pickers_and_log_context_work() {
+    let fixture = fixture().await;
+    let service = &fixture.service;
+    let query = format!(
+        "start_timestamp={}&end_timestamp={}",
+        ts_of(FIRST),
+        ts_of(LAST) + 1
+    );
+    let response = request(
+        service,
+        "GET",
+        "/api/v1/_elastic/fruit/_field_caps",
+        Some(&query),
+        b"",
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    let caps: Value = serde_json::from_slice(&response.body).unwrap();
+    let fields = &caps["fields"];
+    // The types the data source sorts into its categories (`categorizeFieldType`).
+    assert_eq!(fields["ts"]["date_nanos"]["aggregatable"], true);
+    assert_eq!(fields["price"]["double"]["aggregatable"], true);
+    assert_eq!(fields["id"]["long"]["searchable"], true);
+    assert!(fields["name"]["keyword"].is_object() && fields["name"]["text"].is_object());
+    for (name, types) in fields.as_object().unwrap() {
+        for (es_type, capability) in types.as_object().unwrap() {
+            assert_eq!(&capability["type"], es_type, "{name}");
+            assert!(
+                capability["searchable"].is_boolean() && capability["aggregatable"].is_boolean()
+            );
+        }
+    }
+
+    // Log context: the lines after the one opened, newest first, by nanosecond sort values.
+    let logs = |search_after: Option<Value>| {
+        let mut body = json!({
+            "size": 3,
+            "query": panel_query("name:apple"),
+            "sort": [{"ts": {"order": "desc", "format": "epoch_nanos_int"}}],
+        });
+        if let Some(search_after) = search_after {
+            body["search_after"] = search_after;
+        }
+        body
+    };
+    let path = "/api/v1/_elastic/fruit/_search";
+    let first = request(
+        service,
+        "POST",
+        path,
+        None,
+        logs(None).to_string().as_bytes(),
+    )
+    .await;
+    let first: Value = serde_json::from_slice(&first.body).unwrap();
+    let opened = &first["hits"]["hits"][1];
+    let nanos = opened["sort"][0].as_i64().unwrap();
+    assert_eq!(
+        nanos,
+        opened["_source"]["ts"].as_i64().unwrap() * 1_000_000_000
+    );
+    let context = logs(Some(json!([nanos])));
+    let after = request(service, "POST", path, None, context.to_string().as_bytes()).await;
+    let after: Value = serde_json::from_slice(&after.body).unwrap();
+    let times: Vec<i64> = after["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["_source"]["ts"].as_i64().unwrap())
+        .collect();
+    let opened_ts = opened["_source"]["ts"].as_i64().unwrap();
+    assert_eq!(times, [opened_ts - 240, opened_ts - 480, opened_ts - 720]);
 }

@@ -176,6 +176,27 @@ fn create_ingest_bulk_search_and_delete() {
     assert_eq!(status, 200, "{found}");
     assert_eq!(found["num_hits"], 3);
 
+    // Elasticsearch's index deletion, by pattern.
+    let other = json!({"index_id": "other", "doc_mapping": {"mode": "dynamic"}}).to_string();
+    assert_eq!(
+        call(port, "POST", "/api/v1/indexes", other.as_bytes(), false).0,
+        200
+    );
+    let (status, _) = call(port, "DELETE", "/api/v1/_elastic/other,missing", b"", false);
+    assert_eq!(status, 404);
+    let (status, acknowledged) = call(
+        port,
+        "DELETE",
+        "/api/v1/_elastic/other,missing?ignore_unavailable=true",
+        b"",
+        false,
+    );
+    assert_eq!((status, &acknowledged["acknowledged"]), (200, &json!(true)));
+    assert_eq!(
+        call(port, "DELETE", "/api/v1/_elastic/other", b"", false).0,
+        404
+    );
+
     let (status, deleted) = call(port, "DELETE", "/api/v1/indexes/events", b"", false);
     assert_eq!(status, 200, "{deleted}");
     assert!(

@@ -271,7 +271,7 @@ pub async fn run(config: &BenchConfig, progress: &dyn BenchProgress) -> Result<B
 }
 
 /// What every phase shares: the settings, the dataset's index config and the staging.
-struct Bench<'a> {
+pub(crate) struct Bench<'a> {
     config: &'a BenchConfig,
     progress: &'a dyn BenchProgress,
     dataset: Dataset,
@@ -279,24 +279,24 @@ struct Bench<'a> {
     staging_dir: PathBuf,
     staging_disk: SharedStorage,
     /// The same staging, with latency injected while querying (the raw scan reads it).
-    staging: Arc<ThrottledStorage>,
+    pub(crate) staging: Arc<ThrottledStorage>,
 }
 
 /// The generated objects: their keys, what they hold and the time span of their records.
-struct Generated {
-    keys: Vec<String>,
-    figures: DatasetFigures,
-    time_span: (i64, i64),
+pub(crate) struct Generated {
+    pub(crate) keys: Vec<String>,
+    pub(crate) figures: DatasetFigures,
+    pub(crate) time_span: (i64, i64),
 }
 
 /// The stream phase's index: one split per object, then merged.
-struct StreamIndex {
-    metastore: Metastore,
-    storage: Arc<ThrottledStorage>,
+pub(crate) struct StreamIndex {
+    pub(crate) metastore: Metastore,
+    pub(crate) storage: Arc<ThrottledStorage>,
 }
 
 impl<'a> Bench<'a> {
-    fn new(config: &'a BenchConfig, progress: &'a dyn BenchProgress) -> Result<Self> {
+    pub(crate) fn new(config: &'a BenchConfig, progress: &'a dyn BenchProgress) -> Result<Self> {
         let dataset = Dataset::WebLogs;
         let staging_dir = config.work_dir.join("staging");
         let staging_disk: SharedStorage = Arc::new(LocalStorage::new(&staging_dir)?);
@@ -312,7 +312,7 @@ impl<'a> Bench<'a> {
     }
 
     /// Phase 1, the dataset: one object a minute, ending now, with Firehose's key naming.
-    async fn generate(&self) -> Result<Generated> {
+    pub(crate) async fn generate(&self) -> Result<Generated> {
         let (config, progress) = (self.config, self.progress);
         progress.phase("generating Firehose objects", config.num_objects as u64);
         let mut generator = ObjectGenerator::for_dataset(self.dataset, config.seed);
@@ -467,7 +467,10 @@ impl<'a> Bench<'a> {
     }
 
     /// Phase 3, stream: one object per invocation, freshness measured on a sample.
-    async fn stream(&self, generated: &Generated) -> Result<(StreamFigures, StreamIndex)> {
+    pub(crate) async fn stream(
+        &self,
+        generated: &Generated,
+    ) -> Result<(StreamFigures, StreamIndex)> {
         let (config, progress) = (self.config, self.progress);
         let index_id = self.dataset.index_id();
         progress.phase(

@@ -3,6 +3,8 @@
 //!
 //! - [`bench`]: the whole measurement (`loadtest bench`): indexing, freshness, queries cold and
 //!   warm against a raw scan, maintenance, and [`cost`] of it all.
+//! - [`dashboard`]: a Grafana dashboard's `_msearch` (logs, date histogram, terms) cold and
+//!   warm over one split per object, against a raw scan computing the same panels.
 //! - [`cold_start`]: the searcher binary's start to its first answer, over the Lambda Runtime API.
 //! - [`query_mix`]: the benchmark's queries, each with the predicate a raw scan evaluates.
 //! - [`indexing_bench`]: indexing throughput and memory against raw tantivy, same run.
@@ -15,6 +17,7 @@
 pub mod bench;
 pub mod cold_start;
 pub mod cost;
+pub mod dashboard;
 pub mod error;
 pub mod http_search;
 pub mod indexing_bench;

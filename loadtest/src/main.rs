@@ -116,6 +116,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A Grafana dashboard's `_msearch` (logs + date histogram + terms) cold and warm over one
+    /// split per object, with storage latency injected, against a raw scan of the same panels.
+    Dashboard {
+        /// Records generated.
+        #[arg(long, default_value_t = 200_000)]
+        records: u64,
+        /// Objects they are spread over (one split each).
+        #[arg(long, default_value_t = 100)]
+        objects: usize,
+        /// Milliseconds added to every storage request while querying (S3's latency).
+        #[arg(long, default_value_t = 30)]
+        latency_ms: u64,
+        /// Runs of each measurement (cold runs use a new searcher each).
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print the figures as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Working directory (a temporary one by default).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
     /// Indexing throughput and peak memory: Hydrant's pipeline vs raw tantivy on one batch.
     Indexing {
         /// Uncompressed megabytes of records in the batch.
@@ -177,6 +201,39 @@ fn main() -> anyhow::Result<()> {
             };
             let progress = PhaseBars::new()?;
             let report = bench::run(&config, &progress).await?;
+            progress.finish();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", report.table());
+            }
+            Ok(())
+        }),
+        Command::Dashboard {
+            records,
+            objects,
+            latency_ms,
+            runs,
+            seed,
+            json,
+            work_dir,
+        } => runtime.block_on(async move {
+            let temp_dir = tempfile::tempdir()?;
+            let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
+            std::fs::create_dir_all(&work_dir)?;
+            let config = BenchConfig {
+                num_records: records,
+                num_objects: objects,
+                bad_share: 0.0,
+                late_share: 0.0,
+                injected_latency: Duration::from_millis(latency_ms),
+                freshness_samples: 0,
+                seed,
+                work_dir,
+                ..BenchConfig::default()
+            };
+            let progress = PhaseBars::new()?;
+            let report = hydrant_loadtest::dashboard::run(&config, runs.max(1), &progress).await?;
             progress.finish();
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

@@ -1,7 +1,8 @@
 //! Query DSL and route behaviours from Quickwit's `es_compatibility` scenarios, each on a small
 //! dataset whose answers are known: fast-only fields, `lenient`, wildcards and ranges in
-//! `query_string`, `bool` corner cases, string ranges on dynamic fields, `_stats`,
-//! `_cluster/health` and `_mapping`.
+//! `query_string`, `bool` corner cases, string ranges on dynamic fields, `zero_terms_query`,
+//! `analyzer`, datetime bounds at the column's precision, `_stats`, `_cluster/health` and
+//! `_mapping`.
 
 mod common;
 
@@ -26,10 +27,11 @@ doc_mapping:
       field_mappings:
         - {name: nested_text, type: text, fast: true, indexed: false}
     - {name: public, type: bool, fast: true}
+    - {name: created_at, type: datetime, input_formats: [rfc3339], fast: true, fast_precision: milliseconds}
 "#;
 
 const RECORDS: [&str; 4] = [
-    r#"{"fast_text": "abc-123", "obj": {"nested_text": "abc-123"}, "public": true, "type": "PushEvent", "login": "Alice", "id": 10, "description": "journal for unix"}"#,
+    r#"{"fast_text": "abc-123", "obj": {"nested_text": "abc-123"}, "public": true, "type": "PushEvent", "login": "Alice", "id": 10, "description": "journal for unix", "created_at": "2015-02-01T00:00:00.001999Z"}"#,
     r#"{"fast_text": "def-456", "obj": {"nested_text": "ghi-789"}, "public": true, "type": "PushEvent", "login": "bob", "id": 20, "description": "a journey"}"#,
     r#"{"fast_text": "xyz", "public": false, "type": "IssueCommentEvent", "login": "Zed", "id": 30, "description": "unix journal"}"#,
     r#"{"public": true, "type": "CreateEvent", "login": "harry", "id": 40}"#,
@@ -223,4 +225,50 @@ async fn stats_health_and_mappings() {
     )
     .await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_terms_analyzers_and_datetime_precision() {
+    let (_local, service) = events().await;
+    for (query, expected) in [
+        (
+            json!({"match": {"type": {"query": ", ", "zero_terms_query": "all"}}}),
+            4,
+        ),
+        (json!({"match": {"type": {"query": ", "}}}), 0),
+        (
+            json!({"match_phrase_prefix": {"description": {"query": "Jour"}}}),
+            3,
+        ),
+        // `raw`: the text is one token as written, which no lowercased term starts with.
+        (
+            json!({"match_phrase_prefix": {"description": {"query": "Jour", "analyzer": "raw"}}}),
+            0,
+        ),
+        (
+            json!({"match_phrase_prefix": {"description": {"query": "jour", "analyzer": "raw"}}}),
+            3,
+        ),
+        (
+            json!({"range": {"created_at": {"gte": "2015-02-01T00:00:00.001999Z", "lte": "2015-02-01T00:00:00.001999Z"}}}),
+            1,
+        ),
+        (
+            json!({"range": {"created_at": {"gt": "2015-02-01T00:00:00.002Z"}}}),
+            0,
+        ),
+    ] {
+        assert_eq!(total(&service, query.clone()).await, expected, "{query}");
+    }
+    let unknown =
+        json!({"match_phrase_prefix": {"description": {"query": "a", "analyzer": "nope"}}});
+    assert_eq!(status_of(&service, unknown).await, 400);
+    let (status, info) = call(&service, "GET", "/api/v1/_elastic", Value::Null).await;
+    assert_eq!(status, 200);
+    assert!(
+        info["version"]["build_date"]
+            .as_str()
+            .is_some_and(|date| date.len() == 20),
+        "{info}"
+    );
 }

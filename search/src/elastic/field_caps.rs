@@ -4,7 +4,8 @@
 //!
 //! A path may have several types (a dynamic field holding `5` in one split and `-5.5` in
 //! another is `long` and `double`); text is both `text` and `keyword`, as Quickwit lists it.
-//! A type entry names its `indices` only when some selected index lacks it.
+//! A type entry names its `indices` only when some index of the answer lacks it; the answer's
+//! `indices` are those holding a field asked for, as Quickwit lists them.
 
 use std::collections::BTreeMap;
 
@@ -62,7 +63,18 @@ pub(super) async fn field_caps(
             }
         }
     }
-    let index_ids: Vec<&str> = indexes.iter().map(|index| index.index_id()).collect();
+    // As Quickwit answers: the indexes that hold a field asked for, not every index searched.
+    let index_ids: Vec<&str> = indexes
+        .iter()
+        .map(|index| index.index_id())
+        .filter(|index_id| {
+            fields.values().any(|types| {
+                types
+                    .values()
+                    .any(|capability| capability.indices.iter().any(|id| id == index_id))
+            })
+        })
+        .collect();
     let fields: Map<String, Value> = fields
         .into_iter()
         .map(|(name, types)| {

@@ -154,7 +154,7 @@ fn cluster_info() -> Value {
             "build_flavor": "default",
             "build_type": "hydrant",
             "build_hash": env!("CARGO_PKG_VERSION"),
-            "build_date": "",
+            "build_date": env!("HYDRANT_BUILD_DATE"),
             "build_snapshot": false,
             "lucene_version": "8.11.1",
             "minimum_wire_compatibility_version": "6.8.0",

@@ -20,6 +20,8 @@ use std::ops::Bound;
 use serde_json::{Map, Value};
 
 use crate::error::{Result, SearchError};
+use hydrant_metastore::doc_mapper::TOKENIZER_NAMES;
+
 use crate::query::{
     DefaultOperator, MAX_PATTERN_BYTES, MAX_QUERY_CLAUSES, MAX_QUERY_DEPTH, QueryAst,
     parse_query_with, regex_escape, wildcard_to_regex,
@@ -259,12 +261,53 @@ fn match_query(body: &Value, last_is_prefix: bool) -> DslResult<QueryAst> {
         text,
         conjunction: conjunction(options)?,
         last_is_prefix,
+        zero_terms_match_all: zero_terms_match_all(options)?,
         position: 0,
     })
 }
 
+/// `zero_terms_query`: `none` (the default) or `all`.
+fn zero_terms_match_all(options: Option<&Map<String, Value>>) -> DslResult<bool> {
+    match options.and_then(|options| options.get("zero_terms_query")) {
+        None => Ok(false),
+        Some(Value::String(value)) if value.eq_ignore_ascii_case("none") => Ok(false),
+        Some(Value::String(value)) if value.eq_ignore_ascii_case("all") => Ok(true),
+        Some(other) => Err(format!(
+            "[zero_terms_query] must be `none` or `all`, got {other}"
+        )),
+    }
+}
+
 fn phrase_query(body: &Value, prefix: bool) -> DslResult<QueryAst> {
     let FieldValue(field, text, options) = field_and_value(body, "query")?;
+    match options.and_then(|options| options.get("analyzer")) {
+        None => {}
+        Some(Value::String(analyzer)) if analyzer == "raw" => {
+            // The whole text is one token: a term (or a prefix of one) as indexed.
+            return Ok(if prefix {
+                QueryAst::Regex {
+                    field: field.to_string(),
+                    pattern: format!("{}.*", regex_escape(&text)),
+                    position: 0,
+                }
+            } else {
+                QueryAst::ExactTerm {
+                    field: field.to_string(),
+                    value: text,
+                    position: 0,
+                }
+            });
+        }
+        // Another known analyzer: the query is tokenized as the field's terms were, by its
+        // own tokenizer; only `raw` (one token) changes what matches.
+        Some(Value::String(analyzer)) if TOKENIZER_NAMES.contains(&analyzer.as_str()) => {}
+        Some(other) => {
+            return Err(format!(
+                "[analyzer] {other} is not an analyzer Hydrant knows ({})",
+                TOKENIZER_NAMES.join(", ")
+            ));
+        }
+    }
     Ok(phrase_ast(field, text, slop(options)?, prefix))
 }
 
@@ -307,6 +350,7 @@ fn multi_match_query(body: &Map<String, Value>) -> DslResult<QueryAst> {
         .and_then(Value::as_str)
         .unwrap_or("best_fields");
     let conjunction = conjunction(Some(body))?;
+    let zero_terms_match_all = zero_terms_match_all(Some(body))?;
     let slop = slop(Some(body))?;
     let per_field = |field: &String| -> DslResult<QueryAst> {
         Ok(match kind {
@@ -315,6 +359,7 @@ fn multi_match_query(body: &Map<String, Value>) -> DslResult<QueryAst> {
                 text: text.clone(),
                 conjunction,
                 last_is_prefix: false,
+                zero_terms_match_all,
                 position: 0,
             },
             "bool_prefix" => QueryAst::Match {
@@ -322,6 +367,7 @@ fn multi_match_query(body: &Map<String, Value>) -> DslResult<QueryAst> {
                 text: text.clone(),
                 conjunction,
                 last_is_prefix: true,
+                zero_terms_match_all,
                 position: 0,
             },
             "phrase" => phrase_ast(field, text.clone(), slop, false),
@@ -625,6 +671,7 @@ mod tests {
                 text: "a b".into(),
                 conjunction: true,
                 last_is_prefix: false,
+                zero_terms_match_all: false,
                 position: 0,
             }
         );

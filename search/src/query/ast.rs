@@ -74,6 +74,10 @@ pub enum QueryAst {
         text: String,
         conjunction: bool,
         last_is_prefix: bool,
+        /// A text that tokenizes to nothing matches every document (Elasticsearch's
+        /// `zero_terms_query: all`) rather than none.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        zero_terms_match_all: bool,
         position: usize,
     },
     /// A value as indexed, not tokenized: Elasticsearch's `term`.

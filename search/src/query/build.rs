@@ -222,9 +222,15 @@ impl QueryBuilder<'_> {
                 text,
                 conjunction,
                 last_is_prefix,
+                zero_terms_match_all,
                 position,
             } => self.for_each_field(field.as_deref(), *position, |resolved| {
-                self.match_query(resolved, text, *conjunction, *last_is_prefix, *position)
+                let query =
+                    self.match_query(resolved, text, *conjunction, *last_is_prefix, *position)?;
+                if *zero_terms_match_all && query.is::<EmptyQuery>() {
+                    return Ok(Box::new(AllQuery) as Box<dyn Query>);
+                }
+                Ok(query)
             }),
             QueryAst::ExactTerm {
                 field,
@@ -687,10 +693,24 @@ impl QueryBuilder<'_> {
         match &field.kind {
             // Text ranges compare raw terms.
             FieldKind::Text { .. } => Ok(Term::from_field_text(field.field, value)),
-            FieldKind::Datetime { .. } => Ok(Term::from_field_date(
-                field.field,
-                parse_query_datetime(field, value, position)?,
-            )),
+            // Bounds at the precision the column keeps (`fast_precision`), as Quickwit
+            // truncates them: a bound of 00:00:00.001999 on a millisecond column is .001.
+            FieldKind::Datetime { .. } => {
+                let datetime = parse_query_datetime(field, value, position)?;
+                let precision = match self
+                    .doc_mapper
+                    .schema()
+                    .get_field_entry(field.field)
+                    .field_type()
+                {
+                    tantivy::schema::FieldType::Date(options) => options.get_precision(),
+                    _ => tantivy::schema::DateTimePrecision::Nanoseconds,
+                };
+                Ok(Term::from_field_date(
+                    field.field,
+                    datetime.truncate(precision),
+                ))
+            }
             _ => self.typed_term(field, value, position),
         }
     }

@@ -87,7 +87,10 @@ impl QueryBuilder<'_> {
             ResolvedField::JsonPath { field, json_path } => {
                 self.check_indexed(field, position)?;
                 let tokens = self.tokens(json_tokenizer(field), text);
-                if tokens.len() <= 1 && !last_is_prefix {
+                if tokens.is_empty() {
+                    return Ok(Box::new(EmptyQuery));
+                }
+                if tokens.len() == 1 && !last_is_prefix {
                     // One token: a number, a boolean or a date may be what is meant.
                     return Ok(any_of(self.json_alternatives(field, &json_path, text)));
                 }

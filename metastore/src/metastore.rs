@@ -288,6 +288,25 @@ impl Metastore {
         }
     }
 
+    /// The id of every index, sorted: one listing, no document read.
+    pub async fn list_index_ids(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = self
+            .storage
+            .list(METASTORE_PREFIX)
+            .await?
+            .iter()
+            .filter_map(|object| {
+                object
+                    .path
+                    .strip_prefix(METASTORE_PREFIX)
+                    .and_then(|name| name.strip_suffix(".json"))
+                    .map(str::to_string)
+            })
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
     /// Every index, sorted by id.
     pub async fn list_indexes(&self) -> Result<Vec<IndexMetadata>> {
         let mut indexes = Vec::new();

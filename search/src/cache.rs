@@ -46,11 +46,13 @@ struct CachedIndex {
     checked_at: Instant,
 }
 
-/// Metastore documents, revalidated at most every [`METASTORE_TTL`].
+/// Metastore documents, revalidated at most every [`METASTORE_TTL`], and the list of index
+/// ids (what index patterns select from), listed again at most as often.
 pub struct MetastoreCache {
     metastore: Metastore,
     ttl: Duration,
     entries: Mutex<HashMap<String, CachedIndex>>,
+    index_ids: Mutex<Option<(Instant, Arc<Vec<String>>)>>,
 }
 
 impl MetastoreCache {
@@ -59,7 +61,24 @@ impl MetastoreCache {
             metastore,
             ttl,
             entries: Mutex::default(),
+            index_ids: Mutex::default(),
         }
+    }
+
+    /// Every index id, sorted: listed, or as listed less than the TTL ago.
+    pub async fn index_ids(&self) -> Result<Arc<Vec<String>>> {
+        {
+            let cached = self.index_ids.lock().expect("index list lock poisoned");
+            if let Some((listed_at, ids)) = cached.as_ref()
+                && listed_at.elapsed() < self.ttl
+            {
+                return Ok(ids.clone());
+            }
+        }
+        let ids = Arc::new(self.metastore.list_index_ids().await?);
+        *self.index_ids.lock().expect("index list lock poisoned") =
+            Some((Instant::now(), ids.clone()));
+        Ok(ids)
     }
 
     pub fn metastore(&self) -> &Metastore {
@@ -118,6 +137,7 @@ impl MetastoreCache {
 
     /// Forces the next [`MetastoreCache::get`] to revalidate (after meeting a missing split).
     pub fn expire(&self, index_id: &str) {
+        *self.index_ids.lock().expect("index list lock poisoned") = None;
         if let Some(entry) = self
             .entries
             .lock()

@@ -17,18 +17,24 @@ use hydrant_metastore::storage::{
 use hydrant_metastore::{Metastore, SplitMetadata};
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
 
-/// Counts read requests on split files.
+/// Counts read requests on split files, and every read of any object (listings included).
 #[derive(Debug)]
 struct CountingStorage {
     inner: SharedStorage,
     split_reads: AtomicU64,
+    all_reads: AtomicU64,
 }
 
 impl CountingStorage {
     fn count(&self, path: &str) {
+        self.all_reads.fetch_add(1, Ordering::SeqCst);
         if path.ends_with(".split") {
             self.split_reads.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    fn take_all(&self) -> u64 {
+        self.all_reads.swap(0, Ordering::SeqCst)
     }
 
     fn take(&self) -> u64 {
@@ -80,6 +86,7 @@ impl Storage for CountingStorage {
         &self,
         prefix: &str,
     ) -> hydrant_metastore::storage::StorageResult<Vec<ObjectMeta>> {
+        self.count(prefix);
         self.inner.list(prefix).await
     }
     async fn head(&self, path: &str) -> hydrant_metastore::storage::StorageResult<ObjectMeta> {
@@ -108,6 +115,7 @@ async fn one_split() -> (tempfile::TempDir, Arc<CountingStorage>, SplitMetadata)
     let staging_dir = temp_dir.path().join("staging");
     let staging = LocalStorage::new(&staging_dir).unwrap();
     let counting = Arc::new(CountingStorage {
+        all_reads: AtomicU64::new(0),
         inner: Arc::new(LocalStorage::new(temp_dir.path().join("index")).unwrap()),
         split_reads: AtomicU64::new(0),
     });
@@ -192,6 +200,41 @@ async fn a_cold_term_query_needs_at_most_four_gets_and_a_warm_one_none() {
     let next_page = service.search("logs", &request).await.unwrap();
     assert_eq!(next_page.hits.len(), 20);
     assert_eq!(counting.take(), 0, "the next page made split GETs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_elasticsearch_searches_read_nothing_even_by_pattern() {
+    let (_temp_dir, counting, _split) = one_split().await;
+    // Trusted for longer than any test machine takes between the two searches.
+    let config = SearcherConfig {
+        metastore_ttl: std::time::Duration::from_secs(600),
+        ..SearcherConfig::default()
+    };
+    let service = SearchService::new(Metastore::new(counting.clone()), config);
+    let body = br#"{"query": {"term": {"service": "billing"}}, "size": 5}"#;
+    for path in [
+        "/api/v1/_elastic/logs/_search",
+        "/api/v1/_elastic/lo*,-x/_search",
+    ] {
+        let search = || async {
+            let request = hydrant_search::rest::HttpRequest {
+                method: "POST",
+                path,
+                query_string: None,
+                body,
+            };
+            hydrant_search::rest::handle_request(&service, request).await
+        };
+        assert_eq!(search().await.status, 200);
+        counting.take_all();
+        let warm = search().await;
+        assert_eq!(warm.status, 200);
+        assert_eq!(
+            counting.take_all(),
+            0,
+            "a warm search of {path} read storage"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

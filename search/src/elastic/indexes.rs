@@ -69,8 +69,16 @@ impl IndexPattern {
         indexes
     }
 
+    /// The one index a pattern of one plain name selects.
+    pub(super) fn single_name(&self) -> Option<&str> {
+        match self.entries.as_slice() {
+            [(false, name)] if !name.contains('*') => Some(name),
+            _ => None,
+        }
+    }
+
     /// Index ids named without a glob, which must exist.
-    fn concrete_names(&self) -> impl Iterator<Item = &str> {
+    pub(super) fn concrete_names(&self) -> impl Iterator<Item = &str> {
         self.entries
             .iter()
             .filter(|(excluded, glob)| !excluded && !glob.contains('*'))

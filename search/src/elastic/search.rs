@@ -460,20 +460,35 @@ pub(super) async fn search(
 
 /// The ids of the indexes `pattern` selects; with `ignore_unavailable`, names that do not
 /// exist select nothing instead of failing.
+///
+/// Searches resolve their pattern on every request, so this reads no index document: a single
+/// name is checked through the metastore cache the search uses anyway, a pattern against the
+/// cached list of index ids.
 pub async fn index_ids(
     service: &SearchService,
     pattern: &str,
     ignore_unavailable: bool,
 ) -> Result<Vec<String>> {
-    let indexes = if ignore_unavailable {
-        let parsed = super::IndexPattern::parse(pattern)?;
-        parsed.select(service.metastore().list_indexes().await?)
-    } else {
-        super::resolve_indexes(service, pattern).await?
-    };
-    Ok(indexes
+    let parsed = super::IndexPattern::parse(pattern)?;
+    if let Some(name) = parsed.single_name() {
+        return match service.index_exists(name).await? {
+            true => Ok(vec![name.to_string()]),
+            false if ignore_unavailable => Ok(Vec::new()),
+            false => Err(SearchError::IndexNotFound(name.to_string())),
+        };
+    }
+    let all = service.index_ids().await?;
+    if !ignore_unavailable
+        && let Some(missing) = parsed
+            .concrete_names()
+            .find(|name| !all.iter().any(|id| id == name))
+    {
+        return Err(SearchError::IndexNotFound(missing.to_string()));
+    }
+    Ok(all
         .iter()
-        .map(|index| index.index_id().to_string())
+        .filter(|id| parsed.matches(id))
+        .cloned()
         .collect())
 }
 

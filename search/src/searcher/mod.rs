@@ -125,6 +125,20 @@ impl SearchService {
         }
     }
 
+    /// Every index id, sorted (listed at most once per metastore TTL).
+    pub async fn index_ids(&self) -> Result<Arc<Vec<String>>> {
+        self.metastores.index_ids().await
+    }
+
+    /// Whether `index_id` exists (its document cached or read).
+    pub async fn index_exists(&self, index_id: &str) -> Result<bool> {
+        match self.metastores.get(index_id).await {
+            Ok(_) => Ok(true),
+            Err(SearchError::IndexNotFound(_)) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     /// The doc mapper of `index_id` (cached).
     pub async fn doc_mapper(&self, index_id: &str) -> Result<Arc<DocMapper>> {
         let metadata = self.metastores.get(index_id).await?;

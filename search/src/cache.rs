@@ -332,8 +332,14 @@ impl OpenSplitCache {
         self.searchers.get(split_id)
     }
 
-    pub fn insert(&self, split_id: &str, searcher: Searcher) {
-        self.searchers.insert(split_id.to_string(), searcher);
+    /// The open split, or `open`'s: concurrent callers for one split (the searches of one
+    /// `_msearch`, say) wait for a single opening instead of each fetching the footer.
+    pub async fn get_or_open<E>(
+        &self,
+        split_id: &str,
+        open: impl std::future::Future<Output = std::result::Result<Searcher, E>>,
+    ) -> std::result::Result<Searcher, E> {
+        self.searchers.get_or_insert_async(split_id, open).await
     }
 }
 

@@ -254,6 +254,18 @@ async fn zero_terms_analyzers_and_datetime_precision() {
             1,
         ),
         (
+            json!({"range": {"created_at": {
+                "gte": "2015|02|01 T00:00:00.001999Z",
+                "lte": "2015|02|01 T00:00:00.001999Z",
+                "format": "yyyy|MM|dd 'T'HH:mm:ss.SSSSSS'Z'",
+            }}}),
+            1,
+        ),
+        (
+            json!({"range": {"created_at": {"gte": 1422748800001i64, "format": "epoch_millis"}}}),
+            1,
+        ),
+        (
             json!({"range": {"created_at": {"gt": "2015-02-01T00:00:00.002Z"}}}),
             0,
         ),

@@ -257,9 +257,21 @@ impl SearchService {
         split: &LeafSplit,
         stats: &Arc<FetchStats>,
     ) -> std::result::Result<Searcher, SplitError> {
-        if let Some(searcher) = self.searchers.get(&split.split_id) {
-            return Ok(searcher);
-        }
+        self.searchers
+            .get_or_open(
+                &split.split_id,
+                self.open_split_uncached(compiled, split, stats),
+            )
+            .await
+    }
+
+    /// Opens a split for [`SearchService::open_split`], which caches it.
+    async fn open_split_uncached(
+        &self,
+        compiled: &CompiledRequest,
+        split: &LeafSplit,
+        stats: &Arc<FetchStats>,
+    ) -> std::result::Result<Searcher, SplitError> {
         let path = SplitMetadata::split_path(&compiled.index_id, &split.split_id);
         let local = self
             .split_cache
@@ -292,7 +304,6 @@ impl SearchService {
         })
         .await
         .map_err(|error| SplitError::other(format!("open task failed: {error}")))??;
-        self.searchers.insert(&split.split_id, searcher.clone());
         Ok(searcher)
     }
 

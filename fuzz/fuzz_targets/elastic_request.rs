@@ -1,19 +1,24 @@
 //! The Elasticsearch-compatible API over a real index of every field type: any URL parameters
-//! and body, on `_search`, `_count`, `_msearch` or the index routes, give an answer in
-//! Elasticsearch's shape with a known status. Never a panic, never a stack overflow (the query
+//! and body, on `_search` (one index or a pattern), `_count`, `_msearch`, scrolls,
+//! `_field_caps`, `_mapping` or the index routes, give an answer in Elasticsearch's shape with
+//! a known status. Never a panic, never a stack overflow (the query
 //! DSL's nesting and size are bounded).
 #![no_main]
 
 use hydrant_search::rest::{HttpRequest, handle_request};
 use libfuzzer_sys::fuzz_target;
 
-const PATHS: [&str; 6] = [
+const PATHS: [&str; 10] = [
     "/api/v1/_elastic/fuzz/_search",
     "/api/v1/_elastic/fuzz/_count",
     "/api/v1/_elastic/_msearch",
     "/api/v1/_elastic/_cat/indices/fuzz*",
     "/api/v1/_elastic/fuzz*,-x/_stats",
     "/api/v1/indexes",
+    "/api/v1/_elastic/fuzz,fu*/_search",
+    "/api/v1/_elastic/_search/scroll",
+    "/api/v1/_elastic/fuzz*/_field_caps",
+    "/api/v1/_elastic/fuzz/_mapping",
 ];
 
 fuzz_target!(|input: &[u8]| {

@@ -49,6 +49,8 @@ def main():
 
     # Steps of the scenarios themselves, and of their `_setup` and `_teardown` files.
     outcomes = {"passed": 0, "failed": [], "setup_passed": 0, "setup_failed": []}
+    # Of the scenarios' steps, those that go through the Elasticsearch API.
+    elastic = {"passed": 0, "total": 0}
 
     class CountingVisitor(quickwit.Visitor):
         def run_scenario(self, path, script):
@@ -60,9 +62,14 @@ def main():
                 engines = step.get("engines")
                 if engines is not None and self.engine not in engines:
                     continue
+                through_elastic = not kind and "_elastic" in (
+                    str(step.get("api_root", "")) + str(step.get("endpoint", ""))
+                )
+                elastic["total"] += through_elastic
                 try:
                     previous = quickwit.run_step(step, previous)
                     outcomes[kind + "passed"] += 1
+                    elastic["passed"] += through_elastic
                 except Exception as error:  # a failed expectation, a wrong status, ...
                     label = step.get("desc", f"step {number}")
                     reason = (str(error).splitlines() or [""])[0][:300]
@@ -100,7 +107,8 @@ def main():
     total = outcomes["passed"] + len(outcomes["failed"])
     setup_total = outcomes["setup_passed"] + len(outcomes["setup_failed"])
     print(
-        f"quickwit scenarios: {outcomes['passed']} of {total} steps passed "
+        f"quickwit scenarios: {outcomes['passed']} of {total} steps passed, "
+        f"{elastic['passed']} of the {elastic['total']} through /_elastic/ "
         f"({outcomes['setup_passed']} of {setup_total} setup and teardown steps)"
     )
     return 0 if not outcomes["failed"] else 1

@@ -9,6 +9,8 @@
 //! as the FIFO queue serializes them.
 //!
 //! - `POST /api/v1/indexes` (a config, JSON or YAML), `DELETE /api/v1/indexes/{id}`;
+//! - `POST /api/v1/templates`, `PUT|DELETE /api/v1/templates/{id}`: index templates, from
+//!   which a write to a missing index whose id matches creates it;
 //! - `POST /api/v1/{index}/ingest` (NDJSON);
 //! - `POST|PUT /api/v1/_elastic/[{index}/]_bulk` (`index` and `create` actions).
 //!
@@ -25,6 +27,7 @@ use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
 use hydrant_metastore::doc_mapper::DocMapper;
 use hydrant_metastore::index_config::IndexConfig;
+use hydrant_metastore::index_template::IndexTemplate;
 use hydrant_metastore::storage::{StorageResolver, StorageUri};
 use hydrant_search::SearchService;
 use hydrant_search::rest::{HttpRequest, HttpResponse, RestHandler, handle_request};
@@ -68,6 +71,19 @@ impl WriteApi {
         let segments: Vec<&str> = path.split('/').collect();
         match (request.method, segments.as_slice()) {
             ("POST", ["api", "v1", "indexes"]) => self.create_index(request.body).await,
+            ("POST", ["api", "v1", "templates"]) => self.put_template(None, request.body).await,
+            ("PUT", ["api", "v1", "templates", template_id]) => {
+                self.put_template(Some(template_id), request.body).await
+            }
+            ("DELETE", ["api", "v1", "templates", template_id]) => {
+                match self.metastore.delete_template(template_id).await {
+                    Ok(()) => json_response(json!({"template_id": template_id})),
+                    Err(error @ hydrant_metastore::Error::TemplateNotFound(_)) => {
+                        HttpResponse::error(404, error.to_string())
+                    }
+                    Err(error) => HttpResponse::error(500, error.to_string()),
+                }
+            }
             ("DELETE", ["api", "v1", "indexes", index_id]) => self.delete_index(index_id).await,
             ("POST", ["api", "v1", index_id, "ingest"]) => {
                 self.ingest(index_id, request.body).await
@@ -107,6 +123,39 @@ impl WriteApi {
             }
             Err(hydrant_metastore::Error::IndexAlreadyExists(index_id)) => {
                 HttpResponse::error(400, format!("index `{index_id}` already exists"))
+            }
+            Err(error) => HttpResponse::error(400, error.to_string()),
+        }
+    }
+
+    /// `POST /api/v1/templates` (a new template) or `PUT /api/v1/templates/{id}` (replace).
+    async fn put_template(&self, template_id: Option<&str>, body: &[u8]) -> HttpResponse {
+        let Ok(text) = std::str::from_utf8(body) else {
+            return HttpResponse::error(400, "the index template is not UTF-8");
+        };
+        let template = match IndexTemplate::from_yaml(text) {
+            Ok(template) => template,
+            Err(error) => {
+                return HttpResponse::error(400, format!("invalid index template: {error}"));
+            }
+        };
+        let stored = match template_id {
+            None => self.metastore.create_template(template).await,
+            Some(id) if id != template.template_id => {
+                return HttpResponse::error(
+                    400,
+                    format!(
+                        "the path names template `{id}`, the body `{}`",
+                        template.template_id
+                    ),
+                );
+            }
+            Some(_) => self.metastore.update_template(template).await,
+        };
+        match stored {
+            Ok(template) => json_response(serde_json::to_value(template).expect("serializes")),
+            Err(error @ hydrant_metastore::Error::TemplateAlreadyExists(_)) => {
+                HttpResponse::error(400, error.to_string())
             }
             Err(error) => HttpResponse::error(400, error.to_string()),
         }
@@ -279,7 +328,12 @@ impl WriteApi {
 
     /// The index's doc mapper, or the response saying why there is none.
     async fn doc_mapper(&self, index_id: &str) -> Result<Arc<DocMapper>, HttpResponse> {
-        match self.metastore.index_metadata(index_id).await {
+        // An index a template matches is created now, as the indexer would on first sight.
+        let metadata = self.metastore.index_metadata_or_create(index_id).await;
+        if metadata.is_ok() {
+            self.search.forget_index(index_id);
+        }
+        match metadata {
             Ok(metadata) => DocMapper::new(&metadata.index_config)
                 .map(Arc::new)
                 .map_err(|error| HttpResponse::error(500, error.to_string())),
@@ -287,6 +341,10 @@ impl WriteApi {
                 404,
                 format!("no such index [{index_id}]"),
             )),
+            // A template matched a name that is no valid index id.
+            Err(error @ hydrant_metastore::Error::InvalidConfig(_)) => {
+                Err(HttpResponse::error(400, error.to_string()))
+            }
             Err(error) => Err(HttpResponse::error(500, error.to_string())),
         }
     }

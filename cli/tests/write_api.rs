@@ -176,6 +176,83 @@ fn create_ingest_bulk_search_and_delete() {
     assert_eq!(status, 200, "{found}");
     assert_eq!(found["num_hits"], 3);
 
+    // A template creates the indexes it matches on first sight, from _bulk as from the indexer.
+    let template = json!({
+        "template_id": "tenant-template",
+        "index_id_patterns": ["tenant-*"],
+        "doc_mapping": {"mode": "dynamic"},
+    })
+    .to_string();
+    let (status, created) = call(
+        port,
+        "POST",
+        "/api/v1/templates",
+        template.as_bytes(),
+        false,
+    );
+    assert_eq!(status, 200, "{created}");
+    let (status, listed) = call(port, "GET", "/api/v1/templates", b"", false);
+    assert_eq!(
+        (status, listed[0]["template_id"].as_str()),
+        (200, Some("tenant-template"))
+    );
+    let bulk = [
+        json!({"index": {"_index": "tenant-acme"}}),
+        json!({"message": "from acme"}),
+        json!({"index": {"_index": "tenant-&1"}}),
+        json!({"message": "bad name"}),
+        json!({"index": {"_index": "elsewhere"}}),
+        json!({"message": "no template"}),
+    ]
+    .iter()
+    .map(|line| line.to_string() + "\n")
+    .collect::<String>();
+    let (status, answer) = call(
+        port,
+        "POST",
+        "/api/v1/_elastic/_bulk",
+        bulk.as_bytes(),
+        false,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let statuses: Vec<&Value> = answer["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| &item["index"]["status"])
+        .collect();
+    assert_eq!(statuses, [201, 400, 404]);
+    let (_, found) = call(
+        port,
+        "GET",
+        "/api/v1/tenant-acme/search?query=*",
+        b"",
+        false,
+    );
+    assert_eq!(found["num_hits"], 1);
+    assert_eq!(
+        call(
+            port,
+            "DELETE",
+            "/api/v1/templates/tenant-template",
+            b"",
+            false
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            port,
+            "DELETE",
+            "/api/v1/templates/tenant-template",
+            b"",
+            false
+        )
+        .0,
+        404
+    );
+
     // Elasticsearch's index deletion, by pattern.
     let other = json!({"index_id": "other", "doc_mapping": {"mode": "dynamic"}}).to_string();
     assert_eq!(

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hydrant_metastore::index_config::IndexConfig;
+use hydrant_metastore::index_template::{IndexTemplate, template_for};
 use hydrant_metastore::storage::{StorageResolver, StorageUri, recognise};
 use hydrant_metastore::{Error as MetastoreError, Metastore};
 use serde::Serialize;
@@ -270,6 +271,25 @@ impl Stop {
     }
 }
 
+/// The index a prefix rule routes `source_key` (`bucket/key`) to, if it matches. A `*` in
+/// the prefix matches one key segment (no `/`), which replaces the `*` of the index id: the
+/// rule `staging/logs/tenant=*/` → `logs-*` routes `staging/logs/tenant=acme/...` to
+/// `logs-acme`, as Firehose's dynamic partitioning writes keys.
+fn rule_index(prefix: &str, index_id: &str, source_key: &str) -> Option<String> {
+    let Some((before, after)) = prefix.split_once('*') else {
+        return source_key.starts_with(prefix).then(|| index_id.to_string());
+    };
+    let rest = source_key.strip_prefix(before)?;
+    let segment_end = rest.find('/').unwrap_or(rest.len());
+    // The shortest capture the rest of the prefix follows, within the segment.
+    let capture_end = (0..=segment_end).find(|end| rest[*end..].starts_with(after))?;
+    let capture = &rest[..capture_end];
+    if capture.is_empty() {
+        return None;
+    }
+    Some(index_id.replacen('*', capture, 1))
+}
+
 /// The indexer as deployed: settings applied, indexes known, ready for batches.
 #[derive(Debug)]
 pub struct IndexerRuntime {
@@ -277,6 +297,9 @@ pub struct IndexerRuntime {
     maintainer: Maintainer,
     prefix_rules: Vec<(String, String)>,
     known_indexes: RwLock<BTreeSet<String>>,
+    /// Index templates: an index one matches is routed to before it exists (the indexer
+    /// creates it on first sight).
+    templates: RwLock<Vec<IndexTemplate>>,
     /// The queue's `maxReceiveCount`: a message delivered this often is on its last delivery.
     max_receive_count: Option<u32>,
 }
@@ -318,10 +341,21 @@ impl IndexerRuntime {
             indexer,
             prefix_rules,
             known_indexes: RwLock::default(),
+            templates: RwLock::default(),
             max_receive_count: None,
         };
         runtime.refresh_known_indexes().await?;
         for (prefix, index_id) in &runtime.prefix_rules {
+            // A rule with a `*` names its index by the key (an index per partition), which a
+            // template creates; the others name an index that must exist.
+            if index_id.contains('*') {
+                if !prefix.contains('*') {
+                    return Err(IngestError::Config(format!(
+                        "prefix rule `{prefix}={index_id}`: the index has a `*` for the prefix's,                          which has none"
+                    )));
+                }
+                continue;
+            }
             if !runtime.known_indexes.read().await.contains(index_id) {
                 return Err(IngestError::Config(format!(
                     "prefix rule `{prefix}={index_id}` names an index that does not exist"
@@ -358,12 +392,17 @@ impl IndexerRuntime {
     }
 
     async fn refresh_known_indexes(&self) -> Result<()> {
-        let indexes = self.indexer.metastore().list_indexes().await?;
-        *self.known_indexes.write().await = indexes
-            .iter()
-            .map(|index| index.index_id().to_string())
-            .collect();
+        let metastore = self.indexer.metastore();
+        let index_ids = metastore.list_index_ids().await?;
+        *self.known_indexes.write().await = index_ids.into_iter().collect();
+        *self.templates.write().await = metastore.templates().await?;
         Ok(())
+    }
+
+    /// Whether messages may go to `index_id`: it exists, or a template will create it.
+    async fn accepts(&self, index_id: &str) -> bool {
+        self.known_indexes.read().await.contains(index_id)
+            || template_for(&self.templates.read().await, index_id).is_some()
     }
 
     /// Which index a message's objects go to: the index named in the body, else the message
@@ -379,15 +418,14 @@ impl IndexerRuntime {
                 // An index created since start-up: learn it once, then decide.
                 self.refresh_known_indexes().await?;
             }
-            let known = self.known_indexes.read().await;
             if let Some(index_id) = named {
-                if known.contains(index_id) {
+                if self.accepts(index_id).await {
                     return Ok(index_id.to_string());
                 }
                 continue;
             }
             if let Some(group_id) = group_id
-                && known.contains(group_id)
+                && self.accepts(group_id).await
             {
                 return Ok(group_id.to_string());
             }
@@ -397,10 +435,13 @@ impl IndexerRuntime {
                 let matched = self
                     .prefix_rules
                     .iter()
-                    .filter(|(prefix, _)| source_key.starts_with(prefix.as_str()))
-                    .max_by_key(|(prefix, _)| prefix.len());
+                    .filter_map(|(prefix, index_id)| {
+                        rule_index(prefix, index_id, &source_key)
+                            .map(|routed| (prefix.len(), routed))
+                    })
+                    .max_by_key(|(length, _)| *length);
                 if let Some((_, index_id)) = matched {
-                    by_rule.insert(index_id.clone());
+                    by_rule.insert(index_id);
                 }
             }
             match by_rule.len() {
@@ -412,6 +453,7 @@ impl IndexerRuntime {
                     )));
                 }
             }
+            let known = self.known_indexes.read().await;
             if known.len() == 1 {
                 return Ok(known.iter().next().expect("one index").clone());
             }
@@ -882,4 +924,32 @@ fn run_objects(run: &[(usize, Planned)]) -> (Vec<ObjectRef>, Vec<usize>) {
         }
     }
     (objects, owners)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rule_index;
+
+    #[test]
+    fn prefix_rules_route_by_a_key_segment() {
+        let rule = |prefix, index, key| rule_index(prefix, index, key);
+        assert_eq!(
+            rule("s/logs/", "logs", "s/logs/a.gz").as_deref(),
+            Some("logs")
+        );
+        assert_eq!(rule("s/logs/", "logs", "s/other/a.gz"), None);
+        let (prefix, index) = ("s/firehose/tenant=*/", "logs-*");
+        assert_eq!(
+            rule(prefix, index, "s/firehose/tenant=acme/2026/x.gz").as_deref(),
+            Some("logs-acme")
+        );
+        // A partition is one segment, and never empty.
+        assert_eq!(rule(prefix, index, "s/firehose/tenant=/x.gz"), None);
+        assert_eq!(rule(prefix, index, "s/firehose/tenant=acme"), None);
+        assert_eq!(
+            rule("s/*/raw/", "raw-*", "s/web/raw/x").as_deref(),
+            Some("raw-web")
+        );
+        assert_eq!(rule("s/*/raw/", "raw-*", "s/web/cooked/raw/x"), None);
+    }
 }

@@ -424,7 +424,9 @@ impl Indexer {
         deadline: Option<Instant>,
     ) -> Result<IndexingReport> {
         let started = Instant::now();
-        let metadata = self.metastore.index_metadata(index_id).await?;
+        // An index a template matches is created on first sight (Firehose partitions fanning
+        // out into one index each); the batch is serialized, so no other indexer races it.
+        let metadata = self.metastore.index_metadata_or_create(index_id).await?;
         let doc_mapper = Arc::new(DocMapper::new(&metadata.index_config)?);
         let indexing_settings = &metadata.index_config.indexing_settings;
         let mut roller = SplitRoller::new(

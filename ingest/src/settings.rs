@@ -86,7 +86,8 @@ impl IndexerSettings {
                 .map(str::trim)
                 .filter(|rule| !rule.is_empty())
             {
-                let Some((prefix, index_id)) = rule.split_once('=') else {
+                // The last `=`: a Firehose partition prefix (`tenant=*/`) has its own.
+                let Some((prefix, index_id)) = rule.rsplit_once('=') else {
                     return Err(IngestError::Config(format!(
                         "HYDRANT_PREFIX_RULES: `{rule}` is not `bucket/prefix=index_id`"
                     )));

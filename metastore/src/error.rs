@@ -36,6 +36,14 @@ pub enum Error {
     #[error("index `{0}` already exists")]
     IndexAlreadyExists(String),
 
+    /// The index template is not in the metastore.
+    #[error("index template `{0}` not found")]
+    TemplateNotFound(String),
+
+    /// `create_template` was called for a template that exists.
+    #[error("index template `{0}` already exists")]
+    TemplateAlreadyExists(String),
+
     /// A metastore operation contradicts the current state (e.g. publishing a split that is not
     /// staged). Unlike `PreconditionFailed`, retrying does not help.
     #[error("metastore conflict on index `{index_id}`: {reason}")]

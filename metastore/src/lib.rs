@@ -2,7 +2,8 @@
 //!
 //! - [`storage`]: the one small storage trait (S3, local disk, memory, and the fault-injecting
 //!   and throttled wrappers tests use), with its own error type and a conformance suite;
-//! - [`index_config`]: the index config a user writes, as plain serde types;
+//! - [`index_config`]: the index config a user writes, as plain serde types, and
+//!   [`index_template`]: the templates indexes are created from on first sight;
 //! - [`doc_mapper`]: the config turned into a tantivy schema, records into documents and
 //!   stored documents back into hits (`datetime` parses and renders its datetimes);
 //! - [`split`] and [`split_bundle`]: what a split is, and its one-file format;
@@ -15,6 +16,7 @@ pub mod datetime;
 pub mod doc_mapper;
 pub mod error;
 pub mod index_config;
+pub mod index_template;
 pub mod metastore;
 pub mod scratch;
 pub mod split;

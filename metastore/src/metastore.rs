@@ -33,7 +33,8 @@ use tracing::debug;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, Result};
-use crate::index_config::IndexConfig;
+use crate::index_config::{IndexConfig, validate_index_id};
+use crate::index_template::{IndexTemplate, template_for};
 use crate::split::{SplitMetadata, SplitState, TimeRange};
 use crate::storage::{ObjectVersion, PutMode, SharedStorage};
 
@@ -41,6 +42,8 @@ use crate::storage::{ObjectVersion, PutMode, SharedStorage};
 pub const METASTORE_FORMAT_VERSION: u32 = 1;
 /// Prefix of metastore documents.
 const METASTORE_PREFIX: &str = "metastore/";
+/// Prefix of index templates.
+const TEMPLATES_PREFIX: &str = "templates/";
 /// A commit that keeps losing races gives up after this many attempts.
 const MAX_COMMIT_ATTEMPTS: u32 = 32;
 /// Commit ids a document remembers. A committer re-reads right after an ambiguous write, so
@@ -207,6 +210,113 @@ impl Metastore {
 
     fn document_path(index_id: &str) -> String {
         format!("{METASTORE_PREFIX}{index_id}.json")
+    }
+
+    fn template_path(template_id: &str) -> String {
+        format!("{TEMPLATES_PREFIX}{template_id}.json")
+    }
+
+    /// Stores a new index template. Fails with [`Error::TemplateAlreadyExists`] if one has its
+    /// id; a create whose response was lost is recognised by the bytes it wrote.
+    pub async fn create_template(&self, template: IndexTemplate) -> Result<IndexTemplate> {
+        template.validate()?;
+        let path = Self::template_path(&template.template_id);
+        let payload = serde_json::to_vec(&template).expect("templates serialize");
+        let put_error = match self
+            .storage
+            .put(&path, payload.clone().into(), PutMode::Create)
+            .await
+        {
+            Ok(_) => return Ok(template),
+            Err(error) => error,
+        };
+        match self.storage.get(&path).await {
+            Ok(found) if found.bytes.as_ref() == payload.as_slice() => Ok(template),
+            Ok(_) if put_error.is_precondition_failed() => {
+                Err(Error::TemplateAlreadyExists(template.template_id))
+            }
+            _ => Err(put_error.into()),
+        }
+    }
+
+    /// Replaces an index template (or stores it, if new). Indexes created from it before keep
+    /// their configs.
+    pub async fn update_template(&self, template: IndexTemplate) -> Result<IndexTemplate> {
+        template.validate()?;
+        let payload = serde_json::to_vec(&template).expect("templates serialize");
+        self.storage
+            .put(
+                &Self::template_path(&template.template_id),
+                payload.into(),
+                PutMode::Overwrite,
+            )
+            .await?;
+        Ok(template)
+    }
+
+    /// Reads one index template.
+    pub async fn template(&self, template_id: &str) -> Result<IndexTemplate> {
+        let path = Self::template_path(template_id);
+        match self.storage.get(&path).await {
+            Ok(found) => serde_json::from_slice(&found.bytes).map_err(|error| Error::Corrupt {
+                what: self.storage.describe(&path),
+                reason: error.to_string(),
+            }),
+            Err(error) if error.is_not_found() => {
+                Err(Error::TemplateNotFound(template_id.to_string()))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Every index template, sorted by id.
+    pub async fn templates(&self) -> Result<Vec<IndexTemplate>> {
+        let mut templates = Vec::new();
+        for object in self.storage.list(TEMPLATES_PREFIX).await? {
+            let Some(template_id) = object
+                .path
+                .strip_prefix(TEMPLATES_PREFIX)
+                .and_then(|name| name.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            match self.template(template_id).await {
+                Ok(template) => templates.push(template),
+                // Deleted between the listing and the read.
+                Err(Error::TemplateNotFound(_)) => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(templates)
+    }
+
+    /// Deletes an index template; the indexes created from it stay.
+    pub async fn delete_template(&self, template_id: &str) -> Result<()> {
+        self.template(template_id).await?;
+        Ok(self
+            .storage
+            .delete(&Self::template_path(template_id))
+            .await?)
+    }
+
+    /// An index's document; if the index does not exist and a template matches its id, the
+    /// index is created from the template first (a concurrent creation is as good).
+    pub async fn index_metadata_or_create(&self, index_id: &str) -> Result<IndexMetadata> {
+        // No index can have an invalid id: nothing to read, and no template may create it.
+        validate_index_id(index_id)?;
+        match self.index_metadata(index_id).await {
+            Err(Error::IndexNotFound(_)) => {}
+            found => return found,
+        }
+        let templates = self.templates().await?;
+        let Some(template) = template_for(&templates, index_id) else {
+            return Err(Error::IndexNotFound(index_id.to_string()));
+        };
+        let config = template.index_config(index_id)?;
+        match self.create_index(config).await {
+            Err(Error::IndexAlreadyExists(_)) => self.index_metadata(index_id).await,
+            created => created,
+        }
     }
 
     /// Creates an index. Fails with [`Error::IndexAlreadyExists`] if it exists.
@@ -682,6 +792,67 @@ mod tests {
             "index_id: {index_id}\ndoc_mapping:\n  field_mappings:\n    - {{name: ts, type: datetime, fast: true}}\n  timestamp_field: ts\n"
         ))
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn templates_create_the_indexes_they_match_on_first_sight() {
+        let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
+        let template = IndexTemplate::from_yaml(
+            "template_id: tenants
+index_id_patterns: [logs-*]
+priority: 1
+doc_mapping: {mode: dynamic}
+",
+        )
+        .unwrap();
+        metastore.create_template(template.clone()).await.unwrap();
+        // The same create again is recognised as ours (a retry whose first response was
+        // lost); another template under the same id is refused.
+        metastore.create_template(template.clone()).await.unwrap();
+        let mut other = template.clone();
+        other.priority = 7;
+        assert!(matches!(
+            metastore.create_template(other).await,
+            Err(Error::TemplateAlreadyExists(_))
+        ));
+        assert_eq!(
+            metastore.templates().await.unwrap(),
+            std::slice::from_ref(&template)
+        );
+
+        let created = metastore
+            .index_metadata_or_create("logs-acme")
+            .await
+            .unwrap();
+        assert_eq!(created.index_id(), "logs-acme");
+        // Once created, the index is read, not created again.
+        let again = metastore
+            .index_metadata_or_create("logs-acme")
+            .await
+            .unwrap();
+        assert_eq!(again.create_timestamp, created.create_timestamp);
+        assert!(matches!(
+            metastore.index_metadata_or_create("metrics-acme").await,
+            Err(Error::IndexNotFound(_))
+        ));
+
+        let mut updated = template;
+        updated.index_id_patterns = vec!["metrics-*".to_string()];
+        metastore.update_template(updated).await.unwrap();
+        metastore
+            .index_metadata_or_create("metrics-acme")
+            .await
+            .unwrap();
+        metastore.delete_template("tenants").await.unwrap();
+        assert!(matches!(
+            metastore.delete_template("tenants").await,
+            Err(Error::TemplateNotFound(_))
+        ));
+        // The indexes a template created stay; its id is not an index.
+        assert_eq!(
+            metastore.list_index_ids().await.unwrap(),
+            ["logs-acme", "metrics-acme"]
+        );
     }
 
     fn split(split_id: &str, start: i64, end: i64) -> SplitMetadata {

@@ -4,7 +4,8 @@
 //!
 //! Routes, as Quickwit has them:
 //! - `GET|POST /api/v1/{index_id}/search`, also over index patterns (`a,b`, `logs-*`)
-//! - `GET /api/v1/indexes[?index_id_patterns=...]`, `GET /api/v1/indexes/{index_id}`
+//! - `GET /api/v1/indexes[?index_id_patterns=...]`, `GET /api/v1/indexes/{index_id}`,
+//!   `GET /api/v1/templates[/{template_id}]`
 //! - `GET /health`
 //! - the Elasticsearch-compatible API under `/api/v1/_elastic/` ([`crate::elastic`])
 
@@ -134,6 +135,19 @@ pub async fn handle_request(service: &SearchService, request: HttpRequest<'_>) -
             match list_indexes(service, request.query_string).await {
                 Ok(indexes) => HttpResponse::json(200, &indexes, ResponseFormat::Json),
                 Err(error) => HttpResponse::from_search_error(&error),
+            }
+        }
+        ("GET", ["api", "v1", "templates"]) => match service.metastore().templates().await {
+            Ok(templates) => HttpResponse::json(200, &templates, ResponseFormat::Json),
+            Err(error) => HttpResponse::from_search_error(&error.into()),
+        },
+        ("GET", ["api", "v1", "templates", template_id]) => {
+            match service.metastore().template(template_id).await {
+                Ok(template) => HttpResponse::json(200, &template, ResponseFormat::Json),
+                Err(hydrant_metastore::Error::TemplateNotFound(id)) => {
+                    HttpResponse::error(404, format!("index template `{id}` not found"))
+                }
+                Err(error) => HttpResponse::from_search_error(&error.into()),
             }
         }
         ("GET", ["api", "v1", "indexes", index_id]) => {

@@ -20,7 +20,9 @@ use std::ops::Bound;
 use serde_json::{Map, Value};
 
 use crate::error::{Result, SearchError};
+use hydrant_metastore::datetime::{DatetimeOutputFormat, StrptimeFormat};
 use hydrant_metastore::doc_mapper::TOKENIZER_NAMES;
+use tantivy::DateTime;
 
 use crate::query::{
     DefaultOperator, MAX_PATTERN_BYTES, MAX_QUERY_CLAUSES, MAX_QUERY_DEPTH, QueryAst,
@@ -486,140 +488,81 @@ fn range_query(body: &Value) -> DslResult<QueryAst> {
 }
 
 /// A range bound in a range's `format`, as RFC 3339 (what the query builder reads); formats
-/// it reads itself pass through. `epoch_millis` and `epoch_second` are numbers; a Java-style
-/// pattern (`yyyy|MM|dd 'T'HH:mm:ss.SSSSSS'Z'`) reads `yyyy`, `MM`, `dd`, `HH`, `mm`, `ss` and
-/// `S...` (fractions), quoted and other characters literally, in UTC.
+/// it reads itself pass through. `epoch_millis` and `epoch_second` are integers; a Java-style
+/// pattern (`yyyy|MM|dd 'T'HH:mm:ss.SSSSSS'Z'`) becomes the strptime pattern index configs
+/// use, in UTC.
 fn date_in_format(text: &str, format: &str) -> Result<String, String> {
-    let nanos: i128 = match format {
-        "epoch_millis" => {
-            let millis: i128 = text.parse().map_err(|_| "not an integer")?;
-            millis * 1_000_000
-        }
-        "epoch_second" => {
-            let seconds: i128 = text.parse().map_err(|_| "not an integer")?;
-            seconds * 1_000_000_000
-        }
+    let epoch = |nanos_per_unit: i64| -> Result<DateTime, String> {
+        let count: i64 = text.parse().map_err(|_| "not an integer")?;
+        count
+            .checked_mul(nanos_per_unit)
+            .map(DateTime::from_timestamp_nanos)
+            .ok_or_else(|| "out of the datetime range".to_string())
+    };
+    let datetime = match format {
+        "epoch_millis" => epoch(1_000_000)?,
+        "epoch_second" => epoch(1_000_000_000)?,
         // Other named formats (`strict_date_optional_time`, `date`): ISO dates, which the
         // builder reads as they are.
         named if named.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
             return Ok(text.to_string());
         }
-        pattern => parse_java_pattern(text, pattern)?,
+        pattern => {
+            let strptime = StrptimeFormat::new(&java_to_strptime(pattern)?)?;
+            DateTime::from_utc(strptime.parse(text)?)
+        }
     };
-    Ok(rfc3339_nanos(nanos))
+    Ok(match DatetimeOutputFormat::Rfc3339.format(datetime) {
+        Value::String(rfc3339) => rfc3339,
+        other => other.to_string(),
+    })
 }
 
-fn parse_java_pattern(text: &str, pattern: &str) -> Result<i128, String> {
-    let (mut year, mut month, mut day) = (1970i64, 1i64, 1i64);
-    let (mut hour, mut minute, mut second, mut nanos) = (0i64, 0i64, 0i64, 0i64);
-    let mut input = text.chars().peekable();
-    let mut pattern = pattern.chars().peekable();
-    let digits = |count: usize, input: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-        let mut value = 0i64;
-        for _ in 0..count {
-            let digit = input
-                .next()
-                .and_then(|c| c.to_digit(10))
-                .ok_or("expected a digit")?;
-            value = value * 10 + i64::from(digit);
+/// A Java date pattern as strptime: `yyyy` `MM` `dd` `HH` `mm` `ss` and `S...` (a fraction),
+/// quoted text and other characters literal.
+fn java_to_strptime(pattern: &str) -> Result<String, String> {
+    let mut strptime = String::with_capacity(pattern.len() + 8);
+    let literal = |strptime: &mut String, c: char| {
+        if c == '%' {
+            strptime.push_str("%%");
+        } else {
+            strptime.push(c);
         }
-        Ok::<i64, String>(value)
     };
-    while let Some(symbol) = pattern.next() {
+    let mut chars = pattern.chars().peekable();
+    while let Some(symbol) = chars.next() {
         if symbol == '\'' {
-            for literal in pattern.by_ref() {
-                if literal == '\'' {
-                    break;
-                }
-                if input.next() != Some(literal) {
-                    return Err(format!("expected `{literal}`"));
-                }
+            for c in chars.by_ref().take_while(|c| *c != '\'') {
+                literal(&mut strptime, c);
             }
             continue;
         }
+        if !symbol.is_ascii_alphabetic() {
+            literal(&mut strptime, symbol);
+            continue;
+        }
         let mut width = 1;
-        while pattern.peek() == Some(&symbol) {
-            pattern.next();
+        while chars.next_if_eq(&symbol).is_some() {
             width += 1;
         }
-        match symbol {
-            'y' => year = digits(width.max(4), &mut input)?,
-            'M' => month = digits(width.max(2), &mut input)?,
-            'd' => day = digits(width.max(2), &mut input)?,
-            'H' => hour = digits(width.max(2), &mut input)?,
-            'm' => minute = digits(width.max(2), &mut input)?,
-            's' => second = digits(width.max(2), &mut input)?,
-            'S' if width <= 9 => {
-                nanos = digits(width, &mut input)? * 10i64.pow(9 - width as u32);
+        strptime.push_str(match (symbol, width) {
+            ('y', 4) => "%Y",
+            ('y', 2) => "%y",
+            ('M', 2) => "%m",
+            ('d', 2) => "%d",
+            ('H', 2) => "%H",
+            ('m', 2) => "%M",
+            ('s', 2) => "%S",
+            ('S', _) => "%f",
+            _ => {
+                return Err(format!(
+                    "`{}` is not a supported pattern part (yyyy, yy, MM, dd, HH, mm, ss, S...)",
+                    symbol.to_string().repeat(width)
+                ));
             }
-            c if c.is_ascii_alphabetic() => {
-                return Err(format!("the pattern letter `{c}` is not supported"));
-            }
-            literal => {
-                for _ in 0..width {
-                    if input.next() != Some(literal) {
-                        return Err(format!("expected `{literal}`"));
-                    }
-                }
-            }
-        }
+        });
     }
-    if input.next().is_some() {
-        return Err("text after the pattern".to_string());
-    }
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return Err("a field is out of range".to_string());
-    }
-    let days = days_from_civil(year, month, day);
-    Ok(
-        i128::from(days * 86_400 + hour * 3_600 + minute * 60 + second) * 1_000_000_000
-            + i128::from(nanos),
-    )
-}
-
-/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// Nanoseconds since the epoch as RFC 3339 in UTC, with nine fraction digits.
-fn rfc3339_nanos(nanos: i128) -> String {
-    let seconds = nanos.div_euclid(1_000_000_000) as i64;
-    let fraction = nanos.rem_euclid(1_000_000_000);
-    let days = seconds.div_euclid(86_400);
-    let second_of_day = seconds.rem_euclid(86_400);
-    // The inverse of days_from_civil.
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:09}Z",
-        second_of_day / 3_600,
-        second_of_day % 3_600 / 60,
-        second_of_day % 60
-    )
+    Ok(strptime)
 }
 
 fn pattern_query(body: &Value, to_regex: impl Fn(&str) -> String) -> DslResult<QueryAst> {
@@ -881,15 +824,15 @@ mod tests {
             (
                 "2015|02|01 T00:00:00.001999Z",
                 "yyyy|MM|dd 'T'HH:mm:ss.SSSSSS'Z'",
-                "2015-02-01T00:00:00.001999000Z",
+                "2015-02-01T00:00:00.001999Z",
             ),
-            ("2024-02-29", "yyyy-MM-dd", "2024-02-29T00:00:00.000000000Z"),
+            ("2024-02-29", "yyyy-MM-dd", "2024-02-29T00:00:00Z"),
             (
                 "1422748800001",
                 "epoch_millis",
-                "2015-02-01T00:00:00.001000000Z",
+                "2015-02-01T00:00:00.001Z",
             ),
-            ("-1", "epoch_second", "1969-12-31T23:59:59.000000000Z"),
+            ("-1", "epoch_second", "1969-12-31T23:59:59Z"),
             (
                 "2015-02-01T00:00:00Z",
                 "strict_date_optional_time",
@@ -905,6 +848,9 @@ mod tests {
             ("2015-01-01x", "yyyy-MM-dd"),
             ("20150101", "yyyy-MM-dd"),
             ("2015", "yyyy QQ"),
+            ("2015", "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"),
+            ("99999999999999999999", "epoch_millis"),
+            ("9223372036854775807", "epoch_second"),
         ] {
             assert!(date_in_format(text, format).is_err(), "{text} as {format}");
         }

@@ -503,8 +503,14 @@ fn date_in_format(text: &str, format: &str) -> Result<String, String> {
         "epoch_millis" => epoch(1_000_000)?,
         "epoch_second" => epoch(1_000_000_000)?,
         // Other named formats (`strict_date_optional_time`, `date`): ISO dates, which the
-        // builder reads as they are.
-        named if named.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+        // builder reads as they are. A pattern's letters are only pattern letters.
+        named
+            if !named.contains('\'')
+                && named
+                    .chars()
+                    .any(|c| c.is_ascii_alphabetic() && !"yMdHmsS".contains(c))
+                && named.chars().all(|c| c.is_ascii_lowercase() || c == '_') =>
+        {
             return Ok(text.to_string());
         }
         pattern => {
@@ -827,11 +833,7 @@ mod tests {
                 "2015-02-01T00:00:00.001999Z",
             ),
             ("2024-02-29", "yyyy-MM-dd", "2024-02-29T00:00:00Z"),
-            (
-                "1422748800001",
-                "epoch_millis",
-                "2015-02-01T00:00:00.001Z",
-            ),
+            ("1422748800001", "epoch_millis", "2015-02-01T00:00:00.001Z"),
             ("-1", "epoch_second", "1969-12-31T23:59:59Z"),
             (
                 "2015-02-01T00:00:00Z",

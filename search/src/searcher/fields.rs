@@ -90,26 +90,13 @@ impl SearchService {
             .buffer_unordered(self.split_concurrency)
             .collect()
             .await;
-        let mut merged: BTreeMap<(String, StoredType), (bool, bool)> = BTreeMap::new();
+        let mut lists = Vec::with_capacity(answers.len());
         for fields in answers {
-            let Some(fields) = fields? else { continue };
-            for field in fields.iter() {
-                let entry = merged
-                    .entry((field.name.clone(), field.stored_type))
-                    .or_default();
-                entry.0 |= field.indexed;
-                entry.1 |= field.fast;
-            }
+            lists.extend(fields?);
         }
-        Ok(merged
-            .into_iter()
-            .map(|((name, stored_type), (indexed, fast))| FieldInfo {
-                name,
-                stored_type,
-                indexed,
-                fast,
-            })
-            .collect())
+        Ok(merge_fields(
+            lists.iter().flat_map(|fields| fields.iter().cloned()),
+        ))
     }
 
     /// One split's fields; `None` when `filtered` and no document of it matches the query.
@@ -156,7 +143,7 @@ fn split_error(split_id: &str, details: String) -> SearchError {
 /// The fields of an open split's segments, named as queries name them: paths of the dynamic
 /// field without its internal name, internal fields left out.
 fn read_fields(searcher: &tantivy::Searcher) -> tantivy::Result<Vec<FieldInfo>> {
-    let mut fields: BTreeMap<(String, StoredType), (bool, bool)> = BTreeMap::new();
+    let mut fields = Vec::new();
     for segment in searcher.segment_readers() {
         for field in segment.fields_metadata()? {
             let Some(stored_type) = stored_type(field.typ) else {
@@ -180,12 +167,26 @@ fn read_fields(searcher: &tantivy::Searcher) -> tantivy::Result<Vec<FieldInfo>> 
                 }
                 None => field.field_name.clone(),
             };
-            let entry = fields.entry((name, stored_type)).or_default();
-            entry.0 |= field.is_indexed();
-            entry.1 |= field.is_fast();
+            fields.push(FieldInfo {
+                name,
+                stored_type,
+                indexed: field.is_indexed(),
+                fast: field.is_fast(),
+            });
         }
     }
-    Ok(fields
+    Ok(merge_fields(fields))
+}
+
+/// One entry per name and type, sorted, indexed or fast if any occurrence is.
+fn merge_fields(fields: impl IntoIterator<Item = FieldInfo>) -> Vec<FieldInfo> {
+    let mut merged: BTreeMap<(String, StoredType), (bool, bool)> = BTreeMap::new();
+    for field in fields {
+        let entry = merged.entry((field.name, field.stored_type)).or_default();
+        entry.0 |= field.indexed;
+        entry.1 |= field.fast;
+    }
+    merged
         .into_iter()
         .map(|((name, stored_type), (indexed, fast))| FieldInfo {
             name,
@@ -193,7 +194,7 @@ fn read_fields(searcher: &tantivy::Searcher) -> tantivy::Result<Vec<FieldInfo>> 
             indexed,
             fast,
         })
-        .collect())
+        .collect()
 }
 
 fn stored_type(typ: Type) -> Option<StoredType> {

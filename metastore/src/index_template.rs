@@ -152,8 +152,9 @@ pub fn template_for<'a>(
         })
 }
 
-/// `*` matches any run of characters; the rest is literal.
-fn glob_matches(pattern: &str, text: &str) -> bool {
+/// `*` matches any run of characters; the rest is literal. Index patterns everywhere (templates
+/// here, the search API's index and field patterns) match with it.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
     let Some((first, rest)) = pattern.split_once('*') else {
         return pattern == text;
     };

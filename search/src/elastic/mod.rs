@@ -27,6 +27,7 @@ pub use query_dsl::{MAX_TERMS, query_from_dsl, query_from_query_string};
 pub use scroll::{MAX_KEEP_ALIVE, parse_keep_alive};
 pub use search::{EsSearchParams, MAX_MULTI_SEARCHES, index_ids};
 
+pub(crate) use hydrant_metastore::index_template::glob_matches;
 use serde_json::{Value, json};
 
 use crate::error::SearchError;
@@ -219,24 +220,4 @@ pub(crate) fn search_error_body(error: &SearchError) -> Value {
         error_type(error),
         &error.public_message(),
     )
-}
-
-/// `*` matches any run of characters; the rest is literal.
-pub(crate) fn glob_matches(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() {
-        return false;
-    }
-    let mut rest = &text[first.len()..];
-    for middle in &parts[1..parts.len() - 1] {
-        match rest.find(middle) {
-            Some(found) => rest = &rest[found + middle.len()..],
-            None => return false,
-        }
-    }
-    rest.ends_with(last)
 }

@@ -298,7 +298,7 @@ pub struct IndexerRuntime {
     prefix_rules: Vec<(String, String)>,
     known_indexes: RwLock<BTreeSet<String>>,
     /// Index templates: an index one matches is routed to before it exists (the indexer
-    /// creates it on first sight).
+    /// creates it on first sight). Read on the first miss, not at start-up.
     templates: RwLock<Vec<IndexTemplate>>,
     /// The queue's `maxReceiveCount`: a message delivered this often is on its last delivery.
     max_receive_count: Option<u32>,
@@ -391,11 +391,16 @@ impl IndexerRuntime {
             .is_some_and(|max| message.receive_count >= max)
     }
 
+    /// One listing of the index ids (no index document is read): all a cold start pays.
     async fn refresh_known_indexes(&self) -> Result<()> {
-        let metastore = self.indexer.metastore();
-        let index_ids = metastore.list_index_ids().await?;
+        let index_ids = self.indexer.metastore().list_index_ids().await?;
         *self.known_indexes.write().await = index_ids.into_iter().collect();
-        *self.templates.write().await = metastore.templates().await?;
+        Ok(())
+    }
+
+    /// Templates are read only when a message names an index nobody knows.
+    async fn refresh_templates(&self) -> Result<()> {
+        *self.templates.write().await = self.indexer.metastore().templates().await?;
         Ok(())
     }
 
@@ -415,8 +420,10 @@ impl IndexerRuntime {
     ) -> Result<String> {
         for attempt in 0..2 {
             if attempt == 1 {
-                // An index created since start-up: learn it once, then decide.
+                // An index created since start-up, or one a template creates: learn them
+                // once, then decide.
                 self.refresh_known_indexes().await?;
+                self.refresh_templates().await?;
             }
             if let Some(index_id) = named {
                 if self.accepts(index_id).await {

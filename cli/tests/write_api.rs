@@ -3,7 +3,7 @@
 //! at once, then the index deleted; on S3-less local disk, as a new user tries it.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,13 +11,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::free_port;
 
 /// One request; returns the status and the JSON body.
 fn call(port: u16, method: &str, target: &str, body: &[u8], gzip: bool) -> (u16, Value) {

@@ -1,14 +1,24 @@
 //! What the CLI's end-to-end tests share: the AWS environment that points a `hydrant` process
-//! at moto, FIFO queues and their depth, EventBridge notification bodies, and stopping a child
-//! the way an operator does.
+//! at moto, FIFO queues and their depth, EventBridge notification bodies, a free loopback
+//! port, and stopping a child the way an operator does.
 
 #![allow(dead_code)]
 
+use std::net::TcpListener;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use hydrant_metastore::testing::moto_endpoint;
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 /// The environment of a `hydrant` process that talks to moto.
 pub fn aws_env() -> Vec<(&'static str, String)> {

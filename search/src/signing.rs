@@ -51,6 +51,7 @@ impl SigningKey {
 
     /// The storage's key, created if it has none yet.
     pub async fn load_or_create(storage: &dyn Storage) -> Result<Self> {
+        let mut last_error = None;
         for _ in 0..3 {
             match storage.get(SIGNING_KEY_PATH).await {
                 Ok(found) => return Self::parse(&found.bytes),
@@ -63,14 +64,13 @@ impl SigningKey {
                 .await
             {
                 Ok(_) => return Ok(SigningKey(fresh)),
-                // Another searcher created it first: read theirs.
-                Err(StorageError::PreconditionFailed { .. }) => continue,
-                Err(error) => return Err(storage_error(error)),
+                // Another searcher created it first, or ours was written and its answer lost
+                // (a retry then meets our own key): the next read tells which key is the one.
+                Err(error) => last_error = Some(error),
             }
         }
-        Err(SearchError::StorageUnavailable(format!(
-            "cannot read or create the signing key `{SIGNING_KEY_PATH}`"
-        )))
+        // Every attempt that did not return failed its put.
+        Err(storage_error(last_error.expect("three failed puts")))
     }
 
     fn parse(bytes: &[u8]) -> Result<Self> {
@@ -141,6 +141,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(other.open(&token), None);
+    }
+
+    #[tokio::test]
+    async fn a_key_written_with_its_answer_lost_is_the_key() {
+        use hydrant_metastore::storage::{Fault, FaultRule, FaultyStorage, Operation};
+        for fault in [Fault::ResponseLost, Fault::Retried] {
+            let faulty = FaultyStorage::new(std::sync::Arc::new(MemoryStorage::default()));
+            faulty.inject(FaultRule::new(Operation::Put, fault).path_contains("signing-key"));
+            let first = SigningKey::load_or_create(&faulty).await.unwrap();
+            let again = SigningKey::load_or_create(&faulty).await.unwrap();
+            assert_eq!(again.open(&first.seal(b"x")).unwrap(), b"x", "{fault:?}");
+        }
     }
 
     #[test]

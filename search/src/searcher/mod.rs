@@ -275,7 +275,12 @@ impl SearchService {
             if positions.is_empty() {
                 continue;
             }
-            let share: Vec<Candidate> = positions.iter().map(|i| page[*i].clone()).collect();
+            // One index (the usual search) owns the whole page: no copy of it.
+            let share: std::borrow::Cow<'_, [Candidate]> = if positions.len() == page.len() {
+                std::borrow::Cow::Borrowed(&page)
+            } else {
+                positions.iter().map(|i| page[*i].clone()).collect()
+            };
             let (share_hits, share_snippets) = self
                 .fetch_hits(
                     &plan.compiled,
@@ -285,16 +290,11 @@ impl SearchService {
                     &fetch_stats,
                 )
                 .await?;
-            let share_snippets = share_snippets.unwrap_or_default().into_iter();
-            for ((position, hit), snippet) in positions
-                .iter()
-                .zip(share_hits)
-                .zip(share_snippets.map(Some).chain(std::iter::repeat(None)))
-            {
+            for (position, hit) in positions.iter().zip(share_hits) {
                 hits[*position] = hit;
-                if let Some(snippet) = snippet {
-                    snippets[*position] = snippet;
-                }
+            }
+            for (position, snippet) in positions.iter().zip(share_snippets.into_iter().flatten()) {
+                snippets[*position] = snippet;
             }
         }
         let snippets = (!request.snippet_fields.is_empty()).then_some(snippets);

@@ -272,15 +272,8 @@ impl Metastore {
     /// Every index template, sorted by id.
     pub async fn templates(&self) -> Result<Vec<IndexTemplate>> {
         let mut templates = Vec::new();
-        for object in self.storage.list(TEMPLATES_PREFIX).await? {
-            let Some(template_id) = object
-                .path
-                .strip_prefix(TEMPLATES_PREFIX)
-                .and_then(|name| name.strip_suffix(".json"))
-            else {
-                continue;
-            };
-            match self.template(template_id).await {
+        for template_id in self.json_names_under(TEMPLATES_PREFIX).await? {
+            match self.template(&template_id).await {
                 Ok(template) => templates.push(template),
                 // Deleted between the listing and the read.
                 Err(Error::TemplateNotFound(_)) => continue,
@@ -400,35 +393,33 @@ impl Metastore {
 
     /// The id of every index, sorted: one listing, no document read.
     pub async fn list_index_ids(&self) -> Result<Vec<String>> {
-        let mut ids: Vec<String> = self
+        self.json_names_under(METASTORE_PREFIX).await
+    }
+
+    /// The names of the `{prefix}{name}.json` objects, sorted.
+    async fn json_names_under(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self
             .storage
-            .list(METASTORE_PREFIX)
+            .list(prefix)
             .await?
             .iter()
             .filter_map(|object| {
                 object
                     .path
-                    .strip_prefix(METASTORE_PREFIX)
+                    .strip_prefix(prefix)
                     .and_then(|name| name.strip_suffix(".json"))
                     .map(str::to_string)
             })
             .collect();
-        ids.sort();
-        Ok(ids)
+        names.sort();
+        Ok(names)
     }
 
     /// Every index, sorted by id.
     pub async fn list_indexes(&self) -> Result<Vec<IndexMetadata>> {
         let mut indexes = Vec::new();
-        for object in self.storage.list(METASTORE_PREFIX).await? {
-            let Some(index_id) = object
-                .path
-                .strip_prefix(METASTORE_PREFIX)
-                .and_then(|name| name.strip_suffix(".json"))
-            else {
-                continue;
-            };
-            match self.index_metadata(index_id).await {
+        for index_id in self.list_index_ids().await? {
+            match self.index_metadata(&index_id).await {
                 Ok(metadata) => indexes.push(metadata),
                 // Deleted between the listing and the read.
                 Err(Error::IndexNotFound(_)) => continue,

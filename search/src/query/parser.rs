@@ -171,10 +171,9 @@ impl<'a> Parser<'a> {
     fn at_keyword(&self, keyword: &str) -> bool {
         let rest = self.rest();
         rest.starts_with(keyword)
-            && rest[keyword.len()..]
-                .chars()
-                .next()
-                .is_none_or(|next| next.is_whitespace() || next == '(' || next == '"')
+            && rest[keyword.len()..].chars().next().is_none_or(|next| {
+                next.is_whitespace() || next == '(' || next == '"' || next == '\''
+            })
     }
 
     fn expect(&mut self, expected: char, what: &str) -> Result<(), QueryParseError> {
@@ -339,7 +338,7 @@ impl<'a> Parser<'a> {
                     None => QueryAst::MatchAll,
                 })
             }
-            Some('"') => {
+            Some('"' | '\'') => {
                 let field = self.field_context.clone();
                 self.parse_phrase(field, start)
             }
@@ -397,7 +396,7 @@ impl<'a> Parser<'a> {
             }
             Some('[') | Some('{') => self.parse_range(field, position),
             Some('>') | Some('<') => self.parse_comparison(field, position),
-            Some('"') => self.parse_phrase(Some(field), field_start),
+            Some('"' | '\'') => self.parse_phrase(Some(field), field_start),
             Some('*')
                 if self.rest()[1..]
                     .chars()
@@ -552,7 +551,7 @@ impl<'a> Parser<'a> {
                     self.advance();
                     break;
                 }
-                Some('"') => values.push(self.read_quoted()?),
+                Some('"' | '\'') => values.push(self.read_quoted()?),
                 Some(_) => {
                     let word = self.read_word(true)?;
                     if word.text.is_empty() {
@@ -571,10 +570,14 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// A range or comparison bound: `*` (unbounded), a phrase, or a word that may contain `:`.
+    /// A range or comparison bound: `*` (unbounded) or a word that may contain `:`. As in
+    /// Quickwit, a bound is one word: neither a phrase nor a word with escaped spaces.
     fn read_bound_value(&mut self) -> Result<Option<String>, QueryParseError> {
         match self.peek() {
-            Some('"') => Ok(Some(self.read_quoted()?)),
+            Some('"' | '\'') => Err(self.error_here(
+                "a range bound is one word, not a phrase (for values with spaces, use the \
+                 Elasticsearch API's `range` query)",
+            )),
             Some('*')
                 if self.rest()[1..]
                     .chars()
@@ -590,22 +593,31 @@ impl<'a> Parser<'a> {
                 if word.text.is_empty() {
                     return Err(self.error_at(start, "expected a value"));
                 }
+                if word.has_escaped_whitespace {
+                    return Err(self.error_at(
+                        start,
+                        "a range bound cannot hold escaped spaces (for values with spaces, use \
+                         the Elasticsearch API's `range` query)",
+                    ));
+                }
                 Ok(Some(word.text))
             }
         }
     }
 
+    /// A phrase between double or single quotes (`"a b"`, `'a b'`); `\\` escapes the quote.
     fn read_quoted(&mut self) -> Result<String, QueryParseError> {
         let start = self.position;
-        self.advance();
+        let quote = self.advance().unwrap_or('"');
+        let unterminated = || format!("unterminated phrase: missing `{quote}`");
         let mut text = String::new();
         loop {
             match self.advance() {
-                None => return Err(self.error_at(start, "unterminated phrase: missing `\"`")),
-                Some('"') => return Ok(text),
+                None => return Err(self.error_at(start, unterminated())),
+                Some(c) if c == quote => return Ok(text),
                 Some('\\') => match self.advance() {
                     Some(escaped) => text.push(escaped),
-                    None => return Err(self.error_at(start, "unterminated phrase: missing `\"`")),
+                    None => return Err(self.error_at(start, unterminated())),
                 },
                 Some(c) => text.push(c),
             }
@@ -619,6 +631,7 @@ impl<'a> Parser<'a> {
         let mut pattern = String::new();
         let mut ends_with_wildcard = false;
         let mut inner_wildcard = false;
+        let mut has_escaped_whitespace = false;
         while let Some(c) = self.peek() {
             if is_word_delimiter(c) || (c == ':' && !allow_colon) {
                 break;
@@ -628,6 +641,7 @@ impl<'a> Parser<'a> {
             match c {
                 '\\' => match self.advance() {
                     Some(escaped) => {
+                        has_escaped_whitespace |= escaped.is_whitespace();
                         text.push(escaped);
                         pattern.push('\\');
                         pattern.push(escaped);
@@ -662,6 +676,7 @@ impl<'a> Parser<'a> {
             text,
             ends_with_wildcard,
             wildcard: inner_wildcard.then_some(pattern),
+            has_escaped_whitespace,
         })
     }
 }
@@ -672,6 +687,8 @@ struct Word {
     /// The word as a wildcard pattern (`\\` escapes), when it has a `?` or a `*` before its
     /// end.
     wildcard: Option<String>,
+    /// `a\ b`: one word holding a space.
+    has_escaped_whitespace: bool,
 }
 
 #[cfg(test)]
@@ -858,6 +875,29 @@ mod tests {
     }
 
     #[test]
+    fn single_quotes_make_phrases() {
+        assert_eq!(
+            parse_query(r"f:'AB CD' 'it\'s'").unwrap(),
+            QueryAst::And(vec![
+                QueryAst::Phrase {
+                    field: Some("f".into()),
+                    text: "AB CD".into(),
+                    slop: 0,
+                    position: 0,
+                },
+                QueryAst::Phrase {
+                    field: None,
+                    text: "it's".into(),
+                    slop: 0,
+                    position: 10,
+                },
+            ])
+        );
+        // Inside a word, `'` is an ordinary character.
+        assert_eq!(parse_query("don't").unwrap(), term(None, "don't", 0));
+    }
+
+    #[test]
     fn errors_say_where() {
         let cases = [
             ("", 0, "empty"),
@@ -871,6 +911,12 @@ mod tests {
             ("name: x", 5, "right after"),
             ("]", 0, "unexpected `]`"),
             ("x:>*", 3, "not `*`"),
+            ("'open", 0, "missing `'`"),
+            // A range bound is one word, as in Quickwit's query language.
+            (r#"x:["a b" TO c]"#, 3, "one word"),
+            ("x:[a TO 'b c']", 8, "one word"),
+            (r"x:[a\ b TO c]", 3, "escaped spaces"),
+            (r"x:>=a\ b", 4, "escaped spaces"),
         ];
         for (query, position, needle) in cases {
             let error = parse_query(query).unwrap_err();

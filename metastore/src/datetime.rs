@@ -218,6 +218,45 @@ impl StrptimeFormat {
     }
 }
 
+/// The formats a datetime written in a query may take, tried in order: RFC 3339, RFC 2822, a
+/// unix timestamp, then `%Y-%m-%dT%H:%M:%S`, `%Y-%m-%d %H:%M:%S.%f`, `%Y-%m-%d %H:%M:%S`,
+/// `%Y-%m-%d` and `%Y/%m/%d` in UTC: the set Quickwit's query language accepts.
+///
+/// ```
+/// use hydrant_metastore::datetime::{parse_datetime_str, query_datetime_formats};
+///
+/// let day = parse_datetime_str("2023/05/25", query_datetime_formats()).unwrap();
+/// let midnight = parse_datetime_str("2023-05-25T00:00:00Z", query_datetime_formats()).unwrap();
+/// assert_eq!(day, midnight);
+/// ```
+pub fn query_datetime_formats() -> &'static [DatetimeInputFormat] {
+    static FORMATS: std::sync::LazyLock<Vec<DatetimeInputFormat>> =
+        std::sync::LazyLock::new(|| {
+            let mut formats = vec![
+                DatetimeInputFormat::Rfc3339,
+                DatetimeInputFormat::Rfc2822,
+                DatetimeInputFormat::UnixTimestamp,
+            ];
+            formats.extend(
+                [
+                    "%Y-%m-%dT%H:%M:%S",
+                    "%Y-%m-%d %H:%M:%S.%f",
+                    "%Y-%m-%d %H:%M:%S",
+                    "%Y-%m-%d",
+                    "%Y/%m/%d",
+                ]
+                .into_iter()
+                .map(|pattern| {
+                    DatetimeInputFormat::Strptime(
+                        StrptimeFormat::new(pattern).expect("a valid built-in pattern"),
+                    )
+                }),
+            );
+            formats
+        });
+    &FORMATS
+}
+
 /// Reads a JSON value as a datetime, trying `formats` in order.
 pub fn parse_datetime(value: &Value, formats: &[DatetimeInputFormat]) -> Result<DateTime, String> {
     let accepts_unix = formats

@@ -60,6 +60,11 @@ impl DocMapper {
         if let Some(dynamic_field) = &self.dynamic_field
             && !dynamic_values.is_empty()
         {
+            if let Some(presence) = self.field_presence_field
+                && !dynamic_field.kind.is_fast()
+            {
+                add_json_presence(&mut doc, presence, "", &dynamic_values);
+            }
             doc.add_field_value(dynamic_field.field, &OwnedValue::from(dynamic_values));
         }
         if let (Some(field), Some(source)) = (self.source_field, source) {
@@ -91,12 +96,18 @@ impl DocMapper {
                     let is_empty_array = value
                         .as_array()
                         .is_some_and(|values| values.iter().all(Value::is_null));
-                    self.add_leaf_value(field, value, doc, is_timestamp, timestamp_nanos)?;
                     if let Some(presence) = self.field_presence_field
                         && !is_empty_array
                     {
                         doc.add_u64(presence, field_presence_hash(&field.path));
+                        if matches!(field.kind, FieldKind::Json { .. })
+                            && !field.kind.is_fast()
+                            && let Value::Object(object) = &value
+                        {
+                            add_json_presence(doc, presence, &field.path, object);
+                        }
                     }
+                    self.add_leaf_value(field, value, doc, is_timestamp, timestamp_nanos)?;
                 }
                 Some(MappingNode::Object(child)) => {
                     let path = join_path(path_prefix, &key);
@@ -265,6 +276,33 @@ fn add_scalar(
         },
     }
     Ok(())
+}
+
+/// Records every path inside a json value (`json_text.a`, and `json_text.a.b` below it) in
+/// the field presence field, so that `json_text.a:*` finds documents with any value there on
+/// json fields that have no fast column to ask. Depth is bounded by the JSON parser's own
+/// recursion limit.
+fn add_json_presence(
+    doc: &mut TantivyDocument,
+    presence: tantivy::schema::Field,
+    prefix: &str,
+    object: &Map<String, Value>,
+) {
+    for (key, value) in object {
+        if value.is_null() {
+            continue;
+        }
+        let path = join_path(prefix, key);
+        doc.add_u64(presence, field_presence_hash(&path));
+        let mut pending = vec![value];
+        while let Some(value) = pending.pop() {
+            match value {
+                Value::Object(child) => add_json_presence(doc, presence, &path, child),
+                Value::Array(items) => pending.extend(items),
+                _ => {}
+            }
+        }
+    }
 }
 
 fn decode_bytes(value: &Value, input_format: BinaryFormat) -> Option<Vec<u8>> {

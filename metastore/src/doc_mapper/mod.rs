@@ -172,32 +172,60 @@ impl DocMapper {
         if let Some(&index) = self.field_index_by_path.get(path) {
             return Some(ResolvedField::Mapped(&self.fields[index]));
         }
-        // The longest mapped prefix that is a json field owns the rest of the path.
-        let mut split_at = path.len();
-        while let Some(dot) = path[..split_at].rfind('.') {
-            if let Some(&index) = self.field_index_by_path.get(&path[..dot]) {
-                let field = &self.fields[index];
-                if matches!(field.kind, FieldKind::Json { .. }) {
-                    return Some(ResolvedField::JsonPath {
-                        field,
-                        json_path: path[dot + 1..].to_string(),
+        // Walk the mapped objects: a json leaf owns the rest of the path; a name no mapping
+        // knows (at the root or under a mapped object) may be dynamic.
+        let mut node = &self.root;
+        let mut consumed = 0;
+        for segment in path.split('.') {
+            match node.children.get(segment) {
+                Some(MappingNode::Object(child)) => node = child,
+                Some(MappingNode::Leaf(index)) => {
+                    let field = &self.fields[*index];
+                    let rest = path.get(consumed + segment.len() + 1..)?;
+                    return matches!(field.kind, FieldKind::Json { .. }).then(|| {
+                        ResolvedField::JsonPath {
+                            field,
+                            json_path: rest.to_string(),
+                        }
                     });
                 }
-                return None;
+                None => {
+                    return self
+                        .dynamic_field
+                        .as_ref()
+                        .map(|field| ResolvedField::JsonPath {
+                            field,
+                            json_path: path.to_string(),
+                        });
+                }
             }
-            split_at = dot;
+            consumed += segment.len() + 1;
         }
-        // A mapped object itself is not a field; anything else may be dynamic.
-        let first_segment = path.split('.').next().unwrap_or(path);
-        if self.root.children.contains_key(first_segment) {
-            return None;
+        // A mapped object itself is not a field (see `object_leaves`).
+        None
+    }
+
+    /// The mapped leaves under the mapped object at `path` (`object_multi` for
+    /// `object_multi.a` and `object_multi.b.c`), or `None` when `path` is not a mapped object.
+    pub fn object_leaves(&self, path: &str) -> Option<Vec<&MappedField>> {
+        let mut node = &self.root;
+        for segment in path.split('.') {
+            match node.children.get(segment) {
+                Some(MappingNode::Object(child)) => node = child,
+                _ => return None,
+            }
         }
-        self.dynamic_field
-            .as_ref()
-            .map(|field| ResolvedField::JsonPath {
-                field,
-                json_path: path.to_string(),
-            })
+        let mut leaves = Vec::new();
+        let mut pending = vec![node];
+        while let Some(node) = pending.pop() {
+            for child in node.children.values() {
+                match child {
+                    MappingNode::Leaf(index) => leaves.push(&self.fields[*index]),
+                    MappingNode::Object(object) => pending.push(object),
+                }
+            }
+        }
+        Some(leaves)
     }
 }
 

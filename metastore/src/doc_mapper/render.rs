@@ -44,11 +44,11 @@ impl DocMapper {
         hit
     }
 
-    /// The term meaning "this document has a value for `path`", when `index_field_presence`
-    /// is on: what `field:*` uses on fields that are not fast.
+    /// The term meaning "this document has a value for `path`" (a mapped field, or a path
+    /// inside a json field or the dynamic field as the user writes it), when
+    /// `index_field_presence` is on: what `field:*` uses on fields that are not fast.
     pub fn field_presence_term(&self, path: &str) -> Option<tantivy::Term> {
         let presence = self.field_presence_field?;
-        self.field_index_by_path.get(path)?;
         Some(tantivy::Term::from_field_u64(
             presence,
             field_presence_hash(path),

@@ -7,7 +7,9 @@ use std::ops::Bound;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hydrant_metastore::datetime::{DatetimeInputFormat, parse_datetime_str};
+use hydrant_metastore::datetime::{
+    DatetimeInputFormat, parse_datetime_str, query_datetime_formats,
+};
 use hydrant_metastore::doc_mapper::{DocMapper, FieldKind, MappedField, ResolvedField, ip_to_v6};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, InvertedIndexRangeQuery, Occur,
@@ -208,6 +210,9 @@ impl QueryBuilder<'_> {
                 Ok(any_of(queries))
             }
             QueryAst::Exists { field, position } => {
+                if let Some(leaves) = self.doc_mapper.object_leaves(field) {
+                    return self.object_exists_query(field, leaves, *position);
+                }
                 let resolved = self.resolve(field, *position)?;
                 self.exists_query(resolved, *position)
             }
@@ -645,7 +650,32 @@ impl QueryBuilder<'_> {
                         Bound::Excluded(value) => Bound::Excluded(make(value)),
                     }
                 };
-                Ok(Box::new(RangeQuery::new(bound(lower), bound(upper))))
+                let strings = Box::new(RangeQuery::new(bound(lower), bound(upper)));
+                if numeric {
+                    return Ok(strings);
+                }
+                // Datetimes in json are their own type: bounds that read as datetimes also
+                // range over those, beside the strings.
+                let datetime = |bound: &Bound<String>| -> Option<Bound<Term>> {
+                    let make = |value: &String| {
+                        let datetime = parse_datetime_str(value, query_datetime_formats()).ok()?;
+                        let mut term = Term::from_field_json_path(field.field, &json_path, true);
+                        term.append_type_and_fast_value(datetime);
+                        Some(term)
+                    };
+                    Some(match bound {
+                        Bound::Unbounded => Bound::Unbounded,
+                        Bound::Included(value) => Bound::Included(make(value)?),
+                        Bound::Excluded(value) => Bound::Excluded(make(value)?),
+                    })
+                };
+                match (datetime(lower), datetime(upper)) {
+                    (Some(lower), Some(upper)) => Ok(any_of(vec![
+                        strings,
+                        Box::new(RangeQuery::new(lower, upper)),
+                    ])),
+                    _ => Ok(strings),
+                }
             }
         }
     }
@@ -826,20 +856,38 @@ impl QueryBuilder<'_> {
         resolved: ResolvedField<'_>,
         position: usize,
     ) -> BuildResult<Box<dyn Query>> {
-        let (field, full_path, json_subpaths) = match resolved {
+        let is_dynamic = |field: &MappedField| {
+            self.doc_mapper
+                .dynamic_field()
+                .is_some_and(|dynamic| dynamic.field == field.field)
+        };
+        // `full_path` names the column; `presence_path` is the path as the user writes it,
+        // which is what the field presence field records.
+        let (field, full_path, presence_path, json_subpaths) = match resolved {
             ResolvedField::Mapped(field) => (
                 field,
+                field.path.clone(),
                 field.path.clone(),
                 matches!(field.kind, FieldKind::Json { .. }),
             ),
             ResolvedField::JsonPath { field, json_path } => {
-                (field, format!("{}.{json_path}", field.path), true)
+                let presence_path = if is_dynamic(field) {
+                    json_path.clone()
+                } else {
+                    format!("{}.{json_path}", field.path)
+                };
+                (
+                    field,
+                    format!("{}.{json_path}", field.path),
+                    presence_path,
+                    true,
+                )
             }
         };
         if field.kind.is_fast() {
             return Ok(Box::new(ExistsQuery::new(full_path, json_subpaths)));
         }
-        if let Some(term) = self.doc_mapper.field_presence_term(&full_path) {
+        if let Some(term) = self.doc_mapper.field_presence_term(&presence_path) {
             return Ok(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
         }
         Err(error(
@@ -850,6 +898,38 @@ impl QueryBuilder<'_> {
                 field.path
             ),
         ))
+    }
+
+    /// `object:*`: a value in any mapped field under the object, or (in dynamic mode) any
+    /// unmapped path below it. Leaves that cannot answer `*` are left out, unless none can.
+    fn object_exists_query(
+        &self,
+        path: &str,
+        leaves: Vec<&MappedField>,
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        let mut queries = Vec::new();
+        let mut first_error = None;
+        let dynamic = self
+            .doc_mapper
+            .dynamic_field()
+            .map(|field| ResolvedField::JsonPath {
+                field,
+                json_path: path.to_string(),
+            });
+        let candidates = leaves.into_iter().map(ResolvedField::Mapped).chain(dynamic);
+        for resolved in candidates {
+            match self.exists_query(resolved, position) {
+                Ok(query) => queries.push(query),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match (queries.is_empty(), first_error) {
+            (true, Some(error)) => Err(error),
+            _ => Ok(any_of(queries)),
+        }
     }
 }
 
@@ -892,21 +972,19 @@ pub(super) fn json_text_term(field: &MappedField, json_path: &str, token: &str) 
     term
 }
 
-/// Datetimes in queries: RFC 3339, or a unix timestamp whose unit is inferred.
+/// Datetimes in queries: any of [`query_datetime_formats`].
 fn parse_query_datetime(
     field: &MappedField,
     value: &str,
     position: usize,
 ) -> BuildResult<DateTime> {
-    parse_datetime_str(
-        value,
-        &[DatetimeInputFormat::Rfc3339, DatetimeInputFormat::UnixTimestamp],
-    )
-    .map_err(|_| {
+    parse_datetime_str(value, query_datetime_formats()).map_err(|_| {
         error(
             position,
             format!(
-                "`{value}` is not a datetime for field `{}`: use RFC 3339 (2024-01-31T12:00:00Z) or a unix timestamp",
+                "`{value}` is not a datetime for field `{}`: use RFC 3339 \
+                 (2024-01-31T12:00:00Z), RFC 2822, a unix timestamp, `2024-01-31 12:00:00[.f]`, \
+                 `2024-01-31` or `2024/01/31`",
                 field.path
             ),
         )

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use futures::StreamExt;
 use hydrant_metastore::PublishRequest;
 use hydrant_metastore::doc_mapper::DocMapper;
+use hydrant_metastore::split::SplitTags;
 use hydrant_metastore::split_bundle::{
     BundleInfo, FileRangeFetcher, SplitDirectory, write_split_bundle,
 };
@@ -475,9 +476,22 @@ fn merged_metadata(inputs: &[SplitMetadata], bundle: BundleInfo) -> SplitMetadat
             Some(TimeRange::extend(Some(range), split_range.end_nanos))
         },
     );
+    // Tags survive a merge only if every input recorded them.
+    let tags = inputs
+        .iter()
+        .map(|split| split.tags.as_ref())
+        .collect::<Option<Vec<_>>>()
+        .map(|listed| {
+            let mut tags = SplitTags::default();
+            for split_tags in listed {
+                tags.add_listed(split_tags);
+            }
+            tags.finish()
+        });
     SplitMetadata {
         split_id: SplitMetadata::new_split_id(),
         state: SplitState::Staged,
+        tags,
         num_docs: inputs.iter().map(|split| split.num_docs).sum(),
         uncompressed_docs_size_bytes: inputs
             .iter()

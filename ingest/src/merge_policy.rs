@@ -163,6 +163,7 @@ mod tests {
             create_timestamp: created,
             update_timestamp: created,
             publish_timestamp: Some(created),
+            tags: None,
         }
     }
 

@@ -7,9 +7,10 @@
 use std::path::PathBuf;
 
 use hydrant_metastore::doc_mapper::DocMapper;
-use hydrant_metastore::split::{SplitMetadata, SplitState, TimeRange};
+use hydrant_metastore::split::{SplitMetadata, SplitState, SplitTags, TimeRange};
 use hydrant_metastore::split_bundle::write_split_bundle;
 use hydrant_metastore::storage::{PutPayload, SharedStorage, recognise};
+use tantivy::schema::{Field, Value as _};
 use tantivy::{Index, IndexWriter, TantivyDocument};
 
 use hydrant_metastore::scratch::scratch_prefix;
@@ -28,6 +29,9 @@ pub struct SplitBuilder {
     num_docs: u64,
     uncompressed_docs_size_bytes: u64,
     time_range: Option<TimeRange>,
+    /// The doc mapping's tag fields (path, field), and the values seen in them.
+    tag_fields: Vec<(String, Field)>,
+    tags: SplitTags,
     doc_mapping_uid: String,
 }
 
@@ -89,6 +93,11 @@ impl SplitBuilder {
             num_docs: 0,
             uncompressed_docs_size_bytes: 0,
             time_range: None,
+            tag_fields: doc_mapper
+                .tag_fields()
+                .map(|field| (field.path.clone(), field.field))
+                .collect(),
+            tags: SplitTags::default(),
             doc_mapping_uid: doc_mapping_uid.to_string(),
         })
     }
@@ -125,6 +134,17 @@ impl SplitBuilder {
         timestamp_nanos: Option<i64>,
         record_num_bytes: u64,
     ) -> Result<()> {
+        for (path, field) in &self.tag_fields {
+            for value in doc.get_all(*field) {
+                if let Some(text) = value.as_str() {
+                    self.tags.add(path, text);
+                } else if let Some(number) = value.as_u64() {
+                    self.tags.add(path, &number.to_string());
+                } else if let Some(number) = value.as_i64() {
+                    self.tags.add(path, &number.to_string());
+                }
+            }
+        }
         self.writer
             .add_document(doc)
             .map_err(IngestError::Tantivy)?;
@@ -167,6 +187,7 @@ impl SplitBuilder {
             num_docs: self.num_docs,
             uncompressed_docs_size_bytes: self.uncompressed_docs_size_bytes,
             time_range: self.time_range,
+            tags: (!self.tag_fields.is_empty()).then(|| self.tags.finish()),
             split_size_bytes: bundle.split_size_bytes,
             footer_offsets: bundle.footer_offsets,
             doc_mapping_uid: self.doc_mapping_uid,

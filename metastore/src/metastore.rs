@@ -863,6 +863,7 @@ doc_mapping: {mode: dynamic}
             create_timestamp: 0,
             update_timestamp: 0,
             publish_timestamp: None,
+            tags: None,
         }
     }
 

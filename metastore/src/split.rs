@@ -1,5 +1,6 @@
 //! Split metadata: what the metastore knows about each split without opening it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,11 @@ pub struct SplitMetadata {
     pub update_timestamp: i64,
     /// Unix seconds of publication.
     pub publish_timestamp: Option<i64>,
+    /// Values of the tag fields in the split: `field:value`, or `field!` when the field has
+    /// more than [`MAX_TAG_VALUES_PER_FIELD`] of them. `None`: not recorded (no tag fields, or
+    /// a split from before tags), so never pruned by them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeSet<String>>,
 }
 
 impl SplitMetadata {
@@ -89,11 +95,132 @@ impl SplitMetadata {
     pub fn new_split_id() -> String {
         uuid::Uuid::now_v7().simple().to_string()
     }
+
+    /// Whether the split may hold a document whose tag field `field` is `value`.
+    pub fn may_have_tag(&self, field: &str, value: &str) -> bool {
+        self.tags.as_ref().is_none_or(|tags| {
+            tags.contains(&format!("{field}:{value}")) || tags.contains(&format!("{field}!"))
+        })
+    }
+}
+
+/// Most distinct values of one tag field a split lists; past it, the split lists `field!`
+/// (any value) and is never pruned by that field. Bounds the metadata of high-cardinality
+/// fields.
+pub const MAX_TAG_VALUES_PER_FIELD: usize = 1_000;
+
+/// The tags of a split being built or merged.
+///
+/// ```
+/// use hydrant_metastore::split::SplitTags;
+///
+/// let mut tags = SplitTags::default();
+/// tags.add("tenant", "acme");
+/// tags.add("tenant", "acme");
+/// assert_eq!(tags.finish().into_iter().collect::<Vec<_>>(), ["tenant:acme"]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SplitTags {
+    /// Values by field; `None` once a field passed the limit.
+    values: BTreeMap<String, Option<BTreeSet<String>>>,
+}
+
+impl SplitTags {
+    /// Records that a document has `value` in tag field `field`.
+    pub fn add(&mut self, field: &str, value: &str) {
+        let entry = match self.values.get_mut(field) {
+            Some(entry) => entry,
+            None => self
+                .values
+                .entry(field.to_string())
+                .or_insert_with(|| Some(BTreeSet::new())),
+        };
+        if let Some(values) = entry {
+            if !values.contains(value) {
+                values.insert(value.to_string());
+            }
+            if values.len() > MAX_TAG_VALUES_PER_FIELD {
+                *entry = None;
+            }
+        }
+    }
+
+    /// Adds the tags another split lists (a merge's input).
+    pub fn add_listed(&mut self, tags: &BTreeSet<String>) {
+        for tag in tags {
+            if let Some(field) = tag.strip_suffix('!') {
+                self.values.insert(field.to_string(), None);
+            } else if let Some((field, value)) = tag.split_once(':') {
+                self.add(field, value);
+            }
+        }
+    }
+
+    /// The tags as the split metadata lists them.
+    pub fn finish(self) -> BTreeSet<String> {
+        let mut tags = BTreeSet::new();
+        for (field, values) in self.values {
+            match values {
+                None => {
+                    tags.insert(format!("{field}!"));
+                }
+                Some(values) => {
+                    tags.extend(values.into_iter().map(|value| format!("{field}:{value}")))
+                }
+            }
+        }
+        tags
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_cap_each_field_and_merge() {
+        let mut tags = SplitTags::default();
+        for value in 0..=MAX_TAG_VALUES_PER_FIELD {
+            tags.add("id", &value.to_string());
+        }
+        tags.add("tenant", "a:b");
+        let listed = tags.finish();
+        assert!(listed.contains("id!"));
+        assert!(listed.contains("tenant:a:b"));
+        assert_eq!(listed.len(), 2);
+        let mut merged = SplitTags::default();
+        merged.add_listed(&listed);
+        merged.add("tenant", "c");
+        let merged = merged.finish();
+        assert_eq!(merged.len(), 3, "{merged:?}");
+        let split = SplitMetadata {
+            tags: Some(merged),
+            ..sample_split()
+        };
+        assert!(split.may_have_tag("tenant", "a:b"));
+        assert!(split.may_have_tag("id", "anything"));
+        assert!(!split.may_have_tag("tenant", "d"));
+        let untagged = sample_split();
+        assert!(untagged.may_have_tag("tenant", "d"));
+    }
+
+    fn sample_split() -> SplitMetadata {
+        SplitMetadata {
+            split_id: SplitMetadata::new_split_id(),
+            state: SplitState::Published,
+            num_docs: 1,
+            uncompressed_docs_size_bytes: 1,
+            time_range: None,
+            split_size_bytes: 1,
+            footer_offsets: 0..1,
+            doc_mapping_uid: String::new(),
+            num_merge_ops: 0,
+            create_timestamp: 0,
+            update_timestamp: 0,
+            publish_timestamp: None,
+            tags: None,
+        }
+    }
 
     #[test]
     fn time_range_overlap_uses_start_inclusive_end_exclusive() {

@@ -91,6 +91,8 @@ pub struct DocMapper {
     field_presence_field: Option<Field>,
     doc_length_field: Option<Field>,
     default_search_fields: Vec<String>,
+    /// Fields whose values each split lists (`doc_mapping.tag_fields`), by index.
+    tag_fields: Vec<usize>,
     doc_mapping_uid: String,
     tokenizers: TokenizerManager,
     fast_field_normalizers: TokenizerManager,
@@ -154,6 +156,12 @@ impl DocMapper {
     /// Fields searched by query terms that name no field.
     pub fn default_search_fields(&self) -> &[String] {
         &self.default_search_fields
+    }
+
+    /// The tag fields (`doc_mapping.tag_fields`): each split lists their values, so that a
+    /// query pinning one skips the splits without it.
+    pub fn tag_fields(&self) -> impl Iterator<Item = &MappedField> {
+        self.tag_fields.iter().map(|&index| &self.fields[index])
     }
 
     /// The field holding unmapped fields (`dynamic` mode only).

@@ -62,6 +62,7 @@ impl DocMapper {
             field_presence_field,
             doc_length_field,
             default_search_fields: Vec::new(),
+            tag_fields: Vec::new(),
             doc_mapping_uid: doc_mapping_uid(doc_mapping),
             tokenizers: hydrant_tokenizers(),
             fast_field_normalizers: hydrant_fast_field_normalizers(),
@@ -69,6 +70,12 @@ impl DocMapper {
             docstore_blocksize: config.indexing_settings.docstore_blocksize as usize,
         };
         mapper.check_field_references(config)?;
+        mapper.tag_fields = config
+            .doc_mapping
+            .tag_fields
+            .iter()
+            .filter_map(|name| mapper.field_index_by_path.get(name).copied())
+            .collect();
         mapper.default_search_fields = config.search_settings.default_search_fields.clone();
         Ok(mapper)
     }
@@ -76,9 +83,7 @@ impl DocMapper {
     /// Tag fields and default search fields name fields that exist; search fields are indexed.
     fn check_field_references(&self, config: &IndexConfig) -> Result<()> {
         for name in &config.doc_mapping.tag_fields {
-            self.resolve_field(name).ok_or_else(|| {
-                Error::InvalidConfig(format!("tag field `{name}` is not a mapped field"))
-            })?;
+            self.check_tag_field(name)?;
         }
         for name in &config.search_settings.default_search_fields {
             let field = match self.resolve_field(name) {
@@ -86,7 +91,8 @@ impl DocMapper {
                 Some(ResolvedField::JsonPath { field, .. }) => field,
                 None => {
                     return Err(Error::InvalidConfig(format!(
-                        "default search field `{name}` is not a field"
+                        "unknown default search field `{name}`: it is neither a mapped field \
+                         nor a path the dynamic mapping or a json field can hold"
                     )));
                 }
             };
@@ -95,6 +101,43 @@ impl DocMapper {
                     "default search field `{name}` is not indexed"
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// Tags are exact values a split lists for pruning, so only fields with one spelling
+    /// per value qualify: indexed `u64`, `i64`, or text with the `raw` tokenizer (as in
+    /// Quickwit; `0.10` and `0.1`, or `True` and `true`, would be different tags).
+    fn check_tag_field(&self, name: &str) -> Result<()> {
+        let invalid = |why: String| Error::InvalidConfig(format!("tag field `{name}`: {why}"));
+        let field = match self.resolve_field(name) {
+            Some(ResolvedField::Mapped(field)) => field,
+            Some(ResolvedField::JsonPath { .. }) => {
+                return Err(invalid(
+                    "tags must be mapped fields, not paths in a json field or the dynamic \
+                     mapping"
+                        .to_string(),
+                ));
+            }
+            None => return Err(invalid("not a mapped field".to_string())),
+        };
+        match &field.kind {
+            FieldKind::U64 { .. } | FieldKind::I64 { .. } => {}
+            FieldKind::Text { tokenizer, .. } if tokenizer == "raw" => {}
+            FieldKind::Text { tokenizer, .. } => {
+                return Err(invalid(format!(
+                    "tags on text fields need the `raw` tokenizer, not `{tokenizer}`"
+                )));
+            }
+            other => {
+                return Err(invalid(format!(
+                    "tags are allowed on u64, i64 and raw text fields, not on {} fields",
+                    other.type_name()
+                )));
+            }
+        }
+        if !self.schema.get_field_entry(field.field).is_indexed() {
+            return Err(invalid("tag fields must be indexed".to_string()));
         }
         Ok(())
     }

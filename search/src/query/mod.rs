@@ -5,6 +5,7 @@ mod ast;
 mod build;
 mod build_dsl;
 mod parser;
+mod tags;
 
 pub use ast::QueryAst;
 pub use build::{BuildError, build_query};
@@ -13,3 +14,4 @@ pub use parser::{
     DefaultOperator, MAX_QUERY_CLAUSES, MAX_QUERY_DEPTH, QueryParseError, parse_query,
     parse_query_with,
 };
+pub use tags::TagFilter;

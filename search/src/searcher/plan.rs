@@ -13,7 +13,7 @@ use tantivy::{DateTime, Term};
 
 use super::leaf::LeafSplit;
 use crate::error::{Result, SearchError};
-use crate::query::{build_query, parse_query};
+use crate::query::{TagFilter, build_query, parse_query};
 use crate::request::SearchRequest;
 use crate::sort::{SearchAfter, SortSpec};
 
@@ -30,6 +30,8 @@ pub(crate) struct CompiledRequest {
     pub count_all: bool,
     /// Identifies the request's per-split answer in the leaf cache.
     pub fingerprint: String,
+    /// What the query requires of a split's tags: splits without them are not searched.
+    pub tags: TagFilter,
 }
 
 impl CompiledRequest {
@@ -50,6 +52,7 @@ impl CompiledRequest {
             &request.search_field
         };
         let mut query = build_query(&ast, &doc_mapper, default_fields)?;
+        let tags = TagFilter::new(&ast, &doc_mapper);
         if let Some(time_filter) = time_filter(&doc_mapper, request)? {
             query = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, query),
@@ -91,19 +94,24 @@ impl CompiledRequest {
             num_to_collect: request.start_offset + request.max_hits,
             count_all: request.count_all,
             fingerprint: request.fingerprint(),
+            tags,
         })
     }
 }
 
-/// The published splits `request` must search, newest first: a split's position is the
+/// The published splits `request` must search (time and tag pruning applied), newest first: a split's position is the
 /// tie-break of document order, the same on every leaf. Returns them with the number of
 /// published splits before pruning.
 pub(crate) fn splits_to_search(
     metadata: &IndexMetadata,
     request: &SearchRequest,
+    tags: &TagFilter,
 ) -> (Vec<LeafSplit>, usize) {
     let filter = SplitFilter::published_in(request.start_timestamp, request.end_timestamp);
-    let splits: Vec<&SplitMetadata> = metadata.splits_matching(&filter).collect();
+    let splits: Vec<&SplitMetadata> = metadata
+        .splits_matching(&filter)
+        .filter(|split| tags.may_match(split.tags.as_ref()))
+        .collect();
     (in_search_order(splits), metadata.published_splits().count())
 }
 

@@ -188,6 +188,7 @@ pub enum FieldType {
     Bytes(BytesOptions),
     Json(JsonOptions),
     Object(ObjectOptions),
+    Concatenate(ConcatenateOptions),
 }
 
 impl FieldType {
@@ -204,6 +205,7 @@ impl FieldType {
             FieldType::Bytes(_) => "bytes",
             FieldType::Json(_) => "json",
             FieldType::Object(_) => "object",
+            FieldType::Concatenate(_) => "concatenate",
         }
     }
 }
@@ -449,6 +451,25 @@ pub struct ObjectOptions {
     pub fast: Option<bool>,
 }
 
+/// Options of `concatenate` fields: one text field searching the values of several others.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConcatenateOptions {
+    /// Mapped text, bool, u64, i64, f64 or json fields whose values this field indexes.
+    #[serde(default)]
+    pub concatenate_fields: Vec<String>,
+    /// Also the values of every unmapped field (dynamic mode).
+    #[serde(default)]
+    pub include_dynamic_fields: bool,
+    /// Tokenizer of every value, whatever the source field's own tokenizer.
+    #[serde(default = "default_tokenizer")]
+    pub tokenizer: String,
+    #[serde(default)]
+    pub record: IndexRecord,
+    #[serde(default)]
+    pub fieldnorms: bool,
+}
+
 impl Serialize for FieldMapping {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let options = match &self.field_type {
@@ -461,6 +482,7 @@ impl Serialize for FieldMapping {
             FieldType::Bytes(options) => serde_json::to_value(options),
             FieldType::Json(options) => serde_json::to_value(options),
             FieldType::Object(options) => serde_json::to_value(options),
+            FieldType::Concatenate(options) => serde_json::to_value(options),
         }
         .map_err(serde::ser::Error::custom)?;
         let mut map = Map::new();
@@ -537,6 +559,12 @@ impl<'de> Deserialize<'de> for FieldMapping {
             "bytes" => FieldType::Bytes(parse(&name, options)?),
             "json" => FieldType::Json(parse(&name, options)?),
             "object" if !is_array => FieldType::Object(parse(&name, options)?),
+            "concatenate" if !is_array => FieldType::Concatenate(parse(&name, options)?),
+            "concatenate" => {
+                return Err(D::Error::custom(format!(
+                    "field `{name}`: a concatenate field cannot be an array"
+                )));
+            }
             "object" => {
                 return Err(D::Error::custom(format!(
                     "field `{name}`: arrays of objects are not supported; map it as `json`"
@@ -545,7 +573,8 @@ impl<'de> Deserialize<'de> for FieldMapping {
             other => {
                 return Err(D::Error::custom(format!(
                     "field `{name}`: unknown type `{other}` (expected text, u64, i64, f64, bool, \
-                     datetime, ip, bytes, json, object, or array<...> of one of them)"
+                     datetime, ip, bytes, json, object, concatenate, or array<...> of one of \
+                     them)"
                 )));
             }
         };

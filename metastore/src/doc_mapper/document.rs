@@ -65,6 +65,11 @@ impl DocMapper {
             {
                 add_json_presence(&mut doc, presence, "", &dynamic_values);
             }
+            if !self.concatenations.of_dynamic.is_empty() {
+                for value in dynamic_values.values() {
+                    add_concatenated(&mut doc, &self.concatenations.of_dynamic, value);
+                }
+            }
             doc.add_field_value(dynamic_field.field, &OwnedValue::from(dynamic_values));
         }
         if let (Some(field), Some(source)) = (self.source_field, source) {
@@ -106,6 +111,9 @@ impl DocMapper {
                         {
                             add_json_presence(doc, presence, &field.path, object);
                         }
+                    }
+                    if let Some(targets) = self.concatenations.by_source.get(index) {
+                        add_concatenated(doc, targets, &value);
                     }
                     self.add_leaf_value(field, value, doc, is_timestamp, timestamp_nanos)?;
                 }
@@ -301,6 +309,33 @@ fn add_json_presence(
                 Value::Array(items) => pending.extend(items),
                 _ => {}
             }
+        }
+    }
+}
+
+/// Adds every scalar inside `value` to the `concatenate` fields `targets`, as text: strings
+/// as they are, numbers and booleans as JSON writes them (`42`, `1.5`, `true`); objects and
+/// arrays give their leaves, paths left out. Datetimes inside json stay strings here, so a
+/// prefix (`"2024-01-01"*`) finds them.
+fn add_concatenated(doc: &mut TantivyDocument, targets: &[tantivy::schema::Field], value: &Value) {
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        let text = match value {
+            Value::Null => continue,
+            Value::String(text) => text.clone(),
+            Value::Bool(flag) => flag.to_string(),
+            Value::Number(number) => number.to_string(),
+            Value::Array(items) => {
+                pending.extend(items.iter().rev());
+                continue;
+            }
+            Value::Object(object) => {
+                pending.extend(object.values().rev());
+                continue;
+            }
+        };
+        for &target in targets {
+            doc.add_text(target, &text);
         }
     }
 }

@@ -78,6 +78,17 @@ enum MappingNode {
     Object(ObjectNode),
 }
 
+/// The `concatenate` fields, and where their values come from.
+#[derive(Debug, Default)]
+struct Concatenations {
+    /// Indexes into `fields` of the concatenate fields.
+    fields: Vec<usize>,
+    /// Concatenate fields fed by each mapped leaf (by index into `fields`).
+    by_source: HashMap<usize, Vec<Field>>,
+    /// Concatenate fields fed by every dynamic value.
+    of_dynamic: Vec<Field>,
+}
+
 /// A validated doc mapping. See the module documentation.
 pub struct DocMapper {
     schema: Schema,
@@ -91,6 +102,7 @@ pub struct DocMapper {
     field_presence_field: Option<Field>,
     doc_length_field: Option<Field>,
     default_search_fields: Vec<String>,
+    concatenations: Concatenations,
     /// Fields whose values each split lists (`doc_mapping.tag_fields`), by index.
     tag_fields: Vec<usize>,
     doc_mapping_uid: String,
@@ -162,6 +174,14 @@ impl DocMapper {
     /// query pinning one skips the splits without it.
     pub fn tag_fields(&self) -> impl Iterator<Item = &MappedField> {
         self.tag_fields.iter().map(|&index| &self.fields[index])
+    }
+
+    /// Whether `field` is a `concatenate` field (a text field no record writes directly).
+    pub fn is_concatenate(&self, field: &MappedField) -> bool {
+        self.concatenations
+            .fields
+            .iter()
+            .any(|&index| self.fields[index].field == field.field)
     }
 
     /// The field holding unmapped fields (`dynamic` mode only).

@@ -11,15 +11,16 @@ use tantivy::schema::{
 
 use super::tokenizers::{NORMALIZER_NAMES, TOKENIZER_NAMES, hydrant_fast_field_normalizers};
 use super::{
-    DOC_LENGTH_FIELD_NAME, DYNAMIC_FIELD_NAME, DocMapper, FIELD_PRESENCE_FIELD_NAME, FieldKind,
-    MappedField, MappingNode, ObjectNode, ResolvedField, SOURCE_FIELD_NAME, hydrant_tokenizers,
-    join_path,
+    Concatenations, DOC_LENGTH_FIELD_NAME, DYNAMIC_FIELD_NAME, DocMapper,
+    FIELD_PRESENCE_FIELD_NAME, FieldKind, MappedField, MappingNode, ObjectNode, ResolvedField,
+    SOURCE_FIELD_NAME, hydrant_tokenizers, join_path,
 };
 use crate::datetime::{DatetimeInputFormat, DatetimeOutputFormat};
 use crate::error::{Error, Result};
 use crate::index_config::{
-    DatetimeOptions, DatetimePrecision, DocMapping, FastText, FieldMapping, FieldType, IndexConfig,
-    IndexRecord, JsonOptions, Mode, NumericOptions, NumericOutputFormat, TextOptions,
+    ConcatenateOptions, DatetimeOptions, DatetimePrecision, DocMapping, FastText, FieldMapping,
+    FieldType, IndexConfig, IndexRecord, JsonOptions, Mode, NumericOptions, NumericOutputFormat,
+    TextOptions,
 };
 
 impl DocMapper {
@@ -31,8 +32,11 @@ impl DocMapper {
             fields: Vec::new(),
             field_index_by_path: HashMap::new(),
             timestamp_path: doc_mapping.timestamp_field.clone(),
+            pending_concatenations: Vec::new(),
+            concatenations: Concatenations::default(),
         };
         let root = builder.add_mappings("", &doc_mapping.field_mappings)?;
+        builder.add_concatenate_fields()?;
         let dynamic_field = builder.add_dynamic_field(doc_mapping)?;
         let source_field = doc_mapping.store_source.then(|| {
             builder
@@ -51,6 +55,7 @@ impl DocMapper {
             .transpose()?;
         let timestamp_field = builder.timestamp_field_index()?;
         let mut mapper = DocMapper {
+            concatenations: builder.concatenations,
             schema: builder.schema_builder.build(),
             fields: builder.fields,
             field_index_by_path: builder.field_index_by_path,
@@ -148,6 +153,8 @@ pub(super) struct MapperBuilder {
     fields: Vec<MappedField>,
     field_index_by_path: HashMap<String, usize>,
     timestamp_path: Option<String>,
+    pending_concatenations: Vec<(String, ConcatenateOptions)>,
+    concatenations: Concatenations,
 }
 
 impl MapperBuilder {
@@ -235,6 +242,11 @@ impl MapperBuilder {
                 FieldType::Object(object) => {
                     MappingNode::Object(self.add_mappings(&path, &object.field_mappings)?)
                 }
+                // Built once every field it names exists; records never hold it themselves.
+                FieldType::Concatenate(options) => {
+                    self.pending_concatenations.push((path, options.clone()));
+                    continue;
+                }
                 field_type => {
                     let is_timestamp = self.timestamp_path.as_deref() == Some(path.as_str());
                     let index = self.add_leaf(&path, mapping.is_array, field_type, is_timestamp)?;
@@ -304,7 +316,9 @@ impl MapperBuilder {
                 let (tantivy_options, kind) = json_field_options(path, options)?;
                 (builder.add_json_field(path, tantivy_options), kind)
             }
-            FieldType::Object(_) => unreachable!("objects are walked by add_mappings"),
+            FieldType::Object(_) | FieldType::Concatenate(_) => {
+                unreachable!("objects and concatenations are built by add_mappings")
+            }
         };
         if is_timestamp && is_array {
             return Err(Error::InvalidConfig(format!(
@@ -320,6 +334,73 @@ impl MapperBuilder {
         });
         self.field_index_by_path.insert(path.to_string(), index);
         Ok(index)
+    }
+}
+
+impl MapperBuilder {
+    /// The `concatenate` fields: a text field each, indexed with its own tokenizer, fed the
+    /// values of the fields it names (and of dynamic fields, if asked).
+    fn add_concatenate_fields(&mut self) -> Result<()> {
+        for (path, options) in std::mem::take(&mut self.pending_concatenations) {
+            if self.field_index_by_path.contains_key(&path) {
+                return Err(Error::InvalidConfig(format!(
+                    "field `{path}` is mapped twice"
+                )));
+            }
+            let text_options = TextOptions {
+                indexed: true,
+                stored: false,
+                tokenizer: options.tokenizer.clone(),
+                record: options.record,
+                fieldnorms: options.fieldnorms,
+                fast: FastText::Disabled,
+            };
+            let (field, kind) = text_field(&mut self.schema_builder, &path, &text_options)?;
+            let mut sources = Vec::with_capacity(options.concatenate_fields.len());
+            for name in &options.concatenate_fields {
+                let invalid = |why: &str| {
+                    Error::InvalidConfig(format!("concatenate field `{path}`: `{name}` {why}"))
+                };
+                let index = *self
+                    .field_index_by_path
+                    .get(name)
+                    .ok_or_else(|| invalid("is not a mapped field (objects and paths inside json fields cannot be concatenated)"))?;
+                match &self.fields[index].kind {
+                    FieldKind::Text { .. }
+                    | FieldKind::Bool { .. }
+                    | FieldKind::U64 { .. }
+                    | FieldKind::I64 { .. }
+                    | FieldKind::F64 { .. }
+                    | FieldKind::Json { .. } => sources.push(index),
+                    other => {
+                        return Err(invalid(&format!(
+                            "is a {} field; only text, bool, u64, i64, f64 and json fields can be concatenated",
+                            other.type_name()
+                        )));
+                    }
+                }
+            }
+            for source in sources {
+                self.concatenations
+                    .by_source
+                    .entry(source)
+                    .or_default()
+                    .push(field);
+            }
+            if options.include_dynamic_fields {
+                self.concatenations.of_dynamic.push(field);
+            }
+            let index = self.fields.len();
+            self.fields.push(MappedField {
+                path: path.clone(),
+                field,
+                is_array: false,
+                kind,
+            });
+            self.field_index_by_path.insert(path, index);
+            self.concatenations.fields.push(index);
+        }
+        Ok(())
     }
 }
 

@@ -596,6 +596,14 @@ impl QueryBuilder<'_> {
             ResolvedField::Mapped(field) if matches!(field.kind, FieldKind::Ip { .. }) => {
                 self.ip_range_query(field, lower, upper, position)
             }
+            ResolvedField::Mapped(field) if self.doc_mapper.is_concatenate(field) => Err(error(
+                position,
+                format!(
+                    "`{}` is a concatenate field: it holds the text of other fields, which \
+                     ranges cannot compare (range over the fields themselves)",
+                    field.path
+                ),
+            )),
             ResolvedField::Mapped(field) => {
                 let bound = |bound: &Bound<String>| -> BuildResult<Bound<Term>> {
                     Ok(match bound {

@@ -485,6 +485,15 @@ impl<'a> Parser<'a> {
         start: usize,
     ) -> Result<QueryAst, QueryParseError> {
         let text = self.read_quoted()?;
+        // `"a b"*`: the phrase with its last word as a prefix.
+        if self.peek() == Some('*') {
+            self.advance();
+            return Ok(QueryAst::Prefix {
+                field,
+                prefix: text,
+                position: self.char_position(start),
+            });
+        }
         let mut slop = 0;
         if self.peek() == Some('~') {
             self.advance();
@@ -892,6 +901,14 @@ mod tests {
                     position: 10,
                 },
             ])
+        );
+        assert_eq!(
+            parse_query(r#"f:"2024-01-01"*"#).unwrap(),
+            QueryAst::Prefix {
+                field: Some("f".into()),
+                prefix: "2024-01-01".into(),
+                position: 0,
+            }
         );
         // Inside a word, `'` is an ordinary character.
         assert_eq!(parse_query("don't").unwrap(), term(None, "don't", 0));

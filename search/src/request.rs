@@ -272,9 +272,10 @@ pub struct SearchResponse {
 pub struct SearchStats {
     /// Published splits of the index.
     pub splits_total: usize,
-    /// Splits searched (after time pruning).
+    /// Splits searched (after time and tag pruning).
     pub splits_searched: usize,
-    /// Splits skipped because their time range is outside the request's.
+    /// Splits skipped: their time range is outside the request's, or they lack a tag the
+    /// query requires.
     pub splits_pruned: usize,
     /// Splits answered from the per-split result cache.
     pub splits_from_cache: usize,

@@ -199,28 +199,22 @@ impl WriteApi {
     /// Deletes the index's metastore document (searches stop finding it), then its files.
     async fn remove_index(&self, index_id: &str) -> Result<Vec<Value>, HttpResponse> {
         let _writing = self.indexer.lock().await;
-        if let Err(error) = self.metastore.delete_index(index_id).await {
-            let status = match error {
-                hydrant_metastore::Error::IndexNotFound(_) => 404,
-                _ => 500,
-            };
-            return Err(HttpResponse::error(status, error.to_string()));
-        }
-        self.search.forget_index(index_id);
-        let storage = self.metastore.storage();
-        let prefix = format!("indexes/{index_id}/");
-        let objects = storage
-            .list(&prefix)
+        let deleted = self
+            .metastore
+            .delete_index_and_files(index_id)
             .await
-            .map_err(|error| HttpResponse::error(500, format!("cannot list files: {error}")))?;
-        let mut deleted = Vec::with_capacity(objects.len());
-        for object in objects {
-            storage.delete(&object.path).await.map_err(|error| {
-                HttpResponse::error(500, format!("cannot delete a file: {error}"))
+            .map_err(|error| {
+                let status = match error {
+                    hydrant_metastore::Error::IndexNotFound(_) => 404,
+                    _ => 500,
+                };
+                HttpResponse::error(status, error.to_string())
             })?;
-            deleted.push(json!({"file_name": object.path, "file_size_bytes": object.size}));
-        }
-        Ok(deleted)
+        self.search.forget_index(index_id);
+        Ok(deleted
+            .into_iter()
+            .map(|file| json!({"file_name": file.path, "file_size_bytes": file.size}))
+            .collect())
     }
 
     /// `POST /api/v1/{index}/ingest`: NDJSON documents, indexed before the answer.

@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::index_config::{IndexConfig, validate_index_id};
 use crate::index_template::{IndexTemplate, template_for};
 use crate::split::{SplitMetadata, SplitState, TimeRange};
-use crate::storage::{ObjectVersion, PutMode, SharedStorage};
+use crate::storage::{ObjectMeta, ObjectVersion, PutMode, SharedStorage};
 
 /// Version of the metastore document format.
 pub const METASTORE_FORMAT_VERSION: u32 = 1;
@@ -433,6 +433,61 @@ impl Metastore {
     pub async fn delete_index(&self, index_id: &str) -> Result<()> {
         self.index_metadata(index_id).await?;
         Ok(self.storage.delete(&Self::document_path(index_id)).await?)
+    }
+
+    /// Deletes an index and every file under `indexes/{index_id}/` (splits, rejected
+    /// records, objects kept whole, set-aside messages), the document first so that no reader
+    /// or writer finds the index while its files go. Returns the files deleted, as
+    /// [`Metastore::index_files`] lists them. Safe to run again after a crash: the files of an
+    /// index whose document is gone are still deleted.
+    pub async fn delete_index_and_files(&self, index_id: &str) -> Result<Vec<ObjectMeta>> {
+        let files = self.index_files(index_id).await?;
+        let document = Self::document_path(index_id);
+        if files.first().is_some_and(|file| file.path == document) {
+            self.delete_index(index_id).await?;
+        }
+        for file in files.iter().filter(|file| file.path != document) {
+            self.storage.delete(&file.path).await?;
+        }
+        Ok(files)
+    }
+
+    /// Every file of an index: its document (first, if it still exists), then everything
+    /// under `indexes/{index_id}/`.
+    pub async fn index_files(&self, index_id: &str) -> Result<Vec<ObjectMeta>> {
+        let mut files = match self.storage.head(&Self::document_path(index_id)).await {
+            Ok(document) => vec![document],
+            Err(error) if error.is_not_found() => Vec::new(),
+            Err(error) => return Err(error.into()),
+        };
+        files.extend(self.storage.list(&format!("indexes/{index_id}/")).await?);
+        if files.is_empty() {
+            return Err(Error::IndexNotFound(index_id.to_string()));
+        }
+        Ok(files)
+    }
+
+    /// Empties an index, keeping its config: every split is marked for deletion (garbage
+    /// collection deletes the files once the grace period has passed, so searches in flight
+    /// finish) and the checkpoint is forgotten, so the same staging objects may be indexed
+    /// again. Returns the splits it marked.
+    pub async fn clear_index(&self, index_id: &str) -> Result<Vec<String>> {
+        let now = self.clock.now_secs();
+        let (marked, _) = self
+            .commit(index_id, |metadata| {
+                let mut marked = Vec::new();
+                for split in metadata.splits.values_mut() {
+                    if split.state != SplitState::MarkedForDeletion {
+                        split.state = SplitState::MarkedForDeletion;
+                        split.update_timestamp = now;
+                        marked.push(split.split_id.clone());
+                    }
+                }
+                metadata.checkpoint = SourceCheckpoint::default();
+                Ok(marked)
+            })
+            .await?;
+        Ok(marked)
     }
 
     /// Registers splits as staged, before their upload, so that an upload that is never

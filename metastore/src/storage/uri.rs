@@ -60,6 +60,12 @@ impl FromStr for StorageUri {
                     "`{uri}` names no bucket"
                 )));
             }
+            if !is_valid_bucket_name(bucket) {
+                return Err(StorageError::InvalidConfig(format!(
+                    "`{uri}`: `{bucket}` is not an S3 bucket name (3 to 63 lowercase letters, \
+                     digits, `.` or `-`, starting and ending with a letter or digit)"
+                )));
+            }
             return Ok(StorageUri::S3 {
                 bucket: bucket.to_string(),
                 prefix: prefix.trim_matches('/').to_string(),
@@ -73,12 +79,67 @@ impl FromStr for StorageUri {
             }
             return Ok(StorageUri::Local(PathBuf::from(path)));
         }
-        if uri.is_empty() || uri.contains("://") {
+        // `s3:/bucket` or `s3:bucket` is a mistyped URI, not a directory named `s3:`.
+        if uri.is_empty() || uri.contains("://") || starts_with_scheme(uri) {
             return Err(StorageError::InvalidConfig(format!(
                 "`{uri}` is not a storage URI: use s3://bucket/prefix, file:///path or a path"
             )));
         }
         Ok(StorageUri::Local(PathBuf::from(uri)))
+    }
+}
+
+/// S3's rules for bucket names (the general purpose ones).
+fn is_valid_bucket_name(bucket: &str) -> bool {
+    let bytes = bucket.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes.iter().all(|&byte| {
+            byte.is_ascii_lowercase() || byte.is_ascii_digit() || b".-".contains(&byte)
+        })
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && !bucket.contains("..")
+}
+
+/// `scheme:...` as URIs begin (a letter, then letters, digits, `+`, `-` or `.`), before any
+/// `/`: what a path never looks like in practice.
+fn starts_with_scheme(uri: &str) -> bool {
+    let Some((scheme, _)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mistyped_uris_are_refused() {
+        for uri in [
+            "s3:/bad",
+            "s3:bad",
+            "S3://bucket",
+            "s3://Bucket",
+            "s3://ab",
+            "s3://-bucket",
+            "s3://my_bucket",
+            "gs://bucket",
+            "file://relative",
+            "",
+        ] {
+            assert!(uri.parse::<StorageUri>().is_err(), "{uri} is accepted");
+        }
+        for uri in [
+            "s3://my-bucket.logs/a/b",
+            "./s3:/x",
+            "data/index",
+            "/tmp/a:b",
+        ] {
+            assert!(uri.parse::<StorageUri>().is_ok(), "{uri} is refused");
+        }
     }
 }
 

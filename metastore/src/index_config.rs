@@ -149,6 +149,42 @@ pub struct DocMapping {
     /// returned with the document), as Quickwit does.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub store_document_size: bool,
+    /// Tokenizers of this index's own, which fields name like the built-in ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokenizers: Vec<TokenizerDefinition>,
+}
+
+/// A custom tokenizer (`doc_mapping.tokenizers`), as Quickwit defines them:
+///
+/// ```yaml
+/// tokenizers:
+///   - {name: service_regex, type: regex, pattern: "\\w*"}
+///   - {name: trigrams, type: ngram, min_gram: 3, max_gram: 3, filters: [lower_caser]}
+///   - {name: words, type: simple, filters: [remove_long, lower_caser, ascii_folding]}
+/// ```
+///
+/// The options each type needs are checked when the doc mapping is built.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizerDefinition {
+    pub name: String,
+    /// `regex`, `ngram` or `simple`.
+    #[serde(rename = "type")]
+    pub tokenizer_type: String,
+    /// `regex`: each match is a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// `ngram`: the shortest and longest grams, and whether only prefixes are made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_gram: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_gram: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_only: Option<bool>,
+    /// Applied in order: `remove_long` (tokens over 255 bytes), `lower_caser`,
+    /// `ascii_folding`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<String>,
 }
 
 /// What happens to a field the mappings do not name.

@@ -9,11 +9,11 @@ use tantivy::schema::{
     SchemaBuilder, TextFieldIndexing, TextOptions as TantivyTextOptions,
 };
 
-use super::tokenizers::{NORMALIZER_NAMES, TOKENIZER_NAMES, hydrant_fast_field_normalizers};
+use super::tokenizers::{NORMALIZER_NAMES, hydrant_fast_field_normalizers, index_tokenizers};
 use super::{
     Concatenations, DOC_LENGTH_FIELD_NAME, DYNAMIC_FIELD_NAME, DocMapper,
     FIELD_PRESENCE_FIELD_NAME, FieldKind, MappedField, MappingNode, ObjectNode, ResolvedField,
-    SOURCE_FIELD_NAME, hydrant_tokenizers, join_path,
+    SOURCE_FIELD_NAME, join_path,
 };
 use crate::datetime::{DatetimeInputFormat, DatetimeOutputFormat};
 use crate::error::{Error, Result};
@@ -27,7 +27,9 @@ impl DocMapper {
     /// Builds the schema and validates everything that references a field.
     pub fn new(config: &IndexConfig) -> Result<Self> {
         let doc_mapping = &config.doc_mapping;
+        let (tokenizers, tokenizer_names) = index_tokenizers(&doc_mapping.tokenizers)?;
         let mut builder = MapperBuilder {
+            tokenizer_names,
             schema_builder: Schema::builder(),
             fields: Vec::new(),
             field_index_by_path: HashMap::new(),
@@ -69,7 +71,7 @@ impl DocMapper {
             default_search_fields: Vec::new(),
             tag_fields: Vec::new(),
             doc_mapping_uid: doc_mapping_uid(doc_mapping),
-            tokenizers: hydrant_tokenizers(),
+            tokenizers,
             fast_field_normalizers: hydrant_fast_field_normalizers(),
             docstore_compression_level: config.indexing_settings.docstore_compression_level,
             docstore_blocksize: config.indexing_settings.docstore_blocksize as usize,
@@ -155,6 +157,8 @@ pub(super) struct MapperBuilder {
     timestamp_path: Option<String>,
     pending_concatenations: Vec<(String, ConcatenateOptions)>,
     concatenations: Concatenations,
+    /// Built-in and custom tokenizers fields may name.
+    tokenizer_names: Vec<String>,
 }
 
 impl MapperBuilder {
@@ -199,6 +203,7 @@ impl MapperBuilder {
             .dynamic_mapping
             .clone()
             .unwrap_or_else(JsonOptions::default_dynamic);
+        self.check_tokenizer(DYNAMIC_FIELD_NAME, &options.tokenizer)?;
         let (tantivy_options, kind) = json_field_options(DYNAMIC_FIELD_NAME, &options)?;
         let field = self
             .schema_builder
@@ -265,6 +270,13 @@ impl MapperBuilder {
         field_type: &FieldType,
         is_timestamp: bool,
     ) -> Result<usize> {
+        match field_type {
+            FieldType::Text(TextOptions { tokenizer, .. })
+            | FieldType::Json(JsonOptions { tokenizer, .. }) => {
+                self.check_tokenizer(path, tokenizer)?;
+            }
+            _ => {}
+        }
         let builder = &mut self.schema_builder;
         let (field, kind) = match field_type {
             FieldType::Text(options) => text_field(builder, path, options)?,
@@ -338,6 +350,18 @@ impl MapperBuilder {
 }
 
 impl MapperBuilder {
+    /// A tokenizer name is a built-in or one of the doc mapping's own.
+    fn check_tokenizer(&self, path: &str, name: &str) -> Result<()> {
+        if self.tokenizer_names.iter().any(|known| known == name) {
+            return Ok(());
+        }
+        Err(Error::InvalidConfig(format!(
+            "field `{path}`: unknown tokenizer `{name}` (expected one of {}, or one defined in \
+             doc_mapping.tokenizers)",
+            self.tokenizer_names.join(", ")
+        )))
+    }
+
     /// The `concatenate` fields: a text field each, indexed with its own tokenizer, fed the
     /// values of the fields it names (and of dynamic fields, if asked).
     fn add_concatenate_fields(&mut self) -> Result<()> {
@@ -355,6 +379,7 @@ impl MapperBuilder {
                 fieldnorms: options.fieldnorms,
                 fast: FastText::Disabled,
             };
+            self.check_tokenizer(&path, &text_options.tokenizer)?;
             let (field, kind) = text_field(&mut self.schema_builder, &path, &text_options)?;
             let mut sources = Vec::with_capacity(options.concatenate_fields.len());
             for name in &options.concatenate_fields {
@@ -453,7 +478,6 @@ fn text_field(
     path: &str,
     options: &TextOptions,
 ) -> Result<(Field, FieldKind)> {
-    check_name("tokenizer", path, &options.tokenizer, &TOKENIZER_NAMES)?;
     let mut tantivy_options = TantivyTextOptions::default();
     if options.indexed {
         tantivy_options = tantivy_options.set_indexing_options(
@@ -570,7 +594,6 @@ pub(super) fn json_field_options(
     path: &str,
     options: &JsonOptions,
 ) -> Result<(JsonObjectOptions, FieldKind)> {
-    check_name("tokenizer", path, &options.tokenizer, &TOKENIZER_NAMES)?;
     let mut tantivy_options = JsonObjectOptions::default();
     if options.indexed {
         tantivy_options = tantivy_options.set_indexing_options(
@@ -597,7 +620,7 @@ pub(super) fn json_field_options(
     Ok((tantivy_options, kind))
 }
 
-pub(super) fn check_name(what: &str, path: &str, name: &str, allowed: &[&str]) -> Result<()> {
+fn check_name(what: &str, path: &str, name: &str, allowed: &[&str]) -> Result<()> {
     if allowed.contains(&name) {
         Ok(())
     } else {

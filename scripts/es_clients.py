@@ -2,7 +2,7 @@
 """The official Elasticsearch and OpenSearch Python clients against `hydrant serve`.
 
 1. Writes 2,500 fruit-sale records in 5 gzip objects, creates an index on local disk and
-   indexes them with `hydrant create-index` and `hydrant index`.
+   indexes them with `hydrant index create` and `hydrant index ingest`.
 2. Serves it with `hydrant serve` on a free loopback port.
 3. Calls the `elasticsearch` (8.x) and `opensearch-py` clients at `/api/v1/_elastic`: info,
    ping, search (q, query DSL, sort, from/size, _source, aggs), search_after paging, a
@@ -283,8 +283,8 @@ def main():
             with gzip.open(path, "wt") as file:
                 file.writelines(json.dumps(r) + "\n" for r in chunk)
             objects.append(path)
-        hydrant("create-index", "--index-uri", index_dir, "--index-config", config)
-        hydrant("index", "--index-uri", index_dir, "--index", INDEX, *objects)
+        hydrant("index", "create", "--index-uri", index_dir, "--index-config", config)
+        hydrant("index", "ingest", "--index-uri", index_dir, "--index", INDEX, *objects)
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"

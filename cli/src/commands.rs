@@ -23,7 +23,7 @@ pub struct IndexStorageArgs {
 }
 
 /// Storages as the environment says: AWS settings and Hydrant's `HYDRANT_S3_*` timeouts.
-fn resolver() -> anyhow::Result<StorageResolver> {
+pub(crate) fn resolver() -> anyhow::Result<StorageResolver> {
     Ok(StorageResolver::from_env()?)
 }
 
@@ -41,7 +41,7 @@ impl IndexStorageArgs {
         )?)
     }
 
-    async fn metastore(&self, resolver: &StorageResolver) -> anyhow::Result<Metastore> {
+    pub(crate) async fn metastore(&self, resolver: &StorageResolver) -> anyhow::Result<Metastore> {
         let uri: StorageUri = self.index_uri.parse()?;
         let storage = resolver
             .resolve(&uri)
@@ -196,32 +196,83 @@ fn print_index_summary(totals: &BatchOutcome) -> anyhow::Result<()> {
 pub struct SearchOptions {
     #[command(flatten)]
     storage: IndexStorageArgs,
+    /// The index id, or a pattern of several (`logs-*`, `a,b`).
     #[arg(long)]
     index: String,
-    /// Query string, e.g. `quantity:>5 AND name:kettle`.
-    #[arg(long)]
+    /// Query string, e.g. `quantity:>5 AND name:kettle` (`*` matches everything).
+    #[arg(long, allow_hyphen_values = true)]
     query: String,
+    /// Most hits to return.
     #[arg(long, default_value_t = 20)]
     max_hits: usize,
-    #[arg(long)]
+    /// Hits to skip before the first one returned.
+    #[arg(long, default_value_t = 0)]
+    start_offset: usize,
+    /// Only documents at or after this time (RFC 3339, a date, or unix seconds).
+    #[arg(long, value_parser = parse_timestamp)]
     start_timestamp: Option<i64>,
-    #[arg(long)]
+    /// Only documents before this time.
+    #[arg(long, value_parser = parse_timestamp)]
     end_timestamp: Option<i64>,
-    /// `field`, `-field` or `_score`.
+    /// Sort keys, comma-separated: `field` (ascending), `-field` (descending) or `_score`.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    sort_by: Vec<String>,
+    /// Fields searched by clauses that name no field, instead of the index's default search
+    /// fields; comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    search_field: Vec<String>,
+    /// Stored text fields to return highlighted fragments of; comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    snippet_fields: Vec<String>,
+    /// Elasticsearch aggregations, as JSON (`{"by_name": {"terms": {"field": "name"}}}`).
+    #[arg(long, value_parser = parse_json)]
+    aggs: Option<serde_json::Value>,
+    /// Stop counting at what the page needs: `num_hits` is then a lower bound, and the search
+    /// cheaper.
     #[arg(long)]
-    sort_by: Option<String>,
+    no_count_all: bool,
+    /// Add the search's cost (splits searched and pruned, GETs, bytes, cache hits).
+    #[arg(long)]
+    stats: bool,
+    /// Print the response on one line (JSON either way).
+    #[arg(long)]
+    compact: bool,
+}
+
+fn parse_timestamp(text: &str) -> Result<i64, String> {
+    use hydrant_metastore::datetime::{parse_datetime_str, query_datetime_formats};
+    let datetime = parse_datetime_str(text, query_datetime_formats())?;
+    Ok(datetime.into_timestamp_nanos().div_euclid(1_000_000_000))
+}
+
+fn parse_json(text: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))
 }
 
 pub async fn search(options: SearchOptions) -> anyhow::Result<()> {
     let metastore = options.storage.metastore(&resolver()?).await?;
     let service = SearchService::new(metastore, SearcherConfig::default());
-    let mut request = SearchRequest::new(options.query);
-    request.max_hits = options.max_hits;
-    request.start_timestamp = options.start_timestamp;
-    request.end_timestamp = options.end_timestamp;
-    request.sort_by = options.sort_by.into_iter().collect();
-    let response = service.search(&options.index, &request).await?;
-    println!("{}", serde_json::to_string_pretty(&response)?);
+    let request = SearchRequest {
+        query: options.query,
+        max_hits: options.max_hits,
+        start_offset: options.start_offset,
+        start_timestamp: options.start_timestamp,
+        end_timestamp: options.end_timestamp,
+        sort_by: options.sort_by,
+        search_field: options.search_field,
+        snippet_fields: options.snippet_fields,
+        aggs: options.aggs,
+        count_all: !options.no_count_all,
+        stats: options.stats,
+        ..SearchRequest::default()
+    };
+    // As `GET /api/v1/{index}/search` answers, patterns included.
+    let response = hydrant_search::rest::search_native(&service, &options.index, &request).await?;
+    if options.compact {
+        println!("{}", serde_json::to_string(&response)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&response)?);
+    }
     Ok(())
 }
 

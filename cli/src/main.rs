@@ -2,6 +2,7 @@
 
 mod commands;
 mod local;
+mod operate;
 mod write_api;
 
 use clap::{Parser, Subcommand};
@@ -18,10 +19,15 @@ struct Cli {
 enum Command {
     /// Run everything locally: a mock-sales Firehose generator, the indexer, and the search API.
     Local(local::LocalOptions),
-    /// Create an index from a Quickwit-style YAML config.
-    CreateIndex(commands::CreateIndexOptions),
-    /// Index staging objects (s3://bucket/key or local files) now.
-    Index(commands::IndexOptions),
+    /// Create, fill, list, describe, delete or clear indexes.
+    #[command(subcommand)]
+    Index(operate::IndexCommand),
+    /// List, describe or mark for deletion the splits of an index.
+    #[command(subcommand)]
+    Split(operate::SplitCommand),
+    /// Read what the indexer rejected or set aside, with the reasons.
+    #[command(subcommand)]
+    Errors(operate::ErrorsCommand),
     /// Run one search and print the response.
     Search(commands::SearchOptions),
     /// Serve the search API for the indexes of a storage.
@@ -76,8 +82,9 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Local(options) => local::run(options).await,
-            Command::CreateIndex(options) => commands::create_index(options).await,
-            Command::Index(options) => commands::index(options).await,
+            Command::Index(command) => operate::index_command(command).await,
+            Command::Split(command) => operate::split_command(command).await,
+            Command::Errors(command) => operate::errors_command(command).await,
             Command::Search(options) => commands::search(options).await,
             Command::Serve(options) => commands::serve(options).await,
             Command::Poll(options) => commands::poll(options).await,

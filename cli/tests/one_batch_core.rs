@@ -104,12 +104,13 @@ fn hydrant(args: &[&str]) -> Command {
     command
 }
 
-/// `hydrant create-index` then `hydrant index` over the local files.
+/// `hydrant index create` then `hydrant index ingest` over the local files.
 fn with_index_command(files: &[PathBuf], config: &Path, index_dir: &Path) {
     let index_uri = index_dir.to_str().unwrap();
     let config = config.to_str().unwrap();
     let created = hydrant(&[
-        "create-index",
+        "index",
+        "create",
         "--index-uri",
         index_uri,
         "--index-config",
@@ -122,7 +123,14 @@ fn with_index_command(files: &[PathBuf], config: &Path, index_dir: &Path) {
         "{}",
         String::from_utf8_lossy(&created.stderr)
     );
-    let mut command = hydrant(&["index", "--index-uri", index_uri, "--index", INDEX_ID]);
+    let mut command = hydrant(&[
+        "index",
+        "ingest",
+        "--index-uri",
+        index_uri,
+        "--index",
+        INDEX_ID,
+    ]);
     command.args(files);
     let output = command.output().unwrap();
     assert!(

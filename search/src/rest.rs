@@ -188,7 +188,7 @@ pub async fn handle_request(service: &SearchService, request: HttpRequest<'_>) -
 }
 
 /// A native search: one index, or every index a pattern (`a,b`, `logs-*`, `-c`) selects.
-async fn search_native(
+pub async fn search_native(
     service: &SearchService,
     index: &str,
     request: &SearchRequest,

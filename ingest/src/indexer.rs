@@ -17,7 +17,7 @@
 //! before it is published, it and what follows are reported failed, which is what an SQS FIFO
 //! batch needs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use hydrant_metastore::doc_mapper::{DocMapper, DocRejection, ParsedDoc, RejectReason};
+use hydrant_metastore::partition::OTHER_PARTITION_ID;
 use hydrant_metastore::split::SplitMetadata;
 use hydrant_metastore::storage::{ObjectMeta, SharedStorage, recognise};
 use hydrant_metastore::{Error as MetastoreError, Metastore};
@@ -226,19 +227,32 @@ enum Opened {
     Ready(SharedStorage, ObjectMeta, ChannelReader),
 }
 
-/// Splits being filled; a new one starts when the current one reaches the target.
+/// Splits being filled, one per partition (a single one without a partition key); a
+/// partition's split is finished when it reaches the target and the next one starts.
 struct SplitRoller {
     doc_mapper: Arc<DocMapper>,
     split_num_docs_target: u64,
     heap_size_bytes: u64,
     temp_root: Option<PathBuf>,
-    current: Option<SplitBuilder>,
-    /// Where the current split's documents come from, in order: the object's position in the
-    /// run and the offset of its first frame in this split. What a rebuild reads again.
-    current_sources: Vec<(usize, u64)>,
+    current: BTreeMap<u64, PartitionSplit>,
+    /// Partitions of this run; past `max_num_partitions`, new ones go to the overflow one.
+    partitions: BTreeSet<u64>,
     /// The position of the object being added.
     object_position: usize,
+    /// The split the last document went into: what the checkpoint links its object to.
+    last_split_id: Option<String>,
+    /// During a rebuild, where each partition's split had its documents from: a frame read
+    /// again that is not among them is in a finished split already, and is skipped.
+    replaying: Option<BTreeMap<u64, Vec<(usize, u64)>>>,
     finished: Vec<BuiltSplit>,
+}
+
+/// The split being filled for one partition.
+struct PartitionSplit {
+    builder: SplitBuilder,
+    /// Where its documents come from, in order: the object's position in the run and the
+    /// offset of its first frame in this split. What a rebuild reads again.
+    sources: Vec<(usize, u64)>,
 }
 
 impl SplitRoller {
@@ -252,9 +266,11 @@ impl SplitRoller {
             split_num_docs_target: settings.split_num_docs_target,
             heap_size_bytes: settings.resources.heap_size,
             temp_root,
-            current: None,
-            current_sources: Vec::new(),
+            current: BTreeMap::new(),
+            partitions: BTreeSet::new(),
             object_position: 0,
+            last_split_id: None,
+            replaying: None,
             finished: Vec::new(),
         }
     }
@@ -264,84 +280,130 @@ impl SplitRoller {
         self.object_position = position;
     }
 
+    /// The partition a document of `partition_id` goes to: its own, or the overflow one once
+    /// the run has `max_num_partitions`.
+    fn route(&mut self, partition_id: u64) -> u64 {
+        if self.partitions.contains(&partition_id) {
+            return partition_id;
+        }
+        if self.partitions.len() < self.doc_mapper.max_num_partitions() as usize {
+            self.partitions.insert(partition_id);
+            return partition_id;
+        }
+        OTHER_PARTITION_ID
+    }
+
     /// Adds the document of the frame at `frame_offset`; with `may_roll`, a split that reaches
     /// the target is finished here.
     fn add(
         &mut self,
-        doc: tantivy::TantivyDocument,
-        timestamp_nanos: Option<i64>,
+        parsed: ParsedDoc,
         num_bytes: u64,
         frame_offset: u64,
         may_roll: bool,
     ) -> Result<()> {
-        if self.current.is_none() {
-            self.current = Some(SplitBuilder::new(
-                &self.doc_mapper,
-                self.doc_mapper.doc_mapping_uid(),
-                self.heap_size_bytes,
-                self.temp_root.as_deref(),
-            )?);
-            self.current_sources.clear();
+        let partition = self.route(parsed.partition_id);
+        if let Some(replaying) = &self.replaying {
+            let position = self.object_position;
+            let was_current = replaying.get(&partition).is_some_and(|sources| {
+                sources
+                    .iter()
+                    .any(|(source, start)| *source == position && frame_offset >= *start)
+            });
+            if !was_current {
+                return Ok(());
+            }
         }
-        if self
-            .current_sources
+        let split = match self.current.entry(partition) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => entry.insert(PartitionSplit {
+                builder: SplitBuilder::for_partition(
+                    &self.doc_mapper,
+                    self.doc_mapper.doc_mapping_uid(),
+                    partition,
+                    self.heap_size_bytes,
+                    self.temp_root.as_deref(),
+                )?,
+                sources: Vec::new(),
+            }),
+        };
+        if split
+            .sources
             .last()
             .is_none_or(|(position, _)| *position != self.object_position)
         {
-            self.current_sources
-                .push((self.object_position, frame_offset));
+            split.sources.push((self.object_position, frame_offset));
         }
-        let builder = self.current.as_mut().expect("just created");
-        builder.add(doc, timestamp_nanos, num_bytes)?;
-        if may_roll {
-            self.roll_if_full()?;
+        split
+            .builder
+            .add(parsed.doc, parsed.timestamp_nanos, num_bytes)?;
+        self.last_split_id = Some(split.builder.split_id().to_string());
+        if may_roll && split.builder.num_docs() >= self.split_num_docs_target {
+            let full = self.current.remove(&partition).expect("present");
+            self.finished.push(full.builder.finish()?);
         }
         Ok(())
     }
 
-    /// Finishes the current split if it reached the target.
+    /// Finishes every split that reached the target.
     fn roll_if_full(&mut self) -> Result<()> {
-        if self
+        let full: Vec<u64> = self
             .current
-            .as_ref()
-            .is_some_and(|builder| builder.num_docs() >= self.split_num_docs_target)
-        {
-            let full = self.current.take().expect("present");
-            self.finished.push(full.finish()?);
-            self.current_sources.clear();
+            .iter()
+            .filter(|(_, split)| split.builder.num_docs() >= self.split_num_docs_target)
+            .map(|(partition, _)| *partition)
+            .collect();
+        for partition in full {
+            let split = self.current.remove(&partition).expect("present");
+            self.finished.push(split.builder.finish()?);
         }
         Ok(())
     }
 
-    /// Empties the current split, keeping its id, and returns where its documents came from,
-    /// so that the caller can add them again. Blocking.
+    /// Empties the splits being filled, keeping their ids, and returns where their documents
+    /// came from (each object once, from the first offset any split needs), so that the
+    /// caller can add them again; until [`SplitRoller::end_replay`], only documents that were
+    /// in those splits are added. Blocking.
     fn restart_current(&mut self) -> Result<Vec<(usize, u64)>> {
-        if let Some(builder) = self.current.take() {
-            self.current = Some(builder.restart(
+        let mut replaying = BTreeMap::new();
+        let mut from: BTreeMap<usize, u64> = BTreeMap::new();
+        for (partition, split) in std::mem::take(&mut self.current) {
+            for &(position, start) in &split.sources {
+                let first = from.entry(position).or_insert(start);
+                *first = (*first).min(start);
+            }
+            replaying.insert(partition, split.sources);
+            let builder = split.builder.restart(
                 &self.doc_mapper,
                 self.heap_size_bytes,
                 self.temp_root.as_deref(),
-            )?);
+            )?;
+            self.current.insert(
+                partition,
+                PartitionSplit {
+                    builder,
+                    sources: Vec::new(),
+                },
+            );
         }
-        Ok(std::mem::take(&mut self.current_sources))
+        self.replaying = Some(replaying);
+        Ok(from.into_iter().collect())
+    }
+
+    /// Ends a rebuild: documents go where they belong again.
+    fn end_replay(&mut self) {
+        self.replaying = None;
     }
 
     fn current_split_id(&self) -> Option<String> {
-        self.current
-            .as_ref()
-            .map(|builder| builder.split_id().to_string())
-            .or_else(|| {
-                self.finished
-                    .last()
-                    .map(|split| split.metadata.split_id.clone())
-            })
+        self.last_split_id.clone()
     }
 
     fn finish(mut self) -> Result<Vec<BuiltSplit>> {
-        if let Some(builder) = self.current.take()
-            && builder.num_docs() > 0
-        {
-            self.finished.push(builder.finish()?);
+        for (_, split) in std::mem::take(&mut self.current) {
+            if split.builder.num_docs() > 0 {
+                self.finished.push(split.builder.finish()?);
+            }
         }
         Ok(self.finished)
     }
@@ -693,6 +755,8 @@ impl Indexer {
         let (roller, verified) = target
             .index(roller, reader, 0..corrupt.decompressed_offset)
             .await?;
+        let mut roller = roller;
+        roller.end_replay();
         let mut verified = verified?;
         let dropped = decoded_docs.saturating_sub(verified.num_docs);
         let message = format!(
@@ -985,7 +1049,7 @@ fn add_frame(
     match parse_record(doc_mapper, &bytes) {
         Ok(parsed) => {
             let size = bytes.len() as u64;
-            roller.add(parsed.doc, parsed.timestamp_nanos, size, offset, unverified)?;
+            roller.add(parsed, size, offset, unverified)?;
             stats.num_docs += 1;
         }
         Err(rejection) => {

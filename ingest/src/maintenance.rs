@@ -492,6 +492,8 @@ fn merged_metadata(inputs: &[SplitMetadata], bundle: BundleInfo) -> SplitMetadat
         split_id: SplitMetadata::new_split_id(),
         state: SplitState::Staged,
         tags,
+        // Inputs share one partition: the merge policy groups by it.
+        partition_id: inputs.first().map_or(0, |split| split.partition_id),
         num_docs: inputs.iter().map(|split| split.num_docs).sum(),
         uncompressed_docs_size_bytes: inputs
             .iter()

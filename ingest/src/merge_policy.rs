@@ -79,11 +79,17 @@ impl MergePolicy {
 
     /// The merges to run now: disjoint groups of published, immature splits.
     pub fn operations(&self, splits: &[SplitMetadata], now_secs: i64) -> Vec<Vec<SplitMetadata>> {
-        let mut by_mapping_and_level: BTreeMap<(&str, u32), Vec<&SplitMetadata>> = BTreeMap::new();
+        // Splits merge only with splits of the same mapping, partition and level.
+        let mut by_mapping_and_level: BTreeMap<(&str, u64, u32), Vec<&SplitMetadata>> =
+            BTreeMap::new();
         for split in splits {
             if split.state == SplitState::Published && !self.is_mature(split, now_secs) {
                 by_mapping_and_level
-                    .entry((split.doc_mapping_uid.as_str(), self.level(split.num_docs)))
+                    .entry((
+                        split.doc_mapping_uid.as_str(),
+                        split.partition_id,
+                        self.level(split.num_docs),
+                    ))
                     .or_default()
                     .push(split);
             }
@@ -164,6 +170,7 @@ mod tests {
             update_timestamp: created,
             publish_timestamp: Some(created),
             tags: None,
+            partition_id: 0,
         }
     }
 
@@ -203,6 +210,12 @@ mod tests {
         splits[4].doc_mapping_uid = "other".to_string();
         assert!(policy.operations(&splits, 1_000).is_empty());
         splits[4].doc_mapping_uid = "m".to_string();
+        splits[4].partition_id = 7;
+        assert!(
+            policy.operations(&splits, 1_000).is_empty(),
+            "partitions never mix"
+        );
+        splits[4].partition_id = 0;
         splits[5].state = SplitState::MarkedForDeletion;
         assert!(policy.operations(&splits, 1_000).is_empty());
         splits[5].state = SplitState::Published;

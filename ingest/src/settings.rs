@@ -201,7 +201,7 @@ mod tests {
         let cases: [(&[(&str, &str)], &str); 5] = [
             (
                 &[
-                    ("HYDRANT_INDEX_URI", "s3://b"),
+                    ("HYDRANT_INDEX_URI", "s3://index-bucket"),
                     ("HYDRANT_MAX_RECEIVE_COUNT", "0"),
                 ],
                 "HYDRANT_MAX_RECEIVE_COUNT",
@@ -210,14 +210,14 @@ mod tests {
             (&[("HYDRANT_INDEX_URI", "ftp://x")], "HYDRANT_INDEX_URI"),
             (
                 &[
-                    ("HYDRANT_INDEX_URI", "s3://b"),
+                    ("HYDRANT_INDEX_URI", "s3://index-bucket"),
                     ("HYDRANT_PREFIX_RULES", "nonsense"),
                 ],
                 "HYDRANT_PREFIX_RULES",
             ),
             (
                 &[
-                    ("HYDRANT_INDEX_URI", "s3://b"),
+                    ("HYDRANT_INDEX_URI", "s3://index-bucket"),
                     ("HYDRANT_CHECKPOINT_RETENTION", "1 day"),
                 ],
                 "longer than the 14 days",

@@ -33,6 +33,7 @@ pub struct SplitBuilder {
     tag_fields: Vec<(String, Field)>,
     tags: SplitTags,
     doc_mapping_uid: String,
+    partition_id: u64,
 }
 
 /// A finished split: its bundle on local disk and its metadata (state `Staged`).
@@ -49,6 +50,17 @@ impl SplitBuilder {
     pub fn new(
         doc_mapper: &DocMapper,
         doc_mapping_uid: &str,
+        heap_size_bytes: u64,
+        temp_root: Option<&std::path::Path>,
+    ) -> Result<Self> {
+        Self::for_partition(doc_mapper, doc_mapping_uid, 0, heap_size_bytes, temp_root)
+    }
+
+    /// [`SplitBuilder::new`] for the documents of one partition.
+    pub fn for_partition(
+        doc_mapper: &DocMapper,
+        doc_mapping_uid: &str,
+        partition_id: u64,
         heap_size_bytes: u64,
         temp_root: Option<&std::path::Path>,
     ) -> Result<Self> {
@@ -99,6 +111,7 @@ impl SplitBuilder {
                 .collect(),
             tags: SplitTags::default(),
             doc_mapping_uid: doc_mapping_uid.to_string(),
+            partition_id,
         })
     }
 
@@ -109,9 +122,10 @@ impl SplitBuilder {
         heap_size_bytes: u64,
         temp_root: Option<&std::path::Path>,
     ) -> Result<Self> {
-        let mut restarted = SplitBuilder::new(
+        let mut restarted = SplitBuilder::for_partition(
             doc_mapper,
             &self.doc_mapping_uid,
+            self.partition_id,
             heap_size_bytes,
             temp_root,
         )?;
@@ -188,6 +202,7 @@ impl SplitBuilder {
             uncompressed_docs_size_bytes: self.uncompressed_docs_size_bytes,
             time_range: self.time_range,
             tags: (!self.tag_fields.is_empty()).then(|| self.tags.finish()),
+            partition_id: self.partition_id,
             split_size_bytes: bundle.split_size_bytes,
             footer_offsets: bundle.footer_offsets,
             doc_mapping_uid: self.doc_mapping_uid,

@@ -149,6 +149,14 @@ pub struct DocMapping {
     /// returned with the document), as Quickwit does.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub store_document_size: bool,
+    /// Routes each document to a partition, and each split holds one: Quickwit's routing
+    /// expression (`tenant_id`, `hash_mod(app, 8)`; see [`crate::partition`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_key: Option<String>,
+    /// Most partitions one indexing run makes; documents of further ones share one extra
+    /// partition [default: 200].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_num_partitions: Option<std::num::NonZeroU32>,
     /// Tokenizers of this index's own, which fields name like the built-in ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tokenizers: Vec<TokenizerDefinition>,

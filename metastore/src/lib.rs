@@ -7,6 +7,7 @@
 //! - [`doc_mapper`]: the config turned into a tantivy schema, records into documents and
 //!   stored documents back into hits (`datetime` parses and renders its datetimes);
 //! - [`split`] and [`split_bundle`]: what a split is, and its one-file format;
+//!   [`partition`]: the partition key that routes documents into splits;
 //! - [`metastore`]: the index documents on storage and their compare-and-swap commits
 //!   ([`Metastore`], [`IndexMetadata`]);
 //! - [`scratch`] and [`clock`]: temporary files named by process, and time that tests set.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod index_config;
 pub mod index_template;
 pub mod metastore;
+pub mod partition;
 pub mod scratch;
 pub mod split;
 pub mod split_bundle;

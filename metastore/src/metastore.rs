@@ -919,6 +919,7 @@ doc_mapping: {mode: dynamic}
             update_timestamp: 0,
             publish_timestamp: None,
             tags: None,
+            partition_id: 0,
         }
     }
 

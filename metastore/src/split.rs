@@ -83,6 +83,14 @@ pub struct SplitMetadata {
     /// a split from before tags), so never pruned by them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeSet<String>>,
+    /// The one partition of the split's documents (`doc_mapping.partition_key`; 0 without a
+    /// key). Only splits of one partition merge.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub partition_id: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl SplitMetadata {
@@ -219,6 +227,7 @@ mod tests {
             update_timestamp: 0,
             publish_timestamp: None,
             tags: None,
+            partition_id: 0,
         }
     }
 

@@ -34,6 +34,10 @@ impl DocMapper {
         record: Map<String, Value>,
         size_bytes: usize,
     ) -> Result<ParsedDoc, DocRejection> {
+        let partition_id = self
+            .partition_key
+            .as_ref()
+            .map_or(0, |key| key.partition_of(&record));
         let mut doc = TantivyDocument::new();
         if let Some(field) = self.doc_length_field {
             doc.add_u64(field, size_bytes as u64);
@@ -78,6 +82,7 @@ impl DocMapper {
         Ok(ParsedDoc {
             doc,
             timestamp_nanos,
+            partition_id,
         })
     }
 

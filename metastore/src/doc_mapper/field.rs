@@ -72,6 +72,8 @@ pub struct ParsedDoc {
     pub doc: TantivyDocument,
     /// Value of the timestamp field, in nanoseconds since the epoch.
     pub timestamp_nanos: Option<i64>,
+    /// The document's partition (`doc_mapping.partition_key`); 0 without a key.
+    pub partition_id: u64,
 }
 
 /// A mapped leaf field (objects are flattened: `resource.service`).

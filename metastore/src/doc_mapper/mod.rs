@@ -103,6 +103,8 @@ pub struct DocMapper {
     doc_length_field: Option<Field>,
     default_search_fields: Vec<String>,
     concatenations: Concatenations,
+    partition_key: Option<crate::partition::PartitionKey>,
+    max_num_partitions: u32,
     /// Fields whose values each split lists (`doc_mapping.tag_fields`), by index.
     tag_fields: Vec<usize>,
     doc_mapping_uid: String,
@@ -174,6 +176,16 @@ impl DocMapper {
     /// query pinning one skips the splits without it.
     pub fn tag_fields(&self) -> impl Iterator<Item = &MappedField> {
         self.tag_fields.iter().map(|&index| &self.fields[index])
+    }
+
+    /// The partition key (`doc_mapping.partition_key`), if the index has one.
+    pub fn partition_key(&self) -> Option<&crate::partition::PartitionKey> {
+        self.partition_key.as_ref()
+    }
+
+    /// Most partitions one indexing run makes (`doc_mapping.max_num_partitions`).
+    pub fn max_num_partitions(&self) -> u32 {
+        self.max_num_partitions
     }
 
     /// Whether `field` is a `concatenate` field (a text field no record writes directly).

@@ -22,6 +22,7 @@ use crate::index_config::{
     FieldType, IndexConfig, IndexRecord, JsonOptions, Mode, NumericOptions, NumericOutputFormat,
     TextOptions,
 };
+use crate::partition::{DEFAULT_MAX_NUM_PARTITIONS, PartitionKey};
 
 impl DocMapper {
     /// Builds the schema and validates everything that references a field.
@@ -56,7 +57,17 @@ impl DocMapper {
             .then(|| builder.add_doc_length_field())
             .transpose()?;
         let timestamp_field = builder.timestamp_field_index()?;
+        let partition_key = doc_mapping
+            .partition_key
+            .as_deref()
+            .map(PartitionKey::parse)
+            .transpose()
+            .map_err(Error::InvalidConfig)?;
         let mut mapper = DocMapper {
+            partition_key,
+            max_num_partitions: doc_mapping
+                .max_num_partitions
+                .map_or(DEFAULT_MAX_NUM_PARTITIONS, std::num::NonZeroU32::get),
             concatenations: builder.concatenations,
             schema: builder.schema_builder.build(),
             fields: builder.fields,

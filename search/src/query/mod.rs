@@ -14,4 +14,4 @@ pub use parser::{
     DefaultOperator, MAX_QUERY_CLAUSES, MAX_QUERY_DEPTH, QueryParseError, parse_query,
     parse_query_with,
 };
-pub use tags::TagFilter;
+pub use tags::{TagFilter, pinned_partition};

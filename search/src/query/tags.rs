@@ -29,9 +29,10 @@
 //! assert!(filter.may_match(None));
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hydrant_metastore::doc_mapper::{DocMapper, FieldKind};
+use hydrant_metastore::partition::canonical_value;
 
 use super::QueryAst;
 
@@ -158,6 +159,68 @@ impl TagFilter {
             TagFilter::AnyOf(clauses) => clauses.iter().any(|clause| clause.holds(tags)),
         }
     }
+}
+
+/// The partition every match of `ast` is in, when the query requires an exact value for
+/// each field of the doc mapping's partition key (`tenant:acme AND body:x`, with `tenant` a
+/// raw text or numeric field); `None` when it does not pin them all.
+pub fn pinned_partition(ast: &QueryAst, doc_mapper: &DocMapper) -> Option<u64> {
+    let key = doc_mapper.partition_key()?;
+    let fields = key.fields();
+    let mut values = BTreeMap::new();
+    let mut pending = vec![ast];
+    while let Some(ast) = pending.pop() {
+        let (field, value) = match ast {
+            QueryAst::And(clauses) => {
+                pending.extend(clauses);
+                continue;
+            }
+            QueryAst::Bool { must, .. } => {
+                pending.extend(must);
+                continue;
+            }
+            QueryAst::Term {
+                field: Some(field),
+                value,
+                ..
+            }
+            | QueryAst::ExactTerm { field, value, .. }
+            | QueryAst::Phrase {
+                field: Some(field),
+                text: value,
+                ..
+            } => (field, value),
+            _ => continue,
+        };
+        if !fields.contains(&field.as_str()) {
+            continue;
+        }
+        if let Some(value) = exact_value(doc_mapper, field, value) {
+            values.insert(field.clone(), value);
+        }
+    }
+    key.partition_of_values(&values)
+}
+
+/// `value` as the partition key hashes the field's values, for fields whose query value
+/// is the stored value exactly: raw text, numbers and booleans.
+fn exact_value(doc_mapper: &DocMapper, field: &str, value: &str) -> Option<String> {
+    let mapped = doc_mapper
+        .fields()
+        .iter()
+        .find(|mapped| mapped.path == field)?;
+    let value = value.trim();
+    let json = match &mapped.kind {
+        FieldKind::Text { tokenizer, .. } if tokenizer == "raw" => {
+            return Some(value.to_string());
+        }
+        FieldKind::U64 { .. } => serde_json::Value::from(value.parse::<u64>().ok()?),
+        FieldKind::I64 { .. } => serde_json::Value::from(value.parse::<i64>().ok()?),
+        FieldKind::F64 { .. } => serde_json::Number::from_f64(value.parse::<f64>().ok()?)?.into(),
+        FieldKind::Bool { .. } => serde_json::Value::from(value.parse::<bool>().ok()?),
+        _ => return None,
+    };
+    Some(canonical_value(&json))
 }
 
 /// The tag `field:value` names, with numbers in the form the split lists them (`tag:01` is

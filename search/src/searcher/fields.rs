@@ -80,7 +80,7 @@ impl SearchService {
         let metadata = self.metastores.get(index_id).await?;
         let doc_mapper = self.doc_mappers.get(&metadata)?;
         let compiled = CompiledRequest::compile(index_id, doc_mapper, &search)?;
-        let (splits, _) = splits_to_search(&metadata, &search, &compiled.tags);
+        let (splits, _) = splits_to_search(&metadata, &search, &compiled);
         let stats = Arc::new(FetchStats::default());
         let lookups: Vec<_> = splits
             .iter()

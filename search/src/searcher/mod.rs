@@ -197,7 +197,7 @@ impl SearchService {
         let doc_mapper = self.doc_mappers.get(&metadata)?;
         let compiled = CompiledRequest::compile(index_id, doc_mapper, request)?;
         let (splits, splits_total) = match split_ids {
-            None => plan::splits_to_search(&metadata, request, &compiled.tags),
+            None => plan::splits_to_search(&metadata, request, &compiled),
             Some(split_ids) => match plan::named_splits(&metadata, request, split_ids) {
                 Ok(found) => found,
                 // The cached document may predate the scroll's splits: read it again once.

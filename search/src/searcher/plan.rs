@@ -6,6 +6,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use hydrant_metastore::doc_mapper::{DocMapper, FieldKind, ResolvedField};
+use hydrant_metastore::partition::OTHER_PARTITION_ID;
 use hydrant_metastore::{IndexMetadata, SplitFilter, SplitMetadata, SplitState};
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, RangeQuery};
@@ -13,7 +14,7 @@ use tantivy::{DateTime, Term};
 
 use super::leaf::LeafSplit;
 use crate::error::{Result, SearchError};
-use crate::query::{TagFilter, build_query, parse_query};
+use crate::query::{TagFilter, build_query, parse_query, pinned_partition};
 use crate::request::SearchRequest;
 use crate::sort::{SearchAfter, SortSpec};
 
@@ -32,6 +33,8 @@ pub(crate) struct CompiledRequest {
     pub fingerprint: String,
     /// What the query requires of a split's tags: splits without them are not searched.
     pub tags: TagFilter,
+    /// The one partition the query can match in, when it pins the partition key.
+    pub partition: Option<u64>,
 }
 
 impl CompiledRequest {
@@ -53,6 +56,7 @@ impl CompiledRequest {
         };
         let mut query = build_query(&ast, &doc_mapper, default_fields)?;
         let tags = TagFilter::new(&ast, &doc_mapper);
+        let partition = pinned_partition(&ast, &doc_mapper);
         if let Some(time_filter) = time_filter(&doc_mapper, request)? {
             query = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, query),
@@ -95,22 +99,29 @@ impl CompiledRequest {
             count_all: request.count_all,
             fingerprint: request.fingerprint(),
             tags,
+            partition,
         })
     }
 }
 
-/// The published splits `request` must search (time and tag pruning applied), newest first: a split's position is the
+/// The published splits `request` must search (time, tag and partition pruning applied),
+/// newest first: a split's position is the
 /// tie-break of document order, the same on every leaf. Returns them with the number of
 /// published splits before pruning.
 pub(crate) fn splits_to_search(
     metadata: &IndexMetadata,
     request: &SearchRequest,
-    tags: &TagFilter,
+    compiled: &CompiledRequest,
 ) -> (Vec<LeafSplit>, usize) {
     let filter = SplitFilter::published_in(request.start_timestamp, request.end_timestamp);
+    let in_partition = |split: &SplitMetadata| {
+        compiled.partition.is_none_or(|partition| {
+            split.partition_id == partition || split.partition_id == OTHER_PARTITION_ID
+        })
+    };
     let splits: Vec<&SplitMetadata> = metadata
         .splits_matching(&filter)
-        .filter(|split| tags.may_match(split.tags.as_ref()))
+        .filter(|split| compiled.tags.may_match(split.tags.as_ref()) && in_partition(split))
         .collect();
     (in_search_order(splits), metadata.published_splits().count())
 }

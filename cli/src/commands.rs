@@ -63,6 +63,17 @@ pub struct CreateIndexOptions {
 pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&options.index_config)
         .with_context(|| format!("cannot read {}", options.index_config.display()))?;
+    if text
+        .lines()
+        .any(|line| line.trim_start().starts_with("template_id"))
+    {
+        bail!(
+            "{} is an index template (it has a template_id): create it with `hydrant template \
+             create --template-config {}`",
+            options.index_config.display(),
+            options.index_config.display()
+        );
+    }
     let config = IndexConfig::from_yaml(&text)?;
     let metastore = options.storage.metastore(&resolver()?).await?;
     let metadata = metastore.create_index(config).await?;

@@ -22,6 +22,9 @@ enum Command {
     /// Create, fill, list, describe, delete or clear indexes.
     #[command(subcommand)]
     Index(operate::IndexCommand),
+    /// Create, list or delete index templates.
+    #[command(subcommand)]
+    Template(operate::TemplateCommand),
     /// List, describe or mark for deletion the splits of an index.
     #[command(subcommand)]
     Split(operate::SplitCommand),
@@ -83,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Local(options) => local::run(options).await,
             Command::Index(command) => operate::index_command(command).await,
+            Command::Template(command) => operate::template_command(command).await,
             Command::Split(command) => operate::split_command(command).await,
             Command::Errors(command) => operate::errors_command(command).await,
             Command::Search(options) => commands::search(options).await,

@@ -1,6 +1,6 @@
 //! The operator's commands end to end, as a person runs them: `hydrant index
-//! create|ingest|list|describe|delete|clear`, `split list|describe|mark-for-deletion`,
-//! `errors list` and `search` with its parameters, each checked in its `--json` form and its
+//! create|ingest|list|describe|delete|clear`, `template create|list|delete`, `split
+//! list|describe|mark-for-deletion`, `errors list` and `search` with its parameters, each checked in its `--json` form and its
 //! table, on local disk and on S3 (moto).
 
 mod common;
@@ -276,6 +276,44 @@ fn operate(env: &[(&'static str, String)], index_uri: &str, work: &Path) {
     ]);
     let listed = run_json(&["index", "list"]);
     assert_eq!(listed[0]["num_published_docs"], 3);
+
+    let template = work.join("template.yaml");
+    std::fs::write(
+        &template,
+        "template_id: tenants\nindex_id_patterns: [tenant-*]\npriority: 2\n\
+         doc_mapping:\n  field_mappings:\n    - {name: id, type: u64}\n",
+    )
+    .unwrap();
+    let refused = hydrant_command(
+        env,
+        &with(&[
+            "index",
+            "create",
+            "--index-config",
+            template.to_str().unwrap(),
+        ])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    )
+    .output()
+    .unwrap();
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("hydrant template create"));
+    let created = run(&[
+        "template",
+        "create",
+        "--template-config",
+        template.to_str().unwrap(),
+    ]);
+    assert!(
+        created.contains("Created index template `tenants`"),
+        "{created}"
+    );
+    let templates = run_json(&["template", "list"]);
+    assert_eq!(templates[0]["template_id"], "tenants");
+    assert_eq!(templates[0]["priority"], 2);
+    run(&["template", "delete", "--template", "tenants"]);
+    assert_eq!(run_json(&["template", "list"]), json!([]));
 
     let dry_run = run_json(&["index", "delete", "--index", "orders", "--dry-run"]);
     let files: Vec<&str> = dry_run

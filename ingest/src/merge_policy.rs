@@ -1,4 +1,5 @@
-//! Which splits to merge: a stable log-structured policy.
+//! Which splits to merge: a stable log-structured policy, or a bounded number of merges per
+//! document (`limit_merge`).
 //!
 //! Firehose delivers many small objects, so indexing makes many small splits; a searcher pays
 //! per split. Splits are grouped in *levels* by size: level 0 holds splits of fewer than
@@ -8,6 +9,10 @@
 //! in time order so that merged splits keep tight time ranges for pruning. Splits merge only
 //! with splits of the same doc mapping. A split is *mature*, and never merged again, once it
 //! holds `split_num_docs_target` documents or is older than the maturation period.
+//!
+//! With `limit_merge`, a split's level is the number of merges it went through, and a split
+//! that went through `max_merge_ops` is mature: each document is rewritten at most that many
+//! times.
 //!
 //! Merging stops when no level holds `merge_factor` immature splits: that is the invariant
 //! maintenance leaves behind.
@@ -20,14 +25,24 @@ use hydrant_metastore::{SplitMetadata, SplitState};
 
 use crate::error::{IngestError, Result};
 
-/// The stable log merge policy of an index.
+/// The merge policy of an index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MergePolicy {
     pub merge_factor: usize,
     pub max_merge_factor: usize,
-    pub min_level_num_docs: u64,
+    pub levels: Levels,
     pub maturation_period: Duration,
     pub split_num_docs_target: u64,
+}
+
+/// What a split's level is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Levels {
+    /// By size: splits under `min_level_num_docs` documents, then each `merge_factor` times
+    /// more (`stable_log`).
+    BySize { min_level_num_docs: u64 },
+    /// By merges gone through, up to `max_merge_ops` (`limit_merge`).
+    ByMergeOps { max_merge_ops: u32 },
 }
 
 impl MergePolicy {
@@ -40,37 +55,78 @@ impl MergePolicy {
                 max_merge_factor,
                 min_level_num_docs,
                 maturation_period,
-            } => {
-                if *merge_factor < 2 || max_merge_factor < merge_factor {
-                    return Err(IngestError::Config(format!(
-                        "merge policy: need 2 <= merge_factor <= max_merge_factor, got {merge_factor} and {max_merge_factor}"
-                    )));
-                }
-                let maturation_period = parse_duration(maturation_period).map_err(|message| {
-                    IngestError::Config(format!("merge policy maturation_period: {message}"))
-                })?;
-                Ok(Some(MergePolicy {
-                    merge_factor: *merge_factor,
-                    max_merge_factor: *max_merge_factor,
+            } => Self::checked(
+                *merge_factor,
+                *max_merge_factor,
+                Levels::BySize {
                     min_level_num_docs: (*min_level_num_docs).max(1),
-                    maturation_period,
-                    split_num_docs_target: settings.split_num_docs_target,
-                }))
-            }
+                },
+                maturation_period,
+                settings,
+            )
+            .map(Some),
+            MergePolicyConfig::LimitMerge {
+                merge_factor,
+                max_merge_factor,
+                max_merge_ops,
+                maturation_period,
+            } => Self::checked(
+                *merge_factor,
+                *max_merge_factor,
+                Levels::ByMergeOps {
+                    max_merge_ops: *max_merge_ops,
+                },
+                maturation_period,
+                settings,
+            )
+            .map(Some),
         }
+    }
+
+    fn checked(
+        merge_factor: usize,
+        max_merge_factor: usize,
+        levels: Levels,
+        maturation_period: &str,
+        settings: &IndexingSettings,
+    ) -> Result<Self> {
+        if merge_factor < 2 || max_merge_factor < merge_factor {
+            return Err(IngestError::Config(format!(
+                "merge policy: need 2 <= merge_factor <= max_merge_factor, got {merge_factor} and {max_merge_factor}"
+            )));
+        }
+        let maturation_period = parse_duration(maturation_period).map_err(|message| {
+            IngestError::Config(format!("merge policy maturation_period: {message}"))
+        })?;
+        Ok(MergePolicy {
+            merge_factor,
+            max_merge_factor,
+            levels,
+            maturation_period,
+            split_num_docs_target: settings.split_num_docs_target,
+        })
     }
 
     /// Whether a split is done merging.
     pub fn is_mature(&self, split: &SplitMetadata, now_secs: i64) -> bool {
-        split.num_docs >= self.split_num_docs_target
+        let merged_enough = match self.levels {
+            Levels::ByMergeOps { max_merge_ops } => split.num_merge_ops >= max_merge_ops,
+            Levels::BySize { .. } => false,
+        };
+        merged_enough
+            || split.num_docs >= self.split_num_docs_target
             || split.create_timestamp + self.maturation_period.as_secs() as i64 <= now_secs
     }
 
-    /// The level of a split of `num_docs` documents.
-    pub fn level(&self, num_docs: u64) -> u32 {
+    /// The level of a split.
+    pub fn level(&self, split: &SplitMetadata) -> u32 {
+        let min_level_num_docs = match self.levels {
+            Levels::ByMergeOps { .. } => return split.num_merge_ops,
+            Levels::BySize { min_level_num_docs } => min_level_num_docs,
+        };
         let mut level = 0;
-        let mut bound = self.min_level_num_docs;
-        while num_docs >= bound {
+        let mut bound = min_level_num_docs;
+        while split.num_docs >= bound {
             level += 1;
             bound = bound.saturating_mul(self.merge_factor as u64);
         }
@@ -88,7 +144,7 @@ impl MergePolicy {
                     .entry((
                         split.doc_mapping_uid.as_str(),
                         split.partition_id,
-                        self.level(split.num_docs),
+                        self.level(split),
                     ))
                     .or_default()
                     .push(split);
@@ -146,7 +202,9 @@ mod tests {
         MergePolicy {
             merge_factor: 10,
             max_merge_factor: 12,
-            min_level_num_docs: 100_000,
+            levels: Levels::BySize {
+                min_level_num_docs: 100_000,
+            },
             maturation_period: Duration::from_secs(48 * 3600),
             split_num_docs_target: 10_000_000,
         }
@@ -177,11 +235,37 @@ mod tests {
     #[test]
     fn levels_grow_by_the_merge_factor() {
         let policy = policy();
-        assert_eq!(policy.level(1), 0);
-        assert_eq!(policy.level(99_999), 0);
-        assert_eq!(policy.level(100_000), 1);
-        assert_eq!(policy.level(999_999), 1);
-        assert_eq!(policy.level(1_000_000), 2);
+        let level = |num_docs| policy.level(&split(0, num_docs, 0));
+        assert_eq!(level(1), 0);
+        assert_eq!(level(99_999), 0);
+        assert_eq!(level(100_000), 1);
+        assert_eq!(level(999_999), 1);
+        assert_eq!(level(1_000_000), 2);
+    }
+
+    #[test]
+    fn limit_merge_levels_are_merges_gone_through() {
+        let policy = MergePolicy {
+            levels: Levels::ByMergeOps { max_merge_ops: 2 },
+            ..policy()
+        };
+        let mut splits: Vec<SplitMetadata> = (0..10).map(|id| split(id, 100, 1_000)).collect();
+        assert_eq!(policy.operations(&splits, 1_000).len(), 1);
+        // Splits of different sizes but the same merge count merge together.
+        splits[0].num_docs = 500_000;
+        assert_eq!(policy.operations(&splits, 1_000).len(), 1);
+        splits[0].num_merge_ops = 1;
+        assert!(
+            policy.operations(&splits, 1_000).is_empty(),
+            "levels differ"
+        );
+        for split in &mut splits {
+            split.num_merge_ops = 2;
+        }
+        assert!(
+            policy.operations(&splits, 1_000).is_empty(),
+            "merged max_merge_ops times: mature"
+        );
     }
 
     #[test]

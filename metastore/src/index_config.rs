@@ -42,6 +42,10 @@ pub struct IndexConfig {
     /// storage, so this is accepted for compatibility and not used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index_uri: Option<String>,
+    /// Quickwit's ingest API shard settings (`min_shards`). Hydrant ingests what Firehose
+    /// lands, with no shards, so these are accepted for compatibility and not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingest_settings: Option<serde_json::Value>,
     pub doc_mapping: DocMapping,
     #[serde(default)]
     pub indexing_settings: IndexingSettings,
@@ -725,7 +729,8 @@ fn deserialize_byte_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u
     }
 }
 
-/// Parses `"512MB"`, `"2 GiB"`, `"1000"` into bytes.
+/// Parses `"512MB"`, `"2 GiB"`, `"3G"`, `"1000"` into bytes (a bare `K`, `M`, `G` or `T` is
+/// decimal, as Quickwit reads it).
 pub fn parse_byte_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let digits_end = text
@@ -737,15 +742,21 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("invalid byte size `{text}`"))?;
     let multiplier: u64 = match text[digits_end..].trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
-        "kb" => 1_000,
-        "kib" => 1 << 10,
-        "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
+        "k" | "kb" => 1_000,
+        "ki" | "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mi" | "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gi" | "gib" => 1 << 30,
+        "t" | "tb" => 1_000_000_000_000,
+        "ti" | "tib" => 1 << 40,
         _ => return Err(format!("invalid byte size unit in `{text}`")),
     };
-    Ok((number * multiplier as f64) as u64)
+    let bytes = number * multiplier as f64;
+    if !(bytes.is_finite() && bytes < u64::MAX as f64) {
+        return Err(format!("byte size `{text}` is too large"));
+    }
+    Ok(bytes as u64)
 }
 
 /// The merge policy (merges are run by the indexer; see the ingest crate).
@@ -753,6 +764,7 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MergePolicyConfig {
     /// Merge splits of similar size and close time span (Quickwit's default).
+    #[serde(alias = "default")]
     StableLog {
         #[serde(default = "default_merge_factor")]
         merge_factor: usize,
@@ -764,8 +776,25 @@ pub enum MergePolicyConfig {
         #[serde(default = "default_maturation_period")]
         maturation_period: String,
     },
+    /// Merge `merge_factor` splits that went through the same number of merges, until each
+    /// document went through `max_merge_ops` (Quickwit's `limit_merge`: a bounded write
+    /// amplification).
+    LimitMerge {
+        #[serde(default = "default_merge_factor")]
+        merge_factor: usize,
+        #[serde(default = "default_max_merge_factor")]
+        max_merge_factor: usize,
+        #[serde(default = "default_max_merge_ops")]
+        max_merge_ops: u32,
+        #[serde(default = "default_maturation_period")]
+        maturation_period: String,
+    },
     /// Never merge.
     NoMerge,
+}
+
+fn default_max_merge_ops() -> u32 {
+    4
 }
 
 fn default_merge_factor() -> usize {
@@ -1016,5 +1045,7 @@ retention:
         assert_eq!(parse_byte_size("2GiB").unwrap(), 2 << 30);
         assert_eq!(parse_byte_size("512 MB").unwrap(), 512_000_000);
         assert_eq!(parse_byte_size("1000").unwrap(), 1000);
+        assert_eq!(parse_byte_size("3G").unwrap(), 3_000_000_000);
+        assert!(parse_byte_size("1e30 TB").is_err());
     }
 }

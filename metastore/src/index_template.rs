@@ -128,6 +128,7 @@ impl IndexTemplate {
             version: self.version.clone(),
             index_id: index_id.to_string(),
             index_uri: None,
+            ingest_settings: None,
             doc_mapping: self.doc_mapping.clone(),
             indexing_settings: self.indexing_settings.clone(),
             search_settings: self.search_settings.clone(),

@@ -237,3 +237,75 @@ doc_mapping:
         .collect();
     assert_eq!(sizes, [r#"{"id":1,"name":"Fritz"}"#.len() as u64]);
 }
+
+/// One config with every feature of Quickwit's configs that Hydrant had to learn: concatenate
+/// fields, `store_document_size`, `fast` on an object, `partition_key`, custom tokenizers
+/// (regex, ngram, simple, with filters), the `raw_lowercase` and `chinese_compatible`
+/// tokenizers, tag fields, default search fields, `limit_merge`, a `3G` heap and
+/// `ingest_settings`.
+#[test]
+fn a_config_with_every_quickwit_feature_loads_and_maps() {
+    let mapper = mapper(
+        r#"
+version: 0.8
+index_id: everything
+doc_mapping:
+  mode: dynamic
+  store_document_size: true
+  partition_key: tenant,hash_mod(service, 8)
+  max_num_partitions: 100
+  tokenizers:
+    - {name: service_regex, type: regex, pattern: "\\w*"}
+    - {name: trigrams, type: ngram, min_gram: 3, max_gram: 3, filters: [lower_caser]}
+    - {name: folded, type: simple, filters: [remove_long, lower_caser, ascii_folding]}
+  field_mappings:
+    - {name: ts, type: datetime, fast: true}
+    - {name: tenant, type: text, tokenizer: raw}
+    - {name: service, type: text, tokenizer: service_regex}
+    - {name: title, type: text, tokenizer: trigrams}
+    - {name: body, type: text, tokenizer: folded, record: position}
+    - {name: level, type: text, tokenizer: raw_lowercase}
+    - {name: chinese, type: text, tokenizer: chinese_compatible, record: position}
+    - name: resource
+      type: object
+      fast: true
+      field_mappings:
+        - {name: host, type: text, tokenizer: raw, fast: true}
+    - name: all_text
+      type: concatenate
+      concatenate_fields: [title, body, level]
+      include_dynamic_fields: true
+  tag_fields: [tenant]
+  timestamp_field: ts
+search_settings:
+  default_search_fields: [all_text]
+indexing_settings:
+  merge_policy: {type: limit_merge, merge_factor: 10, max_merge_ops: 3, maturation_period: 48 hours}
+  resources: {heap_size: 3G}
+ingest_settings:
+  min_shards: 12
+"#,
+    );
+    assert!(mapper.partition_key().is_some());
+    assert_eq!(mapper.max_num_partitions(), 100);
+    assert_eq!(
+        mapper
+            .tag_fields()
+            .map(|field| field.path.as_str())
+            .collect::<Vec<_>>(),
+        ["tenant"]
+    );
+    let record = json!({
+        "ts": 1_700_000_000, "tenant": "acme", "service": "api", "title": "Crème",
+        "body": "Brûlée", "level": "ERROR", "chinese": "你好", "resource": {"host": "h1"},
+        "extra": "unmapped",
+    });
+    let parsed = parse(&mapper, record.clone()).unwrap();
+    let same_partition = json!({"ts": 1_700_000_001, "tenant": "acme", "service": "api"});
+    assert_eq!(
+        parse(&mapper, same_partition).unwrap().partition_id,
+        parsed.partition_id
+    );
+    let all_text = mapper.resolve_field("all_text");
+    assert!(matches!(all_text, Some(ResolvedField::Mapped(field)) if mapper.is_concatenate(field)));
+}

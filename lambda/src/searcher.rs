@@ -181,7 +181,8 @@ async fn handle_direct(service: &SearchService, event: Value) -> Value {
 }
 
 /// A direct invocation that names its route: method, path, query string and body, as an
-/// HTTP request would carry them (the body as JSON, or as a string for NDJSON).
+/// HTTP request would carry them (the body as JSON, or as a string for NDJSON). The answer's
+/// body is JSON, a string (CSV), or `body_base64` (binary).
 async fn handle_direct_route(service: &SearchService, fields: Map<String, Value>) -> Value {
     let text = |key: &str| fields.get(key).and_then(Value::as_str);
     let (Some(path), method) = (text("path"), text("method").unwrap_or("GET")) else {
@@ -206,8 +207,16 @@ async fn handle_direct_route(service: &SearchService, fields: Map<String, Value>
         let message = too_large_message(response.body.len());
         return json!({"status": 413, "body": {"message": message}});
     }
-    let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
-    json!({"status": response.status, "body": body})
+    // JSON bodies as JSON; an export's CSV as a string, its RowBinary base64-encoded.
+    if let Ok(body) = serde_json::from_slice::<Value>(&response.body) {
+        return json!({"status": response.status, "body": body});
+    }
+    match String::from_utf8(response.body) {
+        Ok(text) => json!({"status": response.status, "body": text}),
+        Err(binary) => {
+            json!({"status": response.status, "body_base64": BASE64.encode(binary.into_bytes())})
+        }
+    }
 }
 
 fn parse_http_event(kind: EventKind, event: Value) -> Result<EventRequest, String> {
@@ -358,11 +367,12 @@ fn http_envelope(kind: EventKind, response: HttpResponse, accept_encoding: Optio
             headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
             (response.status, BASE64.encode(compressed), true)
         }
-        None => (
-            response.status,
-            String::from_utf8(response.body).unwrap_or_default(),
-            false,
-        ),
+        // A binary body (an export's RowBinary) travels base64-encoded, as API Gateway
+        // expects binary bodies.
+        None => match String::from_utf8(response.body) {
+            Ok(text) => (response.status, text, false),
+            Err(binary) => (response.status, BASE64.encode(binary.into_bytes()), true),
+        },
     };
     if body.len() > MAX_RESPONSE_BYTES {
         headers.remove(CONTENT_ENCODING);
@@ -432,5 +442,23 @@ mod tests {
         let envelope = http_envelope(EventKind::HttpV2, response, None);
         assert_eq!(envelope["statusCode"], 413);
         assert!(envelope["body"].as_str().unwrap().contains("max_hits"));
+    }
+
+    #[test]
+    fn binary_bodies_travel_base64_with_their_content_type() {
+        let response = HttpResponse {
+            status: 200,
+            body: vec![0xff, 0, 1, 2],
+            headers: vec![("content-type", "application/octet-stream")],
+        };
+        for kind in [EventKind::ApiGatewayV1, EventKind::HttpV2] {
+            let envelope = http_envelope(kind, response.clone(), None);
+            assert_eq!(envelope["isBase64Encoded"], true);
+            assert_eq!(envelope["body"], BASE64.encode([0xff, 0, 1, 2]));
+            assert_eq!(
+                envelope["headers"]["content-type"],
+                "application/octet-stream"
+            );
+        }
     }
 }

@@ -34,6 +34,10 @@ pub enum SearchError {
     #[error("index storage unavailable: {0}")]
     StorageUnavailable(String),
 
+    /// The answer would be larger than a response can carry (an export past its bound).
+    #[error("response too large: {0}")]
+    ResponseTooLarge(String),
+
     /// A deployment setting is missing or invalid (the searcher does not start).
     #[error("{0}")]
     Config(String),
@@ -52,6 +56,7 @@ impl SearchError {
             SearchError::InvalidQuery(_)
             | SearchError::QueryDoesNotFit(_)
             | SearchError::InvalidRequest(_) => 400,
+            SearchError::ResponseTooLarge(_) => 413,
             SearchError::StorageUnavailable(_) => 503,
             SearchError::Config(_) | SearchError::Internal(_) => 500,
         }

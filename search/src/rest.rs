@@ -4,6 +4,8 @@
 //!
 //! Routes, as Quickwit has them:
 //! - `GET|POST /api/v1/{index_id}/search`, also over index patterns (`a,b`, `logs-*`)
+//! - `GET /api/v1/{index_id}/search/stream`: a fast field's values for every match
+//!   ([`crate::searcher::StreamRequest`])
 //! - `GET /api/v1/indexes[?index_id_patterns=...]`, `GET /api/v1/indexes/{index_id}`,
 //!   `GET /api/v1/templates[/{template_id}]`
 //! - `GET /health`
@@ -16,7 +18,7 @@ use serde_json::{Value, json};
 use crate::elastic;
 use crate::error::SearchError;
 use crate::request::{ResponseFormat, SearchRequest, SearchResponse};
-use crate::searcher::SearchService;
+use crate::searcher::{SearchService, StreamFormat, StreamRequest};
 
 /// Largest request body accepted.
 pub const MAX_REQUEST_BODY_BYTES: usize = 1 << 20;
@@ -30,12 +32,14 @@ pub struct HttpRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// A transport-independent HTTP response; the body is JSON.
+/// A transport-independent HTTP response; the body is JSON unless a `content-type` header
+/// says otherwise (an export's CSV or RowBinary).
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpResponse {
     pub status: u16,
     pub body: Vec<u8>,
-    /// Headers beside `content-type` and `content-length`, which every transport sets.
+    /// Headers beside `content-length`, which every transport sets, and `content-type`, which
+    /// transports set to JSON unless one is given here.
     pub headers: Vec<(&'static str, &'static str)>,
 }
 
@@ -65,6 +69,14 @@ impl HttpResponse {
             &json!({ "message": message.into() }),
             ResponseFormat::Json,
         )
+    }
+
+    /// The `content-type` the response sets, JSON by default.
+    pub fn content_type(&self) -> &'static str {
+        self.headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map_or("application/json; charset=utf-8", |(_, value)| value)
     }
 
     /// The same response with one more header.
@@ -180,6 +192,30 @@ pub async fn handle_request(service: &SearchService, request: HttpRequest<'_>) -
             }
         }
         (_, ["api", "v1", _, "search"]) => HttpResponse::error(405, "search takes GET or POST"),
+        ("GET", ["api", "v1", index_id, "search", "stream"]) => {
+            let stream = match StreamRequest::from_query_string(request.query_string.unwrap_or(""))
+            {
+                Ok(stream) => stream,
+                Err(error) => return HttpResponse::from_search_error(&error),
+            };
+            match service.search_stream(index_id, &stream).await {
+                Ok(body) => HttpResponse {
+                    status: 200,
+                    body,
+                    headers: vec![(
+                        "content-type",
+                        match stream.output_format {
+                            StreamFormat::Csv => "text/csv; charset=utf-8",
+                            StreamFormat::ClickHouseRowBinary => "application/octet-stream",
+                        },
+                    )],
+                },
+                Err(error) => HttpResponse::from_search_error(&error),
+            }
+        }
+        (_, ["api", "v1", _, "search", "stream"]) => {
+            HttpResponse::error(405, "search/stream takes GET")
+        }
         _ => HttpResponse::error(
             404,
             format!("no route for {} {}", request.method, request.path),

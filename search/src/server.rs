@@ -543,13 +543,16 @@ async fn write_response(
     keep_alive: bool,
 ) -> std::io::Result<()> {
     let mut head = format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\n",
+        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\n",
         response.status,
         reason_phrase(response.status),
+        response.content_type(),
         response.body.len(),
     );
     for (name, value) in &response.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        if !name.eq_ignore_ascii_case("content-type") {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
     }
     let connection = if keep_alive { "keep-alive" } else { "close" };
     head.push_str(&format!("connection: {connection}\r\n\r\n"));

@@ -20,6 +20,7 @@ pub mod leaf;
 mod merge;
 mod multi;
 mod plan;
+mod stream;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ pub use self::leaf::{FailedSplit, LeafSearchRequest, LeafSearchResponse, LeafSpl
 pub use self::multi::IndexesResponse;
 use self::plan::CompiledRequest;
 pub use self::plan::MAX_AGGREGATION_DEPTH;
+pub use self::stream::{MAX_STREAM_BYTES, StreamFormat, StreamRequest};
 use crate::cache::{
     ChunkCache, DocCache, DocMapperCache, FooterCache, LeafCache, METASTORE_TTL, MetastoreCache,
     OpenSplitCache,
@@ -70,6 +72,9 @@ pub struct SearcherConfig {
     pub split_concurrency: usize,
     /// How long a metastore document is trusted before revalidation.
     pub metastore_ttl: Duration,
+    /// Largest export (`search/stream`) body; past it the export fails with a 413. The
+    /// default fits a Lambda response once base64-encoded.
+    pub max_stream_bytes: usize,
 }
 
 impl Default for SearcherConfig {
@@ -82,6 +87,7 @@ impl Default for SearcherConfig {
             open_splits: 256,
             split_concurrency: 100,
             metastore_ttl: METASTORE_TTL,
+            max_stream_bytes: MAX_STREAM_BYTES,
         }
     }
 }
@@ -97,6 +103,7 @@ pub struct SearchService {
     docs: DocCache,
     searchers: OpenSplitCache,
     split_concurrency: usize,
+    max_stream_bytes: usize,
     field_lists: fields::FieldListCache,
     /// Read (or created) on first use: only scrolls need it.
     signing_key: tokio::sync::OnceCell<SigningKey>,
@@ -120,6 +127,7 @@ impl SearchService {
             docs: DocCache::with_capacity_bytes(config.doc_cache_bytes),
             searchers: OpenSplitCache::with_capacity(config.open_splits),
             split_concurrency: config.split_concurrency.max(1),
+            max_stream_bytes: config.max_stream_bytes,
             field_lists: fields::FieldListCache::new(fields::FIELD_LIST_CACHE_SPLITS),
             signing_key: tokio::sync::OnceCell::new(),
         }

@@ -15,7 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use common::{aws_env, eventbridge_body, fifo_queue, messages_left, stop};
+use common::{aws_env, fifo_queue, messages_left, stop};
+use hydrant_ingest::testing::eventbridge_body;
 use hydrant_metastore::index_config::IndexConfig;
 use hydrant_metastore::storage::{PutMode, SharedStorage, StorageResolver, StorageUri};
 use hydrant_metastore::testing::{moto_bucket, moto_endpoint, moto_s3_config};

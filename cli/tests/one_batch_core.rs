@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use common::{aws_env, eventbridge_body, fifo_queue, messages_left, stop};
+use common::{aws_env, fifo_queue, messages_left, stop};
 use hydrant_datagen::firehose::{Framing, encode_object};
 use hydrant_datagen::mock_sales::{MOCK_SALES_CONFIG, MockSales};
+use hydrant_ingest::testing::eventbridge_body;
 use hydrant_metastore::Metastore;
 use hydrant_metastore::storage::{
     LocalStorage, PutMode, SharedStorage, StorageResolver, StorageUri,

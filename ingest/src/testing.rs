@@ -183,3 +183,15 @@ impl LocalIndex {
             .num_published_docs()
     }
 }
+
+/// The body EventBridge puts on the stack's queue when `key` lands in `bucket` (an S3
+/// `Object Created` event), as the indexer receives it.
+pub fn eventbridge_body(bucket: &str, key: &str) -> String {
+    serde_json::json!({
+        "version": "0", "id": key, "detail-type": "Object Created", "source": "aws.s3",
+        "account": "123456789012", "time": "2026-12-01T10:00:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {"bucket": {"name": bucket}, "object": {"key": key}}
+    })
+    .to_string()
+}

@@ -1,6 +1,5 @@
 //! What the CLI's end-to-end tests share: the AWS environment that points a `hydrant` process
-//! at moto, FIFO queues and their depth, EventBridge notification bodies, a free loopback
-//! port, and stopping a child the way an operator does.
+//! at moto, FIFO queues and their depth, a free loopback port, and stopping a child the way an operator does.
 
 #![allow(dead_code)]
 
@@ -70,17 +69,6 @@ pub async fn messages_left(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> u64 {
     .iter()
     .map(|name| attributes[name].parse::<u64>().unwrap())
     .sum()
-}
-
-/// The body EventBridge puts on the queue when `key` lands in `bucket`.
-pub fn eventbridge_body(bucket: &str, key: &str) -> String {
-    serde_json::json!({
-        "version": "0", "id": key, "detail-type": "Object Created", "source": "aws.s3",
-        "account": "123456789012", "time": "2026-12-01T10:00:00Z", "region": "us-east-1",
-        "resources": [format!("arn:aws:s3:::{bucket}")],
-        "detail": {"bucket": {"name": bucket}, "object": {"key": key}}
-    })
-    .to_string()
 }
 
 /// Stops `child` with SIGTERM, waits at most 30 s, and checks it exited cleanly; returns its

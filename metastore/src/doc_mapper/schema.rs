@@ -31,6 +31,7 @@ impl DocMapper {
         let (tokenizers, tokenizer_names) = index_tokenizers(&doc_mapping.tokenizers)?;
         let mut builder = MapperBuilder {
             tokenizer_names,
+            dynamic_mode: doc_mapping.mode == Mode::Dynamic,
             schema_builder: Schema::builder(),
             fields: Vec::new(),
             field_index_by_path: HashMap::new(),
@@ -103,7 +104,13 @@ impl DocMapper {
         for name in &config.doc_mapping.tag_fields {
             self.check_tag_field(name)?;
         }
-        for name in &config.search_settings.default_search_fields {
+        let default_fields = &config.search_settings.default_search_fields;
+        for (position, name) in default_fields.iter().enumerate() {
+            if default_fields[..position].contains(name) {
+                return Err(Error::InvalidConfig(format!(
+                    "default search field `{name}` is listed twice"
+                )));
+            }
             let field = match self.resolve_field(name) {
                 Some(ResolvedField::Mapped(field)) => field,
                 Some(ResolvedField::JsonPath { field, .. }) => field,
@@ -170,6 +177,8 @@ pub(super) struct MapperBuilder {
     concatenations: Concatenations,
     /// Built-in and custom tokenizers fields may name.
     tokenizer_names: Vec<String>,
+    /// `mode: dynamic`: unmapped fields are kept (what concatenations may include).
+    dynamic_mode: bool,
 }
 
 impl MapperBuilder {
@@ -238,6 +247,12 @@ impl MapperBuilder {
         if !matches!(self.fields[index].kind, FieldKind::Datetime { .. }) {
             return Err(Error::InvalidConfig(format!(
                 "timestamp_field `{path}` must be of type datetime"
+            )));
+        }
+        // Time filters and the newest-first order read the column, as in Quickwit.
+        if !self.fields[index].kind.is_fast() {
+            return Err(Error::InvalidConfig(format!(
+                "timestamp_field `{path}` must be a fast field (fast: true)"
             )));
         }
         Ok(Some(index))
@@ -424,6 +439,12 @@ impl MapperBuilder {
                     .push(field);
             }
             if options.include_dynamic_fields {
+                if !self.dynamic_mode {
+                    return Err(Error::InvalidConfig(format!(
+                        "concatenate field `{path}` sets include_dynamic_fields, but the mode is \
+                         not dynamic: there are no dynamic fields"
+                    )));
+                }
                 self.concatenations.of_dynamic.push(field);
             }
             let index = self.fields.len();

@@ -309,3 +309,26 @@ ingest_settings:
     let all_text = mapper.resolve_field("all_text");
     assert!(matches!(all_text, Some(ResolvedField::Mapped(field)) if mapper.is_concatenate(field)));
 }
+
+/// Quickwit's other refusals: a timestamp field without a column, dynamic fields concatenated
+/// outside dynamic mode, a default search field listed twice.
+#[test]
+fn quickwit_refusals_name_the_problem() {
+    for (yaml, needle) in [
+        (
+            "index_id: a-index\ndoc_mapping:\n  field_mappings:\n    - {name: ts, type: datetime}\n  timestamp_field: ts\n",
+            "must be a fast field",
+        ),
+        (
+            "index_id: a-index\ndoc_mapping:\n  mode: strict\n  field_mappings:\n    - {name: a, type: text}\n    - {name: all, type: concatenate, concatenate_fields: [a], include_dynamic_fields: true}\n",
+            "not dynamic",
+        ),
+        (
+            "index_id: a-index\ndoc_mapping:\n  field_mappings:\n    - {name: a, type: text}\nsearch_settings:\n  default_search_fields: [a, a]\n",
+            "listed twice",
+        ),
+    ] {
+        let error = DocMapper::new(&IndexConfig::from_yaml(yaml).unwrap()).unwrap_err();
+        assert!(error.to_string().contains(needle), "{yaml}: {error}");
+    }
+}

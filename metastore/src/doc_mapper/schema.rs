@@ -249,12 +249,6 @@ impl MapperBuilder {
                 "timestamp_field `{path}` must be of type datetime"
             )));
         }
-        // Time filters and the newest-first order read the column, as in Quickwit.
-        if !self.fields[index].kind.is_fast() {
-            return Err(Error::InvalidConfig(format!(
-                "timestamp_field `{path}` must be a fast field (fast: true)"
-            )));
-        }
         Ok(Some(index))
     }
 

@@ -55,14 +55,13 @@ impl IndexStorageArgs {
 pub struct CreateIndexOptions {
     #[command(flatten)]
     storage: IndexStorageArgs,
-    /// The index config (YAML).
+    /// The index config: YAML, JSON, or TOML (by its `.toml` extension).
     #[arg(long)]
     index_config: PathBuf,
 }
 
 pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&options.index_config)
-        .with_context(|| format!("cannot read {}", options.index_config.display()))?;
+    let text = read_config(&options.index_config)?;
     if text
         .lines()
         .any(|line| line.trim_start().starts_with("template_id"))
@@ -83,6 +82,22 @@ pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
         options.storage.index_uri
     );
     Ok(())
+}
+
+/// A config file as YAML text (JSON is YAML): a `.toml` file is read as TOML and handed on as
+/// JSON, so that one parser, with its error messages, reads every format.
+pub(crate) fn read_config(path: &std::path::Path) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if path
+        .extension()
+        .is_some_and(|extension| extension == "toml")
+    {
+        let value: serde_json::Value = toml::from_str(&text)
+            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        return Ok(value.to_string());
+    }
+    Ok(text)
 }
 
 #[derive(Debug, clap::Args)]

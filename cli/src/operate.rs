@@ -164,7 +164,7 @@ impl IndexSummary {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum IndexCommand {
-    /// Create an index from a Quickwit-style config (YAML or JSON).
+    /// Create an index from a Quickwit-style config (YAML, JSON or TOML).
     Create(crate::commands::CreateIndexOptions),
     /// Index staging objects (s3://bucket/key or local files) now, as the indexer Lambda would.
     Ingest(crate::commands::IndexOptions),
@@ -839,7 +839,7 @@ pub enum TemplateCommand {
 pub struct CreateTemplateOptions {
     #[command(flatten)]
     storage: IndexStorageArgs,
-    /// The template (YAML or JSON).
+    /// The template: YAML, JSON, or TOML (by its `.toml` extension).
     #[arg(long)]
     template_config: std::path::PathBuf,
     #[command(flatten)]
@@ -866,8 +866,7 @@ pub async fn template_command(command: TemplateCommand) -> anyhow::Result<()> {
 }
 
 async fn create_template(options: CreateTemplateOptions) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&options.template_config)
-        .with_context(|| format!("cannot read {}", options.template_config.display()))?;
+    let text = crate::commands::read_config(&options.template_config)?;
     let template = hydrant_metastore::index_template::IndexTemplate::from_yaml(&text)?;
     let metastore = metastore(&options.storage).await?;
     let created = metastore.create_template(template).await?;

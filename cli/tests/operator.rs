@@ -386,3 +386,57 @@ fn mistyped_storage_uris_are_refused_and_create_nothing() {
         "nothing created"
     );
 }
+
+#[test]
+fn toml_configs_are_read_as_quickwit_ships_some() {
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("orders.toml");
+    std::fs::write(
+        &config,
+        "index_id = \"orders\"\n[doc_mapping]\nfield_mappings = [\n  { name = \"id\", type = \"u64\", fast = true },\n]\n[indexing_settings.resources]\nheap_size = \"1G\"\n",
+    )
+    .unwrap();
+    let index_uri = work.path().join("index");
+    let index_uri = index_uri.to_str().unwrap();
+    hydrant(
+        &[],
+        &[
+            "index",
+            "create",
+            "--index-uri",
+            index_uri,
+            "--index-config",
+            config.to_str().unwrap(),
+        ],
+    );
+    let described = hydrant_json(
+        &[],
+        &[
+            "index",
+            "describe",
+            "--index-uri",
+            index_uri,
+            "--index",
+            "orders",
+        ],
+    );
+    assert_eq!(
+        described["index_config"]["indexing_settings"]["resources"]["heap_size"],
+        1_000_000_000
+    );
+    std::fs::write(&config, "index_id = \"orders\n").unwrap();
+    let output = hydrant_command(
+        &[],
+        &[
+            "index",
+            "create",
+            "--index-uri",
+            index_uri,
+            "--index-config",
+            config.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not valid TOML"));
+}

@@ -14,6 +14,8 @@ use hydrant_metastore::storage::{StorageResolver, StorageUri};
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::operate::OutputArgs;
+
 /// Where the indexes live.
 #[derive(Clone, Debug, clap::Args)]
 pub struct IndexStorageArgs {
@@ -58,6 +60,8 @@ pub struct CreateIndexOptions {
     /// The index config: YAML, JSON, or TOML (by its `.toml` extension).
     #[arg(long)]
     index_config: PathBuf,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
@@ -76,12 +80,18 @@ pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
     let config = IndexConfig::from_yaml(&text)?;
     let metastore = options.storage.metastore(&resolver()?).await?;
     let metadata = metastore.create_index(config).await?;
-    println!(
-        "Created index `{}` in {}.",
-        metadata.index_id(),
-        options.storage.index_uri
-    );
-    Ok(())
+    let created = serde_json::json!({
+        "index_id": metadata.index_id(),
+        "index_uri": options.storage.index_uri,
+        "create_timestamp": metadata.create_timestamp,
+    });
+    options.output.print(&created, || {
+        format!(
+            "Created index `{}` in {}.\n",
+            metadata.index_id(),
+            options.storage.index_uri
+        )
+    })
 }
 
 /// A config file as YAML text (JSON is YAML): a `.toml` file is read as TOML and handed on as
@@ -110,6 +120,8 @@ pub struct IndexOptions {
     /// Staging objects: s3://bucket/key, or local files.
     #[arg(required = true)]
     sources: Vec<String>,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// The objects `sources` name (`s3://bucket/key`, or local files, whose directory stands in
@@ -190,11 +202,19 @@ pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
         }
     }
     progress.finish_and_clear();
-    print_index_summary(&totals)
+    print_index_summary(&totals, options.output)
 }
 
-/// What `hydrant index` did, for a person; an error if objects could not be indexed.
-fn print_index_summary(totals: &BatchOutcome) -> anyhow::Result<()> {
+/// What `hydrant index ingest` did, for a person (or as JSON); an error if objects could not
+/// be indexed.
+fn print_index_summary(totals: &BatchOutcome, output: OutputArgs) -> anyhow::Result<()> {
+    if output.json {
+        output.print(totals, String::new)?;
+        if !totals.set_aside.is_empty() {
+            bail!("{} objects could not be indexed", totals.set_aside.len());
+        }
+        return Ok(());
+    }
     for path in &totals.error_files {
         eprintln!("rejected records kept in {path}");
     }
@@ -441,6 +461,8 @@ pub struct BackfillOptions {
     /// The index the objects belong to (the message group).
     #[arg(long)]
     index: String,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// Sends one indexing message per existing staging object.
@@ -474,11 +496,18 @@ pub async fn backfill(options: BackfillOptions) -> anyhow::Result<()> {
     )
     .await?;
     progress.finish_and_clear();
-    println!(
-        "Listed {} objects under s3://{bucket}/{prefix}; sent {} messages to {} (group {}).",
-        report.objects_listed, report.messages_sent, options.queue_url, options.index
-    );
-    Ok(())
+    let sent = serde_json::json!({
+        "objects_listed": report.objects_listed,
+        "messages_sent": report.messages_sent,
+        "queue_url": options.queue_url,
+        "message_group": options.index,
+    });
+    options.output.print(&sent, || {
+        format!(
+            "Listed {} objects under s3://{bucket}/{prefix}; sent {} messages to {} (group {}).\n",
+            report.objects_listed, report.messages_sent, options.queue_url, options.index
+        )
+    })
 }
 
 #[derive(Debug, clap::Args)]
@@ -488,6 +517,8 @@ pub struct MaintenanceOptions {
     /// The index to maintain (all indexes if omitted).
     #[arg(long)]
     index: Option<String>,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// Runs retention, merges and garbage collection once, as a maintenance message would.
@@ -507,22 +538,29 @@ pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
     let settings = options.storage.indexer_settings()?;
     let maintainer =
         hydrant_ingest::maintenance::Maintainer::new(metastore).with_gc_settings(settings.gc);
+    let mut reports = serde_json::Map::new();
     for index_id in index_ids {
         let progress = ProgressBar::new_spinner();
         progress.set_message(format!("maintaining {index_id}"));
         progress.enable_steady_tick(std::time::Duration::from_millis(200));
         let report = maintainer.run(&index_id, None).await?;
         progress.finish_and_clear();
-        println!(
-            "{index_id}: {} merges of {} splits, {} splits past retention, {} staged uploads expired, \
-             {} splits and {} orphan files deleted.",
-            report.merges,
-            report.splits_merged,
-            report.splits_expired_by_retention,
-            report.staged_splits_expired,
-            report.splits_deleted,
-            report.orphan_files_deleted,
-        );
+        if !options.output.json {
+            println!(
+                "{index_id}: {} merges of {} splits, {} splits past retention, {} staged uploads \
+                 expired, {} splits and {} orphan files deleted.",
+                report.merges,
+                report.splits_merged,
+                report.splits_expired_by_retention,
+                report.staged_splits_expired,
+                report.splits_deleted,
+                report.orphan_files_deleted,
+            );
+        }
+        reports.insert(index_id, serde_json::to_value(&report)?);
+    }
+    if options.output.json {
+        options.output.print(&reports, String::new)?;
     }
     Ok(())
 }

@@ -30,7 +30,11 @@ pub struct OutputArgs {
 
 impl OutputArgs {
     /// Prints `value` as JSON, or `human()` for a person.
-    fn print(self, value: &impl Serialize, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+    pub(crate) fn print(
+        self,
+        value: &impl Serialize,
+        human: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
         if self.json {
             println!("{}", serde_json::to_string_pretty(value)?);
         } else {

@@ -114,15 +114,26 @@ fn operate(env: &[(&'static str, String)], index_uri: &str, work: &Path) {
     ]);
     assert!(created.contains("Created index `orders`"), "{created}");
     // One split per ingest.
-    for file in [&first, &second] {
-        run(&[
-            "index",
-            "ingest",
-            "--index",
-            "orders",
-            file.to_str().unwrap(),
-        ]);
-    }
+    let ingested = run_json(&[
+        "index",
+        "ingest",
+        "--index",
+        "orders",
+        first.to_str().unwrap(),
+    ]);
+    assert_eq!(ingested["num_docs"], 3, "{ingested}");
+    let ingested = run(&[
+        "index",
+        "ingest",
+        "--index",
+        "orders",
+        second.to_str().unwrap(),
+    ]);
+    assert!(
+        ingested.contains("Indexed 2 documents into 1 splits"),
+        "{ingested}"
+    );
+    assert!(ingested.contains("1 records rejected"), "{ingested}");
 
     let listed = run_json(&["index", "list"]);
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
@@ -276,6 +287,9 @@ fn operate(env: &[(&'static str, String)], index_uri: &str, work: &Path) {
     ]);
     let listed = run_json(&["index", "list"]);
     assert_eq!(listed[0]["num_published_docs"], 3);
+
+    let maintained = run_json(&["maintenance"]);
+    assert_eq!(maintained["orders"]["merges"], 0, "{maintained}");
 
     let template = work.join("template.yaml");
     std::fs::write(

@@ -454,3 +454,32 @@ fn toml_configs_are_read_as_quickwit_ships_some() {
     .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("not valid TOML"));
 }
+
+#[test]
+fn logs_redirected_from_a_terminal_carry_no_colour_codes() {
+    let work = tempfile::tempdir().unwrap();
+    let index_uri = work.path().join("index");
+    let index_uri = index_uri.to_str().unwrap();
+    let config = work.path().join("orders.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let config = config.to_str().unwrap();
+    hydrant(
+        &[],
+        &[
+            "index",
+            "create",
+            "--index-uri",
+            index_uri,
+            "--index-config",
+            config,
+        ],
+    );
+    let output = hydrant_command(&[], &["maintenance", "--index-uri", index_uri])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("maintenance finished"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

@@ -5,7 +5,7 @@
 //! A Lambda answer is at most 6 MB (and API Gateway carries binary bodies base64-encoded), so
 //! an export is bounded ([`MAX_STREAM_BYTES`] by default): past it the request fails with a
 //! 413 that says how many values matched, rather than a truncated answer that looks complete.
-//! Memory is bounded the same way: no split keeps more values than the bound allows.
+//! Memory is bounded the same way: the splits read at once share one budget of values.
 //!
 //! ```
 //! use hydrant_search::searcher::{StreamFormat, StreamRequest};
@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use futures::StreamExt as _;
 use hydrant_metastore::doc_mapper::{DocMapper, FieldKind};
@@ -152,38 +153,37 @@ fn value_type(doc_mapper: &DocMapper, parameter: &str, name: &str) -> Result<Val
     }
 }
 
-/// Values of one split, as raw 64-bit words (i64 values bit-cast) after their partitions; at
-/// most `max_values` + 1 are kept, and `num_values` counts them all.
+/// Values of one split, as raw 64-bit words (i64 values bit-cast) after their partitions;
+/// `num_values` counts them all, kept or not.
+#[derive(Default)]
 struct SplitValues {
     values: Vec<(u64, u64)>,
     num_values: usize,
+}
+
+/// How many values an export may still keep, shared by every split it reads at once: past
+/// the bound the export fails anyway, so what is kept beyond it would only cost memory.
+#[derive(Clone)]
+struct Budget {
+    kept: Arc<AtomicUsize>,
     max_values: usize,
 }
 
-impl SplitValues {
-    fn new(max_values: usize) -> Self {
-        SplitValues {
-            values: Vec::new(),
-            num_values: 0,
-            max_values,
-        }
-    }
-
-    fn push(&mut self, partition: u64, word: u64) {
-        self.num_values += 1;
-        if self.values.len() <= self.max_values {
-            self.values.push((partition, word));
+impl Budget {
+    fn push(&self, values: &mut SplitValues, partition: u64, word: u64) {
+        values.num_values += 1;
+        if self.kept.fetch_add(1, AtomicOrdering::Relaxed) <= self.max_values {
+            values.values.push((partition, word));
         }
     }
 }
 
-/// The columns an export reads (the value's, and the partition's if asked), and the most
-/// values it may hold.
+/// The columns an export reads (the value's, and the partition's if asked), and its budget.
 #[derive(Clone)]
 struct Columns {
     value: (String, ValueType),
     partition: Option<(String, ValueType)>,
-    max_values: usize,
+    budget: Budget,
 }
 
 impl SearchService {
@@ -208,6 +208,10 @@ impl SearchService {
         // Each value takes 8 bytes in RowBinary and at least 2 in CSV: past this many words,
         // the body would be too large; the collectors keep no more than that.
         let max_values = self.max_stream_bytes / 8;
+        let budget = Budget {
+            kept: Arc::new(AtomicUsize::new(0)),
+            max_values,
+        };
         let stats = Arc::new(FetchStats::default());
         let reads: Vec<_> = plan
             .splits()
@@ -216,7 +220,7 @@ impl SearchService {
                 let columns = Columns {
                     value: (request.fast_field.clone(), value),
                     partition: partition.clone(),
-                    max_values,
+                    budget: budget.clone(),
                 };
                 self.split_values(compiled, split, columns, &stats)
             })
@@ -230,9 +234,7 @@ impl SearchService {
         for answer in answers {
             let split = answer?;
             num_values = num_values.saturating_add(split.num_values);
-            if num_values <= max_values {
-                values.extend(split.values);
-            }
+            values.extend(split.values);
         }
         if num_values > max_values {
             return Err(too_large(num_values, self.max_stream_bytes));
@@ -376,6 +378,7 @@ impl WordColumn {
 struct ValuesSegmentCollector {
     column: WordColumn,
     partition: Option<WordColumn>,
+    budget: Budget,
     values: SplitValues,
 }
 
@@ -396,7 +399,8 @@ impl Collector for ValuesCollector {
                 .as_ref()
                 .map(|partition| WordColumn::open(segment, partition))
                 .transpose()?,
-            values: SplitValues::new(self.columns.max_values),
+            budget: self.columns.budget.clone(),
+            values: SplitValues::default(),
         })
     }
 
@@ -405,11 +409,10 @@ impl Collector for ValuesCollector {
     }
 
     fn merge_fruits(&self, fruits: Vec<SplitValues>) -> tantivy::Result<SplitValues> {
-        let mut merged = SplitValues::new(self.columns.max_values);
+        let mut merged = SplitValues::default();
         for fruit in fruits {
             merged.num_values += fruit.num_values;
-            let room = (merged.max_values + 1).saturating_sub(merged.values.len());
-            merged.values.extend(fruit.values.into_iter().take(room));
+            merged.values.extend(fruit.values);
         }
         Ok(merged)
     }
@@ -424,8 +427,9 @@ impl SegmentCollector for ValuesSegmentCollector {
             .as_ref()
             .and_then(|column| column.first(doc))
             .unwrap_or(0);
-        let values = &mut self.values;
-        self.column.each(doc, |word| values.push(partition, word));
+        let (values, budget) = (&mut self.values, &self.budget);
+        self.column
+            .each(doc, |word| budget.push(values, partition, word));
     }
 
     fn harvest(self) -> SplitValues {

@@ -255,10 +255,10 @@ pub struct SearchOptions {
     #[arg(long, default_value_t = 0)]
     start_offset: usize,
     /// Only documents at or after this time (RFC 3339, a date, or unix seconds).
-    #[arg(long, value_parser = parse_timestamp)]
+    #[arg(long, value_parser = crate::operate::parse_time)]
     start_timestamp: Option<i64>,
     /// Only documents before this time.
-    #[arg(long, value_parser = parse_timestamp)]
+    #[arg(long, value_parser = crate::operate::parse_time)]
     end_timestamp: Option<i64>,
     /// Sort keys, comma-separated: `field` (ascending), `-field` (descending) or `_score`.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
@@ -283,12 +283,6 @@ pub struct SearchOptions {
     /// Print the response on one line (JSON either way).
     #[arg(long)]
     compact: bool,
-}
-
-fn parse_timestamp(text: &str) -> Result<i64, String> {
-    use hydrant_metastore::datetime::{parse_datetime_str, query_datetime_formats};
-    let datetime = parse_datetime_str(text, query_datetime_formats())?;
-    Ok(datetime.into_timestamp_nanos().div_euclid(1_000_000_000))
 }
 
 fn parse_json(text: &str) -> Result<serde_json::Value, String> {

@@ -102,8 +102,9 @@ fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// Reads a time given as RFC 3339, a date, or unix seconds, in unix seconds.
-fn parse_time(text: &str) -> Result<i64, String> {
+/// Reads a time given as RFC 3339, a date, or unix seconds, in unix seconds (every command's
+/// time options).
+pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
     let datetime = parse_datetime_str(text, query_datetime_formats())?;
     Ok(nanos_to_secs(datetime.into_timestamp_nanos()))
 }

@@ -66,18 +66,19 @@ pub struct CreateIndexOptions {
 
 pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
     let text = read_config(&options.index_config)?;
-    if text
-        .lines()
-        .any(|line| line.trim_start().starts_with("template_id"))
-    {
-        bail!(
-            "{} is an index template (it has a template_id): create it with `hydrant template \
-             create --template-config {}`",
-            options.index_config.display(),
-            options.index_config.display()
-        );
-    }
-    let config = IndexConfig::from_yaml(&text)?;
+    let config = match IndexConfig::from_yaml(&text) {
+        Ok(config) => config,
+        // Whatever its format, a file the template parser takes is a template.
+        Err(_) if hydrant_metastore::index_template::IndexTemplate::from_yaml(&text).is_ok() => {
+            bail!(
+                "{} is an index template (it has a template_id): create it with `hydrant \
+                 template create --template-config {}`",
+                options.index_config.display(),
+                options.index_config.display()
+            );
+        }
+        Err(error) => return Err(error.into()),
+    };
     let metastore = options.storage.metastore(&resolver()?).await?;
     let metadata = metastore.create_index(config).await?;
     let created = serde_json::json!({

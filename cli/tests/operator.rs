@@ -313,6 +313,28 @@ fn operate(env: &[(&'static str, String)], index_uri: &str, work: &Path) {
     .output()
     .unwrap();
     assert!(String::from_utf8_lossy(&refused.stderr).contains("hydrant template create"));
+    // The same template as JSON on one line is told apart too.
+    let template_json = work.join("template.json");
+    std::fs::write(
+        &template_json,
+        r#"{"template_id": "tenants", "index_id_patterns": ["tenant-*"], "doc_mapping": {}}"#,
+    )
+    .unwrap();
+    let refused = hydrant_command(
+        env,
+        &with(&[
+            "index",
+            "create",
+            "--index-config",
+            template_json.to_str().unwrap(),
+        ])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    )
+    .output()
+    .unwrap();
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("hydrant template create"));
     let created = run(&[
         "template",
         "create",

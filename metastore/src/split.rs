@@ -103,19 +103,21 @@ impl SplitMetadata {
     pub fn new_split_id() -> String {
         uuid::Uuid::now_v7().simple().to_string()
     }
+}
 
-    /// Whether the split may hold a document whose tag field `field` is `value`.
-    pub fn may_have_tag(&self, field: &str, value: &str) -> bool {
-        self.tags.as_ref().is_none_or(|tags| {
-            tags.contains(&format!("{field}:{value}")) || tags.contains(&format!("{field}!"))
-        })
-    }
+/// Whether a split listing `tags` may hold a document whose tag field `field` is `value`.
+pub fn lists_tag(tags: &BTreeSet<String>, field: &str, value: &str) -> bool {
+    tags.contains(&format!("{field}:{value}")) || tags.contains(&format!("{field}!"))
 }
 
 /// Most distinct values of one tag field a split lists; past it, the split lists `field!`
 /// (any value) and is never pruned by that field. Bounds the metadata of high-cardinality
 /// fields.
 pub const MAX_TAG_VALUES_PER_FIELD: usize = 1_000;
+/// Most bytes of values one tag field lists per split, for the same reason: every split's
+/// tags are in the index's metastore document, which each cold searcher reads whole, and a
+/// raw text value can be long.
+pub const MAX_TAG_BYTES_PER_FIELD: usize = 16 * 1024;
 
 /// The tags of a split being built or merged.
 ///
@@ -129,8 +131,8 @@ pub const MAX_TAG_VALUES_PER_FIELD: usize = 1_000;
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct SplitTags {
-    /// Values by field; `None` once a field passed the limit.
-    values: BTreeMap<String, Option<BTreeSet<String>>>,
+    /// Values by field, with their total bytes; `None` once a field passed a limit.
+    values: BTreeMap<String, Option<(BTreeSet<String>, usize)>>,
 }
 
 impl SplitTags {
@@ -141,13 +143,14 @@ impl SplitTags {
             None => self
                 .values
                 .entry(field.to_string())
-                .or_insert_with(|| Some(BTreeSet::new())),
+                .or_insert_with(|| Some((BTreeSet::new(), 0))),
         };
-        if let Some(values) = entry {
+        if let Some((values, bytes)) = entry {
             if !values.contains(value) {
                 values.insert(value.to_string());
+                *bytes += value.len();
             }
-            if values.len() > MAX_TAG_VALUES_PER_FIELD {
+            if values.len() > MAX_TAG_VALUES_PER_FIELD || *bytes > MAX_TAG_BYTES_PER_FIELD {
                 *entry = None;
             }
         }
@@ -172,7 +175,7 @@ impl SplitTags {
                 None => {
                     tags.insert(format!("{field}!"));
                 }
-                Some(values) => {
+                Some((values, _)) => {
                     tags.extend(values.into_iter().map(|value| format!("{field}:{value}")))
                 }
             }
@@ -201,34 +204,16 @@ mod tests {
         merged.add("tenant", "c");
         let merged = merged.finish();
         assert_eq!(merged.len(), 3, "{merged:?}");
-        let split = SplitMetadata {
-            tags: Some(merged),
-            ..sample_split()
-        };
-        assert!(split.may_have_tag("tenant", "a:b"));
-        assert!(split.may_have_tag("id", "anything"));
-        assert!(!split.may_have_tag("tenant", "d"));
-        let untagged = sample_split();
-        assert!(untagged.may_have_tag("tenant", "d"));
-    }
+        assert!(lists_tag(&merged, "tenant", "a:b"));
+        assert!(lists_tag(&merged, "id", "anything"));
+        assert!(!lists_tag(&merged, "tenant", "d"));
 
-    fn sample_split() -> SplitMetadata {
-        SplitMetadata {
-            split_id: SplitMetadata::new_split_id(),
-            state: SplitState::Published,
-            num_docs: 1,
-            uncompressed_docs_size_bytes: 1,
-            time_range: None,
-            split_size_bytes: 1,
-            footer_offsets: 0..1,
-            doc_mapping_uid: String::new(),
-            num_merge_ops: 0,
-            create_timestamp: 0,
-            update_timestamp: 0,
-            publish_timestamp: None,
-            tags: None,
-            partition_id: 0,
+        // Long values pass the byte bound before the count bound: any value, then.
+        let mut long = SplitTags::default();
+        for value in 0..20 {
+            long.add("message", &format!("{value}{}", "x".repeat(1024)));
         }
+        assert_eq!(long.finish().into_iter().collect::<Vec<_>>(), ["message!"]);
     }
 
     #[test]

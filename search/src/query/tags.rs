@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hydrant_metastore::doc_mapper::{DocMapper, FieldKind};
 use hydrant_metastore::partition::canonical_value;
+use hydrant_metastore::split::lists_tag;
 
 use super::QueryAst;
 
@@ -152,9 +153,7 @@ impl TagFilter {
     fn holds(&self, tags: &BTreeSet<String>) -> bool {
         match self {
             TagFilter::Any => true,
-            TagFilter::Tag { field, value } => {
-                tags.contains(&format!("{field}:{value}")) || tags.contains(&format!("{field}!"))
-            }
+            TagFilter::Tag { field, value } => lists_tag(tags, field, value),
             TagFilter::All(clauses) => clauses.iter().all(|clause| clause.holds(tags)),
             TagFilter::AnyOf(clauses) => clauses.iter().any(|clause| clause.holds(tags)),
         }

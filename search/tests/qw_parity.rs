@@ -258,6 +258,27 @@ async fn qw_search_api() {
     expect_hits(&dynamic, "nested", "object_multi.foo:bar", 1).await;
     expect_hits(&dynamic, "nested", "object_multi.foo:*", 1).await;
     expect_hits(&dynamic, "nested", "object_multi:*", 1).await;
+
+    // Without field presence, a non-fast leaf cannot answer `*`: the object's `*` says so
+    // rather than miss the documents only that leaf holds.
+    let local_plain = LocalIndex::new().await;
+    let plain = NESTED.replace("index_field_presence: true", "index_field_presence: false");
+    index_with(
+        &local_plain,
+        &plain,
+        &[&[json!({"object_multi": {"object_text_field": "x"}})]],
+    )
+    .await;
+    let plain = SearchService::new(local_plain.metastore.clone(), SearcherConfig::default());
+    let (status, body) = search(&plain, "nested", &[("query", "object_multi:*")]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("object_text_field"),
+        "{body}"
+    );
 }
 
 const CONCAT: &str = r#"

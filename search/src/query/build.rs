@@ -909,15 +909,14 @@ impl QueryBuilder<'_> {
     }
 
     /// `object:*`: a value in any mapped field under the object, or (in dynamic mode) any
-    /// unmapped path below it. Leaves that cannot answer `*` are left out, unless none can.
+    /// unmapped path below it. A leaf that cannot answer `*` fails the query, as it would
+    /// alone: leaving it out would miss the documents that only it holds.
     fn object_exists_query(
         &self,
         path: &str,
         leaves: Vec<&MappedField>,
         position: usize,
     ) -> BuildResult<Box<dyn Query>> {
-        let mut queries = Vec::new();
-        let mut first_error = None;
         let dynamic = self
             .doc_mapper
             .dynamic_field()
@@ -925,19 +924,13 @@ impl QueryBuilder<'_> {
                 field,
                 json_path: path.to_string(),
             });
-        let candidates = leaves.into_iter().map(ResolvedField::Mapped).chain(dynamic);
-        for resolved in candidates {
-            match self.exists_query(resolved, position) {
-                Ok(query) => queries.push(query),
-                Err(error) => {
-                    first_error.get_or_insert(error);
-                }
-            }
-        }
-        match (queries.is_empty(), first_error) {
-            (true, Some(error)) => Err(error),
-            _ => Ok(any_of(queries)),
-        }
+        let queries = leaves
+            .into_iter()
+            .map(ResolvedField::Mapped)
+            .chain(dynamic)
+            .map(|resolved| self.exists_query(resolved, position))
+            .collect::<BuildResult<Vec<_>>>()?;
+        Ok(any_of(queries))
     }
 }
 

@@ -100,11 +100,7 @@ pub(super) fn index_tokenizers(
         .collect();
     for definition in custom {
         let name = &definition.name;
-        let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !valid_name {
+        if !super::schema::is_valid_name(name) {
             return Err(Error::InvalidConfig(format!(
                 "tokenizer name `{name}`: use letters, digits, `_` or `-`, starting with a letter"
             )));

@@ -13,6 +13,28 @@ use hydrant_metastore::index_template::IndexTemplate;
 const TENANTS: [&str; 4] = ["acme", "globex", "initech", "umbrella"];
 const OBJECTS: usize = 20;
 
+/// The stream's objects (key under its tenant's partition, NDJSON body), round robin over
+/// the tenants with 10, 11, ... records, and the records each tenant should end with.
+fn tenant_objects() -> (
+    Vec<(String, String)>,
+    std::collections::BTreeMap<&'static str, u64>,
+) {
+    let mut expected = std::collections::BTreeMap::new();
+    let objects = (0..OBJECTS)
+        .map(|number| {
+            let tenant = TENANTS[number % TENANTS.len()];
+            let records = 10 + number as u64;
+            *expected.entry(tenant).or_default() += records;
+            let body: String = (0..records)
+                .map(|n| format!("{{\"tenant\": \"{tenant}\", \"n\": {n}}}\n"))
+                .collect();
+            let key = format!("firehose/tenant={tenant}/2026/12/02/03/stream-1-{number:03}.json");
+            (key, body)
+        })
+        .collect();
+    (objects, expected)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitioned_objects_fan_out_into_one_index_per_tenant() {
     let local = LocalIndex::new().await;
@@ -36,17 +58,10 @@ doc_mapping:
         )])
         .await;
 
-    let mut expected = std::collections::BTreeMap::<&str, u64>::new();
+    let (objects, expected) = tenant_objects();
     let mut messages = Vec::new();
-    for number in 0..OBJECTS {
-        let tenant = TENANTS[number % TENANTS.len()];
-        let records = 10 + number as u64;
-        let body: String = (0..records)
-            .map(|n| format!("{{\"tenant\": \"{tenant}\", \"n\": {n}}}\n"))
-            .collect();
-        let key = format!("firehose/tenant={tenant}/2026/12/02/03/stream-1-{number:03}.json");
+    for (key, body) in objects {
         local.put_object(&key, body.into_bytes()).await;
-        *expected.entry(tenant).or_default() += records;
         messages.push(QueueMessage::backfill(
             &ObjectRef::new(STAGING_BUCKET, key),
             None,
@@ -125,20 +140,13 @@ async fn a_partitioned_stream_fans_out_through_s3_and_sqs() {
         .queue_url()
         .unwrap()
         .to_string();
-    let mut expected = std::collections::BTreeMap::<&str, u64>::new();
+    let (objects, expected) = tenant_objects();
     let mut keys = Vec::new();
-    for number in 0..OBJECTS {
-        let tenant = TENANTS[number % TENANTS.len()];
-        let records = 10 + number as u64;
-        let body: String = (0..records)
-            .map(|n| format!("{{\"tenant\": \"{tenant}\", \"n\": {n}}}\n"))
-            .collect();
-        let key = format!("firehose/tenant={tenant}/2026/12/02/03/stream-1-{number:03}.json");
+    for (key, body) in objects {
         staging
             .put(&key, body.into_bytes().into(), PutMode::Create)
             .await
             .unwrap();
-        *expected.entry(tenant).or_default() += records;
         keys.push(key);
     }
     // Every event twice (a redelivery), in one message group as the stack's rule sends them.

@@ -1,31 +1,51 @@
 #!/usr/bin/env python3
-"""Invariants of infra/template.yaml that matter for correctness and safety.
+"""Invariants of the Hydrant stack that matter for correctness and safety, in every shape.
 
 cfn-lint and checkov check what any template must get right; these check what Hydrant relies
-on: the FIFO route from staging to the indexer, the event source's partial-failure reporting,
-visibility timeout versus function timeout, the dead-letter queue, the API key, private
-buckets, and least-privilege roles.
+on: the FIFO route from staging to the indexer (one rule and one message group per index), the
+event source's partial-failure reporting, visibility timeout versus function timeout, the
+dead-letter queue, the API's auth, private buckets, least-privilege roles, the metrics the
+alarms read, and that infra/template.yaml is what the generator writes.
 
-Run with the Python that has cfn-lint installed (scripts/test's .venv): its YAML decoder reads
-CloudFormation's short-form intrinsic functions.
+The shapes: the checked-in SAM template (a new stream, one index named by a parameter), an
+existing bucket, three indexes in one stack, and IAM auth with CORS. The CDK construct is
+checked by scripts/check-infra on its synthesized output, with the same invariants
+(infra/cdk/test_construct.py).
+
+Run with the Python that has cfn-lint installed (scripts/test's .venv).
 """
 
 import os
+import re
 import sys
 import unittest
 
-from cfnlint.decode import decode
+INFRA = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, INFRA)
 
-TEMPLATE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "template.yaml")
+from hydrant_infra import Route, StackOptions, build  # noqa: E402
+from hydrant_infra.stack import MAX_RECEIVE_COUNT, METRIC_NAMESPACE  # noqa: E402
 
+TEMPLATE = os.path.join(INFRA, "template.yaml")
 S3_WRITE_ACTIONS = {"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:*"}
+# Every alarm, by the metric it reads: infra/README.md (Alarms) says what each means and what to do.
+ALARMS = {
+    "DeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    "IndexerErrorsAlarm": ("AWS/Lambda", "Errors"),
+    "QueueAgeAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+    "SearcherErrorsAlarm": ("AWS/Lambda", "Errors"),
+    "SearcherThrottlesAlarm": ("AWS/Lambda", "Throttles"),
+    "IndexerThrottlesAlarm": ("AWS/Lambda", "Throttles"),
+    "ApiServerErrorsAlarm": ("AWS/ApiGateway", "5XXError"),
+    "DroppedMessagesAlarm": (METRIC_NAMESPACE, "MessagesSetAside"),
+    "RejectedRecordsAlarm": (METRIC_NAMESPACE, "RecordsRejected"),
+}
 
-
-def load():
-    template, errors = decode(TEMPLATE)
-    if errors:
-        raise SystemExit(f"cannot read {TEMPLATE}: {errors}")
-    return template
+THREE_INDEXES = [
+    Route("web-logs", "logs/web/", "s3://configs/web-logs.yaml"),
+    Route("audit", "logs/audit/"),
+    Route("tenant-*", "logs/tenant=*/"),
+]
 
 
 def refs_in(value):
@@ -39,10 +59,9 @@ def refs_in(value):
                 found.add(inner[0] if isinstance(inner, list) else inner.split(".")[0])
             elif key == "Fn::Sub":
                 text = inner[0] if isinstance(inner, list) else inner
-                import re
-                found.update(name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text))
-                if isinstance(inner, list):
-                    found |= refs_in(inner[1])
+                variables = inner[1] if isinstance(inner, list) else {}
+                found.update(name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text) if name not in variables)
+                found |= refs_in(variables)
             else:
                 found |= refs_in(inner)
     elif isinstance(value, list):
@@ -66,10 +85,14 @@ def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-class TemplateInvariants(unittest.TestCase):
+class StackInvariants:
+    """What every shape of the stack must hold. Subclasses say which shape."""
+
+    options = StackOptions()
+
     @classmethod
     def setUpClass(cls):
-        cls.template = load()
+        cls.template = build(cls.options)
         cls.resources = cls.template["Resources"]
 
     def resource(self, name, kind):
@@ -77,31 +100,51 @@ class TemplateInvariants(unittest.TestCase):
         self.assertEqual(resource["Type"], kind, name)
         return resource["Properties"]
 
-    def test_the_queue_is_fifo_with_one_group_per_index(self):
+    def of_type(self, kind):
+        return {name: resource["Properties"] for name, resource in self.resources.items() if resource["Type"] == kind}
+
+    def rules(self):
+        rules = self.of_type("AWS::Events::Rule")
+        objects = {name: rule for name, rule in rules.items() if "EventPattern" in rule}
+        schedules = {name: rule for name, rule in rules.items() if "ScheduleExpression" in rule}
+        self.assertEqual(len(objects) + len(schedules), len(rules))
+        return objects, schedules
+
+    def test_each_index_has_its_rules_and_message_group_on_one_fifo_queue(self):
         queue = self.resource("IndexingQueue", "AWS::SQS::Queue")
         self.assertTrue(queue["FifoQueue"])
+        self.assertEqual(queue["DeduplicationScope"], "messageGroup")
+        self.assertEqual(queue["FifoThroughputLimit"], "perMessageGroupId")
         self.assertTrue(self.resource("IndexingDeadLetterQueue", "AWS::SQS::Queue")["FifoQueue"])
-        for rule in ("ObjectCreatedRule", "MaintenanceRule"):
-            targets = self.resource(rule, "AWS::Events::Rule")["Targets"]
-            self.assertEqual(len(targets), 1, rule)
-            self.assertEqual(refs_in(targets[0]["Arn"]), {"IndexingQueue"}, rule)
-            self.assertEqual(targets[0]["SqsParameters"]["MessageGroupId"], {"Ref": "IndexId"}, rule)
+        self.assertEqual(len(self.of_type("AWS::SQS::Queue")), 2)
+        objects, schedules = self.rules()
+        self.assertEqual(len(objects), len(schedules))
+        groups = []
+        for name, rule in {**objects, **schedules}.items():
+            self.assertEqual(len(rule["Targets"]), 1, name)
+            self.assertEqual(refs_in(rule["Targets"][0]["Arn"]), {"IndexingQueue"}, name)
+        for name, rule in objects.items():
+            groups.append(str(rule["Targets"][0]["SqsParameters"]["MessageGroupId"]))
+            # Each index's maintenance goes into its own group too.
+            twin = schedules[name.replace("ObjectCreatedRule", "MaintenanceRule")]
+            self.assertEqual(twin["Targets"][0]["SqsParameters"], rule["Targets"][0]["SqsParameters"], name)
+        self.assertEqual(len(set(groups)), len(groups), "one message group per index")
+        self.assertEqual(len(groups), self.expected_indexes)
+
+    expected_indexes = 1
 
     def test_staging_events_reach_the_queue_through_eventbridge(self):
-        staging = self.resource("StagingBucket", "AWS::S3::Bucket")
-        self.assertTrue(staging["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"])
-        pattern = self.resource("ObjectCreatedRule", "AWS::Events::Rule")["EventPattern"]
-        self.assertEqual(pattern["source"], ["aws.s3"])
-        self.assertEqual(pattern["detail-type"], ["Object Created"])
-        self.assertEqual(refs_in(pattern["detail"]["bucket"]["name"]), {"StagingBucket"})
-        firehose = self.resource("DeliveryStream", "AWS::KinesisFirehose::DeliveryStream")["ExtendedS3DestinationConfiguration"]
-        self.assertEqual(pattern["detail"]["object"]["key"], [{"prefix": firehose["Prefix"]}])
-        # Firehose's error output must not be indexed.
-        self.assertFalse(firehose["ErrorOutputPrefix"].startswith(firehose["Prefix"]))
-        self.assertEqual(firehose["CompressionFormat"], "GZIP")
+        objects, schedules = self.rules()
+        for name, rule in objects.items():
+            pattern = rule["EventPattern"]
+            self.assertEqual(pattern["source"], ["aws.s3"])
+            self.assertEqual(pattern["detail-type"], ["Object Created"])
+            self.assertEqual(pattern["detail"]["bucket"]["name"], [self.staging_bucket_name])
+            (key_filter,) = pattern["detail"]["object"]["key"]
+            self.assertTrue(set(key_filter) <= {"prefix", "wildcard"}, name)
         policy = self.resource("IndexingQueuePolicy", "AWS::SQS::QueuePolicy")["PolicyDocument"]["Statement"][0]
         self.assertEqual(policy["Principal"], {"Service": "events.amazonaws.com"})
-        self.assertEqual(refs_in(policy["Condition"]), {"ObjectCreatedRule", "MaintenanceRule"})
+        self.assertEqual(refs_in(policy["Condition"]), set(objects) | set(schedules))
 
     def test_the_event_source_reports_partial_failures_in_batches_of_ten(self):
         indexer = self.resource("IndexerFunction", "AWS::Serverless::Function")
@@ -110,57 +153,68 @@ class TemplateInvariants(unittest.TestCase):
         self.assertEqual(refs_in(sources[0]["Queue"]), {"IndexingQueue"})
         self.assertEqual(sources[0]["BatchSize"], 10)
         self.assertIn("ReportBatchItemFailures", sources[0]["FunctionResponseTypes"])
+        self.assertEqual(len(self.of_type("AWS::Serverless::Function")), 2, "one indexer and one searcher for every index")
 
     def test_visibility_timeout_is_six_times_the_indexer_timeout(self):
-        timeout = self.template["Parameters"]["IndexerTimeout"]
-        mapping = self.template["Mappings"]["IndexerTimeouts"]
-        self.assertEqual(sorted(mapping, key=int), sorted(timeout["AllowedValues"], key=int))
-        for seconds, values in mapping.items():
-            self.assertGreaterEqual(values["VisibilityTimeout"], 6 * int(seconds), seconds)
         queue = self.resource("IndexingQueue", "AWS::SQS::Queue")
-        self.assertEqual(queue["VisibilityTimeout"], {"Fn::FindInMap": ["IndexerTimeouts", {"Ref": "IndexerTimeout"}, "VisibilityTimeout"]})
         indexer = self.resource("IndexerFunction", "AWS::Serverless::Function")
-        self.assertEqual(indexer["Timeout"], {"Ref": "IndexerTimeout"})
+        if "Mappings" in self.template:
+            timeout = self.template["Parameters"]["IndexerTimeout"]
+            mapping = self.template["Mappings"]["IndexerTimeouts"]
+            self.assertEqual(sorted(mapping, key=int), sorted(timeout["AllowedValues"], key=int))
+            for seconds, values in mapping.items():
+                self.assertGreaterEqual(values["VisibilityTimeout"], 6 * int(seconds), seconds)
+            self.assertEqual(queue["VisibilityTimeout"], {"Fn::FindInMap": ["IndexerTimeouts", {"Ref": "IndexerTimeout"}, "VisibilityTimeout"]})
+            self.assertEqual(indexer["Timeout"], {"Ref": "IndexerTimeout"})
+        else:
+            self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * int(indexer["Timeout"]))
 
     def test_poison_messages_end_in_the_dead_letter_queue(self):
         redrive = self.resource("IndexingQueue", "AWS::SQS::Queue")["RedrivePolicy"]
         self.assertEqual(refs_in(redrive["deadLetterTargetArn"]), {"IndexingDeadLetterQueue"})
-        max_receive_count = {"Fn::FindInMap": ["Redrive", "IndexingQueue", "MaxReceiveCount"]}
-        self.assertEqual(redrive["maxReceiveCount"], max_receive_count)
-        self.assertTrue(1 < self.template["Mappings"]["Redrive"]["IndexingQueue"]["MaxReceiveCount"] <= 10)
+        self.assertEqual(redrive["maxReceiveCount"], MAX_RECEIVE_COUNT)
+        self.assertTrue(1 < MAX_RECEIVE_COUNT <= 10)
         # The indexer knows the same count, to send a failing message to the DLQ alone.
         indexer = self.resource("IndexerFunction", "AWS::Serverless::Function")
-        self.assertEqual(indexer["Environment"]["Variables"]["HYDRANT_MAX_RECEIVE_COUNT"], max_receive_count)
-        alarm = self.resource("DeadLetterQueueAlarm", "AWS::CloudWatch::Alarm")
-        self.assertEqual(refs_in(alarm["Dimensions"]), {"IndexingDeadLetterQueue"})
+        self.assertEqual(indexer["Environment"]["Variables"]["HYDRANT_MAX_RECEIVE_COUNT"], str(MAX_RECEIVE_COUNT))
         # The queue keeps messages 14 days; the indexer's checkpoint remembers 15 by default.
         self.assertLessEqual(self.resource("IndexingQueue", "AWS::SQS::Queue")["MessageRetentionPeriod"], 14 * 86400)
 
-    def test_every_api_route_is_proxied_and_requires_a_key_that_is_not_in_the_template(self):
-        api = self.resource("SearchApi", "AWS::Serverless::Api")
-        self.assertTrue(api["Auth"]["ApiKeyRequired"])
-        self.assertIn("Throttle", api["Auth"]["UsagePlan"])
+    def api_events(self):
         searcher = self.resource("SearcherFunction", "AWS::Serverless::Function")
-        api_events = [event["Properties"] for event in searcher["Events"].values() if event["Type"] == "Api"]
-        self.assertTrue(api_events)
-        for event in api_events:
-            self.assertTrue(event["Auth"]["ApiKeyRequired"], event["Path"])
-        # One greedy proxy under /api/v1/, so every route of the REST core is reachable.
-        self.assertIn(("/api/v1/{proxy+}", "ANY"), [(event["Path"], event["Method"]) for event in api_events])
+        return {event["Properties"]["Path"]: event["Properties"] for event in searcher["Events"].values() if event["Type"] == "Api"}
+
+    def test_every_route_and_health_are_reachable_and_every_api_route_is_authenticated(self):
+        events = self.api_events()
+        self.assertEqual(set(events), {"/api/v1/{proxy+}", "/health"})
+        self.assertEqual(events["/api/v1/{proxy+}"]["Method"], "ANY")
+        self.assertEqual(events["/health"]["Method"], "GET")
+        api = self.resource("SearchApi", "AWS::Serverless::Api")
+        if self.options.api_auth == "iam":
+            self.assertEqual(api["Auth"]["DefaultAuthorizer"], "AWS_IAM")
+            self.assertEqual(events["/api/v1/{proxy+}"]["Auth"], {"Authorizer": "AWS_IAM"})
+            self.assertEqual(events["/health"]["Auth"], {"Authorizer": "NONE"})
+            self.assertNotIn("UsagePlan", api["Auth"])
+            # Throttled per stage, as there is no key to throttle by.
+            self.assertEqual({setting["ResourcePath"] for setting in api["MethodSettings"]}, {"/*"})
+            self.assertNotIn("ApiKeyId", self.template["Outputs"])
+        else:
+            self.assertTrue(api["Auth"]["ApiKeyRequired"])
+            self.assertIn("Throttle", api["Auth"]["UsagePlan"])
+            self.assertTrue(events["/api/v1/{proxy+}"]["Auth"]["ApiKeyRequired"])
+            self.assertFalse(events["/health"]["Auth"]["ApiKeyRequired"])
         for name, resource in self.resources.items():
             if resource["Type"] == "AWS::ApiGateway::ApiKey":
                 self.assertNotIn("Value", resource.get("Properties", {}), name)
-        function_url = searcher["FunctionUrlConfig"]["Fn::If"][1]
+        searcher = self.resource("SearcherFunction", "AWS::Serverless::Function")
+        function_url = searcher["FunctionUrlConfig"]
+        function_url = function_url["Fn::If"][1] if "Fn::If" in function_url else function_url
         self.assertEqual(function_url["AuthType"], "AWS_IAM")
 
     def test_no_bucket_is_public_or_unencrypted_or_reachable_without_tls(self):
-        buckets = [name for name, resource in self.resources.items() if resource["Type"] == "AWS::S3::Bucket"]
-        self.assertEqual(sorted(buckets), ["IndexBucket", "StagingBucket"])
-        policies = {
-            next(iter(refs_in(resource["Properties"]["Bucket"]))): resource["Properties"]["PolicyDocument"]
-            for resource in self.resources.values()
-            if resource["Type"] == "AWS::S3::BucketPolicy"
-        }
+        buckets = list(self.of_type("AWS::S3::Bucket"))
+        self.assertEqual(sorted(buckets), sorted(self.expected_buckets))
+        policies = {next(iter(refs_in(policy["Bucket"]))): policy["PolicyDocument"] for policy in self.of_type("AWS::S3::BucketPolicy").values()}
         for name in buckets:
             properties = self.resources[name]["Properties"]
             block = properties["PublicAccessBlockConfiguration"]
@@ -171,7 +225,9 @@ class TemplateInvariants(unittest.TestCase):
             for statement in policies[name]["Statement"]:
                 self.assertFalse(statement["Effect"] == "Allow" and statement.get("Principal") == "*", name)
 
-    def test_roles_are_scoped_to_their_buckets(self):
+    expected_buckets = ["IndexBucket", "StagingBucket"]
+
+    def test_roles_are_scoped_to_their_buckets_and_prefixes(self):
         indexer = self.resource("IndexerFunction", "AWS::Serverless::Function")
         searcher = self.resource("SearcherFunction", "AWS::Serverless::Function")
         for statement in statements(indexer["Policies"]):
@@ -180,8 +236,18 @@ class TemplateInvariants(unittest.TestCase):
             actions = set(as_list(statement["Action"]))
             if actions & S3_WRITE_ACTIONS:
                 self.assertEqual(refs_in(statement["Resource"]), {"IndexBucket"}, "the indexer writes only the index bucket")
-            elif statement["Sid"] != "ReadIndexConfig":
-                self.assertTrue(refs_in(statement["Resource"]) <= {"StagingBucket", "IndexBucket"}, statement)
+            elif statement["Sid"] == "ReadStaging":
+                self.assertEqual(actions, {"s3:GetObject"})
+                self.assertEqual(self.staging_objects(statement["Resource"]), self.expected_staging_objects())
+            elif statement["Sid"] == "ListStaging":
+                self.assertEqual(actions, {"s3:ListBucket"})
+                self.assertEqual(self.staging_objects([statement["Resource"]]), {self.staging_arn_text})
+                listed = {sub_text(value) for value in statement["Condition"]["StringLike"]["s3:prefix"]}
+                self.assertEqual(listed, {prefix + "*" for prefix in self.expected_prefixes()})
+            elif statement["Sid"] == "ReadIndexConfig":
+                self.assertEqual(actions, {"s3:GetObject"})
+            else:
+                self.assertEqual(refs_in(statement["Resource"]), {"IndexBucket"}, statement)
         searcher_statements = list(statements(searcher["Policies"]))
         self.assertTrue(searcher_statements)
         for statement in searcher_statements:
@@ -193,32 +259,204 @@ class TemplateInvariants(unittest.TestCase):
                 self.assertEqual(statement["Resource"], {"Fn::Sub": "${IndexBucket.Arn}/searcher/signing-key"})
                 continue
             self.assertTrue(actions <= {"s3:GetObject", "s3:ListBucket"}, "the searcher only reads")
-        firehose_role = self.resource("DeliveryStreamRole", "AWS::IAM::Role")
-        for policy in firehose_role["Policies"]:
-            for statement in policy["PolicyDocument"]["Statement"]:
-                self.assertTrue(refs_in(statement["Resource"]) <= {"StagingBucket", "DeliveryStreamLogGroup"}, statement)
+        for role in self.of_type("AWS::IAM::Role").values():
+            for policy in role["Policies"]:
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    self.assertTrue(refs_in(statement["Resource"]) <= {"StagingBucket", "DeliveryStreamLogGroup"}, statement)
 
-    def test_functions_run_arm64_on_al2023_with_log_retention(self):
+    staging_arn_text = "${StagingBucket.Arn}"
+    staging_bucket_name = {"Ref": "StagingBucket"}
+
+    def expected_prefixes(self):
+        return {"firehose/"}
+
+    def expected_staging_objects(self):
+        return {f"{self.staging_arn_text}/{prefix}*" for prefix in self.expected_prefixes()}
+
+    def staging_objects(self, resources):
+        return {sub_text(resource) for resource in resources}
+
+    def test_functions_run_arm64_on_al2023_with_json_logs_and_retention(self):
         globals_ = self.template["Globals"]["Function"]
         self.assertEqual(globals_["Runtime"], "provided.al2023")
         self.assertEqual(globals_["Architectures"], ["arm64"])
         for function, log_group in (("IndexerFunction", "IndexerLogGroup"), ("SearcherFunction", "SearcherLogGroup")):
             properties = self.resource(function, "AWS::Serverless::Function")
-            self.assertEqual(properties["LoggingConfig"]["LogGroup"], {"Ref": log_group})
+            logging = properties["LoggingConfig"]
+            self.assertEqual(logging["LogGroup"], {"Ref": log_group})
+            self.assertEqual(logging["LogFormat"], "JSON")
+            self.assertEqual(logging["ApplicationLogLevel"], "INFO")
             self.assertIn("RetentionInDays", self.resources[log_group]["Properties"])
 
-    def test_alarms_watch_the_dlq_errors_and_queue_age(self):
-        metrics = {
-            resource["Properties"]["MetricName"]
-            for resource in self.resources.values()
-            if resource["Type"] == "AWS::CloudWatch::Alarm"
-        }
-        self.assertEqual(metrics, {"ApproximateNumberOfMessagesVisible", "Errors", "ApproximateAgeOfOldestMessage"})
+    def test_every_alarm_watches_its_metric_in_this_stack(self):
+        alarms = self.of_type("AWS::CloudWatch::Alarm")
+        self.assertEqual(set(alarms), set(ALARMS))
+        for name, alarm in alarms.items():
+            namespace, metric = ALARMS[name]
+            if "Metrics" in alarm:
+                stats = [query["MetricStat"]["Metric"] for query in alarm["Metrics"] if "MetricStat" in query]
+                self.assertIn(metric, [stat["MetricName"] for stat in stats], name)
+                dimensions = [stat["Dimensions"] for stat in stats]
+                self.assertEqual({stat["Namespace"] for stat in stats}, {namespace})
+            else:
+                self.assertEqual((alarm["Namespace"], alarm["MetricName"]), (namespace, metric), name)
+                dimensions = [alarm["Dimensions"]]
+            for dimension_set in dimensions:
+                # Every alarm is on this stack's own resources: two stacks never share one.
+                self.assertTrue(dimension_set, name)
+                self.assertTrue(refs_in(dimension_set) or any("AWS::StackName" in str(value) for value in dimension_set), name)
+            if namespace == METRIC_NAMESPACE:
+                # The functions' EMF lines carry FunctionName (lambda/src/metrics.rs).
+                for dimension_set in dimensions:
+                    self.assertEqual([(item["Name"], item["Value"]) for item in dimension_set], [("FunctionName", {"Ref": "IndexerFunction"})], name)
+            self.assertEqual(alarm["TreatMissingData"], "notBreaching", name)
+            self.assertIn("AlarmActions", alarm, name)
 
     def test_outputs_name_what_a_user_needs(self):
         outputs = self.template["Outputs"]
-        for name in ("SearchUrl", "ApiKeyId", "QueueUrl", "DeliveryStreamName", "IndexUri"):
+        for name in ("SearchUrl", "QueueUrl", "IndexUri", "StagingBucketName", "SearcherFunctionArn"):
             self.assertIn(name, outputs)
+
+
+def sub_text(value):
+    """The text of an `Fn::Sub` with its literal variables put in (what the ARN will read)."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        inner = value["Fn::Sub"]
+        if isinstance(inner, str):
+            return inner
+        text, variables = inner
+        for name, variable in variables.items():
+            text = text.replace("${" + name + "}", sub_text(variable) if isinstance(variable, dict) else str(variable))
+        return text
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "${%s.%s}" % tuple(value["Fn::GetAtt"])
+    if isinstance(value, dict) and "Ref" in value:
+        return "${%s}" % value["Ref"]
+    return value
+
+
+class TheSamTemplate(StackInvariants, unittest.TestCase):
+    """infra/template.yaml: a new Firehose stream and bucket, one index named by `IndexId`."""
+
+    def test_the_checked_in_template_is_what_the_generator_writes(self):
+        from hydrant_infra.__main__ import HEADER
+        from hydrant_infra.yaml_out import dump
+
+        with open(TEMPLATE, encoding="utf-8") as file:
+            checked_in = file.read()
+        self.assertEqual(checked_in, dump(build(), HEADER.format(args="")), "regenerate: python3 -m hydrant_infra > infra/template.yaml")
+        from cfnlint.decode import decode
+
+        decoded, errors = decode(TEMPLATE)
+        self.assertFalse(errors)
+        self.assertEqual(set(decoded["Resources"]), set(self.resources))
+
+    def test_the_stream_writes_where_the_rule_listens_and_errors_elsewhere(self):
+        objects, _ = self.rules()
+        (rule,) = objects.values()
+        firehose = self.resource("DeliveryStream", "AWS::KinesisFirehose::DeliveryStream")["ExtendedS3DestinationConfiguration"]
+        self.assertEqual(rule["EventPattern"]["detail"]["object"]["key"], [{"prefix": firehose["Prefix"]}])
+        self.assertFalse(firehose["ErrorOutputPrefix"].startswith(firehose["Prefix"]))
+        self.assertEqual(firehose["CompressionFormat"], "GZIP")
+        self.assertTrue(self.resource("StagingBucket", "AWS::S3::Bucket")["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"])
+        self.assertEqual(rule["Targets"][0]["SqsParameters"]["MessageGroupId"], {"Ref": "IndexId"})
+
+
+class AnExistingBucket(StackInvariants, unittest.TestCase):
+    """Firehose already writes to a bucket: no stream, no bucket, access to that prefix only."""
+
+    options = StackOptions(existing_staging=True)
+    expected_buckets = ["IndexBucket"]
+    staging_bucket_name = {"Ref": "StagingBucketName"}
+    staging_arn_text = "arn:${AWS::Partition}:s3:::${StagingBucketName}"
+
+    def expected_prefixes(self):
+        return {"${StagingPrefix}"}
+
+    def test_nothing_of_staging_is_created(self):
+        kinds = {resource["Type"] for resource in self.resources.values()}
+        self.assertNotIn("AWS::KinesisFirehose::DeliveryStream", kinds)
+        self.assertNotIn("AWS::IAM::Role", kinds)
+        self.assertNotIn("StagingBucket", self.resources)
+        self.assertNotIn("DeliveryStreamName", self.template["Outputs"])
+        self.assertEqual(self.template["Outputs"]["StagingBucketName"]["Value"], {"Ref": "StagingBucketName"})
+        self.assertNotIn("Default", self.template["Parameters"]["StagingBucketName"])
+
+
+class ThreeIndexesOnAnExistingBucket(StackInvariants, unittest.TestCase):
+    """Three routes, one of them a partitioned prefix with an index per tenant."""
+
+    options = StackOptions(routes=THREE_INDEXES, existing_staging=True)
+    expected_indexes = 3
+    expected_buckets = ["IndexBucket"]
+    staging_bucket_name = {"Ref": "StagingBucketName"}
+    staging_arn_text = "arn:${AWS::Partition}:s3:::${StagingBucketName}"
+
+    def expected_prefixes(self):
+        return {route.prefix for route in THREE_INDEXES}
+
+    def test_each_route_has_its_filter_and_group(self):
+        objects, schedules = self.rules()
+        by_group = {rule["Targets"][0]["SqsParameters"]["MessageGroupId"]: rule for rule in objects.values()}
+        self.assertEqual(set(by_group), {"web-logs", "audit", "tenant-*"})
+        self.assertEqual(by_group["web-logs"]["EventPattern"]["detail"]["object"]["key"], [{"prefix": "logs/web/"}])
+        self.assertEqual(by_group["tenant-*"]["EventPattern"]["detail"]["object"]["key"], [{"wildcard": "logs/tenant=*/*"}])
+        inputs = {rule["Targets"][0]["SqsParameters"]["MessageGroupId"]: rule["Targets"][0]["Input"] for rule in schedules.values()}
+        self.assertEqual(inputs["audit"], '{"type": "maintenance", "index_id": "audit"}')
+        self.assertEqual(inputs["tenant-*"], '{"type": "maintenance", "index_id": null}')
+        variables = self.resource("IndexerFunction", "AWS::Serverless::Function")["Environment"]["Variables"]
+        self.assertEqual(variables["HYDRANT_INDEX_CONFIGS"], "s3://configs/web-logs.yaml")
+        self.assertEqual(sub_text(variables["HYDRANT_PREFIX_RULES"]), "${StagingBucketName}/logs/tenant=*/=tenant-*")
+        self.assertEqual(len(self.of_type("AWS::Serverless::Api")), 1)
+
+    def test_overlapping_or_malformed_routes_are_refused(self):
+        for routes in (
+            [Route("one-index", "logs/"), Route("two-index", "logs/web/")],
+            [Route("one-index", "logs/"), Route("one_index", "other/")],
+            [Route("x", "logs/")],
+            [Route("tenant-*", "logs/")],
+            [Route("web-logs", "logs/", "https://example.com/config.yaml")],
+        ):
+            with self.assertRaises(ValueError, msg=routes):
+                build(StackOptions(routes=routes))
+
+
+class IamAuthWithCors(StackInvariants, unittest.TestCase):
+    """SigV4 on every API route, and browsers allowed from one origin."""
+
+    options = StackOptions(api_auth="iam", cors_origin="https://grafana.example.com")
+
+    def test_cors_answers_preflight_without_credentials_and_the_function_adds_the_header(self):
+        api = self.resource("SearchApi", "AWS::Serverless::Api")
+        self.assertEqual(api["Cors"]["AllowOrigin"], "'https://grafana.example.com'")
+        self.assertFalse(api["Auth"]["AddDefaultAuthorizerToCorsPreflight"])
+        searcher = self.resource("SearcherFunction", "AWS::Serverless::Function")
+        self.assertEqual(searcher["Environment"]["Variables"]["HYDRANT_CORS_ALLOW_ORIGIN"], "https://grafana.example.com")
+
+
+class KnownValues(unittest.TestCase):
+    """With every value known (the CDK construct), conditions are decided and nothing is left
+    to a parameter."""
+
+    def test_a_template_of_values_has_no_parameters_or_conditions(self):
+        template = build(StackOptions(routes=THREE_INDEXES, values={"EnableFunctionUrl": "true", "IndexerTimeout": "600"}))
+        self.assertNotIn("Parameters", template)
+        self.assertNotIn("Conditions", template)
+        self.assertNotIn("Mappings", template)
+        self.assertEqual(template["Resources"]["IndexingQueue"]["Properties"]["VisibilityTimeout"], 3600)
+        self.assertEqual(template["Resources"]["SearcherFunction"]["Properties"]["FunctionUrlConfig"], {"AuthType": "AWS_IAM"})
+        self.assertIn("SearchFunctionUrl", template["Outputs"])
+        self.assertNotIn("AlarmActions", template["Resources"]["QueueAgeAlarm"]["Properties"])
+        self.assertNotIn("Fn::If", str(template))
+
+
+def load_tests(loader, tests, ignore):
+    import doctest
+
+    import hydrant_infra
+
+    tests.addTests(doctest.DocTestSuite(hydrant_infra))
+    return tests
 
 
 if __name__ == "__main__":

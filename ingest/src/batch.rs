@@ -404,8 +404,13 @@ impl IndexerRuntime {
         Ok(())
     }
 
-    /// Whether messages may go to `index_id`: it exists, or a template will create it.
+    /// Whether messages may go to `index_id`: it exists, or a template will create it. A
+    /// name no index can have (a route's `logs-*` message group) is never one, even where a
+    /// template's pattern would match it.
     async fn accepts(&self, index_id: &str) -> bool {
+        if hydrant_metastore::index_config::validate_index_id(index_id).is_err() {
+            return false;
+        }
         self.known_indexes.read().await.contains(index_id)
             || template_for(&self.templates.read().await, index_id).is_some()
     }

@@ -149,11 +149,13 @@ async fn a_partitioned_stream_fans_out_through_s3_and_sqs() {
             .unwrap();
         keys.push(key);
     }
-    // Every event twice (a redelivery), in one message group as the stack's rule sends them.
+    // Every event twice (a redelivery), in one message group as the stack's pattern route
+    // sends them: the group is the index id pattern, which the template's pattern matches but
+    // which no index can be named, so the prefix rule routes each object.
     for (round, key) in keys.iter().chain(keys.iter()).enumerate() {
         sqs.send_message()
             .queue_url(&queue_url)
-            .message_group_id("firehose")
+            .message_group_id("logs-*")
             .message_deduplication_id(format!("{round}"))
             .message_body(eventbridge_body(&bucket, key))
             .send()

@@ -10,10 +10,12 @@
 //! - [`elastic`]: the Elasticsearch-compatible API (query DSL, `_search`, `_count`).
 //! - [`rest`]: routing, transport-independent; [`server`]: the local HTTP server (the Lambda
 //!   adapter is the `hydrant-lambda` crate's).
+//! - [`cost`]: what a request cost (splits, GETs, bytes), for metrics.
 //! - [`settings`]: the searcher's deployment settings, read from the environment.
 //! - [`signing`]: signed tokens for state clients carry between requests (scroll ids).
 
 pub mod cache;
+pub mod cost;
 pub mod elastic;
 pub mod error;
 pub mod fetcher;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::rest::{HttpRequest, HttpResponse, MAX_REQUEST_BODY_BYTES, RestHandler};
 
@@ -166,14 +166,26 @@ async fn serve_connection<H: RestHandler>(
                     Some((path, query)) => (path, Some(query)),
                     None => (request.target.as_str(), None),
                 };
-                let response = service
-                    .handle(HttpRequest {
-                        method: &request.method,
-                        path,
-                        query_string,
-                        body: &request.body,
-                    })
-                    .await;
+                let started = std::time::Instant::now();
+                let (response, cost) = crate::cost::measure(service.handle(HttpRequest {
+                    method: &request.method,
+                    path,
+                    query_string,
+                    body: &request.body,
+                }))
+                .await;
+                // One line per request, errors included: what was asked, answered and read.
+                info!(
+                    method = request.method,
+                    path,
+                    status = response.status,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    splits_searched = cost.stats.splits_searched,
+                    splits_pruned = cost.stats.splits_pruned,
+                    gets = cost.stats.storage_gets,
+                    bytes_fetched = cost.stats.storage_bytes,
+                    "request"
+                );
                 (response, request.keep_alive)
             }
         };

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use hydrant_metastore::Metastore;
 use hydrant_metastore::doc_mapper::DocMapper;
-use tracing::info;
+use tracing::debug;
 
 pub use self::fields::{FieldInfo, FieldsRequest, StoredType};
 pub use self::leaf::{FailedSplit, LeafSearchRequest, LeafSearchResponse, LeafSplit};
@@ -333,7 +333,8 @@ impl SearchService {
             .iter()
             .map(|plan| plan.compiled.index_id.as_str())
             .collect();
-        info!(
+        crate::cost::add(&index_ids, &stats);
+        debug!(
             index_id = index_ids.join(","),
             num_hits,
             splits_searched = stats.splits_searched,

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""The indexer Lambda end to end, under cargo-lambda, against moto S3 on loopback.
+"""Both Lambdas end to end, under cargo-lambda, against moto S3 on loopback.
 
 1. Puts a gzip Firehose object (mock-sales records) in a staging bucket and the index config
    in a config bucket, on the moto server named by HYDRANT_TEST_S3_ENDPOINT.
-2. Runs `cargo lambda watch` with the indexer's settings in an env file.
+2. Runs `cargo lambda watch` with both functions' settings in an env file, its output kept.
 3. Sends `cargo lambda invoke` an SQS FIFO event whose body is the EventBridge `Object Created`
    event for that object, twice (the second delivery must change nothing).
-4. Searches the index with `hydrant search` and checks every record is found once.
+4. Searches the index with `hydrant search` and checks every record is found once; searches
+   it through the searcher function with an API Gateway event and a direct invocation.
+5. Reads what the functions printed: one JSON log line per invocation with its fields, and
+   EMF metric lines with the function and index dimensions; prints the log bytes per
+   invocation (BENCHMARKS.md records them).
 
 Every wait is bounded; the function server is stopped on exit.
 """
@@ -93,6 +97,10 @@ def main():
             "HYDRANT_INDEX_URI": f"s3://{index_bucket}",
             "HYDRANT_INDEX_CONFIGS": f"s3://{staging_bucket}/configs/mock-sales.yaml",
             "HYDRANT_TEMP_DIR": work,
+            "HYDRANT_CORS_ALLOW_ORIGIN": "https://grafana.example.com",
+            # As Lambda sets them from the stack's LoggingConfig (JSON, INFO).
+            "AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "AWS_LAMBDA_LOG_LEVEL": "INFO",
         })
         out.write("".join(f"{name}={value}\n" for name, value in settings.items()))
 
@@ -139,14 +147,19 @@ def main():
 
     # Build first: `cargo lambda watch` compiles on the first invocation, after the invocation's
     # deadline has started counting.
-    subprocess.run(["cargo", "build", "-p", "hydrant-lambda", "--bin", "hydrant-indexer"], cwd=ROOT, check=True, timeout=1200)
+    subprocess.run(["cargo", "build", "-p", "hydrant-lambda", "--bins"], cwd=ROOT, check=True, timeout=1200)
     port = free_port()
+    output_path = os.path.join(work, "functions.log")
+    output = open(output_path, "w")
     watch = subprocess.Popen(
         ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(port), "--env-file", env_file,
-         "--ignore-changes", "-p", "hydrant-lambda", "--bin", "hydrant-indexer"],
+         "--ignore-changes", "-p", "hydrant-lambda"],
         cwd=ROOT,
         start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
+    answers = []
     try:
         wait_for_port(port, 600, watch)
         for delivery in (1, 2):
@@ -161,6 +174,7 @@ def main():
             print(f"delivery {delivery}: {response}")
             if response.get("batchItemFailures"):
                 raise SystemExit(f"the indexer reported failures: {response}")
+        answers = search_through_the_function(port, work)
     finally:
         os.killpg(watch.pid, signal.SIGTERM)
         try:
@@ -191,8 +205,111 @@ def main():
     splits = s3.list_objects_v2(Bucket=index_bucket, Prefix="indexes/mock-sales/splits/").get("KeyCount", 0)
     if splits != 1:
         raise SystemExit(f"expected exactly one split after two deliveries, found {splits}")
+    kettles = expected["name:kettle"]
+    if answers != [kettles, kettles]:
+        raise SystemExit(f"the searcher function found {answers}, expected {kettles} twice")
+    output.close()
+    with open(output_path) as printed:
+        check_function_output(printed.read().splitlines())
     shutil.rmtree(work, ignore_errors=True)
     print("lambda e2e: ok")
+
+
+def search_through_the_function(port, work):
+    """The searcher function, as API Gateway and a backend service call it; its hit counts."""
+    with open(os.path.join(ROOT, "lambda", "tests", "fixtures", "apigw-v1-search.json")) as fixture:
+        apigw = json.load(fixture)
+    apigw["path"] = "/prod/api/v1/mock-sales/search"
+    apigw["pathParameters"] = {"proxy": "mock-sales/search"}
+    apigw["queryStringParameters"] = {"query": "name:kettle", "max_hits": "1"}
+    apigw["multiValueQueryStringParameters"] = {"query": ["name:kettle"], "max_hits": ["1"]}
+    direct = {"index_id": "mock-sales", "query": "name:kettle", "max_hits": 1}
+    counts = []
+    for name, event in (("apigw", apigw), ("direct", direct)):
+        event_file = os.path.join(work, f"search-{name}.json")
+        with open(event_file, "w") as out:
+            json.dump(event, out)
+        invoked = subprocess.run(
+            ["cargo", "lambda", "invoke", "hydrant-searcher", "-A", "127.0.0.1", "-P", str(port),
+             "--data-file", event_file],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+        )
+        if invoked.returncode != 0:
+            raise SystemExit(f"search invoke failed:\n{invoked.stdout}\n{invoked.stderr}")
+        answer = json.loads(invoked.stdout)
+        if name == "apigw":
+            if answer["headers"].get("access-control-allow-origin") != "https://grafana.example.com":
+                raise SystemExit(f"no CORS header on the API answer: {answer['headers']}")
+            answer = json.loads(answer["body"])
+        counts.append(answer["num_hits"])
+    return counts
+
+
+def json_lines(lines):
+    for line in lines:
+        start = line.find("{")
+        if start < 0:
+            continue
+        try:
+            value = json.loads(line[start:])
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            yield line[start:], value
+
+
+def check_function_output(lines):
+    """The log and metric lines both functions printed: fields, dimensions, bytes."""
+    logs = {"hydrant-indexer": [], "hydrant-searcher": []}
+    metrics = {"hydrant-indexer": [], "hydrant-searcher": []}
+    for text, value in json_lines(lines):
+        if "_aws" in value:
+            directive = value["_aws"]["CloudWatchMetrics"][0]
+            if directive["Namespace"] != "Hydrant":
+                raise SystemExit(f"unexpected namespace: {text}")
+            for dimension_set in directive["Dimensions"]:
+                for name in dimension_set:
+                    if name not in value:
+                        raise SystemExit(f"dimension {name} has no value: {text}")
+            if directive["Dimensions"][0] != ["FunctionName"]:
+                raise SystemExit(f"the first dimension set must be the function's: {text}")
+            metrics.setdefault(value["FunctionName"], []).append((text, value))
+        elif "level" in value and "message" in value:
+            owner = "hydrant-searcher" if value["message"] == "request" else "hydrant-indexer"
+            logs[owner].append((text, value))
+    batches = [value for _, value in logs["hydrant-indexer"] if value["message"] == "batch"]
+    if [batch["docs"] for batch in batches] != [NUM_RECORDS, 0] or [batch["already_indexed"] for batch in batches] != [0, 1]:
+        raise SystemExit(f"expected two batch lines, {NUM_RECORDS} docs then one already indexed object: {batches}")
+    if any(batch["level"] != "INFO" or batch["indexes"] != "mock-sales" for batch in batches):
+        raise SystemExit(f"batch lines: {batches}")
+    per_index = [value for _, value in metrics["hydrant-indexer"] if value.get("IndexId") == "mock-sales"]
+    if len(per_index) != 2 or sum(value["DocsIndexed"] for value in per_index) != NUM_RECORDS or sum(value["SplitsPublished"] for value in per_index) != 1:
+        raise SystemExit(f"the indexer's per-index metrics: {per_index}")
+    if [value["_aws"]["CloudWatchMetrics"][0]["Dimensions"] for value in per_index][0] != [["FunctionName"], ["FunctionName", "IndexId"]]:
+        raise SystemExit(f"the per-index line must count for the function and the index: {per_index[0]}")
+    requests = [value for _, value in logs["hydrant-searcher"]]
+    if [(request["status"], request["path"]) for request in requests] != [(200, "/api/v1/mock-sales/search")] * 2:
+        raise SystemExit(f"expected two request lines: {requests}")
+    searches = [value for _, value in metrics["hydrant-searcher"]]
+    if len(searches) != 2 or any(value["IndexId"] != "mock-sales" or value["Requests"] != 1 or value["SplitsSearched"] != 1 or value["ServerErrors"] != 0 for value in searches):
+        raise SystemExit(f"the searcher's metric lines: {searches}")
+    if searches[0]["StorageGets"] < 1:
+        raise SystemExit(f"a cold search reads from storage: {searches[0]}")
+    # Bytes per invocation: its own log line and metric lines. Lines printed once per cold
+    # start (the runtime's, an index created) are listed apart.
+    per_invocation = {"hydrant-indexer": "batch", "hydrant-searcher": "request"}
+    for function, invocations in (("hydrant-indexer", 2), ("hydrant-searcher", 2)):
+        log_bytes = sum(len(text) + 1 for text, value in logs[function] if value["message"] == per_invocation[function])
+        metric_bytes = sum(len(text) + 1 for text, _ in metrics[function])
+        print(f"{function}: {(log_bytes + metric_bytes) / invocations:.0f} bytes per invocation "
+              f"({log_bytes / invocations:.0f} log, {metric_bytes / invocations:.0f} metric; "
+              f"{len(metrics[function])} metric lines over {invocations} invocations)")
+    cold_start = [text for function in logs for text, value in logs[function] if value["message"] not in per_invocation.values()]
+    print("what the functions printed (log lines, then metric lines):")
+    for function in logs:
+        for text, _ in logs[function] + metrics[function]:
+            print(f"  {function}: {text}")
+    print(f"lines printed at cold start, not per invocation: {len(cold_start)}")
 
 
 if __name__ == "__main__":

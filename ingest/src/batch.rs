@@ -28,7 +28,7 @@ use hydrant_metastore::{Error as MetastoreError, Metastore};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::RwLock;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::error::{FailureKind, IngestError, Result};
 use crate::indexer::{Indexer, IndexingReport, ObjectOutcome};
@@ -128,6 +128,8 @@ pub enum StopCause {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SetAside {
     pub message_id: String,
+    /// The index it was meant for, when that is known.
+    pub index_id: Option<String>,
     pub reason: String,
     /// Where its record is, on the index storage.
     pub record: String,
@@ -159,13 +161,67 @@ pub struct BatchOutcome {
     pub error_files: Vec<String>,
     /// Maintenance done by this batch: requested, or merges after indexing.
     pub maintenance: Vec<MaintenanceReport>,
+    /// What indexing did, index by index (a FIFO batch may hold several message groups).
+    pub indexing_by_index: BTreeMap<String, IndexActivity>,
     pub elapsed_micros: u64,
 }
 
+/// What a batch did to one index: the figures its metrics carry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IndexActivity {
+    pub objects_indexed: usize,
+    pub docs: u64,
+    pub rejected: u64,
+    pub bytes_read: u64,
+    pub splits_published: usize,
+    pub merges: usize,
+    pub splits_deleted: usize,
+    pub messages_set_aside: usize,
+}
+
+impl std::ops::AddAssign<&IndexActivity> for IndexActivity {
+    fn add_assign(&mut self, other: &IndexActivity) {
+        self.objects_indexed += other.objects_indexed;
+        self.docs += other.docs;
+        self.rejected += other.rejected;
+        self.bytes_read += other.bytes_read;
+        self.splits_published += other.splits_published;
+        self.merges += other.merges;
+        self.splits_deleted += other.splits_deleted;
+        self.messages_set_aside += other.messages_set_aside;
+    }
+}
+
 impl BatchOutcome {
-    /// The one structured log line of an invocation.
-    pub fn summary_line(&self) -> String {
-        json!({"message": "indexer batch", "batch": self}).to_string()
+    /// Logs the batch in one short line at INFO (the whole outcome at DEBUG): with many
+    /// invocations, log bytes cost more than the compute (BENCHMARKS.md, log bytes).
+    pub fn log_summary(&self) {
+        tracing::debug!(outcome = %serde_json::to_string(self).unwrap_or_default(), "batch outcome");
+        let indexes: Vec<&str> = self.by_index().into_keys().collect();
+        let merges: usize = self.maintenance.iter().map(|report| report.merges).sum();
+        let deleted: usize = self
+            .maintenance
+            .iter()
+            .map(|report| report.splits_deleted)
+            .sum();
+        info!(
+            messages = self.num_messages,
+            indexes = indexes.join(","),
+            objects = self.num_objects_indexed,
+            already_indexed = self.num_objects_already_indexed,
+            docs = self.num_docs,
+            rejected = self.num_rejected,
+            bytes_read = self.bytes_read,
+            splits = self.splits.len(),
+            merges,
+            deleted,
+            set_aside = self.set_aside.len(),
+            failed = self.failed_message_ids.len(),
+            dead_lettered = self.dead_lettered.len(),
+            failure = self.failure_reason(),
+            duration_ms = self.elapsed_micros / 1000,
+            "batch"
+        );
     }
 
     /// Why the batch stopped, if it did.
@@ -173,39 +229,43 @@ impl BatchOutcome {
         self.failure.as_ref().map(|failure| failure.reason.as_str())
     }
 
-    /// CloudWatch Embedded Metric Format: the same numbers as metrics, from a log line.
-    pub fn emf_line(&self, timestamp_millis: i64) -> String {
-        json!({
-            "_aws": {
-                "Timestamp": timestamp_millis,
-                "CloudWatchMetrics": [{
-                    "Namespace": "Hydrant",
-                    "Dimensions": [[]],
-                    "Metrics": [
-                        {"Name": "DocsIndexed", "Unit": "Count"},
-                        {"Name": "RecordsRejected", "Unit": "Count"},
-                        {"Name": "ObjectsIndexed", "Unit": "Count"},
-                        {"Name": "MessagesFailed", "Unit": "Count"},
-                        {"Name": "MessagesSetAside", "Unit": "Count"},
-                        {"Name": "MessagesDeadLettered", "Unit": "Count"},
-                        {"Name": "BytesRead", "Unit": "Bytes"},
-                        {"Name": "BatchDuration", "Unit": "Milliseconds"},
-                    ],
-                }],
-            },
-            "DocsIndexed": self.num_docs,
-            "RecordsRejected": self.num_rejected,
-            "ObjectsIndexed": self.num_objects_indexed,
-            "MessagesFailed": self.failed_message_ids.len(),
-            "MessagesSetAside": self.set_aside.len(),
-            "MessagesDeadLettered": self.dead_lettered.len(),
-            "BytesRead": self.bytes_read,
-            "BatchDuration": self.elapsed_micros / 1000,
-        })
-        .to_string()
+    /// What the batch did to each index it touched: indexing, maintenance, messages set
+    /// aside. Set-aside messages whose index is unknown are in none.
+    pub fn by_index(&self) -> BTreeMap<&str, IndexActivity> {
+        let mut by_index: BTreeMap<&str, IndexActivity> = self
+            .indexing_by_index
+            .iter()
+            .map(|(index_id, activity)| (index_id.as_str(), activity.clone()))
+            .collect();
+        for report in &self.maintenance {
+            let activity = by_index.entry(report.index_id.as_str()).or_default();
+            activity.merges += report.merges;
+            activity.splits_deleted += report.splits_deleted;
+        }
+        for set_aside in &self.set_aside {
+            if let Some(index_id) = &set_aside.index_id {
+                by_index
+                    .entry(index_id.as_str())
+                    .or_default()
+                    .messages_set_aside += 1;
+            }
+        }
+        by_index
     }
 
     fn add_indexing(&mut self, report: &IndexingReport) {
+        let activity = self
+            .indexing_by_index
+            .entry(report.index_id.clone())
+            .or_default();
+        *activity += &IndexActivity {
+            objects_indexed: report.num_objects_indexed(),
+            docs: report.num_docs,
+            rejected: report.num_rejected,
+            bytes_read: report.bytes_read,
+            splits_published: report.splits.len(),
+            ..IndexActivity::default()
+        };
         self.num_docs += report.num_docs;
         self.num_rejected += report.num_rejected;
         self.bytes_read += report.bytes_read;
@@ -250,6 +310,9 @@ impl std::ops::AddAssign for BatchOutcome {
         self.splits.extend(other.splits);
         self.error_files.extend(other.error_files);
         self.maintenance.extend(other.maintenance);
+        for (index_id, activity) in &other.indexing_by_index {
+            *self.indexing_by_index.entry(index_id.clone()).or_default() += activity;
+        }
         self.elapsed_micros += other.elapsed_micros;
     }
 }
@@ -601,7 +664,7 @@ impl IndexerRuntime {
         };
         Ok(match parsed {
             IndexerMessage::Ignore { reason } => {
-                info!(message_id = message.message_id, reason, "message ignored");
+                debug!(message_id = message.message_id, reason, "message ignored");
                 Planned::Ignore
             }
             IndexerMessage::Maintenance { index_id } => {
@@ -849,6 +912,7 @@ impl IndexerRuntime {
         );
         Ok(SetAside {
             message_id: message.message_id.clone(),
+            index_id: known_index,
             reason: reason.to_string(),
             record: record_path,
         })

@@ -34,7 +34,7 @@ use hydrant_metastore::storage::{ObjectMeta, SharedStorage, recognise};
 use hydrant_metastore::{Error as MetastoreError, Metastore};
 use hydrant_metastore::{PublishRequest, SourceObject};
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 use crate::error::{FailureKind, IngestError, Result};
 use crate::firehose::{
@@ -116,7 +116,7 @@ pub struct IndexingReport {
 
 impl IndexingReport {
     fn log_finished(&self) {
-        info!(
+        debug!(
             index_id = self.index_id,
             objects = self.num_objects_indexed(),
             docs = self.num_docs,
@@ -520,7 +520,7 @@ impl Indexer {
             if deadline.is_some_and(|deadline| {
                 deadline.saturating_duration_since(Instant::now()) <= reserve + slowest_object * 2
             }) {
-                info!(
+                debug!(
                     index_id,
                     position, "stopping before the invocation deadline"
                 );

@@ -31,7 +31,7 @@ use hydrant_metastore::{Error as MetastoreError, Metastore, SplitMetadata, Split
 use serde::Serialize;
 use tantivy::directory::MmapDirectory;
 use tokio::io::AsyncWriteExt;
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 use hydrant_metastore::scratch::scratch_prefix;
 
@@ -128,7 +128,7 @@ impl Maintainer {
         report.splits_expired_by_retention = self.apply_retention(index_id).await?;
         self.merge(index_id, deadline, &mut report).await?;
         self.collect_garbage(index_id, &mut report).await?;
-        info!(
+        debug!(
             index_id,
             expired = report.splits_expired_by_retention,
             merges = report.merges,

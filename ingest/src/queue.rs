@@ -16,7 +16,7 @@ use aws_sdk_sqs::types::{
 };
 use hydrant_metastore::storage::SharedStorage;
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::batch::{BatchOutcome, IndexerRuntime, QueueMessage};
 use crate::error::{IngestError, Result};
@@ -195,7 +195,7 @@ impl Poller<'_> {
                 outcome = self.poll_once() => outcome,
             };
             match outcome {
-                Ok(Some(outcome)) => info!(summary = outcome.summary_line(), "batch processed"),
+                Ok(Some(outcome)) => outcome.log_summary(),
                 Ok(None) => {}
                 Err(error) => {
                     warn!(%error, "polling failed; retrying");

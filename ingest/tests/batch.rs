@@ -110,8 +110,8 @@ async fn a_missing_object_is_set_aside_and_the_rest_indexed() {
     );
     assert_eq!(record["body"], messages[2].body);
     assert_eq!(record["object"]["key"], "missing");
-    let emf: serde_json::Value = serde_json::from_str(&outcome.emf_line(0)).unwrap();
-    assert_eq!(emf["MessagesSetAside"], 1);
+    assert_eq!(set_aside.index_id.as_deref(), Some("logs"));
+    assert_eq!(outcome.by_index()["logs"].messages_set_aside, 1);
 }
 
 #[tokio::test]
@@ -336,16 +336,35 @@ async fn messages_are_routed_by_group_or_prefix_and_runs_publish_per_index() {
 }
 
 #[tokio::test]
-async fn summary_and_metrics_lines_are_json() {
-    let setup = setup(&["logs"], Vec::new()).await;
-    let messages = vec![object_message(&setup, "a", 5, "logs").await];
+async fn a_batch_of_two_message_groups_counts_each_index_apart() {
+    let setup = setup(&["logs", "audit"], Vec::new()).await;
+    let messages = vec![
+        object_message(&setup, "a", 5, "logs").await,
+        object_message(&setup, "b", 3, "audit").await,
+        object_message(&setup, "c", 2, "logs").await,
+    ];
     let outcome = setup.runtime.run_batch(&messages, None).await;
-    let summary: serde_json::Value = serde_json::from_str(&outcome.summary_line()).unwrap();
-    assert_eq!(summary["batch"]["num_docs"], 5);
-    let emf: serde_json::Value =
-        serde_json::from_str(&outcome.emf_line(1_700_000_000_000)).unwrap();
-    assert_eq!(emf["DocsIndexed"], 5);
-    assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Hydrant");
+    let by_index = outcome.by_index();
+    assert_eq!(
+        by_index.keys().copied().collect::<Vec<_>>(),
+        ["audit", "logs"]
+    );
+    assert_eq!(
+        (by_index["logs"].objects_indexed, by_index["logs"].docs),
+        (2, 7)
+    );
+    assert_eq!(
+        (by_index["audit"].objects_indexed, by_index["audit"].docs),
+        (1, 3)
+    );
+    let total: u64 = by_index.values().map(|activity| activity.docs).sum();
+    assert_eq!(total, outcome.num_docs);
+    assert!(
+        by_index
+            .values()
+            .all(|activity| activity.splits_published >= 1)
+    );
+    assert!(by_index.values().all(|activity| activity.bytes_read > 0));
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use hydrant_ingest::settings::IndexerSettings;
 use hydrant_metastore::storage::StorageResolver;
 use lambda_runtime::LambdaEvent;
 
-use crate::LambdaError;
+use crate::{LambdaError, metrics};
 
 /// Opens the index storage and loads the index configs: the cold start.
 pub async fn start(
@@ -37,12 +37,13 @@ pub async fn handle(
         .map(queue_message)
         .collect();
     let outcome = runtime.run_batch(&messages, deadline).await;
-    let now_millis = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or(0);
-    println!("{}", outcome.summary_line());
-    println!("{}", outcome.emf_line(now_millis));
+    outcome.log_summary();
+    // EMF lines go to stdout as they are: CloudWatch reads their `_aws` object.
+    let function_name = metrics::function_name("hydrant-indexer");
+    let now_millis = metrics::now_millis();
+    for line in metrics::indexer_lines(&outcome, &function_name) {
+        println!("{}", line.to_json(now_millis));
+    }
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = outcome
         .failed_message_ids

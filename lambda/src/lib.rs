@@ -13,6 +13,7 @@
 //! setting fails the init with one line, before the first event.
 
 pub mod indexer;
+pub mod metrics;
 pub mod searcher;
 
 /// Why a function could not start or answer.
@@ -35,17 +36,61 @@ pub enum LambdaError {
     Storage(#[from] hydrant_metastore::storage::StorageError),
 }
 
-/// Logs as CloudWatch wants them: no colour codes, no timestamp (Lambda adds its own), level
-/// from `RUST_LOG` or `default_filter`.
+/// Logs as CloudWatch wants them: one JSON object per line (`{"level", "message", fields}`),
+/// unless the function's log format is `Text` (`AWS_LAMBDA_LOG_FORMAT`, set by Lambda from
+/// its `LoggingConfig`); no colour codes; no timestamp (Lambda adds its own). The level comes
+/// from `RUST_LOG`, else from the function's application log level (`AWS_LAMBDA_LOG_LEVEL`)
+/// applied to Hydrant's crates, else `default_filter`.
 pub fn init_logging(default_filter: &str) {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
-        )
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .or_else(|| {
+            std::env::var("AWS_LAMBDA_LOG_LEVEL")
+                .ok()
+                .map(|level| lambda_log_filter(&level))
+        })
+        .and_then(|directives| tracing_subscriber::EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default_filter));
+    let text = std::env::var("AWS_LAMBDA_LOG_FORMAT")
+        .is_ok_and(|format| format.eq_ignore_ascii_case("text"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_ansi(false)
         .without_time()
-        .init();
+        .with_target(false);
+    if text {
+        builder.init();
+    } else {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init();
+    }
+}
+
+/// Lambda's application log level as a filter: that level for Hydrant's crates, warnings for
+/// the libraries under them (whose INFO lines would cost log bytes on every invocation).
+fn lambda_log_filter(level: &str) -> String {
+    let level = match level.to_ascii_lowercase().as_str() {
+        "trace" => "trace",
+        "debug" => "debug",
+        "warn" => "warn",
+        "error" | "fatal" => "error",
+        _ => "info",
+    };
+    [
+        "hydrant_lambda",
+        "hydrant_ingest",
+        "hydrant_search",
+        "hydrant_metastore",
+    ]
+    .iter()
+    .map(|krate| format!("{krate}={level}"))
+    .chain(std::iter::once("warn".to_string()))
+    .collect::<Vec<_>>()
+    .join(",")
 }
 
 /// What Lambda records as the function error: the variant as its type, the message whole.

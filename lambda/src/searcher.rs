@@ -12,13 +12,16 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::time::Instant;
 
 use aws_lambda_events::apigw::{
     ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayV2httpRequest,
     ApiGatewayV2httpResponse,
 };
 use aws_lambda_events::encodings::Body;
-use aws_lambda_events::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use aws_lambda_events::http::header::{
+    ACCEPT_ENCODING, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+};
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -31,7 +34,7 @@ use hydrant_search::split_cache::SplitCache;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value, json};
 
-use crate::LambdaError;
+use crate::{LambdaError, metrics};
 
 /// Lambda's limit on a synchronous response, with room for the envelope around the body.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 - 16 * 1024;
@@ -72,11 +75,32 @@ pub fn event_kind(event: &Value) -> EventKind {
     }
 }
 
+/// The searcher function: the search core, and what the adapter adds to its answers.
+pub struct Searcher {
+    pub service: SearchService,
+    /// `Access-Control-Allow-Origin` for browser callers (`HYDRANT_CORS_ALLOW_ORIGIN`): API
+    /// Gateway answers the preflight, but a proxy integration's answers carry only the
+    /// headers the function sets.
+    pub cors_allow_origin: Option<HeaderValue>,
+    /// The metric lines' `FunctionName`.
+    pub function_name: String,
+}
+
+impl Searcher {
+    pub fn new(service: SearchService) -> Self {
+        Searcher {
+            service,
+            cors_allow_origin: None,
+            function_name: metrics::function_name("hydrant-searcher"),
+        }
+    }
+}
+
 /// Opens the index storage the settings name, with the caches they ask for: the cold start.
 pub async fn start(
     settings: &SearcherSettings,
     resolver: StorageResolver,
-) -> Result<SearchService, LambdaError> {
+) -> Result<Searcher, LambdaError> {
     let storage = resolver
         .resolve(&settings.index_uri)
         .await
@@ -93,28 +117,95 @@ pub async fn start(
         })?;
         service = service.with_split_cache(cache);
     }
-    Ok(service)
+    let mut searcher = Searcher::new(service);
+    if let Ok(origin) = std::env::var("HYDRANT_CORS_ALLOW_ORIGIN")
+        && !origin.trim().is_empty()
+    {
+        searcher.cors_allow_origin = Some(HeaderValue::from_str(origin.trim()).map_err(|_| {
+            LambdaError::Start(format!(
+                "HYDRANT_CORS_ALLOW_ORIGIN `{origin}` is not a header value"
+            ))
+        })?);
+    }
+    Ok(searcher)
 }
 
 /// The function's handler: every invocation is answered, errors included, so the runtime
 /// never sees an `Err` (which Lambda would report as a function error, not an HTTP status).
-pub async fn handle(
-    service: &SearchService,
-    event: LambdaEvent<Value>,
-) -> Result<Value, LambdaError> {
-    Ok(handle_event(service, event.payload).await)
+/// Each invocation logs one line (what was asked, answered and read) and one metric line.
+pub async fn handle(searcher: &Searcher, event: LambdaEvent<Value>) -> Result<Value, LambdaError> {
+    let started = Instant::now();
+    let (answer, cost) = hydrant_search::cost::measure(answer(
+        &searcher.service,
+        event.payload,
+        searcher.cors_allow_origin.as_ref(),
+    ))
+    .await;
+    let latency_millis = started.elapsed().as_millis() as u64;
+    tracing::info!(
+        method = answer.method,
+        path = answer.path,
+        status = answer.status,
+        duration_ms = latency_millis,
+        index = cost.index_id(),
+        splits_searched = cost.stats.splits_searched,
+        splits_pruned = cost.stats.splits_pruned,
+        gets = cost.stats.storage_gets,
+        bytes_fetched = cost.stats.storage_bytes,
+        "request"
+    );
+    let line = metrics::searcher_line(
+        &searcher.function_name,
+        answer.status,
+        latency_millis,
+        &cost,
+    );
+    println!("{}", line.to_json(metrics::now_millis()));
+    Ok(answer.envelope)
 }
 
 /// Answers one event.
 pub async fn handle_event(service: &SearchService, event: Value) -> Value {
+    answer(service, event, None).await.envelope
+}
+
+/// An event's answer, and what the invocation's log line says of it.
+struct Answer {
+    envelope: Value,
+    method: String,
+    path: String,
+    status: u16,
+}
+
+async fn answer(service: &SearchService, event: Value, cors: Option<&HeaderValue>) -> Answer {
     let kind = event_kind(&event);
     match kind {
-        EventKind::Direct => handle_direct(service, event).await,
+        EventKind::Direct => {
+            let (method, path) = direct_route(&event);
+            let envelope = handle_direct(service, event).await;
+            let status = envelope
+                .get("status")
+                .and_then(Value::as_u64)
+                .and_then(|status| u16::try_from(status).ok())
+                .unwrap_or(200);
+            Answer {
+                envelope,
+                method,
+                path,
+                status,
+            }
+        }
         EventKind::ApiGatewayV1 | EventKind::HttpV2 => {
             let request = match parse_http_event(kind, event) {
                 Ok(request) => request,
                 Err(message) => {
-                    return http_envelope(kind, HttpResponse::error(400, message), None);
+                    let response = HttpResponse::error(400, message);
+                    return Answer {
+                        envelope: http_envelope(kind, response, None, cors),
+                        method: String::new(),
+                        path: String::new(),
+                        status: 400,
+                    };
                 }
             };
             let path = api_path(&request.path);
@@ -128,15 +219,40 @@ pub async fn handle_event(service: &SearchService, event: Value) -> Value {
                 },
             )
             .await;
-            http_envelope(
+            let status = response.status;
+            let envelope = http_envelope(
                 kind,
                 response,
                 request
                     .headers
                     .get(ACCEPT_ENCODING)
                     .and_then(|value| value.to_str().ok()),
-            )
+                cors,
+            );
+            Answer {
+                status: envelope
+                    .get("statusCode")
+                    .and_then(Value::as_u64)
+                    .and_then(|status| u16::try_from(status).ok())
+                    .unwrap_or(status),
+                envelope,
+                method: request.method,
+                path: path.to_string(),
+            }
         }
+    }
+}
+
+/// The route a direct invocation names, for its log line.
+fn direct_route(event: &Value) -> (String, String) {
+    let text = |key: &str| event.get(key).and_then(Value::as_str);
+    match (text("path"), text("index_id")) {
+        (Some(path), _) => (
+            text("method").unwrap_or("GET").to_string(),
+            path.to_string(),
+        ),
+        (None, Some(index_id)) => ("POST".to_string(), format!("/api/v1/{index_id}/search")),
+        (None, None) => ("INVOKE".to_string(), String::new()),
     }
 }
 
@@ -346,12 +462,20 @@ fn too_large_message(size: usize) -> String {
 }
 
 /// Wraps a response in the event's response shape, compressed if the client allows.
-fn http_envelope(kind: EventKind, response: HttpResponse, accept_encoding: Option<&str>) -> Value {
+fn http_envelope(
+    kind: EventKind,
+    response: HttpResponse,
+    accept_encoding: Option<&str>,
+    cors_allow_origin: Option<&HeaderValue>,
+) -> Value {
     let mut headers = HeaderMap::new();
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
+    if let Some(origin) = cors_allow_origin {
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
     for (name, value) in &response.headers {
         headers.insert(*name, HeaderValue::from_static(value));
     }
@@ -439,7 +563,7 @@ mod tests {
             body,
             headers: Vec::new(),
         };
-        let envelope = http_envelope(EventKind::HttpV2, response, None);
+        let envelope = http_envelope(EventKind::HttpV2, response, None, None);
         assert_eq!(envelope["statusCode"], 413);
         assert!(envelope["body"].as_str().unwrap().contains("max_hits"));
     }
@@ -452,7 +576,7 @@ mod tests {
             headers: vec![("content-type", "application/octet-stream")],
         };
         for kind in [EventKind::ApiGatewayV1, EventKind::HttpV2] {
-            let envelope = http_envelope(kind, response.clone(), None);
+            let envelope = http_envelope(kind, response.clone(), None, None);
             assert_eq!(envelope["isBase64Encoded"], true);
             assert_eq!(envelope["body"], BASE64.encode([0xff, 0, 1, 2]));
             assert_eq!(

@@ -6,7 +6,7 @@ use std::io::Read;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hydrant_ingest::testing::{LocalIndex, fruit_count_where as count_where};
-use hydrant_lambda::searcher::{EventKind, event_kind, handle, handle_event};
+use hydrant_lambda::searcher::{EventKind, Searcher, event_kind, handle, handle_event};
 use hydrant_search::{SearchService, SearcherConfig};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -164,6 +164,8 @@ async fn direct_invocations_reach_every_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_handler_answers_every_event_without_a_function_error() {
     let fixture = fixture().await;
+    let mut searcher = Searcher::new(fixture.service);
+    searcher.cors_allow_origin = Some("https://grafana.example.com".parse().unwrap());
     for payload in [
         serde_json::from_str(include_str!("fixtures/apigw-v1-search.json")).unwrap(),
         serde_json::from_str(include_str!("fixtures/http-v2-search.json")).unwrap(),
@@ -172,8 +174,15 @@ async fn the_handler_answers_every_event_without_a_function_error() {
         json!("not an object"),
     ] {
         let event = LambdaEvent::new(payload, Context::default());
-        let answer = handle(&fixture.service, event).await.unwrap();
+        let answer = handle(&searcher, event).await.unwrap();
         assert!(answer.is_object(), "{answer}");
+        // HTTP answers carry the CORS origin, as browsers need on every response.
+        if answer.get("statusCode").is_some() {
+            assert_eq!(
+                answer["headers"]["access-control-allow-origin"],
+                "https://grafana.example.com"
+            );
+        }
     }
 }
 

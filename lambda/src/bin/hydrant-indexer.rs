@@ -10,7 +10,9 @@ use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    hydrant_lambda::init_logging("warn");
+    hydrant_lambda::init_logging(
+        "warn,hydrant_lambda=info,hydrant_ingest=info,hydrant_metastore=info",
+    );
     let started = async {
         let settings = IndexerSettings::from_env()?;
         hydrant_lambda::indexer::start(&settings, StorageResolver::from_env()?).await

@@ -11,21 +11,21 @@ use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    hydrant_lambda::init_logging("warn,hydrant_search=info");
+    hydrant_lambda::init_logging("warn,hydrant_lambda=info,hydrant_search=info");
     let started = async {
         let settings = SearcherSettings::from_env()?;
         hydrant_lambda::searcher::start(&settings, StorageResolver::from_env()?).await
     };
-    let service = match started.await {
-        Ok(service) => Arc::new(service),
+    let searcher = match started.await {
+        Ok(searcher) => Arc::new(searcher),
         Err(error) => {
             eprintln!("hydrant-searcher cannot start: {error}");
             return Err(error.into());
         }
     };
     lambda_runtime::run(service_fn(move |event| {
-        let service = service.clone();
-        async move { hydrant_lambda::searcher::handle(&service, event).await }
+        let searcher = searcher.clone();
+        async move { hydrant_lambda::searcher::handle(&searcher, event).await }
     }))
     .await
 }

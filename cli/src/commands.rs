@@ -559,3 +559,43 @@ pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub enum StagingCommand {
+    /// Turn on the bucket's EventBridge notifications, keeping the SNS, SQS and Lambda
+    /// notifications it already has (a stack on an existing bucket hears of objects this way).
+    EnableEventbridge(EnableEventBridgeOptions),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EnableEventBridgeOptions {
+    /// The staging bucket Firehose writes to.
+    #[arg(long)]
+    bucket: String,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+pub async fn staging(command: StagingCommand) -> anyhow::Result<()> {
+    match command {
+        StagingCommand::EnableEventbridge(options) => {
+            let client = hydrant_metastore::storage::S3Config::from_env()?
+                .build_client()
+                .await;
+            let change =
+                hydrant_ingest::notifications::enable_eventbridge(&client, &options.bucket).await?;
+            let json = serde_json::json!({
+                "bucket": change.bucket,
+                "turned_on": change.turned_on,
+                "kept": {
+                    "topics": change.kept_topics,
+                    "queues": change.kept_queues,
+                    "functions": change.kept_functions,
+                },
+            });
+            options
+                .output
+                .print(&json, || format!("{}.\n", change.summary()))
+        }
+    }
+}

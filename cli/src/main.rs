@@ -41,6 +41,9 @@ enum Command {
     Backfill(commands::BackfillOptions),
     /// Run retention, merges and garbage collection once.
     Maintenance(commands::MaintenanceOptions),
+    /// Prepare an existing staging bucket for a stack attached to it.
+    #[command(subcommand)]
+    Staging(commands::StagingCommand),
 }
 
 /// Completes on Ctrl-C or SIGTERM, so that `kill` and container runtimes stop cleanly too. The
@@ -97,6 +100,7 @@ fn main() -> anyhow::Result<()> {
             Command::Poll(options) => commands::poll(options).await,
             Command::Backfill(options) => commands::backfill(options).await,
             Command::Maintenance(options) => commands::maintenance(options).await,
+            Command::Staging(command) => commands::staging(command).await,
         }
     })
 }

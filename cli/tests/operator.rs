@@ -1,6 +1,7 @@
 //! The operator's commands end to end, as a person runs them: `hydrant index
 //! create|ingest|list|describe|delete|clear`, `template create|list|delete`, `split
-//! list|describe|mark-for-deletion`, `errors list` and `search` with its parameters, each checked in its `--json` form and its
+//! list|describe|mark-for-deletion`, `errors list`, `staging enable-eventbridge` and `search` with
+//! its parameters, each checked in its `--json` form and its
 //! table, on local disk and on S3 (moto).
 
 mod common;
@@ -506,4 +507,40 @@ fn logs_redirected_from_a_terminal_carry_no_colour_codes() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("maintenance finished"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staging_enable_eventbridge_turns_it_on_once() {
+    let (s3, bucket) = moto_bucket("staging-eventbridge").await;
+    let env = aws_env();
+    let (first, second, json) = {
+        let bucket = bucket.clone();
+        tokio::task::spawn_blocking(move || {
+            let args = ["staging", "enable-eventbridge", "--bucket", bucket.as_str()];
+            (
+                hydrant(&env, &args),
+                hydrant(&env, &args),
+                hydrant_json(&env, &args),
+            )
+        })
+        .await
+        .unwrap()
+    };
+    assert!(first.contains("turned on"), "{first}");
+    assert!(second.contains("already on"), "{second}");
+    assert_eq!(json["turned_on"], false);
+    assert_eq!(
+        json["kept"],
+        json!({"topics": 0, "queues": 0, "functions": 0})
+    );
+    let configuration = s3
+        .get_bucket_notification_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        configuration.event_bridge_configuration().is_some(),
+        "{configuration:?}"
+    );
 }

@@ -65,6 +65,10 @@ pub enum IngestError {
     /// A message for which no index can be found.
     #[error("{0}")]
     Unroutable(String),
+
+    /// A staging bucket's notification configuration could not be read or written.
+    #[error("{0}")]
+    Notifications(String),
 }
 
 impl From<StorageError> for IngestError {

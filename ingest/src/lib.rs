@@ -10,6 +10,7 @@
 //! - [`settings`]: the deployment settings, from the environment, validated at start-up.
 //! - [`object_reader`]: streamed, resumable reads of staging objects.
 //! - [`queue`]: polling the queue without Lambda, and backfilling it.
+//! - [`notifications`]: turning on an existing staging bucket's EventBridge notifications.
 //! - [`maintenance`]: retention, merges and garbage collection; [`merge_policy`]: which
 //!   splits to merge.
 
@@ -20,6 +21,7 @@ pub mod indexer;
 pub mod maintenance;
 pub mod merge_policy;
 pub mod message;
+pub mod notifications;
 pub mod object_reader;
 pub mod queue;
 pub mod settings;

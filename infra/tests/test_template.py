@@ -454,6 +454,33 @@ class KnownValues(unittest.TestCase):
         self.assertNotIn("Fn::If", str(template))
 
 
+class TheTerraformExample(unittest.TestCase):
+    """infra/terraform/main.tf deploys a packaged template: the parameters it sets and the
+    outputs it reads are the template's (terraform itself is not installed here; checkov
+    scans the file in scripts/check-infra)."""
+
+    def test_it_names_only_parameters_and_outputs_the_templates_have(self):
+        import hcl2
+
+        with open(os.path.join(INFRA, "terraform", "main.tf"), encoding="utf-8") as file:
+            text = file.read()
+        config = hcl2.loads(text)
+        (stack,) = [r["aws_cloudformation_stack"]["hydrant"] for r in config["resource"]]
+        capabilities = stack["capabilities"]
+        # python-hcl2 wraps attribute values in a list, or not, by version.
+        if capabilities and isinstance(capabilities[0], list):
+            (capabilities,) = capabilities
+        self.assertEqual(capabilities, ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+        new_stream = build()
+        existing = build(StackOptions(existing_staging=True))
+        self.assertIn("StagingBucketName", existing["Parameters"])
+        self.assertIn("AlarmTopicArn", existing["Parameters"])
+        self.assertIn("AlarmTopicArn", new_stream["Parameters"])
+        for output in re.findall(r'outputs\["(\w+)"\]', text):
+            self.assertIn(output, new_stream["Outputs"])
+            self.assertIn(output, existing["Outputs"])
+
+
 def load_tests(loader, tests, ignore):
     import doctest
 

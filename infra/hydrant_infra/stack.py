@@ -819,6 +819,11 @@ class Builder:
                 "Description": "Id of the API key; read its value with `aws apigateway get-api-key --include-value --api-key <id>`.",
                 "Value": ref("SearchApiApiKey"),
             }
+        else:
+            outputs["SearchApiInvokeArn"] = {
+                "Description": "Grant execute-api:Invoke on it to callers that sign requests (SigV4).",
+                "Value": sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${SearchApi}/prod/*"),
+            }
         url = {"Description": "Function URL of the searcher (IAM auth).", "Value": get_att("SearcherFunctionUrl", "FunctionUrl")}
         if self.has_function_url.decided is None:
             outputs["SearchFunctionUrl"] = {"Condition": "HasFunctionUrl", **url}

@@ -437,6 +437,12 @@ class IamAuthWithCors(StackInvariants, unittest.TestCase):
         searcher = self.resource("SearcherFunction", "AWS::Serverless::Function")
         self.assertEqual(searcher["Environment"]["Variables"]["HYDRANT_CORS_ALLOW_ORIGIN"], "https://grafana.example.com")
 
+    def test_callers_are_told_what_to_grant(self):
+        outputs = self.template["Outputs"]
+        self.assertNotIn("ApiKeyId", outputs)
+        invoke = sub_text(outputs["SearchApiInvokeArn"]["Value"])
+        self.assertEqual(invoke, "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${SearchApi}/prod/*")
+
 
 class KnownValues(unittest.TestCase):
     """With every value known (the CDK construct), conditions are decided and nothing is left

@@ -35,6 +35,11 @@ pub struct RequestCost {
     pub stats: SearchStats,
     /// The indexes searched.
     pub index_ids: BTreeSet<String>,
+    /// Leaf searches sent to other invocations ([`crate::searcher::fan_out`]); their reads
+    /// are in `stats`.
+    pub leaf_invocations: u64,
+    /// Of those, the ones that failed and were searched here instead.
+    pub leaf_failures: u64,
 }
 
 impl RequestCost {
@@ -73,5 +78,14 @@ pub fn add(index_ids: &[&str], stats: &SearchStats) {
         total.storage_gets += stats.storage_gets;
         total.storage_bytes += stats.storage_bytes;
         total.cache_hits += stats.cache_hits;
+    });
+}
+
+/// Adds leaf invocations to the request's tally.
+pub fn add_leaf_invocations(invocations: u64, failures: u64) {
+    let _ = REQUEST_COST.try_with(|cost| {
+        let mut cost = cost.borrow_mut();
+        cost.leaf_invocations += invocations;
+        cost.leaf_failures += failures;
     });
 }

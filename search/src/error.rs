@@ -38,6 +38,12 @@ pub enum SearchError {
     #[error("response too large: {0}")]
     ResponseTooLarge(String),
 
+    /// A leaf search sent to another invocation failed (throttled, timed out, a function
+    /// error, an answer that does not parse). The root searches those splits itself, so
+    /// callers never see it.
+    #[error("leaf invocation failed: {0}")]
+    LeafInvocation(String),
+
     /// A deployment setting is missing or invalid (the searcher does not start).
     #[error("{0}")]
     Config(String),
@@ -58,7 +64,9 @@ impl SearchError {
             | SearchError::InvalidRequest(_) => 400,
             SearchError::ResponseTooLarge(_) => 413,
             SearchError::StorageUnavailable(_) => 503,
-            SearchError::Config(_) | SearchError::Internal(_) => 500,
+            SearchError::Config(_) | SearchError::Internal(_) | SearchError::LeafInvocation(_) => {
+                500
+            }
         }
     }
 
@@ -70,7 +78,7 @@ impl SearchError {
                 "the index storage is unavailable; try again (the details are in the searcher's logs)"
                     .to_string()
             }
-            SearchError::Config(_) | SearchError::Internal(_) => {
+            SearchError::Config(_) | SearchError::Internal(_) | SearchError::LeafInvocation(_) => {
                 "internal error while searching; the details are in the searcher's logs".to_string()
             }
             other => other.to_string(),

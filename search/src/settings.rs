@@ -9,6 +9,8 @@
 //! | `HYDRANT_SPLIT_CONCURRENCY` | splits searched at once | 100 |
 //! | `HYDRANT_SPLIT_CACHE_BYTES` | disk for whole splits (0: off) | 0 |
 //! | `HYDRANT_SPLIT_CACHE_DIR` | where whole splits are kept | `/tmp/hydrant-splits` |
+//! | `HYDRANT_SPLITS_PER_LEAF` | most splits one invocation searches; a search with more shares them out with invocations of `HYDRANT_LEAF_FUNCTION` (0: never) | 0 |
+//! | `HYDRANT_LEAF_FUNCTION` | the function leaf searches invoke | this function (`AWS_LAMBDA_FUNCTION_NAME`) |
 //!
 //! `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, set by Lambda, sizes the default byte cache.
 
@@ -29,6 +31,9 @@ pub struct SearcherSettings {
     pub config: SearcherConfig,
     /// `(directory, capacity in bytes)` of the whole-split disk cache, when it is on.
     pub split_cache: Option<(PathBuf, u64)>,
+    /// `(function, most splits per invocation)` when large searches fan out to leaf
+    /// invocations.
+    pub leaf_fan_out: Option<(String, usize)>,
 }
 
 impl SearcherSettings {
@@ -103,10 +108,32 @@ impl SearcherSettings {
             let dir = get("HYDRANT_SPLIT_CACHE_DIR").unwrap_or(DEFAULT_SPLIT_CACHE_DIR.into());
             (PathBuf::from(dir), split_cache_bytes)
         });
+        let splits_per_leaf: usize = match get("HYDRANT_SPLITS_PER_LEAF") {
+            None => 0,
+            Some(count) => count.parse().map_err(|_| {
+                config_error("HYDRANT_SPLITS_PER_LEAF", "a number of splits", &count)
+            })?,
+        };
+        let leaf_fan_out = match splits_per_leaf {
+            0 => None,
+            splits_per_leaf => {
+                let function = get("HYDRANT_LEAF_FUNCTION")
+                    .or_else(|| get("AWS_LAMBDA_FUNCTION_NAME"))
+                    .ok_or_else(|| {
+                        SearchError::Config(
+                            "HYDRANT_SPLITS_PER_LEAF is set but no function is named for leaf \
+                             searches: set HYDRANT_LEAF_FUNCTION"
+                                .to_string(),
+                        )
+                    })?;
+                Some((function, splits_per_leaf))
+            }
+        };
         Ok(SearcherSettings {
             index_uri,
             config,
             split_cache,
+            leaf_fan_out,
         })
     }
 }
@@ -135,6 +162,28 @@ mod tests {
         assert_eq!(settings.index_uri.to_string(), "s3://bucket/prefix");
         assert_eq!(settings.config, SearcherConfig::default());
         assert_eq!(settings.split_cache, None);
+        assert_eq!(settings.leaf_fan_out, None);
+    }
+
+    #[test]
+    fn leaf_fan_out_invokes_this_function_unless_told_another() {
+        let uri = ("HYDRANT_INDEX_URI", "s3://bucket");
+        let this = ("AWS_LAMBDA_FUNCTION_NAME", "stack-searcher");
+        let on = settings(&[uri, this, ("HYDRANT_SPLITS_PER_LEAF", "200")]).unwrap();
+        assert_eq!(on.leaf_fan_out, Some(("stack-searcher".to_string(), 200)));
+        let other = ("HYDRANT_LEAF_FUNCTION", "leaves");
+        let named = settings(&[uri, this, other, ("HYDRANT_SPLITS_PER_LEAF", "50")]).unwrap();
+        assert_eq!(named.leaf_fan_out, Some(("leaves".to_string(), 50)));
+        let off = settings(&[uri, this, ("HYDRANT_SPLITS_PER_LEAF", "0")]).unwrap();
+        assert_eq!(off.leaf_fan_out, None);
+        assert!(
+            message(settings(&[uri, ("HYDRANT_SPLITS_PER_LEAF", "9")]))
+                .contains("HYDRANT_LEAF_FUNCTION")
+        );
+        assert!(
+            message(settings(&[uri, ("HYDRANT_SPLITS_PER_LEAF", "many")]))
+                .contains("HYDRANT_SPLITS_PER_LEAF")
+        );
     }
 
     #[test]

@@ -1,12 +1,19 @@
 //! A search answered as a root with distributed leaves would answer it: the plan's splits cut
 //! into disjoint sets, each leaf request and answer sent through JSON to and from a searcher of
 //! its own (another invocation, with cold caches), the answers merged, then finished. The
-//! response must equal the single-pass one.
+//! response must equal the single-pass one. The same through `SearchService::with_fan_out`,
+//! whose leaves go to a `LeafInvoker`, and when the invoker fails.
 
 mod common;
 
 use common::fixture;
 use hydrant_metastore::Metastore;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use hydrant_search::SearchError;
+use hydrant_search::cost;
+use hydrant_search::searcher::fan_out::{FanOut, LeafInvoker};
 use hydrant_search::searcher::{LeafSearchRequest, LeafSearchResponse, LeafSplit};
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
 use serde_json::json;
@@ -146,4 +153,82 @@ async fn a_leaf_answer_naming_an_unplanned_split_is_an_error_not_a_wrong_hit() {
     let merged = plan.merge(vec![answer]).unwrap();
     let error = fixture.service.finish(&plan, merged).await.unwrap_err();
     assert_eq!(error.status_code(), 500);
+}
+
+/// Another invocation, as the Lambda invoker reaches it: a searcher of its own, the request
+/// and the answer through JSON. `fail` makes every invocation fail, as a throttled one does.
+#[derive(Debug)]
+struct OtherInvocation {
+    metastore: Metastore,
+    fail: bool,
+}
+
+impl LeafInvoker for OtherInvocation {
+    fn invoke<'a>(
+        &'a self,
+        request: &'a LeafSearchRequest,
+    ) -> BoxFuture<'a, Result<LeafSearchResponse, SearchError>> {
+        Box::pin(async move {
+            if self.fail {
+                return Err(SearchError::Internal(
+                    "TooManyRequestsException".to_string(),
+                ));
+            }
+            Ok(remote_leaf(&self.metastore, request).await)
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fanned_out_search_answers_as_one_pass_and_survives_failed_invocations() {
+    let fixture = fixture().await;
+    let metastore = fixture.local.metastore.clone();
+    for fail in [false, true] {
+        let invoker = Arc::new(OtherInvocation {
+            metastore: metastore.clone(),
+            fail,
+        });
+        let fanned =
+            SearchService::new(metastore.clone(), SearcherConfig::default()).with_fan_out(FanOut {
+                invoker,
+                splits_per_leaf: 1,
+            });
+        for request in requests() {
+            let single = fixture.service.search("fruit", &request).await.unwrap();
+            let (distributed, cost) = cost::measure(fanned.search("fruit", &request)).await;
+            let distributed = distributed.unwrap();
+            let context = format!("fail={fail} {}", serde_json::to_string(&request).unwrap());
+            assert_eq!(distributed.num_hits, single.num_hits, "{context}");
+            assert_eq!(distributed.hits, single.hits, "{context}");
+            assert_eq!(distributed.snippets, single.snippets, "{context}");
+            assert_eq!(distributed.aggregations, single.aggregations, "{context}");
+            assert_eq!(distributed.errors, single.errors, "{context}");
+            // One share stays with the root; each other split is one invocation.
+            let planned = fixture.service.plan("fruit", &request).await.unwrap();
+            let invocations = planned.splits().len().saturating_sub(1) as u64;
+            assert_eq!(cost.leaf_invocations, invocations, "{context}");
+            assert_eq!(
+                cost.leaf_failures,
+                if fail { invocations } else { 0 },
+                "{context}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_within_the_limit_invokes_nothing() {
+    let fixture = fixture().await;
+    let metastore = fixture.local.metastore.clone();
+    let invoker = Arc::new(OtherInvocation {
+        metastore: metastore.clone(),
+        fail: true,
+    });
+    let service = SearchService::new(metastore, SearcherConfig::default()).with_fan_out(FanOut {
+        invoker,
+        splits_per_leaf: 4,
+    });
+    let (response, cost) = cost::measure(service.search("fruit", &SearchRequest::new("*"))).await;
+    assert!(response.unwrap().num_hits > 0);
+    assert_eq!((cost.leaf_invocations, cost.leaf_failures), (0, 0));
 }

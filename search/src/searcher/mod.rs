@@ -7,6 +7,7 @@
 //!    split opened from its footer (one ranged GET, cached) and searched on a blocking thread:
 //!    the count, the best `start_offset + max_hits` candidates, intermediate aggregations.
 //!    [`SearchService::leaf_search`] answers a [`LeafSearchRequest`] over any set of splits.
+//!    With [`fan_out`], a plan of many splits is shared out with other invocations.
 //! 3. [`merge`]: leaf answers over disjoint split sets merged into one ([`SearchPlan::merge`]).
 //! 4. [`fetch`]: only the page's documents read and rendered, aggregations finalized:
 //!    [`SearchService::finish`].
@@ -14,6 +15,7 @@
 //! A split that fails is reported in `errors` (without internal details); the others still
 //! answer. A missing split makes the metastore document revalidate on the next request.
 
+pub mod fan_out;
 mod fetch;
 mod fields;
 pub mod leaf;
@@ -107,6 +109,8 @@ pub struct SearchService {
     field_lists: fields::FieldListCache,
     /// Read (or created) on first use: only scrolls need it.
     signing_key: tokio::sync::OnceCell<SigningKey>,
+    /// Where leaves of large plans go; none: every split is searched here.
+    fan_out: Option<fan_out::FanOut>,
 }
 
 impl std::fmt::Debug for SearchService {
@@ -130,6 +134,7 @@ impl SearchService {
             max_stream_bytes: config.max_stream_bytes,
             field_lists: fields::FieldListCache::new(fields::FIELD_LIST_CACHE_SPLITS),
             signing_key: tokio::sync::OnceCell::new(),
+            fan_out: None,
         }
     }
 
@@ -184,7 +189,7 @@ impl SearchService {
     /// Runs `request` on `index_id`: plan, one leaf over every planned split, finish.
     pub async fn search(&self, index_id: &str, request: &SearchRequest) -> Result<SearchResponse> {
         let plan = self.plan(index_id, request).await?;
-        let leaf = self.search_splits(&plan.compiled, &plan.splits).await?;
+        let leaf = self.run_leaves(&plan).await?;
         self.finish(&plan, leaf).await
     }
 

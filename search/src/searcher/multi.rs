@@ -38,14 +38,10 @@ impl SearchService {
             return Ok(IndexesResponse::default());
         }
         let splits = PlannedSplits::of_many(&mut plans);
-        let leaves = join_all(
-            plans
-                .iter()
-                .map(|plan| self.search_splits(&plan.compiled, &plan.splits)),
-        )
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
+        let leaves = join_all(plans.iter().map(|plan| self.run_leaves(plan)))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
         let leaf = plans[0].merge(leaves)?;
         let (response, owners) = self.finish_many(&plans, &splits, leaf).await?;
         let hit_index_ids = owners

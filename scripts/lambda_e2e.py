@@ -11,6 +11,10 @@
 5. Reads what the functions printed: one JSON log line per invocation with its fields, and
    EMF metric lines with the function and index dimensions; prints the log bytes per
    invocation (BENCHMARKS.md records them).
+6. Indexes a second object (a second split) and searches again: with `HYDRANT_SPLITS_PER_LEAF=1`
+   the searcher keeps one split and sends the other, through the Lambda Invoke API that
+   `cargo lambda watch` serves, to a second instance of itself (`--concurrency 2`); the
+   merged count must be both objects', and the lines must show the leaf and the root.
 
 Every wait is bounded; the function server is stopped on exit.
 """
@@ -74,20 +78,23 @@ def main():
 
     with open(os.path.join(ROOT, "loadtest", "datagen", "configs", "mock-sales.yaml"), "rb") as config:
         s3.put_object(Bucket=staging_bucket, Key="configs/mock-sales.yaml", Body=config.read())
-    records = "".join(
-        json.dumps({
-            "ts": 1_700_000_000_000 + i,
-            "id": i,
-            "name": "kettle" if i % 3 == 0 else "teapot",
-            "price": i / 10,
-            "quantity": i % 10,
-            "description": f"record number {i}",
-        }) + "\n"
-        for i in range(NUM_RECORDS)
-    )
-    key = "firehose/2026/11/22/19/mock-sales-1-2026-11-22-19-00-00-" + suffix
-    put = s3.put_object(Bucket=staging_bucket, Key=key, Body=gzip.compress(records.encode()))
-    etag = put["ETag"].strip('"')
+    def put_records(ids, key):
+        records = "".join(
+            json.dumps({
+                "ts": 1_700_000_000_000 + i,
+                "id": i,
+                "name": "kettle" if i % 3 == 0 else "teapot",
+                "price": i / 10,
+                "quantity": i % 10,
+                "description": f"record number {i}",
+            }) + "\n"
+            for i in ids
+        )
+        put = s3.put_object(Bucket=staging_bucket, Key=key, Body=gzip.compress(records.encode()))
+        return key, put["ETag"].strip('"'), len(records)
+
+    first = put_records(range(NUM_RECORDS), "firehose/2026/11/22/19/mock-sales-1-2026-11-22-19-00-00-" + suffix)
+    second = put_records(range(NUM_RECORDS, 2 * NUM_RECORDS), "firehose/2026/11/22/20/mock-sales-1-2026-11-22-20-00-00-" + suffix)
 
     work = tempfile.mkdtemp(prefix="hydrant-lambda-e2e-")
     env_file = os.path.join(work, "indexer.env")
@@ -98,83 +105,107 @@ def main():
             "HYDRANT_INDEX_CONFIGS": f"s3://{staging_bucket}/configs/mock-sales.yaml",
             "HYDRANT_TEMP_DIR": work,
             "HYDRANT_CORS_ALLOW_ORIGIN": "https://grafana.example.com",
+            # A search of two splits keeps one and sends one to a leaf invocation, through the
+            # Invoke API of the function server (the port is filled in below).
+            "HYDRANT_SPLITS_PER_LEAF": "1",
+            "HYDRANT_LEAF_FUNCTION": "hydrant-searcher",
             # As Lambda sets them from the stack's LoggingConfig (JSON, INFO).
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": "INFO",
         })
         out.write("".join(f"{name}={value}\n" for name, value in settings.items()))
 
-    eventbridge = {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": "2026-11-22T19:00:05Z",
-        "region": "us-east-1",
-        "resources": [f"arn:aws:s3:::{staging_bucket}"],
-        "detail": {
+    def write_sqs_event(name, key, etag, size):
+        eventbridge = {
             "version": "0",
-            "bucket": {"name": staging_bucket},
-            "object": {"key": key, "size": len(records), "etag": etag, "sequencer": "00617F08299329D189"},
-            "request-id": "N4N7GDK58NMKJ12R",
-            "requester": "123456789012",
-            "reason": "PutObject",
-        },
-    }
-    sqs_event = {"Records": [{
-        "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
-        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
-        "body": json.dumps(eventbridge),
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1763838005000",
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": "1763838005001",
-            "SequenceNumber": "18849496460467696128",
-            "MessageGroupId": "mock-sales",
-            "MessageDeduplicationId": etag,
-        },
-        "messageAttributes": {},
-        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hydrant-indexing.fifo",
-        "awsRegion": "us-east-1",
-    }]}
-    event_file = os.path.join(work, "event.json")
-    with open(event_file, "w") as out:
-        json.dump(sqs_event, out)
+            "id": str(uuid.uuid4()),
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": "123456789012",
+            "time": "2026-11-22T19:00:05Z",
+            "region": "us-east-1",
+            "resources": [f"arn:aws:s3:::{staging_bucket}"],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": staging_bucket},
+                "object": {"key": key, "size": size, "etag": etag, "sequencer": "00617F08299329D189"},
+                "request-id": "N4N7GDK58NMKJ12R",
+                "requester": "123456789012",
+                "reason": "PutObject",
+            },
+        }
+        sqs_event = {"Records": [{
+            "messageId": str(uuid.uuid4()),
+            "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+            "body": json.dumps(eventbridge),
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": "1763838005000",
+                "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                "ApproximateFirstReceiveTimestamp": "1763838005001",
+                "SequenceNumber": "18849496460467696128",
+                "MessageGroupId": "mock-sales",
+                "MessageDeduplicationId": etag,
+            },
+            "messageAttributes": {},
+            "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hydrant-indexing.fifo",
+            "awsRegion": "us-east-1",
+        }]}
+        path = os.path.join(work, f"{name}.json")
+        with open(path, "w") as out:
+            json.dump(sqs_event, out)
+        return path
+
+    event_file = write_sqs_event("event", *first)
+    second_event_file = write_sqs_event("second-event", *second)
 
     # Build first: `cargo lambda watch` compiles on the first invocation, after the invocation's
     # deadline has started counting.
     subprocess.run(["cargo", "build", "-p", "hydrant-lambda", "--bins"], cwd=ROOT, check=True, timeout=1200)
     port = free_port()
+    with open(env_file, "a") as out:
+        out.write(f"AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:{port}\n")
     output_path = os.path.join(work, "functions.log")
     output = open(output_path, "w")
     watch = subprocess.Popen(
         ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(port), "--env-file", env_file,
-         "--ignore-changes", "-p", "hydrant-lambda"],
+         "--ignore-changes", "--concurrency", "2", "-p", "hydrant-lambda"],
         cwd=ROOT,
         start_new_session=True,
         stdout=output,
         stderr=subprocess.STDOUT,
     )
     answers = []
+
+    def deliver(name, path):
+        invoked = subprocess.run(
+            ["cargo", "lambda", "invoke", "hydrant-indexer", "-A", "127.0.0.1", "-P", str(port),
+             "--data-file", path],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+        )
+        if invoked.returncode != 0:
+            raise SystemExit(f"invoke failed:\n{invoked.stdout}\n{invoked.stderr}")
+        response = json.loads(invoked.stdout)
+        print(f"{name}: {response}")
+        if response.get("batchItemFailures"):
+            raise SystemExit(f"the indexer reported failures: {response}")
+
     try:
         wait_for_port(port, 600, watch)
         for delivery in (1, 2):
-            invoked = subprocess.run(
-                ["cargo", "lambda", "invoke", "hydrant-indexer", "-A", "127.0.0.1", "-P", str(port),
-                 "--data-file", event_file],
-                cwd=ROOT, capture_output=True, text=True, timeout=600,
-            )
-            if invoked.returncode != 0:
-                raise SystemExit(f"invoke failed:\n{invoked.stdout}\n{invoked.stderr}")
-            response = json.loads(invoked.stdout)
-            print(f"delivery {delivery}: {response}")
-            if response.get("batchItemFailures"):
-                raise SystemExit(f"the indexer reported failures: {response}")
+            deliver(f"delivery {delivery}", event_file)
         answers = search_through_the_function(port, work)
+        output.flush()
+        with open(output_path) as printed:
+            first_phase_lines = len(printed.read().splitlines())
+        # A second split, then a search that fans out.
+        deliver("second object", second_event_file)
+        # The warm searcher trusts its metastore document for 3 s (METASTORE_TTL) before it
+        # revalidates it and sees the new split.
+        time.sleep(4)
+        fanned_out = search_through_the_function(port, work, kinds=("direct",))
     finally:
         os.killpg(watch.pid, signal.SIGTERM)
         try:
@@ -194,28 +225,33 @@ def main():
         if searched.returncode != 0:
             raise SystemExit(f"search failed:\n{searched.stdout}\n{searched.stderr}")
         found[query] = json.loads(searched.stdout)["num_hits"]
+    every_id = range(2 * NUM_RECORDS)
     expected = {
-        "*": NUM_RECORDS,
-        "name:kettle": len([i for i in range(NUM_RECORDS) if i % 3 == 0]),
-        "quantity:>5": len([i for i in range(NUM_RECORDS) if i % 10 > 5]),
+        "*": 2 * NUM_RECORDS,
+        "name:kettle": len([i for i in every_id if i % 3 == 0]),
+        "quantity:>5": len([i for i in every_id if i % 10 > 5]),
     }
     print(f"searched: {found}")
     if found != expected:
         raise SystemExit(f"expected {expected}, found {found}")
     splits = s3.list_objects_v2(Bucket=index_bucket, Prefix="indexes/mock-sales/splits/").get("KeyCount", 0)
-    if splits != 1:
-        raise SystemExit(f"expected exactly one split after two deliveries, found {splits}")
-    kettles = expected["name:kettle"]
+    if splits != 2:
+        raise SystemExit(f"expected one split per object (the redelivery made none), found {splits}")
+    kettles = len([i for i in range(NUM_RECORDS) if i % 3 == 0])
     if answers != [kettles, kettles]:
         raise SystemExit(f"the searcher function found {answers}, expected {kettles} twice")
+    if fanned_out != [expected["name:kettle"]]:
+        raise SystemExit(f"the fanned-out search found {fanned_out}, expected {expected['name:kettle']}")
     output.close()
     with open(output_path) as printed:
-        check_function_output(printed.read().splitlines())
+        lines = printed.read().splitlines()
+    check_function_output(lines[:first_phase_lines])
+    check_fan_out_output(lines[first_phase_lines:])
     shutil.rmtree(work, ignore_errors=True)
     print("lambda e2e: ok")
 
 
-def search_through_the_function(port, work):
+def search_through_the_function(port, work, kinds=("apigw", "direct")):
     """The searcher function, as API Gateway and a backend service call it; its hit counts."""
     with open(os.path.join(ROOT, "lambda", "tests", "fixtures", "apigw-v1-search.json")) as fixture:
         apigw = json.load(fixture)
@@ -226,6 +262,8 @@ def search_through_the_function(port, work):
     direct = {"index_id": "mock-sales", "query": "name:kettle", "max_hits": 1}
     counts = []
     for name, event in (("apigw", apigw), ("direct", direct)):
+        if name not in kinds:
+            continue
         event_file = os.path.join(work, f"search-{name}.json")
         with open(event_file, "w") as out:
             json.dump(event, out)
@@ -310,6 +348,26 @@ def check_function_output(lines):
         for text, _ in logs[function] + metrics[function]:
             print(f"  {function}: {text}")
     print(f"lines printed at cold start, not per invocation: {len(cold_start)}")
+
+
+def check_fan_out_output(lines):
+    """What the second object's batch and the fanned-out search printed."""
+    logs = [value for _, value in json_lines(lines) if "level" in value and "message" in value]
+    metrics = [value for _, value in json_lines(lines) if "_aws" in value]
+    requests = [(value["path"], value.get("splits_searched")) for value in logs if value["message"] == "request"]
+    # The leaf answers (and logs) before its root.
+    if requests != [("leaf_search", 1), ("/api/v1/mock-sales/search", 2)]:
+        raise SystemExit(f"expected a leaf's request line, then its root's: {requests}")
+    leaves = [value for value in metrics if "LeafSearches" in value]
+    roots = [value for value in metrics if "Requests" in value]
+    if len(leaves) != 1 or leaves[0]["LeafErrors"] != 0 or leaves[0]["IndexId"] != "mock-sales":
+        raise SystemExit(f"the leaf's metric line: {leaves}")
+    if len(roots) != 1 or roots[0]["LeafInvocations"] != 1 or roots[0]["LeafFailures"] != 0 or roots[0]["SplitsSearched"] != 2:
+        raise SystemExit(f"the root's metric line: {roots}")
+    print("fan-out lines:")
+    for text, _ in json_lines(lines):
+        if '"request"' in text or "Leaf" in text:
+            print(f"  {text}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 //! setting fails the init with one line, before the first event.
 
 pub mod indexer;
+pub mod leaves;
 pub mod metrics;
 pub mod searcher;
 

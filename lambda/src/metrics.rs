@@ -179,7 +179,8 @@ pub fn searcher_line(
         line = line.dimension("IndexId", index_id);
     }
     let stats = &cost.stats;
-    line.metric("Requests", Unit::Count, 1)
+    line = line
+        .metric("Requests", Unit::Count, 1)
         .metric(
             "ClientErrors",
             Unit::Count,
@@ -193,7 +194,31 @@ pub fn searcher_line(
         .metric("SplitsFromCache", Unit::Count, stats.splits_from_cache)
         .metric("StorageGets", Unit::Count, stats.storage_gets)
         .metric("StorageBytes", Unit::Bytes, stats.storage_bytes)
-        .metric("CacheHits", Unit::Count, stats.cache_hits)
+        .metric("CacheHits", Unit::Count, stats.cache_hits);
+    // Only searches that fanned out say so: the common line stays as short as it was.
+    if cost.leaf_invocations > 0 {
+        line = line
+            .metric("LeafInvocations", Unit::Count, cost.leaf_invocations)
+            .metric("LeafFailures", Unit::Count, cost.leaf_failures);
+    }
+    line
+}
+
+/// A leaf invocation's line. What it read is counted once, in its root's line (the leaf's
+/// answer carries it there), so here only that it ran and how long it took.
+pub fn leaf_line(
+    function_name: &str,
+    index_id: Option<&str>,
+    status: u16,
+    latency_millis: u64,
+) -> MetricLine {
+    let mut line = MetricLine::new(function_name);
+    if let Some(index_id) = index_id {
+        line = line.dimension("IndexId", index_id);
+    }
+    line.metric("LeafSearches", Unit::Count, 1)
+        .metric("LeafErrors", Unit::Count, u64::from(status >= 400))
+        .metric("LeafLatency", Unit::Milliseconds, latency_millis)
 }
 
 /// Milliseconds since the epoch, for the lines' timestamps.

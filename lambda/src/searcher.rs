@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::apigw::{
@@ -27,13 +28,16 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hydrant_metastore::Metastore;
 use hydrant_metastore::storage::StorageResolver;
-use hydrant_search::SearchService;
 use hydrant_search::rest::{HttpRequest, HttpResponse, handle_request};
+use hydrant_search::searcher::LeafSearchRequest;
+use hydrant_search::searcher::fan_out::FanOut;
 use hydrant_search::settings::SearcherSettings;
 use hydrant_search::split_cache::SplitCache;
+use hydrant_search::{SearchService, SearchStats};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value, json};
 
+use crate::leaves::{LEAF_SEARCH, LEAF_SEARCH_RESPONSE, LambdaLeafInvoker};
 use crate::{LambdaError, metrics};
 
 /// Lambda's limit on a synchronous response, with room for the envelope around the body.
@@ -108,6 +112,12 @@ pub async fn start(
             LambdaError::Start(format!("cannot open {}: {error}", settings.index_uri))
         })?;
     let mut service = SearchService::new(Metastore::new(storage), settings.config.clone());
+    if let Some((function_name, splits_per_leaf)) = &settings.leaf_fan_out {
+        service = service.with_fan_out(FanOut {
+            invoker: Arc::new(LambdaLeafInvoker::new(function_name.clone())),
+            splits_per_leaf: *splits_per_leaf,
+        });
+    }
     if let Some((dir, capacity_bytes)) = &settings.split_cache {
         let cache = SplitCache::open(dir, *capacity_bytes).map_err(|error| {
             LambdaError::Start(format!(
@@ -154,12 +164,21 @@ pub async fn handle(searcher: &Searcher, event: LambdaEvent<Value>) -> Result<Va
         bytes_fetched = cost.stats.storage_bytes,
         "request"
     );
-    let line = metrics::searcher_line(
-        &searcher.function_name,
-        answer.status,
-        latency_millis,
-        &cost,
-    );
+    let line = if answer.leaf {
+        metrics::leaf_line(
+            &searcher.function_name,
+            cost.index_id(),
+            answer.status,
+            latency_millis,
+        )
+    } else {
+        metrics::searcher_line(
+            &searcher.function_name,
+            answer.status,
+            latency_millis,
+            &cost,
+        )
+    };
     println!("{}", line.to_json(metrics::now_millis()));
     Ok(answer.envelope)
 }
@@ -175,11 +194,14 @@ struct Answer {
     method: String,
     path: String,
     status: u16,
+    /// A leaf search for a root in another invocation.
+    leaf: bool,
 }
 
 async fn answer(service: &SearchService, event: Value, cors: Option<&HeaderValue>) -> Answer {
     let kind = event_kind(&event);
     match kind {
+        EventKind::Direct if event.get(LEAF_SEARCH).is_some() => answer_leaf(service, event).await,
         EventKind::Direct => {
             let (method, path) = direct_route(&event);
             let envelope = handle_direct(service, event).await;
@@ -193,6 +215,7 @@ async fn answer(service: &SearchService, event: Value, cors: Option<&HeaderValue
                 method,
                 path,
                 status,
+                leaf: false,
             }
         }
         EventKind::ApiGatewayV1 | EventKind::HttpV2 => {
@@ -205,6 +228,7 @@ async fn answer(service: &SearchService, event: Value, cors: Option<&HeaderValue
                         method: String::new(),
                         path: String::new(),
                         status: 400,
+                        leaf: false,
                     };
                 }
             };
@@ -238,8 +262,61 @@ async fn answer(service: &SearchService, event: Value, cors: Option<&HeaderValue
                 envelope,
                 method: request.method,
                 path: path.to_string(),
+                leaf: false,
             }
         }
+    }
+}
+
+/// A leaf search from a root in another invocation: `{"leaf_search": <LeafSearchRequest>}`.
+/// The answer is `{"leaf_search_response": ...}`, or `{"status", "message"}`, which the root
+/// takes as a failed invocation and searches those splits itself.
+async fn answer_leaf(service: &SearchService, mut event: Value) -> Answer {
+    let request = event
+        .get_mut(LEAF_SEARCH)
+        .map(Value::take)
+        .unwrap_or_default();
+    let envelope = match serde_json::from_value::<LeafSearchRequest>(request) {
+        Err(error) => {
+            json!({"status": 400, "message": format!("a leaf search request that does not parse: {error}")})
+        }
+        Ok(request) => match service.leaf_search(&request).await {
+            Ok(response) => {
+                // For this invocation's log line; its metrics are counted by the root.
+                hydrant_search::cost::add(
+                    &[request.index_id.as_str()],
+                    &SearchStats {
+                        splits_total: request.splits.len(),
+                        splits_searched: response.splits_searched,
+                        splits_from_cache: response.splits_from_cache,
+                        storage_gets: response.storage_gets,
+                        storage_bytes: response.storage_bytes,
+                        cache_hits: response.cache_hits,
+                        ..SearchStats::default()
+                    },
+                );
+                json!({ LEAF_SEARCH_RESPONSE: response })
+            }
+            Err(error) => json!({"status": error.status_code(), "message": error.public_message()}),
+        },
+    };
+    let envelope = match serde_json::to_vec(&envelope) {
+        Ok(bytes) if bytes.len() > MAX_RESPONSE_BYTES => {
+            json!({"status": 413, "message": too_large_message(bytes.len())})
+        }
+        _ => envelope,
+    };
+    let status = envelope
+        .get("status")
+        .and_then(Value::as_u64)
+        .and_then(|status| u16::try_from(status).ok())
+        .unwrap_or(200);
+    Answer {
+        envelope,
+        method: "INVOKE".to_string(),
+        path: LEAF_SEARCH.to_string(),
+        status,
+        leaf: true,
     }
 }
 

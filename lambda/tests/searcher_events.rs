@@ -212,3 +212,37 @@ async fn rest_api_events_without_multi_value_parameters_and_malformed_events() {
     assert_eq!(envelope["statusCode"], 400, "{envelope}");
     assert!(envelope["cookies"].is_array(), "{envelope}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaf_invocations_answer_what_the_root_merges() {
+    use hydrant_search::SearchRequest;
+    use hydrant_search::searcher::LeafSearchResponse;
+
+    let fixture = fixture().await;
+    let request = SearchRequest::new("name:banana");
+    let plan = fixture.service.plan("fruit", &request).await.unwrap();
+    let leaf_request = plan.leaf_request(&plan.splits()[1..]);
+    let direct = fixture.service.leaf_search(&leaf_request).await.unwrap();
+    let event = json!({ "leaf_search": leaf_request });
+    assert_eq!(event_kind(&event), EventKind::Direct);
+    let answer = handle_event(&fixture.service, event).await;
+    let through_lambda: LeafSearchResponse =
+        serde_json::from_value(answer["leaf_search_response"].clone()).unwrap();
+    assert_eq!(through_lambda.num_hits, direct.num_hits);
+    // Candidates come in no particular order (splits answer concurrently).
+    let sorted = |response: &LeafSearchResponse| {
+        let mut candidates = response.candidates.clone();
+        candidates.sort_by_key(|c| (c.split_ordinal, c.segment_ord, c.doc_id));
+        candidates
+    };
+    assert_eq!(sorted(&through_lambda), sorted(&direct));
+    assert_eq!(through_lambda.splits_searched, plan.splits().len() - 1);
+
+    // A request a leaf cannot take is answered with a status, for the root to search itself.
+    let answer = handle_event(&fixture.service, json!({"leaf_search": {"index_id": 3}})).await;
+    assert_eq!(answer["status"], 400, "{answer}");
+    let mut unknown = leaf_request.clone();
+    unknown.index_id = "no-such-index".to_string();
+    let answer = handle_event(&fixture.service, json!({ "leaf_search": unknown })).await;
+    assert_eq!(answer["status"], 404, "{answer}");
+}

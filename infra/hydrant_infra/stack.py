@@ -79,6 +79,12 @@ PARAMETERS = {
         "MinValue": 0,
         "Description": "Bytes of whole splits the searcher keeps in /tmp (0 disables; /tmp is EphemeralStorage).",
     },
+    "SplitsPerLeafInvocation": {
+        "Type": "Number",
+        "Default": 250,
+        "MinValue": 0,
+        "Description": "Most splits one searcher invocation reads: a search with more sends the rest, in shares this size, to parallel invocations of the searcher (0: never).",
+    },
     "SearcherEphemeralStorage": {
         "Type": "Number",
         "Default": 512,
@@ -622,6 +628,8 @@ class Builder:
         variables = {
             "HYDRANT_INDEX_URI": sub("s3://${IndexBucket}"),
             "HYDRANT_SPLIT_CACHE_BYTES": self.value("SplitCacheBytes"),
+            # Leaves go to this same function (AWS_LAMBDA_FUNCTION_NAME).
+            "HYDRANT_SPLITS_PER_LEAF": self.value("SplitsPerLeafInvocation"),
         }
         if self.options.cors_origin:
             # API Gateway answers the preflight; the function adds the header to each answer.
@@ -658,6 +666,14 @@ class Builder:
                                 "Effect": "Allow",
                                 "Action": "s3:PutObject",
                                 "Resource": sub("${IndexBucket.Arn}/searcher/signing-key"),
+                            },
+                            # Leaf searches of large requests: the function invokes itself, by the
+                            # name it is given above (its ARN would make the role depend on it).
+                            {
+                                "Sid": "InvokeLeaves",
+                                "Effect": "Allow",
+                                "Action": "lambda:InvokeFunction",
+                                "Resource": sub("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-searcher"),
                             },
                         ],
                     }

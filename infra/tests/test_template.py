@@ -254,6 +254,16 @@ class StackInvariants:
         self.assertTrue(searcher_statements)
         for statement in searcher_statements:
             actions = set(as_list(statement["Action"]))
+            if statement["Sid"] == "InvokeLeaves":
+                # Leaf searches: this function, and nothing else, by the name it is given.
+                self.assertEqual(actions, {"lambda:InvokeFunction"})
+                self.assertEqual(searcher["FunctionName"], {"Fn::Sub": "${AWS::StackName}-searcher"})
+                self.assertEqual(
+                    sub_text(statement["Resource"]),
+                    "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-searcher",
+                )
+                self.assertIn("HYDRANT_SPLITS_PER_LEAF", searcher["Environment"]["Variables"])
+                continue
             self.assertEqual(refs_in(statement["Resource"]), {"IndexBucket"})
             if statement["Sid"] == "CreateSigningKey":
                 # The one object the searcher writes: the scroll-id signing key.

@@ -232,3 +232,34 @@ async fn a_search_within_the_limit_invokes_nothing() {
     assert!(response.unwrap().num_hits > 0);
     assert_eq!((cost.leaf_invocations, cost.leaf_failures), (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_reads_split_locations_from_its_metastore_not_from_the_request() {
+    let fixture = fixture().await;
+    let request = SearchRequest::new("name:banana");
+    let plan = fixture.service.plan("fruit", &request).await.unwrap();
+    let honest = plan.leaf_request(plan.splits());
+    let expected = remote_leaf(&fixture.local.metastore, &honest).await;
+    // Footer ranges no split has: read as asked, they would allocate the whole range.
+    let mut forged = honest.clone();
+    for split in &mut forged.splits {
+        split.footer_offsets = 0..u64::MAX;
+        split.split_size_bytes = u64::MAX;
+    }
+    forged.splits.push(LeafSplit {
+        split_id: "not-a-split-of-fruit".to_string(),
+        ordinal: plan.splits().len(),
+        footer_offsets: 0..u64::MAX,
+        split_size_bytes: u64::MAX,
+    });
+    let answer = remote_leaf(&fixture.local.metastore, &forged).await;
+    assert_eq!(answer.num_hits, expected.num_hits);
+    assert_eq!(answer.splits_searched, plan.splits().len());
+    let failed: Vec<_> = answer
+        .failed_splits
+        .iter()
+        .map(|f| (f.split_id.as_str(), f.missing))
+        .collect();
+    assert_eq!(failed, [("not-a-split-of-fruit", true)]);
+    assert!(expected.failed_splits.is_empty());
+}

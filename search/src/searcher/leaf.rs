@@ -25,10 +25,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering as AtomicOrdering;
 
 use futures::StreamExt;
-use hydrant_metastore::SplitMetadata;
 use hydrant_metastore::split_bundle::{
     ByteRangeFetcher, FileRangeFetcher, SplitDirectory, SplitFooter,
 };
+use hydrant_metastore::{IndexMetadata, SplitMetadata, SplitState};
 use serde::{Deserialize, Serialize};
 use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
 use tantivy::aggregation::{
@@ -46,7 +46,9 @@ use crate::fetcher::{FetchStats, StorageFetcher, with_request_stats};
 use crate::request::SearchRequest;
 use crate::sort::{Candidate, TopHitsCollector};
 
-/// A split as a leaf needs it: where it is and how to read its footer, without the metastore.
+/// A split as a root plans it: where it is and how to read its footer. A leaf in another
+/// invocation takes only the id and ordinal from the request and the rest from its own
+/// metastore document (see [`SearchService::leaf_search`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeafSplit {
     pub split_id: String,
@@ -141,6 +143,18 @@ mod intermediate_aggregations {
     }
 }
 
+/// The requested splits the index has, with their locations from its metadata and their
+/// ordinals from the request.
+fn located_splits(metadata: &IndexMetadata, requested: &[LeafSplit]) -> Vec<LeafSplit> {
+    requested
+        .iter()
+        .filter_map(|split| {
+            let known = metadata.splits.get(&split.split_id)?;
+            (known.state != SplitState::Staged).then(|| LeafSplit::new(split.ordinal, known))
+        })
+        .collect()
+}
+
 /// A split's answer, from the cache or from searching it.
 struct SplitAnswer {
     outcome: Arc<LeafOutcome>,
@@ -150,11 +164,33 @@ struct SplitAnswer {
 impl SearchService {
     /// Answers a leaf request: compiles it against the index's doc mapping (from this
     /// searcher's metastore cache) and searches its splits.
+    ///
+    /// The request comes from outside this process, so where each split's footer lies (the
+    /// byte range read into memory) is taken from the metastore, never from the request: a
+    /// split the index does not have (collected since the root planned, or never one of its
+    /// own) is a failed split, after the cached document has been read again once.
     pub async fn leaf_search(&self, leaf: &LeafSearchRequest) -> Result<LeafSearchResponse> {
-        let metadata = self.metastores.get(&leaf.index_id).await?;
+        let mut metadata = self.metastores.get(&leaf.index_id).await?;
+        let mut known = located_splits(&metadata, &leaf.splits);
+        if known.len() < leaf.splits.len() {
+            // The cached document may predate splits the root's plan names.
+            self.metastores.expire(&leaf.index_id);
+            metadata = self.metastores.get(&leaf.index_id).await?;
+            known = located_splits(&metadata, &leaf.splits);
+        }
         let doc_mapper = self.doc_mappers.get(&metadata)?;
         let compiled = CompiledRequest::compile(&leaf.index_id, doc_mapper, &leaf.request)?;
-        self.search_splits(&compiled, &leaf.splits).await
+        let mut response = self.search_splits(&compiled, &known).await?;
+        for split in &leaf.splits {
+            if !known.iter().any(|known| known.split_id == split.split_id) {
+                response.failed_splits.push(FailedSplit {
+                    split_id: split.split_id.clone(),
+                    details: "not a split of this index (deleted since the plan?)".to_string(),
+                    missing: true,
+                });
+            }
+        }
+        Ok(response)
     }
 
     /// Searches `splits` with bounded concurrency; a split that fails is listed, not fatal.

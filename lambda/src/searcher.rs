@@ -205,11 +205,7 @@ async fn answer(service: &SearchService, event: Value, cors: Option<&HeaderValue
         EventKind::Direct => {
             let (method, path) = direct_route(&event);
             let envelope = handle_direct(service, event).await;
-            let status = envelope
-                .get("status")
-                .and_then(Value::as_u64)
-                .and_then(|status| u16::try_from(status).ok())
-                .unwrap_or(200);
+            let status = direct_status(&envelope);
             Answer {
                 envelope,
                 method,
@@ -297,7 +293,11 @@ async fn answer_leaf(service: &SearchService, mut event: Value) -> Answer {
                 );
                 json!({ LEAF_SEARCH_RESPONSE: response })
             }
-            Err(error) => json!({"status": error.status_code(), "message": error.public_message()}),
+            Err(error) => {
+                // The root sees the public message; the details stay in this log.
+                HttpResponse::log_search_error(&error);
+                json!({"status": error.status_code(), "message": error.public_message()})
+            }
         },
     };
     let envelope = match serde_json::to_vec(&envelope) {
@@ -306,18 +306,23 @@ async fn answer_leaf(service: &SearchService, mut event: Value) -> Answer {
         }
         _ => envelope,
     };
-    let status = envelope
-        .get("status")
-        .and_then(Value::as_u64)
-        .and_then(|status| u16::try_from(status).ok())
-        .unwrap_or(200);
     Answer {
+        status: direct_status(&envelope),
         envelope,
         method: "INVOKE".to_string(),
         path: LEAF_SEARCH.to_string(),
-        status,
         leaf: true,
     }
+}
+
+/// The status of a direct invocation's answer: the one it names (errors, named routes), or 200
+/// for a bare search response.
+fn direct_status(envelope: &Value) -> u16 {
+    envelope
+        .get("status")
+        .and_then(Value::as_u64)
+        .and_then(|status| u16::try_from(status).ok())
+        .unwrap_or(200)
 }
 
 /// The route a direct invocation names, for its log line.

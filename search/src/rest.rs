@@ -85,8 +85,9 @@ impl HttpResponse {
         self
     }
 
-    /// Logs what an operator must see (internal errors, storage trouble).
-    pub(crate) fn log_search_error(error: &SearchError) {
+    /// Logs what an operator must see (internal errors, storage trouble): callers get only
+    /// [`SearchError::public_message`].
+    pub fn log_search_error(error: &SearchError) {
         match error {
             SearchError::Config(details) | SearchError::Internal(details) => {
                 tracing::error!(details, "search failed")

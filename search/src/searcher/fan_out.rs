@@ -75,9 +75,9 @@ impl SearchService {
             return self.search_splits(&plan.compiled, &plan.splits).await;
         };
         let shares = shares(&plan.splits, fan_out.splits_per_leaf);
-        let (own, others) = shares
-            .split_first()
-            .expect("a plan over splits has a share");
+        let Some((own, others)) = shares.split_first() else {
+            return self.search_splits(&plan.compiled, &plan.splits).await;
+        };
         let remote = others.iter().map(|share| async move {
             let request = plan.leaf_request(share);
             let answer: Result<(LeafSearchResponse, bool)> =

@@ -197,9 +197,10 @@ def main():
         for delivery in (1, 2):
             deliver(f"delivery {delivery}", event_file)
         answers = search_through_the_function(port, work)
-        output.flush()
-        with open(output_path) as printed:
-            first_phase_lines = len(printed.read().splitlines())
+        # cargo lambda relays each function's output on its own: wait (bounded) until the two
+        # searches' metric lines have arrived before the first phase's lines are counted.
+        first_phase_lines = wait_for_lines(
+            output_path, lambda lines: sum('"Requests":1' in line for line in lines) >= 2, 30)
         # A second split, then a search that fans out.
         deliver("second object", second_event_file)
         # The warm searcher trusts its metastore document for 3 s (METASTORE_TTL) before it
@@ -283,6 +284,19 @@ def search_through_the_function(port, work, kinds=("apigw", "direct")):
     return counts
 
 
+def wait_for_lines(path, complete, timeout):
+    """The number of lines in `path` once `complete(lines)` holds, within `timeout` seconds."""
+    deadline = time.time() + timeout
+    while True:
+        with open(path) as printed:
+            lines = printed.read().splitlines()
+        if complete(lines):
+            return len(lines)
+        if time.time() > deadline:
+            raise SystemExit(f"the functions' lines did not arrive within {timeout}s: {lines[-5:]}")
+        time.sleep(0.2)
+
+
 def json_lines(lines):
     for line in lines:
         start = line.find("{")
@@ -354,9 +368,9 @@ def check_fan_out_output(lines):
     """What the second object's batch and the fanned-out search printed."""
     logs = [value for _, value in json_lines(lines) if "level" in value and "message" in value]
     metrics = [value for _, value in json_lines(lines) if "_aws" in value]
-    requests = [(value["path"], value.get("splits_searched")) for value in logs if value["message"] == "request"]
-    # The leaf answers (and logs) before its root.
-    if requests != [("leaf_search", 1), ("/api/v1/mock-sales/search", 2)]:
+    # Two processes' lines, relayed each on its own: compared without their order.
+    requests = sorted((value["path"], value.get("splits_searched")) for value in logs if value["message"] == "request")
+    if requests != [("/api/v1/mock-sales/search", 2), ("leaf_search", 1)]:
         raise SystemExit(f"expected a leaf's request line, then its root's: {requests}")
     leaves = [value for value in metrics if "LeafSearches" in value]
     roots = [value for value in metrics if "Requests" in value]

@@ -360,13 +360,13 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
+    // The bound address, not the asked one: `--listen 127.0.0.1:0` takes a free port and says which.
+    let address = listener.local_addr()?;
+    // Before saying it serves: a SIGTERM sent as soon as the line appears must stop it cleanly.
+    let stop_signal = crate::stop_signal();
     if !writes {
-        println!(
-            "Serving the search API on http://{} (Ctrl-C to stop).",
-            options.listen
-        );
-        hydrant_search::server::serve_with(listener, service, server_options, crate::stop_signal())
-            .await?;
+        println!("Serving the search API on http://{address} (Ctrl-C to stop).");
+        hydrant_search::server::serve_with(listener, service, server_options, stop_signal).await?;
         return Ok(());
     }
     let staging_dir = options.api_staging_dir.clone().unwrap_or_else(|| {
@@ -383,17 +383,11 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot stage writes in {}", staging_dir.display()))?;
     println!(
-        "Serving the search and write APIs on http://{} (Ctrl-C to stop); documents sent are kept in {}.",
-        options.listen,
+        "Serving the search and write APIs on http://{address} (Ctrl-C to stop); documents sent are kept in {}.",
         staging_dir.display()
     );
-    hydrant_search::server::serve_with(
-        listener,
-        Arc::new(api),
-        server_options,
-        crate::stop_signal(),
-    )
-    .await?;
+    hydrant_search::server::serve_with(listener, Arc::new(api), server_options, stop_signal)
+        .await?;
     Ok(())
 }
 

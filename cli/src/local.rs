@@ -118,8 +118,10 @@ pub async fn run(options: LocalOptions) -> anyhow::Result<()> {
     let stats = Arc::new(LocalStats::default());
     let started = Instant::now();
     let tasks = Tasks::start(&options, &data, listener, &stats, shutdown).await?;
+    // Before the banner: a SIGTERM sent as soon as it appears must stop local mode cleanly.
+    let stop_signal = crate::stop_signal();
     print_banner(&options, &data, address);
-    show_progress_until_stopped(&options, &stats, &tasks).await;
+    show_progress_until_stopped(&options, &stats, &tasks, stop_signal).await;
     println!("Stopping: finishing the batch being indexed...");
     let _ = shutdown_sender.send(true);
     tasks.join().await?;
@@ -277,13 +279,17 @@ fn print_banner(options: &LocalOptions, data: &LocalData, address: SocketAddr) {
 }
 
 /// A spinner with the counters, until Ctrl-C, SIGTERM or a failed task.
-async fn show_progress_until_stopped(options: &LocalOptions, stats: &LocalStats, tasks: &Tasks) {
+async fn show_progress_until_stopped(
+    options: &LocalOptions,
+    stats: &LocalStats,
+    tasks: &Tasks,
+    stop_signal: impl std::future::Future<Output = ()>,
+) {
     let progress = ProgressBar::new_spinner();
     progress.set_style(
         ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("valid template"),
     );
     let mut ticker = tokio::time::interval(Duration::from_millis(500));
-    let stop_signal = crate::stop_signal();
     tokio::pin!(stop_signal);
     loop {
         tokio::select! {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, stop};
+use common::{listening_port, stop};
 
 /// GET over a raw socket, exactly as curl sends it (no percent-encoding of `>`).
 fn get(port: u16, target: &str) -> Option<serde_json::Value> {
@@ -37,11 +37,12 @@ fn num_hits(port: u16, query: &str) -> Option<u64> {
         .as_u64()
 }
 
-fn start(data_dir: &Path, port: u16, max_objects: u32) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hydrant"))
+/// Starts local mode on a port it picks; returns the child, the port and the banner it printed.
+fn start(data_dir: &Path, max_objects: u32) -> (Child, u16, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hydrant"))
         .args(["local", "--data-dir"])
         .arg(data_dir)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--listen", "127.0.0.1:0"])
         .args([
             "--records-per-object",
             "50",
@@ -52,7 +53,9 @@ fn start(data_dir: &Path, port: u16, max_objects: u32) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("hydrant binary starts")
+        .expect("hydrant binary starts");
+    let (port, banner) = listening_port(&mut child);
+    (child, port, banner)
 }
 
 fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
@@ -93,9 +96,7 @@ fn staged_objects(data_dir: &Path) -> usize {
 fn local_mode_generates_indexes_serves_and_resumes() {
     let temp_dir = tempfile::tempdir().unwrap();
     let data_dir = temp_dir.path().join("data");
-    let port = free_port();
-
-    let child = start(&data_dir, port, 5);
+    let (child, port, banner) = start(&data_dir, 5);
     wait_for(
         "the first run's 250 records",
         Duration::from_secs(90),
@@ -109,11 +110,11 @@ fn local_mode_generates_indexes_serves_and_resumes() {
     .unwrap();
     assert_eq!(hits["hits"].as_array().unwrap().len(), 3);
     assert!(hits["hits"][0]["quantity"].as_u64().unwrap() > 5);
+    assert!(banner.contains("curl 'http://127.0.0.1:"), "{banner}");
     let output = stop(child);
-    assert!(output.contains("curl 'http://127.0.0.1:"), "{output}");
     assert!(output.contains("The index holds 250 documents"), "{output}");
 
-    let child = start(&data_dir, port, 2);
+    let (child, port, _) = start(&data_dir, 2);
     wait_for("the second run's records", Duration::from_secs(90), || {
         num_hits(port, "*") == Some(350)
     });

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::free_port;
+use common::listening_port;
 
 fn health(port: u16) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -27,12 +27,7 @@ fn an_empty_api_key_is_refused() {
     let output = Command::new(env!("CARGO_BIN_EXE_hydrant"))
         .args(["serve", "--index-uri"])
         .arg(temp_dir.path())
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{}", free_port()),
-            "--api-key",
-            "",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--api-key", ""])
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -43,24 +38,18 @@ fn an_empty_api_key_is_refused() {
 #[test]
 fn out_of_file_descriptors_the_server_waits_and_serves_again() {
     let temp_dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     // A few dozen descriptors: the runtime, the listener and some connections.
     let mut server = Command::new("sh")
         .arg("-c")
-        .arg("ulimit -n 48 && exec \"$0\" serve --index-uri \"$1\" --listen \"$2\"")
+        .arg("ulimit -n 48 && exec \"$0\" serve --index-uri \"$1\" --listen 127.0.0.1:0")
         .arg(env!("CARGO_BIN_EXE_hydrant"))
         .arg(temp_dir.path())
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while health(port).is_none() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        assert!(server.try_wait().unwrap().is_none(), "the server exited");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (port, _) = listening_port(&mut server);
+    assert!(health(port).is_some(), "the server does not answer");
     // Idle connections until the server can accept no more (the kernel still completes them).
     let idle: Vec<TcpStream> = (0..120)
         .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())

@@ -5,13 +5,13 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 mod common;
 
-use common::free_port;
+use common::listening_port;
 
 /// One request; returns the status and the JSON body.
 fn call(port: u16, method: &str, target: &str, body: &[u8], gzip: bool) -> (u16, Value) {
@@ -39,21 +39,16 @@ fn call(port: u16, method: &str, target: &str, body: &[u8], gzip: bool) -> (u16,
 }
 
 fn serve(index_dir: &std::path::Path, extra: &[&str]) -> (Child, u16) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_hydrant"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hydrant"))
         .args(["serve", "--index-uri"])
         .arg(index_dir)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--listen", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "hydrant serve does not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (port, _) = listening_port(&mut child);
     (child, port)
 }
 

@@ -51,7 +51,7 @@ fn start_moto_server() -> String {
         .expect("cannot run sh to start moto_server");
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if answers_http(port) {
             return format!("http://127.0.0.1:{port}");
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -60,6 +60,22 @@ fn start_moto_server() -> String {
         "tests need an S3 API on loopback and `moto_server` did not start: run `scripts/test` \
          (it installs moto), or `pip install 'moto[server]'`, or set {MOTO_ENDPOINT_ENV}"
     );
+}
+
+/// Whether an HTTP server answers on the port. A connection alone proves nothing: while another
+/// test thread forks, the child briefly holds a copy of the listener that picked the port, and a
+/// connection that lands there is reset once the child execs.
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut head = [0u8; 5];
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .and_then(|()| stream.read_exact(&mut head))
+        .is_ok_and(|()| &head == b"HTTP/")
 }
 
 /// S3 settings for the moto server, with small multipart parts so tests exercise them.

@@ -1,22 +1,53 @@
 //! What the CLI's end-to-end tests share: the AWS environment that points a `hydrant` process
-//! at moto, FIFO queues and their depth, a free loopback port, and stopping a child the way an operator does.
+//! at moto, FIFO queues and their depth, the port a child listens on, and stopping a child the way
+//! an operator does.
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
+use std::io::Read;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use hydrant_metastore::testing::moto_endpoint;
 
-/// A loopback port nothing listens on now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The port a `hydrant serve` or `hydrant local` child started with `--listen 127.0.0.1:0` says
+/// it listens on, and the standard output it printed up to that line (its stdout must be piped).
+///
+/// Why not pick a free port first and pass it: the port is free only until the process binds
+/// it, and while another test thread forks, the child holds a copy of the probe listener, so a
+/// connection can land in that copy and be reset. A port the server bound itself has no such
+/// window, and its line says the server is ready.
+pub fn listening_port(child: &mut Child) -> (u16, String) {
+    let mut stdout = child.stdout.take().expect("the child's stdout is piped");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Byte by byte: what follows the line stays in the pipe for `stop` to read.
+        let mut printed = Vec::new();
+        let mut byte = [0u8; 1];
+        let port = loop {
+            match stdout.read(&mut byte) {
+                Ok(1) => printed.push(byte[0]),
+                _ => break None,
+            }
+            if byte[0] != b'\n' {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&printed);
+            let line = text.lines().last().unwrap_or_default();
+            if let Some((_, rest)) = line.split_once("http://127.0.0.1:") {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                break digits.parse::<u16>().ok();
+            }
+        };
+        let _ = sender.send((stdout, port, String::from_utf8_lossy(&printed).into_owned()));
+    });
+    let (stdout, port, printed) = receiver
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the child did not say where it listens within 60 s");
+    child.stdout = Some(stdout);
+    let port = port.unwrap_or_else(|| panic!("the child exited without listening:\n{printed}"));
+    (port, printed)
 }
 
 /// The environment of a `hydrant` process that talks to moto.

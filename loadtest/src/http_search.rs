@@ -1,5 +1,5 @@
-//! Queries over HTTP: the Quickwit-compatible REST API of a deployed stack (API Gateway, which
-//! wants its API key in `x-api-key`) or of `hydrant serve`.
+//! Queries over HTTP: the Quickwit-compatible REST API of a deployed stack (API Gateway with its
+//! API key in `x-api-key`, or signed with SigV4 in IAM mode) or of `hydrant serve`.
 //!
 //! One pooled HTTP/1.1 client over rustls with the system's roots: the TLS stack the AWS SDK
 //! already brings, so talking to `https://….execute-api…` costs no second one.
@@ -16,22 +16,35 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use crate::error::{LoadtestError, Result};
+use crate::sigv4::SigV4Signer;
 
 /// A request that takes longer than this failed (API Gateway itself gives up at 29 s).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How requests show they may search: the stack's three `ApiAuth` modes.
+#[derive(Clone, Debug, Default)]
+pub enum SearchAuth {
+    /// Nothing (`hydrant serve` without `--api-key`).
+    #[default]
+    None,
+    /// `x-api-key` on every request (`ApiAuth: API_KEY`, `hydrant serve --api-key`).
+    ApiKey(String),
+    /// Every request signed with SigV4 (`ApiAuth: IAM`).
+    SigV4(SigV4Signer),
+}
 
 /// A client of one search API.
 #[derive(Clone, Debug)]
 pub struct HttpSearchClient {
     base_url: String,
-    api_key: Option<String>,
+    auth: SearchAuth,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl HttpSearchClient {
     /// A client of the API under `base_url` (the stack's `SearchUrl` output, or
-    /// `http://127.0.0.1:7280`), sending `api_key` with every request when given.
-    pub fn new(base_url: &str, api_key: Option<String>) -> Result<Self> {
+    /// `http://127.0.0.1:7280`), authorizing every request as `auth` says.
+    pub fn new(base_url: &str, auth: SearchAuth) -> Result<Self> {
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(LoadtestError::Http(format!(
                 "the search URL must start with http:// or https://, got `{base_url}`"
@@ -49,7 +62,7 @@ impl HttpSearchClient {
             .wrap_connector(http);
         Ok(HttpSearchClient {
             base_url: base_url.trim_end_matches('/').to_string(),
-            api_key,
+            auth,
             client: Client::builder(TokioExecutor::new()).build(connector),
         })
     }
@@ -87,12 +100,17 @@ impl HttpSearchClient {
         if body.is_some() {
             request = request.header(http::header::CONTENT_TYPE, "application/json");
         }
-        if let Some(api_key) = &self.api_key {
+        if let SearchAuth::ApiKey(api_key) = &self.auth {
             request = request.header("x-api-key", api_key);
         }
-        let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        let body = Bytes::from(body.unwrap_or_default());
+        let mut request = request
+            .body(Full::new(body.clone()))
             .map_err(|error| LoadtestError::Http(format!("{url}: {error}")))?;
+        // Last: every header set above is signed.
+        if let SearchAuth::SigV4(signer) = &self.auth {
+            signer.sign(&mut request, &body).await?;
+        }
         let response = tokio::time::timeout(REQUEST_TIMEOUT, async {
             let response = self.client.request(request).await?;
             let status = response.status();

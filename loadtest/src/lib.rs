@@ -12,7 +12,7 @@
 //! - [`memory`]: peak resident memory of the process.
 //! - [`stream`]: a Firehose stream into a [`target`] (embedded, S3+SQS endpoints such as moto,
 //!   or a deployed stack), measured end to end (`loadtest stream`).
-//! - [`http_search`]: the search API over HTTP(S), with the API key.
+//! - [`http_search`]: the search API over HTTP(S), with the API key or [`sigv4`] signatures.
 
 pub mod bench;
 pub mod cold_start;
@@ -24,6 +24,7 @@ pub mod indexing_bench;
 pub mod measure;
 pub mod memory;
 pub mod query_mix;
+pub mod sigv4;
 pub mod stream;
 pub mod target;
 

@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hydrant_loadtest::bench::{self, BenchConfig, BenchProgress};
 use hydrant_loadtest::generator::Dataset;
+use hydrant_loadtest::http_search::SearchAuth;
 use hydrant_loadtest::indexing_bench::{self, IndexingBenchConfig};
+use hydrant_loadtest::sigv4::SigV4Signer;
 use hydrant_loadtest::stream::{self, StreamConfig};
 use hydrant_loadtest::target::{SearchApi, Target, TargetSpec};
 use hydrant_metastore::index_config::IndexConfig;
@@ -24,6 +26,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run and matched at once: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The whole measurement on the local target: indexing against raw tantivy, freshness,
@@ -110,8 +114,20 @@ enum Command {
         #[arg(long)]
         search_url: Option<String>,
         /// Sent as `x-api-key` with every search request.
-        #[arg(long, env = "HYDRANT_API_KEY", hide_env_values = true)]
+        #[arg(
+            long,
+            env = "HYDRANT_API_KEY",
+            hide_env_values = true,
+            conflicts_with = "sigv4"
+        )]
         api_key: Option<String>,
+        /// Sign every search request with AWS SigV4, for a stack deployed with `ApiAuth: IAM`
+        /// (credentials from the default AWS chain; service and region from the URL).
+        #[arg(long)]
+        sigv4: bool,
+        /// The region to sign for, when the search URL does not name it (a custom domain).
+        #[arg(long, requires = "sigv4")]
+        sigv4_region: Option<String>,
         /// Print the figures as JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -260,6 +276,8 @@ fn main() -> anyhow::Result<()> {
             queue_url,
             search_url,
             api_key,
+            sigv4,
+            sigv4_region,
             json,
         } => runtime.block_on(async move {
             let temp_dir = tempfile::tempdir()?;
@@ -280,7 +298,17 @@ fn main() -> anyhow::Result<()> {
                     )?,
                 },
             };
-            let search_api = search_url.map(|url| SearchApi { url, api_key });
+            let search_api = match search_url {
+                Some(url) => {
+                    let auth = if sigv4 {
+                        SearchAuth::SigV4(SigV4Signer::from_environment(&url, sigv4_region).await?)
+                    } else {
+                        api_key.map_or(SearchAuth::None, SearchAuth::ApiKey)
+                    };
+                    Some(SearchApi { url, auth })
+                }
+                None => None,
+            };
             let index_config = IndexConfig::from_yaml(Dataset::WebLogs.index_config_yaml())?;
             let target = Target::connect(&spec, &index_config, search_api.as_ref()).await?;
             let config = StreamConfig {

@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::{LoadtestError, Result};
-use crate::http_search::HttpSearchClient;
+use crate::http_search::{HttpSearchClient, SearchAuth};
 
 /// Objects per indexer batch in the local target: SQS's batch size.
 const LOCAL_BATCH_SIZE: usize = 10;
@@ -66,7 +66,7 @@ pub enum TargetSpec {
 #[derive(Clone, Debug)]
 pub struct SearchApi {
     pub url: String,
-    pub api_key: Option<String>,
+    pub auth: SearchAuth,
 }
 
 /// The index's splits, as the target reports them.
@@ -122,7 +122,7 @@ impl Target {
     ) -> Result<Target> {
         let index_id = index_config.index_id.clone();
         let http = search_api
-            .map(|api| HttpSearchClient::new(&api.url, api.api_key.clone()))
+            .map(|api| HttpSearchClient::new(&api.url, api.auth.clone()))
             .transpose()?;
         match spec {
             TargetSpec::Local { dir } => {
@@ -148,7 +148,7 @@ impl Target {
                 let Some(http) = http else {
                     return Err(LoadtestError::Check(
                         "a deployed stack is queried through its search URL: give --search-url \
-                         (the stack's SearchUrl output) and --api-key"
+                         (the stack's SearchUrl output) and --api-key, or --sigv4 in IAM mode"
                             .to_string(),
                     ));
                 };

@@ -17,6 +17,7 @@ use hydrant_ingest::{Indexer, StagingBuckets};
 use hydrant_loadtest::bench::NoProgress;
 use hydrant_loadtest::error::LoadtestError;
 use hydrant_loadtest::generator::Dataset;
+use hydrant_loadtest::http_search::SearchAuth;
 use hydrant_loadtest::stream::{self, StreamConfig, StreamReport};
 use hydrant_loadtest::target::{SearchApi, Target, TargetSpec, object_created_event};
 use hydrant_metastore::Metastore;
@@ -217,7 +218,7 @@ async fn the_aws_target_writes_to_staging_and_queries_the_search_url_with_its_ke
     let config = small_stream();
     let wrong_key = SearchApi {
         url: search_url.clone(),
-        api_key: Some("not-the-key".to_string()),
+        auth: SearchAuth::ApiKey("not-the-key".to_string()),
     };
     let target = Target::connect(&spec, &web_logs_config(), Some(&wrong_key))
         .await
@@ -239,7 +240,7 @@ async fn the_aws_target_writes_to_staging_and_queries_the_search_url_with_its_ke
 
     let api_key = SearchApi {
         url: search_url,
-        api_key: Some("the-stack-key".to_string()),
+        auth: SearchAuth::ApiKey("the-stack-key".to_string()),
     };
     let target = Target::connect(&spec, &web_logs_config(), Some(&api_key))
         .await

@@ -107,11 +107,12 @@ impl HttpSearchClient {
         let mut request = request
             .body(Full::new(body.clone()))
             .map_err(|error| LoadtestError::Http(format!("{url}: {error}")))?;
-        // Last: every header set above is signed.
-        if let SearchAuth::SigV4(signer) = &self.auth {
-            signer.sign(&mut request, &body).await?;
-        }
         let response = tokio::time::timeout(REQUEST_TIMEOUT, async {
+            // Last, and under the timeout: every header set above is signed, and fetching
+            // credentials (a profile's SSO, an instance role) is a network call too.
+            if let SearchAuth::SigV4(signer) = &self.auth {
+                signer.sign(&mut request, &body).await?;
+            }
             let response = self.client.request(request).await?;
             let status = response.status();
             let body = response.into_body().collect().await?.to_bytes();

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::batch::{BatchOutcome, IndexerRuntime, QueueMessage};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{StorageResolver, StorageUri};
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use hydrant_storage::{StorageResolver, StorageUri};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::operate::OutputArgs;
@@ -69,7 +69,7 @@ pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
     let config = match IndexConfig::from_yaml(&text) {
         Ok(config) => config,
         // Whatever its format, a file the template parser takes is a template.
-        Err(_) if hydrant_metastore::index_template::IndexTemplate::from_yaml(&text).is_ok() => {
+        Err(_) if hydrant_index::template::IndexTemplate::from_yaml(&text).is_ok() => {
             bail!(
                 "{} is an index template (it has a template_id): create it with `hydrant \
                  template create --template-config {}`",
@@ -164,7 +164,7 @@ fn staging_objects(
 }
 
 pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
-    hydrant_metastore::scratch::clean_at_start(&std::env::temp_dir());
+    hydrant_storage::scratch::clean_at_start(&std::env::temp_dir());
     let resolver = resolver()?;
     let metastore = options.storage.metastore(&resolver).await?;
     let (objects, buckets) = staging_objects(&options.sources, resolver)?;
@@ -413,7 +413,7 @@ pub struct PollOptions {
 pub async fn poll(options: PollOptions) -> anyhow::Result<()> {
     let stop = crate::stop_signal();
     let settings = options.storage.indexer_settings()?;
-    hydrant_metastore::scratch::clean_at_start(
+    hydrant_storage::scratch::clean_at_start(
         &settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
     );
     let client = hydrant_ingest::queue::sqs_client(None).await;
@@ -512,7 +512,7 @@ pub struct MaintenanceOptions {
 
 /// Runs retention, merges and garbage collection once, as a maintenance message would.
 pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
-    hydrant_metastore::scratch::clean_at_start(&std::env::temp_dir());
+    hydrant_storage::scratch::clean_at_start(&std::env::temp_dir());
     let metastore = options.storage.metastore(&resolver()?).await?;
     let index_ids = match options.index {
         Some(index_id) => vec![index_id],
@@ -573,9 +573,7 @@ pub struct EnableEventBridgeOptions {
 pub async fn staging(command: StagingCommand) -> anyhow::Result<()> {
     match command {
         StagingCommand::EnableEventbridge(options) => {
-            let client = hydrant_metastore::storage::S3Config::from_env()?
-                .build_client()
-                .await;
+            let client = hydrant_storage::S3Config::from_env()?.build_client().await;
             let change =
                 hydrant_ingest::notifications::enable_eventbridge(&client, &options.bucket).await?;
             let json = serde_json::json!({

@@ -7,10 +7,10 @@ use std::io::Read as _;
 use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, bail};
-use hydrant_metastore::datetime::{parse_datetime_str, query_datetime_formats};
+use hydrant_index::datetime::{parse_datetime_str, query_datetime_formats};
 use hydrant_metastore::split::{SplitMetadata, SplitState};
-use hydrant_metastore::storage::SharedStorage;
 use hydrant_metastore::{IndexMetadata, Metastore};
+use hydrant_storage::SharedStorage;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -747,7 +747,7 @@ async fn read_error_file(
     storage: &SharedStorage,
     index_id: Option<&str>,
     prefix: &str,
-    file: &hydrant_metastore::storage::ObjectMeta,
+    file: &hydrant_storage::ObjectMeta,
     recorded_at: i64,
 ) -> anyhow::Result<Vec<ErrorEntry>> {
     let name = &file.path[prefix.len()..];
@@ -872,7 +872,7 @@ pub async fn template_command(command: TemplateCommand) -> anyhow::Result<()> {
 
 async fn create_template(options: CreateTemplateOptions) -> anyhow::Result<()> {
     let text = crate::commands::read_config(&options.template_config)?;
-    let template = hydrant_metastore::index_template::IndexTemplate::from_yaml(&text)?;
+    let template = hydrant_index::template::IndexTemplate::from_yaml(&text)?;
     let metastore = metastore(&options.storage).await?;
     let created = metastore.create_template(template).await?;
     options.output.print(&created, || {

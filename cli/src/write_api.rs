@@ -22,15 +22,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
+use hydrant_index::config::IndexConfig;
+use hydrant_index::doc_mapper::DocMapper;
+use hydrant_index::template::IndexTemplate;
 use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
-use hydrant_metastore::doc_mapper::DocMapper;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::index_template::IndexTemplate;
-use hydrant_metastore::storage::{StorageResolver, StorageUri};
 use hydrant_search::SearchService;
 use hydrant_search::rest::{HttpRequest, HttpResponse, RestHandler, handle_request};
+use hydrant_storage::{StorageResolver, StorageUri};
 use serde_json::{Value, json};
 
 /// The staging "bucket" the write API's objects are read from.

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use common::{aws_env, fifo_queue, messages_left, stop};
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::testing::eventbridge_body;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{PutMode, SharedStorage, StorageResolver, StorageUri};
-use hydrant_metastore::testing::{moto_bucket, moto_endpoint, moto_s3_config};
 use hydrant_metastore::{Metastore, SplitState};
+use hydrant_storage::testing::{moto_bucket, moto_endpoint, moto_s3_config};
+use hydrant_storage::{PutMode, SharedStorage, StorageResolver, StorageUri};
 
 const OBJECTS: u64 = 120;
 const RECORDS_PER_OBJECT: u64 = 20;

@@ -20,10 +20,8 @@ use hydrant_datagen::firehose::{Framing, encode_object};
 use hydrant_datagen::mock_sales::{MOCK_SALES_CONFIG, MockSales};
 use hydrant_ingest::testing::eventbridge_body;
 use hydrant_metastore::Metastore;
-use hydrant_metastore::storage::{
-    LocalStorage, PutMode, SharedStorage, StorageResolver, StorageUri,
-};
-use hydrant_metastore::testing::{moto_bucket, moto_endpoint, moto_s3_config};
+use hydrant_storage::testing::{moto_bucket, moto_endpoint, moto_s3_config};
+use hydrant_storage::{LocalStorage, PutMode, SharedStorage, StorageResolver, StorageUri};
 use lambda_runtime::{Context, LambdaEvent};
 
 const INDEX_ID: &str = "mock-sales";

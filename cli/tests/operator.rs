@@ -11,7 +11,7 @@ use std::process::Command;
 
 use common::aws_env;
 use hydrant_datagen::firehose::{Framing, encode_object};
-use hydrant_metastore::testing::moto_bucket;
+use hydrant_storage::testing::moto_bucket;
 use serde_json::{Value, json};
 
 const CONFIG: &str = r#"

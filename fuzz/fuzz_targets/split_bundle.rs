@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hydrant_metastore::split_bundle::{SplitDirectory, SplitFooter};
+use hydrant_index::split_bundle::{SplitDirectory, SplitFooter};
 use libfuzzer_sys::fuzz_target;
 use tantivy::directory::Directory;
 

@@ -6,10 +6,11 @@ use std::sync::{Arc, OnceLock};
 
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
-use hydrant_metastore::doc_mapper::DocMapper;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::split_bundle::ByteRangeFetcher;
-use hydrant_metastore::storage::{MemoryStorage, PutMode, SharedStorage};
+use hydrant_index::doc_mapper::DocMapper;
+use hydrant_index::config::IndexConfig;
+use hydrant_index::split_bundle::ByteRangeFetcher;
+use hydrant_storage::testing::MemoryStorage;
+use hydrant_storage::{PutMode, SharedStorage};
 use hydrant_search::{SearchService, SearcherConfig};
 use tantivy::directory::OwnedBytes;
 

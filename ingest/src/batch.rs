@@ -21,10 +21,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::index_template::{IndexTemplate, template_for};
-use hydrant_metastore::storage::{StorageResolver, StorageUri, recognise};
+use hydrant_index::config::IndexConfig;
+use hydrant_index::template::{IndexTemplate, template_for};
 use hydrant_metastore::{Error as MetastoreError, Metastore};
+use hydrant_storage::{StorageResolver, StorageUri, recognise};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::RwLock;
@@ -371,7 +371,7 @@ impl IndexerRuntime {
     /// Applies `settings`: opens the index storage, creates the indexes of the configured
     /// configs that do not exist yet, and learns which indexes exist. Any problem is an error
     /// here, before the first message. Scratch files of stopped processes are the process's
-    /// to remove, once, before this (`hydrant_metastore::scratch::clean_at_start`).
+    /// to remove, once, before this (`hydrant_storage::scratch::clean_at_start`).
     pub async fn start(settings: &IndexerSettings, resolver: StorageResolver) -> Result<Self> {
         let index_storage = resolver.resolve(&settings.index_uri).await?;
         let metastore = Metastore::new(index_storage);
@@ -471,7 +471,7 @@ impl IndexerRuntime {
     /// name no index can have (a route's `logs-*` message group) is never one, even where a
     /// template's pattern would match it.
     async fn accepts(&self, index_id: &str) -> bool {
-        if hydrant_metastore::index_config::validate_index_id(index_id).is_err() {
+        if hydrant_index::config::validate_index_id(index_id).is_err() {
             return false;
         }
         self.known_indexes.read().await.contains(index_id)
@@ -948,7 +948,7 @@ async fn load_index_config(resolver: &StorageResolver, uri: &str) -> Result<Inde
     let bad = |message: String| IngestError::Config(format!("index config {uri}: {message}"));
     let location: StorageUri = uri
         .parse()
-        .map_err(|error: hydrant_metastore::storage::StorageError| bad(error.to_string()))?;
+        .map_err(|error: hydrant_storage::StorageError| bad(error.to_string()))?;
     let bytes = match location {
         StorageUri::Local(path) => tokio::fs::read(&path)
             .await
@@ -977,8 +977,7 @@ async fn load_index_config(resolver: &StorageResolver, uri: &str) -> Result<Inde
     let config = IndexConfig::from_yaml(&text).map_err(|error| bad(error.to_string()))?;
     // The field mappings too, even when the index already exists: a config the indexer
     // cannot map is a bad setting, refused at start-up.
-    hydrant_metastore::doc_mapper::DocMapper::new(&config)
-        .map_err(|error| bad(error.to_string()))?;
+    hydrant_index::doc_mapper::DocMapper::new(&config).map_err(|error| bad(error.to_string()))?;
     Ok(config)
 }
 

@@ -1,7 +1,7 @@
 //! The one error type of the ingest crate.
 
 use hydrant_metastore::Error as MetastoreError;
-use hydrant_metastore::storage::StorageError;
+use hydrant_storage::StorageError;
 
 /// Result alias of this crate.
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;
@@ -69,6 +69,12 @@ pub enum IngestError {
     /// A staging bucket's notification configuration could not be read or written.
     #[error("{0}")]
     Notifications(String),
+}
+
+impl From<hydrant_index::IndexError> for IngestError {
+    fn from(error: hydrant_index::IndexError) -> Self {
+        IngestError::Metastore(error.into())
+    }
 }
 
 impl From<StorageError> for IngestError {

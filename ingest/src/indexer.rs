@@ -27,12 +27,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use hydrant_metastore::doc_mapper::{DocMapper, DocRejection, ParsedDoc, RejectReason};
-use hydrant_metastore::partition::OTHER_PARTITION_ID;
+use hydrant_index::doc_mapper::{DocMapper, DocRejection, ParsedDoc, RejectReason};
+use hydrant_index::partition::OTHER_PARTITION_ID;
 use hydrant_metastore::split::SplitMetadata;
-use hydrant_metastore::storage::{ObjectMeta, SharedStorage, recognise};
 use hydrant_metastore::{Error as MetastoreError, Metastore};
 use hydrant_metastore::{PublishRequest, SourceObject};
+use hydrant_storage::{ObjectMeta, SharedStorage, recognise};
 use serde::Serialize;
 use tracing::{debug, warn};
 
@@ -258,7 +258,7 @@ struct PartitionSplit {
 impl SplitRoller {
     fn new(
         doc_mapper: Arc<DocMapper>,
-        settings: &hydrant_metastore::index_config::IndexingSettings,
+        settings: &hydrant_index::config::IndexingSettings,
         temp_root: Option<PathBuf>,
     ) -> Self {
         SplitRoller {
@@ -773,13 +773,13 @@ impl Indexer {
     /// temporary file, so memory does not grow with it).
     async fn keep_object(
         &self,
-        staging: &hydrant_metastore::storage::SharedStorage,
+        staging: &hydrant_storage::SharedStorage,
         key: &str,
         path: &str,
     ) -> Result<()> {
         use futures::StreamExt;
         use tokio::io::AsyncWriteExt;
-        let prefix = hydrant_metastore::scratch::scratch_prefix("object");
+        let prefix = hydrant_storage::scratch::scratch_prefix("object");
         let mut scratch = tempfile::Builder::new();
         scratch.prefix(&prefix);
         let temp = match &self.temp_root {

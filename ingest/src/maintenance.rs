@@ -21,24 +21,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
-use hydrant_metastore::PublishRequest;
-use hydrant_metastore::doc_mapper::DocMapper;
-use hydrant_metastore::split::SplitTags;
-use hydrant_metastore::split_bundle::{
+use hydrant_index::doc_mapper::DocMapper;
+use hydrant_index::split_bundle::{
     BundleInfo, FileRangeFetcher, SplitDirectory, write_split_bundle,
 };
+use hydrant_metastore::PublishRequest;
+use hydrant_metastore::split::SplitTags;
 use hydrant_metastore::{Error as MetastoreError, Metastore, SplitMetadata, SplitState, TimeRange};
 use serde::Serialize;
 use tantivy::directory::MmapDirectory;
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, warn};
 
-use hydrant_metastore::scratch::scratch_prefix;
+use hydrant_storage::scratch::scratch_prefix;
 
 use crate::error::{IngestError, Result};
 use crate::merge_policy::MergePolicy;
 use crate::split_builder::upload_split_file;
-use hydrant_metastore::storage::recognise;
+use hydrant_storage::recognise;
 
 /// Time settings of garbage collection.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,8 +20,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hydrant_metastore::index_config::{IndexingSettings, MergePolicyConfig, parse_duration};
+use hydrant_index::config::{IndexingSettings, MergePolicyConfig};
 use hydrant_metastore::{SplitMetadata, SplitState};
+use hydrant_storage::settings::parse_duration;
 
 use crate::error::{IngestError, Result};
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
-use hydrant_metastore::storage::{ObjectMeta, SharedStorage};
+use hydrant_storage::{ObjectMeta, SharedStorage};
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -135,9 +135,8 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use async_trait::async_trait;
-    use hydrant_metastore::storage::{
-        GetResult, GetStreamResult, MemoryStorage, PutMode, PutPayload, PutResult, Storage,
-    };
+    use hydrant_storage::testing::MemoryStorage;
+    use hydrant_storage::{GetResult, GetStreamResult, PutMode, PutPayload, PutResult, Storage};
 
     use super::*;
 
@@ -150,18 +149,14 @@ mod tests {
 
     #[async_trait]
     impl Storage for BreakingStorage {
-        async fn get(&self, path: &str) -> hydrant_metastore::storage::StorageResult<GetResult> {
+        async fn get(&self, path: &str) -> hydrant_storage::StorageResult<GetResult> {
             self.inner.get(path).await
         }
-        async fn get_stream(
-            &self,
-            path: &str,
-        ) -> hydrant_metastore::storage::StorageResult<GetStreamResult> {
+        async fn get_stream(&self, path: &str) -> hydrant_storage::StorageResult<GetStreamResult> {
             let object = self.inner.get(path).await?;
-            let first: hydrant_metastore::storage::StorageResult<Bytes> =
-                Ok(object.bytes.slice(..1000));
-            let broken: hydrant_metastore::storage::StorageResult<Bytes> =
-                Err(hydrant_metastore::storage::StorageError::NotFound {
+            let first: hydrant_storage::StorageResult<Bytes> = Ok(object.bytes.slice(..1000));
+            let broken: hydrant_storage::StorageResult<Bytes> =
+                Err(hydrant_storage::StorageError::NotFound {
                     path: "connection reset".into(),
                 });
             Ok(GetStreamResult {
@@ -173,11 +168,9 @@ mod tests {
             &self,
             path: &str,
             range: Range<u64>,
-        ) -> hydrant_metastore::storage::StorageResult<Bytes> {
+        ) -> hydrant_storage::StorageResult<Bytes> {
             if self.ranged_reads_fail.load(Ordering::SeqCst) {
-                return Err(hydrant_metastore::storage::StorageError::NotFound {
-                    path: path.into(),
-                });
+                return Err(hydrant_storage::StorageError::NotFound { path: path.into() });
             }
             self.inner.get_range(path, range).await
         }
@@ -186,19 +179,16 @@ mod tests {
             path: &str,
             payload: PutPayload,
             mode: PutMode,
-        ) -> hydrant_metastore::storage::StorageResult<PutResult> {
+        ) -> hydrant_storage::StorageResult<PutResult> {
             self.inner.put(path, payload, mode).await
         }
-        async fn delete(&self, path: &str) -> hydrant_metastore::storage::StorageResult<()> {
+        async fn delete(&self, path: &str) -> hydrant_storage::StorageResult<()> {
             self.inner.delete(path).await
         }
-        async fn list(
-            &self,
-            prefix: &str,
-        ) -> hydrant_metastore::storage::StorageResult<Vec<ObjectMeta>> {
+        async fn list(&self, prefix: &str) -> hydrant_storage::StorageResult<Vec<ObjectMeta>> {
             self.inner.list(prefix).await
         }
-        async fn head(&self, path: &str) -> hydrant_metastore::storage::StorageResult<ObjectMeta> {
+        async fn head(&self, path: &str) -> hydrant_storage::StorageResult<ObjectMeta> {
             self.inner.head(path).await
         }
         fn describe(&self, path: &str) -> String {

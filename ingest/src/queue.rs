@@ -14,7 +14,7 @@ use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
-use hydrant_metastore::storage::SharedStorage;
+use hydrant_storage::SharedStorage;
 use serde_json::json;
 use tracing::warn;
 

@@ -17,8 +17,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hydrant_metastore::index_config::parse_duration;
-use hydrant_metastore::storage::StorageUri;
+use hydrant_storage::StorageUri;
+use hydrant_storage::settings::Settings;
 
 use crate::error::{IngestError, Result};
 use crate::indexer::{DEFAULT_CHECKPOINT_RETENTION, DEFAULT_MIN_TIME_TO_FINISH};
@@ -51,100 +51,66 @@ impl IndexerSettings {
 
     /// Reads the settings through `lookup` (tests pass a map instead of touching the
     /// environment).
-    ///
-    /// One flat pass over the variables of the table above, in its order: longer than most
-    /// functions, and kept so, because it reads as the table does.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|value| value.trim().to_string())
-                .filter(|value| !value.is_empty())
-        };
-        let index_uri = get("HYDRANT_INDEX_URI")
-            .ok_or_else(|| {
-                IngestError::Config(
-                    "HYDRANT_INDEX_URI is not set: it names the index storage, e.g. \
-                     s3://my-index-bucket"
-                        .to_string(),
-                )
-            })?
-            .parse::<StorageUri>()
-            .map_err(|error| IngestError::Config(format!("HYDRANT_INDEX_URI: {error}")))?;
-        let index_config_uris = get("HYDRANT_INDEX_CONFIGS")
-            .map(|value| {
-                value
-                    .split(',')
-                    .map(|uri| uri.trim().to_string())
-                    .filter(|uri| !uri.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut prefix_rules = Vec::new();
-        if let Some(rules) = get("HYDRANT_PREFIX_RULES") {
-            for rule in rules
-                .split(',')
-                .map(str::trim)
-                .filter(|rule| !rule.is_empty())
-            {
-                // The last `=`: a Firehose partition prefix (`tenant=*/`) has its own.
-                let Some((prefix, index_id)) = rule.rsplit_once('=') else {
-                    return Err(IngestError::Config(format!(
-                        "HYDRANT_PREFIX_RULES: `{rule}` is not `bucket/prefix=index_id`"
-                    )));
-                };
-                prefix_rules.push((prefix.trim().to_string(), index_id.trim().to_string()));
-            }
-        }
-        let duration = |name: &str, default: Duration| -> Result<Duration> {
-            match get(name) {
-                None => Ok(default),
-                Some(text) => parse_duration(&text)
-                    .map_err(|message| IngestError::Config(format!("{name}: {message}"))),
-            }
-        };
-        let checkpoint_retention =
-            duration("HYDRANT_CHECKPOINT_RETENTION", DEFAULT_CHECKPOINT_RETENTION)?;
+        let settings = Settings::new(lookup);
+        let checkpoint_retention = settings
+            .duration("HYDRANT_CHECKPOINT_RETENTION", DEFAULT_CHECKPOINT_RETENTION)
+            .map_err(IngestError::Config)?;
         if checkpoint_retention <= MAX_QUEUE_RETENTION {
             return Err(IngestError::Config(format!(
                 "HYDRANT_CHECKPOINT_RETENTION must be longer than the 14 days SQS can keep a message, got {}s",
                 checkpoint_retention.as_secs()
             )));
         }
-        let max_receive_count = match get("HYDRANT_MAX_RECEIVE_COUNT") {
-            None => None,
-            Some(text) => match text.parse::<u32>() {
-                Ok(count) if count >= 1 => Some(count),
-                _ => {
-                    return Err(IngestError::Config(format!(
-                        "HYDRANT_MAX_RECEIVE_COUNT must be a whole number of deliveries, at least 1, got `{text}`"
-                    )));
-                }
-            },
+        const DELIVERIES: &str = "a whole number of deliveries, at least 1";
+        let max_receive_count = match settings
+            .parse::<u32>("HYDRANT_MAX_RECEIVE_COUNT", DELIVERIES)
+            .map_err(IngestError::Config)?
+        {
+            Some(0) => {
+                return Err(IngestError::Config(format!(
+                    "HYDRANT_MAX_RECEIVE_COUNT must be {DELIVERIES}, got `0`"
+                )));
+            }
+            count => count,
+        };
+        let gc_defaults = GcSettings::default();
+        let duration = |name: &str, default: Duration| {
+            settings
+                .duration(name, default)
+                .map_err(IngestError::Config)
         };
         Ok(IndexerSettings {
-            max_receive_count,
-            index_uri,
-            index_config_uris,
-            prefix_rules,
+            index_uri: settings.index_uri().map_err(IngestError::Config)?,
+            index_config_uris: settings.list("HYDRANT_INDEX_CONFIGS"),
+            prefix_rules: prefix_rules(&settings.list("HYDRANT_PREFIX_RULES"))?,
             checkpoint_retention,
             min_time_to_finish: duration("HYDRANT_MIN_TIME_TO_FINISH", DEFAULT_MIN_TIME_TO_FINISH)?,
-            temp_dir: get("HYDRANT_TEMP_DIR").map(PathBuf::from),
+            temp_dir: settings.get("HYDRANT_TEMP_DIR").map(PathBuf::from),
             gc: GcSettings {
-                grace_period: duration(
-                    "HYDRANT_GC_GRACE_PERIOD",
-                    GcSettings::default().grace_period,
-                )?,
-                staged_expiry: duration(
-                    "HYDRANT_STAGED_EXPIRY",
-                    GcSettings::default().staged_expiry,
-                )?,
-                orphan_min_age: duration(
-                    "HYDRANT_ORPHAN_MIN_AGE",
-                    GcSettings::default().orphan_min_age,
-                )?,
+                grace_period: duration("HYDRANT_GC_GRACE_PERIOD", gc_defaults.grace_period)?,
+                staged_expiry: duration("HYDRANT_STAGED_EXPIRY", gc_defaults.staged_expiry)?,
+                orphan_min_age: duration("HYDRANT_ORPHAN_MIN_AGE", gc_defaults.orphan_min_age)?,
             },
+            max_receive_count,
         })
     }
+}
+
+/// `bucket/prefix=index_id` rules. The last `=` splits a rule: a Firehose partition prefix
+/// (`tenant=*/`) has its own.
+fn prefix_rules(rules: &[String]) -> Result<Vec<(String, String)>> {
+    rules
+        .iter()
+        .map(|rule| match rule.rsplit_once('=') {
+            Some((prefix, index_id)) => {
+                Ok((prefix.trim().to_string(), index_id.trim().to_string()))
+            }
+            None => Err(IngestError::Config(format!(
+                "HYDRANT_PREFIX_RULES: `{rule}` is not `bucket/prefix=index_id`"
+            ))),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,14 +6,14 @@
 
 use std::path::PathBuf;
 
-use hydrant_metastore::doc_mapper::DocMapper;
+use hydrant_index::doc_mapper::DocMapper;
+use hydrant_index::split_bundle::write_split_bundle;
 use hydrant_metastore::split::{SplitMetadata, SplitState, SplitTags, TimeRange};
-use hydrant_metastore::split_bundle::write_split_bundle;
-use hydrant_metastore::storage::{PutPayload, SharedStorage, recognise};
+use hydrant_storage::{PutPayload, SharedStorage, recognise};
 use tantivy::schema::{Field, Value as _};
 use tantivy::{Index, IndexWriter, TantivyDocument};
 
-use hydrant_metastore::scratch::scratch_prefix;
+use hydrant_storage::scratch::scratch_prefix;
 
 use crate::error::{IngestError, Result};
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use hydrant_metastore::storage::{SharedStorage, StorageResolver, StorageUri};
+use hydrant_storage::{SharedStorage, StorageResolver, StorageUri};
 
 use crate::error::Result;
 

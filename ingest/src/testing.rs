@@ -19,9 +19,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use hydrant_index::config::IndexConfig;
 use hydrant_metastore::Metastore;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
+use hydrant_storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
 
 use crate::batch::IndexerRuntime;
 use crate::{Indexer, IndexingReport, ObjectRef, StagingBuckets};

@@ -9,16 +9,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::maintenance::{GcSettings, Maintainer};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::clock::ManualClock;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{
-    Fault, FaultRule, FaultyStorage, LocalStorage, Operation, PutMode, SharedStorage, Storage,
-    StorageUri,
-};
 use hydrant_metastore::{Metastore, SplitState};
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use hydrant_storage::testing::{Fault, FaultRule, FaultyStorage, Operation};
+use hydrant_storage::{LocalStorage, PutMode, SharedStorage, Storage, StorageUri};
 
 const CONFIG: &str = r#"
 index_id: logs
@@ -57,9 +55,7 @@ async fn setup(backend: &Backend) -> Setup {
     let staging = LocalStorage::new(&staging_dir).unwrap();
     let inner: SharedStorage = match backend {
         Backend::Local => Arc::new(LocalStorage::new(temp_dir.path().join("index")).unwrap()),
-        Backend::S3 => {
-            Arc::new(hydrant_metastore::testing::moto_storage("ambiguous", "index").await)
-        }
+        Backend::S3 => Arc::new(hydrant_storage::testing::moto_storage("ambiguous", "index").await),
     };
     let index_storage = Arc::new(FaultyStorage::new(inner));
     let now = SystemTime::now()

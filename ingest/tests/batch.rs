@@ -3,13 +3,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
 use hydrant_ingest::testing::{LocalIndex, STAGING_BUCKET};
 use hydrant_ingest::{Indexer, StagingBuckets};
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{
-    Fault, FaultRule, FaultyStorage, Operation, PutMode, SharedStorage, Storage,
-};
+use hydrant_storage::testing::{Fault, FaultRule, FaultyStorage, Operation};
+use hydrant_storage::{PutMode, SharedStorage, Storage};
 
 fn config(index_id: &str) -> IndexConfig {
     IndexConfig::from_yaml(&format!(
@@ -370,7 +369,7 @@ async fn a_batch_of_two_message_groups_counts_each_index_apart() {
 #[tokio::test]
 async fn start_up_applies_configs_and_refuses_bad_ones() {
     use hydrant_ingest::settings::IndexerSettings;
-    use hydrant_metastore::storage::StorageResolver;
+    use hydrant_storage::StorageResolver;
 
     let temp_dir = tempfile::tempdir().unwrap();
     let good = temp_dir.path().join("good.yaml");

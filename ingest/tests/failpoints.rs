@@ -9,13 +9,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::maintenance::{GcSettings, Maintainer};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::clock::{Clock, ManualClock};
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
 use hydrant_metastore::{Metastore, SplitState};
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use hydrant_storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
 
 const CONFIG: &str = r#"
 index_id: logs

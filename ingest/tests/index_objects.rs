@@ -5,11 +5,11 @@ use std::io::Write;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::testing::LocalIndex;
 use hydrant_ingest::{Indexer, ObjectOutcome, ObjectRef, StagingBuckets};
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{PutMode, StorageResolver, StorageUri};
 use hydrant_metastore::{Metastore, SplitState};
+use hydrant_storage::{PutMode, StorageResolver, StorageUri};
 
 const CONFIG: &str = r#"
 index_id: sales
@@ -225,7 +225,7 @@ async fn a_missing_object_is_set_aside_and_the_run_goes_on() {
 
 #[tokio::test]
 async fn indexing_from_and_to_s3() {
-    let (client, bucket) = hydrant_metastore::testing::moto_bucket("ingest-s3").await;
+    let (client, bucket) = hydrant_storage::testing::moto_bucket("ingest-s3").await;
     client
         .put_object()
         .bucket(&bucket)
@@ -234,7 +234,7 @@ async fn indexing_from_and_to_s3() {
         .send()
         .await
         .unwrap();
-    let resolver = StorageResolver::new(hydrant_metastore::testing::moto_s3_config());
+    let resolver = StorageResolver::new(hydrant_storage::testing::moto_s3_config());
     let index_storage = resolver
         .resolve(&StorageUri::S3 {
             bucket: bucket.clone(),

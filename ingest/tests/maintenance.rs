@@ -10,9 +10,9 @@ use hydrant_ingest::merge_policy::MergePolicy;
 use hydrant_ingest::testing::LocalIndex;
 use hydrant_ingest::{Indexer, ObjectRef};
 use hydrant_metastore::clock::ManualClock;
-use hydrant_metastore::storage::{PutMode, SharedStorage};
 use hydrant_metastore::{SplitMetadata, SplitState};
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use hydrant_storage::{PutMode, SharedStorage};
 
 const CONFIG: &str = r#"
 index_id: logs

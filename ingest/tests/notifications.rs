@@ -5,7 +5,7 @@ use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use hydrant_ingest::notifications::enable_eventbridge;
 use hydrant_ingest::queue::sqs_client;
-use hydrant_metastore::testing::{moto_bucket, moto_endpoint};
+use hydrant_storage::testing::{moto_bucket, moto_endpoint};
 
 #[tokio::test]
 async fn eventbridge_is_added_beside_the_notifications_a_bucket_has() {

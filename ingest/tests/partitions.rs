@@ -7,11 +7,11 @@ use std::io::Write;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use hydrant_index::partition::OTHER_PARTITION_ID;
 use hydrant_ingest::ObjectRef;
 use hydrant_ingest::testing::LocalIndex;
-use hydrant_metastore::partition::OTHER_PARTITION_ID;
-use hydrant_metastore::storage::PutMode;
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use hydrant_storage::PutMode;
 
 const CONFIG: &str = r#"
 index_id: sales

@@ -8,16 +8,14 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::batch::IndexerRuntime;
 use hydrant_ingest::queue::{Poller, backfill, max_receive_count, sqs_client};
 use hydrant_ingest::{Indexer, StagingBuckets};
 use hydrant_metastore::Metastore;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{
-    Fault, FaultRule, FaultyStorage, Operation, PutMode, SharedStorage, Storage, StorageResolver,
-    StorageUri,
-};
-use hydrant_metastore::testing::{moto_endpoint, moto_s3_config};
+use hydrant_storage::testing::{Fault, FaultRule, FaultyStorage, Operation};
+use hydrant_storage::testing::{moto_endpoint, moto_s3_config};
+use hydrant_storage::{PutMode, SharedStorage, Storage, StorageResolver, StorageUri};
 
 /// The stack's redrive policy (infra/template.yaml).
 const MAX_RECEIVE_COUNT: u32 = 5;
@@ -79,7 +77,7 @@ async fn approximate_messages(client: &aws_sdk_sqs::Client, queue_url: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_then_poll_indexes_everything_once() {
-    let (_, bucket) = hydrant_metastore::testing::moto_bucket("queue").await;
+    let (_, bucket) = hydrant_storage::testing::moto_bucket("queue").await;
     let resolver = StorageResolver::new(moto_s3_config());
     let staging = resolver
         .resolve(&StorageUri::S3 {
@@ -202,7 +200,7 @@ struct QueueSetup {
 }
 
 async fn queue_setup(name: &str) -> QueueSetup {
-    let (_, bucket) = hydrant_metastore::testing::moto_bucket(name).await;
+    let (_, bucket) = hydrant_storage::testing::moto_bucket(name).await;
     let resolver = StorageResolver::new(moto_s3_config());
     let s3_staging: SharedStorage = resolver
         .resolve(&StorageUri::S3 {

@@ -5,10 +5,10 @@
 //! local disk through the batch core, once as the stack runs it (S3, EventBridge events on a
 //! FIFO queue, the poll-mode indexer) on moto.
 
+use hydrant_index::template::IndexTemplate;
 use hydrant_ingest::ObjectRef;
 use hydrant_ingest::batch::QueueMessage;
 use hydrant_ingest::testing::{LocalIndex, STAGING_BUCKET};
-use hydrant_metastore::index_template::IndexTemplate;
 
 const TENANTS: [&str; 4] = ["acme", "globex", "initech", "umbrella"];
 const OBJECTS: usize = 20;
@@ -98,8 +98,8 @@ async fn a_partitioned_stream_fans_out_through_s3_and_sqs() {
     use hydrant_ingest::testing::eventbridge_body;
     use hydrant_ingest::{Indexer, StagingBuckets};
     use hydrant_metastore::Metastore;
-    use hydrant_metastore::storage::{PutMode, StorageResolver, StorageUri};
-    use hydrant_metastore::testing::{moto_bucket, moto_endpoint, moto_s3_config};
+    use hydrant_storage::testing::{moto_bucket, moto_endpoint, moto_s3_config};
+    use hydrant_storage::{PutMode, StorageResolver, StorageUri};
     use std::time::{Duration, Instant};
 
     let (_, bucket) = moto_bucket("tenants").await;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
 use hydrant_ingest::settings::IndexerSettings;
-use hydrant_metastore::storage::StorageResolver;
+use hydrant_storage::StorageResolver;
 use lambda_runtime::LambdaEvent;
 
 use crate::{LambdaError, metrics};
@@ -19,7 +19,7 @@ pub async fn start(
     // `/tmp` outlives a crashed or timed-out invocation: what is left there is stale before
     // the first batch.
     let temp_root = settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
-    hydrant_metastore::scratch::clean_at_start(&temp_root);
+    hydrant_storage::scratch::clean_at_start(&temp_root);
     Ok(IndexerRuntime::start(settings, resolver).await?)
 }
 

@@ -34,7 +34,7 @@ pub enum LambdaError {
     Metastore(#[from] hydrant_metastore::Error),
 
     #[error(transparent)]
-    Storage(#[from] hydrant_metastore::storage::StorageError),
+    Storage(#[from] hydrant_storage::StorageError),
 }
 
 /// Logs as CloudWatch wants them: one JSON object per line (`{"level", "message", fields}`),
@@ -86,6 +86,8 @@ fn lambda_log_filter(level: &str) -> String {
         "hydrant_ingest",
         "hydrant_search",
         "hydrant_metastore",
+        "hydrant_index",
+        "hydrant_storage",
     ]
     .iter()
     .map(|krate| format!("{krate}={level}"))

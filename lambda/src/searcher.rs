@@ -27,13 +27,13 @@ use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hydrant_metastore::Metastore;
-use hydrant_metastore::storage::StorageResolver;
 use hydrant_search::rest::{HttpRequest, HttpResponse, handle_request};
 use hydrant_search::searcher::LeafSearchRequest;
 use hydrant_search::searcher::fan_out::FanOut;
 use hydrant_search::settings::SearcherSettings;
 use hydrant_search::split_cache::SplitCache;
 use hydrant_search::{SearchService, SearchStats};
+use hydrant_storage::StorageResolver;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value, json};
 

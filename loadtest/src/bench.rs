@@ -22,12 +22,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::maintenance::Maintainer;
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, Storage, ThrottledStorage};
 use hydrant_search::{SearchRequest, SearchService, SearchStats, SearcherConfig};
+use hydrant_storage::testing::ThrottledStorage;
+use hydrant_storage::{LocalStorage, PutMode, SharedStorage, Storage};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;

@@ -250,7 +250,7 @@ async fn scan_panels(bench: &Bench<'_>, generated: &Generated) -> Result<Scanned
         .map(|key| {
             let staging = bench.staging.clone();
             async move {
-                let bytes = hydrant_metastore::storage::Storage::get(staging.as_ref(), &key)
+                let bytes = hydrant_storage::Storage::get(staging.as_ref(), &key)
                     .await?
                     .bytes;
                 tokio::task::spawn_blocking(move || scan_object(&bytes, start, end))

@@ -11,7 +11,9 @@ pub enum LoadtestError {
     #[error(transparent)]
     Metastore(#[from] hydrant_metastore::Error),
     #[error(transparent)]
-    Storage(#[from] hydrant_metastore::storage::StorageError),
+    Storage(#[from] hydrant_storage::StorageError),
+    #[error(transparent)]
+    Index(#[from] hydrant_index::IndexError),
     #[error("tantivy: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
     #[error("i/o: {0}")]

@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flate2::read::MultiGzDecoder;
+use hydrant_index::config::IndexConfig;
+use hydrant_index::doc_mapper::DocMapper;
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
-use hydrant_metastore::doc_mapper::DocMapper;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
+use hydrant_storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
 use tantivy::{Index, IndexWriter, TantivyDocument};
 
 use crate::error::{LoadtestError, Result};

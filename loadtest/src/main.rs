@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hydrant_index::config::IndexConfig;
 use hydrant_loadtest::bench::{self, BenchConfig, BenchProgress};
 use hydrant_loadtest::generator::Dataset;
 use hydrant_loadtest::http_search::SearchAuth;
@@ -13,7 +14,6 @@ use hydrant_loadtest::indexing_bench::{self, IndexingBenchConfig};
 use hydrant_loadtest::sigv4::SigV4Signer;
 use hydrant_loadtest::stream::{self, StreamConfig};
 use hydrant_loadtest::target::{SearchApi, Target, TargetSpec};
-use hydrant_metastore::index_config::IndexConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Parser)]

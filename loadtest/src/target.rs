@@ -20,16 +20,16 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::batch::BatchOutcome;
 use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
 use hydrant_ingest::queue::{Poller, sqs_client};
 use hydrant_ingest::{Indexer, StagingBuckets};
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{
-    LocalStorage, PutMode, S3Config, SharedStorage, StorageResolver, StorageUri,
-};
 use hydrant_metastore::{Error as MetastoreError, Metastore};
 use hydrant_search::{SearchRequest, SearchResponse, SearchService, SearcherConfig};
+use hydrant_storage::{
+    LocalStorage, PutMode, S3Config, SharedStorage, StorageResolver, StorageUri,
+};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -395,7 +395,7 @@ fn search_endpoint(http: Option<HttpSearchClient>, metastore: Metastore) -> Sear
 
 fn s3_config(endpoint: Option<&str>) -> S3Config {
     match endpoint {
-        Some(endpoint) => S3Config::for_endpoint(endpoint),
+        Some(endpoint) => hydrant_storage::testing::s3_config_for_endpoint(endpoint),
         None => S3Config::default(),
     }
 }

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_loadtest::firehose::Framing;
 use hydrant_loadtest::generator::{Dataset, ObjectGenerator, ObjectSpec};
 use hydrant_metastore::Metastore;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
+use hydrant_storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_sales_record_is_rejected_with_its_reason_and_kept() {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::batch::IndexerRuntime;
 use hydrant_ingest::queue::{Poller, sqs_client};
 use hydrant_ingest::{Indexer, StagingBuckets};
@@ -21,11 +22,10 @@ use hydrant_loadtest::http_search::SearchAuth;
 use hydrant_loadtest::stream::{self, StreamConfig, StreamReport};
 use hydrant_loadtest::target::{SearchApi, Target, TargetSpec, object_created_event};
 use hydrant_metastore::Metastore;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{StorageResolver, StorageUri};
-use hydrant_metastore::testing::{moto_bucket, moto_endpoint, moto_s3_config};
 use hydrant_search::server::{ServerOptions, serve_with};
 use hydrant_search::{SearchService, SearcherConfig};
+use hydrant_storage::testing::{moto_bucket, moto_endpoint, moto_s3_config};
+use hydrant_storage::{StorageResolver, StorageUri};
 
 fn small_stream() -> StreamConfig {
     StreamConfig {

@@ -7,8 +7,9 @@
 
 use std::fmt;
 
-pub use crate::storage::BoxError;
-use crate::storage::StorageError;
+use hydrant_index::IndexError;
+pub use hydrant_storage::BoxError;
+use hydrant_storage::StorageError;
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -68,15 +69,19 @@ pub enum Error {
     Tantivy(#[from] tantivy::TantivyError),
 }
 
-impl Error {
-    pub(crate) fn storage(
-        path: impl fmt::Display,
-        message: impl fmt::Display,
-        source: impl Into<BoxError>,
-    ) -> Self {
-        Error::Storage(StorageError::backend(path, message, source))
+/// A config or split-format error keeps its kind: callers match one set of variants.
+impl From<IndexError> for Error {
+    fn from(error: IndexError) -> Self {
+        match error {
+            IndexError::InvalidConfig(message) => Error::InvalidConfig(message),
+            IndexError::Corrupt { what, reason } => Error::Corrupt { what, reason },
+            IndexError::Storage(error) => Error::Storage(error),
+            IndexError::Tantivy(error) => Error::Tantivy(error),
+        }
     }
+}
 
+impl Error {
     pub(crate) fn corrupt(what: impl fmt::Display, reason: impl fmt::Display) -> Self {
         Error::Corrupt {
             what: what.to_string(),

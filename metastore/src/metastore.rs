@@ -33,10 +33,10 @@ use tracing::debug;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, Result};
-use crate::index_config::{IndexConfig, validate_index_id};
-use crate::index_template::{IndexTemplate, template_for};
 use crate::split::{SplitMetadata, SplitState, TimeRange};
-use crate::storage::{ObjectMeta, ObjectVersion, PutMode, SharedStorage};
+use hydrant_index::config::{IndexConfig, validate_index_id};
+use hydrant_index::template::{IndexTemplate, template_for};
+use hydrant_storage::{ObjectMeta, ObjectVersion, PutMode, SharedStorage};
 
 /// Version of the metastore document format.
 pub const METASTORE_FORMAT_VERSION: u32 = 1;
@@ -316,7 +316,7 @@ impl Metastore {
     pub async fn create_index(&self, index_config: IndexConfig) -> Result<IndexMetadata> {
         index_config.validate()?;
         // The field mappings: an index whose records could never be mapped is refused here.
-        crate::doc_mapper::DocMapper::new(&index_config)?;
+        hydrant_index::doc_mapper::DocMapper::new(&index_config)?;
         let index_id = index_config.index_id.clone();
         let commit_id = new_commit_id();
         let metadata = IndexMetadata {
@@ -831,7 +831,7 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::storage::MemoryStorage;
+    use hydrant_storage::testing::MemoryStorage;
 
     fn config(index_id: &str) -> IndexConfig {
         IndexConfig::from_yaml(&format!(
@@ -1150,7 +1150,7 @@ doc_mapping: {mode: dynamic}
     /// retry) is recognised as applied; one that never reached the store is an error.
     #[tokio::test]
     async fn ambiguous_writes_are_recognised_as_ours() {
-        use crate::storage::{Fault, FaultRule, FaultyStorage, Operation};
+        use hydrant_storage::testing::{Fault, FaultRule, FaultyStorage, Operation};
         for fault in [Fault::Retried, Fault::ResponseLost, Fault::Unavailable] {
             let storage = Arc::new(FaultyStorage::new(Arc::new(MemoryStorage::default())));
             let metastore = Metastore::new(storage.clone());
@@ -1196,7 +1196,7 @@ doc_mapping: {mode: dynamic}
     /// write leaves the error as it was.
     #[tokio::test]
     async fn other_writers_and_unknown_outcomes_stay_errors() {
-        use crate::storage::{Fault, FaultRule, FaultyStorage, Operation};
+        use hydrant_storage::testing::{Fault, FaultRule, FaultyStorage, Operation};
         let storage = Arc::new(FaultyStorage::new(Arc::new(MemoryStorage::default())));
         let metastore = Metastore::new(storage.clone());
         metastore.create_index(config("logs")).await.unwrap();

@@ -17,15 +17,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hydrant_metastore::doc_mapper::DocMapper;
-use hydrant_metastore::storage::ObjectVersion;
+use hydrant_index::doc_mapper::DocMapper;
 use hydrant_metastore::{IndexMetadata, Metastore};
+use hydrant_storage::ObjectVersion;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use serde_json::Value;
 use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
 
-use hydrant_metastore::split_bundle::SplitFooter;
+use hydrant_index::split_bundle::SplitFooter;
 use tantivy::Searcher;
 use tantivy::directory::OwnedBytes;
 

@@ -86,15 +86,21 @@ impl SearchError {
     }
 }
 
+impl From<hydrant_index::IndexError> for SearchError {
+    fn from(error: hydrant_index::IndexError) -> Self {
+        hydrant_metastore::Error::from(error).into()
+    }
+}
+
 impl From<hydrant_metastore::Error> for SearchError {
     fn from(error: hydrant_metastore::Error) -> Self {
         match error {
             hydrant_metastore::Error::IndexNotFound(index_id) => {
                 SearchError::IndexNotFound(index_id)
             }
-            error @ hydrant_metastore::Error::Storage(
-                hydrant_metastore::storage::StorageError::Backend { .. },
-            ) => SearchError::StorageUnavailable(error.to_string()),
+            error @ hydrant_metastore::Error::Storage(hydrant_storage::StorageError::Backend {
+                ..
+            }) => SearchError::StorageUnavailable(error.to_string()),
             other => SearchError::Internal(other.to_string()),
         }
     }

@@ -15,8 +15,8 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hydrant_metastore::split_bundle::ByteRangeFetcher;
-use hydrant_metastore::storage::SharedStorage;
+use hydrant_index::split_bundle::ByteRangeFetcher;
+use hydrant_storage::SharedStorage;
 use tantivy::directory::OwnedBytes;
 use tokio::runtime::Handle;
 

@@ -14,9 +14,11 @@
 //!
 //! `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, set by Lambda, sizes the default byte cache.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use hydrant_metastore::storage::StorageUri;
+use hydrant_storage::StorageUri;
+use hydrant_storage::settings::Settings;
 
 use crate::error::{Result, SearchError};
 use crate::searcher::SearcherConfig;
@@ -58,67 +60,49 @@ impl SearcherSettings {
     /// assert_eq!(settings.split_cache, None);
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|value| value.trim().to_string())
-                .filter(|value| !value.is_empty())
-        };
-        let config_error = |name: &str, expected: &str, got: &str| {
-            SearchError::Config(format!("{name} must be {expected}, got `{got}`"))
-        };
-        let index_uri = get("HYDRANT_INDEX_URI")
-            .ok_or_else(|| {
-                SearchError::Config(
-                    "HYDRANT_INDEX_URI is not set: it names the index storage, e.g. s3://my-index-bucket"
-                        .to_string(),
-                )
-            })?
-            .parse::<StorageUri>()
-            .map_err(|error| SearchError::Config(format!("HYDRANT_INDEX_URI: {error}")))?;
+        let settings = Settings::new(lookup);
+        let index_uri = settings.index_uri().map_err(SearchError::Config)?;
         let mut config = SearcherConfig::default();
         // Lambda tells the function's memory; keep a quarter of it for fetched split bytes.
-        if let Some(memory_mb) = get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        if let Some(memory_mb) = settings
+            .get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
             .and_then(|mb| mb.parse::<u64>().ok())
             .filter(|mb| *mb > 0 && *mb <= 1 << 20)
         {
             config.chunk_cache_bytes = (memory_mb << 20) / 4;
         }
-        if let Some(bytes) = get("HYDRANT_CACHE_BYTES") {
-            config.chunk_cache_bytes = bytes
-                .parse()
-                .map_err(|_| config_error("HYDRANT_CACHE_BYTES", "a number of bytes", &bytes))?;
+        if let Some(bytes) = settings
+            .parse("HYDRANT_CACHE_BYTES", "a number of bytes")
+            .map_err(SearchError::Config)?
+        {
+            config.chunk_cache_bytes = bytes;
         }
-        if let Some(count) = get("HYDRANT_SPLIT_CONCURRENCY") {
-            config.split_concurrency =
-                count
-                    .parse()
-                    .ok()
-                    .filter(|count| *count > 0)
-                    .ok_or_else(|| {
-                        config_error("HYDRANT_SPLIT_CONCURRENCY", "a positive number", &count)
-                    })?;
+        if let Some(count) = settings
+            .parse::<NonZeroUsize>("HYDRANT_SPLIT_CONCURRENCY", "a positive number")
+            .map_err(SearchError::Config)?
+        {
+            config.split_concurrency = count.get();
         }
-        let split_cache_bytes: u64 = match get("HYDRANT_SPLIT_CACHE_BYTES") {
-            None => 0,
-            Some(bytes) => bytes.parse().map_err(|_| {
-                config_error("HYDRANT_SPLIT_CACHE_BYTES", "a number of bytes", &bytes)
-            })?,
-        };
+        let split_cache_bytes: u64 = settings
+            .parse("HYDRANT_SPLIT_CACHE_BYTES", "a number of bytes")
+            .map_err(SearchError::Config)?
+            .unwrap_or(0);
         let split_cache = (split_cache_bytes > 0).then(|| {
-            let dir = get("HYDRANT_SPLIT_CACHE_DIR").unwrap_or(DEFAULT_SPLIT_CACHE_DIR.into());
+            let dir = settings
+                .get("HYDRANT_SPLIT_CACHE_DIR")
+                .unwrap_or(DEFAULT_SPLIT_CACHE_DIR.into());
             (PathBuf::from(dir), split_cache_bytes)
         });
-        let splits_per_leaf: usize = match get("HYDRANT_SPLITS_PER_LEAF") {
-            None => 0,
-            Some(count) => count.parse().map_err(|_| {
-                config_error("HYDRANT_SPLITS_PER_LEAF", "a number of splits", &count)
-            })?,
-        };
+        let splits_per_leaf: usize = settings
+            .parse("HYDRANT_SPLITS_PER_LEAF", "a number of splits")
+            .map_err(SearchError::Config)?
+            .unwrap_or(0);
         let leaf_fan_out = match splits_per_leaf {
             0 => None,
             splits_per_leaf => {
-                let function = get("HYDRANT_LEAF_FUNCTION")
-                    .or_else(|| get("AWS_LAMBDA_FUNCTION_NAME"))
+                let function = settings
+                    .get("HYDRANT_LEAF_FUNCTION")
+                    .or_else(|| settings.get("AWS_LAMBDA_FUNCTION_NAME"))
                     .ok_or_else(|| {
                         SearchError::Config(
                             "HYDRANT_SPLITS_PER_LEAF is set but no function is named for leaf \

@@ -19,7 +19,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
-use hydrant_metastore::storage::{PutMode, Storage, StorageError};
+use hydrant_storage::{PutMode, Storage, StorageError};
 use sha2::Sha256;
 
 use crate::error::{Result, SearchError};
@@ -128,7 +128,7 @@ fn storage_error(error: StorageError) -> SearchError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hydrant_metastore::storage::MemoryStorage;
+    use hydrant_storage::testing::MemoryStorage;
 
     #[tokio::test]
     async fn searchers_of_one_storage_share_one_key() {
@@ -145,7 +145,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_written_with_its_answer_lost_is_the_key() {
-        use hydrant_metastore::storage::{Fault, FaultRule, FaultyStorage, Operation};
+        use hydrant_storage::testing::{Fault, FaultRule, FaultyStorage, Operation};
         for fault in [Fault::ResponseLost, Fault::Retried] {
             let faulty = FaultyStorage::new(std::sync::Arc::new(MemoryStorage::default()));
             faulty.inject(FaultRule::new(Operation::Put, fault).path_contains("signing-key"));

@@ -16,7 +16,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use hydrant_metastore::doc_mapper::{DocMapper, FieldKind, ResolvedField};
+use hydrant_index::doc_mapper::{DocMapper, FieldKind, ResolvedField};
 use serde_json::Value;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, DynamicColumn};

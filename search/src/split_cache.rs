@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
-use hydrant_metastore::split_bundle::FileRangeFetcher;
-use hydrant_metastore::storage::SharedStorage;
+use hydrant_index::split_bundle::FileRangeFetcher;
+use hydrant_storage::SharedStorage;
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};

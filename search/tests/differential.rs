@@ -5,11 +5,11 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use hydrant_index::config::IndexConfig;
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::storage::{LocalStorage, PutMode, Storage, StorageUri};
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use hydrant_storage::{LocalStorage, PutMode, Storage, StorageUri};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 

@@ -6,9 +6,9 @@
 mod common;
 
 use common::request;
+use hydrant_index::config::IndexConfig;
+use hydrant_index::doc_mapper::DocMapper;
 use hydrant_ingest::testing::LocalIndex;
-use hydrant_metastore::doc_mapper::DocMapper;
-use hydrant_metastore::index_config::IndexConfig;
 use hydrant_search::{SearchService, SearcherConfig};
 use serde_json::{Value, json};
 

@@ -450,11 +450,11 @@ async fn hostile_requests_get_clear_answers() {
 async fn ip_ranges_at_the_ends_of_the_address_space() {
     use std::sync::Arc;
 
+    use hydrant_index::config::IndexConfig;
     use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
     use hydrant_metastore::Metastore;
-    use hydrant_metastore::index_config::IndexConfig;
-    use hydrant_metastore::storage::{LocalStorage, PutMode, Storage, StorageUri};
     use hydrant_search::{SearchService, SearcherConfig};
+    use hydrant_storage::{LocalStorage, PutMode, Storage, StorageUri};
 
     let temp_dir = tempfile::tempdir().unwrap();
     let staging_dir = temp_dir.path().join("staging");
@@ -510,10 +510,10 @@ async fn ip_ranges_at_the_ends_of_the_address_space() {
 async fn json_fields_without_a_path_are_searched_at_their_root() {
     use std::sync::Arc;
 
+    use hydrant_index::config::IndexConfig;
     use hydrant_metastore::Metastore;
-    use hydrant_metastore::index_config::IndexConfig;
-    use hydrant_metastore::storage::MemoryStorage;
     use hydrant_search::{SearchService, SearcherConfig};
+    use hydrant_storage::testing::MemoryStorage;
 
     let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
     metastore

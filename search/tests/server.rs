@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use hydrant_metastore::Metastore;
-use hydrant_metastore::storage::MemoryStorage;
 use hydrant_search::server::ServerOptions;
 use hydrant_search::{SearchService, SearcherConfig};
+use hydrant_storage::testing::MemoryStorage;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -17,7 +17,7 @@ async fn start_server_with(
     options: ServerOptions,
 ) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
-    let config = hydrant_metastore::index_config::IndexConfig::from_yaml(
+    let config = hydrant_index::config::IndexConfig::from_yaml(
         "index_id: things\ndoc_mapping:\n  field_mappings:\n    - {name: n, type: u64}\n",
     )
     .unwrap();

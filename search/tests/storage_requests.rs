@@ -7,15 +7,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use hydrant_index::config::IndexConfig;
+use hydrant_index::split_bundle::SplitFooter;
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
-use hydrant_metastore::index_config::IndexConfig;
-use hydrant_metastore::split_bundle::SplitFooter;
-use hydrant_metastore::storage::{
+use hydrant_metastore::{Metastore, SplitMetadata};
+use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use hydrant_storage::{
     GetResult, GetStreamResult, LocalStorage, ObjectMeta, ObjectVersion, PutMode, PutPayload,
     PutResult, SharedStorage, Storage, StorageUri,
 };
-use hydrant_metastore::{Metastore, SplitMetadata};
-use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
 
 /// Counts read requests on split files, and every read of any object (listings included).
 #[derive(Debug)]
@@ -44,7 +44,7 @@ impl CountingStorage {
 
 #[async_trait]
 impl Storage for CountingStorage {
-    async fn get(&self, path: &str) -> hydrant_metastore::storage::StorageResult<GetResult> {
+    async fn get(&self, path: &str) -> hydrant_storage::StorageResult<GetResult> {
         self.count(path);
         self.inner.get(path).await
     }
@@ -52,14 +52,11 @@ impl Storage for CountingStorage {
         &self,
         path: &str,
         version: &ObjectVersion,
-    ) -> hydrant_metastore::storage::StorageResult<Option<GetResult>> {
+    ) -> hydrant_storage::StorageResult<Option<GetResult>> {
         self.count(path);
         self.inner.get_if_modified(path, version).await
     }
-    async fn get_stream(
-        &self,
-        path: &str,
-    ) -> hydrant_metastore::storage::StorageResult<GetStreamResult> {
+    async fn get_stream(&self, path: &str) -> hydrant_storage::StorageResult<GetStreamResult> {
         self.count(path);
         self.inner.get_stream(path).await
     }
@@ -67,7 +64,7 @@ impl Storage for CountingStorage {
         &self,
         path: &str,
         range: Range<u64>,
-    ) -> hydrant_metastore::storage::StorageResult<Bytes> {
+    ) -> hydrant_storage::StorageResult<Bytes> {
         self.count(path);
         self.inner.get_range(path, range).await
     }
@@ -76,20 +73,17 @@ impl Storage for CountingStorage {
         path: &str,
         payload: PutPayload,
         mode: PutMode,
-    ) -> hydrant_metastore::storage::StorageResult<PutResult> {
+    ) -> hydrant_storage::StorageResult<PutResult> {
         self.inner.put(path, payload, mode).await
     }
-    async fn delete(&self, path: &str) -> hydrant_metastore::storage::StorageResult<()> {
+    async fn delete(&self, path: &str) -> hydrant_storage::StorageResult<()> {
         self.inner.delete(path).await
     }
-    async fn list(
-        &self,
-        prefix: &str,
-    ) -> hydrant_metastore::storage::StorageResult<Vec<ObjectMeta>> {
+    async fn list(&self, prefix: &str) -> hydrant_storage::StorageResult<Vec<ObjectMeta>> {
         self.count(prefix);
         self.inner.list(prefix).await
     }
-    async fn head(&self, path: &str) -> hydrant_metastore::storage::StorageResult<ObjectMeta> {
+    async fn head(&self, path: &str) -> hydrant_storage::StorageResult<ObjectMeta> {
         self.count(path);
         self.inner.head(path).await
     }

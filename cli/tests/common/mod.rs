@@ -9,7 +9,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use hydrant_metastore::testing::moto_endpoint;
+use hydrant_storage::testing::moto_endpoint;
 
 /// The port a `hydrant serve` or `hydrant local` child started with `--listen 127.0.0.1:0` says
 /// it listens on, and the standard output it printed up to that line (its stdout must be piped).

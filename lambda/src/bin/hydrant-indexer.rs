@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use hydrant_ingest::settings::IndexerSettings;
-use hydrant_metastore::storage::StorageResolver;
+use hydrant_storage::StorageResolver;
 use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     hydrant_lambda::init_logging(
-        "warn,hydrant_lambda=info,hydrant_ingest=info,hydrant_metastore=info",
+        "warn,hydrant_lambda=info,hydrant_ingest=info,hydrant_metastore=info,hydrant_storage=info",
     );
     let started = async {
         let settings = IndexerSettings::from_env()?;

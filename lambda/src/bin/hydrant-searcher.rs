@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use hydrant_metastore::storage::StorageResolver;
 use hydrant_search::settings::SearcherSettings;
+use hydrant_storage::StorageResolver;
 use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]

@@ -53,8 +53,8 @@ impl MockSales {
 
 #[cfg(test)]
 mod tests {
-    use hydrant_metastore::doc_mapper::DocMapper;
-    use hydrant_metastore::index_config::IndexConfig;
+    use hydrant_index::config::IndexConfig;
+    use hydrant_index::doc_mapper::DocMapper;
 
     use super::*;
 

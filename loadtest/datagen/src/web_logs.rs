@@ -234,8 +234,8 @@ pub fn rfc3339_millis(ts_millis: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use hydrant_metastore::doc_mapper::DocMapper;
-    use hydrant_metastore::index_config::IndexConfig;
+    use hydrant_index::config::IndexConfig;
+    use hydrant_index::doc_mapper::DocMapper;
 
     use super::*;
 

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::glob_matches;
 use crate::error::{Result, SearchError};
 use crate::searcher::{SearchService, StoredType};
-use hydrant_metastore::doc_mapper::FieldKind;
+use hydrant_index::doc_mapper::FieldKind;
 
 /// Most entries a pattern may list.
 const MAX_PATTERN_ENTRIES: usize = 100;
@@ -270,7 +270,7 @@ pub(super) async fn mappings(service: &SearchService, pattern: &str) -> Result<V
                     .is_some_and(|resolved| {
                         matches!(
                             resolved,
-                            hydrant_metastore::doc_mapper::ResolvedField::Mapped(_)
+                            hydrant_index::doc_mapper::ResolvedField::Mapped(_)
                         )
                     })
                 {

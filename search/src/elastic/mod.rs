@@ -27,7 +27,7 @@ pub use query_dsl::{MAX_TERMS, query_from_dsl, query_from_query_string};
 pub use scroll::{MAX_KEEP_ALIVE, parse_keep_alive};
 pub use search::{EsSearchParams, MAX_MULTI_SEARCHES, index_ids};
 
-pub(crate) use hydrant_metastore::index_template::glob_matches;
+pub(crate) use hydrant_index::template::glob_matches;
 use serde_json::{Value, json};
 
 use crate::error::SearchError;

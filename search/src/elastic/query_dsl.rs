@@ -20,8 +20,8 @@ use std::ops::Bound;
 use serde_json::{Map, Value};
 
 use crate::error::{Result, SearchError};
-use hydrant_metastore::datetime::{DatetimeOutputFormat, StrptimeFormat};
-use hydrant_metastore::doc_mapper::TOKENIZER_NAMES;
+use hydrant_index::datetime::{DatetimeOutputFormat, StrptimeFormat};
+use hydrant_index::doc_mapper::TOKENIZER_NAMES;
 use tantivy::DateTime;
 
 use crate::query::{

@@ -7,10 +7,8 @@ use std::ops::Bound;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hydrant_metastore::datetime::{
-    DatetimeInputFormat, parse_datetime_str, query_datetime_formats,
-};
-use hydrant_metastore::doc_mapper::{DocMapper, FieldKind, MappedField, ResolvedField, ip_to_v6};
+use hydrant_index::datetime::{DatetimeInputFormat, parse_datetime_str, query_datetime_formats};
+use hydrant_index::doc_mapper::{DocMapper, FieldKind, MappedField, ResolvedField, ip_to_v6};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, InvertedIndexRangeQuery, Occur,
     PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, TermQuery,

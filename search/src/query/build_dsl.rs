@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use hydrant_metastore::doc_mapper::{FieldKind, MappedField, ResolvedField};
+use hydrant_index::doc_mapper::{FieldKind, MappedField, ResolvedField};
 use tantivy::Term;
 use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, Query, RegexQuery};
 

@@ -7,8 +7,8 @@
 //! a clause on another field, or a range requires nothing, so it keeps every split.
 //!
 //! ```
-//! use hydrant_metastore::doc_mapper::DocMapper;
-//! use hydrant_metastore::index_config::IndexConfig;
+//! use hydrant_index::doc_mapper::DocMapper;
+//! use hydrant_index::config::IndexConfig;
 //! use hydrant_search::query::{TagFilter, parse_query};
 //!
 //! let config = IndexConfig::from_yaml(r#"
@@ -31,8 +31,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hydrant_metastore::doc_mapper::{DocMapper, FieldKind};
-use hydrant_metastore::partition::canonical_value;
+use hydrant_index::doc_mapper::{DocMapper, FieldKind};
+use hydrant_index::partition::canonical_value;
 use hydrant_metastore::split::lists_tag;
 
 use super::QueryAst;
@@ -245,7 +245,7 @@ fn tag_of(doc_mapper: &DocMapper, field: &str, value: &str) -> TagFilter {
 
 #[cfg(test)]
 mod tests {
-    use hydrant_metastore::index_config::IndexConfig;
+    use hydrant_index::config::IndexConfig;
 
     use super::*;
     use crate::query::parse_query;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hydrant_metastore::doc_mapper::DocMapper;
+use hydrant_index::doc_mapper::DocMapper;
 use serde_json::{Map, Value};
 use tantivy::query::Query;
 use tantivy::snippet::SnippetGenerator;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::StreamExt as _;
-use hydrant_metastore::doc_mapper::{
+use hydrant_index::doc_mapper::{
     DOC_LENGTH_FIELD_NAME, DYNAMIC_FIELD_NAME, FIELD_PRESENCE_FIELD_NAME, SOURCE_FIELD_NAME,
 };
 use quick_cache::sync::Cache;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering as AtomicOrdering;
 
 use futures::StreamExt;
-use hydrant_metastore::split_bundle::{
+use hydrant_index::split_bundle::{
     ByteRangeFetcher, FileRangeFetcher, SplitDirectory, SplitFooter,
 };
 use hydrant_metastore::{IndexMetadata, SplitMetadata, SplitState};
@@ -357,13 +357,13 @@ impl SearchService {
         let footer = match local {
             Some(local) => local
                 .read_footer(path, split.footer_offsets.clone())
-                .map_err(SplitError::from_metastore)?,
+                .map_err(SplitError::from_split_file)?,
             None => {
                 let storage = self.metastore().storage();
                 let offsets = Some(split.footer_offsets.clone());
                 let footer = SplitFooter::read(storage.as_ref(), path, offsets)
                     .await
-                    .map_err(SplitError::from_metastore)?;
+                    .map_err(SplitError::from_split_file)?;
                 stats.record_get(split.footer_offsets.end - split.footer_offsets.start);
                 footer
             }
@@ -410,7 +410,7 @@ impl SplitError {
         }
     }
 
-    fn from_metastore(error: hydrant_metastore::Error) -> Self {
+    fn from_split_file(error: hydrant_index::IndexError) -> Self {
         SplitError {
             missing: error.is_not_found(),
             details: error.to_string(),

@@ -27,8 +27,8 @@ mod stream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hydrant_index::doc_mapper::DocMapper;
 use hydrant_metastore::Metastore;
-use hydrant_metastore::doc_mapper::DocMapper;
 use tracing::debug;
 
 pub use self::fields::{FieldInfo, FieldsRequest, StoredType};

@@ -5,8 +5,8 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use hydrant_metastore::doc_mapper::{DocMapper, FieldKind, ResolvedField};
-use hydrant_metastore::partition::OTHER_PARTITION_ID;
+use hydrant_index::doc_mapper::{DocMapper, FieldKind, ResolvedField};
+use hydrant_index::partition::OTHER_PARTITION_ID;
 use hydrant_metastore::{IndexMetadata, SplitFilter, SplitMetadata, SplitState};
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, RangeQuery};

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use futures::StreamExt as _;
-use hydrant_metastore::doc_mapper::{DocMapper, FieldKind};
+use hydrant_index::doc_mapper::{DocMapper, FieldKind};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};

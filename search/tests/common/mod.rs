@@ -4,9 +4,9 @@
 #![allow(dead_code)]
 
 use hydrant_ingest::testing::LocalIndex;
-use hydrant_metastore::storage::SharedStorage;
 use hydrant_search::rest::{HttpRequest, HttpResponse, handle_request};
 use hydrant_search::{SearchService, SearcherConfig};
+use hydrant_storage::SharedStorage;
 
 pub struct Fixture {
     pub local: LocalIndex,

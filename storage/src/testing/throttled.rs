@@ -1,0 +1,143 @@
+//! A storage that waits before every request, to model a remote object store's latency on
+//! local disk (what `object_store`'s `ThrottledStore` does for arrow-rs).
+//!
+//! Benchmarks wrap local storage in it so that query latency over "S3" can be measured on
+//! one machine: S3's first-byte latency is tens of milliseconds per GET, which is what makes
+//! the number of sequential round trips per query matter.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use hydrant_storage::{PutMode, Storage};
+//! use hydrant_storage::testing::{MemoryStorage, ThrottledStorage};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let storage = ThrottledStorage::new(Arc::new(MemoryStorage::default()), Duration::from_millis(5));
+//! storage.put("a", "hello".into(), PutMode::Overwrite).await?;
+//! let started = std::time::Instant::now();
+//! storage.get_range("a", 1..3).await?;
+//! assert!(started.elapsed() >= Duration::from_millis(5));
+//! assert_eq!((storage.num_reads(), storage.num_writes()), (1, 1));
+//! # Ok::<_, hydrant_storage::StorageError>(())
+//! # }).unwrap();
+//! ```
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::error::Result;
+use crate::{
+    GetResult, GetStreamResult, ObjectMeta, ObjectVersion, PutMode, PutPayload, PutResult,
+    SharedStorage, Storage,
+};
+
+/// Wraps a storage and sleeps `latency` before each request it forwards. It also counts
+/// requests the way S3 bills them: reads (GET, HEAD) and writes (PUT, LIST); deletes are free.
+#[derive(Debug)]
+pub struct ThrottledStorage {
+    inner: SharedStorage,
+    latency_micros: AtomicU64,
+    num_reads: AtomicU64,
+    num_writes: AtomicU64,
+}
+
+#[derive(Clone, Copy)]
+enum RequestKind {
+    Read,
+    Write,
+    Delete,
+}
+
+impl ThrottledStorage {
+    pub fn new(inner: SharedStorage, latency: Duration) -> Self {
+        ThrottledStorage {
+            inner,
+            latency_micros: AtomicU64::new(latency.as_micros() as u64),
+            num_reads: AtomicU64::new(0),
+            num_writes: AtomicU64::new(0),
+        }
+    }
+
+    /// Changes the latency of the requests that follow.
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency_micros
+            .store(latency.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// GET and HEAD requests forwarded so far.
+    pub fn num_reads(&self) -> u64 {
+        self.num_reads.load(Ordering::Relaxed)
+    }
+
+    /// PUT and LIST requests forwarded so far.
+    pub fn num_writes(&self) -> u64 {
+        self.num_writes.load(Ordering::Relaxed)
+    }
+
+    async fn wait(&self, kind: RequestKind) {
+        match kind {
+            RequestKind::Read => self.num_reads.fetch_add(1, Ordering::Relaxed),
+            RequestKind::Write => self.num_writes.fetch_add(1, Ordering::Relaxed),
+            RequestKind::Delete => 0,
+        };
+        let micros = self.latency_micros.load(Ordering::Relaxed);
+        if micros > 0 {
+            tokio::time::sleep(Duration::from_micros(micros)).await;
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for ThrottledStorage {
+    async fn get(&self, path: &str) -> Result<GetResult> {
+        self.wait(RequestKind::Read).await;
+        self.inner.get(path).await
+    }
+
+    async fn get_if_modified(
+        &self,
+        path: &str,
+        version: &ObjectVersion,
+    ) -> Result<Option<GetResult>> {
+        self.wait(RequestKind::Read).await;
+        self.inner.get_if_modified(path, version).await
+    }
+
+    async fn get_stream(&self, path: &str) -> Result<GetStreamResult> {
+        self.wait(RequestKind::Read).await;
+        self.inner.get_stream(path).await
+    }
+
+    async fn get_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
+        self.wait(RequestKind::Read).await;
+        self.inner.get_range(path, range).await
+    }
+
+    async fn put(&self, path: &str, payload: PutPayload, mode: PutMode) -> Result<PutResult> {
+        self.wait(RequestKind::Write).await;
+        self.inner.put(path, payload, mode).await
+    }
+
+    async fn delete(&self, path: &str) -> Result<()> {
+        self.wait(RequestKind::Delete).await;
+        self.inner.delete(path).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        self.wait(RequestKind::Write).await;
+        self.inner.list(prefix).await
+    }
+
+    async fn head(&self, path: &str) -> Result<ObjectMeta> {
+        self.wait(RequestKind::Read).await;
+        self.inner.head(path).await
+    }
+
+    fn describe(&self, path: &str) -> String {
+        self.inner.describe(path)
+    }
+}

@@ -802,23 +802,62 @@ impl IndexerRuntime {
             .iter()
             .position(|(_, plan)| !plan.indexes_into(index_id))
             .map_or(planned.len(), |offset| next + offset);
-        let (objects, owners) = run_objects(&planned[next..run_end]);
-        let report = match self
-            .indexer
-            .index_objects(index_id, &objects, deadline)
-            .await
-        {
-            Ok(report) => report,
-            Err(error @ IngestError::Metastore(MetastoreError::IndexNotFound(_))) => {
-                // The index itself is gone: every message of the run is set aside.
-                let reason = error.to_string();
-                for (owner, _) in &planned[next..run_end] {
-                    self.record_set_aside(&messages[*owner], *owner, None, None, &reason, outcome)
-                        .await?;
-                }
-                return Ok(run_end);
+        // A message whose object fails for good is set aside and the run indexed again
+        // without it (nothing of a failed run is published): one bad object never holds back
+        // the messages around it. Each round sets one message aside, so this ends.
+        let mut set_aside: BTreeSet<usize> = BTreeSet::new();
+        let (report, objects, owners) = loop {
+            let run = planned[next..run_end]
+                .iter()
+                .filter(|(owner, _)| !set_aside.contains(owner));
+            let (objects, owners) = run_objects(run);
+            let error = match self
+                .indexer
+                .index_objects(index_id, &objects, deadline)
+                .await
+            {
+                Ok(report) => break (report, objects, owners),
+                Err(error) => error,
+            };
+            let first_owner = owners.first().copied().unwrap_or(position);
+            if error.kind() == FailureKind::Retryable {
+                return Err(stop(first_owner, error.to_string()));
             }
-            Err(error) => return Err(stop(position, error.to_string())),
+            let reason = error.to_string();
+            match error.object_position() {
+                Some(failed) => {
+                    let owner = owners[failed];
+                    let object = Some(&objects[failed]);
+                    self.record_set_aside(
+                        &messages[owner],
+                        owner,
+                        Some(index_id),
+                        object,
+                        &reason,
+                        outcome,
+                    )
+                    .await?;
+                    set_aside.insert(owner);
+                }
+                // Not one object's fault (the index is gone, its config no longer maps):
+                // every message of the run is set aside.
+                None => {
+                    let mut run_owners = owners;
+                    run_owners.dedup();
+                    for owner in run_owners {
+                        self.record_set_aside(
+                            &messages[owner],
+                            owner,
+                            None,
+                            None,
+                            &reason,
+                            outcome,
+                        )
+                        .await?;
+                    }
+                    return Ok(run_end);
+                }
+            }
         };
         if !report.splits.is_empty() {
             indexed.insert(index_id.to_string());
@@ -985,7 +1024,9 @@ async fn load_index_config(resolver: &StorageResolver, uri: &str) -> Result<Inde
 pub type SharedRuntime = Arc<IndexerRuntime>;
 
 /// The objects of a run's messages, in order, and the position of the message each came from.
-fn run_objects(run: &[(usize, Planned)]) -> (Vec<ObjectRef>, Vec<usize>) {
+fn run_objects<'a>(
+    run: impl Iterator<Item = &'a (usize, Planned)>,
+) -> (Vec<ObjectRef>, Vec<usize>) {
     let mut objects = Vec::new();
     let mut owners = Vec::new();
     for (owner, plan) in run {

@@ -69,6 +69,15 @@ pub enum IngestError {
     /// A staging bucket's notification configuration could not be read or written.
     #[error("{0}")]
     Notifications(String),
+
+    /// Indexing one staging object of a run failed: the error, and which object.
+    #[error("{source_key}: {source}")]
+    AtObject {
+        /// Position of the object in the run's input.
+        position: usize,
+        source_key: String,
+        source: Box<IngestError>,
+    },
 }
 
 impl From<hydrant_index::IndexError> for IngestError {
@@ -84,23 +93,108 @@ impl From<StorageError> for IngestError {
 }
 
 impl IngestError {
-    /// Whether retrying can help. See [`FailureKind`].
+    /// Whether retrying can help. See [`FailureKind`]. Every variant is decided here, none by
+    /// default: an error nobody expected (tantivy refusing a document, a corrupt file) is
+    /// permanent, so its message is set aside with the reason instead of being retried until
+    /// it reaches the dead-letter queue.
     pub fn kind(&self) -> FailureKind {
         match self {
-            IngestError::BadMessage(_) | IngestError::Unroutable(_) => FailureKind::Permanent,
-            IngestError::Metastore(
-                MetastoreError::Storage(
-                    StorageError::NotFound { .. } | StorageError::InvalidConfig(_),
-                )
-                | MetastoreError::IndexNotFound(_)
-                | MetastoreError::InvalidConfig(_),
-            ) => FailureKind::Permanent,
-            _ => FailureKind::Retryable,
+            IngestError::Metastore(error) => metastore_failure_kind(error),
+            IngestError::Tantivy(error) => tantivy_failure_kind(error),
+            IngestError::AtObject { source, .. } => source.kind(),
+            // Scratch space on local disk, a download cut short, the queue, a bucket's
+            // notification settings: the environment, which may be fine on the next try.
+            IngestError::Io { .. }
+            | IngestError::Download { .. }
+            | IngestError::Queue(_)
+            | IngestError::Notifications(_) => FailureKind::Retryable,
+            // Another writer got there first: the retry skips what it indexed.
+            IngestError::ConcurrentIndexing { .. } => FailureKind::Retryable,
+            IngestError::Config(_) | IngestError::BadMessage(_) | IngestError::Unroutable(_) => {
+                FailureKind::Permanent
+            }
         }
     }
 
     /// True when the staging object does not exist (deleted, or a wrong key).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, IngestError::Metastore(error) if error.is_not_found())
+        match self {
+            IngestError::Metastore(error) => error.is_not_found(),
+            IngestError::AtObject { source, .. } => source.is_not_found(),
+            _ => false,
+        }
     }
+
+    /// This error, said to have happened while indexing the object at `position` of a run.
+    pub fn at_object(self, position: usize, source_key: &str) -> Self {
+        IngestError::AtObject {
+            position,
+            source_key: source_key.to_string(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The position in its run of the object this error happened on, when it is known.
+    pub fn object_position(&self) -> Option<usize> {
+        match self {
+            IngestError::AtObject { position, .. } => Some(*position),
+            _ => None,
+        }
+    }
+}
+
+fn metastore_failure_kind(error: &MetastoreError) -> FailureKind {
+    match error {
+        MetastoreError::Storage(error) => match error {
+            // Throttling, 5xx, timeouts; a conditional write that lost a race.
+            StorageError::Backend { .. } | StorageError::PreconditionFailed { .. } => {
+                FailureKind::Retryable
+            }
+            StorageError::NotFound { .. } | StorageError::InvalidConfig(_) => {
+                FailureKind::Permanent
+            }
+        },
+        // Another writer is busy or got there first: the next attempt sees its result. A
+        // conflict (a staged split collected during a very slow run) is redone from scratch by
+        // a retry, with new splits.
+        MetastoreError::Contention { .. }
+        | MetastoreError::CheckpointConflict { .. }
+        | MetastoreError::Conflict { .. }
+        | MetastoreError::IndexAlreadyExists(_)
+        | MetastoreError::TemplateAlreadyExists(_) => FailureKind::Retryable,
+        MetastoreError::Corrupt { .. }
+        | MetastoreError::InvalidConfig(_)
+        | MetastoreError::IndexNotFound(_)
+        | MetastoreError::TemplateNotFound(_) => FailureKind::Permanent,
+        MetastoreError::Tantivy(error) => tantivy_failure_kind(error),
+    }
+}
+
+/// tantivy's I/O is the scratch disk, which may pass; anything else it refuses (a document, a
+/// corrupt or incompatible index) it will refuse again.
+fn tantivy_failure_kind(error: &tantivy::TantivyError) -> FailureKind {
+    match error {
+        tantivy::TantivyError::IoError(_) => FailureKind::Retryable,
+        _ => FailureKind::Permanent,
+    }
+}
+
+/// A named point where tests inject failures (`failpoints` feature); a no-op otherwise. The
+/// configured action's value picks the failure: `return(tantivy)` is tantivy refusing the
+/// work (permanent), anything else a crash of the local disk (retryable).
+pub(crate) fn fail_point(name: &str) -> Result<()> {
+    #[cfg(feature = "failpoints")]
+    {
+        fail::fail_point!(name, |value: Option<String>| Err(match value.as_deref() {
+            Some("tantivy") => IngestError::Tantivy(tantivy::TantivyError::InternalError(format!(
+                "injected at fail point {name}"
+            ),)),
+            _ => IngestError::Io {
+                context: format!("fail point {name}"),
+                source: std::io::Error::other("injected crash"),
+            },
+        }));
+    }
+    let _ = name;
+    Ok(())
 }

@@ -551,9 +551,15 @@ impl Indexer {
                     break;
                 }
             };
+            // A permanent failure names its object, so that the batch sets aside that object's
+            // message alone; nothing of the run is published either way.
             let (returned, stats, etag) = self
                 .index_opened(&mut run, roller, position, opened, &mut report)
-                .await?;
+                .await
+                .map_err(|error| match error.kind() {
+                    FailureKind::Permanent => error.at_object(position, &source_key),
+                    FailureKind::Retryable => error,
+                })?;
             roller = returned;
             let split_id = (stats.num_docs > 0)
                 .then(|| roller.current_split_id())
@@ -623,6 +629,8 @@ impl Indexer {
         let (returned, first_pass) = target.index(roller, reader, 0..u64::MAX).await?;
         roller = returned;
         let mut stats = first_pass?;
+        // The object's records are in the split now: a failure here must publish none of them.
+        crate::error::fail_point("indexer:after_object_records")?;
         if let Some(corrupt) = stats.corrupt.take() {
             let (returned, verified) = self
                 .rebuild_without(
@@ -835,11 +843,11 @@ impl Indexer {
         if !staged.is_empty() {
             self.metastore.stage_splits(index_id, staged).await?;
         }
-        crate::maintenance::fail_point("indexer:after_stage")?;
+        crate::error::fail_point("indexer:after_stage")?;
         for split in &built_splits {
             upload_split(self.metastore.storage(), index_id, split).await?;
         }
-        crate::maintenance::fail_point("indexer:after_upload")?;
+        crate::error::fail_point("indexer:after_upload")?;
         let now_secs = self.metastore.clock().now_secs();
         let request = PublishRequest {
             staged_split_ids: staged_split_ids.clone(),

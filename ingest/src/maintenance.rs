@@ -254,7 +254,7 @@ impl Maintainer {
             .stage_splits(index_id, vec![merged.clone()])
             .await?;
         upload_split_file(self.metastore.storage(), index_id, &merged, &bundle_path).await?;
-        fail_point("merge:after_upload")?;
+        crate::error::fail_point("merge:after_upload")?;
         self.publish_merge(index_id, &merged, inputs).await?;
         Ok(merged)
     }
@@ -380,7 +380,7 @@ impl Maintainer {
                 &SplitMetadata::split_path(index_id, split_id),
             )
             .await?;
-            fail_point("gc:after_file_deletion")?;
+            crate::error::fail_point("gc:after_file_deletion")?;
         }
         if !deletable.is_empty() {
             self.metastore.delete_splits(index_id, &deletable).await?;
@@ -419,19 +419,6 @@ fn unix_secs(time: SystemTime) -> i64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// A named point where tests inject crashes (`failpoints` feature); a no-op otherwise.
-pub(crate) fn fail_point(name: &str) -> Result<()> {
-    #[cfg(feature = "failpoints")]
-    {
-        fail::fail_point!(name, |_| Err(IngestError::Io {
-            context: format!("fail point {name}"),
-            source: std::io::Error::other("injected crash"),
-        }));
-    }
-    let _ = name;
-    Ok(())
 }
 
 /// Merges downloaded splits into one split bundle at `bundle_path`. Blocking.

@@ -3,22 +3,18 @@
 //! metastore and the index storage directly (local disk or S3), prints a table for a person,
 //! or with `--json` one JSON document for a script.
 
-use std::io::Read as _;
 use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, bail};
 use hydrant_index::datetime::{parse_datetime_str, query_datetime_formats};
+use hydrant_ingest::error_records::{ErrorEntry, read_error_file};
+use hydrant_metastore::paths;
 use hydrant_metastore::split::{SplitMetadata, SplitState};
 use hydrant_metastore::{IndexMetadata, Metastore};
-use hydrant_storage::SharedStorage;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::commands::{IndexStorageArgs, resolver};
-
-/// Most bytes of one rejected-records file read when listing errors: what a 256 MiB staging
-/// object could reject, decompressed.
-const MAX_ERRORS_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Output switch every operator command has.
 #[derive(Clone, Copy, Debug, clap::Args)]
@@ -504,7 +500,7 @@ async fn describe_split(options: DescribeSplitOptions) -> anyhow::Result<()> {
         .splits
         .get(&options.split)
         .with_context(|| format!("index `{}` has no split `{}`", options.index, options.split))?;
-    let path = SplitMetadata::split_path(&options.index, &split.split_id);
+    let path = paths::split_file(&options.index, &split.split_id);
     let described = json!({
         "split": split,
         "file": metastore.storage().describe(&path),
@@ -611,28 +607,6 @@ pub struct ListErrorsOptions {
     output: OutputArgs,
 }
 
-/// One error an operator may act on.
-#[derive(Clone, Debug, Serialize)]
-struct ErrorEntry {
-    /// `rejected_record`, `kept_object` or `set_aside_message`.
-    kind: &'static str,
-    index_id: Option<String>,
-    /// Unix seconds it was recorded.
-    recorded_at: i64,
-    /// The staging object (`bucket/key`), when known.
-    object: Option<String>,
-    reason: String,
-    message: String,
-    /// Where the error is kept in the index storage.
-    file: String,
-    /// The record's byte offset in the decompressed object (rejected records).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    offset: Option<u64>,
-    /// The record or message body, whole.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    record: Option<Value>,
-}
-
 pub async fn errors_command(command: ErrorsCommand) -> anyhow::Result<()> {
     match command {
         ErrorsCommand::List(options) => list_errors(options).await,
@@ -642,30 +616,25 @@ pub async fn errors_command(command: ErrorsCommand) -> anyhow::Result<()> {
 async fn list_errors(options: ListErrorsOptions) -> anyhow::Result<()> {
     let metastore = metastore(&options.storage).await?;
     let storage = metastore.storage().clone();
-    let mut prefixes: Vec<(Option<String>, String)> = match &options.index {
+    let mut index_ids: Vec<Option<String>> = match &options.index {
         Some(index_id) => {
             metastore.index_metadata(index_id).await?;
-            vec![(
-                Some(index_id.clone()),
-                format!("indexes/{index_id}/errors/"),
-            )]
+            vec![Some(index_id.clone())]
         }
         None => metastore
             .list_index_ids()
             .await?
             .into_iter()
-            .map(|index_id| {
-                let prefix = format!("indexes/{index_id}/errors/");
-                (Some(index_id), prefix)
-            })
+            .map(Some)
             .collect(),
     };
     if options.index.is_none() {
-        prefixes.push((None, "errors/".to_string()));
+        index_ids.push(None);
     }
     let mut entries = Vec::new();
     let mut total = 0usize;
-    for (index_id, prefix) in prefixes {
+    for index_id in index_ids {
+        let prefix = paths::errors_prefix(index_id.as_deref());
         for file in storage.list(&prefix).await? {
             let recorded_at = file
                 .last_modified
@@ -738,93 +707,6 @@ fn shorten(text: &str, max_chars: usize) -> String {
     }
     let cut: String = text.chars().take(max_chars.saturating_sub(3)).collect();
     format!("{cut}...")
-}
-
-/// The errors one file of an `errors/` prefix holds: rejected records (gzip NDJSON directly
-/// under the prefix), an object kept whole (`objects/`), or a set-aside message
-/// (`set-aside/`).
-async fn read_error_file(
-    storage: &SharedStorage,
-    index_id: Option<&str>,
-    prefix: &str,
-    file: &hydrant_storage::ObjectMeta,
-    recorded_at: i64,
-) -> anyhow::Result<Vec<ErrorEntry>> {
-    let name = &file.path[prefix.len()..];
-    let index_id = index_id.map(str::to_string);
-    // By suffix first: the names of rejected-record files come from object keys, which may
-    // begin like the other two directories; theirs never end in `.ndjson.gz`.
-    let is_rejected = name.ends_with(".ndjson.gz");
-    if !is_rejected && name.starts_with("objects/") {
-        return Ok(vec![ErrorEntry {
-            kind: "kept_object",
-            index_id,
-            recorded_at,
-            object: None,
-            reason: "kept_whole".to_string(),
-            message: format!(
-                "a staging object kept whole ({}): a corrupt gzip member or a record too large \
-                 to keep in the rejected records",
-                human_bytes(file.size)
-            ),
-            file: storage.describe(&file.path),
-            offset: None,
-            record: None,
-        }]);
-    }
-    let is_set_aside = name.starts_with("set-aside/") && name.ends_with(".json");
-    if !is_rejected && !is_set_aside {
-        return Ok(Vec::new());
-    }
-    let bytes = storage.get(&file.path).await?.bytes;
-    if !is_rejected {
-        let record: Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not a set-aside record", file.path))?;
-        let object = record["object"].as_object().map(|object| {
-            format!(
-                "{}/{}",
-                object["bucket"].as_str().unwrap_or(""),
-                object["key"].as_str().unwrap_or("")
-            )
-        });
-        return Ok(vec![ErrorEntry {
-            kind: "set_aside_message",
-            index_id: index_id.or(record["index_id"].as_str().map(str::to_string)),
-            recorded_at: record["set_aside_at"].as_i64().unwrap_or(recorded_at),
-            object,
-            reason: "set_aside".to_string(),
-            message: record["reason"].as_str().unwrap_or("").to_string(),
-            file: storage.describe(&file.path),
-            offset: None,
-            record: Some(record["body"].clone()),
-        }]);
-    }
-    let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(bytes.as_ref())
-        .take(MAX_ERRORS_FILE_BYTES)
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read {}", file.path))?;
-    let mut entries = Vec::new();
-    for line in text.lines().filter(|line| !line.trim().is_empty()) {
-        let rejected: Value = serde_json::from_str(line)
-            .with_context(|| format!("{} holds a line that is not JSON", file.path))?;
-        let record = rejected
-            .get("record")
-            .or_else(|| rejected.get("record_base64"))
-            .cloned();
-        entries.push(ErrorEntry {
-            kind: "rejected_record",
-            index_id: index_id.clone(),
-            recorded_at,
-            object: rejected["source"].as_str().map(str::to_string),
-            reason: rejected["reason"].as_str().unwrap_or("").to_string(),
-            message: rejected["message"].as_str().unwrap_or("").to_string(),
-            file: storage.describe(&file.path),
-            offset: rejected["offset"].as_u64(),
-            record,
-        });
-    }
-    Ok(entries)
 }
 
 #[derive(Debug, clap::Subcommand)]

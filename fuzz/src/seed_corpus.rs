@@ -140,7 +140,7 @@ fn main() {
         let metastore = service.metastore();
         let metadata = metastore.index_metadata("fuzz").await.expect("index");
         for (number, split) in metadata.published_splits().enumerate() {
-            let path = hydrant_metastore::SplitMetadata::split_path("fuzz", &split.split_id);
+            let path = hydrant_metastore::paths::split_file("fuzz", &split.split_id);
             let bytes = metastore.storage().get(&path).await.expect("split").bytes;
             write(root, "split_bundle", &format!("s{number}"), &bytes);
         }

@@ -31,6 +31,7 @@ use tokio::sync::RwLock;
 use tracing::{debug, info, warn};
 
 use crate::error::{FailureKind, IngestError, Result};
+use crate::error_records::{self, SetAsideObject, SetAsideRecord};
 use crate::indexer::{Indexer, IndexingReport, ObjectOutcome};
 use crate::maintenance::{Maintainer, MaintenanceReport};
 use crate::message::{IndexerMessage, parse_message};
@@ -915,28 +916,26 @@ impl IndexerRuntime {
                     .filter(|group| known.contains(group))
             }
         };
-        let directory = match &known_index {
-            Some(index_id) => format!("indexes/{index_id}/errors/set-aside"),
-            None => "errors/set-aside".to_string(),
-        };
-        let name = crate::indexer::unique_file_name(
+        let record_path = error_records::set_aside_path(
+            known_index.as_deref(),
             &message.message_id,
             object.map(|object| object.key.as_str()).unwrap_or(""),
         );
-        let record_path = format!("{directory}/{name}.json");
-        let record = json!({
-            "message_id": message.message_id,
-            "group_id": message.group_id,
-            "receive_count": message.receive_count,
-            "index_id": known_index,
-            "object": object.map(|object| {
-                json!({"bucket": object.bucket, "key": object.key, "etag": object.etag})
+        let record = SetAsideRecord {
+            message_id: message.message_id.clone(),
+            group_id: message.group_id.clone(),
+            receive_count: message.receive_count,
+            index_id: known_index.clone(),
+            object: object.map(|object| SetAsideObject {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                etag: object.etag.clone(),
             }),
-            "reason": reason,
-            "set_aside_at": self.indexer.metastore().clock().now_secs(),
-            "body": message.body,
-        });
-        let bytes = serde_json::to_vec_pretty(&record).expect("a set-aside record serializes");
+            reason: reason.to_string(),
+            set_aside_at: self.indexer.metastore().clock().now_secs(),
+            body: message.body.clone(),
+        };
+        let bytes = record.to_bytes();
         recognise::overwrite(
             self.indexer.metastore().storage().as_ref(),
             &record_path,

@@ -18,15 +18,11 @@
 //! batch needs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use hydrant_index::doc_mapper::{DocMapper, DocRejection, ParsedDoc, RejectReason};
 use hydrant_index::partition::OTHER_PARTITION_ID;
 use hydrant_metastore::split::SplitMetadata;
@@ -37,6 +33,7 @@ use serde::Serialize;
 use tracing::{debug, warn};
 
 use crate::error::{FailureKind, IngestError, Result};
+use crate::error_records::{self, RejectedRecord, RejectedRecordsWriter};
 use crate::firehose::{
     CorruptMember, Frame, MAX_RECORD_BYTES, RecordFramer, corrupt_member, decompressing_reader,
 };
@@ -131,7 +128,7 @@ impl IndexingReport {
     fn add_object(&mut self, source_key: String, stats: ObjectStats) -> Option<ObjectRejections> {
         self.num_docs += stats.num_docs;
         self.bytes_uncompressed += stats.uncompressed_bytes;
-        self.num_rejected += stats.rejections.count;
+        self.num_rejected += stats.rejections.count();
         for (reason, count) in stats.rejected_by_reason {
             *self.rejected_by_reason.entry(reason).or_default() += count;
         }
@@ -139,10 +136,10 @@ impl IndexingReport {
             source_key,
             ObjectOutcome::Indexed {
                 num_docs: stats.num_docs,
-                num_rejected: stats.rejections.count,
+                num_rejected: stats.rejections.count(),
             },
         ));
-        (stats.rejections.count > 0).then_some(stats.rejections)
+        (stats.rejections.count() > 0).then_some(stats.rejections)
     }
 
     /// Number of objects whose records were indexed by this run.
@@ -154,27 +151,11 @@ impl IndexingReport {
     }
 }
 
-/// A rejected record, as written under the index's `errors/` prefix. The record is kept whole:
-/// as text when it is UTF-8, else as base64 (`record_base64`), so that no byte is replaced.
-#[derive(Serialize)]
-struct RejectedRecord<'a> {
-    reason: &'a str,
-    message: &'a str,
-    source: &'a str,
-    /// Byte offset of the record in the decompressed object.
-    offset: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    record: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    record_base64: Option<String>,
-}
-
-/// Rejected records of one object, gzip NDJSON, plus their counts.
+/// Rejected records of one object, as they will be kept.
 struct ObjectRejections {
     source_key: String,
     etag: String,
-    encoder: GzEncoder<Vec<u8>>,
-    count: u64,
+    records: RejectedRecordsWriter,
 }
 
 impl ObjectRejections {
@@ -182,30 +163,17 @@ impl ObjectRejections {
         ObjectRejections {
             source_key: source_key.to_string(),
             etag: etag.to_string(),
-            encoder: GzEncoder::new(Vec::new(), Compression::default()),
-            count: 0,
+            records: RejectedRecordsWriter::default(),
         }
     }
 
     fn add(&mut self, reason: &str, message: &str, offset: u64, record: &[u8]) {
-        let text = std::str::from_utf8(record).ok();
-        let entry = RejectedRecord {
-            reason,
-            message,
-            source: &self.source_key,
-            offset,
-            record: text,
-            record_base64: match text {
-                Some(_) => None,
-                None => Some(BASE64.encode(record)),
-            },
-        };
-        let mut line = serde_json::to_vec(&entry).expect("rejected record serializes");
-        line.push(b'\n');
-        self.encoder
-            .write_all(&line)
-            .expect("writing to memory cannot fail");
-        self.count += 1;
+        let record = RejectedRecord::new(reason, message, &self.source_key, offset, record);
+        self.records.add(&record);
+    }
+
+    fn count(&self) -> u64 {
+        self.records.count()
     }
 }
 
@@ -614,11 +582,7 @@ impl Indexer {
         report.bytes_read += object_meta.size;
         let target = ObjectTarget {
             doc_mapper: run.doc_mapper.clone(),
-            kept_object_path: format!(
-                "indexes/{}/errors/objects/{}",
-                run.index_id,
-                unique_file_name(&source_key, &etag)
-            ),
+            kept_object_path: error_records::kept_object_path(run.index_id, &source_key, &etag),
             source_key,
             etag: etag.clone(),
         };
@@ -695,14 +659,12 @@ impl Indexer {
         index_id: &str,
         rejections: ObjectRejections,
     ) -> Result<String> {
-        let path = format!(
-            "indexes/{index_id}/errors/{}.ndjson.gz",
-            unique_file_name(&rejections.source_key, &rejections.etag)
+        let path = error_records::rejected_records_path(
+            index_id,
+            &rejections.source_key,
+            &rejections.etag,
         );
-        let bytes = rejections
-            .encoder
-            .finish()
-            .expect("writing to memory cannot fail");
+        let bytes = rejections.records.finish();
         recognise::overwrite(self.metastore.storage().as_ref(), &path, bytes.into()).await?;
         Ok(path)
     }
@@ -1106,76 +1068,12 @@ pub fn normalize_etag(etag: &str) -> String {
     etag.trim_matches('"').to_string()
 }
 
-/// A storage path naming `primary` and `secondary` (an object key and its etag, say): both
-/// readable, with unsafe characters replaced, then a hash of both exact strings, so that two
-/// keys that read the same once cleaned (`a b` and `a_b`) never share a name.
-pub(crate) fn unique_file_name(primary: &str, secondary: &str) -> String {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    hasher.update(primary.as_bytes());
-    hasher.update([0u8]);
-    hasher.update(secondary.as_bytes());
-    let digest = hasher.finalize();
-    let hash: String = digest[..8]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    let mut name = sanitize_key(primary);
-    if !secondary.is_empty() {
-        name.push('.');
-        name.push_str(&sanitize_key(secondary));
-    }
-    if name.is_empty() {
-        name.push('_');
-    }
-    format!("{name}.{hash}")
-}
-
-/// Turns a source key into a valid storage path: safe characters kept, others replaced,
-/// no empty or dot segments.
-fn sanitize_key(key: &str) -> String {
-    key.split('/')
-        .filter(|segment| !segment.is_empty())
-        .map(|segment| {
-            let cleaned: String = segment
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            if cleaned.chars().all(|c| c == '.') {
-                cleaned.replace('.', "_")
-            } else {
-                cleaned
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_sanitized_into_paths() {
-        assert_eq!(
-            sanitize_key("bucket/2026/11/22/x-1.gz"),
-            "bucket/2026/11/22/x-1.gz"
-        );
-        assert_eq!(sanitize_key("b//a b/../c"), "b/a_b/__/c");
+    fn etags_are_stored_bare() {
         assert_eq!(normalize_etag("\"abc\""), "abc");
-        // Keys that clean up alike keep names of their own.
-        let names: std::collections::BTreeSet<String> = ["a b", "a_b", "a/b", "a//b", "a/./b"]
-            .iter()
-            .map(|key| unique_file_name(key, "etag"))
-            .collect();
-        assert_eq!(names.len(), 5, "{names:?}");
-        assert_eq!(unique_file_name("a b", "e"), unique_file_name("a b", "e"));
-        assert!(unique_file_name("a b", "e").starts_with("a_b.e."));
     }
 }

@@ -11,11 +11,14 @@
 //! - [`object_reader`]: streamed, resumable reads of staging objects.
 //! - [`queue`]: polling the queue without Lambda, and backfilling it.
 //! - [`notifications`]: turning on an existing staging bucket's EventBridge notifications.
+//! - [`error_records`]: the `errors/` record format (rejected records, set-aside messages),
+//!   written and read back by the same types.
 //! - [`maintenance`]: retention, merges and garbage collection; [`merge_policy`]: which
 //!   splits to merge.
 
 pub mod batch;
 pub mod error;
+pub mod error_records;
 pub mod firehose;
 pub mod indexer;
 pub mod maintenance;

@@ -26,6 +26,7 @@ use hydrant_index::split_bundle::{
     BundleInfo, FileRangeFetcher, SplitDirectory, write_split_bundle,
 };
 use hydrant_metastore::PublishRequest;
+use hydrant_metastore::paths;
 use hydrant_metastore::split::SplitTags;
 use hydrant_metastore::{Error as MetastoreError, Metastore, SplitMetadata, SplitState, TimeRange};
 use serde::Serialize;
@@ -290,7 +291,7 @@ impl Maintainer {
                 source,
             };
             let mut stream = storage
-                .get_stream(&SplitMetadata::split_path(index_id, &split.split_id))
+                .get_stream(&paths::split_file(index_id, &split.split_id))
                 .await?;
             let mut file = tokio::fs::File::create(&local_path)
                 .await
@@ -377,7 +378,7 @@ impl Maintainer {
         for split_id in &deletable {
             recognise::delete(
                 self.metastore.storage().as_ref(),
-                &SplitMetadata::split_path(index_id, split_id),
+                &paths::split_file(index_id, split_id),
             )
             .await?;
             crate::error::fail_point("gc:after_file_deletion")?;
@@ -396,7 +397,7 @@ impl Maintainer {
             .keys()
             .cloned()
             .collect();
-        let prefix = format!("indexes/{index_id}/splits/");
+        let prefix = paths::splits_prefix(index_id);
         for object in self.metastore.storage().list(&prefix).await? {
             let Some(split_id) = object
                 .path

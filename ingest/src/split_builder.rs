@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use hydrant_index::doc_mapper::DocMapper;
 use hydrant_index::split_bundle::write_split_bundle;
+use hydrant_metastore::paths;
 use hydrant_metastore::split::{SplitMetadata, SplitState, SplitTags, TimeRange};
 use hydrant_storage::{PutPayload, SharedStorage, recognise};
 use tantivy::schema::{Field, Value as _};
@@ -238,7 +239,7 @@ pub async fn upload_split_file(
 ) -> Result<()> {
     recognise::create_unique(
         storage.as_ref(),
-        &SplitMetadata::split_path(index_id, &metadata.split_id),
+        &paths::split_file(index_id, &metadata.split_id),
         PutPayload::File(bundle_path.to_path_buf()),
         metadata.split_size_bytes,
     )

@@ -10,6 +10,7 @@ use hydrant_ingest::merge_policy::MergePolicy;
 use hydrant_ingest::testing::LocalIndex;
 use hydrant_ingest::{Indexer, ObjectRef};
 use hydrant_metastore::clock::ManualClock;
+use hydrant_metastore::paths;
 use hydrant_metastore::{SplitMetadata, SplitState};
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
 use hydrant_storage::{PutMode, SharedStorage};
@@ -247,13 +248,13 @@ async fn garbage_is_collected_after_the_grace_period_and_never_before() {
     setup
         .index_storage
         .put(
-            &SplitMetadata::split_path("logs", &abandoned.split_id),
+            &paths::split_file("logs", &abandoned.split_id),
             "partial".into(),
             PutMode::Create,
         )
         .await
         .unwrap();
-    let orphan_path = SplitMetadata::split_path("logs", "0000000000orphan0000000000000000");
+    let orphan_path = paths::split_file("logs", "0000000000orphan0000000000000000");
     setup
         .index_storage
         .put(&orphan_path, "orphan".into(), PutMode::Create)
@@ -268,7 +269,7 @@ async fn garbage_is_collected_after_the_grace_period_and_never_before() {
         .await
         .unwrap();
     assert_eq!(report, MaintenanceReport::default());
-    let tombstoned_path = SplitMetadata::split_path("logs", &tombstoned);
+    let tombstoned_path = paths::split_file("logs", &tombstoned);
     setup.index_storage.head(&tombstoned_path).await.unwrap();
 
     setup.clock.advance_secs(599);

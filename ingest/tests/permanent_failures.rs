@@ -7,6 +7,7 @@
 
 use hydrant_ingest::batch::QueueMessage;
 use hydrant_ingest::testing::{LocalIndex, STAGING_BUCKET};
+use hydrant_metastore::paths;
 use hydrant_storage::PutMode;
 
 const CONFIG: &str = r#"
@@ -102,7 +103,7 @@ async fn corrupt_split_data_sets_the_maintenance_message_aside() {
     let metadata = local.metastore.index_metadata("logs").await.unwrap();
     assert_eq!(metadata.published_splits().count(), 3, "{metadata:?}");
     let victim = metadata.published_splits().next().unwrap().clone();
-    let path = hydrant_metastore::SplitMetadata::split_path("logs", &victim.split_id);
+    let path = paths::split_file("logs", &victim.split_id);
     let mut bytes = local.index_storage.get(&path).await.unwrap().bytes.to_vec();
     let end = bytes.len();
     bytes[end - 60..].fill(0xAB);

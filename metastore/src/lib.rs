@@ -5,6 +5,7 @@
 //!   [`IndexMetadata`]): create, stage, publish with the checkpoint, mark, delete; templates;
 //! - [`split`]: what the metastore knows of a split without opening it ([`SplitMetadata`],
 //!   its states, time range and tags);
+//! - [`paths`]: where everything lives in the index storage, defined once;
 //! - [`clock`]: time that tests set, for grace periods and retention.
 //!
 //! Storage is `hydrant-storage`'s; configs, doc mappings and the split file format are
@@ -13,6 +14,7 @@
 pub mod clock;
 pub mod error;
 pub mod metastore;
+pub mod paths;
 pub mod split;
 
 pub use error::{Error, Result};

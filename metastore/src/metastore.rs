@@ -33,6 +33,7 @@ use tracing::debug;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, Result};
+use crate::paths;
 use crate::split::{SplitMetadata, SplitState, TimeRange};
 use hydrant_index::config::{IndexConfig, validate_index_id};
 use hydrant_index::template::{IndexTemplate, template_for};
@@ -40,10 +41,6 @@ use hydrant_storage::{ObjectMeta, ObjectVersion, PutMode, SharedStorage};
 
 /// Version of the metastore document format.
 pub const METASTORE_FORMAT_VERSION: u32 = 1;
-/// Prefix of metastore documents.
-const METASTORE_PREFIX: &str = "metastore/";
-/// Prefix of index templates.
-const TEMPLATES_PREFIX: &str = "templates/";
 /// A commit that keeps losing races gives up after this many attempts.
 const MAX_COMMIT_ATTEMPTS: u32 = 32;
 /// Commit ids a document remembers. A committer re-reads right after an ambiguous write, so
@@ -208,19 +205,11 @@ impl Metastore {
         &self.clock
     }
 
-    fn document_path(index_id: &str) -> String {
-        format!("{METASTORE_PREFIX}{index_id}.json")
-    }
-
-    fn template_path(template_id: &str) -> String {
-        format!("{TEMPLATES_PREFIX}{template_id}.json")
-    }
-
     /// Stores a new index template. Fails with [`Error::TemplateAlreadyExists`] if one has its
     /// id; a create whose response was lost is recognised by the bytes it wrote.
     pub async fn create_template(&self, template: IndexTemplate) -> Result<IndexTemplate> {
         template.validate()?;
-        let path = Self::template_path(&template.template_id);
+        let path = paths::template_document(&template.template_id);
         let payload = serde_json::to_vec(&template).expect("templates serialize");
         let put_error = match self
             .storage
@@ -246,7 +235,7 @@ impl Metastore {
         let payload = serde_json::to_vec(&template).expect("templates serialize");
         self.storage
             .put(
-                &Self::template_path(&template.template_id),
+                &paths::template_document(&template.template_id),
                 payload.into(),
                 PutMode::Overwrite,
             )
@@ -256,7 +245,7 @@ impl Metastore {
 
     /// Reads one index template.
     pub async fn template(&self, template_id: &str) -> Result<IndexTemplate> {
-        let path = Self::template_path(template_id);
+        let path = paths::template_document(template_id);
         match self.storage.get(&path).await {
             Ok(found) => serde_json::from_slice(&found.bytes).map_err(|error| Error::Corrupt {
                 what: self.storage.describe(&path),
@@ -272,7 +261,7 @@ impl Metastore {
     /// Every index template, sorted by id.
     pub async fn templates(&self) -> Result<Vec<IndexTemplate>> {
         let mut templates = Vec::new();
-        for template_id in self.json_names_under(TEMPLATES_PREFIX).await? {
+        for template_id in self.json_names_under(paths::TEMPLATES_PREFIX).await? {
             match self.template(&template_id).await {
                 Ok(template) => templates.push(template),
                 // Deleted between the listing and the read.
@@ -288,7 +277,7 @@ impl Metastore {
         self.template(template_id).await?;
         Ok(self
             .storage
-            .delete(&Self::template_path(template_id))
+            .delete(&paths::template_document(template_id))
             .await?)
     }
 
@@ -332,7 +321,7 @@ impl Metastore {
         let put_error = match self
             .storage
             .put(
-                &Self::document_path(&index_id),
+                &paths::index_document(&index_id),
                 payload.into(),
                 PutMode::Create,
             )
@@ -360,7 +349,7 @@ impl Metastore {
         &self,
         index_id: &str,
     ) -> Result<(IndexMetadata, ObjectVersion)> {
-        let path = Self::document_path(index_id);
+        let path = paths::index_document(index_id);
         let object = match self.storage.get(&path).await {
             Ok(object) => object,
             Err(error) if error.is_not_found() => {
@@ -379,7 +368,7 @@ impl Metastore {
         index_id: &str,
         version: &ObjectVersion,
     ) -> Result<Option<(IndexMetadata, ObjectVersion)>> {
-        let path = Self::document_path(index_id);
+        let path = paths::index_document(index_id);
         match self.storage.get_if_modified(&path, version).await {
             Ok(None) => Ok(None),
             Ok(Some(object)) => {
@@ -393,7 +382,7 @@ impl Metastore {
 
     /// The id of every index, sorted: one listing, no document read.
     pub async fn list_index_ids(&self) -> Result<Vec<String>> {
-        self.json_names_under(METASTORE_PREFIX).await
+        self.json_names_under(paths::METASTORE_PREFIX).await
     }
 
     /// The names of the `{prefix}{name}.json` objects, sorted.
@@ -403,13 +392,7 @@ impl Metastore {
             .list(prefix)
             .await?
             .iter()
-            .filter_map(|object| {
-                object
-                    .path
-                    .strip_prefix(prefix)
-                    .and_then(|name| name.strip_suffix(".json"))
-                    .map(str::to_string)
-            })
+            .filter_map(|object| paths::document_id(prefix, &object.path).map(str::to_string))
             .collect();
         names.sort();
         Ok(names)
@@ -432,7 +415,10 @@ impl Metastore {
     /// Deletes an index's document. Split files are left to the caller.
     pub async fn delete_index(&self, index_id: &str) -> Result<()> {
         self.index_metadata(index_id).await?;
-        Ok(self.storage.delete(&Self::document_path(index_id)).await?)
+        Ok(self
+            .storage
+            .delete(&paths::index_document(index_id))
+            .await?)
     }
 
     /// Deletes an index and every file under `indexes/{index_id}/` (splits, rejected
@@ -442,7 +428,7 @@ impl Metastore {
     /// index whose document is gone are still deleted.
     pub async fn delete_index_and_files(&self, index_id: &str) -> Result<Vec<ObjectMeta>> {
         let files = self.index_files(index_id).await?;
-        let document = Self::document_path(index_id);
+        let document = paths::index_document(index_id);
         if files.first().is_some_and(|file| file.path == document) {
             self.delete_index(index_id).await?;
         }
@@ -455,12 +441,12 @@ impl Metastore {
     /// Every file of an index: its document (first, if it still exists), then everything
     /// under `indexes/{index_id}/`.
     pub async fn index_files(&self, index_id: &str) -> Result<Vec<ObjectMeta>> {
-        let mut files = match self.storage.head(&Self::document_path(index_id)).await {
+        let mut files = match self.storage.head(&paths::index_document(index_id)).await {
             Ok(document) => vec![document],
             Err(error) if error.is_not_found() => Vec::new(),
             Err(error) => return Err(error.into()),
         };
-        files.extend(self.storage.list(&format!("indexes/{index_id}/")).await?);
+        files.extend(self.storage.list(&paths::index_prefix(index_id)).await?);
         if files.is_empty() {
             return Err(Error::IndexNotFound(index_id.to_string()));
         }
@@ -657,7 +643,7 @@ impl Metastore {
         index_id: &str,
         mut mutation: impl FnMut(&mut IndexMetadata) -> Result<T>,
     ) -> Result<(T, IndexMetadata)> {
-        let path = Self::document_path(index_id);
+        let path = paths::index_document(index_id);
         // Attempts whose write may have been applied: (commit id, outcome).
         let mut unsettled: Vec<(String, T)> = Vec::new();
         let mut last_error: Option<Error> = None;

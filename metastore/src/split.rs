@@ -94,11 +94,6 @@ fn is_zero(value: &u64) -> bool {
 }
 
 impl SplitMetadata {
-    /// Path of the split bundle under the index storage root.
-    pub fn split_path(index_id: &str, split_id: &str) -> String {
-        format!("indexes/{index_id}/splits/{split_id}.split")
-    }
-
     /// A new time-ordered split id.
     pub fn new_split_id() -> String {
         uuid::Uuid::now_v7().simple().to_string()

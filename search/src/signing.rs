@@ -4,8 +4,9 @@
 //! Consecutive requests land on different Lambda invocations and containers, so the state
 //! cannot live in a searcher's memory; it travels in the token, HMAC-SHA256-signed with a key
 //! every searcher of the storage shares. The key is a random object in the index storage
-//! ([`SIGNING_KEY_PATH`]), created by the first searcher that needs it (a conditional write,
-//! so two searchers racing agree on one key) and read once per process.
+//! ([`SIGNING_KEY`]: outside `metastore/` and `indexes/`, so neither index listing nor
+//! garbage collection ever sees it), created by the first searcher that needs it (a
+//! conditional write, so two searchers racing agree on one key) and read once per process.
 //!
 //! ```
 //! # use hydrant_search::signing::SigningKey;
@@ -19,14 +20,11 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
+use hydrant_metastore::paths::SIGNING_KEY;
 use hydrant_storage::{PutMode, Storage, StorageError};
 use sha2::Sha256;
 
 use crate::error::{Result, SearchError};
-
-/// Where the key lives in the index storage: outside `metastore/` and `indexes/`, so neither
-/// index listing nor garbage collection ever sees it.
-pub const SIGNING_KEY_PATH: &str = "searcher/signing-key";
 
 /// Tokens longer than this are refused before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 256 << 10;
@@ -53,14 +51,14 @@ impl SigningKey {
     pub async fn load_or_create(storage: &dyn Storage) -> Result<Self> {
         let mut last_error = None;
         for _ in 0..3 {
-            match storage.get(SIGNING_KEY_PATH).await {
+            match storage.get(SIGNING_KEY).await {
                 Ok(found) => return Self::parse(&found.bytes),
                 Err(error) if error.is_not_found() => {}
                 Err(error) => return Err(storage_error(error)),
             }
             let fresh = random_key();
             match storage
-                .put(SIGNING_KEY_PATH, fresh.to_vec().into(), PutMode::Create)
+                .put(SIGNING_KEY, fresh.to_vec().into(), PutMode::Create)
                 .await
             {
                 Ok(_) => return Ok(SigningKey(fresh)),
@@ -76,7 +74,7 @@ impl SigningKey {
     fn parse(bytes: &[u8]) -> Result<Self> {
         let key: [u8; KEY_BYTES] = bytes.try_into().map_err(|_| {
             SearchError::Config(format!(
-                "the signing key `{SIGNING_KEY_PATH}` is {} bytes, not {KEY_BYTES}: delete it \
+                "the signing key `{SIGNING_KEY}` is {} bytes, not {KEY_BYTES}: delete it \
                  and a new one is made (open scrolls then end)",
                 bytes.len()
             ))

@@ -1,5 +1,6 @@
 //! Search over splits built by the real indexer, on local disk.
 
+use hydrant_metastore::paths;
 use hydrant_search::rest::{HttpRequest, handle_request};
 use hydrant_search::{SearchError, SearchRequest};
 use serde_json::Value;
@@ -81,7 +82,7 @@ async fn time_range_prunes_and_filters() {
     for split in metadata.published_splits() {
         let range = split.time_range.unwrap();
         if !range.overlaps_secs(request.start_timestamp, request.end_timestamp) {
-            let path = hydrant_metastore::SplitMetadata::split_path("fruit", &split.split_id);
+            let path = paths::split_file("fruit", &split.split_id);
             fixture.index_storage.delete(&path).await.unwrap();
         }
     }
@@ -178,7 +179,7 @@ async fn an_unreadable_split_is_reported_and_the_rest_answers() {
         .await
         .unwrap();
     let victim = metadata.published_splits().next().unwrap().split_id.clone();
-    let path = hydrant_metastore::SplitMetadata::split_path("fruit", &victim);
+    let path = paths::split_file("fruit", &victim);
     fixture.index_storage.delete(&path).await.unwrap();
     let response = fixture
         .service

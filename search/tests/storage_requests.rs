@@ -10,6 +10,7 @@ use bytes::Bytes;
 use hydrant_index::config::IndexConfig;
 use hydrant_index::split_bundle::SplitFooter;
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
+use hydrant_metastore::paths;
 use hydrant_metastore::{Metastore, SplitMetadata};
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
 use hydrant_storage::{
@@ -162,7 +163,7 @@ async fn one_split() -> (tempfile::TempDir, Arc<CountingStorage>, SplitMetadata)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opening_a_cold_split_is_one_get() {
     let (_temp_dir, counting, split) = one_split().await;
-    let path = SplitMetadata::split_path("logs", &split.split_id);
+    let path = paths::split_file("logs", &split.split_id);
     SplitFooter::read(counting.as_ref(), &path, Some(split.footer_offsets.clone()))
         .await
         .unwrap();

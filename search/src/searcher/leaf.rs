@@ -28,6 +28,7 @@ use futures::StreamExt;
 use hydrant_index::split_bundle::{
     ByteRangeFetcher, FileRangeFetcher, SplitDirectory, SplitFooter,
 };
+use hydrant_metastore::paths;
 use hydrant_metastore::{IndexMetadata, SplitMetadata, SplitState};
 use serde::{Deserialize, Serialize};
 use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
@@ -308,7 +309,7 @@ impl SearchService {
         split: &LeafSplit,
         stats: &Arc<FetchStats>,
     ) -> std::result::Result<Searcher, SplitError> {
-        let path = SplitMetadata::split_path(&compiled.index_id, &split.split_id);
+        let path = paths::split_file(&compiled.index_id, &split.split_id);
         let local = self
             .split_cache
             .as_ref()

@@ -10,11 +10,13 @@ use hydrant_index::config::IndexConfig;
 use hydrant_ingest::batch::{BatchOutcome, IndexerRuntime, QueueMessage};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
+use hydrant_search::router::Router;
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
 use hydrant_storage::{StorageResolver, StorageUri};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::operate::OutputArgs;
+use crate::write_api::LocalWriteApi;
 
 /// Where the indexes live.
 #[derive(Clone, Debug, clap::Args)]
@@ -308,7 +310,7 @@ pub async fn search(options: SearchOptions) -> anyhow::Result<()> {
         ..SearchRequest::default()
     };
     // As `GET /api/v1/{index}/search` answers, patterns included.
-    let response = hydrant_search::rest::search_native(&service, &options.index, &request).await?;
+    let response = hydrant_search::native::search(&service, &options.index, &request).await?;
     if options.compact {
         println!("{}", serde_json::to_string(&response)?);
     } else {
@@ -366,7 +368,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let stop_signal = crate::stop_signal();
     if !writes {
         println!("Serving the search API on http://{address} (Ctrl-C to stop).");
-        hydrant_search::server::serve_with(listener, service, server_options, stop_signal).await?;
+        let router = Arc::new(Router::new(service));
+        hydrant_search::server::serve_with(listener, router, server_options, stop_signal).await?;
         return Ok(());
     }
     let staging_dir = options.api_staging_dir.clone().unwrap_or_else(|| {
@@ -379,15 +382,15 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
             )
             .join("api-staging")
     });
-    let api = crate::write_api::WriteApi::new(service, metastore, staging_dir.clone(), resolver)
+    let api = LocalWriteApi::new(service.clone(), metastore, staging_dir.clone(), resolver)
         .await
         .with_context(|| format!("cannot stage writes in {}", staging_dir.display()))?;
+    let router = Arc::new(Router::new(service).with_writes(Arc::new(api)));
     println!(
         "Serving the search and write APIs on http://{address} (Ctrl-C to stop); documents sent are kept in {}.",
         staging_dir.display()
     );
-    hydrant_search::server::serve_with(listener, Arc::new(api), server_options, stop_signal)
-        .await?;
+    hydrant_search::server::serve_with(listener, router, server_options, stop_signal).await?;
     Ok(())
 }
 

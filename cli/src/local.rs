@@ -26,6 +26,7 @@ use hydrant_index::config::IndexConfig;
 use hydrant_ingest::batch::{BatchOutcome, IndexerRuntime, QueueMessage};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::{Error as MetastoreError, Metastore};
+use hydrant_search::router::Router;
 use hydrant_search::{SearchService, SearcherConfig};
 use hydrant_storage::{LocalStorage, PutMode, SharedStorage, StorageUri};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -224,7 +225,7 @@ impl Tasks {
         let mut server_shutdown = shutdown;
         let server = tokio::spawn(hydrant_search::server::serve(
             listener,
-            service,
+            Arc::new(Router::new(service)),
             async move {
                 let _ = server_shutdown.wait_for(|stop| *stop).await;
             },

@@ -14,7 +14,7 @@
 //! - `POST /api/v1/{index}/ingest` (NDJSON);
 //! - `POST|PUT /api/v1/_elastic/[{index}/]_bulk` (`index` and `create` actions).
 //!
-//! Everything else goes to the search API.
+//! The router (`hydrant_search::router`) tells these routes apart; this answers them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,15 +29,16 @@ use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
 use hydrant_search::SearchService;
-use hydrant_search::rest::{HttpRequest, HttpResponse, RestHandler, handle_request};
+use hydrant_search::http::{HttpRequest, HttpResponse};
+use hydrant_search::router::{WriteApi, WriteRoute};
 use hydrant_storage::{StorageResolver, StorageUri};
 use serde_json::{Value, json};
 
 /// The staging "bucket" the write API's objects are read from.
 const WRITE_API_BUCKET: &str = "hydrant-write-api";
 
-/// The search API with the write routes in front of it.
-pub struct WriteApi {
+/// What answers the write routes on local storage.
+pub struct LocalWriteApi {
     search: Arc<SearchService>,
     metastore: Metastore,
     staging_dir: PathBuf,
@@ -45,7 +46,7 @@ pub struct WriteApi {
     indexer: tokio::sync::Mutex<IndexerRuntime>,
 }
 
-impl WriteApi {
+impl LocalWriteApi {
     pub async fn new(
         search: Arc<SearchService>,
         metastore: Metastore,
@@ -58,7 +59,7 @@ impl WriteApi {
             .bind(WRITE_API_BUCKET, StorageUri::Local(staging_dir.clone()));
         let runtime =
             IndexerRuntime::new(Indexer::new(metastore.clone(), buckets), Vec::new()).await?;
-        Ok(WriteApi {
+        Ok(LocalWriteApi {
             search,
             metastore,
             staging_dir,
@@ -66,16 +67,15 @@ impl WriteApi {
         })
     }
 
-    async fn route(&self, request: HttpRequest<'_>) -> HttpResponse {
-        let path = request.path.trim_matches('/');
-        let segments: Vec<&str> = path.split('/').collect();
-        match (request.method, segments.as_slice()) {
-            ("POST", ["api", "v1", "indexes"]) => self.create_index(request.body).await,
-            ("POST", ["api", "v1", "templates"]) => self.put_template(None, request.body).await,
-            ("PUT", ["api", "v1", "templates", template_id]) => {
-                self.put_template(Some(template_id), request.body).await
+    async fn route(&self, route: WriteRoute<'_>, request: &HttpRequest<'_>) -> HttpResponse {
+        let body = request.body.bytes();
+        match route {
+            WriteRoute::CreateIndex => self.create_index(&body).await,
+            WriteRoute::CreateTemplate => self.put_template(None, &body).await,
+            WriteRoute::PutTemplate(template_id) => {
+                self.put_template(Some(template_id), &body).await
             }
-            ("DELETE", ["api", "v1", "templates", template_id]) => {
+            WriteRoute::DeleteTemplate(template_id) => {
                 match self.metastore.delete_template(template_id).await {
                     Ok(()) => json_response(json!({"template_id": template_id})),
                     Err(error @ hydrant_metastore::Error::TemplateNotFound(_)) => {
@@ -84,21 +84,13 @@ impl WriteApi {
                     Err(error) => HttpResponse::error(500, error.to_string()),
                 }
             }
-            ("DELETE", ["api", "v1", "indexes", index_id]) => self.delete_index(index_id).await,
-            ("POST", ["api", "v1", index_id, "ingest"]) => {
-                self.ingest(index_id, request.body).await
-            }
-            ("DELETE", ["api", "v1", "_elastic", pattern]) if !pattern.starts_with('_') => {
+            WriteRoute::DeleteIndex(index_id) => self.delete_index(index_id).await,
+            WriteRoute::Ingest(index_id) => self.ingest(index_id, &body).await,
+            WriteRoute::ElasticDeleteIndexes(pattern) => {
                 self.delete_indexes(pattern, request.query_string.unwrap_or(""))
                     .await
             }
-            ("POST" | "PUT", ["api", "v1", "_elastic", "_bulk"]) => {
-                self.bulk(None, request.body).await
-            }
-            ("POST" | "PUT", ["api", "v1", "_elastic", index_id, "_bulk"]) => {
-                self.bulk(Some(index_id), request.body).await
-            }
-            _ => handle_request(&self.search, request).await,
+            WriteRoute::ElasticBulk(index_id) => self.bulk(index_id, &body).await,
         }
     }
 
@@ -174,19 +166,22 @@ impl WriteApi {
     async fn delete_indexes(&self, pattern: &str, query_string: &str) -> HttpResponse {
         let ignore_unavailable = form_urlencoded::parse(query_string.as_bytes())
             .any(|(key, value)| key == "ignore_unavailable" && value == "true");
-        let index_ids =
-            match hydrant_search::elastic::index_ids(&self.search, pattern, ignore_unavailable)
-                .await
-            {
-                Ok(index_ids) => index_ids,
-                Err(error) => {
-                    return hydrant_search::elastic::error_response(
-                        error.status_code(),
-                        "index_not_found_exception",
-                        &error.public_message(),
-                    );
-                }
-            };
+        let index_ids = match hydrant_search::index_pattern::index_ids(
+            &self.search,
+            pattern,
+            ignore_unavailable,
+        )
+        .await
+        {
+            Ok(index_ids) => index_ids,
+            Err(error) => {
+                return hydrant_search::elastic::error_response(
+                    error.status_code(),
+                    "index_not_found_exception",
+                    &error.public_message(),
+                );
+            }
+        };
         for index_id in &index_ids {
             if let Err(response) = self.remove_index(index_id).await {
                 return response;
@@ -390,9 +385,13 @@ impl WriteApi {
     }
 }
 
-impl RestHandler for WriteApi {
-    fn handle<'a>(&'a self, request: HttpRequest<'a>) -> BoxFuture<'a, HttpResponse> {
-        Box::pin(self.route(request))
+impl WriteApi for LocalWriteApi {
+    fn write<'a>(
+        &'a self,
+        route: WriteRoute<'a>,
+        request: &'a HttpRequest<'a>,
+    ) -> BoxFuture<'a, HttpResponse> {
+        Box::pin(self.route(route, request))
     }
 }
 
@@ -500,8 +499,8 @@ fn check_document(mapper: &DocMapper, line: &str) -> Result<(), String> {
 
 /// A `_bulk` item's status and error for a failed index lookup or write.
 fn item_error(index_id: &str, response: &HttpResponse) -> (u16, Value) {
-    let reason = serde_json::from_slice::<Value>(&response.body)
-        .ok()
+    let reason = response
+        .json_body()
         .and_then(|body| body["message"].as_str().map(str::to_string))
         .unwrap_or_default();
     let kind = match response.status {
@@ -516,7 +515,7 @@ fn item_error(index_id: &str, response: &HttpResponse) -> (u16, Value) {
 }
 
 fn json_response(value: Value) -> HttpResponse {
-    HttpResponse::json_value(200, &value)
+    HttpResponse::json(200, &value)
 }
 
 fn es_error(status: u16, kind: &str, reason: &str) -> HttpResponse {

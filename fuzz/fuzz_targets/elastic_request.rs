@@ -5,7 +5,8 @@
 //! DSL's nesting and size are bounded).
 #![no_main]
 
-use hydrant_search::rest::{HttpRequest, handle_request};
+use hydrant_search::http::HttpRequest;
+use hydrant_search::router;
 use libfuzzer_sys::fuzz_target;
 
 const PATHS: [&str; 10] = [
@@ -35,19 +36,15 @@ fuzz_target!(|input: &[u8]| {
     };
     let path = PATHS[usize::from(route) % PATHS.len()];
     let method = if route & 0x80 == 0 { "POST" } else { "GET" };
-    let response = hydrant_fuzz::runtime().block_on(handle_request(
+    let response = hydrant_fuzz::runtime().block_on(router::handle(
         hydrant_fuzz::service(),
-        HttpRequest {
-            method,
-            path,
-            query_string: Some(query),
-            body,
-        },
+        None,
+        HttpRequest::new(method, path, Some(query), body),
     ));
     assert!(
         matches!(response.status, 200 | 400 | 404 | 405 | 413),
         "status {}: {}",
         response.status,
-        String::from_utf8_lossy(&response.body)
+        String::from_utf8_lossy(&response.body_bytes())
     );
 });

@@ -10,6 +10,6 @@ fuzz_target!(|wire: &[u8]| {
     let outcome = hydrant_fuzz::runtime().block_on(read_request(&mut reader));
     if let Ok(ReadOutcome::Request(request)) = outcome {
         assert!(request.target.len() <= MAX_HEAD_BYTES);
-        assert!(request.body.len() <= hydrant_search::rest::MAX_REQUEST_BODY_BYTES);
+        assert!(request.body.len() <= hydrant_search::http::MAX_REQUEST_BODY_BYTES);
     }
 });

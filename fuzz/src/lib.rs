@@ -4,14 +4,14 @@
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
+use hydrant_index::config::IndexConfig;
+use hydrant_index::doc_mapper::DocMapper;
+use hydrant_index::split_bundle::ByteRangeFetcher;
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
-use hydrant_index::doc_mapper::DocMapper;
-use hydrant_index::config::IndexConfig;
-use hydrant_index::split_bundle::ByteRangeFetcher;
+use hydrant_search::{SearchService, SearcherConfig};
 use hydrant_storage::testing::MemoryStorage;
 use hydrant_storage::{PutMode, SharedStorage};
-use hydrant_search::{SearchService, SearcherConfig};
 use tantivy::directory::OwnedBytes;
 
 /// Every field type, a timestamp, default search fields, dynamic mode.

@@ -1,6 +1,7 @@
 //! The searcher behind Lambda: API Gateway REST APIs (payload v1), HTTP APIs and Function URLs
-//! (payload v2), and direct invocations from backend services, all translated to
-//! [`handle_request`] and back.
+//! (payload v2), and direct invocations from backend services, all translated to the one
+//! router ([`router::handle`]) and back. A direct invocation's JSON goes to the router as JSON
+//! and comes back as JSON: no bytes in between.
 //!
 //! The event's shape is told from its JSON first (direct invocations have none), then it is
 //! read through `aws_lambda_events`' API Gateway types, which know every header and query
@@ -27,7 +28,8 @@ use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hydrant_metastore::Metastore;
-use hydrant_search::rest::{HttpRequest, HttpResponse, handle_request};
+use hydrant_search::http::{HttpRequest, HttpResponse, RequestBody, ResponseBody};
+use hydrant_search::router;
 use hydrant_search::searcher::LeafSearchRequest;
 use hydrant_search::searcher::fan_out::FanOut;
 use hydrant_search::settings::SearcherSettings;
@@ -229,16 +231,13 @@ async fn answer(service: &SearchService, event: Value, cors: Option<&HeaderValue
                 }
             };
             let path = api_path(&request.path);
-            let response = handle_request(
-                service,
-                HttpRequest {
-                    method: &request.method,
-                    path,
-                    query_string: request.query_string.as_deref(),
-                    body: &request.body,
-                },
-            )
-            .await;
+            let request_to_route = HttpRequest::new(
+                &request.method,
+                path,
+                request.query_string.as_deref(),
+                &request.body,
+            );
+            let response = router::handle(service, None, request_to_route).await;
             let status = response.status;
             let envelope = http_envelope(
                 kind,
@@ -295,7 +294,7 @@ async fn answer_leaf(service: &SearchService, mut event: Value) -> Answer {
             }
             Err(error) => {
                 // The root sees the public message; the details stay in this log.
-                HttpResponse::log_search_error(&error);
+                hydrant_search::http::log_search_error(&error);
                 json!({"status": error.status_code(), "message": error.public_message()})
             }
         },
@@ -355,27 +354,28 @@ async fn handle_direct(service: &SearchService, event: Value) -> Value {
     let Some(Value::String(index_id)) = fields.remove("index_id") else {
         return json!({"status": 400, "message": "a direct invocation needs `index_id`"});
     };
-    let body = Value::Object(fields).to_string();
     let path = format!("/api/v1/{index_id}/search");
-    let response = handle_request(
-        service,
-        HttpRequest {
-            method: "POST",
-            path: &path,
-            query_string: None,
-            body: body.as_bytes(),
-        },
-    )
-    .await;
-    if response.body.len() > MAX_RESPONSE_BYTES {
-        return json!({"status": 413, "message": too_large_message(response.body.len())});
+    let request = HttpRequest {
+        method: "POST",
+        path: &path,
+        query_string: None,
+        body: RequestBody::Json(Value::Object(fields)),
+    };
+    let response = router::handle(service, None, request).await;
+    let size = response.body_len();
+    if size > MAX_RESPONSE_BYTES {
+        return json!({"status": 413, "message": too_large_message(size)});
     }
-    let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
-    if response.status == 200 {
+    let status = response.status;
+    let body = match response.body {
+        ResponseBody::Json { value, .. } => value,
+        ResponseBody::Bytes(_) => Value::Null,
+    };
+    if status == 200 {
         return body;
     }
     let message = body.get("message").cloned().unwrap_or(Value::Null);
-    json!({"status": response.status, "message": message})
+    json!({"status": status, "message": message})
 }
 
 /// A direct invocation that names its route: method, path, query string and body, as an
@@ -386,34 +386,28 @@ async fn handle_direct_route(service: &SearchService, fields: Map<String, Value>
     let (Some(path), method) = (text("path"), text("method").unwrap_or("GET")) else {
         return json!({"status": 400, "body": {"message": "`path` must be a string"}});
     };
-    let body = match fields.get("body") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(body)) => body.clone().into_bytes(),
-        Some(body) => body.to_string().into_bytes(),
+    let body = fields.get("body").cloned().unwrap_or(Value::Null);
+    let request = HttpRequest {
+        method,
+        path,
+        query_string: text("query_string"),
+        body: RequestBody::Json(body),
     };
-    let response = handle_request(
-        service,
-        HttpRequest {
-            method,
-            path,
-            query_string: text("query_string"),
-            body: &body,
-        },
-    )
-    .await;
-    if response.body.len() > MAX_RESPONSE_BYTES {
-        let message = too_large_message(response.body.len());
+    let response = router::handle(service, None, request).await;
+    let size = response.body_len();
+    if size > MAX_RESPONSE_BYTES {
+        let message = too_large_message(size);
         return json!({"status": 413, "body": {"message": message}});
     }
     // JSON bodies as JSON; an export's CSV as a string, its RowBinary base64-encoded.
-    if let Ok(body) = serde_json::from_slice::<Value>(&response.body) {
-        return json!({"status": response.status, "body": body});
-    }
-    match String::from_utf8(response.body) {
-        Ok(text) => json!({"status": response.status, "body": text}),
-        Err(binary) => {
-            json!({"status": response.status, "body_base64": BASE64.encode(binary.into_bytes())})
-        }
+    match response.body {
+        ResponseBody::Json { value, .. } => json!({"status": response.status, "body": value}),
+        ResponseBody::Bytes(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => json!({"status": response.status, "body": text}),
+            Err(binary) => {
+                json!({"status": response.status, "body_base64": BASE64.encode(binary.into_bytes())})
+            }
+        },
     }
 }
 
@@ -561,11 +555,12 @@ fn http_envelope(
     for (name, value) in &response.headers {
         headers.insert(*name, HeaderValue::from_static(value));
     }
+    let response_body = response.body_bytes();
     let encoding =
-        negotiate_encoding(accept_encoding).filter(|_| response.body.len() >= MIN_COMPRESSED_BYTES);
+        negotiate_encoding(accept_encoding).filter(|_| response_body.len() >= MIN_COMPRESSED_BYTES);
     let (mut status, mut body, mut is_base64) = match encoding {
         Some(encoding) => {
-            let compressed = compress(encoding, &response.body);
+            let compressed = compress(encoding, &response_body);
             headers.insert(
                 CONTENT_ENCODING,
                 HeaderValue::from_static(encoding.header()),
@@ -575,7 +570,7 @@ fn http_envelope(
         }
         // A binary body (an export's RowBinary) travels base64-encoded, as API Gateway
         // expects binary bodies.
-        None => match String::from_utf8(response.body) {
+        None => match String::from_utf8(response_body) {
             Ok(text) => (response.status, text, false),
             Err(binary) => (response.status, BASE64.encode(binary.into_bytes()), true),
         },
@@ -585,7 +580,7 @@ fn http_envelope(
         let error = HttpResponse::error(413, too_large_message(body.len()));
         (status, body, is_base64) = (
             413,
-            String::from_utf8(error.body).unwrap_or_default(),
+            String::from_utf8(error.body_bytes()).unwrap_or_default(),
             false,
         );
     }
@@ -642,7 +637,7 @@ mod tests {
         let body = vec![b'x'; MAX_RESPONSE_BYTES + 10];
         let response = HttpResponse {
             status: 200,
-            body,
+            body: ResponseBody::Bytes(body),
             headers: Vec::new(),
         };
         let envelope = http_envelope(EventKind::HttpV2, response, None, None);
@@ -654,7 +649,7 @@ mod tests {
     fn binary_bodies_travel_base64_with_their_content_type() {
         let response = HttpResponse {
             status: 200,
-            body: vec![0xff, 0, 1, 2],
+            body: ResponseBody::Bytes(vec![0xff, 0, 1, 2]),
             headers: vec![("content-type", "application/octet-stream")],
         };
         for kind in [EventKind::ApiGatewayV1, EventKind::HttpV2] {

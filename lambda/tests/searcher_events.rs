@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hydrant_ingest::testing::{LocalIndex, fruit_count_where as count_where};
 use hydrant_lambda::searcher::{EventKind, Searcher, event_kind, handle, handle_event};
-use hydrant_search::{SearchService, SearcherConfig};
+use hydrant_search::{SearchParams, SearchService, SearcherConfig};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -220,7 +220,11 @@ async fn leaf_invocations_answer_what_the_root_merges() {
 
     let fixture = fixture().await;
     let request = SearchRequest::new("name:banana");
-    let plan = fixture.service.plan("fruit", &request).await.unwrap();
+    let plan = fixture
+        .service
+        .plan("fruit", &SearchParams::from_native(&request).unwrap())
+        .await
+        .unwrap();
     let leaf_request = plan.leaf_request(&plan.splits()[1..]);
     let direct = fixture.service.leaf_search(&leaf_request).await.unwrap();
     let event = json!({ "leaf_search": leaf_request });

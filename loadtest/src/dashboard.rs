@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use hydrant_search::rest::{HttpRequest, handle_request};
+use hydrant_search::http::HttpRequest;
+use hydrant_search::router;
 use hydrant_search::{SearchService, SearcherConfig};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -214,14 +215,14 @@ fn msearch_body(index_id: &str, (start_millis, end_millis): (i64, i64)) -> Strin
 }
 
 async fn msearch(searcher: &SearchService, body: &str) -> Result<Value> {
-    let request = HttpRequest {
-        method: "POST",
-        path: "/api/v1/_elastic/_msearch",
-        query_string: Some("max_concurrent_shard_requests=5"),
-        body: body.as_bytes(),
-    };
-    let response = handle_request(searcher, request).await;
-    let answer: Value = serde_json::from_slice(&response.body)
+    let request = HttpRequest::new(
+        "POST",
+        "/api/v1/_elastic/_msearch",
+        Some("max_concurrent_shard_requests=5"),
+        body.as_bytes(),
+    );
+    let response = router::handle(searcher, None, request).await;
+    let answer: Value = serde_json::from_slice(&response.body_bytes())
         .map_err(|error| LoadtestError::Check(format!("_msearch answer: {error}")))?;
     check(response.status == 200, || {
         format!("_msearch failed: {answer}")

@@ -203,7 +203,9 @@ async fn the_aws_target_writes_to_staging_and_queries_the_search_url_with_its_ke
     let search_url = format!("http://{}", listener.local_addr().unwrap());
     let api = tokio::spawn(serve_with(
         listener,
-        Arc::new(SearchService::new(metastore, SearcherConfig::default())),
+        Arc::new(hydrant_search::router::Router::new(Arc::new(
+            SearchService::new(metastore, SearcherConfig::default()),
+        ))),
         ServerOptions {
             api_key: Some("the-stack-key".to_string()),
         },

@@ -21,7 +21,24 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::future::Future;
 
-use crate::request::SearchStats;
+/// What one request cost.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Published splits of the index.
+    pub splits_total: usize,
+    /// Splits searched (after time and tag pruning).
+    pub splits_searched: usize,
+    /// Splits skipped: their time range is outside the request's, or they lack a tag the
+    /// query requires.
+    pub splits_pruned: usize,
+    /// Splits answered from the per-split result cache.
+    pub splits_from_cache: usize,
+    /// Storage GETs made.
+    pub storage_gets: u64,
+    pub storage_bytes: u64,
+    /// Reads served from the in-memory byte-range cache.
+    pub cache_hits: u64,
+}
 
 tokio::task_local! {
     static REQUEST_COST: RefCell<RequestCost>;

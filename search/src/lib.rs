@@ -6,10 +6,12 @@
 //! - [`cache`]: what a warm searcher remembers (metastore documents, per-split results).
 //! - [`fetcher`]: split bytes from storage for tantivy's synchronous reads, cached;
 //!   [`split_cache`]: whole splits on local disk, optional.
-//! - [`request`]: the API's request and response types.
-//! - [`elastic`]: the Elasticsearch-compatible API (query DSL, `_search`, `_count`).
-//! - [`rest`]: routing, transport-independent; [`server`]: the local HTTP server (the Lambda
-//!   adapter is the `hydrant-lambda` crate's).
+//! - [`router`]: the one route table every transport goes through, over [`http`]'s
+//!   transport-independent requests and responses; [`server`]: the local HTTP server (the
+//!   Lambda adapter is the `hydrant-lambda` crate's).
+//! - [`native`]: Quickwit's native API, with [`request`]: its request and response types.
+//! - [`elastic`]: the Elasticsearch-compatible API (typed models, query DSL, `_search`, ...).
+//! - [`index_pattern`]: index patterns (`logs-*,-logs-debug`), as both APIs take them.
 //! - [`cost`]: what a request cost (splits, GETs, bytes), for metrics.
 //! - [`settings`]: the searcher's deployment settings, read from the environment.
 //! - [`signing`]: signed tokens for state clients carry between requests (scroll ids).
@@ -19,9 +21,12 @@ pub mod cost;
 pub mod elastic;
 pub mod error;
 pub mod fetcher;
+pub mod http;
+pub mod index_pattern;
+pub mod native;
 pub mod query;
 pub mod request;
-pub mod rest;
+pub mod router;
 pub mod searcher;
 #[cfg(feature = "server")]
 pub mod server;
@@ -30,6 +35,7 @@ pub mod signing;
 pub mod sort;
 pub mod split_cache;
 
+pub use cost::SearchStats;
 pub use error::{Result, SearchError};
-pub use request::{SearchRequest, SearchResponse, SearchStats};
-pub use searcher::{SearchService, SearcherConfig};
+pub use request::{SearchRequest, SearchResponse};
+pub use searcher::{SearchAnswer, SearchParams, SearchService, SearcherConfig};

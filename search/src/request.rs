@@ -1,27 +1,23 @@
-//! The search API's request and response, as Quickwit's `/api/v1/{index_id}/search` has them.
+//! The native search API's request and response, as Quickwit's `/api/v1/{index_id}/search`
+//! has them: the public wire format, nothing more. The search core converts a request into its
+//! `SearchParams` (`SearchParams::from_native`) and its answer into a [`SearchResponse`]
+//! (`SearchAnswer::into_native`).
 
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::cost::SearchStats;
 use crate::error::{Result, SearchError};
-use crate::query::{MAX_QUERY_DEPTH, QueryAst};
-use crate::sort::{HitPosition, MAX_SORT_KEYS, is_order_marker};
 
-/// Hits per request at most; more needs pagination with `start_offset`.
-pub const MAX_HITS_LIMIT: usize = 10_000;
-
-/// A search request (POST JSON body, or GET query parameters).
-/// Serializable too: a leaf search carries it to another invocation.
+/// A native search request (POST JSON body, or GET query parameters). Unknown fields are
+/// refused, so a caller cannot reach what only the Elasticsearch API sets (sort values,
+/// `search_after`, a query already parsed).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// The query string.
     pub query: String,
-    /// The query as an AST, in place of `query`: how the Elasticsearch API passes on its
-    /// query DSL (and how a leaf in another invocation receives it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query_ast: Option<QueryAst>,
     /// Only documents with `timestamp >= start_timestamp` (Unix seconds).
     #[serde(default)]
     pub start_timestamp: Option<i64>,
@@ -53,22 +49,6 @@ pub struct SearchRequest {
     /// Add the request's cost (splits, GETs, bytes, cache hits) to the response.
     #[serde(default)]
     pub stats: bool,
-    /// Add each hit's sort values to the response (`sort_values`), which the Elasticsearch
-    /// API returns as `hits[].sort`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub sort_values: bool,
-    /// Datetime sort values (in `sort_values` and `search_after`) in nanoseconds rather than
-    /// milliseconds: Quickwit's `epoch_nanos_int` sort format.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub sort_datetime_nanos: bool,
-    /// Hits strictly after these sort values: one per sort key, as a previous response's
-    /// `sort_values` gave them (then the `_shard_doc` position if the sort has it).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub search_after: Vec<Value>,
-    /// Hits strictly after this exact position, which a previous response gave as
-    /// `last_hit_position`: how a scroll resumes, skipping and repeating nothing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub search_after_position: Option<HitPosition>,
 }
 
 fn default_true() -> bool {
@@ -122,32 +102,10 @@ impl SearchRequest {
         }
     }
 
-    /// A stable description of everything that decides a split's answer: the key of the
-    /// per-split result cache. (Offsets only change how many candidates a split returns.)
-    pub fn fingerprint(&self) -> String {
-        serde_json::json!([
-            self.query,
-            self.query_ast,
-            self.start_timestamp,
-            self.end_timestamp,
-            self.start_offset + self.max_hits,
-            self.sort_by,
-            self.search_field,
-            self.aggs,
-            self.count_all,
-            self.sort_datetime_nanos,
-            self.search_after,
-            self.search_after_position,
-        ])
-        .to_string()
-    }
-
     /// Parses a POST body.
     pub fn from_json(body: &[u8]) -> Result<Self> {
-        let request: SearchRequest = serde_json::from_slice(body)
-            .map_err(|error| SearchError::InvalidRequest(format!("request body: {error}")))?;
-        request.validate()?;
-        Ok(request)
+        serde_json::from_slice(body)
+            .map_err(|error| SearchError::InvalidRequest(format!("request body: {error}")))
     }
 
     /// Parses GET query parameters (`query=...&max_hits=...`).
@@ -172,11 +130,9 @@ impl SearchRequest {
                         "`{key}` must be true or false, got `{value}`"
                     ))
                 })?),
-                "aggs" | "search_after" => {
-                    serde_json::from_str::<Value>(&value).map_err(|error| {
-                        SearchError::InvalidRequest(format!("`{key}` is not JSON: {error}"))
-                    })?
-                }
+                "aggs" => serde_json::from_str::<Value>(&value).map_err(|error| {
+                    SearchError::InvalidRequest(format!("`{key}` is not JSON: {error}"))
+                })?,
                 _ => Value::String(value.into_owned()),
             };
             if fields.insert(key.to_string(), value).is_some() {
@@ -185,58 +141,13 @@ impl SearchRequest {
                 )));
             }
         }
-        let request: SearchRequest = serde_json::from_value(Value::Object(fields))
-            .map_err(|error| SearchError::InvalidRequest(format!("query parameters: {error}")))?;
-        request.validate()?;
-        Ok(request)
+        Self::from_json_value(Value::Object(fields))
+            .map_err(|error| SearchError::InvalidRequest(format!("query parameters: {error}")))
     }
 
-    /// Checks limits serde cannot.
-    pub fn validate(&self) -> Result<()> {
-        if self.max_hits > MAX_HITS_LIMIT {
-            return Err(SearchError::InvalidRequest(format!(
-                "max_hits is {}, at most {MAX_HITS_LIMIT}; page with start_offset",
-                self.max_hits
-            )));
-        }
-        if self.start_offset.saturating_add(self.max_hits) > MAX_HITS_LIMIT * 10 {
-            return Err(SearchError::InvalidRequest(format!(
-                "start_offset + max_hits is at most {}; narrow the query or the time range",
-                MAX_HITS_LIMIT * 10
-            )));
-        }
-        if let (Some(start), Some(end)) = (self.start_timestamp, self.end_timestamp)
-            && start > end
-        {
-            return Err(SearchError::InvalidRequest(format!(
-                "start_timestamp ({start}) is after end_timestamp ({end})"
-            )));
-        }
-        if let Some(ast) = &self.query_ast
-            && ast.depth() > MAX_QUERY_DEPTH
-        {
-            return Err(SearchError::InvalidRequest(format!(
-                "the query nests clauses more than {MAX_QUERY_DEPTH} levels deep"
-            )));
-        }
-        let sort_keys = self
-            .sort_by
-            .iter()
-            .filter(|key| !is_order_marker(key))
-            .count();
-        if sort_keys > MAX_SORT_KEYS || self.sort_by.len() > MAX_SORT_KEYS + 2 {
-            return Err(SearchError::InvalidRequest(format!(
-                "sort_by takes at most {MAX_SORT_KEYS} fields"
-            )));
-        }
-        if self.search_after.len() > MAX_SORT_KEYS + 1 {
-            return Err(SearchError::InvalidRequest(format!(
-                "search_after has {} values; the sort has at most {}",
-                self.search_after.len(),
-                MAX_SORT_KEYS + 1
-            )));
-        }
-        Ok(())
+    /// Reads a request given as JSON (a direct invocation's, with no bytes in between).
+    pub fn from_json_value(value: Value) -> std::result::Result<Self, serde_json::Error> {
+        serde_json::from_value(value)
     }
 }
 
@@ -252,13 +163,6 @@ pub struct SearchResponse {
     /// When `aggs` asks: the Elasticsearch-shaped aggregation results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregations: Option<Value>,
-    /// Per hit, when `sort_values` asks: one value per sort key (`null` where the document has
-    /// none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort_values: Option<Vec<Vec<Value>>>,
-    /// With `sort_values`: the last hit's exact position, for `search_after_position`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_hit_position: Option<HitPosition>,
     pub elapsed_time_micros: u64,
     /// Splits that could not be searched; the rest of the response is still valid.
     pub errors: Vec<String>,
@@ -267,28 +171,10 @@ pub struct SearchResponse {
     pub stats: Option<SearchStats>,
 }
 
-/// What one request cost.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SearchStats {
-    /// Published splits of the index.
-    pub splits_total: usize,
-    /// Splits searched (after time and tag pruning).
-    pub splits_searched: usize,
-    /// Splits skipped: their time range is outside the request's, or they lack a tag the
-    /// query requires.
-    pub splits_pruned: usize,
-    /// Splits answered from the per-split result cache.
-    pub splits_from_cache: usize,
-    /// Storage GETs made.
-    pub storage_gets: u64,
-    pub storage_bytes: u64,
-    /// Reads served from the in-memory byte-range cache.
-    pub cache_hits: u64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::searcher::SearchParams;
 
     #[test]
     fn get_parameters() {
@@ -319,6 +205,7 @@ mod tests {
             .to_string();
         assert!(error.contains("missing field `query`"), "{error}");
         let error = SearchRequest::from_json(br#"{"query": "*", "max_hits": 1000000}"#)
+            .and_then(|request| SearchParams::from_native(&request))
             .unwrap_err()
             .to_string();
         assert!(error.contains("at most"), "{error}");
@@ -330,5 +217,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("`aggs` is not JSON"), "{error}");
+    }
+
+    #[test]
+    fn a_native_request_cannot_set_what_only_the_elasticsearch_api_sets() {
+        for field in [
+            r#""query_ast": "MatchAll""#,
+            r#""sort_values": true"#,
+            r#""sort_datetime_nanos": true"#,
+            r#""search_after": [1]"#,
+            r#""search_after_position": null"#,
+        ] {
+            let body = format!(r#"{{"query": "*", {field}}}"#);
+            let error = SearchRequest::from_json(body.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("unknown field"), "{field}: {error}");
+        }
+        let error = SearchRequest::from_query_string("query=*&sort_values=true")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown field `sort_values`"), "{error}");
     }
 }

@@ -1,5 +1,4 @@
-//! The local HTTP server (local mode): HTTP/1.1 over a [`RestHandler`] (the search core's
-//! [`crate::rest::handle_request`], or a layer over it).
+//! The local HTTP server (local mode): HTTP/1.1 in front of the [`Router`].
 //!
 //! Why not hyper: the `http` crate refuses request targets with characters such as `>`, and
 //! `curl '.../search?query=quantity:>5'` (the query users type, unencoded) must work. Request
@@ -16,7 +15,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
-use crate::rest::{HttpRequest, HttpResponse, MAX_REQUEST_BODY_BYTES, RestHandler};
+use crate::http::{HttpRequest, HttpResponse, MAX_REQUEST_BODY_BYTES};
+use crate::router::Router;
 
 /// Largest request head (request line and headers), enforced while it is read.
 pub const MAX_HEAD_BYTES: usize = 16 << 10;
@@ -59,21 +59,21 @@ impl ServerOptions {
 }
 
 /// Serves the REST API on `listener` until `shutdown` completes, to anyone who connects.
-pub async fn serve<H: RestHandler>(
+pub async fn serve(
     listener: TcpListener,
-    service: Arc<H>,
+    router: Arc<Router>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    serve_with(listener, service, ServerOptions::default(), shutdown).await
+    serve_with(listener, router, ServerOptions::default(), shutdown).await
 }
 
 /// Serves the REST API on `listener` until `shutdown` completes, as `options` say.
 ///
 /// Failing to accept a connection never stops the server: out of file descriptors, it waits
 /// for served connections to close and accepts again.
-pub async fn serve_with<H: RestHandler>(
+pub async fn serve_with(
     listener: TcpListener,
-    service: Arc<H>,
+    router: Arc<Router>,
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
@@ -108,9 +108,9 @@ pub async fn serve_with<H: RestHandler>(
         if let Err(error) = stream.set_nodelay(true) {
             debug!(%error, "cannot set TCP_NODELAY");
         }
-        let (service, options) = (service.clone(), options.clone());
+        let (router, options) = (router.clone(), options.clone());
         tokio::spawn(async move {
-            if let Err(error) = serve_connection(stream, service.as_ref(), &options).await {
+            if let Err(error) = serve_connection(stream, router.as_ref(), &options).await {
                 debug!(%error, "connection ended with an error");
             }
             drop(permit);
@@ -138,9 +138,9 @@ pub enum ReadOutcome {
     Reject(HttpResponse),
 }
 
-async fn serve_connection<H: RestHandler>(
+async fn serve_connection(
     stream: TcpStream,
-    service: &H,
+    router: &Router,
     options: &ServerOptions,
 ) -> io::Result<()> {
     let mut stream = BufReader::new(stream);
@@ -167,12 +167,12 @@ async fn serve_connection<H: RestHandler>(
                     None => (request.target.as_str(), None),
                 };
                 let started = std::time::Instant::now();
-                let (response, cost) = crate::cost::measure(service.handle(HttpRequest {
-                    method: &request.method,
+                let (response, cost) = crate::cost::measure(router.handle(HttpRequest::new(
+                    &request.method,
                     path,
                     query_string,
-                    body: &request.body,
-                }))
+                    &request.body,
+                )))
                 .await;
                 // One line per request, errors included: what was asked, answered and read.
                 info!(
@@ -554,12 +554,13 @@ async fn write_response(
     response: &HttpResponse,
     keep_alive: bool,
 ) -> std::io::Result<()> {
+    let body = response.body_bytes();
     let mut head = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\n",
         response.status,
         reason_phrase(response.status),
         response.content_type(),
-        response.body.len(),
+        body.len(),
     );
     for (name, value) in &response.headers {
         if !name.eq_ignore_ascii_case("content-type") {
@@ -569,7 +570,7 @@ async fn write_response(
     let connection = if keep_alive { "keep-alive" } else { "close" };
     head.push_str(&format!("connection: {connection}\r\n\r\n"));
     stream.write_all(head.as_bytes()).await?;
-    stream.write_all(&response.body).await?;
+    stream.write_all(&body).await?;
     stream.flush().await
 }
 

@@ -48,41 +48,86 @@ pub enum SortKind {
     Dynamic,
 }
 
-/// The `sort_by` entry that asks for each hit's position (split, segment, document) as its
-/// last sort value, as Elasticsearch's `_shard_doc` does; document order is the tie-break of
-/// every sort anyway.
-pub const POSITION_SORT_KEY: &str = "_shard_doc";
+/// What one entry of a request's sort asks for: the typed form every API's sort becomes
+/// (native `sort_by` strings, Elasticsearch's `sort`), checked against a mapping by
+/// [`SortSpec::new`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortField {
+    /// BM25 relevance, best first whatever order is asked: relevance reads naturally as "best
+    /// first".
+    Score,
+    /// A fast field's first value.
+    Field { name: String, descending: bool },
+    /// Ties (and a sort with no field) in indexing order: newest first by default, oldest
+    /// first as Elasticsearch's `_doc` ascending. Must come after the fields.
+    DocumentOrder { oldest_first: bool },
+    /// Each hit's position (split, segment, document) as its last sort value, as
+    /// Elasticsearch's `_shard_doc`; document order breaks ties anyway. Must come last.
+    Position,
+}
 
-/// Sort keys with their orders; empty means document order.
+/// The native `sort_by` entry for document order: `_doc` (or `+_doc`) is oldest first,
+/// `-_doc` newest first (the default).
+const DOCUMENT_ORDER_SORT_KEY: &str = "_doc";
+/// The native `sort_by` entry for [`SortField::Position`].
+const POSITION_SORT_KEY: &str = "_shard_doc";
+
+impl SortField {
+    /// A native `sort_by` entry: `field`, `+field` (ascending), `-field` (descending),
+    /// `_score`, `_doc`, `-_doc` or `_shard_doc`.
+    pub fn parse_native(entry: &str) -> SortField {
+        if entry == POSITION_SORT_KEY {
+            return SortField::Position;
+        }
+        let (name, descending) = match entry.strip_prefix('-') {
+            Some(name) => (name, true),
+            None => (entry.strip_prefix('+').unwrap_or(entry), false),
+        };
+        match name {
+            DOCUMENT_ORDER_SORT_KEY => SortField::DocumentOrder {
+                oldest_first: !descending,
+            },
+            "_score" => SortField::Score,
+            name => SortField::Field {
+                name: name.to_string(),
+                descending,
+            },
+        }
+    }
+
+    /// Whether it compares a value (a field or the score) rather than ordering ties.
+    pub fn is_key(&self) -> bool {
+        matches!(self, SortField::Score | SortField::Field { .. })
+    }
+}
+
+/// Sort keys with their orders, checked against a mapping; no key means document order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SortSpec {
     pub keys: Vec<(SortKey, Order)>,
-    /// Hits' sort values end with their position ([`POSITION_SORT_KEY`]).
+    /// Hits' sort values end with their position ([`SortField::Position`]).
     pub position_value: bool,
     /// Ties (and a sort with no key) in indexing order, oldest first, instead of newest
-    /// first: Elasticsearch's `_doc` ascending ([`DOCUMENT_ORDER_SORT_KEY`]).
+    /// first: Elasticsearch's `_doc` ascending.
     pub oldest_first: bool,
 }
 
-/// The `sort_by` entry for document order: `_doc` (or `+_doc`) is oldest first, `-_doc` newest
-/// first (the default).
-pub const DOCUMENT_ORDER_SORT_KEY: &str = "_doc";
-
 impl SortSpec {
-    /// Parses `sort_by` (`field`, `-field`, `+field`, `_score`, `-_score`) against a mapping.
-    /// `_score` alone sorts by descending relevance.
-    pub fn parse(sort_by: &[String], doc_mapper: &DocMapper) -> Result<Self> {
-        let num_keys = sort_by.iter().filter(|key| !is_order_marker(key)).count();
+    /// Checks a sort against a mapping: at most [`MAX_SORT_KEYS`] fields, each a fast field
+    /// (or a path in a fast json or the dynamic field), then document order or the position.
+    pub fn new(sort: &[SortField], doc_mapper: &DocMapper) -> Result<Self> {
+        let num_keys = sort.iter().filter(|field| field.is_key()).count();
         if num_keys > MAX_SORT_KEYS {
             return Err(SearchError::InvalidRequest(format!(
                 "sort_by takes at most {MAX_SORT_KEYS} fields, got {num_keys}"
             )));
         }
-        let mut keys = Vec::with_capacity(sort_by.len());
+        let mut keys = Vec::with_capacity(sort.len());
         let mut position_value = false;
         let mut document_order: Option<bool> = None;
-        for spec in sort_by {
-            if spec == POSITION_SORT_KEY {
+        for field in sort {
+            if *field == SortField::Position {
                 position_value = true;
                 continue;
             }
@@ -92,27 +137,22 @@ impl SortSpec {
                      after the sort fields"
                 )));
             }
-            let (name, order) = match spec.strip_prefix('-') {
-                Some(name) => (name, Order::Desc),
-                None => (spec.strip_prefix('+').unwrap_or(spec), Order::Asc),
-            };
-            if name == DOCUMENT_ORDER_SORT_KEY {
-                document_order = Some(order == Order::Asc);
-                continue;
+            match field {
+                SortField::DocumentOrder { oldest_first } => document_order = Some(*oldest_first),
+                SortField::Score => keys.push((SortKey::Score, Order::Desc)),
+                SortField::Field { name, descending } => {
+                    let kind = sort_kind(name, doc_mapper)?;
+                    let order = if *descending { Order::Desc } else { Order::Asc };
+                    keys.push((
+                        SortKey::Field {
+                            name: name.clone(),
+                            kind,
+                        },
+                        order,
+                    ));
+                }
+                SortField::Position => {}
             }
-            if name == "_score" {
-                // Relevance reads naturally as "best first" whatever the sign.
-                keys.push((SortKey::Score, Order::Desc));
-                continue;
-            }
-            let kind = sort_kind(name, doc_mapper)?;
-            keys.push((
-                SortKey::Field {
-                    name: name.to_string(),
-                    kind,
-                },
-                order,
-            ));
         }
         Ok(SortSpec {
             keys,
@@ -137,11 +177,6 @@ impl SortSpec {
             SortKey::Field { kind, .. } => Some(*kind),
         })
     }
-}
-
-/// Whether a `sort_by` entry orders ties rather than naming a field.
-pub fn is_order_marker(key: &str) -> bool {
-    key == POSITION_SORT_KEY || key.trim_start_matches(['-', '+']) == DOCUMENT_ORDER_SORT_KEY
 }
 
 /// How a sort field's values are read: its mapped type, or, inside a json or the dynamic

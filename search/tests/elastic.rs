@@ -6,7 +6,7 @@ mod common;
 use common::{fixture, request};
 use hydrant_ingest::testing::fruit_count_where as count_where;
 use hydrant_search::SearchService;
-use hydrant_search::rest::HttpResponse;
+use hydrant_search::http::HttpResponse;
 use serde_json::{Value, json};
 
 async fn call(
@@ -18,7 +18,7 @@ async fn call(
 ) -> (u16, Value, HttpResponse) {
     let body = body.map(|body| body.to_string()).unwrap_or_default();
     let response = request(service, method, path, query, body.as_bytes()).await;
-    let json = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let json = serde_json::from_slice(&response.body_bytes()).unwrap_or(Value::Null);
     (response.status, json, response)
 }
 
@@ -55,7 +55,7 @@ async fn cluster_info_carries_the_product_header_clients_check() {
             assert_eq!(json["version"]["number"], "7.17.0");
             assert_eq!(json["tagline"], "You Know, for Search");
         } else {
-            assert!(response.body.is_empty());
+            assert!(response.body_bytes().is_empty());
         }
     }
 }
@@ -384,7 +384,7 @@ async fn call_ndjson(
     let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
     let response = request(service, "POST", path, query, body.as_bytes()).await;
     assert_eq!(response.status, 200);
-    serde_json::from_slice(&response.body).unwrap()
+    serde_json::from_slice(&response.body_bytes()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

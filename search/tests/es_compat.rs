@@ -59,7 +59,7 @@ async fn call(service: &SearchService, method: &str, path: &str, body: Value) ->
     let response = request(service, method, path, None, body.as_bytes()).await;
     (
         response.status,
-        serde_json::from_slice(&response.body).unwrap_or(Value::Null),
+        serde_json::from_slice(&response.body_bytes()).unwrap_or(Value::Null),
     )
 }
 

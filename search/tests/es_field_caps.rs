@@ -83,7 +83,7 @@ async fn caps(service: &SearchService, path: &str, body: Option<Value>) -> (u16,
     .await;
     (
         response.status,
-        serde_json::from_slice(&response.body).unwrap_or(Value::Null),
+        serde_json::from_slice(&response.body_bytes()).unwrap_or(Value::Null),
     )
 }
 

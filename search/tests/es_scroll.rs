@@ -21,7 +21,7 @@ async fn call(
     let response = request(service, "POST", path, query, text.as_bytes()).await;
     (
         response.status,
-        serde_json::from_slice(&response.body).unwrap_or(Value::Null),
+        serde_json::from_slice(&response.body_bytes()).unwrap_or(Value::Null),
     )
 }
 

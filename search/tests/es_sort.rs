@@ -52,7 +52,7 @@ async fn search(service: &SearchService, body: Value) -> Value {
         text.as_bytes(),
     )
     .await;
-    let json: Value = serde_json::from_slice(&response.body).unwrap();
+    let json: Value = serde_json::from_slice(&response.body_bytes()).unwrap();
     assert_eq!(response.status, 200, "{body} -> {json}");
     json
 }
@@ -289,7 +289,7 @@ async fn a_column_mixing_numbers_and_bools_orders_bools_as_zero_and_one() {
                 body.to_string().as_bytes(),
             )
             .await;
-            serde_json::from_slice::<Value>(&response.body).unwrap()
+            serde_json::from_slice::<Value>(&response.body_bytes()).unwrap()
         }
     };
     let ascending =

@@ -53,7 +53,7 @@ async fn the_quickwit_data_source_initialises_and_draws_its_panels() {
     let query = Some("index_id_patterns=fru*");
     let response = request(service, "GET", "/api/v1/indexes", query, b"").await;
     assert_eq!(response.status, 200);
-    let indexes: Value = serde_json::from_slice(&response.body).unwrap();
+    let indexes: Value = serde_json::from_slice(&response.body_bytes()).unwrap();
     let doc_mapping = &indexes[0]["index_config"]["doc_mapping"];
     assert_eq!(indexes[0]["index_config"]["index_id"], "fruit");
     assert_eq!(doc_mapping["timestamp_field"], "ts");
@@ -101,7 +101,7 @@ async fn the_quickwit_data_source_initialises_and_draws_its_panels() {
     let path = "/api/v1/_elastic/_msearch";
     let response = request(service, "POST", path, query, body.as_bytes()).await;
     assert_eq!(response.status, 200);
-    let answer: Value = serde_json::from_slice(&response.body).unwrap();
+    let answer: Value = serde_json::from_slice(&response.body_bytes()).unwrap();
     let responses = answer["responses"].as_array().unwrap();
     assert_eq!(responses.len(), 3);
     for response in responses {
@@ -169,7 +169,7 @@ async fn field_pickers_and_log_context_work() {
     )
     .await;
     assert_eq!(response.status, 200);
-    let caps: Value = serde_json::from_slice(&response.body).unwrap();
+    let caps: Value = serde_json::from_slice(&response.body_bytes()).unwrap();
     let fields = &caps["fields"];
     // The types the data source sorts into its categories (`categorizeFieldType`).
     assert_eq!(fields["ts"]["date_nanos"]["aggregatable"], true);
@@ -206,7 +206,7 @@ async fn field_pickers_and_log_context_work() {
         logs(None).to_string().as_bytes(),
     )
     .await;
-    let first: Value = serde_json::from_slice(&first.body).unwrap();
+    let first: Value = serde_json::from_slice(&first.body_bytes()).unwrap();
     let opened = &first["hits"]["hits"][1];
     let nanos = opened["sort"][0].as_i64().unwrap();
     assert_eq!(
@@ -215,7 +215,7 @@ async fn field_pickers_and_log_context_work() {
     );
     let context = logs(Some(json!([nanos])));
     let after = request(service, "POST", path, None, context.to_string().as_bytes()).await;
-    let after: Value = serde_json::from_slice(&after.body).unwrap();
+    let after: Value = serde_json::from_slice(&after.body_bytes()).unwrap();
     let times: Vec<i64> = after["hits"]["hits"]
         .as_array()
         .unwrap()

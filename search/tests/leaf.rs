@@ -15,7 +15,7 @@ use hydrant_search::SearchError;
 use hydrant_search::cost;
 use hydrant_search::searcher::fan_out::{FanOut, LeafInvoker};
 use hydrant_search::searcher::{LeafSearchRequest, LeafSearchResponse, LeafSplit};
-use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
+use hydrant_search::{SearchParams, SearchRequest, SearchService, SearcherConfig};
 use serde_json::json;
 
 fn through_json<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
@@ -68,7 +68,11 @@ async fn merged_leaves_over_disjoint_splits_answer_as_one_pass() {
     let metastore = fixture.local.metastore.clone();
     for request in requests() {
         let single = fixture.service.search("fruit", &request).await.unwrap();
-        let plan = fixture.service.plan("fruit", &request).await.unwrap();
+        let plan = fixture
+            .service
+            .plan("fruit", &SearchParams::from_native(&request).unwrap())
+            .await
+            .unwrap();
         let (even, odd): (Vec<LeafSplit>, Vec<LeafSplit>) = plan
             .splits()
             .iter()
@@ -97,7 +101,11 @@ async fn merged_leaves_over_disjoint_splits_answer_as_one_pass() {
 async fn a_leaf_request_and_its_answer_round_trip_through_json() {
     let fixture = fixture().await;
     let request = requests().swap_remove(5);
-    let plan = fixture.service.plan("fruit", &request).await.unwrap();
+    let plan = fixture
+        .service
+        .plan("fruit", &SearchParams::from_native(&request).unwrap())
+        .await
+        .unwrap();
     assert_eq!(plan.splits().len(), 4);
     let leaf_request = plan.leaf_request(plan.splits());
     assert_eq!(through_json(&leaf_request), leaf_request);
@@ -115,9 +123,12 @@ async fn a_leaf_request_and_its_answer_round_trip_through_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leaf_refuses_a_request_the_root_would_refuse() {
     let fixture = fixture().await;
+    // A sort on a field that is not fast: what planning would refuse.
+    let mut request = SearchRequest::new("*");
+    request.sort_by = vec!["-description".to_string()];
     let mut leaf_request = LeafSearchRequest {
         index_id: "fruit".to_string(),
-        request: SearchRequest::new("name:(apple"),
+        params: SearchParams::from_native(&request).unwrap(),
         splits: Vec::new(),
     };
     let error = fixture
@@ -143,7 +154,11 @@ async fn a_leaf_answer_naming_an_unplanned_split_is_an_error_not_a_wrong_hit() {
     request.max_hits = 400;
     // Fill the doc cache first, so that a cached hit could not stand in for the bad one.
     fixture.service.search("fruit", &request).await.unwrap();
-    let plan = fixture.service.plan("fruit", &request).await.unwrap();
+    let plan = fixture
+        .service
+        .plan("fruit", &SearchParams::from_native(&request).unwrap())
+        .await
+        .unwrap();
     let mut answer = fixture
         .service
         .leaf_search(&plan.leaf_request(plan.splits()))
@@ -204,7 +219,11 @@ async fn a_fanned_out_search_answers_as_one_pass_and_survives_failed_invocations
             assert_eq!(distributed.aggregations, single.aggregations, "{context}");
             assert_eq!(distributed.errors, single.errors, "{context}");
             // One share stays with the root; each other split is one invocation.
-            let planned = fixture.service.plan("fruit", &request).await.unwrap();
+            let planned = fixture
+                .service
+                .plan("fruit", &SearchParams::from_native(&request).unwrap())
+                .await
+                .unwrap();
             let invocations = planned.splits().len().saturating_sub(1) as u64;
             assert_eq!(cost.leaf_invocations, invocations, "{context}");
             assert_eq!(
@@ -237,7 +256,11 @@ async fn a_search_within_the_limit_invokes_nothing() {
 async fn a_leaf_reads_split_locations_from_its_metastore_not_from_the_request() {
     let fixture = fixture().await;
     let request = SearchRequest::new("name:banana");
-    let plan = fixture.service.plan("fruit", &request).await.unwrap();
+    let plan = fixture
+        .service
+        .plan("fruit", &SearchParams::from_native(&request).unwrap())
+        .await
+        .unwrap();
     let honest = plan.leaf_request(plan.splits());
     let expected = remote_leaf(&fixture.local.metastore, &honest).await;
     // Footer ranges no split has: read as asked, they would allocate the whole range.

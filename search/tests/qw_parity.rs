@@ -49,7 +49,7 @@ async fn search(service: &SearchService, index: &str, params: &[(&str, &str)]) -
         b"",
     )
     .await;
-    let body = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let body = serde_json::from_slice(&response.body_bytes()).unwrap_or(Value::Null);
     (response.status, body)
 }
 
@@ -571,10 +571,11 @@ doc_mapping:
     let plan = service
         .plan(
             "simple",
-            &hydrant_search::SearchRequest {
+            &hydrant_search::SearchParams::from_native(&hydrant_search::SearchRequest {
                 query: "tag:2".to_string(),
                 ..Default::default()
-            },
+            })
+            .unwrap(),
         )
         .await
         .unwrap();

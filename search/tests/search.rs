@@ -1,7 +1,8 @@
 //! Search over splits built by the real indexer, on local disk.
 
 use hydrant_metastore::paths;
-use hydrant_search::rest::{HttpRequest, handle_request};
+use hydrant_search::http::HttpRequest;
+use hydrant_search::router;
 use hydrant_search::{SearchError, SearchRequest};
 use serde_json::Value;
 
@@ -200,19 +201,11 @@ async fn rest_routes() {
                 body: &'static [u8]| {
         let service = &fixture.service;
         async move {
-            let response = handle_request(
-                service,
-                HttpRequest {
-                    method,
-                    path,
-                    query_string: query,
-                    body,
-                },
-            )
-            .await;
+            let request = HttpRequest::new(method, path, query, body);
+            let response = router::handle(service, None, request).await;
             (
                 response.status,
-                serde_json::from_slice::<Value>(&response.body).unwrap(),
+                serde_json::from_slice::<Value>(&response.body_bytes()).unwrap(),
             )
         }
     };

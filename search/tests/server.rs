@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use hydrant_metastore::Metastore;
+use hydrant_search::router::Router;
 use hydrant_search::server::ServerOptions;
 use hydrant_search::{SearchService, SearcherConfig};
 use hydrant_storage::testing::MemoryStorage;
@@ -22,7 +23,10 @@ async fn start_server_with(
     )
     .unwrap();
     metastore.create_index(config).await.unwrap();
-    let service = Arc::new(SearchService::new(metastore, SearcherConfig::default()));
+    let service = Arc::new(Router::new(Arc::new(SearchService::new(
+        metastore,
+        SearcherConfig::default(),
+    ))));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -177,7 +181,10 @@ async fn hostile_requests_are_refused_and_the_server_keeps_answering() {
 #[tokio::test]
 async fn an_empty_api_key_is_refused_at_start_up() {
     let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
-    let service = Arc::new(SearchService::new(metastore, SearcherConfig::default()));
+    let service = Arc::new(Router::new(Arc::new(SearchService::new(
+        metastore,
+        SearcherConfig::default(),
+    ))));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let error = hydrant_search::server::serve_with(
         listener,

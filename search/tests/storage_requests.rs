@@ -212,13 +212,8 @@ async fn warm_elasticsearch_searches_read_nothing_even_by_pattern() {
         "/api/v1/_elastic/lo*,-x/_search",
     ] {
         let search = || async {
-            let request = hydrant_search::rest::HttpRequest {
-                method: "POST",
-                path,
-                query_string: None,
-                body,
-            };
-            hydrant_search::rest::handle_request(&service, request).await
+            let request = hydrant_search::http::HttpRequest::new("POST", path, None, body);
+            hydrant_search::router::handle(&service, None, request).await
         };
         assert_eq!(search().await.status, 200);
         counting.take_all();

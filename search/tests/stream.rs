@@ -53,7 +53,7 @@ async fn stream(service: &SearchService, query_string: &str) -> (u16, Vec<u8>, &
     )
     .await;
     let content_type = response.content_type();
-    (response.status, response.body, content_type)
+    (response.status, response.body_bytes(), content_type)
 }
 
 fn words(bytes: &[u8]) -> Vec<u64> {

@@ -9,16 +9,32 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use hydrant_index::template::glob_matches;
 
-use super::glob_matches;
-use super::indexes::resolve_indexes;
+use super::model::{
+    FieldCapability, FieldCapsBody, FieldCapsParams, FieldCapsResponse, TRANSPORT_PARAMS,
+    from_query_string, refuse_unknown,
+};
 use super::query_dsl::query_from_dsl;
 use crate::error::{Result, SearchError};
+use crate::http::RequestBody;
+use crate::index_pattern::resolve_indexes;
+use crate::query::QueryAst;
 use crate::searcher::{FieldsRequest, SearchService, StoredType};
 
 /// Most field patterns one request may give.
 const MAX_FIELD_PATTERNS: usize = 1_000;
+
+/// URL parameters of `_field_caps` with no effect here.
+const IGNORED_PARAMS: &[&str] = &[
+    "allow_no_indices",
+    "ignore_unavailable",
+    "expand_wildcards",
+    "include_unmapped",
+    "filters",
+    "types",
+    "include_empty_fields",
+];
 
 #[derive(Default)]
 struct Capability {
@@ -32,8 +48,8 @@ pub(super) async fn field_caps(
     service: &SearchService,
     pattern: &str,
     query_string: &str,
-    body: &[u8],
-) -> Result<Value> {
+    body: &RequestBody<'_>,
+) -> Result<FieldCapsResponse> {
     let (mut field_patterns, mut request) = parameters(query_string)?;
     let (filter, body_fields) = read_body(body)?;
     request.filter = filter;
@@ -64,7 +80,7 @@ pub(super) async fn field_caps(
         }
     }
     // As Quickwit answers: the indexes that hold a field asked for, not every index searched.
-    let index_ids: Vec<&str> = indexes
+    let indices: Vec<String> = indexes
         .iter()
         .map(|index| index.index_id())
         .filter(|index_id| {
@@ -74,29 +90,29 @@ pub(super) async fn field_caps(
                     .any(|capability| capability.indices.iter().any(|id| id == index_id))
             })
         })
+        .map(str::to_string)
         .collect();
-    let fields: Map<String, Value> = fields
+    let fields = fields
         .into_iter()
         .map(|(name, types)| {
-            let types: Map<String, Value> = types
+            let types = types
                 .into_iter()
                 .map(|(es_type, capability)| {
-                    let mut entry = json!({
-                        "type": es_type,
-                        "metadata_field": false,
-                        "searchable": capability.searchable,
-                        "aggregatable": capability.aggregatable,
-                    });
-                    if capability.indices.len() < index_ids.len() {
-                        entry["indices"] = json!(capability.indices);
-                    }
+                    let entry = FieldCapability {
+                        kind: es_type.to_string(),
+                        metadata_field: false,
+                        searchable: capability.searchable,
+                        aggregatable: capability.aggregatable,
+                        indices: (capability.indices.len() < indices.len())
+                            .then_some(capability.indices),
+                    };
                     (es_type.to_string(), entry)
                 })
                 .collect();
-            (name, Value::Object(types))
+            (name, types)
         })
         .collect();
-    Ok(json!({"indices": index_ids, "fields": fields}))
+    Ok(FieldCapsResponse { indices, fields })
 }
 
 /// The Elasticsearch types a stored type answers to.
@@ -114,97 +130,54 @@ fn es_types(stored_type: StoredType) -> &'static [&'static str] {
 
 /// `fields` (comma-separated globs, every field by default) and Quickwit's time range.
 fn parameters(query_string: &str) -> Result<(Vec<String>, FieldsRequest)> {
-    let mut patterns = Vec::new();
-    let mut request = FieldsRequest::default();
-    for (key, value) in form_urlencoded::parse(query_string.as_bytes()) {
-        let timestamp = || {
-            value.parse::<i64>().map_err(|_| {
-                SearchError::InvalidRequest(format!(
-                    "[{key}] must be an integer number of seconds, got `{value}`"
-                ))
-            })
-        };
-        match key.as_ref() {
-            "fields" => patterns.extend(
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|field| !field.is_empty())
-                    .map(str::to_string),
-            ),
-            "start_timestamp" => request.start_timestamp = Some(timestamp()?),
-            "end_timestamp" => request.end_timestamp = Some(timestamp()?),
-            "allow_no_indices"
-            | "ignore_unavailable"
-            | "expand_wildcards"
-            | "include_unmapped"
-            | "filters"
-            | "types"
-            | "include_empty_fields"
-            | "pretty"
-            | "human"
-            | "error_trace"
-            | "filter_path" => {}
-            other => {
-                return Err(SearchError::InvalidRequest(format!(
-                    "request contains unrecognized parameter: [{other}]"
-                )));
-            }
-        }
-    }
-    if patterns.len() > MAX_FIELD_PATTERNS {
-        return Err(SearchError::InvalidRequest(format!(
-            "[fields] lists at most {MAX_FIELD_PATTERNS} patterns"
-        )));
-    }
+    let url: FieldCapsParams = from_query_string(query_string)?;
+    refuse_unknown(&url.unknown, &[TRANSPORT_PARAMS, IGNORED_PARAMS].concat())?;
+    let mut patterns: Vec<String> = url
+        .fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|field| field.trim().to_string())
+        .filter(|field| !field.is_empty())
+        .collect();
+    check_pattern_count(patterns.len())?;
     if patterns.is_empty() {
         patterns.push("*".to_string());
     }
+    let request = FieldsRequest {
+        start_timestamp: url.start_timestamp,
+        end_timestamp: url.end_timestamp,
+        filter: None,
+    };
     Ok((patterns, request))
 }
 
-/// The body's `index_filter` (only splits with a matching document count) and `fields`.
-fn read_body(body: &[u8]) -> Result<(Option<crate::query::QueryAst>, Vec<String>)> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok((None, Vec::new()));
-    }
-    let body: Value = serde_json::from_slice(body).map_err(|error| {
-        SearchError::InvalidRequest(format!("the _field_caps body is not JSON: {error}"))
-    })?;
-    let Value::Object(mut body) = body else {
-        return Err(SearchError::InvalidRequest(
-            "the _field_caps body must be a JSON object".to_string(),
-        ));
-    };
-    let filter = body.remove("index_filter");
-    body.remove("runtime_mappings");
-    let fields = match body.remove("fields") {
-        None => Vec::new(),
-        Some(Value::String(fields)) => vec![fields],
-        Some(Value::Array(fields)) => fields
-            .iter()
-            .map(|field| field.as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| SearchError::InvalidRequest("[fields] must list strings".to_string()))?,
-        Some(other) => {
-            return Err(SearchError::InvalidRequest(format!(
-                "[fields] must list strings, got {other}"
-            )));
-        }
-    };
-    if fields.len() > MAX_FIELD_PATTERNS {
+fn check_pattern_count(count: usize) -> Result<()> {
+    if count > MAX_FIELD_PATTERNS {
         return Err(SearchError::InvalidRequest(format!(
             "[fields] lists at most {MAX_FIELD_PATTERNS} patterns"
         )));
     }
-    if let Some(key) = body.keys().next() {
-        return Err(SearchError::InvalidRequest(format!(
-            "unknown key [{key}] in the _field_caps body (Hydrant reads index_filter)"
-        )));
+    Ok(())
+}
+
+/// The body's `index_filter` (only splits with a matching document count) and `fields`.
+fn read_body(body: &RequestBody<'_>) -> Result<(Option<QueryAst>, Vec<String>)> {
+    if body.is_empty() {
+        return Ok((None, Vec::new()));
     }
-    let filter = match filter {
+    let body: FieldCapsBody = body.parse_json().map_err(|error| {
+        SearchError::InvalidRequest(format!(
+            "the _field_caps body must be a JSON object of index_filter and fields: {error}"
+        ))
+    })?;
+    let fields = body
+        .fields
+        .map(|fields| fields.into_vec())
+        .unwrap_or_default();
+    check_pattern_count(fields.len())?;
+    let filter = match body.index_filter {
         None => None,
-        Some(Value::Object(query)) if query.is_empty() => {
+        Some(query) if query.as_object().is_some_and(|query| query.is_empty()) => {
             return Err(SearchError::InvalidRequest(
                 "[index_filter] is empty: give a query, or leave index_filter out".to_string(),
             ));

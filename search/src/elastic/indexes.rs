@@ -1,103 +1,20 @@
-//! Index patterns and the routes about indexes rather than documents: `_cat/indices`,
-//! `_resolve/index` and `_stats`.
-//!
-//! A pattern is Elasticsearch's: a comma-separated list of index ids and `*` globs, each
-//! optionally `-excluded` from what the entries before it matched.
-//!
-//! ```
-//! use hydrant_search::elastic::IndexPattern;
-//!
-//! let pattern = IndexPattern::parse("logs-*,-logs-debug").unwrap();
-//! assert!(pattern.matches("logs-web"));
-//! assert!(!pattern.matches("logs-debug"));
-//! ```
+//! The routes about indexes rather than documents: `_cat/indices`, `_resolve/index`,
+//! `_stats`, `_mapping` and `_cluster/health`.
 
+use std::collections::BTreeMap;
+
+use hydrant_index::doc_mapper::{FieldKind, ResolvedField};
 use hydrant_metastore::IndexMetadata;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::glob_matches;
+use super::model::{
+    CatIndexRow, CatIndicesParams, ClusterHealth, IndexMappings, IndexStatsEntry, MappingProperty,
+    Mappings, ResolveIndexResponse, ResolvedIndex, Shards, StatsResponse, TRANSPORT_PARAMS,
+    from_query_string, refuse_unknown,
+};
 use crate::error::{Result, SearchError};
-use crate::searcher::{SearchService, StoredType};
-use hydrant_index::doc_mapper::FieldKind;
-
-/// Most entries a pattern may list.
-const MAX_PATTERN_ENTRIES: usize = 100;
-
-/// A parsed index pattern.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IndexPattern {
-    /// In order: (excluded, glob).
-    entries: Vec<(bool, String)>,
-}
-
-impl IndexPattern {
-    /// Parses `a,b*,-c`; `_all` and an empty pattern mean every index.
-    pub fn parse(pattern: &str) -> Result<Self> {
-        let mut entries = Vec::new();
-        for entry in pattern.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (excluded, glob) = match entry.strip_prefix('-') {
-                Some(glob) => (true, glob),
-                None => (false, entry),
-            };
-            let glob = if glob == "_all" { "*" } else { glob };
-            entries.push((excluded, glob.to_string()));
-        }
-        if entries.len() > MAX_PATTERN_ENTRIES {
-            return Err(SearchError::InvalidRequest(format!(
-                "an index pattern lists at most {MAX_PATTERN_ENTRIES} entries"
-            )));
-        }
-        if entries.iter().all(|(excluded, _)| *excluded) {
-            entries.insert(0, (false, "*".to_string()));
-        }
-        Ok(IndexPattern { entries })
-    }
-
-    /// Whether `index_id` is selected: the last entry that matches it decides.
-    pub fn matches(&self, index_id: &str) -> bool {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(_, glob)| glob_matches(glob, index_id))
-            .is_some_and(|(excluded, _)| !excluded)
-    }
-
-    /// The indexes of `indexes` the pattern selects, in id order.
-    pub fn select(&self, mut indexes: Vec<IndexMetadata>) -> Vec<IndexMetadata> {
-        indexes.retain(|index| self.matches(index.index_id()));
-        indexes.sort_by(|left, right| left.index_id().cmp(right.index_id()));
-        indexes
-    }
-
-    /// The one index a pattern of one plain name selects.
-    pub(super) fn single_name(&self) -> Option<&str> {
-        match self.entries.as_slice() {
-            [(false, name)] if !name.contains('*') => Some(name),
-            _ => None,
-        }
-    }
-
-    /// Index ids named without a glob, which must exist.
-    pub(super) fn concrete_names(&self) -> impl Iterator<Item = &str> {
-        self.entries
-            .iter()
-            .filter(|(excluded, glob)| !excluded && !glob.contains('*'))
-            .map(|(_, glob)| glob.as_str())
-    }
-}
-
-/// The indexes `pattern` selects, in id order. A concrete name that does not exist is an
-/// error (404), as in Elasticsearch; a glob may select nothing.
-pub async fn resolve_indexes(service: &SearchService, pattern: &str) -> Result<Vec<IndexMetadata>> {
-    let pattern = IndexPattern::parse(pattern)?;
-    let indexes = service.metastore().list_indexes().await?;
-    for name in pattern.concrete_names() {
-        if !indexes.iter().any(|index| index.index_id() == name) {
-            return Err(SearchError::IndexNotFound(name.to_string()));
-        }
-    }
-    Ok(pattern.select(indexes))
-}
+use crate::index_pattern::resolve_indexes;
+use crate::searcher::{FieldsRequest, SearchService, StoredType};
 
 struct IndexSizes {
     docs: u64,
@@ -139,94 +56,91 @@ pub(super) async fn cat_indices(
     service: &SearchService,
     pattern: &str,
     query_string: &str,
-) -> Result<Value> {
-    let mut columns: Option<Vec<String>> = None;
-    let mut health = None;
-    for (key, value) in form_urlencoded::parse(query_string.as_bytes()) {
-        match key.as_ref() {
-            "format" if value != "json" => {
-                return Err(SearchError::InvalidRequest(
-                    "_cat/indices answers in JSON only: pass format=json".to_string(),
-                ));
-            }
-            "h" => columns = Some(value.split(',').map(str::to_string).collect()),
-            "health" => health = Some(value.into_owned()),
-            "format" | "bytes" | "v" | "s" | "expand_wildcards" | "pretty" | "pri" => {}
-            other => {
-                return Err(SearchError::InvalidRequest(format!(
-                    "request contains unrecognized parameter: [{other}]"
-                )));
-            }
-        }
+) -> Result<Vec<Value>> {
+    let url: CatIndicesParams = from_query_string(query_string)?;
+    refuse_unknown(
+        &url.unknown,
+        &[
+            TRANSPORT_PARAMS,
+            &["bytes", "v", "s", "expand_wildcards", "pri"],
+        ]
+        .concat(),
+    )?;
+    if url.format.as_deref().is_some_and(|format| format != "json") {
+        return Err(SearchError::InvalidRequest(
+            "_cat/indices answers in JSON only: pass format=json".to_string(),
+        ));
     }
     // Every index is green: its splits are on S3, with S3's durability.
-    if health.is_some_and(|health| health != "green") {
-        return Ok(Value::Array(Vec::new()));
+    if url.health.is_some_and(|health| health != "green") {
+        return Ok(Vec::new());
     }
     let indexes = resolve_indexes(service, pattern).await?;
-    let rows = indexes
+    Ok(indexes
         .iter()
         .map(|index| {
-            let sizes = sizes(index);
-            let store = human_bytes(sizes.store_bytes);
-            let row = json!({
-                "health": "green",
-                "status": "open",
-                "index": index.index_id(),
-                "uuid": index.index_id(),
-                "pri": "1",
-                "rep": "1",
-                "docs.count": sizes.docs.to_string(),
-                "docs.deleted": "0",
-                "store.size": store,
-                "pri.store.size": store,
-                "dataset.size": human_bytes(sizes.dataset_bytes),
-            });
-            match &columns {
-                None => row,
-                Some(columns) => {
-                    let mut picked = Map::new();
-                    for column in columns {
-                        if let Some(value) = row.get(column) {
-                            picked.insert(column.clone(), value.clone());
-                        }
-                    }
+            let row = serde_json::to_value(cat_row(index)).expect("a row serializes");
+            match (&url.h, row) {
+                (Some(columns), Value::Object(mut row)) => {
+                    let picked: Map<String, Value> = columns
+                        .iter()
+                        .filter_map(|column| Some((column.clone(), row.remove(column)?)))
+                        .collect();
                     Value::Object(picked)
                 }
+                (_, row) => row,
             }
         })
-        .collect();
-    Ok(Value::Array(rows))
+        .collect())
+}
+
+fn cat_row(index: &IndexMetadata) -> CatIndexRow {
+    let sizes = sizes(index);
+    let store = human_bytes(sizes.store_bytes);
+    CatIndexRow {
+        health: "green",
+        status: "open",
+        index: index.index_id().to_string(),
+        uuid: index.index_id().to_string(),
+        pri: "1",
+        rep: "1",
+        docs_count: sizes.docs.to_string(),
+        docs_deleted: "0",
+        store_size: store.clone(),
+        pri_store_size: store,
+        dataset_size: human_bytes(sizes.dataset_bytes),
+    }
 }
 
 /// `GET _resolve/index/{pattern}`.
-pub(super) async fn resolve_index(service: &SearchService, pattern: &str) -> Result<Value> {
+pub(super) async fn resolve_index(
+    service: &SearchService,
+    pattern: &str,
+) -> Result<ResolveIndexResponse> {
     let indexes = match resolve_indexes(service, pattern).await {
         Ok(indexes) => indexes,
         // Resolving reports what exists; a missing name is simply not there.
         Err(SearchError::IndexNotFound(_)) => Vec::new(),
         Err(error) => return Err(error),
     };
-    let indices: Vec<Value> = indexes
-        .iter()
-        .map(|index| json!({"name": index.index_id(), "attributes": ["open"]}))
-        .collect();
-    Ok(json!({"indices": indices, "aliases": [], "data_streams": []}))
+    Ok(ResolveIndexResponse {
+        indices: indexes
+            .iter()
+            .map(|index| ResolvedIndex {
+                name: index.index_id().to_string(),
+                attributes: vec!["open"],
+            })
+            .collect(),
+        aliases: Vec::new(),
+        data_streams: Vec::new(),
+    })
 }
 
 /// `GET [{pattern}/]_stats`: documents, bytes and segments (published splits) per index and
 /// in all.
-pub(super) async fn stats(service: &SearchService, pattern: &str) -> Result<Value> {
+pub(super) async fn stats(service: &SearchService, pattern: &str) -> Result<StatsResponse> {
     let indexes = resolve_indexes(service, pattern).await?;
-    let entry = |docs: u64, bytes: u64, splits: usize| {
-        let part = json!({
-            "docs": {"count": docs, "deleted": 0},
-            "store": {"size_in_bytes": bytes},
-            "segments": {"count": splits},
-        });
-        json!({"primaries": part, "total": part})
-    };
-    let mut per_index = Map::new();
+    let mut indices = BTreeMap::new();
     let (mut all_docs, mut all_bytes, mut all_splits) = (0, 0, 0);
     for index in &indexes {
         let sizes = sizes(index);
@@ -234,67 +148,66 @@ pub(super) async fn stats(service: &SearchService, pattern: &str) -> Result<Valu
         all_docs += sizes.docs;
         all_bytes += sizes.store_bytes;
         all_splits += splits;
-        per_index.insert(
+        indices.insert(
             index.index_id().to_string(),
-            entry(sizes.docs, sizes.store_bytes, splits),
+            IndexStatsEntry::new(sizes.docs, sizes.store_bytes, splits),
         );
     }
-    let shards = indexes.len();
-    Ok(json!({
-        "_shards": {"total": shards, "successful": shards, "failed": 0},
-        "_all": entry(all_docs, all_bytes, all_splits),
-        "indices": per_index,
-    }))
+    Ok(StatsResponse {
+        shards: Shards::of(indexes.len(), 0),
+        all: IndexStatsEntry::new(all_docs, all_bytes, all_splits),
+        indices,
+    })
 }
 
 /// `GET [{pattern}/]_mapping[s]`: each index's fields as Elasticsearch mappings: the mapped
 /// fields, and in dynamic mode the paths its splits hold.
-pub(super) async fn mappings(service: &SearchService, pattern: &str) -> Result<Value> {
+pub(super) async fn mappings(service: &SearchService, pattern: &str) -> Result<Mappings> {
     let indexes = resolve_indexes(service, pattern).await?;
-    let mut answer = Map::new();
+    let mut answer = Mappings::new();
     for index in &indexes {
         let index_id = index.index_id();
         let doc_mapper = service.doc_mapper(index_id).await?;
-        let mut properties = Map::new();
+        let mut properties = BTreeMap::new();
         for field in doc_mapper.fields() {
-            if field.path.starts_with('_') {
-                continue;
-            }
-            insert_property(&mut properties, &field.path, mapped_type(&field.kind));
-        }
-        if doc_mapper.dynamic_field().is_some() {
-            let request = crate::searcher::FieldsRequest::default();
-            for field in service.list_fields(index_id, &request).await? {
-                if doc_mapper
-                    .resolve_field(&field.name)
-                    .is_some_and(|resolved| {
-                        matches!(
-                            resolved,
-                            hydrant_index::doc_mapper::ResolvedField::Mapped(_)
-                        )
-                    })
-                {
-                    continue;
-                }
-                let es_type = match field.stored_type {
-                    StoredType::Str => "text",
-                    StoredType::U64 | StoredType::I64 => "long",
-                    StoredType::F64 => "double",
-                    StoredType::Bool => "boolean",
-                    StoredType::Date => "date_nanos",
-                    StoredType::IpAddr => "ip",
-                    StoredType::Bytes => "binary",
-                };
-                insert_property(&mut properties, &field.name, es_type);
+            if !field.path.starts_with('_') {
+                insert_property(&mut properties, &field.path, mapped_type(&field.kind));
             }
         }
         let dynamic = doc_mapper.dynamic_field().is_some();
+        if dynamic {
+            for field in service
+                .list_fields(index_id, &FieldsRequest::default())
+                .await?
+            {
+                let mapped = matches!(
+                    doc_mapper.resolve_field(&field.name),
+                    Some(ResolvedField::Mapped(_))
+                );
+                if !mapped {
+                    insert_property(&mut properties, &field.name, stored_type(field.stored_type));
+                }
+            }
+        }
         answer.insert(
             index_id.to_string(),
-            json!({"mappings": {"dynamic": dynamic, "properties": properties}}),
+            IndexMappings::new(dynamic, properties),
         );
     }
-    Ok(Value::Object(answer))
+    Ok(answer)
+}
+
+/// A dynamic field's Elasticsearch type, from what its splits store.
+fn stored_type(stored_type: StoredType) -> &'static str {
+    match stored_type {
+        StoredType::Str => "text",
+        StoredType::U64 | StoredType::I64 => "long",
+        StoredType::F64 => "double",
+        StoredType::Bool => "boolean",
+        StoredType::Date => "date_nanos",
+        StoredType::IpAddr => "ip",
+        StoredType::Bytes => "binary",
+    }
 }
 
 /// A mapped field's Elasticsearch type.
@@ -314,57 +227,67 @@ fn mapped_type(kind: &FieldKind) -> &'static str {
 
 /// Puts `{"type": es_type}` at a dotted path of nested `properties`; the first type a path
 /// gets stays.
-fn insert_property(properties: &mut Map<String, Value>, path: &str, es_type: &str) {
+fn insert_property(
+    properties: &mut BTreeMap<String, MappingProperty>,
+    path: &str,
+    es_type: &'static str,
+) {
     let (head, rest) = match path.split_once('.') {
         Some((head, rest)) => (head, Some(rest)),
         None => (path, None),
     };
-    match rest {
-        None => {
-            properties
-                .entry(head.to_string())
-                .or_insert_with(|| json!({"type": es_type}));
-        }
-        Some(rest) => {
-            let entry = properties
-                .entry(head.to_string())
-                .or_insert_with(|| json!({"properties": {}}));
-            if entry.get("properties").is_none() {
-                // A path below a leaf (a json field's keys): the leaf becomes an object.
-                *entry = json!({"type": "object", "properties": {}});
-            }
-            if let Some(Value::Object(children)) = entry.get_mut("properties") {
-                insert_property(children, rest, es_type);
-            }
-        }
+    let Some(rest) = rest else {
+        properties
+            .entry(head.to_string())
+            .or_insert_with(|| MappingProperty {
+                kind: Some(es_type),
+                properties: None,
+            });
+        return;
+    };
+    let entry = properties
+        .entry(head.to_string())
+        .or_insert_with(|| MappingProperty {
+            kind: None,
+            properties: Some(BTreeMap::new()),
+        });
+    if entry.properties.is_none() {
+        // A path below a leaf (a json field's keys): the leaf becomes an object.
+        *entry = MappingProperty {
+            kind: Some("object"),
+            properties: Some(BTreeMap::new()),
+        };
+    }
+    if let Some(children) = &mut entry.properties {
+        insert_property(children, rest, es_type);
     }
 }
 
 /// `GET _cluster/health`: one node, always green while it answers (there are no replicas to
 /// lose); the numbers clients and dashboards read.
-pub(super) async fn cluster_health(service: &SearchService) -> Result<Value> {
+pub(super) async fn cluster_health(service: &SearchService) -> Result<ClusterHealth> {
     let indexes = service.metastore().list_indexes().await?;
     let splits: usize = indexes
         .iter()
         .map(|index| index.published_splits().count())
         .sum();
-    Ok(json!({
-        "cluster_name": "hydrant",
-        "status": "green",
-        "timed_out": false,
-        "number_of_nodes": 1,
-        "number_of_data_nodes": 1,
-        "active_primary_shards": splits,
-        "active_shards": splits,
-        "relocating_shards": 0,
-        "initializing_shards": 0,
-        "unassigned_shards": 0,
-        "delayed_unassigned_shards": 0,
-        "number_of_pending_tasks": 0,
-        "number_of_in_flight_fetch": 0,
-        "task_max_waiting_in_queue_millis": 0,
-        "active_shards_percent_as_number": 100.0,
-    }))
+    Ok(ClusterHealth {
+        cluster_name: "hydrant",
+        status: "green",
+        timed_out: false,
+        number_of_nodes: 1,
+        number_of_data_nodes: 1,
+        active_primary_shards: splits,
+        active_shards: splits,
+        relocating_shards: 0,
+        initializing_shards: 0,
+        unassigned_shards: 0,
+        delayed_unassigned_shards: 0,
+        number_of_pending_tasks: 0,
+        number_of_in_flight_fetch: 0,
+        task_max_waiting_in_queue_millis: 0,
+        active_shards_percent_as_number: 100.0,
+    })
 }
 
 #[cfg(test)]
@@ -372,14 +295,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patterns_include_then_exclude() {
-        let pattern = IndexPattern::parse("a*,-ab*,abc").unwrap();
-        assert!(pattern.matches("a"));
-        assert!(!pattern.matches("abd"));
-        assert!(pattern.matches("abc"));
-        assert!(!pattern.matches("b"));
-        assert!(IndexPattern::parse("-x").unwrap().matches("y"));
-        assert!(IndexPattern::parse("_all").unwrap().matches("y"));
+    fn sizes_read_as_cat_writes_them() {
         assert_eq!(human_bytes(228_147), "222.8kb");
         assert_eq!(human_bytes(12), "12b");
     }

@@ -16,17 +16,21 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
-use super::search::{EsExtras, es_search_response};
+use super::model::{
+    ClearScrollBody, ClearScrollResponse, ScrollBody, ScrollParams, SearchResponse,
+    TRANSPORT_PARAMS, from_query_string, refuse_unknown,
+};
+use super::search::ElasticSearch;
 use crate::error::{Result, SearchError};
-use crate::request::SearchRequest;
-use crate::searcher::{IndexesResponse, SearchService};
+use crate::http::RequestBody;
+use crate::searcher::{IndexesResponse, SearchAfterParam, SearchService};
 
 /// The longest keep-alive a scroll may ask for, as Quickwit allows.
 pub const MAX_KEEP_ALIVE: Duration = Duration::from_secs(30 * 60);
 
-const STATE_VERSION: u8 = 1;
+/// 2: the search as the core's parameters, not the native request.
+const STATE_VERSION: u8 = 2;
 
 /// What a scroll id carries.
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,9 +39,8 @@ struct ScrollState {
     index_ids: Vec<String>,
     /// By index.
     split_ids: BTreeMap<String, Vec<String>>,
-    /// The next page's request: its `search_after_position` is the last hit served.
-    request: SearchRequest,
-    extras: EsExtras,
+    /// The next page's search: its `search_after` is the last hit served.
+    search: ElasticSearch,
     total: u64,
     /// No hit is left (a page came back short).
     exhausted: bool,
@@ -84,46 +87,47 @@ fn invalid_keep_alive(text: &str) -> SearchError {
 pub(super) async fn start(
     service: &SearchService,
     index_ids: Vec<String>,
-    mut request: SearchRequest,
-    extras: EsExtras,
+    mut search: ElasticSearch,
     keep_alive: Duration,
-) -> Result<Value> {
-    if request.start_offset > 0 {
+) -> Result<SearchResponse> {
+    if search.params.start_offset > 0 {
         return Err(SearchError::InvalidRequest(
             "[from] is not allowed in a scroll context; every page follows the last".to_string(),
         ));
     }
-    request.sort_values = true;
-    let mut answer = service.search_indexes(&index_ids, &request, None).await?;
-    request.aggs = None;
-    request.search_after.clear();
-    request.count_all = false;
-    let response = &answer.response;
+    let mut answer = service
+        .search_indexes(&index_ids, &search.params, None)
+        .await?;
+    let page = &answer.answer;
+    let exhausted = page.hits.len() < search.params.max_hits;
+    let total = page.num_hits;
+    let last_hit = page.last_hit_position.clone();
+    let split_ids = std::mem::take(&mut answer.split_ids);
+    let mut response = search.response(answer);
+    // Later pages: no aggregations, no counting, after the last hit served.
+    search.params.aggregations = None;
+    search.params.count_all = false;
+    search.params.search_after = last_hit.map(SearchAfterParam::Position);
     let state = ScrollState {
         version: STATE_VERSION,
         index_ids,
-        split_ids: std::mem::take(&mut answer.split_ids),
-        exhausted: response.hits.len() < request.max_hits,
-        total: response.num_hits,
+        split_ids,
+        search,
+        total,
+        exhausted,
         keep_alive_secs: keep_alive.as_secs().max(1),
         expires_at: 0,
-        request: SearchRequest {
-            search_after_position: response.last_hit_position.clone(),
-            ..request
-        },
-        extras,
     };
-    let mut body = es_search_response(answer, &state.extras);
-    body["_scroll_id"] = seal(service, state).await?.into();
-    Ok(body)
+    response.scroll_id = Some(seal(service, state).await?);
+    Ok(response)
 }
 
 /// `GET|POST _search/scroll`: the page after the one a scroll id was issued with.
 pub(super) async fn next_page(
     service: &SearchService,
     query_string: &str,
-    body: &[u8],
-) -> Result<Value> {
+    body: &RequestBody<'_>,
+) -> Result<SearchResponse> {
     let (scroll_id, keep_alive) = scroll_parameters(query_string, body)?;
     let mut state = open(service, &scroll_id).await?;
     if let Some(keep_alive) = keep_alive {
@@ -133,24 +137,32 @@ pub(super) async fn next_page(
         IndexesResponse::default()
     } else {
         service
-            .search_indexes(&state.index_ids, &state.request, Some(&state.split_ids))
+            .search_indexes(
+                &state.index_ids,
+                &state.search.params,
+                Some(&state.split_ids),
+            )
             .await?
     };
-    let response = &mut answer.response;
-    if response.hits.len() < state.request.max_hits {
+    let page = &mut answer.answer;
+    if page.hits.len() < state.search.params.max_hits {
         state.exhausted = true;
     }
-    if let Some(position) = response.last_hit_position.clone() {
-        state.request.search_after_position = Some(position);
+    if let Some(position) = page.last_hit_position.clone() {
+        state.search.params.search_after = Some(SearchAfterParam::Position(position));
     }
-    response.num_hits = state.total;
-    let mut body = es_search_response(answer, &state.extras);
-    body["_scroll_id"] = seal(service, state).await?.into();
-    Ok(body)
+    page.num_hits = state.total;
+    let mut response = state.search.response(answer);
+    response.scroll_id = Some(seal(service, state).await?);
+    Ok(response)
 }
 
 /// `DELETE _search/scroll`: nothing is held anywhere, so every valid id is already free.
-pub(super) async fn clear(service: &SearchService, query_string: &str, body: &[u8]) -> Value {
+pub(super) async fn clear(
+    service: &SearchService,
+    query_string: &str,
+    body: &RequestBody<'_>,
+) -> ClearScrollResponse {
     let mut ids: Vec<String> = form_urlencoded::parse(query_string.as_bytes())
         .filter(|(key, _)| key == "scroll_id")
         .flat_map(|(_, value)| {
@@ -160,14 +172,11 @@ pub(super) async fn clear(service: &SearchService, query_string: &str, body: &[u
                 .collect::<Vec<String>>()
         })
         .collect();
-    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
-        match map.get("scroll_id") {
-            Some(Value::String(id)) => ids.push(id.clone()),
-            Some(Value::Array(list)) => {
-                ids.extend(list.iter().filter_map(Value::as_str).map(str::to_string))
-            }
-            _ => {}
-        }
+    if let Ok(ClearScrollBody {
+        scroll_id: Some(body_ids),
+    }) = body.parse_json::<ClearScrollBody>()
+    {
+        ids.extend(body_ids.into_vec());
     }
     let mut freed = 0;
     for id in &ids {
@@ -175,47 +184,37 @@ pub(super) async fn clear(service: &SearchService, query_string: &str, body: &[u
             freed += 1;
         }
     }
-    json!({"succeeded": true, "num_freed": freed})
+    ClearScrollResponse {
+        succeeded: true,
+        num_freed: freed,
+    }
 }
 
 /// The scroll id and keep-alive, from the URL or the body (`{"scroll_id", "scroll"}`).
-fn scroll_parameters(query_string: &str, body: &[u8]) -> Result<(String, Option<String>)> {
-    let mut scroll_id = None;
-    let mut keep_alive = None;
-    for (key, value) in form_urlencoded::parse(query_string.as_bytes()) {
-        match key.as_ref() {
-            "scroll_id" => scroll_id = Some(value.into_owned()),
-            "scroll" => keep_alive = Some(value.into_owned()),
-            "rest_total_hits_as_int" | "pretty" | "error_trace" | "filter_path" => {}
-            other => {
-                return Err(SearchError::InvalidRequest(format!(
-                    "request contains unrecognized parameter: [{other}]"
-                )));
-            }
-        }
-    }
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
-            return Err(SearchError::InvalidRequest(
-                "the scroll body must be a JSON object with scroll_id".to_string(),
-            ));
-        };
-        for (key, value) in map {
-            match (key.as_str(), value) {
-                ("scroll_id", Value::String(id)) => scroll_id = Some(id),
-                ("scroll", Value::String(text)) => keep_alive = Some(text),
-                (key, value) => {
-                    return Err(SearchError::InvalidRequest(format!(
-                        "cannot read [{key}] = {value} in the scroll body (scroll_id and scroll, \
-                         as strings)"
-                    )));
-                }
-            }
-        }
-    }
-    let scroll_id =
-        scroll_id.ok_or_else(|| SearchError::InvalidRequest("scroll_id is missing".to_string()))?;
-    Ok((scroll_id, keep_alive))
+fn scroll_parameters(
+    query_string: &str,
+    body: &RequestBody<'_>,
+) -> Result<(String, Option<String>)> {
+    let url: ScrollParams = from_query_string(query_string)?;
+    refuse_unknown(
+        &url.unknown,
+        &[TRANSPORT_PARAMS, &["rest_total_hits_as_int"]].concat(),
+    )?;
+    let body = if body.is_empty() {
+        ScrollBody::default()
+    } else {
+        body.parse_json::<ScrollBody>().map_err(|error| {
+            SearchError::InvalidRequest(format!(
+                "the scroll body must be a JSON object with scroll_id and scroll, as strings: \
+                 {error}"
+            ))
+        })?
+    };
+    let scroll_id = body
+        .scroll_id
+        .or(url.scroll_id)
+        .ok_or_else(|| SearchError::InvalidRequest("scroll_id is missing".to_string()))?;
+    Ok((scroll_id, body.scroll.or(url.scroll)))
 }
 
 async fn seal(service: &SearchService, mut state: ScrollState) -> Result<String> {

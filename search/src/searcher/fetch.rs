@@ -12,8 +12,7 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Searcher, TantivyDocument};
 
 use super::SearchService;
-use super::leaf::LeafSplit;
-use super::plan::CompiledRequest;
+use super::plan::{CompiledRequest, LeafSplit};
 use crate::cache::DocKey;
 use crate::error::{Result, SearchError};
 use crate::fetcher::{FetchStats, with_request_stats};

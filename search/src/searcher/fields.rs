@@ -17,12 +17,12 @@ use tantivy::collector::Count;
 use tantivy::schema::Type;
 
 use super::SearchService;
-use super::leaf::LeafSplit;
+use super::params::SearchParams;
+use super::plan::LeafSplit;
 use super::plan::{CompiledRequest, splits_to_search};
 use crate::error::{Result, SearchError};
 use crate::fetcher::{FetchStats, with_request_stats};
 use crate::query::QueryAst;
-use crate::request::SearchRequest;
 
 /// Splits whose field lists are kept.
 pub(crate) const FIELD_LIST_CACHE_SPLITS: usize = 4096;
@@ -55,7 +55,7 @@ pub struct FieldInfo {
 /// Which splits to list the fields of.
 #[derive(Clone, Debug, Default)]
 pub struct FieldsRequest {
-    /// Unix seconds, as in [`SearchRequest`]: splits outside the range are left out.
+    /// Unix seconds, as in [`SearchParams`]: splits outside the range are left out.
     pub start_timestamp: Option<i64>,
     pub end_timestamp: Option<i64>,
     /// Only splits with a document matching this query.
@@ -72,11 +72,12 @@ impl SearchService {
         index_id: &str,
         request: &FieldsRequest,
     ) -> Result<Vec<FieldInfo>> {
-        let mut search = SearchRequest::new("*");
+        let mut search = SearchParams::match_all(0);
         search.start_timestamp = request.start_timestamp;
         search.end_timestamp = request.end_timestamp;
-        search.query_ast = request.filter.clone();
-        search.max_hits = 0;
+        if let Some(filter) = &request.filter {
+            search.query = filter.clone();
+        }
         let metadata = self.metastores.get(index_id).await?;
         let doc_mapper = self.doc_mappers.get(&metadata)?;
         let compiled = CompiledRequest::compile(index_id, doc_mapper, &search)?;

@@ -4,12 +4,12 @@
 //! another process (a Lambda invocation) as well as in this one.
 //!
 //! ```
-//! use hydrant_search::SearchRequest;
+//! use hydrant_search::{SearchParams, SearchRequest};
 //! use hydrant_search::searcher::{LeafSearchRequest, LeafSearchResponse};
 //!
 //! let request = LeafSearchRequest {
 //!     index_id: "logs".to_string(),
-//!     request: SearchRequest::new("status:500"),
+//!     params: SearchParams::from_native(&SearchRequest::new("status:500")).unwrap(),
 //!     splits: Vec::new(),
 //! };
 //! let json = serde_json::to_string(&request).unwrap();
@@ -20,7 +20,6 @@
 //! assert_eq!(empty.num_hits, 0);
 //! ```
 
-use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering as AtomicOrdering;
 
@@ -29,47 +28,22 @@ use hydrant_index::split_bundle::{
     ByteRangeFetcher, FileRangeFetcher, SplitDirectory, SplitFooter,
 };
 use hydrant_metastore::paths;
-use hydrant_metastore::{IndexMetadata, SplitMetadata, SplitState};
+use hydrant_metastore::{IndexMetadata, SplitState};
 use serde::{Deserialize, Serialize};
 use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
-use tantivy::aggregation::{
-    AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector,
-};
+use tantivy::aggregation::{AggContextParams, DistributedAggregationCollector};
 use tantivy::collector::Count;
 use tantivy::{ReloadPolicy, Searcher};
 use tracing::warn;
 
-use super::plan::CompiledRequest;
-use super::{AGGREGATION_BUCKET_LIMIT, AGGREGATION_MEMORY_LIMIT, SearchService};
+use super::SearchService;
+use super::aggregations::{self, merge_aggregations};
+use super::params::SearchParams;
+use super::plan::{CompiledRequest, LeafSplit};
 use crate::cache::LeafOutcome;
 use crate::error::Result;
 use crate::fetcher::{FetchStats, StorageFetcher, with_request_stats};
-use crate::request::SearchRequest;
 use crate::sort::{Candidate, TopHitsCollector};
-
-/// A split as a root plans it: where it is and how to read its footer. A leaf in another
-/// invocation takes only the id and ordinal from the request and the rest from its own
-/// metastore document (see [`SearchService::leaf_search`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeafSplit {
-    pub split_id: String,
-    /// Position in the whole request's newest-first order (the tie-break of document order),
-    /// assigned by the root so that every leaf agrees.
-    pub ordinal: usize,
-    pub footer_offsets: Range<u64>,
-    pub split_size_bytes: u64,
-}
-
-impl LeafSplit {
-    pub fn new(ordinal: usize, split: &SplitMetadata) -> Self {
-        LeafSplit {
-            split_id: split.split_id.clone(),
-            ordinal,
-            footer_offsets: split.footer_offsets.clone(),
-            split_size_bytes: split.split_size_bytes,
-        }
-    }
-}
 
 /// One request over some of an index's splits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -77,7 +51,7 @@ pub struct LeafSearchRequest {
     pub index_id: String,
     /// The whole request: a leaf collects `start_offset + max_hits` candidates, since any of
     /// them may make the page once merged.
-    pub request: SearchRequest,
+    pub params: SearchParams,
     pub splits: Vec<LeafSplit>,
 }
 
@@ -180,7 +154,7 @@ impl SearchService {
             known = located_splits(&metadata, &leaf.splits);
         }
         let doc_mapper = self.doc_mappers.get(&metadata)?;
-        let compiled = CompiledRequest::compile(&leaf.index_id, doc_mapper, &leaf.request)?;
+        let compiled = CompiledRequest::compile(&leaf.index_id, doc_mapper, &leaf.params)?;
         let mut response = self.search_splits(&compiled, &known).await?;
         for split in &leaf.splits {
             if !known.iter().any(|known| known.split_id == split.split_id) {
@@ -253,7 +227,7 @@ impl SearchService {
                 }
             }
         }
-        response.aggregations = super::merge::merge_aggregations(aggregations)?;
+        response.aggregations = merge_aggregations(aggregations)?;
         response.storage_gets = stats.num_gets.load(AtomicOrdering::Relaxed);
         response.storage_bytes = stats.bytes_fetched.load(AtomicOrdering::Relaxed);
         response.cache_hits = stats.cache_hits.load(AtomicOrdering::Relaxed);
@@ -459,13 +433,9 @@ async fn search_split(
     tokio::task::spawn_blocking(move || {
         with_request_stats(&stats, || {
             let aggregation_collector = aggregations.map(|aggregations| {
-                let limits = AggregationLimitsGuard::new(
-                    Some(AGGREGATION_MEMORY_LIMIT),
-                    Some(AGGREGATION_BUCKET_LIMIT),
-                );
                 DistributedAggregationCollector::from_aggs(
                     aggregations,
-                    AggContextParams::new(limits, tokenizers),
+                    AggContextParams::new(aggregations::limits(), tokenizers),
                 )
             });
             let count = count_all.then_some(Count);

@@ -15,12 +15,14 @@
 //! A split that fails is reported in `errors` (without internal details); the others still
 //! answer. A missing split makes the metastore document revalidate on the next request.
 
+mod aggregations;
 pub mod fan_out;
 mod fetch;
 mod fields;
 pub mod leaf;
 mod merge;
 mod multi;
+mod params;
 mod plan;
 mod stream;
 
@@ -31,27 +33,26 @@ use hydrant_index::doc_mapper::DocMapper;
 use hydrant_metastore::Metastore;
 use tracing::debug;
 
+pub use self::aggregations::{AggregationRequest, MAX_AGGREGATION_DEPTH};
 pub use self::fields::{FieldInfo, FieldsRequest, StoredType};
-pub use self::leaf::{FailedSplit, LeafSearchRequest, LeafSearchResponse, LeafSplit};
+pub use self::leaf::{FailedSplit, LeafSearchRequest, LeafSearchResponse};
 pub use self::multi::IndexesResponse;
+pub use self::params::{MAX_HITS_LIMIT, SearchAfterParam, SearchAnswer, SearchParams};
 use self::plan::CompiledRequest;
-pub use self::plan::MAX_AGGREGATION_DEPTH;
+pub use self::plan::LeafSplit;
 pub use self::stream::{MAX_STREAM_BYTES, StreamFormat, StreamRequest};
 use crate::cache::{
     ChunkCache, DocCache, DocMapperCache, FooterCache, LeafCache, METASTORE_TTL, MetastoreCache,
     OpenSplitCache,
 };
+use crate::cost::SearchStats;
 use crate::error::{Result, SearchError};
 use crate::fetcher::FetchStats;
-use crate::request::{SearchRequest, SearchResponse, SearchStats};
+use crate::request::{SearchRequest, SearchResponse};
 use crate::signing::SigningKey;
 use crate::sort::{Candidate, DocPosition, HitPosition, SortKind, SortValue, final_page};
 use crate::split_cache::SplitCache;
 use std::sync::atomic::Ordering::Relaxed;
-
-/// Memory aggregations may use per request, and buckets they may return.
-const AGGREGATION_MEMORY_LIMIT: u64 = 500 << 20;
-const AGGREGATION_BUCKET_LIMIT: u32 = 65_000;
 
 /// Sizes of what is kept across requests (warm Lambda invocations).
 #[derive(Clone, Debug, PartialEq)]
@@ -186,23 +187,33 @@ impl SearchService {
         self.split_cache.as_ref()
     }
 
-    /// Runs `request` on `index_id`: plan, one leaf over every planned split, finish.
+    /// A native search request on `index_id`, answered in the native shape. An unknown index
+    /// is a 404 before the request is read.
     pub async fn search(&self, index_id: &str, request: &SearchRequest) -> Result<SearchResponse> {
-        let plan = self.plan(index_id, request).await?;
+        self.metastores.get(index_id).await?;
+        let answer = self
+            .search_one(index_id, &SearchParams::from_native(request)?)
+            .await?;
+        Ok(answer.into_native(request.stats))
+    }
+
+    /// Runs `params` on `index_id`: plan, one leaf over every planned split, finish.
+    pub async fn search_one(&self, index_id: &str, params: &SearchParams) -> Result<SearchAnswer> {
+        let plan = self.plan(index_id, params).await?;
         let leaf = self.run_leaves(&plan).await?;
         self.finish(&plan, leaf).await
     }
 
-    /// Checks and compiles `request` for `index_id` and picks the splits it must search.
+    /// Checks and compiles `params` for `index_id` and picks the splits it must search.
     /// Every mistake in the request is found here, before any split is read.
-    pub async fn plan(&self, index_id: &str, request: &SearchRequest) -> Result<SearchPlan> {
-        self.plan_over(index_id, request, None).await
+    pub async fn plan(&self, index_id: &str, params: &SearchParams) -> Result<SearchPlan> {
+        self.plan_over(index_id, params, None).await
     }
 
     async fn plan_over(
         &self,
         index_id: &str,
-        request: &SearchRequest,
+        request: &SearchParams,
         split_ids: Option<&[String]>,
     ) -> Result<SearchPlan> {
         let started = Instant::now();
@@ -236,7 +247,7 @@ impl SearchService {
         &self,
         plan: &SearchPlan,
         leaf: LeafSearchResponse,
-    ) -> Result<SearchResponse> {
+    ) -> Result<SearchAnswer> {
         let splits = PlannedSplits::of_one(plan);
         let (response, _) = self
             .finish_many(std::slice::from_ref(plan), &splits, leaf)
@@ -251,7 +262,7 @@ impl SearchService {
         plans: &[SearchPlan],
         splits: &PlannedSplits,
         leaf: LeafSearchResponse,
-    ) -> Result<(SearchResponse, Vec<usize>)> {
+    ) -> Result<(SearchAnswer, Vec<usize>)> {
         let first = plans
             .first()
             .ok_or_else(|| SearchError::Internal("a search with no plan".to_string()))?;
@@ -312,7 +323,7 @@ impl SearchService {
         }
         let snippets = (!request.snippet_fields.is_empty()).then_some(snippets);
         let aggregations = match &first.compiled.aggregations {
-            Some(request_aggs) => Some(merge::finalize_aggregations(
+            Some(request_aggs) => Some(aggregations::finalize_aggregations(
                 request_aggs,
                 leaf.aggregations,
             )?),
@@ -351,7 +362,7 @@ impl SearchService {
             elapsed_micros = elapsed_time_micros,
             "search"
         );
-        let response = SearchResponse {
+        let response = SearchAnswer {
             num_hits,
             hits,
             snippets,
@@ -360,7 +371,7 @@ impl SearchService {
             last_hit_position,
             elapsed_time_micros,
             errors,
-            stats: request.stats.then_some(stats),
+            stats,
         };
         Ok((response, owners))
     }
@@ -431,7 +442,7 @@ fn render_sort_values(
     position: HitPosition,
 ) -> impl Iterator<Item = serde_json::Value> {
     let sort = &plan.compiled.sort;
-    let nanos = plan.request.sort_datetime_nanos;
+    let nanos = plan.request.datetime_sort_nanos;
     let kinds: Vec<_> = sort.kinds().collect();
     let position_value = sort
         .position_value
@@ -454,7 +465,7 @@ fn render_sort_values(
 /// leaves answer.
 pub struct SearchPlan {
     compiled: CompiledRequest,
-    request: SearchRequest,
+    request: SearchParams,
     splits: Vec<LeafSplit>,
     splits_total: usize,
     started: Instant,
@@ -479,7 +490,7 @@ impl SearchPlan {
     pub fn leaf_request(&self, splits: &[LeafSplit]) -> LeafSearchRequest {
         LeafSearchRequest {
             index_id: self.compiled.index_id.clone(),
-            request: self.request.clone(),
+            params: self.request.clone(),
             splits: splits.to_vec(),
         }
     }

@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 
 use futures::future::join_all;
 
+use super::params::{SearchAnswer, SearchParams};
 use super::{PlannedSplits, SearchPlan, SearchService};
 use crate::error::{Result, SearchError};
-use crate::request::{SearchRequest, SearchResponse};
 
 /// The answer to a search over several indexes.
 #[derive(Debug, Default)]
 pub struct IndexesResponse {
-    pub response: SearchResponse,
+    pub answer: SearchAnswer,
     /// The index of each hit.
     pub hit_index_ids: Vec<String>,
     /// The splits searched, by index: what a scroll pins.
@@ -29,7 +29,7 @@ impl SearchService {
     pub async fn search_indexes(
         &self,
         index_ids: &[String],
-        request: &SearchRequest,
+        request: &SearchParams,
         pinned: Option<&BTreeMap<String, Vec<String>>>,
     ) -> Result<IndexesResponse> {
         let mut plans = self.plan_indexes(index_ids, request, pinned).await?;
@@ -56,7 +56,7 @@ impl SearchService {
             })
             .collect();
         Ok(IndexesResponse {
-            response,
+            answer: response,
             hit_index_ids,
             split_ids,
         })
@@ -68,7 +68,7 @@ impl SearchService {
     async fn plan_indexes(
         &self,
         index_ids: &[String],
-        request: &SearchRequest,
+        request: &SearchParams,
         pinned: Option<&BTreeMap<String, Vec<String>>>,
     ) -> Result<Vec<SearchPlan>> {
         let attempts = join_all(index_ids.iter().map(|index_id| {

@@ -2,20 +2,21 @@
 //! mapping (a mistake is a 400 before any split is touched), and the splits it must search,
 //! newest first, after time pruning.
 
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 use std::sync::Arc;
 
-use hydrant_index::doc_mapper::{DocMapper, FieldKind, ResolvedField};
+use hydrant_index::doc_mapper::{DocMapper, FieldKind};
 use hydrant_index::partition::OTHER_PARTITION_ID;
 use hydrant_metastore::{IndexMetadata, SplitFilter, SplitMetadata, SplitState};
+use serde::{Deserialize, Serialize};
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, RangeQuery};
 use tantivy::{DateTime, Term};
 
-use super::leaf::LeafSplit;
+use super::aggregations::check_aggregation_fields;
+use super::params::{SearchAfterParam, SearchParams};
 use crate::error::{Result, SearchError};
-use crate::query::{TagFilter, build_query, parse_query, pinned_partition};
-use crate::request::SearchRequest;
+use crate::query::{TagFilter, build_query, pinned_partition};
 use crate::sort::{SearchAfter, SortSpec};
 
 /// A request compiled for one index: what every split search of it shares.
@@ -42,50 +43,43 @@ impl CompiledRequest {
     pub fn compile(
         index_id: &str,
         doc_mapper: Arc<DocMapper>,
-        request: &SearchRequest,
+        request: &SearchParams,
     ) -> Result<Self> {
         request.validate()?;
-        let ast = match &request.query_ast {
-            Some(ast) => ast.clone(),
-            None => parse_query(&request.query)?,
-        };
-        let default_fields: &[String] = if request.search_field.is_empty() {
+        let ast = &request.query;
+        let default_fields: &[String] = if request.default_fields.is_empty() {
             doc_mapper.default_search_fields()
         } else {
-            &request.search_field
+            &request.default_fields
         };
-        let mut query = build_query(&ast, &doc_mapper, default_fields)?;
-        let tags = TagFilter::new(&ast, &doc_mapper);
-        let partition = pinned_partition(&ast, &doc_mapper);
+        let mut query = build_query(ast, &doc_mapper, default_fields)?;
+        let tags = TagFilter::new(ast, &doc_mapper);
+        let partition = pinned_partition(ast, &doc_mapper);
         if let Some(time_filter) = time_filter(&doc_mapper, request)? {
             query = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, query),
                 (Occur::Must, time_filter),
             ]));
         }
-        let aggregations = match &request.aggs {
-            None => None,
-            Some(json) => Some(
-                serde_json::from_value::<Aggregations>(json.clone())
-                    .map_err(|error| SearchError::InvalidRequest(format!("aggs: {error}")))?,
-            ),
-        };
+        let aggregations = request
+            .aggregations
+            .as_ref()
+            .map(|request| request.aggregations().clone());
         if let Some(aggregations) = &aggregations {
-            check_aggregation_requests(aggregations, 1)?;
             check_aggregation_fields(&doc_mapper, aggregations)?;
         }
         check_snippet_fields(&doc_mapper, &request.snippet_fields)?;
-        let sort = SortSpec::parse(&request.sort_by, &doc_mapper)?;
-        let after = match (
-            &request.search_after_position,
-            request.search_after.as_slice(),
-        ) {
-            (Some(position), _) => Some(SearchAfter::from_position(&sort, position)?),
-            (None, []) => None,
-            (None, values) => Some(SearchAfter::from_values(
+        let sort = SortSpec::new(&request.sort, &doc_mapper)?;
+        let after = match &request.search_after {
+            None => None,
+            Some(SearchAfterParam::Position(position)) => {
+                Some(SearchAfter::from_position(&sort, position)?)
+            }
+            Some(SearchAfterParam::Values(values)) if values.is_empty() => None,
+            Some(SearchAfterParam::Values(values)) => Some(SearchAfter::from_values(
                 &sort,
                 values,
-                request.sort_datetime_nanos,
+                request.datetime_sort_nanos,
             )?),
         };
         Ok(CompiledRequest {
@@ -95,12 +89,36 @@ impl CompiledRequest {
             doc_mapper,
             query: Arc::from(query),
             aggregations,
-            num_to_collect: request.start_offset + request.max_hits,
+            num_to_collect: request.num_to_collect(),
             count_all: request.count_all,
             fingerprint: request.fingerprint(),
             tags,
             partition,
         })
+    }
+}
+
+/// A split as a root plans it: where it is and how to read its footer. A leaf in another
+/// invocation takes only the id and ordinal from the request and the rest from its own
+/// metastore document (see [`SearchService::leaf_search`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeafSplit {
+    pub split_id: String,
+    /// Position in the whole request's newest-first order (the tie-break of document order),
+    /// assigned by the root so that every leaf agrees.
+    pub ordinal: usize,
+    pub footer_offsets: Range<u64>,
+    pub split_size_bytes: u64,
+}
+
+impl LeafSplit {
+    pub fn new(ordinal: usize, split: &SplitMetadata) -> Self {
+        LeafSplit {
+            split_id: split.split_id.clone(),
+            ordinal,
+            footer_offsets: split.footer_offsets.clone(),
+            split_size_bytes: split.split_size_bytes,
+        }
     }
 }
 
@@ -110,7 +128,7 @@ impl CompiledRequest {
 /// published splits before pruning.
 pub(crate) fn splits_to_search(
     metadata: &IndexMetadata,
-    request: &SearchRequest,
+    request: &SearchParams,
     compiled: &CompiledRequest,
 ) -> (Vec<LeafSplit>, usize) {
     let filter = SplitFilter::published_in(request.start_timestamp, request.end_timestamp);
@@ -131,7 +149,7 @@ pub(crate) fn splits_to_search(
 /// gone ends the scroll: its documents could no longer be served exactly once.
 pub(crate) fn named_splits(
     metadata: &IndexMetadata,
-    request: &SearchRequest,
+    request: &SearchParams,
     split_ids: &[String],
 ) -> Result<(Vec<LeafSplit>, usize)> {
     let mut filter = SplitFilter::published_in(request.start_timestamp, request.end_timestamp);
@@ -183,108 +201,8 @@ fn check_snippet_fields(doc_mapper: &DocMapper, snippet_fields: &[String]) -> Re
     Ok(())
 }
 
-/// Deepest nesting of sub-aggregations a request may have.
-pub const MAX_AGGREGATION_DEPTH: usize = 16;
-
-/// Checks the parameters tantivy would only check per split, where a mistake becomes an empty
-/// answer instead of a 400: histogram intervals are positive, date histograms have a fixed
-/// interval that fits in nanoseconds, and nesting is bounded.
-pub(crate) fn check_aggregation_requests(aggregations: &Aggregations, depth: usize) -> Result<()> {
-    use tantivy::aggregation::agg_req::AggregationVariants;
-    let invalid = |name: &str, message: String| {
-        SearchError::InvalidRequest(format!("aggs: `{name}`: {message}"))
-    };
-    for (name, aggregation) in aggregations {
-        if depth > MAX_AGGREGATION_DEPTH {
-            return Err(invalid(
-                name,
-                format!("aggregations nest at most {MAX_AGGREGATION_DEPTH} levels deep"),
-            ));
-        }
-        match &aggregation.agg {
-            AggregationVariants::Histogram(histogram)
-                if !(histogram.interval.is_finite() && histogram.interval > 0.0) =>
-            {
-                return Err(invalid(
-                    name,
-                    format!(
-                        "histogram interval must be positive, got {}",
-                        histogram.interval
-                    ),
-                ));
-            }
-            AggregationVariants::DateHistogram(histogram) => {
-                if histogram.interval.is_some() || histogram.calendar_interval.is_some() {
-                    return Err(invalid(
-                        name,
-                        "date_histogram takes `fixed_interval` (`30s`, `1h`, `1d`); `interval` and \
-                         `calendar_interval` are not supported"
-                            .to_string(),
-                    ));
-                }
-                let Some(interval) = &histogram.fixed_interval else {
-                    return Err(invalid(
-                        name,
-                        "date_histogram needs a `fixed_interval`".to_string(),
-                    ));
-                };
-                fixed_interval_millis(interval).map_err(|message| invalid(name, message))?;
-            }
-            _ => {}
-        }
-        check_aggregation_requests(&aggregation.sub_aggregation, depth + 1)?;
-    }
-    Ok(())
-}
-
-/// A date histogram's fixed interval (`90s`, `1h`) in milliseconds: positive, and small enough
-/// to be counted in nanoseconds.
-pub(crate) fn fixed_interval_millis(interval: &str) -> std::result::Result<i64, String> {
-    let digits = interval.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = interval.split_at(digits);
-    let millis_per_unit: i64 = match unit {
-        "ms" | "milliseconds" => 1,
-        "s" | "seconds" => 1_000,
-        "m" | "minutes" => 60_000,
-        "h" | "hours" => 3_600_000,
-        "d" | "days" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "fixed_interval `{interval}` is not a number followed by ms, s, m, h or d"
-            ));
-        }
-    };
-    number
-        .parse::<i64>()
-        .ok()
-        .filter(|number| *number > 0)
-        .and_then(|number| number.checked_mul(millis_per_unit))
-        .filter(|millis| millis.checked_mul(1_000_000).is_some())
-        .ok_or_else(|| {
-            format!("fixed_interval `{interval}` must be positive and at most ~292 years")
-        })
-}
-
-/// Aggregations read fast fields: a field that is not one is the caller's mistake (400), not
-/// something for every split to fail on.
-fn check_aggregation_fields(doc_mapper: &DocMapper, aggregations: &Aggregations) -> Result<()> {
-    for name in tantivy::aggregation::agg_req::get_fast_field_names(aggregations) {
-        let fast = match doc_mapper.resolve_field(&name) {
-            Some(ResolvedField::Mapped(field)) => field.kind.is_fast(),
-            Some(ResolvedField::JsonPath { field, .. }) => field.kind.is_fast(),
-            None => false,
-        };
-        if !fast {
-            return Err(SearchError::InvalidRequest(format!(
-                "aggs: `{name}` is not a fast field (aggregations need `fast: true`)"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// `start_timestamp <= ts < end_timestamp` on the timestamp field, when asked for.
-fn time_filter(doc_mapper: &DocMapper, request: &SearchRequest) -> Result<Option<Box<dyn Query>>> {
+fn time_filter(doc_mapper: &DocMapper, request: &SearchParams) -> Result<Option<Box<dyn Query>>> {
     if request.start_timestamp.is_none() && request.end_timestamp.is_none() {
         return Ok(None);
     }

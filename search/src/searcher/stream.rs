@@ -26,11 +26,12 @@ use tantivy::columnar::Column;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::SearchService;
-use super::leaf::LeafSplit;
+use super::params::SearchParams;
 use super::plan::CompiledRequest;
+use super::plan::LeafSplit;
 use crate::error::{Result, SearchError};
 use crate::fetcher::{FetchStats, with_request_stats};
-use crate::request::SearchRequest;
+use crate::query::parse_query;
 
 /// Largest export body by default ([`super::SearcherConfig::max_stream_bytes`]): base64 (API
 /// Gateway's encoding of binary bodies) of it still fits a Lambda response.
@@ -189,11 +190,11 @@ struct Columns {
 impl SearchService {
     /// The export of `request` over `index_id`: the body, in the format asked.
     pub async fn search_stream(&self, index_id: &str, request: &StreamRequest) -> Result<Vec<u8>> {
-        let mut search = SearchRequest::new(request.query.clone());
-        search.search_field = request.search_field.clone();
+        let mut search = SearchParams::match_all(0);
+        search.query = parse_query(&request.query)?;
+        search.default_fields = request.search_field.clone();
         search.start_timestamp = request.start_timestamp;
         search.end_timestamp = request.end_timestamp;
-        search.max_hits = 0;
         let plan = self.plan(index_id, &search).await?;
         let compiled = &plan.compiled;
         let doc_mapper = &compiled.doc_mapper;

@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use hydrant_ingest::testing::LocalIndex;
-use hydrant_search::rest::{HttpRequest, HttpResponse, handle_request};
+use hydrant_search::http::{HttpRequest, HttpResponse};
+use hydrant_search::router;
 use hydrant_search::{SearchService, SearcherConfig};
 use hydrant_storage::SharedStorage;
 
@@ -32,11 +33,10 @@ pub async fn request(
     query_string: Option<&str>,
     body: &[u8],
 ) -> HttpResponse {
-    let request = HttpRequest {
-        method,
-        path,
-        query_string,
-        body,
-    };
-    handle_request(service, request).await
+    router::handle(
+        service,
+        None,
+        HttpRequest::new(method, path, query_string, body),
+    )
+    .await
 }

@@ -1,245 +1,19 @@
-//! The one-shot commands: create an index, index objects, search, serve.
+//! The commands that run Hydrant's jobs outside Lambda: search, serve, poll, backfill,
+//! maintenance, and preparing a staging bucket.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use hydrant_index::config::IndexConfig;
-use hydrant_ingest::batch::{BatchOutcome, IndexerRuntime, QueueMessage};
-use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
-use hydrant_metastore::Metastore;
 use hydrant_search::router::Router;
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
-use hydrant_storage::{StorageResolver, StorageUri};
+use hydrant_storage::StorageUri;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::operate::OutputArgs;
 use crate::write_api::LocalWriteApi;
 
-/// Where the indexes live.
-#[derive(Clone, Debug, clap::Args)]
-pub struct IndexStorageArgs {
-    /// Index storage: s3://bucket/prefix, file:///path or a path.
-    #[arg(long, env = "HYDRANT_INDEX_URI", default_value = "hydrant-data/index")]
-    pub index_uri: String,
-}
-
-/// Storages as the environment says: AWS settings and Hydrant's `HYDRANT_S3_*` timeouts.
-pub(crate) fn resolver() -> anyhow::Result<StorageResolver> {
-    Ok(StorageResolver::from_env()?)
-}
-
-impl IndexStorageArgs {
-    /// The indexer's settings from the environment, with this index storage.
-    fn indexer_settings(&self) -> anyhow::Result<hydrant_ingest::settings::IndexerSettings> {
-        Ok(hydrant_ingest::settings::IndexerSettings::from_lookup(
-            |name| {
-                if name == "HYDRANT_INDEX_URI" {
-                    Some(self.index_uri.clone())
-                } else {
-                    std::env::var(name).ok()
-                }
-            },
-        )?)
-    }
-
-    pub(crate) async fn metastore(&self, resolver: &StorageResolver) -> anyhow::Result<Metastore> {
-        let uri: StorageUri = self.index_uri.parse()?;
-        let storage = resolver
-            .resolve(&uri)
-            .await
-            .with_context(|| format!("cannot open index storage {uri}"))?;
-        Ok(Metastore::new(storage))
-    }
-}
-
-#[derive(Debug, clap::Args)]
-pub struct CreateIndexOptions {
-    #[command(flatten)]
-    storage: IndexStorageArgs,
-    /// The index config: YAML, JSON, or TOML (by its `.toml` extension).
-    #[arg(long)]
-    index_config: PathBuf,
-    #[command(flatten)]
-    output: OutputArgs,
-}
-
-pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
-    let text = read_config(&options.index_config)?;
-    let config = match IndexConfig::from_yaml(&text) {
-        Ok(config) => config,
-        // Whatever its format, a file the template parser takes is a template.
-        Err(_) if hydrant_index::template::IndexTemplate::from_yaml(&text).is_ok() => {
-            bail!(
-                "{} is an index template (it has a template_id): create it with `hydrant \
-                 template create --template-config {}`",
-                options.index_config.display(),
-                options.index_config.display()
-            );
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let metastore = options.storage.metastore(&resolver()?).await?;
-    let metadata = metastore.create_index(config).await?;
-    let created = serde_json::json!({
-        "index_id": metadata.index_id(),
-        "index_uri": options.storage.index_uri,
-        "create_timestamp": metadata.create_timestamp,
-    });
-    options.output.print(&created, || {
-        format!(
-            "Created index `{}` in {}.\n",
-            metadata.index_id(),
-            options.storage.index_uri
-        )
-    })
-}
-
-/// A config file as YAML text (JSON is YAML): a `.toml` file is read as TOML and handed on as
-/// JSON, so that one parser, with its error messages, reads every format.
-pub(crate) fn read_config(path: &std::path::Path) -> anyhow::Result<String> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if path
-        .extension()
-        .is_some_and(|extension| extension == "toml")
-    {
-        let value: serde_json::Value = toml::from_str(&text)
-            .with_context(|| format!("{} is not valid TOML", path.display()))?;
-        return Ok(value.to_string());
-    }
-    Ok(text)
-}
-
-#[derive(Debug, clap::Args)]
-pub struct IndexOptions {
-    #[command(flatten)]
-    storage: IndexStorageArgs,
-    /// The index to add documents to.
-    #[arg(long)]
-    index: String,
-    /// Staging objects: s3://bucket/key, or local files.
-    #[arg(required = true)]
-    sources: Vec<String>,
-    #[command(flatten)]
-    output: OutputArgs,
-}
-
-/// The objects `sources` name (`s3://bucket/key`, or local files, whose directory stands in
-/// for a bucket) and the staging buckets that read them.
-fn staging_objects(
-    sources: &[String],
-    resolver: StorageResolver,
-) -> anyhow::Result<(Vec<ObjectRef>, StagingBuckets)> {
-    let mut buckets = StagingBuckets::new(resolver);
-    let mut objects = Vec::new();
-    let mut local_dirs: BTreeMap<PathBuf, String> = BTreeMap::new();
-    for source in sources {
-        if let Some(rest) = source.strip_prefix("s3://") {
-            let Some((bucket, key)) = rest.split_once('/') else {
-                bail!("`{source}` names no object: use s3://bucket/key");
-            };
-            objects.push(ObjectRef::new(bucket, key));
-            continue;
-        }
-        // A local file is read from its directory, which stands in for a bucket.
-        let path =
-            std::fs::canonicalize(source).with_context(|| format!("cannot find {source}"))?;
-        let (Some(dir), Some(name)) = (
-            path.parent(),
-            path.file_name().and_then(|name| name.to_str()),
-        ) else {
-            bail!("`{source}` is not a file");
-        };
-        let bucket = local_dirs
-            .entry(dir.to_path_buf())
-            .or_insert_with(|| format!("local{}", dir.display()))
-            .clone();
-        objects.push(ObjectRef::new(bucket, name));
-    }
-    for (dir, bucket) in local_dirs {
-        buckets = buckets.bind(bucket, StorageUri::Local(dir));
-    }
-    Ok((objects, buckets))
-}
-
-pub async fn index(options: IndexOptions) -> anyhow::Result<()> {
-    hydrant_storage::scratch::clean_at_start(&std::env::temp_dir());
-    let resolver = resolver()?;
-    let metastore = options.storage.metastore(&resolver).await?;
-    let (objects, buckets) = staging_objects(&options.sources, resolver)?;
-    // The index must exist: a message for an unknown index would be set aside, which is
-    // right for a queue and a surprise on the command line.
-    metastore
-        .index_metadata(&options.index)
-        .await
-        .with_context(|| format!("cannot index into `{}`", options.index))?;
-    // The same batch core as the Lambda handler and the poller, fed backfill messages.
-    let runtime = IndexerRuntime::new(Indexer::new(metastore, buckets), Vec::new()).await?;
-    let progress = ProgressBar::new(objects.len() as u64);
-    progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} objects {msg}").expect("valid template"),
-    );
-    let mut totals = BatchOutcome::default();
-    // Batches of 10, like SQS FIFO batches: each batch is one publish.
-    for batch in objects.chunks(10) {
-        let messages: Vec<QueueMessage> = batch
-            .iter()
-            .map(|object| QueueMessage::backfill(object, Some(&options.index)))
-            .collect();
-        let outcome = runtime.run_batch(&messages, None).await;
-        let failure = outcome.failure.clone();
-        totals += outcome;
-        progress.inc(batch.len() as u64);
-        progress.set_message(format!("{} docs", totals.num_docs));
-        if let Some(failure) = failure {
-            progress.abandon();
-            bail!(
-                "cannot index {}: {} ({} objects indexed before it are published)",
-                failure.message_id,
-                failure.reason,
-                totals.num_objects_indexed
-            );
-        }
-    }
-    progress.finish_and_clear();
-    print_index_summary(&totals, options.output)
-}
-
-/// What `hydrant index ingest` did, for a person (or as JSON); an error if objects could not
-/// be indexed.
-fn print_index_summary(totals: &BatchOutcome, output: OutputArgs) -> anyhow::Result<()> {
-    if output.json {
-        output.print(totals, String::new)?;
-        if !totals.set_aside.is_empty() {
-            bail!("{} objects could not be indexed", totals.set_aside.len());
-        }
-        return Ok(());
-    }
-    for path in &totals.error_files {
-        eprintln!("rejected records kept in {path}");
-    }
-    for set_aside in &totals.set_aside {
-        eprintln!(
-            "{} not indexed: {} (recorded in {})",
-            set_aside.message_id, set_aside.reason, set_aside.record
-        );
-    }
-    let merges: usize = totals.maintenance.iter().map(|report| report.merges).sum();
-    println!(
-        "Indexed {} documents into {} splits ({merges} merges); {} records rejected; {} objects were already indexed.",
-        totals.num_docs,
-        totals.splits.len(),
-        totals.num_rejected,
-        totals.num_objects_already_indexed
-    );
-    if !totals.set_aside.is_empty() {
-        bail!("{} objects could not be indexed", totals.set_aside.len());
-    }
-    Ok(())
-}
+use crate::args::{IndexStorageArgs, OutputArgs, parse_time, resolver};
 
 #[derive(Debug, clap::Args)]
 pub struct SearchOptions {
@@ -258,10 +32,10 @@ pub struct SearchOptions {
     #[arg(long, default_value_t = 0)]
     start_offset: usize,
     /// Only documents at or after this time (RFC 3339, a date, or unix seconds).
-    #[arg(long, value_parser = crate::operate::parse_time)]
+    #[arg(long, value_parser = parse_time)]
     start_timestamp: Option<i64>,
     /// Only documents before this time.
-    #[arg(long, value_parser = crate::operate::parse_time)]
+    #[arg(long, value_parser = parse_time)]
     end_timestamp: Option<i64>,
     /// Sort keys, comma-separated: `field` (ascending), `-field` (descending) or `_score`.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]

@@ -1,8 +1,13 @@
 //! `hydrant`: run Hydrant locally, and operate an index from the command line.
 
+mod args;
 mod commands;
+mod errors;
+mod index;
 mod local;
-mod operate;
+mod output;
+mod split;
+mod template;
 mod write_api;
 
 use clap::{Parser, Subcommand};
@@ -21,16 +26,16 @@ enum Command {
     Local(local::LocalOptions),
     /// Create, fill, list, describe, delete or clear indexes.
     #[command(subcommand)]
-    Index(operate::IndexCommand),
+    Index(index::IndexCommand),
     /// Create, list or delete index templates.
     #[command(subcommand)]
-    Template(operate::TemplateCommand),
+    Template(template::TemplateCommand),
     /// List, describe or mark for deletion the splits of an index.
     #[command(subcommand)]
-    Split(operate::SplitCommand),
+    Split(split::SplitCommand),
     /// Read what the indexer rejected or set aside, with the reasons.
     #[command(subcommand)]
-    Errors(operate::ErrorsCommand),
+    Errors(errors::ErrorsCommand),
     /// Run one search and print the response.
     Search(commands::SearchOptions),
     /// Serve the search API for the indexes of a storage.
@@ -91,10 +96,10 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Local(options) => local::run(options).await,
-            Command::Index(command) => operate::index_command(command).await,
-            Command::Template(command) => operate::template_command(command).await,
-            Command::Split(command) => operate::split_command(command).await,
-            Command::Errors(command) => operate::errors_command(command).await,
+            Command::Index(command) => index::index_command(command).await,
+            Command::Template(command) => template::template_command(command).await,
+            Command::Split(command) => split::split_command(command).await,
+            Command::Errors(command) => errors::errors_command(command).await,
             Command::Search(options) => commands::search(options).await,
             Command::Serve(options) => commands::serve(options).await,
             Command::Poll(options) => commands::poll(options).await,

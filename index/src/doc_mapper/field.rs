@@ -175,3 +175,11 @@ pub enum ResolvedField<'a> {
         json_path: String,
     },
 }
+
+/// The rule for the names a config gives its fields and tokenizers: a letter, then letters,
+/// digits, `_` or `-`. Dots are kept for paths into object fields.
+pub(super) fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

@@ -658,14 +658,8 @@ fn check_name(what: &str, path: &str, name: &str, allowed: &[&str]) -> Result<()
 }
 
 /// Letters, digits, `_` or `-`, starting with a letter: what field and tokenizer names are.
-pub(super) fn is_valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
 pub(super) fn validate_field_name(name: &str) -> Result<()> {
-    if is_valid_name(name) {
+    if super::field::is_valid_name(name) {
         Ok(())
     } else {
         Err(IndexError::InvalidConfig(format!(

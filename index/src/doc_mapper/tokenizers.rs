@@ -100,7 +100,7 @@ pub(super) fn index_tokenizers(
         .collect();
     for definition in custom {
         let name = &definition.name;
-        if !super::schema::is_valid_name(name) {
+        if !super::field::is_valid_name(name) {
             return Err(IndexError::InvalidConfig(format!(
                 "tokenizer name `{name}`: use letters, digits, `_` or `-`, starting with a letter"
             )));

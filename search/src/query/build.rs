@@ -110,6 +110,18 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// A bound with its value converted by `convert`, or `convert`'s error.
+fn try_map_bound<T, E>(
+    bound: &Bound<String>,
+    convert: impl FnOnce(&String) -> Result<T, E>,
+) -> Result<Bound<T>, E> {
+    Ok(match bound {
+        Bound::Unbounded => Bound::Unbounded,
+        Bound::Included(value) => Bound::Included(convert(value)?),
+        Bound::Excluded(value) => Bound::Excluded(convert(value)?),
+    })
+}
+
 impl QueryBuilder<'_> {
     pub(super) fn build(&self, ast: &QueryAst) -> BuildResult<Box<dyn Query>> {
         let built = self.build_clause(ast);
@@ -136,25 +148,7 @@ impl QueryBuilder<'_> {
             .build(inner),
             QueryAst::MatchAll => Ok(Box::new(AllQuery)),
             QueryAst::MatchNone => Ok(Box::new(EmptyQuery)),
-            QueryAst::And(clauses) => {
-                let mut subqueries = Vec::with_capacity(clauses.len());
-                let mut has_positive = false;
-                for clause in clauses {
-                    match clause {
-                        QueryAst::Not(inner) => {
-                            subqueries.push((Occur::MustNot, self.build(inner)?))
-                        }
-                        clause => {
-                            has_positive = true;
-                            subqueries.push((Occur::Must, self.build(clause)?));
-                        }
-                    }
-                }
-                if !has_positive {
-                    subqueries.push((Occur::Must, Box::new(AllQuery)));
-                }
-                Ok(Box::new(BooleanQuery::new(subqueries)))
-            }
+            QueryAst::And(clauses) => self.and_query(clauses),
             QueryAst::Or(clauses) => Ok(any_of(
                 clauses
                     .iter()
@@ -190,6 +184,7 @@ impl QueryBuilder<'_> {
                 upper,
                 position,
             } => {
+                // An empty field name is the default fields (`:>10` in the query language).
                 let field = Some(field.as_str()).filter(|field| !field.is_empty());
                 self.for_each_field(field, *position, |resolved| {
                     self.range_query(resolved, lower, upper, *position)
@@ -199,21 +194,8 @@ impl QueryBuilder<'_> {
                 field,
                 values,
                 position,
-            } => {
-                let resolved = self.resolve(field, *position)?;
-                let queries = values
-                    .iter()
-                    .map(|value| self.term_query(resolved.clone(), value, *position))
-                    .collect::<BuildResult<Vec<_>>>()?;
-                Ok(any_of(queries))
-            }
-            QueryAst::Exists { field, position } => {
-                if let Some(leaves) = self.doc_mapper.object_leaves(field) {
-                    return self.object_exists_query(field, leaves, *position);
-                }
-                let resolved = self.resolve(field, *position)?;
-                self.exists_query(resolved, *position)
-            }
+            } => self.set_query(field, values, *position),
+            QueryAst::Exists { field, position } => self.exists_clause(field, *position),
             QueryAst::Bool {
                 must,
                 should,
@@ -230,10 +212,11 @@ impl QueryBuilder<'_> {
             } => self.for_each_field(field.as_deref(), *position, |resolved| {
                 let query =
                     self.match_query(resolved, text, *conjunction, *last_is_prefix, *position)?;
-                if *zero_terms_match_all && query.is::<EmptyQuery>() {
-                    return Ok(Box::new(AllQuery) as Box<dyn Query>);
-                }
-                Ok(query)
+                Ok(if *zero_terms_match_all && query.is::<EmptyQuery>() {
+                    Box::new(AllQuery)
+                } else {
+                    query
+                })
             }),
             QueryAst::ExactTerm {
                 field,
@@ -259,6 +242,50 @@ impl QueryBuilder<'_> {
                 self.wildcard_query(resolved, pattern, *position)
             }),
         }
+    }
+
+    /// Every positive clause must match and no negated one may; a conjunction of negations
+    /// alone matches everything else.
+    fn and_query(&self, clauses: &[QueryAst]) -> BuildResult<Box<dyn Query>> {
+        let mut subqueries = Vec::with_capacity(clauses.len() + 1);
+        let mut has_positive = false;
+        for clause in clauses {
+            match clause {
+                QueryAst::Not(inner) => subqueries.push((Occur::MustNot, self.build(inner)?)),
+                clause => {
+                    has_positive = true;
+                    subqueries.push((Occur::Must, self.build(clause)?));
+                }
+            }
+        }
+        if !has_positive {
+            subqueries.push((Occur::Must, Box::new(AllQuery)));
+        }
+        Ok(Box::new(BooleanQuery::new(subqueries)))
+    }
+
+    /// `field: IN [a b c]`: any of the values.
+    fn set_query(
+        &self,
+        field: &str,
+        values: &[String],
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        let resolved = self.resolve(field, position)?;
+        let queries = values
+            .iter()
+            .map(|value| self.term_query(resolved.clone(), value, position))
+            .collect::<BuildResult<Vec<_>>>()?;
+        Ok(any_of(queries))
+    }
+
+    /// `field:*`: on an object field, any of its leaves.
+    fn exists_clause(&self, field: &str, position: usize) -> BuildResult<Box<dyn Query>> {
+        if let Some(leaves) = self.doc_mapper.object_leaves(field) {
+            return self.object_exists_query(field, leaves, position);
+        }
+        let resolved = self.resolve(field, position)?;
+        self.exists_query(resolved, position)
     }
 
     fn resolve(&self, field: &str, position: usize) -> BuildResult<ResolvedField<'_>> {
@@ -603,86 +630,75 @@ impl QueryBuilder<'_> {
                 ),
             )),
             ResolvedField::Mapped(field) => {
-                let bound = |bound: &Bound<String>| -> BuildResult<Bound<Term>> {
-                    Ok(match bound {
-                        Bound::Unbounded => Bound::Unbounded,
-                        Bound::Included(value) => {
-                            Bound::Included(self.range_term(field, value, position)?)
-                        }
-                        Bound::Excluded(value) => {
-                            Bound::Excluded(self.range_term(field, value, position)?)
-                        }
-                    })
-                };
-                let (lower, upper) = (bound(lower)?, bound(upper)?);
+                let lower = try_map_bound(lower, |value| self.range_term(field, value, position))?;
+                let upper = try_map_bound(upper, |value| self.range_term(field, value, position))?;
                 if !field.kind.is_fast() {
                     self.check_indexed(field, position)?;
                 }
                 Ok(Box::new(RangeQuery::new(lower, upper)))
             }
             ResolvedField::JsonPath { field, json_path } => {
-                if !field.kind.is_fast() {
-                    return Err(error(
-                        position,
-                        format!(
-                            "range queries inside json field `{}` need it to be fast",
-                            field.path
-                        ),
-                    ));
-                }
-                // Numbers if both bounds are numbers, strings otherwise.
-                let numeric = [lower, upper].iter().all(|bound| match bound {
-                    Bound::Included(value) | Bound::Excluded(value) => value.parse::<f64>().is_ok(),
-                    Bound::Unbounded => true,
-                });
-                let bound = |bound: &Bound<String>| -> Bound<Term> {
-                    let make = |value: &String| {
-                        let mut term = Term::from_field_json_path(field.field, &json_path, true);
-                        if numeric {
-                            match value.parse::<i64>() {
-                                Ok(integer) => term.append_type_and_fast_value(integer),
-                                Err(_) => term.append_type_and_fast_value(
-                                    value.parse::<f64>().unwrap_or(0.0),
-                                ),
-                            }
-                        } else {
-                            term.append_type_and_str(&self.fast_normalized(field.field, value));
-                        }
-                        term
-                    };
-                    match bound {
-                        Bound::Unbounded => Bound::Unbounded,
-                        Bound::Included(value) => Bound::Included(make(value)),
-                        Bound::Excluded(value) => Bound::Excluded(make(value)),
-                    }
-                };
-                let strings = Box::new(RangeQuery::new(bound(lower), bound(upper)));
-                if numeric {
-                    return Ok(strings);
-                }
-                // Datetimes in json are their own type: bounds that read as datetimes also
-                // range over those, beside the strings.
-                let datetime = |bound: &Bound<String>| -> Option<Bound<Term>> {
-                    let make = |value: &String| {
-                        let datetime = parse_datetime_str(value, query_datetime_formats()).ok()?;
-                        let mut term = Term::from_field_json_path(field.field, &json_path, true);
-                        term.append_type_and_fast_value(datetime);
-                        Some(term)
-                    };
-                    Some(match bound {
-                        Bound::Unbounded => Bound::Unbounded,
-                        Bound::Included(value) => Bound::Included(make(value)?),
-                        Bound::Excluded(value) => Bound::Excluded(make(value)?),
-                    })
-                };
-                match (datetime(lower), datetime(upper)) {
-                    (Some(lower), Some(upper)) => Ok(any_of(vec![
-                        strings,
-                        Box::new(RangeQuery::new(lower, upper)),
-                    ])),
-                    _ => Ok(strings),
-                }
+                self.json_range_query(field, &json_path, lower, upper, position)
             }
+        }
+    }
+
+    /// A range inside a json field, over its fast column: numbers if both bounds are numbers,
+    /// strings otherwise, and datetimes too when both bounds read as datetimes (json keeps
+    /// datetimes as their own type).
+    fn json_range_query(
+        &self,
+        field: &MappedField,
+        json_path: &str,
+        lower: &Bound<String>,
+        upper: &Bound<String>,
+        position: usize,
+    ) -> BuildResult<Box<dyn Query>> {
+        if !field.kind.is_fast() {
+            return Err(error(
+                position,
+                format!(
+                    "range queries inside json field `{}` need it to be fast",
+                    field.path
+                ),
+            ));
+        }
+        let numeric = [lower, upper].iter().all(|bound| match bound {
+            Bound::Included(value) | Bound::Excluded(value) => value.parse::<f64>().is_ok(),
+            Bound::Unbounded => true,
+        });
+        let value_term = |value: &String| {
+            let mut term = Term::from_field_json_path(field.field, json_path, true);
+            if numeric {
+                match value.parse::<i64>() {
+                    Ok(integer) => term.append_type_and_fast_value(integer),
+                    Err(_) => term.append_type_and_fast_value(value.parse::<f64>().unwrap_or(0.0)),
+                }
+            } else {
+                term.append_type_and_str(&self.fast_normalized(field.field, value));
+            }
+            term
+        };
+        let values = Box::new(RangeQuery::new(
+            lower.as_ref().map(value_term),
+            upper.as_ref().map(value_term),
+        ));
+        if numeric {
+            return Ok(values);
+        }
+        let datetime_term = |value: &String| {
+            let datetime = parse_datetime_str(value, query_datetime_formats()).ok()?;
+            let mut term = Term::from_field_json_path(field.field, json_path, true);
+            term.append_type_and_fast_value(datetime);
+            Some(term)
+        };
+        let datetime_bound = |bound| try_map_bound(bound, |value| datetime_term(value).ok_or(()));
+        match (datetime_bound(lower), datetime_bound(upper)) {
+            (Ok(lower), Ok(upper)) => Ok(any_of(vec![
+                values,
+                Box::new(RangeQuery::new(lower, upper)),
+            ])),
+            _ => Ok(values),
         }
     }
 

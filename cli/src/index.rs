@@ -1,0 +1,431 @@
+//! `hydrant index create|ingest|list|describe|delete|clear`, named after Quickwit's.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use hydrant_index::config::IndexConfig;
+use hydrant_ingest::batch::{BatchOutcome, IndexerRuntime, QueueMessage};
+use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
+use hydrant_metastore::IndexMetadata;
+use hydrant_metastore::split::{SplitMetadata, SplitState};
+use hydrant_storage::{StorageResolver, StorageUri};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::args::{IndexStorageArgs, ListOptions, OutputArgs, metastore, read_config, resolver};
+use crate::output::{human_bytes, list_or_dash, nanos_to_secs, rfc3339, table};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum IndexCommand {
+    /// Create an index from a Quickwit-style config (YAML, JSON or TOML).
+    Create(CreateIndexOptions),
+    /// Index staging objects (s3://bucket/key or local files) now, as the indexer Lambda would.
+    Ingest(IngestOptions),
+    /// List the indexes of a storage, with their documents, splits and sizes.
+    List(ListOptions),
+    /// Show one index: its config and what its splits hold.
+    Describe(IndexOptions),
+    /// Delete an index and every file it has (splits, rejected records, set-aside messages).
+    Delete(DeleteIndexOptions),
+    /// Empty an index, keeping its config.
+    ///
+    /// Every split is marked for deletion (maintenance deletes the files after the grace
+    /// period) and the checkpoint is forgotten, so the same staging objects can be indexed
+    /// again.
+    Clear(IndexOptions),
+}
+
+pub async fn index_command(command: IndexCommand) -> anyhow::Result<()> {
+    match command {
+        IndexCommand::Create(options) => create_index(options).await,
+        IndexCommand::Ingest(options) => ingest(options).await,
+        IndexCommand::List(options) => list_indexes(options).await,
+        IndexCommand::Describe(options) => describe_index(options).await,
+        IndexCommand::Delete(options) => delete_index(options).await,
+        IndexCommand::Clear(options) => clear_index(options).await,
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateIndexOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    /// The index config: YAML, JSON, or TOML (by its `.toml` extension).
+    #[arg(long)]
+    index_config: PathBuf,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
+    let text = read_config(&options.index_config)?;
+    let config = match IndexConfig::from_yaml(&text) {
+        Ok(config) => config,
+        // Whatever its format, a file the template parser takes is a template.
+        Err(_) if hydrant_index::template::IndexTemplate::from_yaml(&text).is_ok() => {
+            bail!(
+                "{} is an index template (it has a template_id): create it with `hydrant \
+                 template create --template-config {}`",
+                options.index_config.display(),
+                options.index_config.display()
+            );
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let metastore = options.storage.metastore(&resolver()?).await?;
+    let metadata = metastore.create_index(config).await?;
+    let created = serde_json::json!({
+        "index_id": metadata.index_id(),
+        "index_uri": options.storage.index_uri,
+        "create_timestamp": metadata.create_timestamp,
+    });
+    options.output.print(&created, || {
+        format!(
+            "Created index `{}` in {}.\n",
+            metadata.index_id(),
+            options.storage.index_uri
+        )
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IngestOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    /// The index to add documents to.
+    #[arg(long)]
+    index: String,
+    /// Staging objects: s3://bucket/key, or local files.
+    #[arg(required = true)]
+    sources: Vec<String>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// The objects `sources` name (`s3://bucket/key`, or local files, whose directory stands in
+/// for a bucket) and the staging buckets that read them.
+fn staging_objects(
+    sources: &[String],
+    resolver: StorageResolver,
+) -> anyhow::Result<(Vec<ObjectRef>, StagingBuckets)> {
+    let mut buckets = StagingBuckets::new(resolver);
+    let mut objects = Vec::new();
+    let mut local_dirs: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for source in sources {
+        if let Some(rest) = source.strip_prefix("s3://") {
+            let Some((bucket, key)) = rest.split_once('/') else {
+                bail!("`{source}` names no object: use s3://bucket/key");
+            };
+            objects.push(ObjectRef::new(bucket, key));
+            continue;
+        }
+        // A local file is read from its directory, which stands in for a bucket.
+        let path =
+            std::fs::canonicalize(source).with_context(|| format!("cannot find {source}"))?;
+        let (Some(dir), Some(name)) = (
+            path.parent(),
+            path.file_name().and_then(|name| name.to_str()),
+        ) else {
+            bail!("`{source}` is not a file");
+        };
+        let bucket = local_dirs
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| format!("local{}", dir.display()))
+            .clone();
+        objects.push(ObjectRef::new(bucket, name));
+    }
+    for (dir, bucket) in local_dirs {
+        buckets = buckets.bind(bucket, StorageUri::Local(dir));
+    }
+    Ok((objects, buckets))
+}
+
+async fn ingest(options: IngestOptions) -> anyhow::Result<()> {
+    hydrant_storage::scratch::clean_at_start(&std::env::temp_dir());
+    let resolver = resolver()?;
+    let metastore = options.storage.metastore(&resolver).await?;
+    let (objects, buckets) = staging_objects(&options.sources, resolver)?;
+    // The index must exist: a message for an unknown index would be set aside, which is
+    // right for a queue and a surprise on the command line.
+    metastore
+        .index_metadata(&options.index)
+        .await
+        .with_context(|| format!("cannot index into `{}`", options.index))?;
+    // The same batch core as the Lambda handler and the poller, fed backfill messages.
+    let runtime = IndexerRuntime::new(Indexer::new(metastore, buckets), Vec::new()).await?;
+    let progress = ProgressBar::new(objects.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} objects {msg}").expect("valid template"),
+    );
+    let mut totals = BatchOutcome::default();
+    // Batches of 10, like SQS FIFO batches: each batch is one publish.
+    for batch in objects.chunks(10) {
+        let messages: Vec<QueueMessage> = batch
+            .iter()
+            .map(|object| QueueMessage::backfill(object, Some(&options.index)))
+            .collect();
+        let outcome = runtime.run_batch(&messages, None).await;
+        let failure = outcome.failure.clone();
+        totals += outcome;
+        progress.inc(batch.len() as u64);
+        progress.set_message(format!("{} docs", totals.num_docs));
+        if let Some(failure) = failure {
+            progress.abandon();
+            bail!(
+                "cannot index {}: {} ({} objects indexed before it are published)",
+                failure.message_id,
+                failure.reason,
+                totals.num_objects_indexed
+            );
+        }
+    }
+    progress.finish_and_clear();
+    print_index_summary(&totals, options.output)
+}
+
+/// What `hydrant index ingest` did, for a person (or as JSON); an error if objects could not
+/// be indexed.
+fn print_index_summary(totals: &BatchOutcome, output: OutputArgs) -> anyhow::Result<()> {
+    if output.json {
+        output.print(totals, String::new)?;
+        if !totals.set_aside.is_empty() {
+            bail!("{} objects could not be indexed", totals.set_aside.len());
+        }
+        return Ok(());
+    }
+    for path in &totals.error_files {
+        eprintln!("rejected records kept in {path}");
+    }
+    for set_aside in &totals.set_aside {
+        eprintln!(
+            "{} not indexed: {} (recorded in {})",
+            set_aside.message_id, set_aside.reason, set_aside.record
+        );
+    }
+    let merges: usize = totals.maintenance.iter().map(|report| report.merges).sum();
+    println!(
+        "Indexed {} documents into {} splits ({merges} merges); {} records rejected; {} objects were already indexed.",
+        totals.num_docs,
+        totals.splits.len(),
+        totals.num_rejected,
+        totals.num_objects_already_indexed
+    );
+    if !totals.set_aside.is_empty() {
+        bail!("{} objects could not be indexed", totals.set_aside.len());
+    }
+    Ok(())
+}
+
+/// What `index list` and `index describe` say of an index.
+#[derive(Serialize)]
+struct IndexSummary {
+    index_id: String,
+    create_timestamp: i64,
+    num_published_docs: u64,
+    num_published_splits: usize,
+    num_staged_splits: usize,
+    num_marked_splits: usize,
+    published_size_bytes: u64,
+    uncompressed_docs_size_bytes: u64,
+    /// Unix seconds of the oldest and newest document, when there is a timestamp field.
+    min_timestamp: Option<i64>,
+    max_timestamp: Option<i64>,
+    num_checkpointed_objects: usize,
+}
+
+impl IndexSummary {
+    fn of(metadata: &IndexMetadata) -> Self {
+        let count = |state| {
+            metadata
+                .splits
+                .values()
+                .filter(|split| split.state == state)
+                .count()
+        };
+        let published: Vec<&SplitMetadata> = metadata.published_splits().collect();
+        let ranges = published.iter().filter_map(|split| split.time_range);
+        IndexSummary {
+            index_id: metadata.index_id().to_string(),
+            create_timestamp: metadata.create_timestamp,
+            num_published_docs: metadata.num_published_docs(),
+            num_published_splits: published.len(),
+            num_staged_splits: count(SplitState::Staged),
+            num_marked_splits: count(SplitState::MarkedForDeletion),
+            published_size_bytes: published.iter().map(|split| split.split_size_bytes).sum(),
+            uncompressed_docs_size_bytes: published
+                .iter()
+                .map(|split| split.uncompressed_docs_size_bytes)
+                .sum(),
+            min_timestamp: ranges
+                .clone()
+                .map(|range| nanos_to_secs(range.start_nanos))
+                .min(),
+            max_timestamp: ranges.map(|range| nanos_to_secs(range.end_nanos)).max(),
+            num_checkpointed_objects: metadata.checkpoint.objects.len(),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IndexOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    /// The index id.
+    #[arg(long)]
+    index: String,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeleteIndexOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    /// The index id.
+    #[arg(long)]
+    index: String,
+    /// List the files that would be deleted, and delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+async fn list_indexes(options: ListOptions) -> anyhow::Result<()> {
+    let metastore = metastore(&options.storage).await?;
+    let summaries: Vec<IndexSummary> = metastore
+        .list_indexes()
+        .await?
+        .iter()
+        .map(IndexSummary::of)
+        .collect();
+    options.output.print(&summaries, || {
+        let rows: Vec<Vec<String>> = summaries
+            .iter()
+            .map(|index| {
+                vec![
+                    index.index_id.clone(),
+                    index.num_published_docs.to_string(),
+                    index.num_published_splits.to_string(),
+                    human_bytes(index.published_size_bytes),
+                    rfc3339(index.min_timestamp),
+                    rfc3339(index.max_timestamp),
+                ]
+            })
+            .collect();
+        let mut text = table(
+            &["INDEX", "DOCS", "SPLITS", "SIZE", "OLDEST", "NEWEST"],
+            &rows,
+        );
+        text.push_str(&format!("{} indexes\n", summaries.len()));
+        text
+    })
+}
+
+async fn describe_index(options: IndexOptions) -> anyhow::Result<()> {
+    let metastore = metastore(&options.storage).await?;
+    let metadata = metastore.index_metadata(&options.index).await?;
+    let summary = IndexSummary::of(&metadata);
+    let described = json!({
+        "summary": summary,
+        "index_config": metadata.index_config,
+    });
+    options.output.print(&described, || {
+        let config = &metadata.index_config;
+        let mapping = &config.doc_mapping;
+        let mut text = String::new();
+        let mut line = |name: &str, value: String| text.push_str(&format!("{name:<28}{value}\n"));
+        line("Index", summary.index_id.clone());
+        line("Created", rfc3339(Some(summary.create_timestamp)));
+        line(
+            "Published documents",
+            summary.num_published_docs.to_string(),
+        );
+        line(
+            "Published splits",
+            format!(
+                "{} ({} staged, {} marked for deletion)",
+                summary.num_published_splits, summary.num_staged_splits, summary.num_marked_splits
+            ),
+        );
+        line(
+            "Size",
+            format!(
+                "{} in splits, from {} of records",
+                human_bytes(summary.published_size_bytes),
+                human_bytes(summary.uncompressed_docs_size_bytes)
+            ),
+        );
+        line(
+            "Time range",
+            format!(
+                "{} to {}",
+                rfc3339(summary.min_timestamp),
+                rfc3339(summary.max_timestamp)
+            ),
+        );
+        line(
+            "Objects indexed",
+            summary.num_checkpointed_objects.to_string(),
+        );
+        line(
+            "Timestamp field",
+            mapping.timestamp_field.clone().unwrap_or("-".to_string()),
+        );
+        line("Mode", format!("{:?}", mapping.mode).to_lowercase());
+        line("Mapped fields", mapping.field_mappings.len().to_string());
+        line("Tag fields", list_or_dash(&mapping.tag_fields));
+        line(
+            "Default search fields",
+            list_or_dash(&config.search_settings.default_search_fields),
+        );
+        text
+    })
+}
+
+async fn delete_index(options: DeleteIndexOptions) -> anyhow::Result<()> {
+    let metastore = metastore(&options.storage).await?;
+    let files = if options.dry_run {
+        metastore.index_files(&options.index).await?
+    } else {
+        metastore.delete_index_and_files(&options.index).await?
+    };
+    let listed: Vec<Value> = files
+        .iter()
+        .map(|file| json!({"file_name": file.path, "file_size_bytes": file.size}))
+        .collect();
+    let bytes: u64 = files.iter().map(|file| file.size).sum();
+    let verb = if options.dry_run {
+        "Would delete"
+    } else {
+        "Deleted"
+    };
+    options.output.print(&listed, || {
+        let mut text: String = files
+            .iter()
+            .map(|file| format!("{}\n", file.path))
+            .collect();
+        text.push_str(&format!(
+            "{verb} index `{}`: {} files, {}.\n",
+            options.index,
+            files.len(),
+            human_bytes(bytes)
+        ));
+        text
+    })
+}
+
+async fn clear_index(options: IndexOptions) -> anyhow::Result<()> {
+    let metastore = metastore(&options.storage).await?;
+    let marked = metastore.clear_index(&options.index).await?;
+    options.output.print(&json!({"marked_for_deletion": marked}), || {
+        format!(
+            "Cleared index `{}`: {} splits marked for deletion (maintenance deletes their files \
+             after the grace period); its checkpoint is empty.\n",
+            options.index,
+            marked.len()
+        )
+    })
+}

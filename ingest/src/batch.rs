@@ -793,77 +793,106 @@ impl IndexerRuntime {
         outcome: &mut BatchOutcome,
         indexed: &mut BTreeSet<String>,
     ) -> std::result::Result<usize, Stop> {
-        let stop = Stop::retryable;
         let (position, Planned::Index { index_id, .. }) = &planned[next] else {
             return Ok(next + 1);
         };
-        let (position, index_id) = (*position, index_id.as_str());
-        // One indexing run for the consecutive messages of this index.
+        let index_id = index_id.as_str();
         let run_end = planned[next..]
             .iter()
             .position(|(_, plan)| !plan.indexes_into(index_id))
             .map_or(planned.len(), |offset| next + offset);
-        // A message whose object fails for good is set aside and the run indexed again
-        // without it (nothing of a failed run is published): one bad object never holds back
-        // the messages around it. Each round sets one message aside, so this ends.
+        let run = &planned[next..run_end];
+        let Some(indexed_run) = self
+            .index_setting_aside(messages, run, *position, index_id, deadline, outcome)
+            .await?
+        else {
+            return Ok(run_end);
+        };
+        if !indexed_run.report.splits.is_empty() {
+            indexed.insert(index_id.to_string());
+        }
+        outcome.add_indexing(&indexed_run.report);
+        self.settle_run(messages, index_id, &indexed_run, outcome)
+            .await?;
+        Ok(run_end)
+    }
+
+    /// Indexes the objects of `run`. A message whose object fails for good is set aside and
+    /// the run indexed again without it (nothing of a failed run is published): one bad
+    /// object never holds back the messages around it. Each round sets one message aside, so
+    /// this ends. `None` when the whole run was set aside.
+    async fn index_setting_aside(
+        &self,
+        messages: &[QueueMessage],
+        run: &[(usize, Planned)],
+        position: usize,
+        index_id: &str,
+        deadline: Option<Instant>,
+        outcome: &mut BatchOutcome,
+    ) -> std::result::Result<Option<IndexedRun>, Stop> {
         let mut set_aside: BTreeSet<usize> = BTreeSet::new();
-        let (report, objects, owners) = loop {
-            let run = planned[next..run_end]
-                .iter()
-                .filter(|(owner, _)| !set_aside.contains(owner));
-            let (objects, owners) = run_objects(run);
+        loop {
+            let (objects, owners) =
+                run_objects(run.iter().filter(|(owner, _)| !set_aside.contains(owner)));
             let error = match self
                 .indexer
                 .index_objects(index_id, &objects, deadline)
                 .await
             {
-                Ok(report) => break (report, objects, owners),
+                Ok(report) => {
+                    return Ok(Some(IndexedRun {
+                        report,
+                        objects,
+                        owners,
+                    }));
+                }
                 Err(error) => error,
             };
             let first_owner = owners.first().copied().unwrap_or(position);
             if error.kind() == FailureKind::Retryable {
-                return Err(stop(first_owner, error.to_string()));
+                return Err(Stop::retryable(first_owner, error.to_string()));
             }
             let reason = error.to_string();
-            match error.object_position() {
-                Some(failed) => {
-                    let owner = owners[failed];
-                    let object = Some(&objects[failed]);
-                    self.record_set_aside(
-                        &messages[owner],
-                        owner,
-                        Some(index_id),
-                        object,
-                        &reason,
-                        outcome,
-                    )
-                    .await?;
-                    set_aside.insert(owner);
-                }
+            let Some(failed) = error.object_position() else {
                 // Not one object's fault (the index is gone, its config no longer maps):
                 // every message of the run is set aside.
-                None => {
-                    let mut run_owners = owners;
-                    run_owners.dedup();
-                    for owner in run_owners {
-                        self.record_set_aside(
-                            &messages[owner],
-                            owner,
-                            None,
-                            None,
-                            &reason,
-                            outcome,
-                        )
+                let mut run_owners = owners;
+                run_owners.dedup();
+                for owner in run_owners {
+                    self.record_set_aside(&messages[owner], owner, None, None, &reason, outcome)
                         .await?;
-                    }
-                    return Ok(run_end);
                 }
-            }
-        };
-        if !report.splits.is_empty() {
-            indexed.insert(index_id.to_string());
+                return Ok(None);
+            };
+            let owner = owners[failed];
+            let object = Some(&objects[failed]);
+            self.record_set_aside(
+                &messages[owner],
+                owner,
+                Some(index_id),
+                object,
+                &reason,
+                outcome,
+            )
+            .await?;
+            set_aside.insert(owner);
         }
-        outcome.add_indexing(&report);
+    }
+
+    /// After an indexed run: sets aside the messages of objects the indexer kept whole, and
+    /// stops the batch at an object that failed or at the deadline.
+    async fn settle_run(
+        &self,
+        messages: &[QueueMessage],
+        index_id: &str,
+        run: &IndexedRun,
+        outcome: &mut BatchOutcome,
+    ) -> std::result::Result<(), Stop> {
+        let IndexedRun {
+            report,
+            objects,
+            owners,
+        } = run;
         for (object_position, (_, object_outcome)) in report.objects.iter().enumerate() {
             if let ObjectOutcome::SetAside { reason } = object_outcome {
                 let owner = owners[object_position];
@@ -880,7 +909,7 @@ impl IndexerRuntime {
             }
         }
         if let Some(failure) = &report.failure {
-            return Err(stop(
+            return Err(Stop::retryable(
                 owners[failure.position],
                 format!("{}: {}", failure.source_key, failure.error),
             ));
@@ -892,7 +921,7 @@ impl IndexerRuntime {
                 reason: "the invocation deadline was near; not attempted".to_string(),
             });
         }
-        Ok(run_end)
+        Ok(())
     }
 
     /// Records a message that can never succeed, whole and with its reason, where an operator
@@ -1023,6 +1052,13 @@ async fn load_index_config(resolver: &StorageResolver, uri: &str) -> Result<Inde
 pub type SharedRuntime = Arc<IndexerRuntime>;
 
 /// The objects of a run's messages, in order, and the position of the message each came from.
+/// An indexed run: the report, the objects indexed, and the message each came from.
+struct IndexedRun {
+    report: IndexingReport,
+    objects: Vec<ObjectRef>,
+    owners: Vec<usize>,
+}
+
 fn run_objects<'a>(
     run: impl Iterator<Item = &'a (usize, Planned)>,
 ) -> (Vec<ObjectRef>, Vec<usize>) {

@@ -192,9 +192,9 @@ pub fn searcher_line(
         .metric("SplitsSearched", Unit::Count, stats.splits_searched)
         .metric("SplitsPruned", Unit::Count, stats.splits_pruned)
         .metric("SplitsFromCache", Unit::Count, stats.splits_from_cache)
-        .metric("StorageGets", Unit::Count, stats.storage_gets)
-        .metric("StorageBytes", Unit::Bytes, stats.storage_bytes)
-        .metric("CacheHits", Unit::Count, stats.cache_hits);
+        .metric("StorageGets", Unit::Count, stats.reads.storage_gets)
+        .metric("StorageBytes", Unit::Bytes, stats.reads.storage_bytes)
+        .metric("CacheHits", Unit::Count, stats.reads.cache_hits);
     // Only searches that fanned out say so: the common line stays as short as it was.
     if cost.leaf_invocations > 0 {
         line = line

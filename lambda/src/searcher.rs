@@ -28,13 +28,13 @@ use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hydrant_metastore::Metastore;
+use hydrant_search::SearchService;
 use hydrant_search::http::{HttpRequest, HttpResponse, RequestBody, ResponseBody};
 use hydrant_search::router;
 use hydrant_search::searcher::LeafSearchRequest;
 use hydrant_search::searcher::fan_out::FanOut;
 use hydrant_search::settings::SearcherSettings;
 use hydrant_search::split_cache::SplitCache;
-use hydrant_search::{SearchService, SearchStats};
 use hydrant_storage::StorageResolver;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value, json};
@@ -162,8 +162,8 @@ pub async fn handle(searcher: &Searcher, event: LambdaEvent<Value>) -> Result<Va
         index = cost.index_id(),
         splits_searched = cost.stats.splits_searched,
         splits_pruned = cost.stats.splits_pruned,
-        gets = cost.stats.storage_gets,
-        bytes_fetched = cost.stats.storage_bytes,
+        gets = cost.stats.reads.storage_gets,
+        bytes_fetched = cost.stats.reads.storage_bytes,
         "request"
     );
     let line = if answer.leaf {
@@ -280,15 +280,7 @@ async fn answer_leaf(service: &SearchService, mut event: Value) -> Answer {
                 // For this invocation's log line; its metrics are counted by the root.
                 hydrant_search::cost::add(
                     &[request.index_id.as_str()],
-                    &SearchStats {
-                        splits_total: request.splits.len(),
-                        splits_searched: response.splits_searched,
-                        splits_from_cache: response.splits_from_cache,
-                        storage_gets: response.storage_gets,
-                        storage_bytes: response.storage_bytes,
-                        cache_hits: response.cache_hits,
-                        ..SearchStats::default()
-                    },
+                    &response.stats(request.splits.len()),
                 );
                 json!({ LEAF_SEARCH_RESPONSE: response })
             }

@@ -742,8 +742,8 @@ impl<'a> Bench<'a> {
             cold_p50_ms: Percentiles::of(&cold).p50_ms,
             warm_p50_ms: Percentiles::of(&warm).p50_ms,
             recomputed_p50_ms: Percentiles::of(&recomputed).p50_ms,
-            cold_gets: stats.storage_gets,
-            cold_bytes: stats.storage_bytes,
+            cold_gets: stats.reads.storage_gets,
+            cold_bytes: stats.reads.storage_bytes,
             scan_ms: scan.map_or(0.0, |elapsed| elapsed.as_secs_f64() * 1e3),
         };
         Ok(MeasuredQuery {
@@ -840,7 +840,7 @@ impl<'a> MixSearchers<'a> {
                 format!("{}: split errors {:?}", mix_query.name, response.errors)
             })?;
             let stats = response.stats.clone().unwrap_or_default();
-            cold.gets += stats.storage_gets;
+            cold.gets += stats.reads.storage_gets;
             cold.first.get_or_insert((response.num_hits, stats));
             progress.step();
         }
@@ -917,7 +917,7 @@ async fn timed_warm_runs(
             .await
             .map_err(search_error)?;
         timings.push(started.elapsed());
-        gets += response.stats.map_or(0, |stats| stats.storage_gets);
+        gets += response.stats.map_or(0, |stats| stats.reads.storage_gets);
         progress.step();
     }
     Ok((timings, gets))

@@ -32,147 +32,159 @@ struct Cli {
 enum Command {
     /// The whole measurement on the local target: indexing against raw tantivy, freshness,
     /// cold and warm queries against a raw gzip scan, maintenance, package sizes and costs.
-    Bench {
-        /// Records generated.
-        #[arg(long, default_value_t = 1_000_000)]
-        records: u64,
-        /// Objects they are spread over (one split each in the stream phase).
-        #[arg(long, default_value_t = 100)]
-        objects: usize,
-        /// Milliseconds added to every storage request while querying (S3's latency).
-        #[arg(long, default_value_t = 30)]
-        latency_ms: u64,
-        /// Share of bad records.
-        #[arg(long, default_value_t = 0.001)]
-        bad_share: f64,
-        /// Share of late records.
-        #[arg(long, default_value_t = 0.005)]
-        late_share: f64,
-        /// Warm runs of each query.
-        #[arg(long, default_value_t = 20)]
-        warm_runs: usize,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Print the figures as JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Working directory (a temporary one by default).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
-    },
+    Bench(BenchArgs),
     /// A Firehose stream into a target, end to end: objects delivered one at a time, each
     /// timed until searchable, then the query mix through the target's search, every count
     /// checked against the records delivered.
-    Stream {
-        /// Where to stream: `local` (embedded, on disk), `s3-sqs` (S3 and SQS endpoints such
-        /// as moto: objects and the FIFO messages EventBridge would send, the poll-mode indexer
-        /// in this process), `aws` (a deployed stack: its staging bucket and search URL).
-        #[arg(long, value_enum, default_value_t = TargetKind::Local)]
-        target: TargetKind,
-        /// Objects delivered.
-        #[arg(long, default_value_t = 20)]
-        objects: usize,
-        /// Records per object.
-        #[arg(long, default_value_t = 10_000)]
-        records_per_object: usize,
-        /// Milliseconds between deliveries (Firehose's buffering interval); 0: back to back.
-        #[arg(long, default_value_t = 0)]
-        interval_ms: u64,
-        /// Share of bad records.
-        #[arg(long, default_value_t = 0.001)]
-        bad_share: f64,
-        /// Share of late records.
-        #[arg(long, default_value_t = 0.005)]
-        late_share: f64,
-        /// Runs of each query of the mix.
-        #[arg(long, default_value_t = 10)]
-        query_runs: usize,
-        /// Seconds an object may take to become searchable before the run fails.
-        #[arg(long, default_value_t = 300)]
-        timeout_secs: u64,
-        /// Key prefix in the staging bucket (the delivery stream's prefix).
-        #[arg(long, default_value = "firehose/")]
-        prefix: String,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// local: the data directory (a temporary one by default).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
-        /// s3-sqs, aws: S3 and SQS endpoint, e.g. moto's `http://127.0.0.1:5000`; AWS when unset.
-        #[arg(long)]
-        endpoint: Option<String>,
-        /// s3-sqs, aws: the staging bucket (s3-sqs creates one when unset).
-        #[arg(long)]
-        staging_bucket: Option<String>,
-        /// s3-sqs: the index storage, `s3://bucket[/prefix]` (a new bucket when unset).
-        #[arg(long)]
-        index_uri: Option<String>,
-        /// s3-sqs: the FIFO queue (a new one, with content-based deduplication, when unset).
-        #[arg(long)]
-        queue_url: Option<String>,
-        /// Query this search API instead of an in-process searcher; aws: the stack's SearchUrl.
-        #[arg(long)]
-        search_url: Option<String>,
-        /// Sent as `x-api-key` with every search request.
-        #[arg(
-            long,
-            env = "HYDRANT_API_KEY",
-            hide_env_values = true,
-            conflicts_with = "sigv4"
-        )]
-        api_key: Option<String>,
-        /// Sign every search request with AWS SigV4, for a stack deployed with `ApiAuth: IAM`
-        /// (credentials from the default AWS chain; service and region from the URL).
-        #[arg(long)]
-        sigv4: bool,
-        /// The region to sign for, when the search URL does not name it (a custom domain).
-        #[arg(long, requires = "sigv4")]
-        sigv4_region: Option<String>,
-        /// Print the figures as JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    Stream(StreamArgs),
     /// A Grafana dashboard's `_msearch` (logs + date histogram + terms) cold and warm over one
     /// split per object, with storage latency injected, against a raw scan of the same panels.
-    Dashboard {
-        /// Records generated.
-        #[arg(long, default_value_t = 200_000)]
-        records: u64,
-        /// Objects they are spread over (one split each).
-        #[arg(long, default_value_t = 100)]
-        objects: usize,
-        /// Milliseconds added to every storage request while querying (S3's latency).
-        #[arg(long, default_value_t = 30)]
-        latency_ms: u64,
-        /// Runs of each measurement (cold runs use a new searcher each).
-        #[arg(long, default_value_t = 10)]
-        runs: usize,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Print the figures as JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Working directory (a temporary one by default).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
-    },
+    Dashboard(DashboardArgs),
     /// Indexing throughput and peak memory: Hydrant's pipeline vs raw tantivy on one batch.
-    Indexing {
-        /// Uncompressed megabytes of records in the batch.
-        #[arg(long, default_value_t = 128)]
-        mb: u64,
-        /// Objects in the batch.
-        #[arg(long, default_value_t = 10)]
-        objects: usize,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Working directory (a temporary one by default).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
-        /// zstd level of the doc store, for both sides (the index config's 8 by default).
-        #[arg(long, value_parser = clap::value_parser!(i32).range(1..=22))]
-        docstore_compression_level: Option<i32>,
-    },
+    Indexing(IndexingArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// Records generated.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: u64,
+    /// Objects they are spread over (one split each in the stream phase).
+    #[arg(long, default_value_t = 100)]
+    objects: usize,
+    /// Milliseconds added to every storage request while querying (S3's latency).
+    #[arg(long, default_value_t = 30)]
+    latency_ms: u64,
+    /// Share of bad records.
+    #[arg(long, default_value_t = 0.001)]
+    bad_share: f64,
+    /// Share of late records.
+    #[arg(long, default_value_t = 0.005)]
+    late_share: f64,
+    /// Warm runs of each query.
+    #[arg(long, default_value_t = 20)]
+    warm_runs: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Print the figures as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Working directory (a temporary one by default).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct StreamArgs {
+    /// Where to stream: `local` (embedded, on disk), `s3-sqs` (S3 and SQS endpoints such
+    /// as moto: objects and the FIFO messages EventBridge would send, the poll-mode indexer
+    /// in this process), `aws` (a deployed stack: its staging bucket and search URL).
+    #[arg(long, value_enum, default_value_t = TargetKind::Local)]
+    target: TargetKind,
+    /// Objects delivered.
+    #[arg(long, default_value_t = 20)]
+    objects: usize,
+    /// Records per object.
+    #[arg(long, default_value_t = 10_000)]
+    records_per_object: usize,
+    /// Milliseconds between deliveries (Firehose's buffering interval); 0: back to back.
+    #[arg(long, default_value_t = 0)]
+    interval_ms: u64,
+    /// Share of bad records.
+    #[arg(long, default_value_t = 0.001)]
+    bad_share: f64,
+    /// Share of late records.
+    #[arg(long, default_value_t = 0.005)]
+    late_share: f64,
+    /// Runs of each query of the mix.
+    #[arg(long, default_value_t = 10)]
+    query_runs: usize,
+    /// Seconds an object may take to become searchable before the run fails.
+    #[arg(long, default_value_t = 300)]
+    timeout_secs: u64,
+    /// Key prefix in the staging bucket (the delivery stream's prefix).
+    #[arg(long, default_value = "firehose/")]
+    prefix: String,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// local: the data directory (a temporary one by default).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// s3-sqs, aws: S3 and SQS endpoint, e.g. moto's `http://127.0.0.1:5000`; AWS when unset.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// s3-sqs, aws: the staging bucket (s3-sqs creates one when unset).
+    #[arg(long)]
+    staging_bucket: Option<String>,
+    /// s3-sqs: the index storage, `s3://bucket[/prefix]` (a new bucket when unset).
+    #[arg(long)]
+    index_uri: Option<String>,
+    /// s3-sqs: the FIFO queue (a new one, with content-based deduplication, when unset).
+    #[arg(long)]
+    queue_url: Option<String>,
+    /// Query this search API instead of an in-process searcher; aws: the stack's SearchUrl.
+    #[arg(long)]
+    search_url: Option<String>,
+    /// Sent as `x-api-key` with every search request.
+    #[arg(
+        long,
+        env = "HYDRANT_API_KEY",
+        hide_env_values = true,
+        conflicts_with = "sigv4"
+    )]
+    api_key: Option<String>,
+    /// Sign every search request with AWS SigV4, for a stack deployed with `ApiAuth: IAM`
+    /// (credentials from the default AWS chain; service and region from the URL).
+    #[arg(long)]
+    sigv4: bool,
+    /// The region to sign for, when the search URL does not name it (a custom domain).
+    #[arg(long, requires = "sigv4")]
+    sigv4_region: Option<String>,
+    /// Print the figures as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct DashboardArgs {
+    /// Records generated.
+    #[arg(long, default_value_t = 200_000)]
+    records: u64,
+    /// Objects they are spread over (one split each).
+    #[arg(long, default_value_t = 100)]
+    objects: usize,
+    /// Milliseconds added to every storage request while querying (S3's latency).
+    #[arg(long, default_value_t = 30)]
+    latency_ms: u64,
+    /// Runs of each measurement (cold runs use a new searcher each).
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Print the figures as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Working directory (a temporary one by default).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct IndexingArgs {
+    /// Uncompressed megabytes of records in the batch.
+    #[arg(long, default_value_t = 128)]
+    mb: u64,
+    /// Objects in the batch.
+    #[arg(long, default_value_t = 10)]
+    objects: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Working directory (a temporary one by default).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// zstd level of the doc store, for both sides (the index config's 8 by default).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=22))]
+    docstore_compression_level: Option<i32>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -182,190 +194,204 @@ enum TargetKind {
     Aws,
 }
 
-/// One arm per subcommand, each turning its arguments into a config and printing the report;
-/// the work is in the library's modules.
+/// Each subcommand turns its arguments into a config and prints the report; the work is in
+/// the library's modules.
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Bench {
-            records,
-            objects,
-            latency_ms,
-            bad_share,
-            late_share,
-            warm_runs,
-            seed,
-            json,
-            work_dir,
-        } => runtime.block_on(async move {
-            let temp_dir = tempfile::tempdir()?;
-            let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
-            std::fs::create_dir_all(&work_dir)?;
-            let config = BenchConfig {
-                num_records: records,
-                num_objects: objects,
-                bad_share,
-                late_share,
-                injected_latency: Duration::from_millis(latency_ms),
-                warm_runs,
-                seed,
-                work_dir,
-                ..BenchConfig::default()
-            };
-            let progress = PhaseBars::new()?;
-            let report = bench::run(&config, &progress).await?;
-            progress.finish();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("{}", report.table());
-            }
-            Ok(())
-        }),
-        Command::Dashboard {
-            records,
-            objects,
-            latency_ms,
-            runs,
-            seed,
-            json,
-            work_dir,
-        } => runtime.block_on(async move {
-            let temp_dir = tempfile::tempdir()?;
-            let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
-            std::fs::create_dir_all(&work_dir)?;
-            let config = BenchConfig {
-                num_records: records,
-                num_objects: objects,
-                bad_share: 0.0,
-                late_share: 0.0,
-                injected_latency: Duration::from_millis(latency_ms),
-                freshness_samples: 0,
-                seed,
-                work_dir,
-                ..BenchConfig::default()
-            };
-            let progress = PhaseBars::new()?;
-            let report = hydrant_loadtest::dashboard::run(&config, runs.max(1), &progress).await?;
-            progress.finish();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("{}", report.table());
-            }
-            Ok(())
-        }),
-        Command::Stream {
-            target,
-            objects,
-            records_per_object,
-            interval_ms,
-            bad_share,
-            late_share,
-            query_runs,
-            timeout_secs,
-            prefix,
-            seed,
-            work_dir,
+        Command::Bench(args) => runtime.block_on(run_bench(args)),
+        Command::Stream(args) => runtime.block_on(run_stream(args)),
+        Command::Dashboard(args) => runtime.block_on(run_dashboard(args)),
+        Command::Indexing(args) => runtime.block_on(run_indexing(args)),
+    }
+}
+
+/// `loadtest bench`.
+async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    let BenchArgs {
+        records,
+        objects,
+        latency_ms,
+        bad_share,
+        late_share,
+        warm_runs,
+        seed,
+        json,
+        work_dir,
+    } = args;
+    let temp_dir = tempfile::tempdir()?;
+    let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
+    std::fs::create_dir_all(&work_dir)?;
+    let config = BenchConfig {
+        num_records: records,
+        num_objects: objects,
+        bad_share,
+        late_share,
+        injected_latency: Duration::from_millis(latency_ms),
+        warm_runs,
+        seed,
+        work_dir,
+        ..BenchConfig::default()
+    };
+    let progress = PhaseBars::new()?;
+    let report = bench::run(&config, &progress).await?;
+    progress.finish();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", report.table());
+    }
+    Ok(())
+}
+
+/// `loadtest stream`.
+async fn run_stream(args: StreamArgs) -> anyhow::Result<()> {
+    let StreamArgs {
+        target,
+        objects,
+        records_per_object,
+        interval_ms,
+        bad_share,
+        late_share,
+        query_runs,
+        timeout_secs,
+        prefix,
+        seed,
+        work_dir,
+        endpoint,
+        staging_bucket,
+        index_uri,
+        queue_url,
+        search_url,
+        api_key,
+        sigv4,
+        sigv4_region,
+        json,
+    } = args;
+    let temp_dir = tempfile::tempdir()?;
+    let spec = match target {
+        TargetKind::Local => TargetSpec::Local {
+            dir: work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf()),
+        },
+        TargetKind::S3Sqs => TargetSpec::S3Sqs {
             endpoint,
             staging_bucket,
             index_uri,
             queue_url,
-            search_url,
-            api_key,
-            sigv4,
-            sigv4_region,
-            json,
-        } => runtime.block_on(async move {
-            let temp_dir = tempfile::tempdir()?;
-            let spec = match target {
-                TargetKind::Local => TargetSpec::Local {
-                    dir: work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf()),
-                },
-                TargetKind::S3Sqs => TargetSpec::S3Sqs {
-                    endpoint,
-                    staging_bucket,
-                    index_uri,
-                    queue_url,
-                },
-                TargetKind::Aws => TargetSpec::Aws {
-                    endpoint,
-                    staging_bucket: staging_bucket.context(
-                        "--target aws needs --staging-bucket (the stack's StagingBucketName)",
-                    )?,
-                },
-            };
-            let search_api = match search_url {
-                Some(url) => {
-                    let auth = if sigv4 {
-                        SearchAuth::SigV4(SigV4Signer::from_environment(&url, sigv4_region).await?)
-                    } else {
-                        api_key.map_or(SearchAuth::None, SearchAuth::ApiKey)
-                    };
-                    Some(SearchApi { url, auth })
-                }
-                None => None,
-            };
-            let index_config = IndexConfig::from_yaml(Dataset::WebLogs.index_config_yaml())?;
-            let target = Target::connect(&spec, &index_config, search_api.as_ref()).await?;
-            let config = StreamConfig {
-                num_objects: objects,
-                records_per_object,
-                interval: Duration::from_millis(interval_ms),
-                bad_share,
-                late_share,
-                query_runs,
-                searchable_timeout: Duration::from_secs(timeout_secs),
-                prefix,
-                seed,
-            };
-            let progress = PhaseBars::new()?;
-            let report = stream::run(&config, &target, &progress).await;
-            progress.finish();
-            // The run's own error says more than the indexer's; report it first.
-            let stopped = target.shutdown().await;
-            let report = report?;
-            stopped?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+        },
+        TargetKind::Aws => TargetSpec::Aws {
+            endpoint,
+            staging_bucket: staging_bucket
+                .context("--target aws needs --staging-bucket (the stack's StagingBucketName)")?,
+        },
+    };
+    let search_api = match search_url {
+        Some(url) => {
+            let auth = if sigv4 {
+                SearchAuth::SigV4(SigV4Signer::from_environment(&url, sigv4_region).await?)
             } else {
-                println!("{}", report.table());
-            }
-            Ok(())
-        }),
-        Command::Indexing {
-            mb,
-            objects,
-            seed,
-            work_dir,
-            docstore_compression_level,
-        } => runtime.block_on(async move {
-            let temp_dir = tempfile::tempdir()?;
-            let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
-            std::fs::create_dir_all(&work_dir)?;
-            let config = IndexingBenchConfig {
-                total_bytes: mb * 1_000_000,
-                num_objects: objects,
-                seed,
-                work_dir,
-                docstore_compression_level,
+                api_key.map_or(SearchAuth::None, SearchAuth::ApiKey)
             };
-            let progress = ProgressBar::new_spinner();
-            progress.set_style(ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} {msg}",
-            )?);
-            progress.enable_steady_tick(std::time::Duration::from_millis(200));
-            let result =
-                indexing_bench::run(&config, |phase| progress.set_message(phase.to_string()))
-                    .await?;
-            progress.finish_and_clear();
-            println!("{}", result.table());
-            Ok(())
-        }),
+            Some(SearchApi { url, auth })
+        }
+        None => None,
+    };
+    let index_config = IndexConfig::from_yaml(Dataset::WebLogs.index_config_yaml())?;
+    let target = Target::connect(&spec, &index_config, search_api.as_ref()).await?;
+    let config = StreamConfig {
+        num_objects: objects,
+        records_per_object,
+        interval: Duration::from_millis(interval_ms),
+        bad_share,
+        late_share,
+        query_runs,
+        searchable_timeout: Duration::from_secs(timeout_secs),
+        prefix,
+        seed,
+    };
+    let progress = PhaseBars::new()?;
+    let report = stream::run(&config, &target, &progress).await;
+    progress.finish();
+    // The run's own error says more than the indexer's; report it first.
+    let stopped = target.shutdown().await;
+    let report = report?;
+    stopped?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", report.table());
     }
+    Ok(())
+}
+
+/// `loadtest dashboard`.
+async fn run_dashboard(args: DashboardArgs) -> anyhow::Result<()> {
+    let DashboardArgs {
+        records,
+        objects,
+        latency_ms,
+        runs,
+        seed,
+        json,
+        work_dir,
+    } = args;
+    let temp_dir = tempfile::tempdir()?;
+    let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
+    std::fs::create_dir_all(&work_dir)?;
+    let config = BenchConfig {
+        num_records: records,
+        num_objects: objects,
+        bad_share: 0.0,
+        late_share: 0.0,
+        injected_latency: Duration::from_millis(latency_ms),
+        freshness_samples: 0,
+        seed,
+        work_dir,
+        ..BenchConfig::default()
+    };
+    let progress = PhaseBars::new()?;
+    let report = hydrant_loadtest::dashboard::run(&config, runs.max(1), &progress).await?;
+    progress.finish();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", report.table());
+    }
+    Ok(())
+}
+
+/// `loadtest indexing`.
+async fn run_indexing(args: IndexingArgs) -> anyhow::Result<()> {
+    let IndexingArgs {
+        mb,
+        objects,
+        seed,
+        work_dir,
+        docstore_compression_level,
+    } = args;
+    let temp_dir = tempfile::tempdir()?;
+    let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
+    std::fs::create_dir_all(&work_dir)?;
+    let config = IndexingBenchConfig {
+        total_bytes: mb * 1_000_000,
+        num_objects: objects,
+        seed,
+        work_dir,
+        docstore_compression_level,
+    };
+    let progress = ProgressBar::new_spinner();
+    progress.set_style(ProgressStyle::with_template(
+        "{spinner} {elapsed_precise} {msg}",
+    )?);
+    progress.enable_steady_tick(std::time::Duration::from_millis(200));
+    let result =
+        indexing_bench::run(&config, |phase| progress.set_message(phase.to_string())).await?;
+    progress.finish_and_clear();
+    println!("{}", result.table());
+    Ok(())
 }
 
 /// One progress bar per phase; a finished phase leaves a line with its duration.

@@ -359,7 +359,7 @@ impl StreamRun<'_> {
                 response
                     .stats
                     .as_ref()
-                    .map(|stats| (stats.storage_gets, stats.storage_bytes)),
+                    .map(|stats| (stats.reads.storage_gets, stats.reads.storage_bytes)),
             ));
             check(response.num_hits == num_hits, || {
                 format!(

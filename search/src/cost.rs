@@ -1,18 +1,24 @@
-//! What one request cost, summed over every search it made (an `_msearch` makes several), for
-//! whoever answers requests to report: the Lambda adapter's metrics and log line.
+//! What searches cost, counted in one place: the storage reads of one search as they happen
+//! ([`ReadCounter`], fed by the split fetcher on whichever thread tantivy reads from), what a
+//! search reports ([`SearchStats`], in its response and in a leaf's), and what one request cost
+//! over every search it made ([`RequestCost`], for whoever answers requests to report: the
+//! Lambda adapter's metrics and log line, the server's log line).
 //!
 //! The searches add their [`SearchStats`] to the request's tally, if the caller opened one
 //! with [`measure`]; without one, adding costs nothing. The tally lives in the request's task,
-//! which the search core never leaves (its parallel work is futures in that task).
+//! which the search core never leaves (its parallel work is futures in that task). Reads
+//! happen on blocking threads instead, so a search's [`ReadCounter`] is set for the thread
+//! with [`ReadCounter::count`] around each piece of blocking work.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! use hydrant_search::SearchStats;
-//! use hydrant_search::cost::{add, measure};
+//! use hydrant_search::cost::{StorageReads, add, measure};
 //!
-//! let stats = SearchStats { splits_searched: 3, storage_gets: 5, ..SearchStats::default() };
+//! let reads = StorageReads { storage_gets: 5, ..StorageReads::default() };
+//! let stats = SearchStats { splits_searched: 3, reads, ..SearchStats::default() };
 //! let ((), cost) = measure(async { add(&["logs"], &stats); add(&["logs"], &stats) }).await;
-//! assert_eq!((cost.searches, cost.stats.splits_searched, cost.stats.storage_gets), (2, 6, 10));
+//! assert_eq!((cost.searches, cost.stats.splits_searched, cost.stats.reads.storage_gets), (2, 6, 10));
 //! assert_eq!(cost.index_id(), Some("logs"));
 //! # });
 //! ```
@@ -20,9 +26,14 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::ops::AddAssign;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// What one request cost.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+use serde::{Deserialize, Serialize};
+
+/// What a search cost: the splits it looked at and what it read.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SearchStats {
     /// Published splits of the index.
     pub splits_total: usize,
@@ -33,11 +44,104 @@ pub struct SearchStats {
     pub splits_pruned: usize,
     /// Splits answered from the per-split result cache.
     pub splits_from_cache: usize,
+    #[serde(flatten)]
+    pub reads: StorageReads,
+}
+
+impl AddAssign<&SearchStats> for SearchStats {
+    fn add_assign(&mut self, other: &SearchStats) {
+        self.splits_total += other.splits_total;
+        self.splits_searched += other.splits_searched;
+        self.splits_pruned += other.splits_pruned;
+        self.splits_from_cache += other.splits_from_cache;
+        self.reads += other.reads;
+    }
+}
+
+/// The storage reads of a search: the requests and bytes it paid for, and the reads the
+/// byte-range cache saved it.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StorageReads {
     /// Storage GETs made.
     pub storage_gets: u64,
     pub storage_bytes: u64,
     /// Reads served from the in-memory byte-range cache.
     pub cache_hits: u64,
+}
+
+impl AddAssign for StorageReads {
+    fn add_assign(&mut self, other: StorageReads) {
+        self.storage_gets += other.storage_gets;
+        self.storage_bytes += other.storage_bytes;
+        self.cache_hits += other.cache_hits;
+    }
+}
+
+/// Counts one search's storage reads as they happen, from any thread.
+///
+/// Opened splits outlive requests (the searcher caches them), so their fetchers cannot hold a
+/// request's counter: each search sets its counter for the thread around its blocking work
+/// ([`ReadCounter::count`]), and the fetcher reports to whichever counter is set.
+#[derive(Debug, Default)]
+pub struct ReadCounter {
+    storage_gets: AtomicU64,
+    storage_bytes: AtomicU64,
+    cache_hits: AtomicU64,
+}
+
+thread_local! {
+    static THREAD_READ_COUNTER: RefCell<Option<Arc<ReadCounter>>> = const { RefCell::new(None) };
+}
+
+impl ReadCounter {
+    /// Runs `work` with the storage reads it makes on this thread counted here.
+    pub fn count<R>(self: &Arc<Self>, work: impl FnOnce() -> R) -> R {
+        /// Restores the previous counter even if `work` panics: blocking threads are reused.
+        struct Restore(Option<Arc<ReadCounter>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                THREAD_READ_COUNTER.with(|slot| *slot.borrow_mut() = previous);
+            }
+        }
+        let _restore = Restore(THREAD_READ_COUNTER.with(|slot| slot.replace(Some(self.clone()))));
+        work()
+    }
+
+    /// What has been counted so far.
+    pub fn reads(&self) -> StorageReads {
+        StorageReads {
+            storage_gets: self.storage_gets.load(Ordering::Relaxed),
+            storage_bytes: self.storage_bytes.load(Ordering::Relaxed),
+            cache_hits: self.cache_hits.load(Ordering::Relaxed),
+        }
+    }
+
+    fn on_this_thread(update: impl FnOnce(&ReadCounter)) {
+        THREAD_READ_COUNTER.with(|slot| {
+            if let Some(counter) = slot.borrow().as_ref() {
+                update(counter);
+            }
+        });
+    }
+
+    /// Counts a GET of `num_bytes`.
+    pub(crate) fn add_get(&self, num_bytes: u64) {
+        self.storage_gets.fetch_add(1, Ordering::Relaxed);
+        self.storage_bytes.fetch_add(num_bytes, Ordering::Relaxed);
+    }
+
+    /// Counts a GET of `num_bytes` made on this thread.
+    pub(crate) fn record_get(num_bytes: u64) {
+        Self::on_this_thread(|counter| counter.add_get(num_bytes));
+    }
+
+    /// Counts a read served from the cache on this thread.
+    pub(crate) fn record_cache_hit() {
+        Self::on_this_thread(|counter| {
+            counter.cache_hits.fetch_add(1, Ordering::Relaxed);
+        });
+    }
 }
 
 tokio::task_local! {
@@ -87,14 +191,7 @@ pub fn add(index_ids: &[&str], stats: &SearchStats) {
         cost.searches += 1;
         cost.index_ids
             .extend(index_ids.iter().map(|index_id| index_id.to_string()));
-        let total = &mut cost.stats;
-        total.splits_total += stats.splits_total;
-        total.splits_searched += stats.splits_searched;
-        total.splits_pruned += stats.splits_pruned;
-        total.splits_from_cache += stats.splits_from_cache;
-        total.storage_gets += stats.storage_gets;
-        total.storage_bytes += stats.storage_bytes;
-        total.cache_hits += stats.cache_hits;
+        cost.stats += stats;
     });
 }
 

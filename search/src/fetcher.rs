@@ -6,14 +6,12 @@
 //! aligned chunks and fetched with one ranged GET per read.
 //!
 //! Opened splits outlive requests (the searcher caches them), so a fetcher does not belong to
-//! one request: each request counts its reads by running its blocking work inside
-//! [`with_request_stats`], which the fetcher reports to.
+//! one request: it reports each read to the [`ReadCounter`] the current search set for the
+//! thread.
 
-use std::cell::RefCell;
 use std::io;
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hydrant_index::split_bundle::ByteRangeFetcher;
 use hydrant_storage::SharedStorage;
@@ -21,47 +19,7 @@ use tantivy::directory::OwnedBytes;
 use tokio::runtime::Handle;
 
 use crate::cache::{CHUNK_SIZE, ChunkCache};
-
-/// Storage request counts of one query.
-#[derive(Debug, Default)]
-pub struct FetchStats {
-    pub num_gets: AtomicU64,
-    pub bytes_fetched: AtomicU64,
-    pub cache_hits: AtomicU64,
-}
-
-impl FetchStats {
-    pub fn record_get(&self, num_bytes: u64) {
-        self.num_gets.fetch_add(1, Ordering::Relaxed);
-        self.bytes_fetched.fetch_add(num_bytes, Ordering::Relaxed);
-    }
-}
-
-thread_local! {
-    static REQUEST_STATS: RefCell<Option<Arc<FetchStats>>> = const { RefCell::new(None) };
-}
-
-/// Runs `work` with its storage reads on this thread counted in `stats`.
-pub fn with_request_stats<R>(stats: &Arc<FetchStats>, work: impl FnOnce() -> R) -> R {
-    /// Restores the previous scope even if `work` panics: blocking threads are reused.
-    struct Restore(Option<Arc<FetchStats>>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            REQUEST_STATS.with(|slot| *slot.borrow_mut() = previous);
-        }
-    }
-    let _restore = Restore(REQUEST_STATS.with(|slot| slot.replace(Some(stats.clone()))));
-    work()
-}
-
-fn record(update: impl FnOnce(&FetchStats)) {
-    REQUEST_STATS.with(|slot| {
-        if let Some(stats) = slot.borrow().as_ref() {
-            update(stats);
-        }
-    });
-}
+use crate::cost::ReadCounter;
 
 /// Reads one split's bytes.
 #[derive(Debug)]
@@ -107,9 +65,7 @@ impl ByteRangeFetcher for StorageFetcher {
             .map(|(index, _)| index)
             .collect();
         if missing.is_empty() {
-            record(|stats| {
-                stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-            });
+            ReadCounter::record_cache_hit();
         } else {
             // One GET covering every missing chunk of this read.
             let fetch_start = missing[0] * CHUNK_SIZE;
@@ -120,7 +76,7 @@ impl ByteRangeFetcher for StorageFetcher {
                 .runtime
                 .block_on(async move { storage.get_range(&path, fetch_start..fetch_end).await })
                 .map_err(|error| io::Error::other(error.to_string()))?;
-            record(|stats| stats.record_get(bytes.len() as u64));
+            ReadCounter::record_get(bytes.len() as u64);
             let fetched = OwnedBytes::new(bytes.to_vec());
             for (slot, index) in chunks.iter_mut().zip(first_chunk..=last_chunk) {
                 if slot.is_some() || index < missing[0] || index > missing[missing.len() - 1] {

@@ -182,8 +182,8 @@ async fn serve_connection(
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     splits_searched = cost.stats.splits_searched,
                     splits_pruned = cost.stats.splits_pruned,
-                    gets = cost.stats.storage_gets,
-                    bytes_fetched = cost.stats.storage_bytes,
+                    gets = cost.stats.reads.storage_gets,
+                    bytes_fetched = cost.stats.reads.storage_bytes,
                     "request"
                 );
                 (response, request.keep_alive)

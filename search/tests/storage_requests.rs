@@ -184,7 +184,7 @@ async fn a_cold_term_query_needs_at_most_four_gets_and_a_warm_one_none() {
         cold_gets <= 4,
         "a cold term query made {cold_gets} split GETs"
     );
-    assert_eq!(cold.stats.as_ref().unwrap().storage_gets, cold_gets);
+    assert_eq!(cold.stats.as_ref().unwrap().reads.storage_gets, cold_gets);
 
     let warm = service.search("logs", &request).await.unwrap();
     assert_eq!(warm.hits, cold.hits);

@@ -297,61 +297,7 @@ impl MapperBuilder {
             }
             _ => {}
         }
-        let builder = &mut self.schema_builder;
-        let (field, kind) = match field_type {
-            FieldType::Text(options) => text_field(builder, path, options)?,
-            FieldType::U64(options) | FieldType::I64(options) | FieldType::F64(options) => {
-                numeric_field(builder, path, field_type, options)
-            }
-            FieldType::Bool(options) => {
-                let tantivy_options = switched(
-                    TantivyNumericOptions::default(),
-                    options.indexed,
-                    options.stored,
-                    options.fast,
-                );
-                (
-                    builder.add_bool_field(path, tantivy_options),
-                    FieldKind::Bool { fast: options.fast },
-                )
-            }
-            FieldType::Datetime(options) => datetime_field(builder, path, options, is_timestamp)?,
-            FieldType::Ip(options) => {
-                let tantivy_options = switched(
-                    IpAddrOptions::default(),
-                    options.indexed,
-                    options.stored,
-                    options.fast,
-                );
-                (
-                    builder.add_ip_addr_field(path, tantivy_options),
-                    FieldKind::Ip { fast: options.fast },
-                )
-            }
-            FieldType::Bytes(options) => {
-                let tantivy_options = switched(
-                    TantivyBytesOptions::default(),
-                    options.indexed,
-                    options.stored,
-                    options.fast,
-                );
-                (
-                    builder.add_bytes_field(path, tantivy_options),
-                    FieldKind::Bytes {
-                        input_format: options.input_format,
-                        output_format: options.output_format,
-                        fast: options.fast,
-                    },
-                )
-            }
-            FieldType::Json(options) => {
-                let (tantivy_options, kind) = json_field_options(path, options)?;
-                (builder.add_json_field(path, tantivy_options), kind)
-            }
-            FieldType::Object(_) | FieldType::Concatenate(_) => {
-                unreachable!("objects and concatenations are built by add_mappings")
-            }
-        };
+        let (field, kind) = leaf_field(&mut self.schema_builder, path, field_type, is_timestamp)?;
         if is_timestamp && is_array {
             return Err(IndexError::InvalidConfig(format!(
                 "timestamp_field `{path}` cannot be an array"
@@ -367,6 +313,67 @@ impl MapperBuilder {
         self.field_index_by_path.insert(path.to_string(), index);
         Ok(index)
     }
+}
+
+/// A leaf field of the schema: its tantivy field, added to `builder`, and what it is.
+fn leaf_field(
+    builder: &mut tantivy::schema::SchemaBuilder,
+    path: &str,
+    field_type: &FieldType,
+    is_timestamp: bool,
+) -> Result<(Field, FieldKind)> {
+    Ok(match field_type {
+        FieldType::Text(options) => text_field(builder, path, options)?,
+        FieldType::U64(options) | FieldType::I64(options) | FieldType::F64(options) => {
+            numeric_field(builder, path, field_type, options)
+        }
+        FieldType::Bool(options) => {
+            let tantivy_options = switched(
+                TantivyNumericOptions::default(),
+                options.indexed,
+                options.stored,
+                options.fast,
+            );
+            let field = builder.add_bool_field(path, tantivy_options);
+            (field, FieldKind::Bool { fast: options.fast })
+        }
+        FieldType::Datetime(options) => datetime_field(builder, path, options, is_timestamp)?,
+        FieldType::Ip(options) => {
+            let tantivy_options = switched(
+                IpAddrOptions::default(),
+                options.indexed,
+                options.stored,
+                options.fast,
+            );
+            let field = builder.add_ip_addr_field(path, tantivy_options);
+            (field, FieldKind::Ip { fast: options.fast })
+        }
+        FieldType::Bytes(options) => {
+            let tantivy_options = switched(
+                TantivyBytesOptions::default(),
+                options.indexed,
+                options.stored,
+                options.fast,
+            );
+            let kind = FieldKind::Bytes {
+                input_format: options.input_format,
+                output_format: options.output_format,
+                fast: options.fast,
+            };
+            (builder.add_bytes_field(path, tantivy_options), kind)
+        }
+        FieldType::Json(options) => {
+            let (tantivy_options, kind) = json_field_options(path, options)?;
+            (builder.add_json_field(path, tantivy_options), kind)
+        }
+        // The caller builds these from their children; reaching here is a bug in the caller,
+        // reported rather than panicking.
+        FieldType::Object(_) | FieldType::Concatenate(_) => {
+            return Err(IndexError::InvalidConfig(format!(
+                "`{path}` is an object or concatenate field, which has no single tantivy field"
+            )));
+        }
+    })
 }
 
 impl MapperBuilder {

@@ -628,16 +628,9 @@ fn query_string_query(body: &Map<String, Value>) -> DslResult<QueryAst> {
     })
 }
 
-/// Clauses that name no field search `fields` (any of them may match).
+/// Clauses that name no field search `fields` (any of them may match); `fields` is not
+/// empty.
 fn with_default_fields(ast: QueryAst, fields: &[String]) -> QueryAst {
-    let per_field = |make: &dyn Fn(Option<String>) -> QueryAst| {
-        let mut clauses: Vec<QueryAst> = fields.iter().map(|f| make(Some(f.clone()))).collect();
-        if clauses.len() == 1 {
-            clauses.pop().expect("one clause")
-        } else {
-            QueryAst::Or(clauses)
-        }
-    };
     let recurse = |clauses: Vec<QueryAst>| -> Vec<QueryAst> {
         clauses
             .into_iter()
@@ -648,6 +641,9 @@ fn with_default_fields(ast: QueryAst, fields: &[String]) -> QueryAst {
         QueryAst::And(clauses) => QueryAst::And(recurse(clauses)),
         QueryAst::Or(clauses) => QueryAst::Or(recurse(clauses)),
         QueryAst::Not(inner) => QueryAst::Not(Box::new(with_default_fields(*inner, fields))),
+        QueryAst::Lenient(inner) => {
+            QueryAst::Lenient(Box::new(with_default_fields(*inner, fields)))
+        }
         QueryAst::Bool {
             must,
             should,
@@ -659,60 +655,36 @@ fn with_default_fields(ast: QueryAst, fields: &[String]) -> QueryAst {
             must_not: recurse(must_not),
             minimum_should_match,
         },
-        QueryAst::Term {
-            field: None,
-            value,
-            position,
-        } => per_field(&|field| QueryAst::Term {
-            field,
-            value: value.clone(),
-            position,
-        }),
-        QueryAst::Phrase {
-            field: None,
-            text,
-            slop,
-            position,
-        } => per_field(&|field| QueryAst::Phrase {
-            field,
-            text: text.clone(),
-            slop,
-            position,
-        }),
-        QueryAst::Prefix {
-            field: None,
-            prefix,
-            position,
-        } => per_field(&|field| QueryAst::Prefix {
-            field,
-            prefix: prefix.clone(),
-            position,
-        }),
-        QueryAst::Wildcard {
-            field: None,
-            pattern,
-            position,
-        } => per_field(&|field| QueryAst::Wildcard {
-            field,
-            pattern: pattern.clone(),
-            position,
-        }),
-        QueryAst::Range {
-            field,
-            lower,
-            upper,
-            position,
-        } if field.is_empty() => per_field(&|field| QueryAst::Range {
-            field: field.unwrap_or_default(),
-            lower: lower.clone(),
-            upper: upper.clone(),
-            position,
-        }),
-        QueryAst::Lenient(inner) => {
-            QueryAst::Lenient(Box::new(with_default_fields(*inner, fields)))
+        clause => {
+            let mut per_field: Vec<QueryAst> = fields
+                .iter()
+                .map_while(|field| on_field(&clause, field))
+                .collect();
+            match per_field.len() {
+                0 => clause,
+                1 => per_field.swap_remove(0),
+                _ => QueryAst::Or(per_field),
+            }
         }
-        other => other,
     }
+}
+
+/// A clause that names no field, on `field` instead; `None` for any other clause.
+fn on_field(clause: &QueryAst, field: &str) -> Option<QueryAst> {
+    let mut clause = clause.clone();
+    match &mut clause {
+        QueryAst::Term { field: slot, .. }
+        | QueryAst::Phrase { field: slot, .. }
+        | QueryAst::Prefix { field: slot, .. }
+        | QueryAst::Wildcard { field: slot, .. }
+            if slot.is_none() =>
+        {
+            *slot = Some(field.to_string())
+        }
+        QueryAst::Range { field: slot, .. } if slot.is_empty() => *slot = field.to_string(),
+        _ => return None,
+    }
+    Some(clause)
 }
 
 /// `minimum_should_match`: a count (`2`, `"2"`), a count of clauses that may be missing

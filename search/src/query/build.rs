@@ -139,6 +139,8 @@ impl QueryBuilder<'_> {
         }
     }
 
+    /// One arm per kind of clause, so that every kind the AST has is seen to be built here
+    /// (the match is exhaustive); each arm hands its work to a named method.
     fn build_clause(&self, ast: &QueryAst) -> BuildResult<Box<dyn Query>> {
         match ast {
             QueryAst::Lenient(inner) => QueryBuilder {

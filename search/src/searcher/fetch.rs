@@ -14,8 +14,8 @@ use tantivy::{DocAddress, Searcher, TantivyDocument};
 use super::SearchService;
 use super::plan::{CompiledRequest, LeafSplit};
 use crate::cache::DocKey;
+use crate::cost::ReadCounter;
 use crate::error::{Result, SearchError};
-use crate::fetcher::{FetchStats, with_request_stats};
 use crate::sort::Candidate;
 
 impl SearchService {
@@ -26,7 +26,7 @@ impl SearchService {
         splits: &[LeafSplit],
         page: &[Candidate],
         snippet_fields: &[String],
-        stats: &Arc<FetchStats>,
+        reads: &Arc<ReadCounter>,
     ) -> Result<(Vec<Value>, Option<Vec<Value>>)> {
         let mut by_split: BTreeMap<usize, Vec<(usize, &Candidate)>> = BTreeMap::new();
         for (position, candidate) in page.iter().enumerate() {
@@ -71,7 +71,7 @@ impl SearchService {
                 })
                 .collect();
             let rendered = self
-                .render_split_hits(compiled, split, addresses, snippet_fields, stats)
+                .render_split_hits(compiled, split, addresses, snippet_fields, reads)
                 .await?;
             for (position, hit, snippet) in rendered {
                 if use_doc_cache {
@@ -93,10 +93,10 @@ impl SearchService {
         split: &LeafSplit,
         addresses: Vec<(usize, DocAddress)>,
         snippet_fields: &[String],
-        stats: &Arc<FetchStats>,
+        reads: &Arc<ReadCounter>,
     ) -> Result<Vec<(usize, Value, Value)>> {
         let searcher = self
-            .open_split(compiled, split, stats)
+            .open_split(compiled, split, reads)
             .await
             .map_err(|error| {
                 SearchError::Internal(format!("cannot reopen a split: {}", error.details))
@@ -104,9 +104,9 @@ impl SearchService {
         let doc_mapper = compiled.doc_mapper.clone();
         let query = compiled.query.clone();
         let snippet_fields = snippet_fields.to_vec();
-        let stats = stats.clone();
+        let reads = reads.clone();
         tokio::task::spawn_blocking(move || {
-            with_request_stats(&stats, || {
+            reads.count(|| {
                 render_hits(
                     &searcher,
                     &doc_mapper,

@@ -20,8 +20,8 @@ use super::SearchService;
 use super::params::SearchParams;
 use super::plan::LeafSplit;
 use super::plan::{CompiledRequest, splits_to_search};
+use crate::cost::ReadCounter;
 use crate::error::{Result, SearchError};
-use crate::fetcher::{FetchStats, with_request_stats};
 use crate::query::QueryAst;
 
 /// Splits whose field lists are kept.
@@ -82,10 +82,10 @@ impl SearchService {
         let doc_mapper = self.doc_mappers.get(&metadata)?;
         let compiled = CompiledRequest::compile(index_id, doc_mapper, &search)?;
         let (splits, _) = splits_to_search(&metadata, &search, &compiled);
-        let stats = Arc::new(FetchStats::default());
+        let reads = Arc::new(ReadCounter::default());
         let lookups: Vec<_> = splits
             .iter()
-            .map(|split| self.split_fields(&compiled, request.filter.is_some(), split, &stats))
+            .map(|split| self.split_fields(&compiled, request.filter.is_some(), split, &reads))
             .collect();
         let answers: Vec<Result<Option<Arc<Vec<FieldInfo>>>>> = futures::stream::iter(lookups)
             .buffer_unordered(self.split_concurrency)
@@ -106,20 +106,20 @@ impl SearchService {
         compiled: &CompiledRequest,
         filtered: bool,
         split: &LeafSplit,
-        stats: &Arc<FetchStats>,
+        reads: &Arc<ReadCounter>,
     ) -> Result<Option<Arc<Vec<FieldInfo>>>> {
         let cached = self.field_lists.get(&split.split_id);
         if cached.is_some() && !filtered {
             return Ok(cached);
         }
         let searcher = self
-            .open_split(compiled, split, stats)
+            .open_split(compiled, split, reads)
             .await
             .map_err(|error| split_error(&split.split_id, error.details))?;
         let query = compiled.query.clone();
-        let stats = stats.clone();
+        let reads = reads.clone();
         let (matches, fields) = tokio::task::spawn_blocking(move || {
-            with_request_stats(&stats, || {
+            reads.count(|| {
                 let matches = !filtered || searcher.search(query.as_ref(), &Count)? > 0;
                 let fields = match cached {
                     Some(fields) => fields,

@@ -21,7 +21,6 @@
 //! ```
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering as AtomicOrdering;
 
 use futures::StreamExt;
 use hydrant_index::split_bundle::{
@@ -41,8 +40,9 @@ use super::aggregations::{self, merge_aggregations};
 use super::params::SearchParams;
 use super::plan::{CompiledRequest, LeafSplit};
 use crate::cache::LeafOutcome;
+use crate::cost::{ReadCounter, SearchStats, StorageReads};
 use crate::error::Result;
-use crate::fetcher::{FetchStats, StorageFetcher, with_request_stats};
+use crate::fetcher::StorageFetcher;
 use crate::sort::{Candidate, TopHitsCollector};
 
 /// One request over some of an index's splits.
@@ -80,9 +80,21 @@ pub struct LeafSearchResponse {
     pub splits_searched: usize,
     /// Splits answered from the leaf cache, not searched.
     pub splits_from_cache: usize,
-    pub storage_gets: u64,
-    pub storage_bytes: u64,
-    pub cache_hits: u64,
+    #[serde(flatten)]
+    pub reads: StorageReads,
+}
+
+impl LeafSearchResponse {
+    /// What this answer cost, as a search reports it, for `splits_total` splits asked for.
+    pub fn stats(&self, splits_total: usize) -> SearchStats {
+        SearchStats {
+            splits_total,
+            splits_searched: self.splits_searched,
+            splits_pruned: 0,
+            splits_from_cache: self.splits_from_cache,
+            reads: self.reads,
+        }
+    }
 }
 
 /// `Option<IntermediateAggregationResults>` as base64 of its postcard encoding.
@@ -174,14 +186,14 @@ impl SearchService {
         compiled: &CompiledRequest,
         splits: &[LeafSplit],
     ) -> Result<LeafSearchResponse> {
-        let stats = Arc::new(FetchStats::default());
+        let reads = Arc::new(ReadCounter::default());
         // The futures are built first so the stream's type names no closure: rustc cannot
         // prove a mapping closure over borrowed splits `Send` for every lifetime.
         let split_searches: Vec<_> = splits
             .iter()
             .map(|split| {
-                let stats = stats.clone();
-                async move { (split, self.answer_split(compiled, split, &stats).await) }
+                let reads = reads.clone();
+                async move { (split, self.answer_split(compiled, split, &reads).await) }
             })
             .collect();
         let answers: Vec<_> = futures::stream::iter(split_searches)
@@ -228,9 +240,7 @@ impl SearchService {
             }
         }
         response.aggregations = merge_aggregations(aggregations)?;
-        response.storage_gets = stats.num_gets.load(AtomicOrdering::Relaxed);
-        response.storage_bytes = stats.bytes_fetched.load(AtomicOrdering::Relaxed);
-        response.cache_hits = stats.cache_hits.load(AtomicOrdering::Relaxed);
+        response.reads = reads.reads();
         Ok(response)
     }
 
@@ -239,7 +249,7 @@ impl SearchService {
         &self,
         compiled: &CompiledRequest,
         split: &LeafSplit,
-        stats: &Arc<FetchStats>,
+        reads: &Arc<ReadCounter>,
     ) -> std::result::Result<SplitAnswer, SplitError> {
         if let Some(outcome) = self.leaves.get(&split.split_id, &compiled.fingerprint) {
             return Ok(SplitAnswer {
@@ -247,9 +257,9 @@ impl SearchService {
                 from_cache: true,
             });
         }
-        let searcher = self.open_split(compiled, split, stats).await?;
+        let searcher = self.open_split(compiled, split, reads).await?;
         let outcome = Arc::new(
-            search_split(compiled, searcher, &split.split_id, split.ordinal, stats).await?,
+            search_split(compiled, searcher, &split.split_id, split.ordinal, reads).await?,
         );
         self.leaves
             .insert(&split.split_id, &compiled.fingerprint, outcome.clone());
@@ -266,12 +276,12 @@ impl SearchService {
         &self,
         compiled: &CompiledRequest,
         split: &LeafSplit,
-        stats: &Arc<FetchStats>,
+        reads: &Arc<ReadCounter>,
     ) -> std::result::Result<Searcher, SplitError> {
         self.searchers
             .get_or_open(
                 &split.split_id,
-                self.open_split_uncached(compiled, split, stats),
+                self.open_split_uncached(compiled, split, reads),
             )
             .await
     }
@@ -281,22 +291,22 @@ impl SearchService {
         &self,
         compiled: &CompiledRequest,
         split: &LeafSplit,
-        stats: &Arc<FetchStats>,
+        reads: &Arc<ReadCounter>,
     ) -> std::result::Result<Searcher, SplitError> {
         let path = paths::split_file(&compiled.index_id, &split.split_id);
         let local = self
             .split_cache
             .as_ref()
             .and_then(|cache| cache.fetcher(&split.split_id));
-        let footer = self.footer(split, &path, local.as_ref(), stats).await?;
+        let footer = self.footer(split, &path, local.as_ref(), reads).await?;
         let fetcher: Arc<dyn ByteRangeFetcher> = match local {
             Some(local) => Arc::new(local),
             None => self.storage_fetcher(split, path),
         };
         let doc_mapper = compiled.doc_mapper.clone();
-        let stats = stats.clone();
+        let reads = reads.clone();
         let searcher = tokio::task::spawn_blocking(move || {
-            with_request_stats(&stats, || {
+            reads.count(|| {
                 let mut index = SplitDirectory::new(footer, fetcher)
                     .open_index()
                     .map_err(|error| SplitError::other(error.to_string()))?;
@@ -324,7 +334,7 @@ impl SearchService {
         split: &LeafSplit,
         path: &str,
         local: Option<&FileRangeFetcher>,
-        stats: &FetchStats,
+        reads: &ReadCounter,
     ) -> std::result::Result<Arc<SplitFooter>, SplitError> {
         if let Some(footer) = self.footers.get(&split.split_id) {
             return Ok(footer);
@@ -339,7 +349,7 @@ impl SearchService {
                 let footer = SplitFooter::read(storage.as_ref(), path, offsets)
                     .await
                     .map_err(SplitError::from_split_file)?;
-                stats.record_get(split.footer_offsets.end - split.footer_offsets.start);
+                reads.add_get(split.footer_offsets.end - split.footer_offsets.start);
                 footer
             }
         };
@@ -416,7 +426,7 @@ async fn search_split(
     searcher: Searcher,
     split_id: &str,
     ordinal: usize,
-    stats: &Arc<FetchStats>,
+    reads: &Arc<ReadCounter>,
 ) -> std::result::Result<LeafOutcome, SplitError> {
     let query = compiled.query.clone();
     let top_hits = TopHitsCollector::new(
@@ -429,9 +439,9 @@ async fn search_split(
     let aggregations = compiled.aggregations.clone();
     let count_all = compiled.count_all;
     let tokenizers = compiled.doc_mapper.tokenizers().clone();
-    let stats = stats.clone();
+    let reads = reads.clone();
     tokio::task::spawn_blocking(move || {
-        with_request_stats(&stats, || {
+        reads.count(|| {
             let aggregation_collector = aggregations.map(|aggregations| {
                 DistributedAggregationCollector::from_aggs(
                     aggregations,

@@ -23,9 +23,7 @@ pub(crate) fn merge_leaf_responses(
         merged.failed_splits.extend(response.failed_splits);
         merged.splits_searched += response.splits_searched;
         merged.splits_from_cache += response.splits_from_cache;
-        merged.storage_gets += response.storage_gets;
-        merged.storage_bytes += response.storage_bytes;
-        merged.cache_hits += response.cache_hits;
+        merged.reads += response.reads;
     }
     merged.candidates = keep_best(sort, num_to_collect, candidates);
     merged.aggregations = merge_aggregations(aggregations)?;

@@ -45,14 +45,13 @@ use crate::cache::{
     ChunkCache, DocCache, DocMapperCache, FooterCache, LeafCache, METASTORE_TTL, MetastoreCache,
     OpenSplitCache,
 };
+use crate::cost::ReadCounter;
 use crate::cost::SearchStats;
 use crate::error::{Result, SearchError};
-use crate::fetcher::FetchStats;
 use crate::request::{SearchRequest, SearchResponse};
 use crate::signing::SigningKey;
 use crate::sort::{Candidate, DocPosition, HitPosition, SortKind, SortValue, final_page};
 use crate::split_cache::SplitCache;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// Sizes of what is kept across requests (warm Lambda invocations).
 #[derive(Clone, Debug, PartialEq)]
@@ -268,6 +267,7 @@ impl SearchService {
             .ok_or_else(|| SearchError::Internal("a search with no plan".to_string()))?;
         let request = &first.request;
         let num_hits = leaf.num_hits;
+        let mut stats = leaf_stats(plans, splits, &leaf);
         let page = final_page(
             &first.compiled.sort,
             leaf.candidates,
@@ -291,36 +291,17 @@ impl SearchService {
             Some(last) if request.sort_values => Some(splits.position(last)),
             _ => None,
         };
-        let fetch_stats = Arc::new(FetchStats::default());
-        let mut hits = vec![serde_json::Value::Null; page.len()];
-        let mut snippets = vec![serde_json::Value::Null; page.len()];
-        for (owner, plan) in plans.iter().enumerate() {
-            let positions: Vec<usize> = (0..page.len()).filter(|i| owners[*i] == owner).collect();
-            if positions.is_empty() {
-                continue;
-            }
-            // One index (the usual search) owns the whole page: no copy of it.
-            let share: std::borrow::Cow<'_, [Candidate]> = if positions.len() == page.len() {
-                std::borrow::Cow::Borrowed(&page)
-            } else {
-                positions.iter().map(|i| page[*i].clone()).collect()
-            };
-            let (share_hits, share_snippets) = self
-                .fetch_hits(
-                    &plan.compiled,
-                    &splits.splits,
-                    &share,
-                    &request.snippet_fields,
-                    &fetch_stats,
-                )
-                .await?;
-            for (position, hit) in positions.iter().zip(share_hits) {
-                hits[*position] = hit;
-            }
-            for (position, snippet) in positions.iter().zip(share_snippets.into_iter().flatten()) {
-                snippets[*position] = snippet;
-            }
-        }
+        let fetch_reads = Arc::new(ReadCounter::default());
+        let (hits, snippets) = self
+            .fetch_page(
+                plans,
+                splits,
+                &page,
+                &owners,
+                &request.snippet_fields,
+                &fetch_reads,
+            )
+            .await?;
         let snippets = (!request.snippet_fields.is_empty()).then_some(snippets);
         let aggregations = match &first.compiled.aggregations {
             Some(request_aggs) => Some(aggregations::finalize_aggregations(
@@ -334,34 +315,9 @@ impl SearchService {
             .iter()
             .map(|failed| format!("split {} could not be searched", failed.split_id))
             .collect();
-        let splits_total: usize = plans.iter().map(|plan| plan.splits_total).sum();
-        let stats = SearchStats {
-            splits_total,
-            splits_searched: leaf.splits_searched,
-            splits_pruned: splits_total.saturating_sub(splits.splits.len()),
-            splits_from_cache: leaf.splits_from_cache,
-            storage_gets: leaf.storage_gets + fetch_stats.num_gets.load(Relaxed),
-            storage_bytes: leaf.storage_bytes + fetch_stats.bytes_fetched.load(Relaxed),
-            cache_hits: leaf.cache_hits + fetch_stats.cache_hits.load(Relaxed),
-        };
+        stats.reads += fetch_reads.reads();
         let elapsed_time_micros = first.started.elapsed().as_micros() as u64;
-        let index_ids: Vec<&str> = plans
-            .iter()
-            .map(|plan| plan.compiled.index_id.as_str())
-            .collect();
-        crate::cost::add(&index_ids, &stats);
-        debug!(
-            index_id = index_ids.join(","),
-            num_hits,
-            splits_searched = stats.splits_searched,
-            splits_pruned = stats.splits_pruned,
-            splits_from_cache = stats.splits_from_cache,
-            gets = stats.storage_gets,
-            bytes_fetched = stats.storage_bytes,
-            cache_hits = stats.cache_hits,
-            elapsed_micros = elapsed_time_micros,
-            "search"
-        );
+        report_search(plans, num_hits, &stats, elapsed_time_micros);
         let response = SearchAnswer {
             num_hits,
             hits,
@@ -375,6 +331,82 @@ impl SearchService {
         };
         Ok((response, owners))
     }
+
+    /// The page's hits (and snippets, when asked for), each fetched by the plan whose index
+    /// holds it, in page order.
+    async fn fetch_page(
+        &self,
+        plans: &[SearchPlan],
+        splits: &PlannedSplits,
+        page: &[Candidate],
+        owners: &[usize],
+        snippet_fields: &[String],
+        reads: &Arc<ReadCounter>,
+    ) -> Result<(Vec<serde_json::Value>, Vec<serde_json::Value>)> {
+        let mut hits = vec![serde_json::Value::Null; page.len()];
+        let mut snippets = vec![serde_json::Value::Null; page.len()];
+        for (owner, plan) in plans.iter().enumerate() {
+            let positions: Vec<usize> = (0..page.len()).filter(|i| owners[*i] == owner).collect();
+            if positions.is_empty() {
+                continue;
+            }
+            // One index (the usual search) owns the whole page: no copy of it.
+            let share: std::borrow::Cow<'_, [Candidate]> = if positions.len() == page.len() {
+                std::borrow::Cow::Borrowed(page)
+            } else {
+                positions.iter().map(|i| page[*i].clone()).collect()
+            };
+            let (share_hits, share_snippets) = self
+                .fetch_hits(
+                    &plan.compiled,
+                    &splits.splits,
+                    &share,
+                    snippet_fields,
+                    reads,
+                )
+                .await?;
+            for (position, hit) in positions.iter().zip(share_hits) {
+                hits[*position] = hit;
+            }
+            for (position, snippet) in positions.iter().zip(share_snippets.into_iter().flatten()) {
+                snippets[*position] = snippet;
+            }
+        }
+        Ok((hits, snippets))
+    }
+}
+
+/// What the leaves' search over `plans` cost; the page's fetches are added to it.
+fn leaf_stats(
+    plans: &[SearchPlan],
+    splits: &PlannedSplits,
+    leaf: &LeafSearchResponse,
+) -> SearchStats {
+    let splits_total: usize = plans.iter().map(|plan| plan.splits_total).sum();
+    let mut stats = leaf.stats(splits_total);
+    stats.splits_pruned = splits_total.saturating_sub(splits.splits.len());
+    stats
+}
+
+/// Adds a finished search to the request's tally and the debug log.
+fn report_search(plans: &[SearchPlan], num_hits: u64, stats: &SearchStats, elapsed_micros: u64) {
+    let index_ids: Vec<&str> = plans
+        .iter()
+        .map(|plan| plan.compiled.index_id.as_str())
+        .collect();
+    crate::cost::add(&index_ids, stats);
+    debug!(
+        index_id = index_ids.join(","),
+        num_hits,
+        splits_searched = stats.splits_searched,
+        splits_pruned = stats.splits_pruned,
+        splits_from_cache = stats.splits_from_cache,
+        gets = stats.reads.storage_gets,
+        bytes_fetched = stats.reads.storage_bytes,
+        cache_hits = stats.reads.cache_hits,
+        elapsed_micros,
+        "search"
+    );
 }
 
 /// The splits of one or more plans in one ordinal space (a split's ordinal is its index in

@@ -29,8 +29,8 @@ use super::SearchService;
 use super::params::SearchParams;
 use super::plan::CompiledRequest;
 use super::plan::LeafSplit;
+use crate::cost::ReadCounter;
 use crate::error::{Result, SearchError};
-use crate::fetcher::{FetchStats, with_request_stats};
 use crate::query::parse_query;
 
 /// Largest export body by default ([`super::SearcherConfig::max_stream_bytes`]): base64 (API
@@ -213,7 +213,7 @@ impl SearchService {
             kept: Arc::new(AtomicUsize::new(0)),
             max_values,
         };
-        let stats = Arc::new(FetchStats::default());
+        let reads = Arc::new(ReadCounter::default());
         let reads: Vec<_> = plan
             .splits()
             .iter()
@@ -223,7 +223,7 @@ impl SearchService {
                     partition: partition.clone(),
                     budget: budget.clone(),
                 };
-                self.split_values(compiled, split, columns, &stats)
+                self.split_values(compiled, split, columns, &reads)
             })
             .collect();
         let answers: Vec<Result<SplitValues>> = futures::stream::iter(reads)
@@ -257,10 +257,10 @@ impl SearchService {
         compiled: &CompiledRequest,
         split: &LeafSplit,
         columns: Columns,
-        stats: &Arc<FetchStats>,
+        reads: &Arc<ReadCounter>,
     ) -> Result<SplitValues> {
         let searcher = self
-            .open_split(compiled, split, stats)
+            .open_split(compiled, split, reads)
             .await
             .map_err(|error| {
                 SearchError::StorageUnavailable(format!(
@@ -270,9 +270,9 @@ impl SearchService {
             })?;
         let query = compiled.query.clone();
         let collector = ValuesCollector { columns };
-        let stats = stats.clone();
+        let reads = reads.clone();
         tokio::task::spawn_blocking(move || {
-            with_request_stats(&stats, || searcher.search(query.as_ref(), &collector))
+            reads.count(|| searcher.search(query.as_ref(), &collector))
         })
         .await
         .map_err(|error| SearchError::Internal(format!("export task failed: {error}")))?

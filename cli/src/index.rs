@@ -334,7 +334,7 @@ async fn describe_index(options: IndexOptions) -> anyhow::Result<()> {
     });
     options.output.print(&described, || {
         let config = &metadata.index_config;
-        let mapping = &config.doc_mapping;
+        let mapping = &config.spec.doc_mapping;
         let mut text = String::new();
         let mut line = |name: &str, value: String| text.push_str(&format!("{name:<28}{value}\n"));
         line("Index", summary.index_id.clone());
@@ -379,7 +379,7 @@ async fn describe_index(options: IndexOptions) -> anyhow::Result<()> {
         line("Tag fields", list_or_dash(&mapping.tag_fields));
         line(
             "Default search fields",
-            list_or_dash(&config.search_settings.default_search_fields),
+            list_or_dash(&config.spec.search_settings.default_search_fields),
         );
         text
     })

@@ -16,7 +16,7 @@
 //!   timestamp_field: ts
 //! "#).unwrap();
 //! assert_eq!(config.index_id, "mock-sales");
-//! assert_eq!(config.doc_mapping.field_mappings.len(), 2);
+//! assert_eq!(config.spec.doc_mapping.field_mappings.len(), 2);
 //! ```
 
 use std::collections::BTreeMap;
@@ -30,7 +30,6 @@ use crate::error::{IndexError, Result};
 
 /// The whole configuration of one index.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct IndexConfig {
     /// Quickwit's config file format version (`0.7`, ...). Accepted and ignored: the format
     /// Hydrant reads is the same for every version it accepts.
@@ -46,6 +45,19 @@ pub struct IndexConfig {
     /// lands, with no shards, so these are accepted for compatibility and not used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingest_settings: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub spec: IndexSpec,
+    /// Fields no config has, refused by [`IndexConfig::validate`]: serde cannot deny unknown
+    /// fields beside a flattened struct, so they are caught here.
+    #[serde(flatten, skip_serializing)]
+    pub(crate) unknown_fields: BTreeMap<String, Value>,
+}
+
+/// What an index is configured with beyond its identity: its doc mapping and settings. An
+/// index config holds one; so does an index template, which gives it to every index it
+/// creates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexSpec {
     pub doc_mapping: DocMapping,
     #[serde(default)]
     pub indexing_settings: IndexingSettings,
@@ -53,6 +65,20 @@ pub struct IndexConfig {
     pub search_settings: SearchSettings,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionPolicy>,
+}
+
+/// Refuses the first of `unknown_fields`, as serde's `deny_unknown_fields` would (`what` is
+/// the document: "index config", "index template").
+pub(crate) fn refuse_unknown_fields(
+    what: &str,
+    unknown_fields: &BTreeMap<String, Value>,
+) -> Result<()> {
+    match unknown_fields.keys().next() {
+        None => Ok(()),
+        Some(name) => Err(IndexError::InvalidConfig(format!(
+            "{what}: unknown field `{name}`"
+        ))),
+    }
 }
 
 impl IndexConfig {
@@ -69,7 +95,28 @@ impl IndexConfig {
     /// (`DocMapper::new`), which `Metastore::create_index` does: the config knows nothing of
     /// the mapper, so that the two modules do not import each other.
     pub fn validate(&self) -> Result<()> {
+        refuse_unknown_fields("index config", &self.unknown_fields)?;
         validate_index_id(&self.index_id)?;
+        self.spec.validate()
+    }
+
+    /// A config of `index_id` with `spec`.
+    pub fn new(index_id: impl Into<String>, spec: IndexSpec) -> Self {
+        IndexConfig {
+            version: None,
+            index_id: index_id.into(),
+            index_uri: None,
+            ingest_settings: None,
+            spec,
+            unknown_fields: BTreeMap::new(),
+        }
+    }
+}
+
+impl IndexSpec {
+    /// The settings' ranges and the retention's needs (the field mappings are checked by the
+    /// doc mapper; see [`IndexConfig::validate`]).
+    pub fn validate(&self) -> Result<()> {
         if self.indexing_settings.split_num_docs_target == 0 {
             return Err(IndexError::InvalidConfig(
                 "indexing_settings.split_num_docs_target must be positive".to_string(),
@@ -872,15 +919,18 @@ doc_mapping:
     fn mock_sales_config_loads_verbatim() {
         let config = IndexConfig::from_yaml(MOCK_SALES_YAML).unwrap();
         assert_eq!(config.index_id, "mock-sales");
-        assert_eq!(config.doc_mapping.timestamp_field.as_deref(), Some("ts"));
-        assert_eq!(config.doc_mapping.mode, Mode::Dynamic);
-        let FieldType::Datetime(ts) = &config.doc_mapping.field_mappings[0].field_type else {
+        assert_eq!(
+            config.spec.doc_mapping.timestamp_field.as_deref(),
+            Some("ts")
+        );
+        assert_eq!(config.spec.doc_mapping.mode, Mode::Dynamic);
+        let FieldType::Datetime(ts) = &config.spec.doc_mapping.field_mappings[0].field_type else {
             panic!("ts is a datetime");
         };
         assert_eq!(ts.fast_precision, DatetimePrecision::Milliseconds);
         assert_eq!(ts.output_format, "unix_timestamp_millis");
         assert!(ts.fast);
-        let FieldType::Text(name) = &config.doc_mapping.field_mappings[2].field_type else {
+        let FieldType::Text(name) = &config.spec.doc_mapping.field_mappings[2].field_type else {
             panic!("name is text");
         };
         assert_eq!(name.tokenizer, "raw");
@@ -951,7 +1001,7 @@ retention:
         )
         .unwrap();
         assert_eq!(
-            config.retention.unwrap().period().unwrap(),
+            config.spec.retention.unwrap().period().unwrap(),
             Duration::from_secs(90 * 86_400)
         );
     }

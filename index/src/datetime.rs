@@ -280,7 +280,7 @@ pub fn parse_datetime(value: &Value, formats: &[DatetimeInputFormat]) -> Result<
         Value::String(text) => parse_datetime_str(text, formats),
         other => Err(format!(
             "expected a datetime, got {}",
-            json_type_name(other)
+            crate::json_type_name(other)
         )),
     }
 }
@@ -363,18 +363,6 @@ fn unix_timestamp_to_datetime(value: f64, exact: Option<i64>) -> Result<DateTime
     nanos
         .map(DateTime::from_timestamp_nanos)
         .ok_or_else(|| format!("timestamp {value} is out of range"))
-}
-
-/// `string`, `number`, ... for messages.
-pub(crate) fn json_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -33,3 +33,16 @@ pub mod split_bundle;
 pub mod template;
 
 pub use error::{IndexError, Result};
+
+/// What a JSON value is, for messages: "a string", "an array", "null", ...
+pub fn json_type_name(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -21,9 +21,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{
-    DocMapping, IndexConfig, IndexingSettings, RetentionPolicy, SearchSettings, validate_index_id,
-};
+use std::collections::BTreeMap;
+
+use crate::config::{IndexConfig, IndexSpec, refuse_unknown_fields, validate_index_id};
 use crate::error::{IndexError, Result};
 
 /// Most patterns a template may list.
@@ -31,7 +31,6 @@ const MAX_PATTERNS: usize = 100;
 
 /// A template: what every index it creates is configured with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct IndexTemplate {
     /// Quickwit's config format version; accepted and ignored, as for index configs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,13 +49,12 @@ pub struct IndexTemplate {
     /// storage, so it is accepted and not used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index_root_uri: Option<String>,
-    pub doc_mapping: DocMapping,
-    #[serde(default)]
-    pub indexing_settings: IndexingSettings,
-    #[serde(default)]
-    pub search_settings: SearchSettings,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retention: Option<RetentionPolicy>,
+    /// What every index it creates is configured with.
+    #[serde(flatten)]
+    pub spec: IndexSpec,
+    /// Fields no template has, refused by [`IndexTemplate::validate`].
+    #[serde(flatten, skip_serializing)]
+    unknown_fields: BTreeMap<String, Value>,
 }
 
 impl IndexTemplate {
@@ -71,6 +69,7 @@ impl IndexTemplate {
     /// The id rule for the template id and for the patterns' literal parts; the config an
     /// index would get, with its mappings.
     pub fn validate(&self) -> Result<()> {
+        refuse_unknown_fields("index template", &self.unknown_fields)?;
         validate_index_id(&self.template_id).map_err(|_| {
             IndexError::InvalidConfig(format!(
                 "invalid template id `{}`: use 3 to 255 letters, digits, `-` or `_`, starting \
@@ -126,13 +125,7 @@ impl IndexTemplate {
     fn index_config_unchecked(&self, index_id: &str) -> IndexConfig {
         IndexConfig {
             version: self.version.clone(),
-            index_id: index_id.to_string(),
-            index_uri: None,
-            ingest_settings: None,
-            doc_mapping: self.doc_mapping.clone(),
-            indexing_settings: self.indexing_settings.clone(),
-            search_settings: self.search_settings.clone(),
-            retention: self.retention.clone(),
+            ..IndexConfig::new(index_id, self.spec.clone())
         }
     }
 }

@@ -458,7 +458,7 @@ impl Indexer {
         // out into one index each); the batch is serialized, so no other indexer races it.
         let metadata = self.metastore.index_metadata_or_create(index_id).await?;
         let doc_mapper = Arc::new(DocMapper::new(&metadata.index_config)?);
-        let indexing_settings = &metadata.index_config.indexing_settings;
+        let indexing_settings = &metadata.index_config.spec.indexing_settings;
         let mut roller = SplitRoller::new(
             doc_mapper.clone(),
             indexing_settings,
@@ -1043,23 +1043,15 @@ fn parse_record(
         Ok(serde_json::Value::Object(record)) => doc_mapper.doc_from_record(record, bytes.len()),
         Ok(other) => Err(DocRejection::new(
             RejectReason::NotAnObject,
-            format!("a record must be a JSON object, got {}", json_kind(&other)),
+            format!(
+                "a record must be a JSON object, got {}",
+                hydrant_index::json_type_name(&other)
+            ),
         )),
         Err(error) => Err(DocRejection::new(
             RejectReason::MalformedJson,
             error.to_string(),
         )),
-    }
-}
-
-fn json_kind(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 

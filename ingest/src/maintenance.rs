@@ -144,7 +144,7 @@ impl Maintainer {
     /// Marks published splits whose newest document is older than the retention period.
     pub async fn apply_retention(&self, index_id: &str) -> Result<usize> {
         let metadata = self.metastore.index_metadata(index_id).await?;
-        let Some(retention) = &metadata.index_config.retention else {
+        let Some(retention) = &metadata.index_config.spec.retention else {
             return Ok(0);
         };
         let period = retention.period()?;
@@ -179,7 +179,7 @@ impl Maintainer {
         loop {
             let metadata = self.metastore.index_metadata(index_id).await?;
             let Some(policy) =
-                MergePolicy::from_settings(&metadata.index_config.indexing_settings)?
+                MergePolicy::from_settings(&metadata.index_config.spec.indexing_settings)?
             else {
                 return Ok(());
             };

@@ -174,7 +174,7 @@ async fn a_hundred_small_splits_merge_by_the_policy_and_lose_nothing() {
     assert_eq!(report.splits_merged, 108);
     let metadata = metastore.index_metadata("logs").await.unwrap();
     let published: Vec<SplitMetadata> = metadata.published_splits().cloned().collect();
-    let policy = MergePolicy::from_settings(&metadata.index_config.indexing_settings)
+    let policy = MergePolicy::from_settings(&metadata.index_config.spec.indexing_settings)
         .unwrap()
         .unwrap();
     assert!(

@@ -444,7 +444,7 @@ impl<'a> Bench<'a> {
             .iter()
             .map(|key| self.staging_dir.join(key))
             .collect();
-        let heap = self.index_config.indexing_settings.resources.heap_size as usize;
+        let heap = self.index_config.spec.indexing_settings.resources.heap_size as usize;
         memory::reset_peak();
         let raw_started = Instant::now();
         let index_config = self.index_config.clone();

@@ -131,10 +131,16 @@ pub async fn run(
     let staging: SharedStorage = Arc::new(LocalStorage::new(&staging_dir)?);
     let mut index_config = IndexConfig::from_yaml(MOCK_SALES_CONFIG)?;
     if let Some(level) = config.docstore_compression_level {
-        index_config.indexing_settings.docstore_compression_level = level;
+        index_config
+            .spec
+            .indexing_settings
+            .docstore_compression_level = level;
         index_config.validate()?;
     }
-    let docstore_compression_level = index_config.indexing_settings.docstore_compression_level;
+    let docstore_compression_level = index_config
+        .spec
+        .indexing_settings
+        .docstore_compression_level;
 
     on_phase("generating objects");
     let batch = generate_batch(config, &staging).await?;
@@ -262,7 +268,7 @@ async fn index_with_raw_tantivy(
     let num_docs = batch.num_docs;
     let baseline_dir = config.work_dir.join("raw-tantivy");
     std::fs::create_dir_all(&baseline_dir)?;
-    let heap = index_config.indexing_settings.resources.heap_size as usize;
+    let heap = index_config.spec.indexing_settings.resources.heap_size as usize;
     let object_paths: Vec<PathBuf> = batch
         .objects
         .iter()

@@ -222,9 +222,7 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         json,
         work_dir,
     } = args;
-    let temp_dir = tempfile::tempdir()?;
-    let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
-    std::fs::create_dir_all(&work_dir)?;
+    let (_temp_dir, work_dir) = work_dir_or_temporary(work_dir)?;
     let config = BenchConfig {
         num_records: records,
         num_objects: objects,
@@ -239,12 +237,7 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     let progress = PhaseBars::new()?;
     let report = bench::run(&config, &progress).await?;
     progress.finish();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{}", report.table());
-    }
-    Ok(())
+    print_report(json, &report, || report.table())
 }
 
 /// `loadtest stream`.
@@ -319,12 +312,7 @@ async fn run_stream(args: StreamArgs) -> anyhow::Result<()> {
     let stopped = target.shutdown().await;
     let report = report?;
     stopped?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{}", report.table());
-    }
-    Ok(())
+    print_report(json, &report, || report.table())
 }
 
 /// `loadtest dashboard`.
@@ -338,9 +326,7 @@ async fn run_dashboard(args: DashboardArgs) -> anyhow::Result<()> {
         json,
         work_dir,
     } = args;
-    let temp_dir = tempfile::tempdir()?;
-    let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
-    std::fs::create_dir_all(&work_dir)?;
+    let (_temp_dir, work_dir) = work_dir_or_temporary(work_dir)?;
     let config = BenchConfig {
         num_records: records,
         num_objects: objects,
@@ -355,12 +341,7 @@ async fn run_dashboard(args: DashboardArgs) -> anyhow::Result<()> {
     let progress = PhaseBars::new()?;
     let report = hydrant_loadtest::dashboard::run(&config, runs.max(1), &progress).await?;
     progress.finish();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{}", report.table());
-    }
-    Ok(())
+    print_report(json, &report, || report.table())
 }
 
 /// `loadtest indexing`.
@@ -372,9 +353,7 @@ async fn run_indexing(args: IndexingArgs) -> anyhow::Result<()> {
         work_dir,
         docstore_compression_level,
     } = args;
-    let temp_dir = tempfile::tempdir()?;
-    let work_dir = work_dir.unwrap_or_else(|| temp_dir.path().to_path_buf());
-    std::fs::create_dir_all(&work_dir)?;
+    let (_temp_dir, work_dir) = work_dir_or_temporary(work_dir)?;
     let config = IndexingBenchConfig {
         total_bytes: mb * 1_000_000,
         num_objects: objects,
@@ -391,6 +370,37 @@ async fn run_indexing(args: IndexingArgs) -> anyhow::Result<()> {
         indexing_bench::run(&config, |phase| progress.set_message(phase.to_string())).await?;
     progress.finish_and_clear();
     println!("{}", result.table());
+    Ok(())
+}
+
+/// `dir`, created if need be, or a temporary directory (removed when the guard is dropped).
+fn work_dir_or_temporary(
+    dir: Option<PathBuf>,
+) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            Ok((None, dir))
+        }
+        None => {
+            let temp_dir = tempfile::tempdir()?;
+            let path = temp_dir.path().to_path_buf();
+            Ok((Some(temp_dir), path))
+        }
+    }
+}
+
+/// A report as JSON for a script, or as its table for a person.
+fn print_report(
+    json: bool,
+    report: &impl serde::Serialize,
+    table: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        println!("{}", table());
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@
 //! `hydrant-index`'s.
 
 pub mod clock;
+mod document;
 pub mod error;
 pub mod metastore;
 pub mod paths;

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use tracing::debug;
 
 use crate::clock::{SharedClock, SystemClock};
+use crate::document::{self, Document};
 use crate::error::{Error, Result};
 use crate::paths;
 use crate::split::{SplitMetadata, SplitState, TimeRange};
@@ -206,79 +207,41 @@ impl Metastore {
     }
 
     /// Stores a new index template. Fails with [`Error::TemplateAlreadyExists`] if one has its
-    /// id; a create whose response was lost is recognised by the bytes it wrote.
+    /// id; a create whose response was lost is recognised as ours.
     pub async fn create_template(&self, template: IndexTemplate) -> Result<IndexTemplate> {
         template.validate()?;
-        let path = paths::template_document(&template.template_id);
-        let payload = serde_json::to_vec(&template).expect("templates serialize");
-        let put_error = match self
-            .storage
-            .put(&path, payload.clone().into(), PutMode::Create)
-            .await
-        {
-            Ok(_) => return Ok(template),
-            Err(error) => error,
-        };
-        match self.storage.get(&path).await {
-            Ok(found) if found.bytes.as_ref() == payload.as_slice() => Ok(template),
-            Ok(_) if put_error.is_precondition_failed() => {
-                Err(Error::TemplateAlreadyExists(template.template_id))
-            }
-            _ => Err(put_error.into()),
-        }
+        let template_id = template.template_id.clone();
+        document::create(&self.storage, &template_id, template).await
     }
 
     /// Replaces an index template (or stores it, if new). Indexes created from it before keep
     /// their configs.
     pub async fn update_template(&self, template: IndexTemplate) -> Result<IndexTemplate> {
         template.validate()?;
-        let payload = serde_json::to_vec(&template).expect("templates serialize");
+        let path = paths::template_document(&template.template_id);
+        let payload = document::to_payload(&template.template_id, &template)?;
         self.storage
-            .put(
-                &paths::template_document(&template.template_id),
-                payload.into(),
-                PutMode::Overwrite,
-            )
+            .put(&path, payload.into(), PutMode::Overwrite)
             .await?;
         Ok(template)
     }
 
     /// Reads one index template.
     pub async fn template(&self, template_id: &str) -> Result<IndexTemplate> {
-        let path = paths::template_document(template_id);
-        match self.storage.get(&path).await {
-            Ok(found) => serde_json::from_slice(&found.bytes).map_err(|error| Error::Corrupt {
-                what: self.storage.describe(&path),
-                reason: error.to_string(),
-            }),
-            Err(error) if error.is_not_found() => {
-                Err(Error::TemplateNotFound(template_id.to_string()))
-            }
-            Err(error) => Err(error.into()),
+        match document::read(&self.storage, template_id).await? {
+            Some((template, _)) => Ok(template),
+            None => Err(Error::TemplateNotFound(template_id.to_string())),
         }
     }
 
     /// Every index template, sorted by id.
     pub async fn templates(&self) -> Result<Vec<IndexTemplate>> {
-        let mut templates = Vec::new();
-        for template_id in self.json_names_under(paths::TEMPLATES_PREFIX).await? {
-            match self.template(&template_id).await {
-                Ok(template) => templates.push(template),
-                // Deleted between the listing and the read.
-                Err(Error::TemplateNotFound(_)) => continue,
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(templates)
+        document::list(&self.storage).await
     }
 
     /// Deletes an index template; the indexes created from it stay.
     pub async fn delete_template(&self, template_id: &str) -> Result<()> {
-        self.template(template_id).await?;
-        Ok(self
-            .storage
-            .delete(&paths::template_document(template_id))
-            .await?)
+        document::delete::<IndexTemplate>(&self.storage, template_id).await
     }
 
     /// An index's document; if the index does not exist and a template matches its id, the
@@ -317,26 +280,7 @@ impl Metastore {
             checkpoint: SourceCheckpoint::default(),
             recent_commits: vec![commit_id.clone()],
         };
-        let payload = serde_json::to_vec(&metadata).expect("metadata serializes");
-        let put_error = match self
-            .storage
-            .put(
-                &paths::index_document(&index_id),
-                payload.into(),
-                PutMode::Create,
-            )
-            .await
-        {
-            Ok(_) => return Ok(metadata),
-            Err(error) => error,
-        };
-        // The create may have been applied with its response lost: ours if the document that
-        // is there now was written by this call.
-        match self.index_metadata(&index_id).await {
-            Ok(current) if current.recent_commits.contains(&commit_id) => Ok(current),
-            Ok(_) if put_error.is_precondition_failed() => Err(Error::IndexAlreadyExists(index_id)),
-            _ => Err(put_error.into()),
-        }
+        document::create(&self.storage, &index_id, metadata).await
     }
 
     /// Reads an index's document.
@@ -349,16 +293,9 @@ impl Metastore {
         &self,
         index_id: &str,
     ) -> Result<(IndexMetadata, ObjectVersion)> {
-        let path = paths::index_document(index_id);
-        let object = match self.storage.get(&path).await {
-            Ok(object) => object,
-            Err(error) if error.is_not_found() => {
-                return Err(Error::IndexNotFound(index_id.to_string()));
-            }
-            Err(error) => return Err(error.into()),
-        };
-        let metadata = parse_document(&self.storage.describe(&path), &object.bytes)?;
-        Ok((metadata, object.meta.version))
+        document::read(&self.storage, index_id)
+            .await?
+            .ok_or_else(|| Error::IndexNotFound(index_id.to_string()))
     }
 
     /// Reads an index's document unless it still has `version`; `None` means unchanged.
@@ -368,57 +305,22 @@ impl Metastore {
         index_id: &str,
         version: &ObjectVersion,
     ) -> Result<Option<(IndexMetadata, ObjectVersion)>> {
-        let path = paths::index_document(index_id);
-        match self.storage.get_if_modified(&path, version).await {
-            Ok(None) => Ok(None),
-            Ok(Some(object)) => {
-                let metadata = parse_document(&self.storage.describe(&path), &object.bytes)?;
-                Ok(Some((metadata, object.meta.version)))
-            }
-            Err(error) if error.is_not_found() => Err(Error::IndexNotFound(index_id.to_string())),
-            Err(error) => Err(error.into()),
-        }
+        document::read_if_modified(&self.storage, index_id, version).await
     }
 
     /// The id of every index, sorted: one listing, no document read.
     pub async fn list_index_ids(&self) -> Result<Vec<String>> {
-        self.json_names_under(paths::METASTORE_PREFIX).await
-    }
-
-    /// The names of the `{prefix}{name}.json` objects, sorted.
-    async fn json_names_under(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut names: Vec<String> = self
-            .storage
-            .list(prefix)
-            .await?
-            .iter()
-            .filter_map(|object| paths::document_id(prefix, &object.path).map(str::to_string))
-            .collect();
-        names.sort();
-        Ok(names)
+        document::list_ids::<IndexMetadata>(&self.storage).await
     }
 
     /// Every index, sorted by id.
     pub async fn list_indexes(&self) -> Result<Vec<IndexMetadata>> {
-        let mut indexes = Vec::new();
-        for index_id in self.list_index_ids().await? {
-            match self.index_metadata(&index_id).await {
-                Ok(metadata) => indexes.push(metadata),
-                // Deleted between the listing and the read.
-                Err(Error::IndexNotFound(_)) => continue,
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(indexes)
+        document::list(&self.storage).await
     }
 
     /// Deletes an index's document. Split files are left to the caller.
     pub async fn delete_index(&self, index_id: &str) -> Result<()> {
-        self.index_metadata(index_id).await?;
-        Ok(self
-            .storage
-            .delete(&paths::index_document(index_id))
-            .await?)
+        document::delete::<IndexMetadata>(&self.storage, index_id).await
     }
 
     /// Deletes an index and every file under `indexes/{index_id}/` (splits, rejected
@@ -673,7 +575,7 @@ impl Metastore {
             metadata.recent_commits.push(commit_id.clone());
             let excess = metadata.recent_commits.len().saturating_sub(RECENT_COMMITS);
             metadata.recent_commits.drain(..excess);
-            let payload = serde_json::to_vec(&metadata).expect("metadata serializes");
+            let payload = document::to_payload(index_id, &metadata)?;
             match self
                 .storage
                 .put(&path, payload.into(), PutMode::Update(version))
@@ -703,6 +605,33 @@ impl Metastore {
             index_id: index_id.to_string(),
             attempts: MAX_COMMIT_ATTEMPTS,
         })
+    }
+}
+
+impl Document for IndexMetadata {
+    const PREFIX: &'static str = paths::METASTORE_PREFIX;
+
+    fn path(id: &str) -> String {
+        paths::index_document(id)
+    }
+
+    fn not_found(id: &str) -> Error {
+        Error::IndexNotFound(id.to_string())
+    }
+
+    fn already_exists(id: &str) -> Error {
+        Error::IndexAlreadyExists(id.to_string())
+    }
+
+    fn is_created_as(&self, stored: &Self) -> bool {
+        // A new index document holds one fresh commit id; later commits keep it for a while.
+        self.recent_commits
+            .iter()
+            .any(|commit_id| stored.recent_commits.contains(commit_id))
+    }
+
+    fn parse(location: &str, bytes: &[u8]) -> Result<Self> {
+        parse_index_document(location, bytes)
     }
 }
 
@@ -792,7 +721,9 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base_millis + jitter)
 }
 
-fn parse_document(location: &str, bytes: &[u8]) -> Result<IndexMetadata> {
+/// An index document read back: its format version checked first, so that a document of
+/// another version says so rather than failing on a field.
+pub(crate) fn parse_index_document(location: &str, bytes: &[u8]) -> Result<IndexMetadata> {
     #[derive(Deserialize)]
     struct VersionProbe {
         format_version: u32,

@@ -168,7 +168,7 @@ impl DocMapperCache {
         let key = format!(
             "{}:{}",
             config.index_id,
-            serde_json::to_string(&config.doc_mapping).expect("doc mapping serializes")
+            serde_json::to_string(&config.spec.doc_mapping).expect("doc mapping serializes")
         );
         let mut entries = self.entries.lock().expect("doc mapper cache lock poisoned");
         if let Some(doc_mapper) = entries.get(&key) {

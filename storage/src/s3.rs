@@ -24,6 +24,7 @@ use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig, timeout::TimeoutConfig,
 };
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
@@ -524,38 +525,51 @@ fn is_missing_credentials(details: &str) -> bool {
             || details.contains("identity"))
 }
 
-#[async_trait]
-impl Storage for S3Storage {
-    async fn get(&self, path: &str) -> Result<GetResult> {
+/// What a GET's response says of the object, `size` bytes long.
+fn object_meta(path: &str, output: &GetObjectOutput, size: u64) -> ObjectMeta {
+    ObjectMeta {
+        path: path.to_string(),
+        size,
+        version: ObjectVersion(output.e_tag().unwrap_or_default().to_string()),
+        last_modified: output
+            .last_modified()
+            .and_then(|date_time| SystemTime::try_from(*date_time).ok())
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+    }
+}
+
+impl S3Storage {
+    /// A GET of the whole object, its body not read yet.
+    async fn get_object(&self, path: &str) -> Result<GetObjectOutput> {
         let key = self.key(path)?;
-        let output = self
-            .client
+        self.client
             .get_object()
             .bucket(&self.bucket)
             .key(&key)
             .send()
             .await
-            .map_err(|error| self.classify(path, &PutMode::Overwrite, error))?;
-        let version = ObjectVersion(output.e_tag().unwrap_or_default().to_string());
-        let last_modified = output
-            .last_modified()
-            .and_then(|date_time| SystemTime::try_from(*date_time).ok())
-            .unwrap_or(SystemTime::UNIX_EPOCH);
+            .map_err(|error| self.classify(path, &PutMode::Overwrite, error))
+    }
+
+    /// A GET's whole body, with what the response says of the object.
+    async fn read_whole(&self, path: &str, output: GetObjectOutput) -> Result<GetResult> {
+        let mut meta = object_meta(path, &output, 0);
         let bytes = output
             .body
             .collect()
             .await
             .map_err(|error| StorageError::backend(self.describe(path), "cannot read body", error))?
             .into_bytes();
-        Ok(GetResult {
-            meta: ObjectMeta {
-                path: path.to_string(),
-                size: bytes.len() as u64,
-                version,
-                last_modified,
-            },
-            bytes,
-        })
+        meta.size = bytes.len() as u64;
+        Ok(GetResult { meta, bytes })
+    }
+}
+
+#[async_trait]
+impl Storage for S3Storage {
+    async fn get(&self, path: &str) -> Result<GetResult> {
+        let output = self.get_object(path).await?;
+        self.read_whole(path, output).await
     }
 
     async fn get_if_modified(
@@ -583,47 +597,13 @@ impl Storage for S3Storage {
             }
             Err(error) => return Err(self.classify(path, &PutMode::Overwrite, error)),
         };
-        let version = ObjectVersion(output.e_tag().unwrap_or_default().to_string());
-        let last_modified = output
-            .last_modified()
-            .and_then(|date_time| SystemTime::try_from(*date_time).ok())
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|error| StorageError::backend(self.describe(path), "cannot read body", error))?
-            .into_bytes();
-        Ok(Some(GetResult {
-            meta: ObjectMeta {
-                path: path.to_string(),
-                size: bytes.len() as u64,
-                version,
-                last_modified,
-            },
-            bytes,
-        }))
+        self.read_whole(path, output).await.map(Some)
     }
 
     async fn get_stream(&self, path: &str) -> Result<GetStreamResult> {
-        let key = self.key(path)?;
-        let output = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(|error| self.classify(path, &PutMode::Overwrite, error))?;
-        let meta = ObjectMeta {
-            path: path.to_string(),
-            size: output.content_length().unwrap_or(0).max(0) as u64,
-            version: ObjectVersion(output.e_tag().unwrap_or_default().to_string()),
-            last_modified: output
-                .last_modified()
-                .and_then(|date_time| SystemTime::try_from(*date_time).ok())
-                .unwrap_or(SystemTime::UNIX_EPOCH),
-        };
+        let output = self.get_object(path).await?;
+        let size = output.content_length().unwrap_or(0).max(0) as u64;
+        let meta = object_meta(path, &output, size);
         let location = self.describe(path);
         let chunks = futures::stream::try_unfold(
             (output.body, location),

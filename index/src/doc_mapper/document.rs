@@ -14,8 +14,9 @@ use super::{
     RejectReason, field_presence_hash, join_path,
 };
 use crate::config::{BinaryFormat, Mode};
-use crate::datetime::{json_type_name, parse_datetime};
+use crate::datetime::parse_datetime;
 use crate::error::Result;
+use crate::json_type_name;
 
 impl DocMapper {
     /// Turns one record into a document, or says why it does not fit.

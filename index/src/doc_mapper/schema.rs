@@ -27,7 +27,7 @@ use crate::partition::{DEFAULT_MAX_NUM_PARTITIONS, PartitionKey};
 impl DocMapper {
     /// Builds the schema and validates everything that references a field.
     pub fn new(config: &IndexConfig) -> Result<Self> {
-        let doc_mapping = &config.doc_mapping;
+        let doc_mapping = &config.spec.doc_mapping;
         let (tokenizers, tokenizer_names) = index_tokenizers(&doc_mapping.tokenizers)?;
         let mut builder = MapperBuilder {
             tokenizer_names,
@@ -85,26 +85,27 @@ impl DocMapper {
             doc_mapping_uid: doc_mapping_uid(doc_mapping),
             tokenizers,
             fast_field_normalizers: hydrant_fast_field_normalizers(),
-            docstore_compression_level: config.indexing_settings.docstore_compression_level,
-            docstore_blocksize: config.indexing_settings.docstore_blocksize as usize,
+            docstore_compression_level: config.spec.indexing_settings.docstore_compression_level,
+            docstore_blocksize: config.spec.indexing_settings.docstore_blocksize as usize,
         };
         mapper.check_field_references(config)?;
         mapper.tag_fields = config
+            .spec
             .doc_mapping
             .tag_fields
             .iter()
             .filter_map(|name| mapper.field_index_by_path.get(name).copied())
             .collect();
-        mapper.default_search_fields = config.search_settings.default_search_fields.clone();
+        mapper.default_search_fields = config.spec.search_settings.default_search_fields.clone();
         Ok(mapper)
     }
 
     /// Tag fields and default search fields name fields that exist; search fields are indexed.
     fn check_field_references(&self, config: &IndexConfig) -> Result<()> {
-        for name in &config.doc_mapping.tag_fields {
+        for name in &config.spec.doc_mapping.tag_fields {
             self.check_tag_field(name)?;
         }
-        let default_fields = &config.search_settings.default_search_fields;
+        let default_fields = &config.spec.search_settings.default_search_fields;
         for (position, name) in default_fields.iter().enumerate() {
             if default_fields[..position].contains(name) {
                 return Err(IndexError::InvalidConfig(format!(

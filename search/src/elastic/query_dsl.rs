@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 use crate::error::{Result, SearchError};
 use hydrant_index::datetime::{DatetimeOutputFormat, StrptimeFormat};
 use hydrant_index::doc_mapper::TOKENIZER_NAMES;
+use hydrant_index::json_type_name;
 use tantivy::DateTime;
 
 use crate::query::{
@@ -171,7 +172,7 @@ fn single_entry<'a>(value: &'a Value, what: &str) -> DslResult<(&'a str, &'a Val
     let Value::Object(map) = value else {
         return Err(format!(
             "{what} must be a JSON object, got {}",
-            type_name(value)
+            json_type_name(value)
         ));
     };
     let mut entries = map.iter();
@@ -189,18 +190,7 @@ fn single_entry<'a>(value: &'a Value, what: &str) -> DslResult<(&'a str, &'a Val
 fn object<'a>(value: &'a Value, kind: &str) -> DslResult<&'a Map<String, Value>> {
     value
         .as_object()
-        .ok_or_else(|| format!("[{kind}] takes an object, got {}", type_name(value)))
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+        .ok_or_else(|| format!("[{kind}] takes an object, got {}", json_type_name(value)))
 }
 
 fn required_str<'a>(body: &'a Map<String, Value>, key: &str) -> DslResult<&'a str> {
@@ -217,7 +207,7 @@ fn value_text(value: &Value) -> DslResult<String> {
         Value::Bool(flag) => Ok(flag.to_string()),
         other => Err(format!(
             "a value must be a string, a number or a boolean, got {}",
-            type_name(other)
+            json_type_name(other)
         )),
     }
 }

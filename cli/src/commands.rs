@@ -146,6 +146,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         hydrant_search::server::serve_with(listener, router, server_options, stop_signal).await?;
         return Ok(());
     }
+    // The write API indexes in this process: scratch files of stopped ones are ours to remove.
+    hydrant_storage::scratch::clean_at_start(&std::env::temp_dir());
     let staging_dir = options.api_staging_dir.clone().unwrap_or_else(|| {
         local_dir
             .as_deref()

@@ -1,16 +1,20 @@
 //! Hydrant's two AWS Lambda functions, as thin adapters over the cores, which know nothing of
 //! Lambda: the indexer ([`hydrant_ingest::batch::IndexerRuntime`]) and the searcher
-//! ([`hydrant_search::SearchService`] behind [`hydrant_search::rest::handle_request`]).
+//! ([`hydrant_search::SearchService`] behind [`hydrant_search::router::Router`]).
 //!
 //! - [`indexer`]: SQS FIFO batches in, `batchItemFailures` out (`bin/hydrant-indexer.rs`).
 //! - [`searcher`]: API Gateway REST APIs (payload v1), HTTP APIs and Function URLs (payload
-//!   v2) and direct invocations, translated to REST requests and back
+//!   v2) and direct invocations, turned into the router's requests and back
 //!   (`bin/hydrant-searcher.rs`).
 //!
-//! Only this crate depends on `lambda_runtime`, `aws_lambda_events` and `tracing-subscriber`,
-//! so the `hydrant` CLI and the libraries link none of them. Each function reads its settings
-//! once at cold start ([`hydrant_ingest::settings`], [`hydrant_search::settings`]): a bad
-//! setting fails the init with one line, before the first event.
+//! Only this crate depends on `lambda_runtime` and `aws_lambda_events`, so the `hydrant` CLI
+//! and the libraries link neither. Each function reads its settings once at cold start
+//! ([`hydrant_ingest::settings`], [`hydrant_search::settings`]): a bad setting fails the init
+//! with one line, before the first event.
+
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub mod indexer;
 pub mod leaves;
@@ -43,30 +47,34 @@ pub enum LambdaError {
 /// from `RUST_LOG`, else from the function's application log level (`AWS_LAMBDA_LOG_LEVEL`)
 /// applied to Hydrant's crates, else `default_filter`.
 pub fn init_logging(default_filter: &str) {
-    let filter = std::env::var("RUST_LOG")
+    // `Targets`, not `EnvFilter`: a function's filters name crates and levels, and EnvFilter's
+    // span and field matching would link a regex DFA builder into every package.
+    let filter: Targets = std::env::var("RUST_LOG")
         .ok()
         .or_else(|| {
             std::env::var("AWS_LAMBDA_LOG_LEVEL")
                 .ok()
                 .map(|level| lambda_log_filter(&level))
         })
-        .and_then(|directives| tracing_subscriber::EnvFilter::try_new(directives).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default_filter));
+        .and_then(|directives| directives.parse().ok())
+        .or_else(|| default_filter.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::WARN));
     let text = std::env::var("AWS_LAMBDA_LOG_FORMAT")
         .is_ok_and(|format| format.eq_ignore_ascii_case("text"));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_ansi(false)
         .without_time()
         .with_target(false);
     if text {
-        builder.init();
+        builder.finish().with(filter).init();
     } else {
         builder
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
+            .finish()
+            .with(filter)
             .init();
     }
 }
@@ -110,5 +118,24 @@ impl From<LambdaError> for lambda_runtime::Diagnostic {
             error_type: error_type.to_string(),
             error_message: error.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+
+    use super::lambda_log_filter;
+
+    #[test]
+    fn filters_parse_as_targets() {
+        let filter: Targets = lambda_log_filter("DEBUG").parse().unwrap();
+        assert!(filter.would_enable("hydrant_search::searcher", &tracing::Level::DEBUG));
+        assert!(!filter.would_enable("aws_smithy_runtime", &tracing::Level::INFO));
+        assert!(filter.would_enable("aws_smithy_runtime", &tracing::Level::WARN));
+        let default: Targets = "warn,hydrant_lambda=info,hydrant_search=info".parse().unwrap();
+        assert!(default.would_enable("hydrant_lambda::searcher", &tracing::Level::INFO));
+        assert!(!default.would_enable("hydrant_ingest", &tracing::Level::INFO));
+        assert_eq!(default.default_level(), Some(LevelFilter::WARN));
     }
 }

@@ -246,9 +246,16 @@ pub async fn handle(
     let segments: Vec<&str> = decoded.iter().map(AsRef::as_ref).collect();
     let route = Route::from_segments(request.method, &segments);
     let query_string = request.query_string.unwrap_or("");
+    // Each API's future is boxed: the router's own stays small, and the type of a transport's
+    // future (a Lambda handler's, the server's) stays shallow enough for rustc's layout
+    // queries in release builds.
     let response = match route {
-        Route::Native(route) => native::answer(service, route, query_string, &request.body).await,
-        Route::Elastic(route) => elastic::answer(service, route, query_string, &request.body).await,
+        Route::Native(route) => {
+            Box::pin(native::answer(service, route, query_string, &request.body)).await
+        }
+        Route::Elastic(route) => {
+            Box::pin(elastic::answer(service, route, query_string, &request.body)).await
+        }
         Route::Write(route) => match writes {
             Some(writes) => writes.write(route, &request).await,
             None if route.is_elastic() => {

@@ -20,14 +20,25 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().expect("in memory")
 }
 
-/// Writes every target's seeds: a list of real inputs, one block per target, long because the
-/// list is.
+/// Writes every target's seeds: real inputs, one function per target.
 fn main() {
     let root = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "corpus".to_string());
     let root = Path::new(&root);
 
+    seed_query_parser(root);
+    seed_record_framing(root);
+    seed_queue_message(root);
+    seed_lambda_event(root);
+    seed_http_request(root);
+    seed_elastic_request(root);
+    seed_split_bundle(root);
+    println!("seed corpus written to {}", root.display());
+}
+
+/// Query strings: every clause kind of the language.
+fn seed_query_parser(root: &Path) {
     let queries = [
         "*",
         "quick",
@@ -56,7 +67,10 @@ fn main() {
             query.as_bytes(),
         );
     }
+}
 
+/// Staging objects: each framing, gzip members, and broken records.
+fn seed_record_framing(root: &Path) {
     let ndjson: String = (0..20).map(|i| hydrant_fuzz::record(i) + "\n").collect();
     let concatenated: String = (0..20).map(hydrant_fuzz::record).collect();
     let broken = format!(
@@ -76,7 +90,10 @@ fn main() {
     for (name, bytes) in &objects {
         write(root, "record_framing", name, bytes);
     }
+}
 
+/// Queue message bodies: each kind the indexer reads.
+fn seed_queue_message(root: &Path) {
     let messages = [
         include_str!("../../ingest/tests/fixtures/eventbridge-object-created.json"),
         include_str!("../../ingest/tests/fixtures/s3-notification.json"),
@@ -92,7 +109,10 @@ fn main() {
             message.as_bytes(),
         );
     }
+}
 
+/// Searcher events: API Gateway shapes and direct invocations.
+fn seed_lambda_event(root: &Path) {
     let events = [
         include_str!("../../lambda/tests/fixtures/apigw-v1-search.json").to_string(),
         include_str!("../../lambda/tests/fixtures/http-v2-search.json").to_string(),
@@ -109,7 +129,10 @@ fn main() {
             event.as_bytes(),
         );
     }
+}
 
+/// HTTP requests: plain, chunked, pipelined and odd framing.
+fn seed_http_request(root: &Path) {
     let requests: [&[u8]; 5] = [
         b"GET /api/v1/fuzz/search?query=id:>5 HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n\r\n",
         b"POST /api/v1/fuzz/search HTTP/1.1\r\nContent-Length: 16\r\n\r\n{\"query\": \"n:1\"}",
@@ -120,7 +143,10 @@ fn main() {
     for (number, request) in requests.iter().enumerate() {
         write(root, "http_request", &format!("r{number}"), request);
     }
+}
 
+/// Elasticsearch requests: a route byte, the query string's line, the body.
+fn seed_elastic_request(root: &Path) {
     // Elasticsearch requests: a route byte, the query string's line, the body.
     let elastic: [&[u8]; 5] = [
         b"\x00size=2&sort=id:desc\n{\"query\": {\"bool\": {\"must\": [{\"match\": {\"body\": \"fox\"}}], \"should\": [{\"term\": {\"name\": \"a\"}}, {\"range\": {\"ts\": {\"gte\": \"2023-11-14T22:13:20Z\"}}}], \"minimum_should_match\": 1}}}",
@@ -132,7 +158,10 @@ fn main() {
     for (number, request) in elastic.iter().enumerate() {
         write(root, "elastic_request", &format!("q{number}"), request);
     }
+}
 
+/// A real split of the fuzz index.
+fn seed_split_bundle(root: &Path) {
     // A real split of the fuzz index.
     let service = hydrant_fuzz::service();
     let runtime = hydrant_fuzz::runtime();
@@ -145,5 +174,4 @@ fn main() {
             write(root, "split_bundle", &format!("s{number}"), &bytes);
         }
     });
-    println!("seed corpus written to {}", root.display());
 }

@@ -133,7 +133,9 @@ mod tests {
         assert!(filter.would_enable("hydrant_search::searcher", &tracing::Level::DEBUG));
         assert!(!filter.would_enable("aws_smithy_runtime", &tracing::Level::INFO));
         assert!(filter.would_enable("aws_smithy_runtime", &tracing::Level::WARN));
-        let default: Targets = "warn,hydrant_lambda=info,hydrant_search=info".parse().unwrap();
+        let default: Targets = "warn,hydrant_lambda=info,hydrant_search=info"
+            .parse()
+            .unwrap();
         assert!(default.would_enable("hydrant_lambda::searcher", &tracing::Level::INFO));
         assert!(!default.would_enable("hydrant_ingest", &tracing::Level::INFO));
         assert_eq!(default.default_level(), Some(LevelFilter::WARN));

@@ -31,7 +31,7 @@ pub struct ColdStart {
 /// Starts `binary` against index storage `index_uri`, sends `event`, and times it.
 ///
 /// The Runtime API conversation (next invocation, response, the process stopped) reads in
-/// the order it happens, so it stays in one function a little past 80 lines.
+/// the order it happens.
 pub async fn measure(
     binary: &Path,
     index_uri: &str,
@@ -104,6 +104,14 @@ pub async fn measure(
             "the searcher answered nothing within 30 s".to_string(),
         )),
     };
+    with_stderr(result, &mut child).await
+}
+
+/// A failed measurement's error, with what the searcher wrote to stderr when it wrote anything.
+async fn with_stderr(
+    result: Result<ColdStart>,
+    child: &mut tokio::process::Child,
+) -> Result<ColdStart> {
     if result.is_err()
         && let Some(mut stderr) = child.stderr.take()
     {

@@ -229,6 +229,10 @@ pub struct BackfillOptions {
     /// The index the objects belong to (the message group).
     #[arg(long)]
     index: String,
+    /// The index's shard count, as its route in the stack sets it: each object goes to its
+    /// shard's message group (`index/shard`; shard 0 is the index's own group).
+    #[arg(long, default_value_t = 1)]
+    shards: u32,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -250,13 +254,17 @@ pub async fn backfill(options: BackfillOptions) -> anyhow::Result<()> {
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} messages sent").expect("valid template"),
     );
-    let report = hydrant_ingest::queue::backfill(
-        &staging,
+    let request = hydrant_ingest::queue::Backfill {
         bucket,
         prefix,
+        index_id: &options.index,
+        num_shards: options.shards,
+    };
+    let report = hydrant_ingest::queue::backfill(
+        &staging,
+        &request,
         &client,
         &options.queue_url,
-        &options.index,
         |sent, total| {
             progress.set_length(total as u64);
             progress.set_position(sent as u64);
@@ -269,12 +277,28 @@ pub async fn backfill(options: BackfillOptions) -> anyhow::Result<()> {
         "messages_sent": report.messages_sent,
         "queue_url": options.queue_url,
         "message_group": options.index,
+        "shards": options.shards,
+        "messages_per_shard": report.messages_per_shard,
     });
     options.output.print(&sent, || {
-        format!(
-            "Listed {} objects under s3://{bucket}/{prefix}; sent {} messages to {} (group {}).\n",
+        let mut text = format!(
+            "Listed {} objects under s3://{bucket}/{prefix}; sent {} messages to {} (group {}",
             report.objects_listed, report.messages_sent, options.queue_url, options.index
-        )
+        );
+        if options.shards > 1 {
+            let counts: Vec<String> = report
+                .messages_per_shard
+                .iter()
+                .map(|(shard, count)| format!("shard {shard}: {count}"))
+                .collect();
+            text.push_str(&format!(
+                ", {} shards; {}",
+                options.shards,
+                counts.join(", ")
+            ));
+        }
+        text.push_str(").\n");
+        text
     })
 }
 
@@ -304,8 +328,9 @@ pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
     };
     // The same garbage-collection settings as the indexer (HYDRANT_GC_GRACE_PERIOD, ...).
     let settings = options.storage.indexer_settings()?;
-    let maintainer =
-        hydrant_ingest::maintenance::Maintainer::new(metastore).with_gc_settings(settings.gc);
+    let maintainer = hydrant_ingest::maintenance::Maintainer::new(metastore)
+        .with_gc_settings(settings.gc)
+        .with_checkpoint_retention(settings.checkpoint_retention);
     let mut reports = serde_json::Map::new();
     for index_id in index_ids {
         let progress = ProgressBar::new_spinner();

@@ -23,7 +23,8 @@ use std::time::Instant;
 
 use hydrant_index::config::IndexConfig;
 use hydrant_index::template::{IndexTemplate, template_for};
-use hydrant_metastore::{Error as MetastoreError, Metastore};
+use hydrant_metastore::shard::parse_message_group;
+use hydrant_metastore::{Error as MetastoreError, Metastore, ShardId};
 use hydrant_storage::{StorageResolver, StorageUri, recognise};
 use serde::Serialize;
 use serde_json::json;
@@ -387,7 +388,9 @@ impl IndexerRuntime {
         let mut indexer = Indexer::new(metastore.clone(), StagingBuckets::new(resolver))
             .with_checkpoint_retention(settings.checkpoint_retention)
             .with_min_time_to_finish(settings.min_time_to_finish);
-        let mut maintainer = Maintainer::new(metastore).with_gc_settings(settings.gc.clone());
+        let mut maintainer = Maintainer::new(metastore)
+            .with_gc_settings(settings.gc.clone())
+            .with_checkpoint_retention(settings.checkpoint_retention);
         if let Some(temp_dir) = &settings.temp_dir {
             indexer = indexer.with_temp_root(temp_dir.clone());
             maintainer = maintainer.with_temp_root(temp_dir.clone());
@@ -676,11 +679,20 @@ impl IndexerRuntime {
                 Planned::Maintain { index_ids }
             }
             IndexerMessage::IndexObjects { objects, index_id } => {
-                match self
-                    .route(index_id.as_deref(), message.group_id.as_deref(), &objects)
-                    .await
-                {
-                    Ok(index_id) => Planned::Index { index_id, objects },
+                // `logs/3` is shard 3 of the route whose group is `logs`.
+                let (group, shard) = match message.group_id.as_deref() {
+                    Some(group_id) => {
+                        let (group, shard) = parse_message_group(group_id);
+                        (Some(group), shard)
+                    }
+                    None => (None, 0),
+                };
+                match self.route(index_id.as_deref(), group, &objects).await {
+                    Ok(index_id) => Planned::Index {
+                        index_id,
+                        shard,
+                        objects,
+                    },
                     Err(error) if error.kind() == FailureKind::Permanent => Planned::SetAside {
                         index_id: None,
                         reason: error.to_string(),
@@ -793,17 +805,24 @@ impl IndexerRuntime {
         outcome: &mut BatchOutcome,
         indexed: &mut BTreeSet<String>,
     ) -> std::result::Result<usize, Stop> {
-        let (position, Planned::Index { index_id, .. }) = &planned[next] else {
+        let (
+            position,
+            Planned::Index {
+                index_id, shard, ..
+            },
+        ) = &planned[next]
+        else {
             return Ok(next + 1);
         };
-        let index_id = index_id.as_str();
+        let (index_id, shard) = (index_id.as_str(), *shard);
         let run_end = planned[next..]
             .iter()
-            .position(|(_, plan)| !plan.indexes_into(index_id))
+            .position(|(_, plan)| !plan.indexes_into(index_id, shard))
             .map_or(planned.len(), |offset| next + offset);
         let run = &planned[next..run_end];
+        let target = (index_id, shard);
         let Some(indexed_run) = self
-            .index_setting_aside(messages, run, *position, index_id, deadline, outcome)
+            .index_setting_aside(messages, run, *position, target, deadline, outcome)
             .await?
         else {
             return Ok(run_end);
@@ -826,7 +845,7 @@ impl IndexerRuntime {
         messages: &[QueueMessage],
         run: &[(usize, Planned)],
         position: usize,
-        index_id: &str,
+        (index_id, shard): (&str, ShardId),
         deadline: Option<Instant>,
         outcome: &mut BatchOutcome,
     ) -> std::result::Result<Option<IndexedRun>, Stop> {
@@ -836,7 +855,7 @@ impl IndexerRuntime {
                 run_objects(run.iter().filter(|(owner, _)| !set_aside.contains(owner)));
             let error = match self
                 .indexer
-                .index_objects(index_id, &objects, deadline)
+                .index_shard_objects(index_id, shard, &objects, deadline)
                 .await
             {
                 Ok(report) => {
@@ -941,7 +960,8 @@ impl IndexerRuntime {
                 let known = self.known_indexes.read().await;
                 message
                     .group_id
-                    .clone()
+                    .as_deref()
+                    .map(|group_id| parse_message_group(group_id).0.to_string())
                     .filter(|group| known.contains(group))
             }
         };
@@ -991,6 +1011,8 @@ enum Planned {
     Ignore,
     Index {
         index_id: String,
+        /// From the message group (`logs/3`); 0 without one.
+        shard: ShardId,
         objects: Vec<ObjectRef>,
     },
     Maintain {
@@ -1004,9 +1026,13 @@ enum Planned {
 }
 
 impl Planned {
-    /// True for objects to index into `index_id`: consecutive ones make one run.
-    fn indexes_into(&self, index_id: &str) -> bool {
-        matches!(self, Planned::Index { index_id: other, .. } if other == index_id)
+    /// True for objects to index into `shard` of `index_id`: consecutive ones make one run.
+    fn indexes_into(&self, index_id: &str, shard: ShardId) -> bool {
+        matches!(
+            self,
+            Planned::Index { index_id: other, shard: other_shard, .. }
+                if other == index_id && *other_shard == shard
+        )
     }
 }
 

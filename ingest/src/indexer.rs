@@ -27,7 +27,7 @@ use hydrant_index::doc_mapper::{DocMapper, DocRejection, ParsedDoc, RejectReason
 use hydrant_index::partition::OTHER_PARTITION_ID;
 use hydrant_metastore::split::SplitMetadata;
 use hydrant_metastore::{Error as MetastoreError, Metastore};
-use hydrant_metastore::{PublishRequest, SourceObject};
+use hydrant_metastore::{PublishRequest, ShardId, SourceObject};
 use hydrant_storage::{ObjectMeta, SharedStorage, recognise};
 use serde::Serialize;
 use tracing::{debug, warn};
@@ -92,6 +92,8 @@ pub struct SplitSummary {
 #[derive(Debug, Default, Serialize)]
 pub struct IndexingReport {
     pub index_id: String,
+    /// The shard the run published into.
+    pub shard: ShardId,
     /// One entry per object before the failure (if any), in input order.
     pub objects: Vec<(String, ObjectOutcome)>,
     pub num_docs: u64,
@@ -115,6 +117,7 @@ impl IndexingReport {
     fn log_finished(&self) {
         debug!(
             index_id = self.index_id,
+            shard = self.shard,
             objects = self.num_objects_indexed(),
             docs = self.num_docs,
             rejected = self.num_rejected,
@@ -444,21 +447,39 @@ impl Indexer {
     ///
     /// With a `deadline`, no new object is started once the time left is below what finishing
     /// and publishing needs; [`IndexingReport::deadline_stop`] then says where it stopped.
-    ///
-    /// The loop over objects is kept whole, a little past 80 lines: its three exits (the
-    /// deadline, a retryable failure, the end) are the run's contract, read best together.
     pub async fn index_objects(
         &self,
         index_id: &str,
         objects: &[ObjectRef],
         deadline: Option<Instant>,
     ) -> Result<IndexingReport> {
+        self.index_shard_objects(index_id, 0, objects, deadline)
+            .await
+    }
+
+    /// [`Indexer::index_objects`] for one shard of the index: the objects are checked against
+    /// every checkpoint that may hold them, and published into `shard`.
+    ///
+    /// The loop over objects is kept whole, a little past 80 lines: its three exits (the
+    /// deadline, a retryable failure, the end) are the run's contract, read best together.
+    pub async fn index_shard_objects(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        objects: &[ObjectRef],
+        deadline: Option<Instant>,
+    ) -> Result<IndexingReport> {
         let started = Instant::now();
         // An index a template matches is created on first sight (Firehose partitions fanning
         // out into one index each); the batch is serialized, so no other indexer races it.
-        let metadata = self.metastore.index_metadata_or_create(index_id).await?;
-        let doc_mapper = Arc::new(DocMapper::new(&metadata.index_config)?);
-        let indexing_settings = &metadata.index_config.spec.indexing_settings;
+        let info = self.metastore.index_info_or_create(index_id).await?;
+        let source_keys: Vec<String> = objects.iter().map(ObjectRef::source_key).collect();
+        let checkpoint = self
+            .metastore
+            .checkpoint_entries(index_id, shard, &source_keys)
+            .await?;
+        let doc_mapper = Arc::new(DocMapper::new(&info.index_config)?);
+        let indexing_settings = &info.index_config.spec.indexing_settings;
         let mut roller = SplitRoller::new(
             doc_mapper.clone(),
             indexing_settings,
@@ -472,6 +493,7 @@ impl Indexer {
         };
         let mut report = IndexingReport {
             index_id: index_id.to_string(),
+            shard,
             ..IndexingReport::default()
         };
         let mut checkpoint_delta: Vec<(SourceObject, Option<String>)> = Vec::new();
@@ -498,7 +520,7 @@ impl Indexer {
             let object_started = Instant::now();
             let source_key = object.source_key();
             let already_indexed = |etag: &str| {
-                metadata.checkpoint.contains(&source_key, etag)
+                checkpoint.contains(&source_key, etag)
                     || checkpoint_delta
                         .iter()
                         .any(|(seen, _)| seen.source_key == source_key && seen.etag == etag)
@@ -560,7 +582,8 @@ impl Indexer {
             report.error_files.push(path);
         }
         let index_id = report.index_id.clone();
-        self.publish(&index_id, built_splits, checkpoint_delta, report)
+        let shard = report.shard;
+        self.publish(&index_id, shard, built_splits, checkpoint_delta, report)
             .await
     }
 
@@ -789,6 +812,7 @@ impl Indexer {
     async fn publish(
         &self,
         index_id: &str,
+        shard: ShardId,
         built_splits: Vec<BuiltSplit>,
         checkpoint_delta: Vec<(SourceObject, Option<String>)>,
         report: &mut IndexingReport,
@@ -803,7 +827,7 @@ impl Indexer {
         let staged_split_ids: Vec<String> =
             staged.iter().map(|split| split.split_id.clone()).collect();
         if !staged.is_empty() {
-            self.metastore.stage_splits(index_id, staged).await?;
+            self.metastore.stage_splits(index_id, shard, staged).await?;
         }
         crate::error::fail_point("indexer:after_stage")?;
         for split in &built_splits {
@@ -817,14 +841,18 @@ impl Indexer {
             checkpoint_delta,
             prune_checkpoint_before: Some(now_secs - self.checkpoint_retention.as_secs() as i64),
         };
-        match self.metastore.publish_splits(index_id, request).await {
+        match self
+            .metastore
+            .publish_splits(index_id, shard, request)
+            .await
+        {
             Ok(_) => {}
             Err(MetastoreError::CheckpointConflict { source_keys, .. }) => {
                 // Someone else published these objects first (our own ambiguous write would
                 // have been recognised). Ours must never become searchable; garbage
                 // collection removes their files.
                 self.metastore
-                    .abandon_staged_splits(index_id, &staged_split_ids)
+                    .abandon_staged_splits(index_id, shard, &staged_split_ids)
                     .await?;
                 return Err(IngestError::ConcurrentIndexing {
                     index_id: index_id.to_string(),

@@ -10,7 +10,14 @@
 //! - **garbage collection** deletes the files of splits marked for deletion longer than the
 //!   grace period, *then* removes them from the metastore (interrupted between, the next run
 //!   deletes again, which is idempotent); it also expires splits staged long ago (uploads that
-//!   were never published) and deletes split files the metastore does not know.
+//!   were never published) and deletes split files and checkpoint segments the metastore does
+//!   not know;
+//! - **checkpoint compaction** drops entries past the checkpoint retention from every shard,
+//!   so an idle shard's checkpoint shrinks too.
+//!
+//! With shards, merges stay within a shard (a merge commits to the shard document holding its
+//! inputs, so two shards never merge the same split), while retention and garbage collection
+//! run once per index over every shard: one maintenance message covers the whole index.
 //!
 //! The grace period must exceed the searcher's longest query plus its metastore cache time,
 //! so that a query in flight never loses a split.
@@ -28,7 +35,9 @@ use hydrant_index::split_bundle::{
 use hydrant_metastore::PublishRequest;
 use hydrant_metastore::paths;
 use hydrant_metastore::split::SplitTags;
-use hydrant_metastore::{Error as MetastoreError, Metastore, SplitMetadata, SplitState, TimeRange};
+use hydrant_metastore::{
+    Error as MetastoreError, Metastore, ShardId, SplitMetadata, SplitState, TimeRange,
+};
 use serde::Serialize;
 use tantivy::directory::MmapDirectory;
 use tokio::io::AsyncWriteExt;
@@ -77,6 +86,8 @@ pub struct MaintenanceReport {
     pub staged_splits_expired: usize,
     pub splits_deleted: usize,
     pub orphan_files_deleted: usize,
+    /// Checkpoint segments replaced by compaction.
+    pub checkpoint_segments_compacted: usize,
 }
 
 /// Runs maintenance on the indexes of a metastore.
@@ -85,7 +96,11 @@ pub struct Maintainer {
     metastore: Metastore,
     temp_root: Option<PathBuf>,
     gc: GcSettings,
+    checkpoint_retention: Duration,
 }
+
+/// How long checkpoint entries are kept when no one says: the indexer's default.
+const DEFAULT_CHECKPOINT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
 
 /// Merges need at least this much time left to start (they are not interruptible).
 const MIN_TIME_FOR_MERGE: Duration = Duration::from_secs(5);
@@ -98,7 +113,14 @@ impl Maintainer {
             metastore,
             temp_root: None,
             gc: GcSettings::default(),
+            checkpoint_retention: DEFAULT_CHECKPOINT_RETENTION,
         }
+    }
+
+    /// Checkpoint entries older than this are compacted away (the indexer's setting).
+    pub fn with_checkpoint_retention(mut self, retention: Duration) -> Self {
+        self.checkpoint_retention = retention;
+        self
     }
 
     pub fn with_gc_settings(mut self, gc: GcSettings) -> Self {
@@ -129,6 +151,7 @@ impl Maintainer {
         report.splits_expired_by_retention = self.apply_retention(index_id).await?;
         self.merge(index_id, deadline, &mut report).await?;
         self.collect_garbage(index_id, &mut report).await?;
+        self.compact_checkpoints(index_id, &mut report).await?;
         debug!(
             index_id,
             expired = report.splits_expired_by_retention,
@@ -143,7 +166,7 @@ impl Maintainer {
 
     /// Marks published splits whose newest document is older than the retention period.
     pub async fn apply_retention(&self, index_id: &str) -> Result<usize> {
-        let metadata = self.metastore.index_metadata(index_id).await?;
+        let metadata = self.metastore.index_splits(index_id).await?;
         let Some(retention) = &metadata.index_config.spec.retention else {
             return Ok(0);
         };
@@ -177,14 +200,23 @@ impl Maintainer {
         report: &mut MaintenanceReport,
     ) -> Result<()> {
         loop {
-            let metadata = self.metastore.index_metadata(index_id).await?;
+            let metadata = self.metastore.index_splits(index_id).await?;
             let Some(policy) =
                 MergePolicy::from_settings(&metadata.index_config.spec.indexing_settings)?
             else {
                 return Ok(());
             };
-            let splits: Vec<SplitMetadata> = metadata.splits.values().cloned().collect();
-            let operations = policy.operations(&splits, self.metastore.clock().now_secs());
+            // Within each shard: a merge commits to the shard document holding its inputs.
+            let mut by_shard: std::collections::BTreeMap<ShardId, Vec<SplitMetadata>> =
+                Default::default();
+            for split in metadata.splits.values() {
+                by_shard.entry(split.shard).or_default().push(split.clone());
+            }
+            let now = self.metastore.clock().now_secs();
+            let operations: Vec<Vec<SplitMetadata>> = by_shard
+                .values()
+                .flat_map(|splits| policy.operations(splits, now))
+                .collect();
             if operations.is_empty() {
                 return Ok(());
             }
@@ -252,7 +284,7 @@ impl Maintainer {
         })??;
         let merged = merged_metadata(inputs, bundle);
         self.metastore
-            .stage_splits(index_id, vec![merged.clone()])
+            .stage_splits(index_id, merged.shard, vec![merged.clone()])
             .await?;
         upload_split_file(self.metastore.storage(), index_id, &merged, &bundle_path).await?;
         crate::error::fail_point("merge:after_upload")?;
@@ -321,7 +353,11 @@ impl Maintainer {
             replaced_split_ids: inputs.iter().map(|split| split.split_id.clone()).collect(),
             ..PublishRequest::default()
         };
-        match self.metastore.publish_splits(index_id, request).await {
+        match self
+            .metastore
+            .publish_splits(index_id, merged.shard, request)
+            .await
+        {
             Ok(_) => Ok(()),
             // The inputs changed meanwhile (retention, another merge): the output must never
             // become searchable. Only while it is still staged, though: our own publish may
@@ -329,7 +365,11 @@ impl Maintainer {
             Err(error @ MetastoreError::Conflict { .. }) => {
                 let _ = self
                     .metastore
-                    .abandon_staged_splits(index_id, std::slice::from_ref(&merged.split_id))
+                    .abandon_staged_splits(
+                        index_id,
+                        merged.shard,
+                        std::slice::from_ref(&merged.split_id),
+                    )
                     .await;
                 Err(error.into())
             }
@@ -346,26 +386,27 @@ impl Maintainer {
         report: &mut MaintenanceReport,
     ) -> Result<()> {
         let now = self.metastore.clock().now_secs();
-        let metadata = self.metastore.index_metadata(index_id).await?;
-        let stale_staged: Vec<String> = metadata
-            .splits
-            .values()
-            .filter(|split| {
-                split.state == SplitState::Staged
-                    && split.update_timestamp + self.gc.staged_expiry.as_secs() as i64 <= now
-            })
-            .map(|split| split.split_id.clone())
-            .collect();
-        if !stale_staged.is_empty() {
+        let metadata = self.metastore.index_splits(index_id).await?;
+        let mut stale_staged: std::collections::BTreeMap<ShardId, Vec<String>> = Default::default();
+        for split in metadata.splits.values().filter(|split| {
+            split.state == SplitState::Staged
+                && split.update_timestamp + self.gc.staged_expiry.as_secs() as i64 <= now
+        }) {
+            stale_staged
+                .entry(split.shard)
+                .or_default()
+                .push(split.split_id.clone());
+        }
+        for (shard, split_ids) in stale_staged {
             // Only those still staged when the commit applies: never a split published since.
             let expired = self
                 .metastore
-                .abandon_staged_splits(index_id, &stale_staged)
+                .abandon_staged_splits(index_id, shard, &split_ids)
                 .await?;
             report.staged_splits_expired += expired.len();
         }
 
-        let metadata = self.metastore.index_metadata(index_id).await?;
+        let metadata = self.metastore.index_splits(index_id).await?;
         let deletable: Vec<String> = metadata
             .splits
             .values()
@@ -391,7 +432,7 @@ impl Maintainer {
         // Split files nobody knows: leftovers of uploads whose metastore entry is gone.
         let known: BTreeSet<String> = self
             .metastore
-            .index_metadata(index_id)
+            .index_splits(index_id)
             .await?
             .splits
             .keys()
@@ -411,6 +452,35 @@ impl Maintainer {
                 recognise::delete(self.metastore.storage().as_ref(), &object.path).await?;
                 report.orphan_files_deleted += 1;
             }
+        }
+
+        // Checkpoint segments nobody references: written by a commit that lost, or replaced
+        // by a compaction. Old enough that no commit referencing them can still be on its way.
+        for segment in self.metastore.unreferenced_segments(index_id).await? {
+            let age_secs = now - unix_secs(segment.last_modified);
+            if age_secs >= self.gc.orphan_min_age.as_secs() as i64 {
+                recognise::delete(self.metastore.storage().as_ref(), &segment.path).await?;
+                report.orphan_files_deleted += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops checkpoint entries past the checkpoint retention from every shard (and compacts
+    /// segments whose tier is full), so that a shard no longer fed keeps shrinking too.
+    pub async fn compact_checkpoints(
+        &self,
+        index_id: &str,
+        report: &mut MaintenanceReport,
+    ) -> Result<()> {
+        let prune_before =
+            self.metastore.clock().now_secs() - self.checkpoint_retention.as_secs() as i64;
+        let metadata = self.metastore.index_splits(index_id).await?;
+        for shard in metadata.shards.keys() {
+            report.checkpoint_segments_compacted += self
+                .metastore
+                .compact_checkpoint(index_id, *shard, Some(prune_before))
+                .await?;
         }
         Ok(())
     }
@@ -482,6 +552,8 @@ fn merged_metadata(inputs: &[SplitMetadata], bundle: BundleInfo) -> SplitMetadat
         tags,
         // Inputs share one partition: the merge policy groups by it.
         partition_id: inputs.first().map_or(0, |split| split.partition_id),
+        // Inputs share one shard too: merges never cross shards.
+        shard: inputs.first().map_or(0, |split| split.shard),
         num_docs: inputs.iter().map(|split| split.num_docs).sum(),
         uncompressed_docs_size_bytes: inputs
             .iter()

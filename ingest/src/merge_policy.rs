@@ -230,6 +230,7 @@ mod tests {
             publish_timestamp: Some(created),
             tags: None,
             partition_id: 0,
+            shard: 0,
         }
     }
 

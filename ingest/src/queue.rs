@@ -6,6 +6,7 @@
 //! successful messages are deleted, failed ones stay in the queue and come back after a
 //! backoff, until the redrive policy moves a poison message to the dead-letter queue.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,10 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
+use hydrant_metastore::ShardId;
+use hydrant_metastore::shard::{
+    message_group, parse_message_group, shard_for, validate_num_shards,
 };
 use hydrant_storage::SharedStorage;
 use serde_json::json;
@@ -238,25 +243,44 @@ pub async fn max_receive_count(client: &Client, queue_url: &str) -> Result<Optio
     Ok(count.and_then(|count| u32::try_from(count).ok()))
 }
 
+/// What a backfill sends: the objects under `prefix` of the staging `bucket`, to the shards of
+/// `index_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backfill<'a> {
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub index_id: &'a str,
+    /// The index's shard count (a power of two): each object goes to its shard's message group,
+    /// the group the stack's rules route its events to.
+    pub num_shards: u32,
+}
+
 /// What a backfill sent.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct BackfillReport {
     pub objects_listed: usize,
     pub messages_sent: usize,
+    /// Messages sent per shard.
+    pub messages_per_shard: BTreeMap<ShardId, usize>,
 }
 
-/// Sends one message per object under `prefix` of the staging `bucket` to a FIFO queue: group
-/// `index_id`, deduplication id from key and etag (so a repeated backfill within SQS's five
-/// minutes sends nothing twice, and the checkpoint covers the rest).
+/// Sends one message per staging object of `request` to a FIFO queue: group the object's shard
+/// ([`message_group`]), deduplication id from key and etag (so a repeated backfill within
+/// SQS's five minutes sends nothing twice, and the checkpoint covers the rest).
 pub async fn backfill(
     staging: &SharedStorage,
-    bucket: &str,
-    prefix: &str,
+    request: &Backfill<'_>,
     client: &Client,
     queue_url: &str,
-    index_id: &str,
     mut on_progress: impl FnMut(usize, usize),
 ) -> Result<BackfillReport> {
+    let Backfill {
+        bucket,
+        prefix,
+        index_id,
+        num_shards,
+    } = *request;
+    validate_num_shards(num_shards).map_err(IngestError::Config)?;
     let objects = staging.list(prefix).await?;
     let mut report = BackfillReport {
         objects_listed: objects.len(),
@@ -269,6 +293,7 @@ pub async fn backfill(
             .enumerate()
             .map(|(position, object)| {
                 let etag = object.version.0.trim_matches('"');
+                let shard = shard_for(&object.path, num_shards);
                 let body = json!({
                     "bucket": bucket,
                     "key": object.path,
@@ -278,7 +303,7 @@ pub async fn backfill(
                 SendMessageBatchRequestEntry::builder()
                     .id(position.to_string())
                     .message_body(body.to_string())
-                    .message_group_id(index_id)
+                    .message_group_id(message_group(index_id, shard))
                     .message_deduplication_id(deduplication_id(&object.path, etag))
                     .build()
                     .expect("id and body are set")
@@ -303,6 +328,13 @@ pub async fn backfill(
                 .map(|failure| failure.id().to_string())
                 .collect();
             report.messages_sent += pending.len() - failed.len();
+            for entry in pending
+                .iter()
+                .filter(|entry| !failed.iter().any(|id| id == entry.id()))
+            {
+                let (_, shard) = parse_message_group(entry.message_group_id().unwrap_or_default());
+                *report.messages_per_shard.entry(shard).or_default() += 1;
+            }
             pending.retain(|entry| failed.iter().any(|id| id == entry.id()));
             if pending.is_empty() {
                 break;

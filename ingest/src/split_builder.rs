@@ -204,6 +204,8 @@ impl SplitBuilder {
             time_range: self.time_range,
             tags: (!self.tag_fields.is_empty()).then(|| self.tags.finish()),
             partition_id: self.partition_id,
+            // Set when staged: the shard is the publisher's.
+            shard: 0,
             split_size_bytes: bundle.split_size_bytes,
             footer_offsets: bundle.footer_offsets,
             doc_mapping_uid: self.doc_mapping_uid,

@@ -242,7 +242,7 @@ async fn garbage_is_collected_after_the_grace_period_and_never_before() {
     let mut abandoned = metadata.published_splits().nth(1).unwrap().clone();
     abandoned.split_id = SplitMetadata::new_split_id();
     metastore
-        .stage_splits("logs", vec![abandoned.clone()])
+        .stage_splits("logs", 0, vec![abandoned.clone()])
         .await
         .unwrap();
     setup

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use hydrant_index::config::IndexConfig;
 use hydrant_ingest::batch::IndexerRuntime;
-use hydrant_ingest::queue::{Poller, backfill, max_receive_count, sqs_client};
+use hydrant_ingest::queue::{Backfill, Poller, backfill, max_receive_count, sqs_client};
 use hydrant_ingest::{Indexer, StagingBuckets};
 use hydrant_metastore::Metastore;
 use hydrant_storage::testing::{Fault, FaultRule, FaultyStorage, Operation};
@@ -125,15 +125,15 @@ async fn backfill_then_poll_indexes_everything_once() {
     )
     .await;
     let mut progress = Vec::new();
-    let report = backfill(
-        &staging,
-        &bucket,
-        "firehose/",
-        &client,
-        &queue_url,
-        "queued",
-        |sent, total| progress.push((sent, total)),
-    )
+    let one_shard = Backfill {
+        bucket: &bucket,
+        prefix: "firehose/",
+        index_id: "queued",
+        num_shards: 1,
+    };
+    let report = backfill(&staging, &one_shard, &client, &queue_url, |sent, total| {
+        progress.push((sent, total))
+    })
     .await
     .unwrap();
     assert_eq!((report.objects_listed, report.messages_sent), (25, 25));
@@ -162,18 +162,18 @@ async fn backfill_then_poll_indexes_everything_once() {
         200
     );
 
-    // Backfilling again indexes nothing twice (SQS deduplication or the checkpoint).
-    backfill(
-        &staging,
-        &bucket,
-        "firehose/",
-        &client,
-        &queue_url,
-        "queued",
-        |_, _| {},
-    )
-    .await
-    .unwrap();
+    // Backfilling again indexes nothing twice (SQS deduplication or the checkpoint), even
+    // over 4 shards (the shard count raised since): each shard looks the objects up in every
+    // shard they may have been indexed in before.
+    let four_shards = Backfill {
+        num_shards: 4,
+        ..one_shard
+    };
+    let report = backfill(&staging, &four_shards, &client, &queue_url, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.messages_per_shard.values().sum::<usize>(), 25);
+    assert!(report.messages_per_shard.len() > 1, "{report:?}");
     while poller.poll_once().await.unwrap().is_some() {}
     assert_eq!(
         metastore

@@ -1,8 +1,12 @@
 //! The metastore: what each index holds, kept on the index storage and changed only by
 //! compare-and-swap commits.
 //!
-//! - [`metastore`]: the per-index documents and their commits ([`Metastore`],
-//!   [`IndexMetadata`]): create, stage, publish with the checkpoint, mark, delete; templates;
+//! - [`metastore`]: the documents of each index and their commits ([`Metastore`]): create,
+//!   stage, publish with the checkpoint, mark, delete; templates;
+//! - [`index_document`]: the documents as stored (index, shard) and the view readers get
+//!   ([`IndexMetadata`]);
+//! - [`checkpoint`]: which staging objects are indexed, in immutable segments per shard;
+//! - [`shard`]: which shard a staging object belongs to, and the message groups of shards;
 //! - [`split`]: what the metastore knows of a split without opening it ([`SplitMetadata`],
 //!   its states, time range and tags);
 //! - [`paths`]: where everything lives in the index storage, defined once;
@@ -11,16 +15,19 @@
 //! Storage is `hydrant-storage`'s; configs, doc mappings and the split file format are
 //! `hydrant-index`'s.
 
+pub mod checkpoint;
 pub mod clock;
 mod document;
 pub mod error;
+pub mod index_document;
 pub mod metastore;
 pub mod paths;
+pub mod shard;
 pub mod split;
 
+pub use checkpoint::{CheckpointEntry, SourceCheckpoint, SourceObject};
 pub use error::{Error, Result};
-pub use metastore::{
-    CheckpointEntry, IndexMetadata, Metastore, PublishRequest, SourceCheckpoint, SourceObject,
-    SplitFilter,
-};
+pub use index_document::{IndexInfo, IndexMetadata, IndexVersion, ShardSummary, SplitFilter};
+pub use metastore::{Metastore, PublishRequest};
+pub use shard::ShardId;
 pub use split::{SplitMetadata, SplitState, TimeRange};

@@ -1,18 +1,28 @@
-//! The metastore: per index, one JSON document on the index storage holding the index config,
-//! every split's metadata and the source checkpoint, changed only by compare-and-swap commits.
-//!
-//! Layout on the index storage (the same storage as the splits):
+//! The metastore: per index, an index document (its config), one document per shard (the
+//! splits it published, references to its checkpoint segments) and the segments themselves,
+//! on the index storage, each shard changed only by compare-and-swap commits.
 //!
 //! ```text
-//! metastore/{index_id}.json              this module's document, one per index
-//! indexes/{index_id}/splits/{id}.split   split bundles
+//! metastore/{index_id}.json                       IndexDocument: config and uid, written once
+//! indexes/{index_id}/shards/{shard}.json          ShardDocument: splits, segment references
+//! indexes/{index_id}/checkpoints/{shard}/{id}.json  CheckpointSegment: immutable
+//! indexes/{index_id}/splits/{id}.split            split bundles
 //! ```
 //!
-//! Every change is a *commit*: read the document and its version, apply a mutation, write it
-//! back with `PutMode::Update(version)`. If another writer committed in between, the put fails
-//! with a precondition error and the mutation is re-applied to the fresh document. Publishing a
-//! split, marking the splits a merge replaced, and advancing the checkpoint are one mutation, so
-//! they happen together or not at all; that is what makes ingestion exactly-once.
+//! A shard is the unit of serialization: its FIFO message group gives it one indexer at a
+//! time, so its document is written by that indexer and, now and then, by maintenance. Shards
+//! never race each other, which is why an index of K shards publishes K times as fast as one
+//! (`loadtest metastore` measures it), and a publish rewrites one shard's split list, not the
+//! index's history. Readers list the shard documents (one request, which also gives their
+//! versions) and read them in parallel; a searcher revalidates with that listing and a
+//! conditional GET of the index document, re-reading only the shards that changed.
+//!
+//! Every change is a *commit* on one shard document: read it with its version, apply a
+//! mutation, write it back with `PutMode::Update(version)` (or `Create` for a shard's first).
+//! If another writer committed in between, the put fails with a precondition error and the
+//! mutation is re-applied to the fresh document. Publishing a split, marking the splits a merge
+//! replaced, and adding the checkpoint segment of the objects it holds are one mutation, so they
+//! happen together or not at all; that is what makes ingestion exactly-once.
 //!
 //! # Ambiguous writes
 //!
@@ -23,145 +33,45 @@
 //! write the document is read again: if it lists one of our attempts, that attempt is what
 //! happened and the commit succeeded; otherwise it is someone else's write (or none) and the
 //! usual retry follows. Because each attempt is conditional on the version it read, at most one
-//! attempt of a commit can ever apply, so recognising one is enough.
+//! attempt of a commit can ever apply, so recognising one is enough. Writes to fresh paths
+//! (checkpoint segments, split files) recognise themselves by what is there.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use futures::StreamExt;
 use tracing::debug;
 
+use crate::checkpoint::{
+    CheckpointEntry, CheckpointSegment, SegmentRef, SourceCheckpoint, SourceObject,
+    compaction_candidates, object_key,
+};
 use crate::clock::{SharedClock, SystemClock};
-use crate::document::{self, Document};
+use crate::document;
 use crate::error::{Error, Result};
+use crate::index_document::{
+    IndexDocument, IndexInfo, IndexMetadata, IndexVersion, LegacyIndexDocument,
+    METASTORE_FORMAT_VERSION, ShardDocument, StoredIndex,
+};
 use crate::paths;
-use crate::split::{SplitMetadata, SplitState, TimeRange};
+use crate::shard::{ShardId, candidate_shards};
+use crate::split::{SplitMetadata, SplitState};
 use hydrant_index::config::{IndexConfig, validate_index_id};
 use hydrant_index::template::{IndexTemplate, template_for};
-use hydrant_storage::{ObjectMeta, ObjectVersion, PutMode, SharedStorage};
+use hydrant_storage::{ObjectMeta, ObjectVersion, PutMode, SharedStorage, recognise};
 
-/// Version of the metastore document format.
-pub const METASTORE_FORMAT_VERSION: u32 = 1;
 /// A commit that keeps losing races gives up after this many attempts.
 const MAX_COMMIT_ATTEMPTS: u32 = 32;
-/// Commit ids a document remembers. A committer re-reads right after an ambiguous write, so
-/// only the writers that slipped in between could push its id out: far fewer than this.
-pub const RECENT_COMMITS: usize = 32;
-
-/// The metastore document of one index.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct IndexMetadata {
-    pub format_version: u32,
-    pub index_config: IndexConfig,
-    /// Unix seconds.
-    pub create_timestamp: i64,
-    /// Incremented by every commit: a cheap "has anything changed" for caches.
-    pub generation: u64,
-    /// Splits by id.
-    pub splits: BTreeMap<String, SplitMetadata>,
-    /// Which staging objects are already indexed.
-    pub checkpoint: SourceCheckpoint,
-    /// Ids of the last [`RECENT_COMMITS`] commits, newest last: how a committer recognises its
-    /// own write after an error (see the module documentation).
-    #[serde(default)]
-    pub recent_commits: Vec<String>,
-}
-
-impl IndexMetadata {
-    pub fn index_id(&self) -> &str {
-        &self.index_config.index_id
-    }
-
-    /// Splits matching `filter`, in split id (creation) order.
-    pub fn splits_matching<'a>(
-        &'a self,
-        filter: &SplitFilter,
-    ) -> impl Iterator<Item = &'a SplitMetadata> + use<'a> {
-        let filter = filter.clone();
-        self.splits
-            .values()
-            .filter(move |split| filter.matches(split))
-    }
-
-    /// Published splits, the ones a search reads.
-    pub fn published_splits(&self) -> impl Iterator<Item = &SplitMetadata> {
-        self.splits
-            .values()
-            .filter(|split| split.state == SplitState::Published)
-    }
-
-    /// Total documents in published splits.
-    pub fn num_published_docs(&self) -> u64 {
-        self.published_splits().map(|split| split.num_docs).sum()
-    }
-}
-
-/// Which splits a listing wants.
-#[derive(Clone, Debug, Default)]
-pub struct SplitFilter {
-    /// Any of these states; empty means any state.
-    pub states: Vec<SplitState>,
-    /// Only splits that may hold documents with `start <= ts < end` (Unix seconds).
-    pub start_timestamp: Option<i64>,
-    pub end_timestamp: Option<i64>,
-}
-
-impl SplitFilter {
-    /// Published splits overlapping a time range.
-    pub fn published_in(start_timestamp: Option<i64>, end_timestamp: Option<i64>) -> Self {
-        SplitFilter {
-            states: vec![SplitState::Published],
-            start_timestamp,
-            end_timestamp,
-        }
-    }
-
-    pub fn matches(&self, split: &SplitMetadata) -> bool {
-        if !self.states.is_empty() && !self.states.contains(&split.state) {
-            return false;
-        }
-        if self.start_timestamp.is_none() && self.end_timestamp.is_none() {
-            return true;
-        }
-        // A split without a time range (no timestamp field) can hold anything.
-        split.time_range.is_none_or(|range: TimeRange| {
-            range.overlaps_secs(self.start_timestamp, self.end_timestamp)
-        })
-    }
-}
-
-/// The staging objects already indexed, by source key (`bucket/key`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceCheckpoint {
-    pub objects: BTreeMap<String, CheckpointEntry>,
-}
-
-impl SourceCheckpoint {
-    /// Whether this exact object version was indexed.
-    pub fn contains(&self, source_key: &str, etag: &str) -> bool {
-        self.objects
-            .get(source_key)
-            .is_some_and(|entry| entry.etag == etag)
-    }
-}
-
-/// One indexed staging object.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckpointEntry {
-    pub etag: String,
-    /// The split its records went into; `None` when it held no valid record.
-    pub split_id: Option<String>,
-    /// Unix seconds.
-    pub indexed_at: i64,
-}
-
-/// One staging object an indexing run consumed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SourceObject {
-    /// `bucket/key`: what the checkpoint is keyed by.
-    pub source_key: String,
-    pub etag: String,
-}
+/// Commit ids a shard document remembers. A committer re-reads right after an ambiguous write,
+/// so only the writers that slipped in between could push its id out: a shard has one indexer
+/// and, now and then, maintenance, so far fewer than this.
+pub const RECENT_COMMITS: usize = 8;
+/// Shard documents and checkpoint segments read at once.
+const READ_CONCURRENCY: usize = 16;
+/// Checkpoint entries a process keeps cached (segments are immutable, so a warm indexer reads
+/// each once); past it the cache starts over.
+const SEGMENT_CACHE_OBJECTS: u64 = 500_000;
 
 /// What a publish commit does, atomically.
 #[derive(Clone, Debug, Default)]
@@ -173,8 +83,9 @@ pub struct PublishRequest {
     /// Objects whose records are in the published splits, with the split holding them
     /// (`None` for an object without a valid record).
     pub checkpoint_delta: Vec<(SourceObject, Option<String>)>,
-    /// Checkpoint entries indexed before this time (Unix seconds) are dropped in the same
-    /// commit: the checkpoint is pruned by age, never reset.
+    /// Checkpoint segments whose every entry was indexed before this time (Unix seconds) are
+    /// dropped in the same commit, and compaction drops older entries of the others: the
+    /// checkpoint is pruned by age, never reset.
     pub prune_checkpoint_before: Option<i64>,
 }
 
@@ -183,17 +94,53 @@ pub struct PublishRequest {
 pub struct Metastore {
     storage: SharedStorage,
     clock: SharedClock,
+    /// Index uids by index id: an index document never changes once migrated, so a writer
+    /// reads it once.
+    uids: Arc<Mutex<HashMap<String, String>>>,
+    segments: Arc<SegmentCache>,
 }
+
+/// Checkpoint segments read so far, by path.
+#[derive(Debug, Default)]
+struct SegmentCache {
+    entries: Mutex<(HashMap<String, Arc<CheckpointSegment>>, u64)>,
+}
+
+impl SegmentCache {
+    fn get(&self, path: &str) -> Option<Arc<CheckpointSegment>> {
+        let entries = self.entries.lock().expect("segment cache lock poisoned");
+        entries.0.get(path).cloned()
+    }
+
+    fn insert(&self, path: String, segment: Arc<CheckpointSegment>) {
+        let mut entries = self.entries.lock().expect("segment cache lock poisoned");
+        let (segments, objects) = &mut *entries;
+        if *objects + segment.objects.len() as u64 > SEGMENT_CACHE_OBJECTS {
+            segments.clear();
+            *objects = 0;
+        }
+        *objects += segment.objects.len() as u64;
+        segments.insert(path, segment);
+    }
+}
+
+/// A shard document as read: the document, its version, its size in bytes.
+type ReadShard = (ShardDocument, ObjectVersion, u64);
 
 impl Metastore {
     /// A metastore on `storage` (the index storage), using the system clock.
     pub fn new(storage: SharedStorage) -> Self {
-        Metastore::with_clock(storage, std::sync::Arc::new(SystemClock))
+        Metastore::with_clock(storage, Arc::new(SystemClock))
     }
 
     /// A metastore whose timestamps come from `clock`.
     pub fn with_clock(storage: SharedStorage, clock: SharedClock) -> Self {
-        Metastore { storage, clock }
+        Metastore {
+            storage,
+            clock,
+            uids: Arc::default(),
+            segments: Arc::default(),
+        }
     }
 
     /// The storage holding this metastore and its splits.
@@ -244,12 +191,12 @@ impl Metastore {
         document::delete::<IndexTemplate>(&self.storage, template_id).await
     }
 
-    /// An index's document; if the index does not exist and a template matches its id, the
-    /// index is created from the template first (a concurrent creation is as good).
-    pub async fn index_metadata_or_create(&self, index_id: &str) -> Result<IndexMetadata> {
+    /// What an index is (config, uid); if the index does not exist and a template matches its
+    /// id, the index is created from the template first (a concurrent creation is as good).
+    pub async fn index_info_or_create(&self, index_id: &str) -> Result<IndexInfo> {
         // No index can have an invalid id: nothing to read, and no template may create it.
         validate_index_id(index_id)?;
-        match self.index_metadata(index_id).await {
+        match self.index_info(index_id).await {
             Err(Error::IndexNotFound(_)) => {}
             found => return found,
         }
@@ -259,9 +206,16 @@ impl Metastore {
         };
         let config = template.index_config(index_id)?;
         match self.create_index(config).await {
-            Err(Error::IndexAlreadyExists(_)) => self.index_metadata(index_id).await,
-            created => created,
+            Err(Error::IndexAlreadyExists(_)) => self.index_info(index_id).await,
+            created => created.map(|metadata| metadata.info()),
         }
+    }
+
+    /// An index's whole view, created from a template first if one matches and the index does
+    /// not exist. See [`Metastore::index_info_or_create`].
+    pub async fn index_metadata_or_create(&self, index_id: &str) -> Result<IndexMetadata> {
+        self.index_info_or_create(index_id).await?;
+        self.index_metadata(index_id).await
     }
 
     /// Creates an index. Fails with [`Error::IndexAlreadyExists`] if it exists.
@@ -270,64 +224,171 @@ impl Metastore {
         // The field mappings: an index whose records could never be mapped is refused here.
         hydrant_index::doc_mapper::DocMapper::new(&index_config)?;
         let index_id = index_config.index_id.clone();
-        let commit_id = new_commit_id();
-        let metadata = IndexMetadata {
+        let stored = StoredIndex::Current(IndexDocument {
             format_version: METASTORE_FORMAT_VERSION,
+            index_uid: uuid::Uuid::now_v7().simple().to_string(),
             index_config,
             create_timestamp: self.clock.now_secs(),
-            generation: 0,
-            splits: BTreeMap::new(),
-            checkpoint: SourceCheckpoint::default(),
-            recent_commits: vec![commit_id.clone()],
-        };
-        document::create(&self.storage, &index_id, metadata).await
+        });
+        let stored = document::create(&self.storage, &index_id, stored).await?;
+        let info = stored.info();
+        self.remember_uid(&index_id, &info.index_uid);
+        Ok(IndexMetadata::assemble(info, []))
     }
 
-    /// Reads an index's document.
+    /// What an index is, without its splits: one read of the index document. It also
+    /// refreshes the uid later commits write with, so a writer that reads it at the start of
+    /// each run never writes for an incarnation of the index deleted before the run.
+    pub async fn index_info(&self, index_id: &str) -> Result<IndexInfo> {
+        let stored = self.read_index_document(index_id).await?.0;
+        if let StoredIndex::Current(document) = &stored {
+            self.remember_uid(index_id, &document.index_uid);
+        }
+        Ok(stored.info())
+    }
+
+    /// An index's whole view: config, every shard's splits, and the checkpoint of every shard
+    /// (which only operators and tests need: searchers read [`Metastore::index_splits`]).
     pub async fn index_metadata(&self, index_id: &str) -> Result<IndexMetadata> {
-        Ok(self.index_metadata_versioned(index_id).await?.0)
+        let (stored, _) = self.read_index_document(index_id).await?;
+        let (mut metadata, _) = self.assemble(index_id, stored).await?;
+        if metadata.format_version == METASTORE_FORMAT_VERSION {
+            let shards: Vec<(ShardId, Vec<SegmentRef>)> = metadata
+                .shards
+                .values()
+                .map(|shard| (shard.shard, shard.checkpoint_segments.clone()))
+                .collect();
+            for (shard, segments) in shards {
+                for segment in self.read_segments(index_id, shard, &segments).await? {
+                    for (key, entry) in &segment.objects {
+                        metadata
+                            .checkpoint
+                            .objects
+                            .insert(key.clone(), entry.clone());
+                    }
+                }
+            }
+        }
+        Ok(metadata)
     }
 
-    /// Reads an index's document with the storage version it was read at.
-    pub async fn index_metadata_versioned(
-        &self,
-        index_id: &str,
-    ) -> Result<(IndexMetadata, ObjectVersion)> {
-        document::read(&self.storage, index_id)
-            .await?
-            .ok_or_else(|| Error::IndexNotFound(index_id.to_string()))
+    /// An index's splits view (config and every shard's splits, no checkpoint): what a
+    /// searcher reads.
+    pub async fn index_splits(&self, index_id: &str) -> Result<IndexMetadata> {
+        Ok(self.index_splits_versioned(index_id).await?.0)
     }
 
-    /// Reads an index's document unless it still has `version`; `None` means unchanged.
-    /// Caches revalidate with this: one conditional GET, no body when nothing changed.
-    pub async fn index_metadata_if_modified(
+    /// [`Metastore::index_splits`] with the versions it was read at.
+    pub async fn index_splits_versioned(
         &self,
         index_id: &str,
-        version: &ObjectVersion,
-    ) -> Result<Option<(IndexMetadata, ObjectVersion)>> {
-        document::read_if_modified(&self.storage, index_id, version).await
+    ) -> Result<(IndexMetadata, IndexVersion)> {
+        let (stored, version) = self.read_index_document(index_id).await?;
+        let (mut metadata, shards) = self.assemble(index_id, stored).await?;
+        metadata.checkpoint = SourceCheckpoint::default();
+        Ok((
+            metadata,
+            IndexVersion {
+                index: version,
+                shards,
+            },
+        ))
+    }
+
+    /// The splits view again unless nothing changed since `version` (`None`): one conditional
+    /// GET of the index document and one listing of its shards, then only the shard documents
+    /// whose version changed.
+    pub async fn index_splits_if_modified(
+        &self,
+        index_id: &str,
+        cached: &IndexMetadata,
+        version: &IndexVersion,
+    ) -> Result<Option<(IndexMetadata, IndexVersion)>> {
+        let fresh_index =
+            document::read_if_modified::<StoredIndex>(&self.storage, index_id, &version.index)
+                .await?;
+        if let Some((stored, index_version)) = fresh_index {
+            let (metadata, shards) = self.assemble(index_id, stored).await?;
+            let version = IndexVersion {
+                index: index_version,
+                shards,
+            };
+            return Ok(Some((metadata, version)));
+        }
+        if cached.format_version != METASTORE_FORMAT_VERSION {
+            return Ok(None);
+        }
+        let listed = self.list_shards(index_id).await?;
+        if listed == version.shards {
+            return Ok(None);
+        }
+        let mut metadata = cached.clone();
+        let changed: Vec<ShardId> = listed
+            .iter()
+            .filter(|(shard, listed)| version.shards.get(shard) != Some(listed))
+            .map(|(shard, _)| *shard)
+            .collect();
+        for shard in version.shards.keys() {
+            if !listed.contains_key(shard) {
+                metadata.remove_shard(*shard);
+            }
+        }
+        let mut shards = version.shards.clone();
+        shards.retain(|shard, _| listed.contains_key(shard));
+        for (shard, read) in self.read_shards(index_id, &changed).await? {
+            match read {
+                Some((document, shard_version, bytes))
+                    if document.index_uid == cached.index_uid =>
+                {
+                    metadata.add_shard(document, bytes);
+                    shards.insert(shard, shard_version);
+                }
+                _ => {
+                    metadata.remove_shard(shard);
+                    shards.remove(&shard);
+                }
+            }
+        }
+        Ok(Some((
+            metadata,
+            IndexVersion {
+                index: version.index.clone(),
+                shards,
+            },
+        )))
     }
 
     /// The id of every index, sorted: one listing, no document read.
     pub async fn list_index_ids(&self) -> Result<Vec<String>> {
-        document::list_ids::<IndexMetadata>(&self.storage).await
+        document::list_ids::<StoredIndex>(&self.storage).await
     }
 
-    /// Every index, sorted by id.
+    /// Every index's splits view, sorted by id.
     pub async fn list_indexes(&self) -> Result<Vec<IndexMetadata>> {
-        document::list(&self.storage).await
+        let mut indexes = Vec::new();
+        for index_id in self.list_index_ids().await? {
+            match self.index_splits(&index_id).await {
+                Ok(metadata) => indexes.push(metadata),
+                // Deleted between the listing and its read.
+                Err(Error::IndexNotFound(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(indexes)
     }
 
-    /// Deletes an index's document. Split files are left to the caller.
+    /// Deletes an index's document. Split files, shard documents and checkpoint segments are
+    /// left to the caller (see [`Metastore::delete_index_and_files`]).
     pub async fn delete_index(&self, index_id: &str) -> Result<()> {
-        document::delete::<IndexMetadata>(&self.storage, index_id).await
+        self.forget_uid(index_id);
+        document::delete::<StoredIndex>(&self.storage, index_id).await
     }
 
-    /// Deletes an index and every file under `indexes/{index_id}/` (splits, rejected
-    /// records, objects kept whole, set-aside messages), the document first so that no reader
-    /// or writer finds the index while its files go. Returns the files deleted, as
-    /// [`Metastore::index_files`] lists them. Safe to run again after a crash: the files of an
-    /// index whose document is gone are still deleted.
+    /// Deletes an index and every file under `indexes/{index_id}/` (shard documents,
+    /// checkpoint segments, splits, rejected records, objects kept whole, set-aside messages),
+    /// the document first so that no reader or writer finds the index while its files go.
+    /// Returns the files deleted, as [`Metastore::index_files`] lists them. Safe to run again
+    /// after a crash: the files of an index whose document is gone are still deleted.
     pub async fn delete_index_and_files(&self, index_id: &str) -> Result<Vec<ObjectMeta>> {
         let files = self.index_files(index_id).await?;
         let document = paths::index_document(index_id);
@@ -355,36 +416,47 @@ impl Metastore {
         Ok(files)
     }
 
-    /// Empties an index, keeping its config: every split is marked for deletion (garbage
-    /// collection deletes the files once the grace period has passed, so searches in flight
-    /// finish) and the checkpoint is forgotten, so the same staging objects may be indexed
-    /// again. Returns the splits it marked.
+    /// Empties an index, keeping its config: every split of every shard is marked for deletion
+    /// (garbage collection deletes the files once the grace period has passed, so searches in
+    /// flight finish) and the checkpoint is forgotten, so the same staging objects may be
+    /// indexed again. Returns the splits it marked.
     pub async fn clear_index(&self, index_id: &str) -> Result<Vec<String>> {
+        self.index_uid(index_id).await?;
         let now = self.clock.now_secs();
-        let (marked, _) = self
-            .commit(index_id, |metadata| {
-                let mut marked = Vec::new();
-                for split in metadata.splits.values_mut() {
-                    if split.state != SplitState::MarkedForDeletion {
-                        split.state = SplitState::MarkedForDeletion;
-                        split.update_timestamp = now;
-                        marked.push(split.split_id.clone());
+        let mut marked = Vec::new();
+        for shard in self.list_shards(index_id).await?.into_keys() {
+            let (shard_marked, _) = self
+                .commit_shard(index_id, shard, &[], |document, _| {
+                    let mut shard_marked = Vec::new();
+                    for split in document.splits.values_mut() {
+                        if split.state != SplitState::MarkedForDeletion {
+                            split.state = SplitState::MarkedForDeletion;
+                            split.update_timestamp = now;
+                            shard_marked.push(split.split_id.clone());
+                        }
                     }
-                }
-                metadata.checkpoint = SourceCheckpoint::default();
-                Ok(marked)
-            })
-            .await?;
+                    // The segments become orphans, deleted by garbage collection.
+                    document.checkpoint.clear();
+                    Ok(shard_marked)
+                })
+                .await?;
+            marked.extend(shard_marked);
+        }
         Ok(marked)
     }
 
-    /// Registers splits as staged, before their upload, so that an upload that is never
-    /// published can be found and collected.
-    pub async fn stage_splits(&self, index_id: &str, splits: Vec<SplitMetadata>) -> Result<()> {
+    /// Registers splits as staged in `shard`, before their upload, so that an upload that is
+    /// never published can be found and collected.
+    pub async fn stage_splits(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        splits: Vec<SplitMetadata>,
+    ) -> Result<()> {
         let now = self.clock.now_secs();
-        self.commit(index_id, |metadata| {
+        self.commit_shard(index_id, shard, &[], |document, _| {
             for split in &splits {
-                if metadata.splits.contains_key(&split.split_id) {
+                if document.splits.contains_key(&split.split_id) {
                     return Err(conflict(
                         index_id,
                         format!("split {} already exists", split.split_id),
@@ -394,10 +466,11 @@ impl Metastore {
             for split in &splits {
                 let mut split = split.clone();
                 split.state = SplitState::Staged;
+                split.shard = shard;
                 split.create_timestamp = now;
                 split.update_timestamp = now;
                 split.publish_timestamp = None;
-                metadata.splits.insert(split.split_id.clone(), split);
+                document.splits.insert(split.split_id.clone(), split);
             }
             Ok(())
         })
@@ -405,93 +478,253 @@ impl Metastore {
         Ok(())
     }
 
-    /// Publishes staged splits, marks replaced splits for deletion and advances the
-    /// checkpoint, in one atomic commit.
+    /// Publishes staged splits of `shard`, marks the splits they replace for deletion and adds
+    /// their objects to the shard's checkpoint, in one atomic commit (the checkpoint delta
+    /// written first as a segment, which only this commit references).
     ///
     /// Fails with [`Error::CheckpointConflict`], changing nothing, if any object of the delta
-    /// is already in the checkpoint with the same etag: its records are already searchable.
+    /// is already in the shard's checkpoint with the same etag: its records are already
+    /// searchable.
     pub async fn publish_splits(
         &self,
         index_id: &str,
+        shard: ShardId,
         request: PublishRequest,
-    ) -> Result<IndexMetadata> {
+    ) -> Result<()> {
         let now = self.clock.now_secs();
-        let (_, metadata) = self
-            .commit(index_id, |metadata| {
-                check_publishable(metadata, index_id, &request)?;
+        let mut delta = CheckpointSegment::default();
+        for (object, split_id) in &request.checkpoint_delta {
+            let entry = CheckpointEntry {
+                etag: object.etag.clone(),
+                split_id: split_id.clone(),
+                indexed_at: now,
+            };
+            delta.objects.insert(object.source_key.clone(), entry);
+        }
+        let delta_ref = self.write_segment(index_id, shard, delta).await?;
+        let delta_keys: Vec<String> = request
+            .checkpoint_delta
+            .iter()
+            .map(|(object, _)| object.source_key.clone())
+            .collect();
+        let (_, document) = self
+            .commit_shard(index_id, shard, &delta_keys, |document, checkpoint| {
+                check_publishable(document, checkpoint, index_id, &request)?;
                 // check_publishable found every one of these splits.
                 for split_id in &request.staged_split_ids {
-                    if let Some(split) = metadata.splits.get_mut(split_id) {
+                    if let Some(split) = document.splits.get_mut(split_id) {
                         split.state = SplitState::Published;
                         split.update_timestamp = now;
                         split.publish_timestamp = Some(now);
                     }
                 }
                 for split_id in &request.replaced_split_ids {
-                    if let Some(split) = metadata.splits.get_mut(split_id) {
+                    if let Some(split) = document.splits.get_mut(split_id) {
                         split.state = SplitState::MarkedForDeletion;
                         split.update_timestamp = now;
                     }
                 }
                 if let Some(cutoff) = request.prune_checkpoint_before {
-                    metadata
+                    document
                         .checkpoint
-                        .objects
-                        .retain(|_, entry| entry.indexed_at >= cutoff);
+                        .retain(|segment| segment.newest_indexed_at >= cutoff);
                 }
-                for (object, split_id) in &request.checkpoint_delta {
-                    metadata.checkpoint.objects.insert(
-                        object.source_key.clone(),
-                        CheckpointEntry {
-                            etag: object.etag.clone(),
-                            split_id: split_id.clone(),
-                            indexed_at: now,
-                        },
-                    );
+                if let Some(delta_ref) = &delta_ref {
+                    document.checkpoint.push(delta_ref.clone());
+                }
+                if !request.staged_split_ids.is_empty() || delta_ref.is_some() {
+                    document.last_publish_timestamp = Some(now);
                 }
                 Ok(())
             })
             .await?;
-        Ok(metadata)
+        // Compaction is its own commit: the publish is done, and a failure here only leaves
+        // more segments for the next one.
+        if !compaction_candidates(&document.checkpoint, request.prune_checkpoint_before).is_empty()
+            && let Err(error) = self
+                .compact_checkpoint(index_id, shard, request.prune_checkpoint_before)
+                .await
+        {
+            debug!(index_id, shard, %error, "checkpoint compaction deferred");
+        }
+        Ok(())
     }
 
-    /// Marks splits for deletion (staged or published). Missing or already marked splits are
-    /// skipped, so the call can be repeated.
+    /// Compacts a shard's checkpoint: segments wholly indexed before `prune_before` are
+    /// dropped without a read, and those whose tiers call for it (see `checkpoint.rs`) are
+    /// merged into one, without their entries before `prune_before`. Returns the number of
+    /// segments dropped or replaced.
+    pub async fn compact_checkpoint(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        prune_before: Option<i64>,
+    ) -> Result<usize> {
+        let Some((document, _, _)) = self.read_shard(index_id, shard).await? else {
+            return Ok(0);
+        };
+        let expired = |segment: &SegmentRef| {
+            prune_before.is_some_and(|cutoff| segment.newest_indexed_at < cutoff)
+        };
+        let kept: Vec<SegmentRef> = document
+            .checkpoint
+            .iter()
+            .filter(|segment| !expired(segment))
+            .cloned()
+            .collect();
+        let inputs: Vec<SegmentRef> = compaction_candidates(&kept, prune_before)
+            .into_iter()
+            .map(|position| kept[position].clone())
+            .collect();
+        let dropped: BTreeSet<String> = document
+            .checkpoint
+            .iter()
+            .filter(|segment| expired(segment))
+            .chain(&inputs)
+            .map(|segment| segment.segment_id.clone())
+            .collect();
+        if dropped.is_empty() {
+            return Ok(0);
+        }
+        let mut merged = CheckpointSegment::default();
+        // Oldest first, so a key indexed again (a new etag) keeps its newest entry.
+        for segment in self.read_segments(index_id, shard, &inputs).await? {
+            for (key, entry) in &segment.objects {
+                if prune_before.is_none_or(|cutoff| entry.indexed_at >= cutoff) {
+                    merged.objects.insert(key.clone(), entry.clone());
+                }
+            }
+        }
+        let merged_ref = self.write_segment(index_id, shard, merged).await?;
+        let (replaced, _) = self
+            .commit_shard(index_id, shard, &[], |document, _| {
+                let present = document
+                    .checkpoint
+                    .iter()
+                    .filter(|segment| dropped.contains(&segment.segment_id))
+                    .count();
+                if present != dropped.len() {
+                    // Someone compacted or pruned meanwhile: ours is an orphan now.
+                    return Ok(0);
+                }
+                let position = document
+                    .checkpoint
+                    .iter()
+                    .position(|segment| dropped.contains(&segment.segment_id))
+                    .unwrap_or(0);
+                document
+                    .checkpoint
+                    .retain(|segment| !dropped.contains(&segment.segment_id));
+                if let Some(merged_ref) = &merged_ref {
+                    let position = position.min(document.checkpoint.len());
+                    document.checkpoint.insert(position, merged_ref.clone());
+                }
+                Ok(dropped.len())
+            })
+            .await?;
+        Ok(replaced)
+    }
+
+    /// The checkpoint entries of `source_keys` in every shard that may hold them: `shard`
+    /// (the one indexing them now) and the shards each key belonged to under any earlier shard
+    /// count ([`candidate_shards`]). What an indexer checks before reading an object.
+    pub async fn checkpoint_entries(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        source_keys: &[String],
+    ) -> Result<SourceCheckpoint> {
+        let (stored, _) = self.read_index_document(index_id).await?;
+        let uid = match stored {
+            StoredIndex::Legacy(legacy) => {
+                let mut found = SourceCheckpoint::default();
+                for key in source_keys {
+                    if let Some(entry) = legacy.checkpoint.objects.get(key) {
+                        found.objects.insert(key.clone(), entry.clone());
+                    }
+                }
+                return Ok(found);
+            }
+            StoredIndex::Current(document) => document.index_uid,
+        };
+        let existing = self.list_shards(index_id).await?;
+        let mut keys_by_shard: BTreeMap<ShardId, Vec<String>> = BTreeMap::new();
+        for key in source_keys {
+            let mut shards = candidate_shards(object_key(key));
+            shards.insert(shard);
+            for candidate in shards {
+                if existing.contains_key(&candidate) {
+                    keys_by_shard
+                        .entry(candidate)
+                        .or_default()
+                        .push(key.clone());
+                }
+            }
+        }
+        let shard_ids: Vec<ShardId> = keys_by_shard.keys().copied().collect();
+        let mut found = SourceCheckpoint::default();
+        for (candidate, read) in self.read_shards(index_id, &shard_ids).await? {
+            let Some((document, _, _)) = read.filter(|(document, _, _)| document.index_uid == uid)
+            else {
+                continue;
+            };
+            let keys = &keys_by_shard[&candidate];
+            let entries = self.lookup(index_id, &document, keys).await?;
+            for (key, entry) in entries.objects {
+                // Where shards disagree (re-put objects), the newest entry wins.
+                let newer = found
+                    .objects
+                    .get(&key)
+                    .is_none_or(|seen| seen.indexed_at <= entry.indexed_at);
+                if newer {
+                    found.objects.insert(key, entry);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Marks splits for deletion (staged or published), in whichever shards hold them.
+    /// Missing or already marked splits are skipped, so the call can be repeated.
     pub async fn mark_splits_for_deletion(
         &self,
         index_id: &str,
         split_ids: &[String],
     ) -> Result<()> {
         let now = self.clock.now_secs();
-        self.commit(index_id, |metadata| {
-            for split_id in split_ids {
-                if let Some(split) = metadata.splits.get_mut(split_id)
-                    && split.state != SplitState::MarkedForDeletion
-                {
-                    split.state = SplitState::MarkedForDeletion;
-                    split.update_timestamp = now;
+        for (shard, split_ids) in self.shards_holding(index_id, split_ids).await? {
+            self.commit_shard(index_id, shard, &[], |document, _| {
+                for split_id in &split_ids {
+                    if let Some(split) = document.splits.get_mut(split_id)
+                        && split.state != SplitState::MarkedForDeletion
+                    {
+                        split.state = SplitState::MarkedForDeletion;
+                        split.update_timestamp = now;
+                    }
                 }
-            }
-            Ok(())
-        })
-        .await?;
+                Ok(())
+            })
+            .await?;
+        }
         Ok(())
     }
 
-    /// Marks splits for deletion that are still staged, and only those: how a writer gives up
-    /// uploads it will not publish. A split that is published already (by this writer's own
-    /// commit, whatever error it heard) is left alone. Returns the splits it marked.
+    /// Marks splits of `shard` for deletion that are still staged, and only those: how a
+    /// writer gives up uploads it will not publish. A split that is published already (by this
+    /// writer's own commit, whatever error it heard) is left alone. Returns the splits it
+    /// marked.
     pub async fn abandon_staged_splits(
         &self,
         index_id: &str,
+        shard: ShardId,
         split_ids: &[String],
     ) -> Result<Vec<String>> {
         let now = self.clock.now_secs();
         let (abandoned, _) = self
-            .commit(index_id, |metadata| {
+            .commit_shard(index_id, shard, &[], |document, _| {
                 let mut abandoned = Vec::new();
                 for split_id in split_ids {
-                    if let Some(split) = metadata.splits.get_mut(split_id)
+                    if let Some(split) = document.splits.get_mut(split_id)
                         && split.state == SplitState::Staged
                     {
                         split.state = SplitState::MarkedForDeletion;
@@ -505,34 +738,61 @@ impl Metastore {
         Ok(abandoned)
     }
 
-    /// Removes splits from the metastore. Only splits marked for deletion can be removed (their
-    /// files must be deleted first); missing ones are skipped.
+    /// Removes splits from the metastore, in whichever shards hold them. Only splits marked for
+    /// deletion can be removed (their files must be deleted first); missing ones are skipped.
     pub async fn delete_splits(&self, index_id: &str, split_ids: &[String]) -> Result<()> {
-        self.commit(index_id, |metadata| {
-            for split_id in split_ids {
-                match metadata.splits.get(split_id) {
-                    None => {}
-                    Some(split) if split.state == SplitState::MarkedForDeletion => {
-                        metadata.splits.remove(split_id);
-                    }
-                    Some(split) => {
-                        let state = split.state;
-                        let reason = format!(
-                            "split {split_id} is {state:?}; only splits marked for deletion can \
-                             be deleted"
-                        );
-                        return Err(conflict(index_id, reason));
+        for (shard, split_ids) in self.shards_holding(index_id, split_ids).await? {
+            self.commit_shard(index_id, shard, &[], |document, _| {
+                for split_id in &split_ids {
+                    match document.splits.get(split_id) {
+                        None => {}
+                        Some(split) if split.state == SplitState::MarkedForDeletion => {
+                            document.splits.remove(split_id);
+                        }
+                        Some(split) => {
+                            let state = split.state;
+                            let reason = format!(
+                                "split {split_id} is {state:?}; only splits marked for deletion \
+                                 can be deleted"
+                            );
+                            return Err(conflict(index_id, reason));
+                        }
                     }
                 }
-            }
-            Ok(())
-        })
-        .await?;
+                Ok(())
+            })
+            .await?;
+        }
         Ok(())
     }
 
-    /// Applies `mutation` to the latest document and writes it back with compare-and-swap,
-    /// re-applying it to a fresh read whenever another writer won the race.
+    /// The checkpoint segment files no shard document references (written by a commit that
+    /// lost, or replaced by a compaction), for garbage collection.
+    pub async fn unreferenced_segments(&self, index_id: &str) -> Result<Vec<ObjectMeta>> {
+        let metadata = self.index_splits(index_id).await?;
+        let referenced: BTreeSet<&str> = metadata
+            .shards
+            .values()
+            .flat_map(|shard| &shard.checkpoint_segments)
+            .map(|segment| segment.segment_id.as_str())
+            .collect();
+        let files = self
+            .storage
+            .list(&paths::checkpoints_prefix(index_id))
+            .await?;
+        Ok(files
+            .into_iter()
+            .filter(|file| {
+                paths::segment_of_path(index_id, &file.path)
+                    .is_some_and(|segment_id| !referenced.contains(segment_id))
+            })
+            .collect())
+    }
+
+    /// Applies `mutation` to the latest document of `shard` and writes it back with
+    /// compare-and-swap, re-applying it to a fresh read whenever another writer won the race.
+    /// The mutation also gets the shard's checkpoint entries of `checkpoint_keys`, read from
+    /// the same version of the document.
     ///
     /// Each attempt carries its own commit id. After an error or a 412 that followed a sent
     /// write, the next read first looks for those ids: a document that lists one is our own
@@ -540,28 +800,56 @@ impl Metastore {
     /// second time (which would see its own change as a conflict). An error after which the
     /// document cannot be read leaves the outcome unknown and is returned as it is: callers
     /// must then treat the change as possibly applied.
-    pub async fn commit<T>(
+    pub(crate) async fn commit_shard<T>(
         &self,
         index_id: &str,
-        mut mutation: impl FnMut(&mut IndexMetadata) -> Result<T>,
-    ) -> Result<(T, IndexMetadata)> {
-        let path = paths::index_document(index_id);
+        shard: ShardId,
+        checkpoint_keys: &[String],
+        mut mutation: impl FnMut(&mut ShardDocument, &SourceCheckpoint) -> Result<T>,
+    ) -> Result<(T, ShardDocument)> {
+        let path = paths::shard_document(index_id, shard);
+        let mut uid = self.index_uid(index_id).await?;
         // Attempts whose write may have been applied: (commit id, outcome).
         let mut unsettled: Vec<(String, T)> = Vec::new();
         let mut last_error: Option<Error> = None;
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
-            let (mut metadata, version) = match self.index_metadata_versioned(index_id).await {
+            let read = match self.read_shard(index_id, shard).await {
                 Ok(read) => read,
                 // The outcome of the previous write is unknown: report that write's error.
                 Err(read_error) => return Err(last_error.unwrap_or(read_error)),
             };
+            if let Some((document, _, _)) = &read
+                && document.index_uid != uid
+            {
+                // Our uid may be the stale one (the index deleted and created again since it
+                // was cached): the index document decides which is the leftover.
+                self.forget_uid(index_id);
+                uid = self.index_uid(index_id).await?;
+            }
+            let (mut document, mode) = match read {
+                Some((document, version, _)) if document.index_uid == uid => {
+                    (document, PutMode::Update(version))
+                }
+                // A leftover of a deleted index of the same id: replaced, conditionally.
+                Some((_, version, _)) => {
+                    (ShardDocument::new(&uid, shard), PutMode::Update(version))
+                }
+                None => {
+                    // A shard's first commit: the index must still exist.
+                    self.read_index_document(index_id).await?;
+                    (ShardDocument::new(&uid, shard), PutMode::Create)
+                }
+            };
             if let Some(position) = unsettled
                 .iter()
-                .position(|(commit_id, _)| metadata.recent_commits.contains(commit_id))
+                .position(|(commit_id, _)| document.recent_commits.contains(commit_id))
             {
-                debug!(index_id, attempt, "an ambiguous metastore write was ours");
+                debug!(
+                    index_id,
+                    shard, attempt, "an ambiguous metastore write was ours"
+                );
                 let (_, outcome) = unsettled.swap_remove(position);
-                return Ok((outcome, metadata));
+                return Ok((outcome, document));
             }
             if let Some(error) = last_error.take()
                 && !error.is_precondition_failed()
@@ -569,19 +857,17 @@ impl Metastore {
                 // Not applied (the read shows no trace of it): the write failed for real.
                 return Err(error);
             }
-            let outcome = mutation(&mut metadata)?;
+            let checkpoint = self.lookup(index_id, &document, checkpoint_keys).await?;
+            let outcome = mutation(&mut document, &checkpoint)?;
             let commit_id = new_commit_id();
-            metadata.generation += 1;
-            metadata.recent_commits.push(commit_id.clone());
-            let excess = metadata.recent_commits.len().saturating_sub(RECENT_COMMITS);
-            metadata.recent_commits.drain(..excess);
-            let payload = document::to_payload(index_id, &metadata)?;
-            match self
-                .storage
-                .put(&path, payload.into(), PutMode::Update(version))
-                .await
-            {
-                Ok(_) => return Ok((outcome, metadata)),
+            document.generation += 1;
+            document.recent_commits.push(commit_id.clone());
+            let excess = document.recent_commits.len().saturating_sub(RECENT_COMMITS);
+            document.recent_commits.drain(..excess);
+            let payload = serde_json::to_vec(&document)
+                .map_err(|error| Error::corrupt(&path, format!("does not serialize: {error}")))?;
+            match self.storage.put(&path, payload.into(), mode).await {
+                Ok(_) => return Ok((outcome, document)),
                 Err(error) if error.is_not_found() => {
                     return Err(Error::IndexNotFound(index_id.to_string()));
                 }
@@ -589,12 +875,14 @@ impl Metastore {
                     if error.is_precondition_failed() {
                         debug!(
                             index_id,
-                            attempt, "metastore commit lost a race (or retried its own write)"
+                            shard,
+                            attempt,
+                            "metastore commit lost a race (or retried its own write)"
                         );
                         tokio::time::sleep(backoff(attempt)).await;
                     } else {
                         // The write may still have been applied: the next attempt checks.
-                        debug!(index_id, attempt, %error, "metastore write failed");
+                        debug!(index_id, shard, attempt, %error, "metastore write failed");
                     }
                     unsettled.push((commit_id, outcome));
                     last_error = Some(Error::from(error));
@@ -606,32 +894,328 @@ impl Metastore {
             attempts: MAX_COMMIT_ATTEMPTS,
         })
     }
+
+    /// The uid of an index, which every shard document it owns carries; a format 1 index is
+    /// migrated first (its uid is then the migration's).
+    async fn index_uid(&self, index_id: &str) -> Result<String> {
+        if let Some(uid) = self
+            .uids
+            .lock()
+            .expect("uid cache lock poisoned")
+            .get(index_id)
+        {
+            return Ok(uid.clone());
+        }
+        let uid = match self.read_index_document(index_id).await? {
+            (StoredIndex::Current(document), _) => document.index_uid,
+            (StoredIndex::Legacy(legacy), version) => {
+                self.migrate(index_id, legacy, version).await?
+            }
+        };
+        self.remember_uid(index_id, &uid);
+        Ok(uid)
+    }
+
+    fn remember_uid(&self, index_id: &str, uid: &str) {
+        self.uids
+            .lock()
+            .expect("uid cache lock poisoned")
+            .insert(index_id.to_string(), uid.to_string());
+    }
+
+    fn forget_uid(&self, index_id: &str) {
+        self.uids
+            .lock()
+            .expect("uid cache lock poisoned")
+            .remove(index_id);
+    }
+
+    /// Migrates a format 1 index document read at `version` to format 2: its splits and
+    /// checkpoint become shard 0's document (with a segment), then the index document is
+    /// replaced by compare-and-swap. Two migrations of one document agree (the uid is derived
+    /// from it), so a concurrent or crashed one is as good as ours; its segment, if not the
+    /// one referenced, is an orphan for garbage collection.
+    async fn migrate(
+        &self,
+        index_id: &str,
+        legacy: LegacyIndexDocument,
+        version: ObjectVersion,
+    ) -> Result<String> {
+        let uid = legacy.migrated_uid();
+        let checkpoint = CheckpointSegment {
+            objects: legacy.checkpoint.objects.clone(),
+        };
+        let segment = self.write_segment(index_id, 0, checkpoint).await?;
+        let mut shard = ShardDocument::new(&uid, 0);
+        shard.generation = legacy.generation;
+        shard.splits = legacy.splits.clone();
+        shard.checkpoint = segment.into_iter().collect();
+        shard.last_publish_timestamp = legacy
+            .splits
+            .values()
+            .filter_map(|split| split.publish_timestamp)
+            .max();
+        shard.recent_commits = legacy.recent_commits.clone();
+        let excess = shard.recent_commits.len().saturating_sub(RECENT_COMMITS);
+        shard.recent_commits.drain(..excess);
+        let shard_path = paths::shard_document(index_id, 0);
+        let payload = serde_json::to_vec(&shard)
+            .map_err(|error| Error::corrupt(&shard_path, format!("does not serialize: {error}")))?;
+        if let Err(error) = self
+            .storage
+            .put(&shard_path, payload.clone().into(), PutMode::Create)
+            .await
+        {
+            match self.read_shard(index_id, 0).await? {
+                // Ours with its response lost, or a concurrent migration's (maybe live since).
+                Some((existing, _, _)) if existing.index_uid == uid => {}
+                // A leftover of a deleted index: replaced, conditionally.
+                Some((_, stale, _)) => {
+                    self.storage
+                        .put(&shard_path, payload.into(), PutMode::Update(stale))
+                        .await?;
+                }
+                None => return Err(error.into()),
+            }
+        }
+        let current = StoredIndex::Current(IndexDocument {
+            format_version: METASTORE_FORMAT_VERSION,
+            index_uid: uid.clone(),
+            index_config: legacy.index_config,
+            create_timestamp: legacy.create_timestamp,
+        });
+        let payload = document::to_payload(index_id, &current)?;
+        let put = self
+            .storage
+            .put(
+                &paths::index_document(index_id),
+                payload.into(),
+                PutMode::Update(version),
+            )
+            .await;
+        if let Err(error) = put {
+            // Applied with its response lost, or another migration won: either way the
+            // document must now be format 2 with this uid.
+            match self.read_index_document(index_id).await?.0 {
+                StoredIndex::Current(document) if document.index_uid == uid => {}
+                _ => return Err(error.into()),
+            }
+        }
+        debug!(index_id, "metastore document migrated to format 2");
+        Ok(uid)
+    }
+
+    async fn read_index_document(&self, index_id: &str) -> Result<(StoredIndex, ObjectVersion)> {
+        document::read(&self.storage, index_id)
+            .await?
+            .ok_or_else(|| Error::IndexNotFound(index_id.to_string()))
+    }
+
+    /// The view of an index document and its shards, with the versions of the shard documents
+    /// read.
+    async fn assemble(
+        &self,
+        index_id: &str,
+        stored: StoredIndex,
+    ) -> Result<(IndexMetadata, BTreeMap<ShardId, ObjectVersion>)> {
+        let info = stored.info();
+        let uid = info.index_uid.clone();
+        if let StoredIndex::Legacy(legacy) = stored {
+            // Format 1: the document is shard 0.
+            let mut shard = ShardDocument::new(&uid, 0);
+            shard.generation = legacy.generation;
+            shard.splits = legacy.splits;
+            let mut metadata = IndexMetadata::assemble(info, [(shard, 0)]);
+            metadata.checkpoint = legacy.checkpoint;
+            return Ok((metadata, BTreeMap::new()));
+        }
+        let shard_ids: Vec<ShardId> = self.list_shards(index_id).await?.into_keys().collect();
+        let mut versions = BTreeMap::new();
+        let mut documents = Vec::new();
+        for (shard, read) in self.read_shards(index_id, &shard_ids).await? {
+            if let Some((document, version, bytes)) = read
+                && document.index_uid == uid
+            {
+                versions.insert(shard, version);
+                documents.push((document, bytes));
+            }
+        }
+        Ok((IndexMetadata::assemble(info, documents), versions))
+    }
+
+    /// The shard documents of an index and their versions: one listing.
+    async fn list_shards(&self, index_id: &str) -> Result<BTreeMap<ShardId, ObjectVersion>> {
+        let prefix = paths::shards_prefix(index_id);
+        Ok(self
+            .storage
+            .list(&prefix)
+            .await?
+            .into_iter()
+            .filter_map(|object| {
+                paths::shard_of_document(index_id, &object.path)
+                    .map(|shard| (shard, object.version))
+            })
+            .collect())
+    }
+
+    /// One shard document; `None` if there is none.
+    async fn read_shard(&self, index_id: &str, shard: ShardId) -> Result<Option<ReadShard>> {
+        read_shard(&self.storage, index_id, shard).await
+    }
+
+    /// Shard documents, read concurrently, in shard order.
+    async fn read_shards(
+        &self,
+        index_id: &str,
+        shards: &[ShardId],
+    ) -> Result<Vec<(ShardId, Option<ReadShard>)>> {
+        // Collected first: a lazy `map` closure here makes the future not `Send` for every
+        // lifetime (rust-lang/rust#102211).
+        let reads: Vec<_> = shards
+            .iter()
+            .map(|shard| async move {
+                read_shard(&self.storage, index_id, *shard)
+                    .await
+                    .map(|read| (*shard, read))
+            })
+            .collect();
+        futures::stream::iter(reads)
+            .buffered(READ_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// The entries of `keys` in `document`'s checkpoint: only the segments whose key range
+    /// holds one of them are read.
+    async fn lookup(
+        &self,
+        index_id: &str,
+        document: &ShardDocument,
+        keys: &[String],
+    ) -> Result<SourceCheckpoint> {
+        let mut found = SourceCheckpoint::default();
+        if keys.is_empty() {
+            return Ok(found);
+        }
+        let wanted: Vec<SegmentRef> = document
+            .checkpoint
+            .iter()
+            .filter(|segment| keys.iter().any(|key| segment.may_hold(key)))
+            .cloned()
+            .collect();
+        // Oldest first: a later segment's entry for a key replaces an earlier one.
+        for segment in self
+            .read_segments(index_id, document.shard, &wanted)
+            .await?
+        {
+            for key in keys {
+                if let Some(entry) = segment.objects.get(key) {
+                    found.objects.insert(key.clone(), entry.clone());
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Checkpoint segments, from the cache or read concurrently, in the order given.
+    async fn read_segments(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        segments: &[SegmentRef],
+    ) -> Result<Vec<Arc<CheckpointSegment>>> {
+        let reads: Vec<_> = segments
+            .iter()
+            .map(|segment| self.read_segment(index_id, shard, &segment.segment_id))
+            .collect();
+        futures::stream::iter(reads)
+            .buffered(READ_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// One checkpoint segment, from the cache or read.
+    async fn read_segment(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        segment_id: &str,
+    ) -> Result<Arc<CheckpointSegment>> {
+        let path = paths::checkpoint_segment(index_id, shard, segment_id);
+        if let Some(cached) = self.segments.get(&path) {
+            return Ok(cached);
+        }
+        let object = self.storage.get(&path).await?;
+        let parsed: CheckpointSegment = serde_json::from_slice(&object.bytes)
+            .map_err(|error| Error::corrupt(self.storage.describe(&path), error))?;
+        let parsed = Arc::new(parsed);
+        self.segments.insert(path, parsed.clone());
+        Ok(parsed)
+    }
+
+    /// Writes a checkpoint segment under a fresh id; `None` (and nothing written) if empty. A
+    /// fresh path has no other writer: after an error, an object of our size there is ours.
+    async fn write_segment(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        segment: CheckpointSegment,
+    ) -> Result<Option<SegmentRef>> {
+        let segment_id = uuid::Uuid::now_v7().simple().to_string();
+        let Some(reference) = segment.reference(segment_id.clone()) else {
+            return Ok(None);
+        };
+        let path = paths::checkpoint_segment(index_id, shard, &segment_id);
+        let payload = serde_json::to_vec(&segment)
+            .map_err(|error| Error::corrupt(&path, format!("does not serialize: {error}")))?;
+        let size = payload.len() as u64;
+        recognise::create_unique(self.storage.as_ref(), &path, payload.into(), size).await?;
+        self.segments.insert(path, Arc::new(segment));
+        Ok(Some(reference))
+    }
+
+    /// The splits among `split_ids` grouped by the shard holding them, from a fresh view.
+    async fn shards_holding(
+        &self,
+        index_id: &str,
+        split_ids: &[String],
+    ) -> Result<BTreeMap<ShardId, Vec<String>>> {
+        let metadata = self.index_splits(index_id).await?;
+        let mut by_shard: BTreeMap<ShardId, Vec<String>> = BTreeMap::new();
+        for split_id in split_ids {
+            if let Some(split) = metadata.splits.get(split_id) {
+                by_shard
+                    .entry(split.shard)
+                    .or_default()
+                    .push(split_id.clone());
+            }
+        }
+        Ok(by_shard)
+    }
 }
 
-impl Document for IndexMetadata {
-    const PREFIX: &'static str = paths::METASTORE_PREFIX;
-
-    fn path(id: &str) -> String {
-        paths::index_document(id)
-    }
-
-    fn not_found(id: &str) -> Error {
-        Error::IndexNotFound(id.to_string())
-    }
-
-    fn already_exists(id: &str) -> Error {
-        Error::IndexAlreadyExists(id.to_string())
-    }
-
-    fn is_created_as(&self, stored: &Self) -> bool {
-        // A new index document holds one fresh commit id; later commits keep it for a while.
-        self.recent_commits
-            .iter()
-            .any(|commit_id| stored.recent_commits.contains(commit_id))
-    }
-
-    fn parse(location: &str, bytes: &[u8]) -> Result<Self> {
-        parse_index_document(location, bytes)
+/// One shard document; `None` if there is none.
+async fn read_shard(
+    storage: &SharedStorage,
+    index_id: &str,
+    shard: ShardId,
+) -> Result<Option<ReadShard>> {
+    let path = paths::shard_document(index_id, shard);
+    match storage.get(&path).await {
+        Ok(object) => {
+            let document = ShardDocument::parse(&storage.describe(&path), &object.bytes)?;
+            Ok(Some((
+                document,
+                object.meta.version,
+                object.bytes.len() as u64,
+            )))
+        }
+        Err(error) if error.is_not_found() => Ok(None),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -640,22 +1224,19 @@ fn new_commit_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// Why `request` cannot be published on `metadata`, if it cannot: an object of its delta is
+/// Why `request` cannot be published on `document`, if it cannot: an object of its delta is
 /// already indexed (a [`Error::CheckpointConflict`]), its checkpoint points at a split it does
 /// not publish, a split to publish is not staged or a split it replaces is not published.
 fn check_publishable(
-    metadata: &IndexMetadata,
+    document: &ShardDocument,
+    checkpoint: &SourceCheckpoint,
     index_id: &str,
     request: &PublishRequest,
 ) -> Result<()> {
     let already_indexed: Vec<String> = request
         .checkpoint_delta
         .iter()
-        .filter(|(object, _)| {
-            metadata
-                .checkpoint
-                .contains(&object.source_key, &object.etag)
-        })
+        .filter(|(object, _)| checkpoint.contains(&object.source_key, &object.etag))
         .map(|(object, _)| object.source_key.clone())
         .collect();
     if !already_indexed.is_empty() {
@@ -678,7 +1259,7 @@ fn check_publishable(
         }
     }
     for split_id in &request.staged_split_ids {
-        match metadata.splits.get(split_id) {
+        match document.splits.get(split_id) {
             Some(split) if split.state == SplitState::Staged => {}
             Some(split) => {
                 let reason = format!("split {split_id} is {:?}, not staged", split.state);
@@ -691,7 +1272,7 @@ fn check_publishable(
         }
     }
     for split_id in &request.replaced_split_ids {
-        let published = metadata
+        let published = document
             .splits
             .get(split_id)
             .is_some_and(|split| split.state == SplitState::Published);
@@ -721,40 +1302,71 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base_millis + jitter)
 }
 
-/// An index document read back: its format version checked first, so that a document of
-/// another version says so rather than failing on a field.
-pub(crate) fn parse_index_document(location: &str, bytes: &[u8]) -> Result<IndexMetadata> {
-    #[derive(Deserialize)]
-    struct VersionProbe {
-        format_version: u32,
-    }
-    let probe: VersionProbe = serde_json::from_slice(bytes)
-        .map_err(|error| Error::corrupt(location, format!("not a metastore document: {error}")))?;
-    if probe.format_version != METASTORE_FORMAT_VERSION {
-        return Err(Error::corrupt(
-            location,
-            format!(
-                "metastore format version {} is not supported (this build reads {})",
-                probe.format_version, METASTORE_FORMAT_VERSION
-            ),
-        ));
-    }
-    serde_json::from_slice(bytes).map_err(|error| Error::corrupt(location, error))
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
     use crate::clock::ManualClock;
-    use hydrant_storage::testing::MemoryStorage;
+    use crate::index_document::SplitFilter;
+    use crate::split::TimeRange;
+    use hydrant_storage::testing::{Fault, FaultRule, FaultyStorage, MemoryStorage, Operation};
 
     fn config(index_id: &str) -> IndexConfig {
         IndexConfig::from_yaml(&format!(
             "index_id: {index_id}\ndoc_mapping:\n  field_mappings:\n    - {{name: ts, type: datetime, fast: true}}\n  timestamp_field: ts\n"
         ))
         .unwrap()
+    }
+
+    fn split(split_id: &str, start: i64, end: i64) -> SplitMetadata {
+        SplitMetadata {
+            split_id: split_id.to_string(),
+            state: SplitState::Staged,
+            num_docs: 10,
+            uncompressed_docs_size_bytes: 1000,
+            time_range: Some(TimeRange {
+                start_nanos: start * 1_000_000_000,
+                end_nanos: end * 1_000_000_000,
+            }),
+            split_size_bytes: 100,
+            footer_offsets: 50..100,
+            doc_mapping_uid: "uid".to_string(),
+            num_merge_ops: 0,
+            create_timestamp: 0,
+            update_timestamp: 0,
+            publish_timestamp: None,
+            tags: None,
+            partition_id: 0,
+            shard: 0,
+        }
+    }
+
+    fn object(key: &str, etag: &str) -> SourceObject {
+        SourceObject {
+            source_key: key.to_string(),
+            etag: etag.to_string(),
+        }
+    }
+
+    fn publish_one(split_id: &str, key: &str) -> PublishRequest {
+        PublishRequest {
+            staged_split_ids: vec![split_id.into()],
+            checkpoint_delta: vec![(object(key, "e"), Some(split_id.into()))],
+            ..PublishRequest::default()
+        }
+    }
+
+    /// Stages and publishes one split holding `key` in `shard`.
+    async fn index_one(metastore: &Metastore, shard: ShardId, split_id: &str, key: &str) {
+        metastore
+            .stage_splits("logs", shard, vec![split(split_id, 1, 2)])
+            .await
+            .unwrap();
+        metastore
+            .publish_splits("logs", shard, publish_one(split_id, key))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -783,19 +1395,13 @@ doc_mapping: {mode: dynamic}
             std::slice::from_ref(&template)
         );
 
-        let created = metastore
-            .index_metadata_or_create("logs-acme")
-            .await
-            .unwrap();
-        assert_eq!(created.index_id(), "logs-acme");
+        let created = metastore.index_info_or_create("logs-acme").await.unwrap();
+        assert_eq!(created.index_config.index_id, "logs-acme");
         // Once created, the index is read, not created again.
-        let again = metastore
-            .index_metadata_or_create("logs-acme")
-            .await
-            .unwrap();
-        assert_eq!(again.create_timestamp, created.create_timestamp);
+        let again = metastore.index_info_or_create("logs-acme").await.unwrap();
+        assert_eq!(again, created);
         assert!(matches!(
-            metastore.index_metadata_or_create("metrics-acme").await,
+            metastore.index_info_or_create("metrics-acme").await,
             Err(Error::IndexNotFound(_))
         ));
 
@@ -818,35 +1424,6 @@ doc_mapping: {mode: dynamic}
         );
     }
 
-    fn split(split_id: &str, start: i64, end: i64) -> SplitMetadata {
-        SplitMetadata {
-            split_id: split_id.to_string(),
-            state: SplitState::Staged,
-            num_docs: 10,
-            uncompressed_docs_size_bytes: 1000,
-            time_range: Some(TimeRange {
-                start_nanos: start * 1_000_000_000,
-                end_nanos: end * 1_000_000_000,
-            }),
-            split_size_bytes: 100,
-            footer_offsets: 50..100,
-            doc_mapping_uid: "uid".to_string(),
-            num_merge_ops: 0,
-            create_timestamp: 0,
-            update_timestamp: 0,
-            publish_timestamp: None,
-            tags: None,
-            partition_id: 0,
-        }
-    }
-
-    fn object(key: &str, etag: &str) -> SourceObject {
-        SourceObject {
-            source_key: key.to_string(),
-            etag: etag.to_string(),
-        }
-    }
-
     #[tokio::test]
     async fn create_stage_publish_and_list() {
         let clock = Arc::new(ManualClock::new(1_000));
@@ -857,31 +1434,30 @@ doc_mapping: {mode: dynamic}
             Err(Error::IndexAlreadyExists(_))
         ));
         metastore
-            .stage_splits("logs", vec![split("a", 10, 20), split("b", 30, 40)])
+            .stage_splits("logs", 0, vec![split("a", 10, 20), split("b", 30, 40)])
             .await
             .unwrap();
         clock.advance_secs(5);
-        let metadata = metastore
-            .publish_splits(
-                "logs",
-                PublishRequest {
-                    staged_split_ids: vec!["a".into()],
-                    checkpoint_delta: vec![(object("bucket/k1", "e1"), Some("a".into()))],
-                    ..PublishRequest::default()
-                },
-            )
+        metastore
+            .publish_splits("logs", 0, publish_one("a", "bucket/k1"))
             .await
             .unwrap();
+        let metadata = metastore.index_metadata("logs").await.unwrap();
         assert_eq!(metadata.splits["a"].state, SplitState::Published);
         assert_eq!(metadata.splits["a"].publish_timestamp, Some(1_005));
         assert_eq!(metadata.splits["b"].state, SplitState::Staged);
-        assert!(metadata.checkpoint.contains("bucket/k1", "e1"));
+        assert!(metadata.checkpoint.contains("bucket/k1", "e"));
         assert!(!metadata.checkpoint.contains("bucket/k1", "other-etag"));
+        assert_eq!(metadata.shards[&0].last_publish_timestamp, Some(1_005));
         let in_range = SplitFilter::published_in(Some(15), Some(16));
         assert_eq!(metadata.splits_matching(&in_range).count(), 1);
         let out_of_range = SplitFilter::published_in(Some(21), None);
         assert_eq!(metadata.splits_matching(&out_of_range).count(), 0);
-        assert_eq!(metastore.list_indexes().await.unwrap().len(), 1);
+        // The splits view leaves the checkpoint out.
+        let listed = metastore.list_indexes().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].checkpoint.objects.is_empty());
+        assert_eq!(listed[0].splits, metadata.splits);
     }
 
     #[tokio::test]
@@ -889,23 +1465,16 @@ doc_mapping: {mode: dynamic}
         let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
         metastore.create_index(config("logs")).await.unwrap();
         metastore
-            .stage_splits("logs", vec![split("a", 1, 2), split("b", 1, 2)])
+            .stage_splits("logs", 0, vec![split("a", 1, 2), split("b", 1, 2)])
             .await
             .unwrap();
-        let first = PublishRequest {
-            staged_split_ids: vec!["a".into()],
-            checkpoint_delta: vec![(object("bucket/k1", "e1"), Some("a".into()))],
-            ..PublishRequest::default()
-        };
-        metastore.publish_splits("logs", first).await.unwrap();
+        metastore
+            .publish_splits("logs", 0, publish_one("a", "bucket/k1"))
+            .await
+            .unwrap();
         let before = metastore.index_metadata("logs").await.unwrap();
-        let duplicate = PublishRequest {
-            staged_split_ids: vec!["b".into()],
-            checkpoint_delta: vec![(object("bucket/k1", "e1"), Some("b".into()))],
-            ..PublishRequest::default()
-        };
         let error = metastore
-            .publish_splits("logs", duplicate)
+            .publish_splits("logs", 0, publish_one("b", "bucket/k1"))
             .await
             .unwrap_err();
         assert!(matches!(error, Error::CheckpointConflict { .. }), "{error}");
@@ -918,41 +1487,18 @@ doc_mapping: {mode: dynamic}
         let metastore = Metastore::with_clock(Arc::new(MemoryStorage::default()), clock.clone());
         metastore.create_index(config("logs")).await.unwrap();
         for (number, key) in ["old", "recent"].iter().enumerate() {
-            let split_id = format!("s{number}");
-            metastore
-                .stage_splits("logs", vec![split(&split_id, 1, 2)])
-                .await
-                .unwrap();
-            metastore
-                .publish_splits(
-                    "logs",
-                    PublishRequest {
-                        staged_split_ids: vec![split_id.clone()],
-                        checkpoint_delta: vec![(object(key, "e"), Some(split_id))],
-                        ..PublishRequest::default()
-                    },
-                )
-                .await
-                .unwrap();
+            index_one(&metastore, 0, &format!("s{number}"), key).await;
             clock.advance_secs(100);
         }
         // Entries indexed before 1_050 go; later ones stay, whatever their number.
         metastore
-            .stage_splits("logs", vec![split("s2", 1, 2)])
+            .stage_splits("logs", 0, vec![split("s2", 1, 2)])
             .await
             .unwrap();
-        let metadata = metastore
-            .publish_splits(
-                "logs",
-                PublishRequest {
-                    staged_split_ids: vec!["s2".into()],
-                    checkpoint_delta: vec![(object("new", "e"), Some("s2".into()))],
-                    prune_checkpoint_before: Some(1_050),
-                    ..PublishRequest::default()
-                },
-            )
-            .await
-            .unwrap();
+        let mut request = publish_one("s2", "new");
+        request.prune_checkpoint_before = Some(1_050);
+        metastore.publish_splits("logs", 0, request).await.unwrap();
+        let metadata = metastore.index_metadata("logs").await.unwrap();
         let keys: Vec<&String> = metadata.checkpoint.objects.keys().collect();
         assert_eq!(keys, ["new", "recent"]);
     }
@@ -962,50 +1508,39 @@ doc_mapping: {mode: dynamic}
         let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
         metastore.create_index(config("logs")).await.unwrap();
         metastore
-            .stage_splits("logs", vec![split("a", 1, 2), split("b", 3, 4)])
+            .stage_splits("logs", 0, vec![split("a", 1, 2), split("b", 3, 4)])
             .await
             .unwrap();
+        let both = PublishRequest {
+            staged_split_ids: vec!["a".into(), "b".into()],
+            ..PublishRequest::default()
+        };
+        metastore.publish_splits("logs", 0, both).await.unwrap();
         metastore
-            .publish_splits(
-                "logs",
-                PublishRequest {
-                    staged_split_ids: vec!["a".into(), "b".into()],
-                    ..PublishRequest::default()
-                },
-            )
+            .stage_splits("logs", 0, vec![split("ab", 1, 4)])
             .await
             .unwrap();
-        metastore
-            .stage_splits("logs", vec![split("ab", 1, 4)])
-            .await
-            .unwrap();
-        let metadata = metastore
-            .publish_splits(
-                "logs",
-                PublishRequest {
-                    staged_split_ids: vec!["ab".into()],
-                    replaced_split_ids: vec!["a".into(), "b".into()],
-                    ..PublishRequest::default()
-                },
-            )
-            .await
-            .unwrap();
+        let merge = PublishRequest {
+            staged_split_ids: vec!["ab".into()],
+            replaced_split_ids: vec!["a".into(), "b".into()],
+            ..PublishRequest::default()
+        };
+        metastore.publish_splits("logs", 0, merge).await.unwrap();
+        let metadata = metastore.index_splits("logs").await.unwrap();
         assert_eq!(metadata.splits["a"].state, SplitState::MarkedForDeletion);
         assert_eq!(metadata.splits["ab"].state, SplitState::Published);
         // A split cannot be replaced twice.
         metastore
-            .stage_splits("logs", vec![split("again", 1, 4)])
+            .stage_splits("logs", 0, vec![split("again", 1, 4)])
             .await
             .unwrap();
+        let again = PublishRequest {
+            staged_split_ids: vec!["again".into()],
+            replaced_split_ids: vec!["a".into()],
+            ..PublishRequest::default()
+        };
         let error = metastore
-            .publish_splits(
-                "logs",
-                PublishRequest {
-                    staged_split_ids: vec!["again".into()],
-                    replaced_split_ids: vec!["a".into()],
-                    ..PublishRequest::default()
-                },
-            )
+            .publish_splits("logs", 0, again)
             .await
             .unwrap_err();
         assert!(matches!(error, Error::Conflict { .. }));
@@ -1023,34 +1558,19 @@ doc_mapping: {mode: dynamic}
         assert_eq!(metadata.splits.len(), 2);
     }
 
+    /// Writers of one shard race on its document and all land; writers of different shards
+    /// never meet.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_commits_all_land() {
         let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
         metastore.create_index(config("logs")).await.unwrap();
         let mut tasks = Vec::new();
-        for task_id in 0..8 {
+        for task_id in 0..8u32 {
             let metastore = metastore.clone();
             tasks.push(tokio::spawn(async move {
                 for split_number in 0..5 {
                     let split_id = format!("s{task_id}-{split_number}");
-                    metastore
-                        .stage_splits("logs", vec![split(&split_id, 1, 2)])
-                        .await
-                        .unwrap();
-                    metastore
-                        .publish_splits(
-                            "logs",
-                            PublishRequest {
-                                staged_split_ids: vec![split_id.clone()],
-                                checkpoint_delta: vec![(
-                                    object(&split_id, "etag"),
-                                    Some(split_id.clone()),
-                                )],
-                                ..PublishRequest::default()
-                            },
-                        )
-                        .await
-                        .unwrap();
+                    index_one(&metastore, task_id % 2, &split_id, &split_id).await;
                 }
             }));
         }
@@ -1060,14 +1580,20 @@ doc_mapping: {mode: dynamic}
         let metadata = metastore.index_metadata("logs").await.unwrap();
         assert_eq!(metadata.published_splits().count(), 40);
         assert_eq!(metadata.checkpoint.objects.len(), 40);
-        assert_eq!(metadata.generation, 80);
+        // 20 publish and 20 stage commits per shard, and a compaction or two.
+        assert!(metadata.shards.values().all(|shard| shard.generation >= 40));
+        assert!(
+            metadata
+                .splits
+                .values()
+                .all(|split| split.shard == split.split_id[1..2].parse::<u32>().unwrap() % 2)
+        );
     }
 
     /// A publish whose write is applied while its caller hears an error (or the 412 of its own
     /// retry) is recognised as applied; one that never reached the store is an error.
     #[tokio::test]
     async fn ambiguous_writes_are_recognised_as_ours() {
-        use hydrant_storage::testing::{Fault, FaultRule, FaultyStorage, Operation};
         for fault in [Fault::Retried, Fault::ResponseLost, Fault::Unavailable] {
             let storage = Arc::new(FaultyStorage::new(Arc::new(MemoryStorage::default())));
             let metastore = Metastore::new(storage.clone());
@@ -1080,20 +1606,23 @@ doc_mapping: {mode: dynamic}
             } else {
                 created.unwrap_or_else(|error| panic!("{fault:?}: {error}"));
             }
-            metastore
-                .stage_splits("logs", vec![split("a", 1, 2)])
-                .await
-                .unwrap();
-            storage.inject(FaultRule::new(Operation::Put, fault));
+            // Even a shard's first document.
+            storage.inject(FaultRule::new(Operation::Put, fault).path_contains("shards/"));
+            let staged = metastore
+                .stage_splits("logs", 0, vec![split("a", 1, 2)])
+                .await;
+            if fault == Fault::Unavailable {
+                assert!(staged.is_err());
+                metastore
+                    .stage_splits("logs", 0, vec![split("a", 1, 2)])
+                    .await
+                    .unwrap();
+            } else {
+                staged.unwrap_or_else(|error| panic!("{fault:?}: {error}"));
+            }
+            storage.inject(FaultRule::new(Operation::Put, fault).path_contains("shards/"));
             let published = metastore
-                .publish_splits(
-                    "logs",
-                    PublishRequest {
-                        staged_split_ids: vec!["a".into()],
-                        checkpoint_delta: vec![(object("bucket/k1", "e1"), Some("a".into()))],
-                        ..PublishRequest::default()
-                    },
-                )
+                .publish_splits("logs", 0, publish_one("a", "bucket/k1"))
                 .await;
             let metadata = metastore.index_metadata("logs").await.unwrap();
             if fault == Fault::Unavailable {
@@ -1101,10 +1630,9 @@ doc_mapping: {mode: dynamic}
                 assert_eq!(metadata.splits["a"].state, SplitState::Staged);
                 assert!(metadata.checkpoint.objects.is_empty());
             } else {
-                let returned = published.unwrap_or_else(|error| panic!("{fault:?}: {error}"));
-                assert_eq!(returned.splits["a"].state, SplitState::Published);
+                published.unwrap_or_else(|error| panic!("{fault:?}: {error}"));
                 assert_eq!(metadata.splits["a"].state, SplitState::Published);
-                assert!(metadata.checkpoint.contains("bucket/k1", "e1"));
+                assert!(metadata.checkpoint.contains("bucket/k1", "e"));
             }
         }
     }
@@ -1113,32 +1641,30 @@ doc_mapping: {mode: dynamic}
     /// write leaves the error as it was.
     #[tokio::test]
     async fn other_writers_and_unknown_outcomes_stay_errors() {
-        use hydrant_storage::testing::{Fault, FaultRule, FaultyStorage, Operation};
         let storage = Arc::new(FaultyStorage::new(Arc::new(MemoryStorage::default())));
         let metastore = Metastore::new(storage.clone());
         metastore.create_index(config("logs")).await.unwrap();
         metastore
-            .stage_splits("logs", vec![split("a", 1, 2), split("b", 1, 2)])
+            .stage_splits("logs", 0, vec![split("a", 1, 2), split("b", 1, 2)])
             .await
             .unwrap();
-        let request = |split_id: &str| PublishRequest {
-            staged_split_ids: vec![split_id.into()],
-            checkpoint_delta: vec![(object("bucket/k1", "e1"), Some(split_id.into()))],
-            ..PublishRequest::default()
-        };
         metastore
-            .publish_splits("logs", request("a"))
+            .publish_splits("logs", 0, publish_one("a", "bucket/k1"))
             .await
             .unwrap();
         let error = metastore
-            .publish_splits("logs", request("b"))
+            .publish_splits("logs", 0, publish_one("b", "bucket/k1"))
             .await
             .unwrap_err();
         assert!(matches!(error, Error::CheckpointConflict { .. }), "{error}");
 
         storage.inject(FaultRule::new(Operation::Put, Fault::ResponseLost));
         // The commit's own read goes through; the re-read after the lost response does not.
-        storage.inject(FaultRule::new(Operation::Read, Fault::Unavailable).skip(1));
+        storage.inject(
+            FaultRule::new(Operation::Read, Fault::Unavailable)
+                .path_contains("shards/")
+                .skip(2),
+        );
         let error = metastore
             .mark_splits_for_deletion("logs", &["b".into()])
             .await
@@ -1176,5 +1702,178 @@ doc_mapping: {mode: dynamic}
             metastore.index_metadata("nope").await,
             Err(Error::IndexNotFound(_))
         ));
+    }
+
+    /// An object indexed under an earlier shard count is found by the shard it goes to now,
+    /// whichever that is.
+    #[tokio::test]
+    async fn an_object_is_looked_up_in_every_shard_that_may_hold_it() {
+        let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
+        metastore.create_index(config("logs")).await.unwrap();
+        // `..-05` went to shard 1 of 2; under 8 shards it goes to shard 5.
+        let key = "bucket/firehose/x-05";
+        index_one(&metastore, 1, "a", key).await;
+        let found = metastore
+            .checkpoint_entries("logs", 5, &[key.to_string(), "bucket/other-07".into()])
+            .await
+            .unwrap();
+        assert!(found.contains(key, "e"));
+        assert_eq!(found.objects.len(), 1);
+        // Shard 3 is no candidate of `..-05`: a key is never looked for where it cannot be.
+        index_one(&metastore, 3, "b", "bucket/firehose/y-06").await;
+        let found = metastore
+            .checkpoint_entries("logs", 5, &["bucket/firehose/y-06".to_string()])
+            .await
+            .unwrap();
+        assert!(found.objects.is_empty());
+    }
+
+    /// Segments compact by tier as publishes add them: a shard keeps a few dozen references
+    /// whatever the number of objects, and every entry stays findable.
+    #[tokio::test]
+    async fn checkpoint_segments_stay_few_and_complete() {
+        let metastore = Metastore::new(Arc::new(MemoryStorage::default()));
+        metastore.create_index(config("logs")).await.unwrap();
+        for number in 0..300 {
+            index_one(
+                &metastore,
+                0,
+                &format!("s{number:03}"),
+                &format!("b/k{number:03}"),
+            )
+            .await;
+        }
+        let metadata = metastore.index_metadata("logs").await.unwrap();
+        assert_eq!(metadata.checkpoint.objects.len(), 300);
+        let shard = &metadata.shards[&0];
+        assert!(shard.checkpoint_segments.len() <= 3 * 7, "{shard:?}");
+        assert_eq!(shard.num_checkpoint_objects, 300);
+        // Replaced segments are orphans for garbage collection.
+        let orphans = metastore.unreferenced_segments("logs").await.unwrap();
+        let files = metastore
+            .storage()
+            .list(&paths::checkpoints_prefix("logs"))
+            .await
+            .unwrap();
+        assert_eq!(files.len() - orphans.len(), shard.checkpoint_segments.len());
+    }
+
+    /// A format 1 document is read as it is, and migrated by the first commit; a second
+    /// migration of the same document (one that raced, or crashed) agrees with the first.
+    #[tokio::test]
+    async fn format_1_indexes_are_read_then_migrated() {
+        let storage: SharedStorage = Arc::new(MemoryStorage::default());
+        let mut legacy_splits = BTreeMap::new();
+        let mut published = split("old", 1, 2);
+        published.state = SplitState::Published;
+        legacy_splits.insert("old".to_string(), published);
+        let mut checkpoint = SourceCheckpoint::default();
+        checkpoint.objects.insert(
+            "bucket/k0".to_string(),
+            CheckpointEntry {
+                etag: "e".to_string(),
+                split_id: Some("old".to_string()),
+                indexed_at: 5,
+            },
+        );
+        let legacy = LegacyIndexDocument {
+            format_version: 1,
+            index_config: config("logs"),
+            create_timestamp: 7,
+            generation: 3,
+            splits: legacy_splits,
+            checkpoint,
+            recent_commits: vec!["c".to_string()],
+        };
+        let bytes = serde_json::to_vec(&legacy).unwrap();
+        storage
+            .put("metastore/logs.json", bytes.into(), PutMode::Create)
+            .await
+            .unwrap();
+        let version = storage.head("metastore/logs.json").await.unwrap().version;
+
+        let reader = Metastore::new(storage.clone());
+        let before = reader.index_metadata("logs").await.unwrap();
+        assert_eq!(before.format_version, 1);
+        assert_eq!(before.published_splits().count(), 1);
+        assert!(before.checkpoint.contains("bucket/k0", "e"));
+        let (_, cached_version) = reader.index_splits_versioned("logs").await.unwrap();
+
+        // A second writer publishes into shard 2 first: the index migrates, then a racing
+        // migration of the same format 1 document changes nothing.
+        let writer = Metastore::new(storage.clone());
+        index_one(&writer, 2, "new", "bucket/k2").await;
+        let racing = Metastore::new(storage.clone());
+        let uid = racing
+            .migrate("logs", legacy.clone(), version)
+            .await
+            .unwrap();
+        assert_eq!(uid, legacy.migrated_uid());
+
+        let after = reader.index_metadata("logs").await.unwrap();
+        assert_eq!(after.format_version, 2);
+        assert_eq!(after.published_splits().count(), 2);
+        assert_eq!(after.checkpoint.objects.len(), 2);
+        assert!(
+            reader
+                .checkpoint_entries("logs", 0, &["bucket/k0".to_string()])
+                .await
+                .unwrap()
+                .contains("bucket/k0", "e")
+        );
+        // A cached view notices the migration.
+        let (fresh, _) = reader
+            .index_splits_if_modified("logs", &before, &cached_version)
+            .await
+            .unwrap()
+            .expect("changed");
+        assert_eq!(fresh.splits.len(), 2);
+    }
+
+    /// Revalidation re-reads only what changed, and a leftover shard document of a deleted
+    /// index never shows in a new one.
+    #[tokio::test]
+    async fn revalidation_and_leftovers() {
+        let storage: SharedStorage = Arc::new(MemoryStorage::default());
+        let metastore = Metastore::new(storage.clone());
+        metastore.create_index(config("logs")).await.unwrap();
+        index_one(&metastore, 0, "a", "b/k0").await;
+        index_one(&metastore, 1, "b", "b/k1").await;
+        let (view, version) = metastore.index_splits_versioned("logs").await.unwrap();
+        assert!(
+            metastore
+                .index_splits_if_modified("logs", &view, &version)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        index_one(&metastore, 1, "c", "b/k2").await;
+        let (fresh, fresh_version) = metastore
+            .index_splits_if_modified("logs", &view, &version)
+            .await
+            .unwrap()
+            .expect("shard 1 changed");
+        assert_eq!(fresh, metastore.index_splits("logs").await.unwrap());
+        assert_eq!(fresh_version.shards[&0], version.shards[&0]);
+
+        // Delete the index document only (a crashed delete), and create the index again.
+        let leftovers = Metastore::new(storage.clone());
+        leftovers.delete_index("logs").await.unwrap();
+        leftovers.create_index(config("logs")).await.unwrap();
+        assert!(
+            leftovers
+                .index_splits("logs")
+                .await
+                .unwrap()
+                .splits
+                .is_empty()
+        );
+        // A writer learns the new uid at the start of its run (`index_info`), and never
+        // writes for the old incarnation.
+        metastore.index_info("logs").await.unwrap();
+        index_one(&metastore, 1, "d", "b/k3").await;
+        let metadata = leftovers.index_metadata("logs").await.unwrap();
+        assert_eq!(metadata.splits.keys().collect::<Vec<_>>(), ["d"]);
+        assert_eq!(metadata.checkpoint.objects.len(), 1);
     }
 }

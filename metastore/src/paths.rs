@@ -3,8 +3,10 @@
 //! operator's commands) all take their paths from here.
 //!
 //! ```text
-//! metastore/{index_id}.json                           the index's metastore document
+//! metastore/{index_id}.json                           the index's document (its config)
 //! templates/{template_id}.json                        an index template
+//! indexes/{index_id}/shards/{shard}.json              a shard's document (splits, checkpoint)
+//! indexes/{index_id}/checkpoints/{shard}/{id}.json    a checkpoint segment of a shard
 //! indexes/{index_id}/splits/{split_id}.split          a split bundle
 //! indexes/{index_id}/errors/{name}.ndjson.gz          rejected records of one staging object
 //! indexes/{index_id}/errors/objects/{name}            a staging object kept whole
@@ -48,6 +50,42 @@ pub fn template_document(template_id: &str) -> String {
 /// `indexes/{index_id}/`: every file of the index (splits and errors).
 pub fn index_prefix(index_id: &str) -> String {
     format!("indexes/{index_id}/")
+}
+
+/// `indexes/{index_id}/shards/`: the shard documents of an index.
+pub fn shards_prefix(index_id: &str) -> String {
+    format!("{}shards/", index_prefix(index_id))
+}
+
+/// `indexes/{index_id}/shards/{shard}.json`, the shard zero-padded to three digits so that a
+/// listing is in shard order.
+pub fn shard_document(index_id: &str, shard: u32) -> String {
+    format!("{}{shard:03}{DOCUMENT_SUFFIX}", shards_prefix(index_id))
+}
+
+/// The shard a path under [`shards_prefix`] names.
+pub fn shard_of_document(index_id: &str, path: &str) -> Option<u32> {
+    document_id(&shards_prefix(index_id), path)?.parse().ok()
+}
+
+/// `indexes/{index_id}/checkpoints/`: the checkpoint segments of every shard.
+pub fn checkpoints_prefix(index_id: &str) -> String {
+    format!("{}checkpoints/", index_prefix(index_id))
+}
+
+/// `indexes/{index_id}/checkpoints/{shard}/{segment_id}.json`.
+pub fn checkpoint_segment(index_id: &str, shard: u32, segment_id: &str) -> String {
+    format!(
+        "{}{shard:03}/{segment_id}{DOCUMENT_SUFFIX}",
+        checkpoints_prefix(index_id)
+    )
+}
+
+/// The segment id a path under [`checkpoints_prefix`] names.
+pub fn segment_of_path<'a>(index_id: &str, path: &'a str) -> Option<&'a str> {
+    let name = path.strip_prefix(&checkpoints_prefix(index_id))?;
+    let (_, file) = name.split_once('/')?;
+    file.strip_suffix(DOCUMENT_SUFFIX)
 }
 
 /// `indexes/{index_id}/splits/`.
@@ -151,5 +189,13 @@ mod tests {
             document_id(METASTORE_PREFIX, &index_document("logs")),
             Some("logs")
         );
+        assert_eq!(shard_document("logs", 7), "indexes/logs/shards/007.json");
+        assert_eq!(
+            shard_of_document("logs", &shard_document("logs", 7)),
+            Some(7)
+        );
+        let segment = checkpoint_segment("logs", 7, "0a1b");
+        assert_eq!(segment, "indexes/logs/checkpoints/007/0a1b.json");
+        assert_eq!(segment_of_path("logs", &segment), Some("0a1b"));
     }
 }

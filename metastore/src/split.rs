@@ -87,10 +87,13 @@ pub struct SplitMetadata {
     /// key). Only splits of one partition merge.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub partition_id: u64,
+    /// The shard that published it (`crate::shard`); merges combine splits of one shard.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shard: crate::shard::ShardId,
 }
 
-fn is_zero(value: &u64) -> bool {
-    *value == 0
+fn is_zero<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl SplitMetadata {

@@ -1,8 +1,9 @@
 //! What a warm searcher remembers between requests (and Lambda invocations).
 //!
-//! - [`MetastoreCache`]: each index's metastore document, trusted for a short time, then
-//!   revalidated with a conditional GET (`If-None-Match` with its ETag): one cheap request,
-//!   and no body unless something changed.
+//! - [`MetastoreCache`]: each index's splits view (its index document and shard documents),
+//!   trusted for a short time, then revalidated with a conditional GET of the index document
+//!   (`If-None-Match` with its ETag) and one listing of its shard documents (which carries
+//!   their ETags): two cheap requests, and only the shard documents that changed are read.
 //! - [`LeafCache`]: the result of one request on one split. Splits never change, so a result
 //!   stays valid for as long as it is kept; bounded by size.
 //! - [`DocCache`]: rendered hits by split and document; documents never change either.
@@ -18,8 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hydrant_index::doc_mapper::DocMapper;
-use hydrant_metastore::{IndexMetadata, Metastore};
-use hydrant_storage::ObjectVersion;
+use hydrant_metastore::{IndexMetadata, IndexVersion, Metastore};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use serde_json::Value;
@@ -42,7 +42,7 @@ pub const METASTORE_TTL: Duration = Duration::from_secs(3);
 
 struct CachedIndex {
     metadata: Arc<IndexMetadata>,
-    version: ObjectVersion,
+    version: IndexVersion,
     checked_at: Instant,
 }
 
@@ -104,7 +104,7 @@ impl MetastoreCache {
             Some((metadata, version, _)) => {
                 match self
                     .metastore
-                    .index_metadata_if_modified(index_id, &version)
+                    .index_splits_if_modified(index_id, &metadata, &version)
                     .await
                 {
                     Ok(None) => (metadata, version),
@@ -117,7 +117,7 @@ impl MetastoreCache {
             }
             None => {
                 let (fresh, fresh_version) =
-                    self.metastore.index_metadata_versioned(index_id).await?;
+                    self.metastore.index_splits_versioned(index_id).await?;
                 (Arc::new(fresh), fresh_version)
             }
         };

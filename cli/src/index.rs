@@ -233,6 +233,43 @@ struct IndexSummary {
     min_timestamp: Option<i64>,
     max_timestamp: Option<i64>,
     num_checkpointed_objects: usize,
+    /// Shards that have published (or staged) anything.
+    num_shards: usize,
+}
+
+/// One shard of `index describe`.
+#[derive(Debug, Serialize)]
+struct ShardRow {
+    shard: u32,
+    num_published_splits: usize,
+    num_published_docs: u64,
+    num_checkpointed_objects: u64,
+    num_checkpoint_segments: usize,
+    last_publish_timestamp: Option<i64>,
+    /// What a cold reader of this shard reads.
+    document_bytes: u64,
+}
+
+impl ShardRow {
+    fn rows(metadata: &IndexMetadata) -> Vec<ShardRow> {
+        metadata
+            .shards
+            .values()
+            .map(|shard| ShardRow {
+                shard: shard.shard,
+                num_published_splits: shard.num_published_splits,
+                num_published_docs: metadata
+                    .published_splits()
+                    .filter(|split| split.shard == shard.shard)
+                    .map(|split| split.num_docs)
+                    .sum(),
+                num_checkpointed_objects: shard.num_checkpoint_objects,
+                num_checkpoint_segments: shard.checkpoint_segments.len(),
+                last_publish_timestamp: shard.last_publish_timestamp,
+                document_bytes: shard.document_bytes,
+            })
+            .collect()
+    }
 }
 
 impl IndexSummary {
@@ -263,7 +300,12 @@ impl IndexSummary {
                 .map(|range| nanos_to_secs(range.start_nanos))
                 .min(),
             max_timestamp: ranges.map(|range| nanos_to_secs(range.end_nanos)).max(),
-            num_checkpointed_objects: metadata.checkpoint.objects.len(),
+            num_checkpointed_objects: metadata
+                .shards
+                .values()
+                .map(|shard| shard.num_checkpoint_objects as usize)
+                .sum(),
+            num_shards: metadata.shards.len(),
         }
     }
 }
@@ -326,10 +368,14 @@ async fn list_indexes(options: ListOptions) -> anyhow::Result<()> {
 
 async fn describe_index(options: IndexOptions) -> anyhow::Result<()> {
     let metastore = metastore(&options.storage).await?;
-    let metadata = metastore.index_metadata(&options.index).await?;
+    // The splits view: the shard documents say how many objects each checkpoint holds.
+    let metadata = metastore.index_splits(&options.index).await?;
     let summary = IndexSummary::of(&metadata);
+    let shards = ShardRow::rows(&metadata);
     let described = json!({
         "summary": summary,
+        "metastore_format": metadata.format_version,
+        "shards": shards,
         "index_config": metadata.index_config,
     });
     options.output.print(&described, || {
@@ -370,6 +416,27 @@ async fn describe_index(options: IndexOptions) -> anyhow::Result<()> {
             "Objects indexed",
             summary.num_checkpointed_objects.to_string(),
         );
+        line(
+            "Shards",
+            format!(
+                "{} (metastore format {})",
+                summary.num_shards, metadata.format_version
+            ),
+        );
+        for row in &shards {
+            line(
+                &format!("  shard {}", row.shard),
+                format!(
+                    "{} splits, {} docs, {} objects in {} segments, last publish {}, {}",
+                    row.num_published_splits,
+                    row.num_published_docs,
+                    row.num_checkpointed_objects,
+                    row.num_checkpoint_segments,
+                    rfc3339(row.last_publish_timestamp),
+                    human_bytes(row.document_bytes)
+                ),
+            );
+        }
         line(
             "Timestamp field",
             mapping.timestamp_field.clone().unwrap_or("-".to_string()),

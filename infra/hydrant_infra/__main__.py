@@ -2,6 +2,7 @@
 
 Without options it writes the SAM template checked in as infra/template.yaml (one index, a new
 Firehose stream). `--route INDEX=PREFIX[@s3://config]` (repeated) gives many indexes;
+`--shards INDEX=K` feeds an index through K message groups (K indexers in parallel);
 `--existing-staging` reads a bucket Firehose already writes to; `--api-auth iam` signs every
 route with SigV4; `--cors-origin` lets browsers call the API.
 """
@@ -27,14 +28,28 @@ def parse_route(text):
     return Route(index_id=index_id, prefix=prefix, config_uri=config_uri)
 
 
+def parse_shards(text):
+    index_id, separator, count = text.partition("=")
+    if not separator or not count.isdigit():
+        raise argparse.ArgumentTypeError(f"`{text}` is not INDEX=K")
+    return index_id, int(count)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m hydrant_infra", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--route", action="append", type=parse_route, metavar="INDEX=PREFIX[@CONFIG]", help="an index and the staging prefix it indexes (repeat for more)")
+    parser.add_argument("--shards", action="append", type=parse_shards, default=[], metavar="INDEX=K", help="shards of a route's index: a power of two up to 256 (default 1)")
     parser.add_argument("--existing-staging", action="store_true", help="index an existing bucket (StagingBucketName, StagingPrefix parameters) instead of creating a stream")
     parser.add_argument("--api-auth", choices=["api-key", "iam"], default="api-key")
     parser.add_argument("--cors-origin", help="origin browsers may call the API from (`*` for any)")
     parser.add_argument("--format", choices=["yaml", "json"], default="yaml")
     args = parser.parse_args(argv)
+    for index_id, count in args.shards:
+        matching = [route for route in args.route or [] if route.index_id == index_id]
+        if not matching:
+            parser.error(f"--shards {index_id}={count}: no --route for `{index_id}`")
+        for route in matching:
+            route.shards = count
     options = StackOptions(routes=args.route, existing_staging=args.existing_staging, api_auth=args.api_auth, cors_origin=args.cors_origin)
     try:
         template = build(options)

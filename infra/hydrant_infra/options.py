@@ -21,11 +21,19 @@ class Route:
     index template whose patterns match, and the route's partitions share one message group.
     `config_uri` (`s3://bucket/key`) names an index config the indexer creates the index from
     at its first start, when the index does not exist yet.
+
+    `shards` (a power of two up to 256) feeds the index through that many message groups, each
+    with its own indexer, in parallel. An object's shard is its key's trailing hex digits
+    modulo `shards` (`hydrant_metastore::shard`), which EventBridge wildcards can match: one
+    digit up to 16 shards, two beyond. Firehose's keys end in a UUID, so they always have them;
+    a key ending otherwise matches no shard's rule, so routes of other writers keep 1 shard.
+    Raising it later needs no reindexing.
     """
 
     index_id: object
     prefix: object = "firehose/"
     config_uri: object = ""
+    shards: int = 1
 
     @property
     def is_pattern(self):
@@ -43,11 +51,31 @@ class Route:
             return ""
         return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", self.index_id))
 
-    def event_key_filter(self):
-        """The EventBridge filter on the object key: a prefix, or a wildcard for partitions."""
-        if not is_intrinsic(self.prefix) and "*" in self.prefix:
-            return {"wildcard": self.prefix + "*"}
-        return {"prefix": self.prefix}
+    def shard_group(self, shard):
+        """The message group of one shard: the route's, with `/{shard}` past shard 0."""
+        if shard == 0:
+            return self.message_group
+        if is_intrinsic(self.index_id):
+            return {"Fn::Sub": ["${Group}/" + str(shard), {"Group": self.index_id}]}
+        return f"{self.index_id}/{shard}"
+
+    def event_key_filters(self, shard=0):
+        """The EventBridge filters (any of them matches) on the keys of one shard's objects."""
+        if self.shards == 1:
+            if not is_intrinsic(self.prefix) and "*" in self.prefix:
+                return [{"wildcard": self.prefix + "*"}]
+            return [{"prefix": self.prefix}]
+        digits = 1 if self.shards <= 16 else 2
+        filters = []
+        for value in range(16**digits):
+            if value % self.shards != shard:
+                continue
+            for suffix in (f"{value:0{digits}x}", f"{value:0{digits}x}.gz"):
+                if is_intrinsic(self.prefix):
+                    filters.append({"wildcard": {"Fn::Sub": ["${Prefix}*" + suffix, {"Prefix": self.prefix}]}})
+                else:
+                    filters.append({"wildcard": f"{self.prefix}*{suffix}"})
+        return filters
 
     def validate(self):
         if not is_intrinsic(self.index_id) and not INDEX_ID.match(self.index_id):
@@ -62,6 +90,8 @@ class Route:
                 raise ValueError(
                     f"route `{self.index_id}` <- `{self.prefix}`: a `*` belongs in both the prefix and the index id, or in neither"
                 )
+        if not isinstance(self.shards, int) or self.shards < 1 or self.shards > 256 or self.shards & (self.shards - 1):
+            raise ValueError(f"route `{self.index_id}`: shards must be a power of two from 1 to 256, got `{self.shards}`")
         if not is_intrinsic(self.config_uri) and self.config_uri and not self.config_uri.startswith("s3://"):
             raise ValueError(f"route `{self.index_id}`: the index config must be an s3:// URI, got `{self.config_uri}`")
 

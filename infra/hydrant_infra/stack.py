@@ -442,35 +442,44 @@ class Builder:
         self.rule_names = []
 
     def route(self, route):
-        """One route: its object events and its maintenance, both in the index's message group."""
-        object_rule = f"ObjectCreatedRule{route.name}"
+        """One route: a rule per shard sending its objects' events to the shard's message group,
+        and the index's maintenance (which covers every shard) in shard 0's group."""
         maintenance_rule = f"MaintenanceRule{route.name}"
-        self.rule_names += [object_rule, maintenance_rule]
         target = {
             "Arn": get_att("IndexingQueue", "Arn"),
             "SqsParameters": {"MessageGroupId": route.message_group},
         }
-        self.resources[object_rule] = {
-            "Type": "AWS::Events::Rule",
-            "Properties": {
-                "Description": "Objects landing under the route's prefix of the staging bucket, to its index's message group."
-                if is_intrinsic(route.prefix) or is_intrinsic(route.index_id)
-                else f"Objects under {route.prefix} of the staging bucket, to the {route.index_id} message group.",
-                "EventPattern": {
-                    "source": ["aws.s3"],
-                    "detail-type": ["Object Created"],
-                    "detail": {"bucket": {"name": [self.staging_bucket_name]}, "object": {"key": [route.event_key_filter()]}},
+        for shard in range(route.shards):
+            # Shard 0 keeps the rule and group a route of one shard always had.
+            object_rule = f"ObjectCreatedRule{route.name}" + (f"Shard{shard}" if shard else "")
+            self.rule_names.append(object_rule)
+            if is_intrinsic(route.prefix) or is_intrinsic(route.index_id):
+                description = "Objects landing under the route's prefix of the staging bucket, to its index's message group."
+            elif route.shards == 1:
+                description = f"Objects under {route.prefix} of the staging bucket, to the {route.index_id} message group."
+            else:
+                description = f"Objects under {route.prefix} of the staging bucket in shard {shard} of {route.shards}, to its message group."
+            self.resources[object_rule] = {
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "Description": description,
+                    "EventPattern": {
+                        "source": ["aws.s3"],
+                        "detail-type": ["Object Created"],
+                        "detail": {"bucket": {"name": [self.staging_bucket_name]}, "object": {"key": route.event_key_filters(shard)}},
+                    },
+                    "Targets": [
+                        {
+                            "Id": "indexing-queue",
+                            "Arn": get_att("IndexingQueue", "Arn"),
+                            "SqsParameters": {"MessageGroupId": route.shard_group(shard)},
+                            # EventBridge keeps retrying a day before it drops an event.
+                            "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
+                        }
+                    ],
                 },
-                "Targets": [
-                    {
-                        "Id": "indexing-queue",
-                        **target,
-                        # EventBridge keeps retrying a day before it drops an event.
-                        "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
-                    }
-                ],
-            },
-        }
+            }
+        self.rule_names.append(maintenance_rule)
         # A pattern route maintains every index: its partitions' indexes are not known here.
         if route.is_pattern:
             maintenance_input = _json({"type": "maintenance", "index_id": None})

@@ -15,6 +15,7 @@ checked by scripts/check-infra on its synthesized output, with the same invarian
 Run with the Python that has cfn-lint installed (scripts/test's .venv).
 """
 
+import json
 import os
 import re
 import sys
@@ -118,20 +119,24 @@ class StackInvariants:
         self.assertTrue(self.resource("IndexingDeadLetterQueue", "AWS::SQS::Queue")["FifoQueue"])
         self.assertEqual(len(self.of_type("AWS::SQS::Queue")), 2)
         objects, schedules = self.rules()
-        self.assertEqual(len(objects), len(schedules))
+        self.assertEqual(len(schedules), self.expected_indexes)
         groups = []
         for name, rule in {**objects, **schedules}.items():
             self.assertEqual(len(rule["Targets"]), 1, name)
             self.assertEqual(refs_in(rule["Targets"][0]["Arn"]), {"IndexingQueue"}, name)
         for name, rule in objects.items():
             groups.append(str(rule["Targets"][0]["SqsParameters"]["MessageGroupId"]))
-            # Each index's maintenance goes into its own group too.
-            twin = schedules[name.replace("ObjectCreatedRule", "MaintenanceRule")]
-            self.assertEqual(twin["Targets"][0]["SqsParameters"], rule["Targets"][0]["SqsParameters"], name)
-        self.assertEqual(len(set(groups)), len(groups), "one message group per index")
-        self.assertEqual(len(groups), self.expected_indexes)
+            # Each index's maintenance goes into its own group too (shard 0's: it covers all).
+            shard_zero = re.sub(r"Shard\d+$", "", name)
+            twin = schedules[shard_zero.replace("ObjectCreatedRule", "MaintenanceRule")]
+            if shard_zero == name:
+                self.assertEqual(twin["Targets"][0]["SqsParameters"], rule["Targets"][0]["SqsParameters"], name)
+        self.assertEqual(len(set(groups)), len(groups), "one message group per shard")
+        self.assertEqual(len(groups), self.expected_shards or self.expected_indexes)
 
     expected_indexes = 1
+    # Message groups (and object rules) over every route's shards; None: one per index.
+    expected_shards = None
 
     def test_staging_events_reach_the_queue_through_eventbridge(self):
         objects, schedules = self.rules()
@@ -140,8 +145,8 @@ class StackInvariants:
             self.assertEqual(pattern["source"], ["aws.s3"])
             self.assertEqual(pattern["detail-type"], ["Object Created"])
             self.assertEqual(pattern["detail"]["bucket"]["name"], [self.staging_bucket_name])
-            (key_filter,) = pattern["detail"]["object"]["key"]
-            self.assertTrue(set(key_filter) <= {"prefix", "wildcard"}, name)
+            for key_filter in pattern["detail"]["object"]["key"]:
+                self.assertTrue(set(key_filter) <= {"prefix", "wildcard"}, name)
         policy = self.resource("IndexingQueuePolicy", "AWS::SQS::QueuePolicy")["PolicyDocument"]["Statement"][0]
         self.assertEqual(policy["Principal"], {"Service": "events.amazonaws.com"})
         self.assertEqual(refs_in(policy["Condition"]), set(objects) | set(schedules))
@@ -433,6 +438,66 @@ class ThreeIndexesOnAnExistingBucket(StackInvariants, unittest.TestCase):
         ):
             with self.assertRaises(ValueError, msg=routes):
                 build(StackOptions(routes=routes))
+
+
+# Keys and their shard among 4, 8 and 64, as `hydrant_metastore::shard::shard_for` says (its
+# test `the_stacks_routing_table` holds the same table): the rules must route each key there.
+SHARD_TABLE = [
+    ("firehose/2026/12/05/09/logs-1-2026-12-05-09-14-00-6f1c0b2e-77d4-4f0e-9b1a-1c2d3e4f5a6b", (3, 3, 43)),
+    ("firehose/2026/12/05/09/logs-1-2026-12-05-09-14-00-6f1c0b2e-77d4-4f0e-9b1a-1c2d3e4f5a6b.gz", (3, 3, 43)),
+    ("firehose/x-00.gz", (0, 0, 0)),
+    ("firehose/x-ff", (3, 7, 63)),
+    ("firehose/x-7e.gz", (2, 6, 62)),
+]
+
+
+def wildcard_matches(pattern, text):
+    """EventBridge's wildcard: `*` is any run of characters, everything else itself."""
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), text) is not None
+
+
+def key_matches(key_filter, key):
+    if "prefix" in key_filter:
+        return key.startswith(key_filter["prefix"])
+    return wildcard_matches(key_filter["wildcard"], key)
+
+
+class ShardedRoutes(StackInvariants, unittest.TestCase):
+    """An index fed through 8 shards (a rule and a message group each) beside one of 1."""
+
+    options = StackOptions(routes=[Route("logs", "firehose/", shards=8), Route("audit", "logs/audit/")], existing_staging=True)
+    expected_indexes = 2
+    expected_shards = 9
+    expected_buckets = ["IndexBucket"]
+    staging_bucket_name = {"Ref": "StagingBucketName"}
+    staging_arn_text = "arn:${AWS::Partition}:s3:::${StagingBucketName}"
+
+    def expected_prefixes(self):
+        return {"firehose/", "logs/audit/"}
+
+    def test_every_key_reaches_exactly_its_shards_group(self):
+        objects, _ = self.rules()
+        for count, position in ((4, 0), (8, 1), (64, 2)):
+            template = build(StackOptions(routes=[Route("logs", "firehose/", shards=count)], existing_staging=True))
+            rules = {name: rule for name, rule in template["Resources"].items() if "EventPattern" in rule["Properties"]}
+            self.assertEqual(len(rules), count)
+            for key, shards in SHARD_TABLE:
+                groups = [
+                    rule["Properties"]["Targets"][0]["SqsParameters"]["MessageGroupId"]
+                    for rule in rules.values()
+                    if any(key_matches(key_filter, key) for key_filter in rule["Properties"]["EventPattern"]["detail"]["object"]["key"])
+                ]
+                expected = "logs" if shards[position] == 0 else f"logs/{shards[position]}"
+                self.assertEqual(groups, [expected], f"{key} among {count}")
+            # A rule's pattern stays small: EventBridge limits its size.
+            for rule in rules.values():
+                self.assertLessEqual(len(json.dumps(rule["Properties"]["EventPattern"])), 2048)
+        self.assertEqual(len(objects), 9)
+
+    def test_shard_counts_are_powers_of_two(self):
+        for shards in (0, 3, 512):
+            with self.assertRaises(ValueError, msg=shards):
+                build(StackOptions(routes=[Route("logs", "firehose/", shards=shards)]))
 
 
 class IamAuthWithCors(StackInvariants, unittest.TestCase):

@@ -1026,6 +1026,9 @@ impl Metastore {
             shard.generation = legacy.generation;
             shard.splits = legacy.splits;
             let mut metadata = IndexMetadata::assemble(info, [(shard, 0)]);
+            if let Some(summary) = metadata.shards.get_mut(&0) {
+                summary.num_checkpoint_objects = legacy.checkpoint.objects.len() as u64;
+            }
             metadata.checkpoint = legacy.checkpoint;
             return Ok((metadata, BTreeMap::new()));
         }

@@ -3,10 +3,11 @@
 //!
 //! A staging object belongs to a shard by a stable function of its key, so that every delivery
 //! of one object reaches the same shard, whose checkpoint makes it exactly-once. The function
-//! is one EventBridge can evaluate (a rule cannot hash): the key's last two lowercase hex
-//! digits, ahead of a `.gz` extension, which is how Firehose names its objects (a random UUID
-//! ends the name). A key that does not end so is hashed instead (FNV-1a), for the queues that
-//! Hydrant itself fills (`hydrant backfill`).
+//! is one EventBridge can evaluate (a rule cannot hash, but its wildcards can match a key's
+//! end): the key's trailing lowercase hex digits, at most two, ahead of a `.gz` extension.
+//! Firehose names its objects so (a random UUID ends the name). A key without a trailing hex
+//! digit is hashed instead (FNV-1a): `hydrant backfill` routes it, a stack's rules cannot (see
+//! `infra/`).
 //!
 //! The shard count K is a power of two up to [`MAX_SHARDS`], so that raising it splits shards
 //! without moving keys between the others: under K shards a key with shard key `v` goes to
@@ -44,22 +45,24 @@ pub fn validate_num_shards(num_shards: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// The byte a key is sharded by: its last two lowercase hex digits (before a `.gz`
-/// extension), else the low byte of its FNV-1a hash.
+/// The byte a key is sharded by: its trailing lowercase hex digits, at most two, before a
+/// `.gz` extension (`…-9f` is `0x9f`, `…-x5` is `5`), else the low byte of its FNV-1a hash.
+///
+/// With one trailing digit `d` the byte is `d` itself, so that under up to 16 shards (which
+/// divide 16) the shard is the last digit's: what an EventBridge rule matching `*{d}` routes.
 pub fn shard_key(object_key: &str) -> u8 {
     let stem = object_key.strip_suffix(".gz").unwrap_or(object_key);
-    let tail = stem.as_bytes().rchunks(2).next().unwrap_or_default();
-    let hex = |digit: u8| match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
+    let hex = |digit: Option<&u8>| match digit {
+        Some(digit @ b'0'..=b'9') => Some(digit - b'0'),
+        Some(digit @ b'a'..=b'f') => Some(digit - b'a' + 10),
         _ => None,
     };
-    if let [high, low] = tail
-        && let (Some(high), Some(low)) = (hex(*high), hex(*low))
-    {
-        return high << 4 | low;
+    let mut digits = stem.as_bytes().iter().rev();
+    match (hex(digits.next()), hex(digits.next())) {
+        (Some(low), Some(high)) => high << 4 | low,
+        (Some(low), None) => low,
+        _ => fnv1a(object_key.as_bytes()) as u8,
     }
-    fnv1a(object_key.as_bytes()) as u8
 }
 
 /// The shard of `object_key` among `num_shards` (a valid count, see [`validate_num_shards`]).
@@ -115,6 +118,13 @@ mod tests {
         assert_eq!(shard_key("a/b-0123456789ab.gz"), 0xab);
         assert_eq!(shard_key("a/b-00"), 0);
         assert_eq!(shard_key("a/b-ff.gz"), 0xff);
+        assert_eq!(shard_key("a/b-x5"), 5);
+        assert_eq!(shard_key("a/b-x5.gz"), 5);
+        // Up to 16 shards, the last digit decides, as a rule matching `*{digit}` does.
+        for key in ["a/b-95", "a/b-x5", "a/b-c5.gz"] {
+            assert_eq!(shard_for(key, 16), 5, "{key}");
+            assert_eq!(shard_for(key, 4), 1, "{key}");
+        }
         // Upper case and other endings are hashed, stably.
         assert_eq!(shard_key("a/b-FF"), fnv1a(b"a/b-FF") as u8);
         assert_eq!(shard_key("orders.json"), fnv1a(b"orders.json") as u8);
@@ -133,6 +143,24 @@ mod tests {
             }
             assert!(candidates.contains(&0));
             assert!(candidates.len() <= 9);
+        }
+    }
+
+    /// The table `infra/tests/test_template.py` checks the stack's rules against: each key
+    /// and its shard among 4, 8 and 64.
+    #[test]
+    fn the_stacks_routing_table() {
+        let firehose = "firehose/2026/12/05/09/logs-1-2026-12-05-09-14-00-6f1c0b2e-77d4-4f0e-9b1a-1c2d3e4f5a6b";
+        let table = [
+            (firehose.to_string(), [3, 3, 43]),
+            (format!("{firehose}.gz"), [3, 3, 43]),
+            ("firehose/x-00.gz".to_string(), [0, 0, 0]),
+            ("firehose/x-ff".to_string(), [3, 7, 63]),
+            ("firehose/x-7e.gz".to_string(), [2, 6, 62]),
+        ];
+        for (key, shards) in table {
+            let routed = [4, 8, 64].map(|count| shard_for(&key, count));
+            assert_eq!(routed, shards, "{key}");
         }
     }
 

@@ -51,7 +51,7 @@ async fn list_errors(options: ListErrorsOptions) -> anyhow::Result<()> {
     let storage = metastore.storage().clone();
     let mut index_ids: Vec<Option<String>> = match &options.index {
         Some(index_id) => {
-            metastore.index_metadata(index_id).await?;
+            metastore.index_info(index_id).await?;
             vec![Some(index_id.clone())]
         }
         None => metastore

@@ -150,7 +150,7 @@ async fn ingest(options: IngestOptions) -> anyhow::Result<()> {
     // The index must exist: a message for an unknown index would be set aside, which is
     // right for a queue and a surprise on the command line.
     metastore
-        .index_metadata(&options.index)
+        .index_info(&options.index)
         .await
         .with_context(|| format!("cannot index into `{}`", options.index))?;
     // The same batch core as the Lambda handler and the poller, fed backfill messages.

@@ -200,7 +200,7 @@ impl Tasks {
         // Ids continue where the index left off, so they stay unique across restarts.
         let first_id = data
             .metastore
-            .index_metadata(INDEX_ID)
+            .index_splits(INDEX_ID)
             .await?
             .num_published_docs();
         let generator = options.generate.then(|| {
@@ -312,7 +312,7 @@ async fn print_summary(
     stats: &LocalStats,
     started: Instant,
 ) -> anyhow::Result<()> {
-    let metadata = data.metastore.index_metadata(INDEX_ID).await?;
+    let metadata = data.metastore.index_splits(INDEX_ID).await?;
     println!(
         "Stopped after {:.0?}. This run generated {} records in {} objects and indexed {} documents.",
         started.elapsed(),

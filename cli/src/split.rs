@@ -97,7 +97,7 @@ fn parse_state(name: &str) -> anyhow::Result<SplitState> {
 
 async fn list_splits(options: ListSplitsOptions) -> anyhow::Result<()> {
     let metastore = metastore(&options.storage).await?;
-    let metadata = metastore.index_metadata(&options.index).await?;
+    let metadata = metastore.index_splits(&options.index).await?;
     let filter = hydrant_metastore::SplitFilter {
         states: options
             .states
@@ -139,7 +139,7 @@ async fn list_splits(options: ListSplitsOptions) -> anyhow::Result<()> {
 
 async fn describe_split(options: DescribeSplitOptions) -> anyhow::Result<()> {
     let metastore = metastore(&options.storage).await?;
-    let metadata = metastore.index_metadata(&options.index).await?;
+    let metadata = metastore.index_splits(&options.index).await?;
     let split = metadata
         .splits
         .get(&options.split)
@@ -189,7 +189,7 @@ async fn describe_split(options: DescribeSplitOptions) -> anyhow::Result<()> {
 
 async fn mark_splits(options: MarkSplitsOptions) -> anyhow::Result<()> {
     let metastore = metastore(&options.storage).await?;
-    let metadata = metastore.index_metadata(&options.index).await?;
+    let metadata = metastore.index_splits(&options.index).await?;
     let unknown: Vec<&String> = options
         .splits
         .iter()

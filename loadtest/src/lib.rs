@@ -10,6 +10,8 @@
 //! - [`indexing_bench`]: indexing throughput and memory against raw tantivy, same run.
 //! - [`measure`]: the vocabulary of every measurement (percentiles, dataset figures, checks).
 //! - [`memory`]: peak resident memory of the process.
+//! - [`metastore_bench`]: publish rate as shards scale out, and metastore size as objects
+//!   accumulate, against one document per index (`loadtest metastore`).
 //! - [`stream`]: a Firehose stream into a [`target`] (embedded, S3+SQS endpoints such as moto,
 //!   or a deployed stack), measured end to end (`loadtest stream`).
 //! - [`http_search`]: the search API over HTTP(S), with the API key or [`sigv4`] signatures.
@@ -23,6 +25,7 @@ pub mod http_search;
 pub mod indexing_bench;
 pub mod measure;
 pub mod memory;
+pub mod metastore_bench;
 pub mod query_mix;
 pub mod sigv4;
 pub mod stream;

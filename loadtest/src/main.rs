@@ -11,6 +11,7 @@ use hydrant_loadtest::bench::{self, BenchConfig, BenchProgress};
 use hydrant_loadtest::generator::Dataset;
 use hydrant_loadtest::http_search::SearchAuth;
 use hydrant_loadtest::indexing_bench::{self, IndexingBenchConfig};
+use hydrant_loadtest::metastore_bench::{self, MetastoreBenchConfig};
 use hydrant_loadtest::sigv4::SigV4Signer;
 use hydrant_loadtest::stream::{self, StreamConfig};
 use hydrant_loadtest::target::{SearchApi, Target, TargetSpec};
@@ -42,6 +43,43 @@ enum Command {
     Dashboard(DashboardArgs),
     /// Indexing throughput and peak memory: Hydrant's pipeline vs raw tantivy on one batch.
     Indexing(IndexingArgs),
+    /// The metastore as an index scales out: publishes per second with 1 to N shard writers
+    /// (against the same writers on one document), the bytes a cold search reads and a
+    /// publish writes after many objects, and a model of an index's ingest rate on AWS.
+    Metastore(MetastoreArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MetastoreArgs {
+    /// Milliseconds added to every storage request (S3's latency).
+    #[arg(long, default_value_t = 30)]
+    latency_ms: u64,
+    /// Concurrent shard writers, one run each (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,64")]
+    writers: Vec<u32>,
+    /// Publishes of each writer.
+    #[arg(long, default_value_t = 20)]
+    publishes: u32,
+    /// Staging objects indexed into the index whose metastore size is measured.
+    #[arg(long, default_value_t = 20_000)]
+    objects: u64,
+    /// Shards of that index.
+    #[arg(long, default_value_t = 4)]
+    shards: u32,
+    /// Objects per publish.
+    #[arg(long, default_value_t = 10)]
+    objects_per_publish: u64,
+    /// Megabytes of records of the indexing-rate measurement.
+    #[arg(long, default_value_t = 64)]
+    indexing_mb: u64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Print the figures as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Working directory (a temporary one by default).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -206,6 +244,7 @@ fn main() -> anyhow::Result<()> {
         Command::Stream(args) => runtime.block_on(run_stream(args)),
         Command::Dashboard(args) => runtime.block_on(run_dashboard(args)),
         Command::Indexing(args) => runtime.block_on(run_indexing(args)),
+        Command::Metastore(args) => runtime.block_on(run_metastore(args)),
     }
 }
 
@@ -371,6 +410,50 @@ async fn run_indexing(args: IndexingArgs) -> anyhow::Result<()> {
     progress.finish_and_clear();
     println!("{}", result.table());
     Ok(())
+}
+
+/// `loadtest metastore`.
+async fn run_metastore(args: MetastoreArgs) -> anyhow::Result<()> {
+    let MetastoreArgs {
+        latency_ms,
+        writers,
+        publishes,
+        objects,
+        shards,
+        objects_per_publish,
+        indexing_mb,
+        seed,
+        json,
+        work_dir,
+    } = args;
+    let (_temp_dir, work_dir) = work_dir_or_temporary(work_dir)?;
+    let config = MetastoreBenchConfig {
+        latency: Duration::from_millis(latency_ms),
+        writer_counts: writers,
+        publishes_per_writer: publishes,
+        history_objects: objects,
+        history_shards: shards,
+        objects_per_publish,
+        indexing_mb,
+        work_dir,
+        seed,
+    };
+    let progress = ProgressBar::new_spinner();
+    progress.set_style(ProgressStyle::with_template(
+        "{spinner} {elapsed_precise} {msg}",
+    )?);
+    progress.enable_steady_tick(std::time::Duration::from_millis(200));
+    let report = metastore_bench::run(&config, |phase| {
+        progress.println(format!("{} {phase}", humanize_elapsed(&progress)));
+        progress.set_message(phase.to_string());
+    })
+    .await?;
+    progress.finish_and_clear();
+    print_report(json, &report, || report.table())
+}
+
+fn humanize_elapsed(progress: &ProgressBar) -> String {
+    format!("[{:>6.1} s]", progress.elapsed().as_secs_f64())
 }
 
 /// `dir`, created if need be, or a temporary directory (removed when the guard is dropped).

@@ -37,6 +37,7 @@
 //! (checkpoint segments, split files) recognise themselves by what is there.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -98,6 +99,8 @@ pub struct Metastore {
     /// reads it once.
     uids: Arc<Mutex<HashMap<String, String>>>,
     segments: Arc<SegmentCache>,
+    /// Commit attempts that lost a compare-and-swap race, for benchmarks and logs.
+    lost_races: Arc<AtomicU64>,
 }
 
 /// Checkpoint segments read so far, by path.
@@ -140,6 +143,7 @@ impl Metastore {
             clock,
             uids: Arc::default(),
             segments: Arc::default(),
+            lost_races: Arc::default(),
         }
     }
 
@@ -151,6 +155,12 @@ impl Metastore {
     /// The clock timestamps come from.
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    /// Commit attempts of this metastore (and its clones) that lost a compare-and-swap race
+    /// and were retried.
+    pub fn lost_races(&self) -> u64 {
+        self.lost_races.load(Ordering::Relaxed)
     }
 
     /// Stores a new index template. Fails with [`Error::TemplateAlreadyExists`] if one has its
@@ -873,6 +883,7 @@ impl Metastore {
                 }
                 Err(error) => {
                     if error.is_precondition_failed() {
+                        self.lost_races.fetch_add(1, Ordering::Relaxed);
                         debug!(
                             index_id,
                             shard,

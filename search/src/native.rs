@@ -168,7 +168,7 @@ impl<'a> IndexSummary<'a> {
 
 /// `GET /api/v1/indexes/{index_id}`: the summary, the config and the published splits.
 async fn describe_index(service: &SearchService, index_id: &str) -> Result<serde_json::Value> {
-    let metadata = service.metastore().index_metadata(index_id).await?;
+    let metadata = service.metastore().index_splits(index_id).await?;
     let mut summary = IndexSummary::new(&metadata);
     summary.splits = Some(metadata.published_splits().collect());
     Ok(serde_json::to_value(summary).expect("a summary serializes"))

@@ -17,4 +17,4 @@ pub use self::memory::MemoryStorage;
 pub use self::moto::{
     moto_bucket, moto_endpoint, moto_s3_config, moto_storage, s3_config_for_endpoint,
 };
-pub use self::throttled::ThrottledStorage;
+pub use self::throttled::{RequestKind, RequestRecord, ThrottledStorage};

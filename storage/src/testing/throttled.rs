@@ -23,7 +23,8 @@
 //! ```
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -37,18 +38,34 @@ use crate::{
 
 /// Wraps a storage and sleeps `latency` before each request it forwards. It also counts
 /// requests the way S3 bills them: reads (GET, HEAD) and writes (PUT, LIST); deletes are free.
+/// With [`ThrottledStorage::record_requests`] on, it logs each request with its path and the
+/// bytes of its body, for benchmarks that measure what a path reads and writes.
 #[derive(Debug)]
 pub struct ThrottledStorage {
     inner: SharedStorage,
     latency_micros: AtomicU64,
     num_reads: AtomicU64,
     num_writes: AtomicU64,
+    recording: AtomicBool,
+    requests: Mutex<Vec<RequestRecord>>,
 }
 
-#[derive(Clone, Copy)]
-enum RequestKind {
+/// One request, as [`ThrottledStorage::take_requests`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub kind: RequestKind,
+    /// The object, or the prefix of a listing.
+    pub path: String,
+    /// Bytes of the body read (GET) or written (PUT); objects listed for a LIST.
+    pub bytes: u64,
+}
+
+/// What a request is, as S3 bills it (a LIST is billed as a write).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
     Read,
     Write,
+    List,
     Delete,
 }
 
@@ -59,6 +76,31 @@ impl ThrottledStorage {
             latency_micros: AtomicU64::new(latency.as_micros() as u64),
             num_reads: AtomicU64::new(0),
             num_writes: AtomicU64::new(0),
+            recording: AtomicBool::new(false),
+            requests: Mutex::default(),
+        }
+    }
+
+    /// Starts (or stops) logging requests.
+    pub fn record_requests(&self, on: bool) {
+        self.recording.store(on, Ordering::Relaxed);
+    }
+
+    /// The requests logged since the last call, oldest first.
+    pub fn take_requests(&self) -> Vec<RequestRecord> {
+        std::mem::take(&mut *self.requests.lock().expect("request log lock poisoned"))
+    }
+
+    fn record(&self, kind: RequestKind, path: &str, bytes: u64) {
+        if self.recording.load(Ordering::Relaxed) {
+            self.requests
+                .lock()
+                .expect("request log lock poisoned")
+                .push(RequestRecord {
+                    kind,
+                    path: path.to_string(),
+                    bytes,
+                });
         }
     }
 
@@ -81,7 +123,9 @@ impl ThrottledStorage {
     async fn wait(&self, kind: RequestKind) {
         match kind {
             RequestKind::Read => self.num_reads.fetch_add(1, Ordering::Relaxed),
-            RequestKind::Write => self.num_writes.fetch_add(1, Ordering::Relaxed),
+            RequestKind::Write | RequestKind::List => {
+                self.num_writes.fetch_add(1, Ordering::Relaxed)
+            }
             RequestKind::Delete => 0,
         };
         let micros = self.latency_micros.load(Ordering::Relaxed);
@@ -95,7 +139,10 @@ impl ThrottledStorage {
 impl Storage for ThrottledStorage {
     async fn get(&self, path: &str) -> Result<GetResult> {
         self.wait(RequestKind::Read).await;
-        self.inner.get(path).await
+        let result = self.inner.get(path).await;
+        let bytes = result.as_ref().map_or(0, |got| got.bytes.len() as u64);
+        self.record(RequestKind::Read, path, bytes);
+        result
     }
 
     async fn get_if_modified(
@@ -104,21 +151,38 @@ impl Storage for ThrottledStorage {
         version: &ObjectVersion,
     ) -> Result<Option<GetResult>> {
         self.wait(RequestKind::Read).await;
-        self.inner.get_if_modified(path, version).await
+        let result = self.inner.get_if_modified(path, version).await;
+        let bytes = match &result {
+            Ok(Some(got)) => got.bytes.len() as u64,
+            _ => 0,
+        };
+        self.record(RequestKind::Read, path, bytes);
+        result
     }
 
     async fn get_stream(&self, path: &str) -> Result<GetStreamResult> {
         self.wait(RequestKind::Read).await;
-        self.inner.get_stream(path).await
+        let result = self.inner.get_stream(path).await;
+        let bytes = result.as_ref().map_or(0, |got| got.meta.size);
+        self.record(RequestKind::Read, path, bytes);
+        result
     }
 
     async fn get_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
         self.wait(RequestKind::Read).await;
-        self.inner.get_range(path, range).await
+        let result = self.inner.get_range(path, range).await;
+        let bytes = result.as_ref().map_or(0, |got| got.len() as u64);
+        self.record(RequestKind::Read, path, bytes);
+        result
     }
 
     async fn put(&self, path: &str, payload: PutPayload, mode: PutMode) -> Result<PutResult> {
         self.wait(RequestKind::Write).await;
+        let bytes = match &payload {
+            PutPayload::Bytes(bytes) => bytes.len() as u64,
+            PutPayload::File(file) => std::fs::metadata(file).map_or(0, |meta| meta.len()),
+        };
+        self.record(RequestKind::Write, path, bytes);
         self.inner.put(path, payload, mode).await
     }
 
@@ -128,8 +192,11 @@ impl Storage for ThrottledStorage {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        self.wait(RequestKind::Write).await;
-        self.inner.list(prefix).await
+        self.wait(RequestKind::List).await;
+        let result = self.inner.list(prefix).await;
+        let listed = result.as_ref().map_or(0, |objects| objects.len() as u64);
+        self.record(RequestKind::List, prefix, listed);
+        result
     }
 
     async fn head(&self, path: &str) -> Result<ObjectMeta> {

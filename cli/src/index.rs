@@ -378,78 +378,83 @@ async fn describe_index(options: IndexOptions) -> anyhow::Result<()> {
         "shards": shards,
         "index_config": metadata.index_config,
     });
-    options.output.print(&described, || {
-        let config = &metadata.index_config;
-        let mapping = &config.spec.doc_mapping;
-        let mut text = String::new();
-        let mut line = |name: &str, value: String| text.push_str(&format!("{name:<28}{value}\n"));
-        line("Index", summary.index_id.clone());
-        line("Created", rfc3339(Some(summary.create_timestamp)));
+    options
+        .output
+        .print(&described, || describe_text(&metadata, &summary, &shards))
+}
+
+/// `index describe` for a person: the summary, each shard, the mapping's outline.
+fn describe_text(metadata: &IndexMetadata, summary: &IndexSummary, shards: &[ShardRow]) -> String {
+    let config = &metadata.index_config;
+    let mapping = &config.spec.doc_mapping;
+    let mut text = String::new();
+    let mut line = |name: &str, value: String| text.push_str(&format!("{name:<28}{value}\n"));
+    line("Index", summary.index_id.clone());
+    line("Created", rfc3339(Some(summary.create_timestamp)));
+    line(
+        "Published documents",
+        summary.num_published_docs.to_string(),
+    );
+    line(
+        "Published splits",
+        format!(
+            "{} ({} staged, {} marked for deletion)",
+            summary.num_published_splits, summary.num_staged_splits, summary.num_marked_splits
+        ),
+    );
+    line(
+        "Size",
+        format!(
+            "{} in splits, from {} of records",
+            human_bytes(summary.published_size_bytes),
+            human_bytes(summary.uncompressed_docs_size_bytes)
+        ),
+    );
+    line(
+        "Time range",
+        format!(
+            "{} to {}",
+            rfc3339(summary.min_timestamp),
+            rfc3339(summary.max_timestamp)
+        ),
+    );
+    line(
+        "Objects indexed",
+        summary.num_checkpointed_objects.to_string(),
+    );
+    line(
+        "Shards",
+        format!(
+            "{} (metastore format {})",
+            summary.num_shards, metadata.format_version
+        ),
+    );
+    for row in shards {
         line(
-            "Published documents",
-            summary.num_published_docs.to_string(),
-        );
-        line(
-            "Published splits",
+            &format!("  shard {}", row.shard),
             format!(
-                "{} ({} staged, {} marked for deletion)",
-                summary.num_published_splits, summary.num_staged_splits, summary.num_marked_splits
+                "{} splits, {} docs, {} objects in {} segments, last publish {}, {}",
+                row.num_published_splits,
+                row.num_published_docs,
+                row.num_checkpointed_objects,
+                row.num_checkpoint_segments,
+                rfc3339(row.last_publish_timestamp),
+                human_bytes(row.document_bytes)
             ),
         );
-        line(
-            "Size",
-            format!(
-                "{} in splits, from {} of records",
-                human_bytes(summary.published_size_bytes),
-                human_bytes(summary.uncompressed_docs_size_bytes)
-            ),
-        );
-        line(
-            "Time range",
-            format!(
-                "{} to {}",
-                rfc3339(summary.min_timestamp),
-                rfc3339(summary.max_timestamp)
-            ),
-        );
-        line(
-            "Objects indexed",
-            summary.num_checkpointed_objects.to_string(),
-        );
-        line(
-            "Shards",
-            format!(
-                "{} (metastore format {})",
-                summary.num_shards, metadata.format_version
-            ),
-        );
-        for row in &shards {
-            line(
-                &format!("  shard {}", row.shard),
-                format!(
-                    "{} splits, {} docs, {} objects in {} segments, last publish {}, {}",
-                    row.num_published_splits,
-                    row.num_published_docs,
-                    row.num_checkpointed_objects,
-                    row.num_checkpoint_segments,
-                    rfc3339(row.last_publish_timestamp),
-                    human_bytes(row.document_bytes)
-                ),
-            );
-        }
-        line(
-            "Timestamp field",
-            mapping.timestamp_field.clone().unwrap_or("-".to_string()),
-        );
-        line("Mode", format!("{:?}", mapping.mode).to_lowercase());
-        line("Mapped fields", mapping.field_mappings.len().to_string());
-        line("Tag fields", list_or_dash(&mapping.tag_fields));
-        line(
-            "Default search fields",
-            list_or_dash(&config.spec.search_settings.default_search_fields),
-        );
-        text
-    })
+    }
+    line(
+        "Timestamp field",
+        mapping.timestamp_field.clone().unwrap_or("-".to_string()),
+    );
+    line("Mode", format!("{:?}", mapping.mode).to_lowercase());
+    line("Mapped fields", mapping.field_mappings.len().to_string());
+    line("Tag fields", list_or_dash(&mapping.tag_fields));
+    line(
+        "Default search fields",
+        list_or_dash(&config.spec.search_settings.default_search_fields),
+    );
+    text
 }
 
 async fn delete_index(options: DeleteIndexOptions) -> anyhow::Result<()> {

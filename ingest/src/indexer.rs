@@ -27,7 +27,7 @@ use hydrant_index::doc_mapper::{DocMapper, DocRejection, ParsedDoc, RejectReason
 use hydrant_index::partition::OTHER_PARTITION_ID;
 use hydrant_metastore::split::SplitMetadata;
 use hydrant_metastore::{Error as MetastoreError, Metastore};
-use hydrant_metastore::{PublishRequest, ShardId, SourceObject};
+use hydrant_metastore::{PublishRequest, ShardId, SourceCheckpoint, SourceObject};
 use hydrant_storage::{ObjectMeta, SharedStorage, recognise};
 use serde::Serialize;
 use tracing::{debug, warn};
@@ -470,21 +470,7 @@ impl Indexer {
         deadline: Option<Instant>,
     ) -> Result<IndexingReport> {
         let started = Instant::now();
-        // An index a template matches is created on first sight (Firehose partitions fanning
-        // out into one index each); the batch is serialized, so no other indexer races it.
-        let info = self.metastore.index_info_or_create(index_id).await?;
-        let source_keys: Vec<String> = objects.iter().map(ObjectRef::source_key).collect();
-        let checkpoint = self
-            .metastore
-            .checkpoint_entries(index_id, shard, &source_keys)
-            .await?;
-        let doc_mapper = Arc::new(DocMapper::new(&info.index_config)?);
-        let indexing_settings = &info.index_config.spec.indexing_settings;
-        let mut roller = SplitRoller::new(
-            doc_mapper.clone(),
-            indexing_settings,
-            self.temp_root.clone(),
-        );
+        let (checkpoint, doc_mapper, mut roller) = self.begin_run(index_id, shard, objects).await?;
         let mut run = RunContext {
             index_id,
             doc_mapper: doc_mapper.clone(),
@@ -565,6 +551,31 @@ impl Indexer {
         report.elapsed_micros = started.elapsed().as_micros() as u64;
         report.log_finished();
         Ok(report)
+    }
+
+    /// What a run starts from: the checkpoint entries of its objects (in every shard that may
+    /// hold them), the index's doc mapper and an empty split roller. An index a template
+    /// matches is created on first sight (Firehose partitions fanning out into one index
+    /// each); the shard is serialized, so no other indexer races it.
+    async fn begin_run(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        objects: &[ObjectRef],
+    ) -> Result<(SourceCheckpoint, Arc<DocMapper>, SplitRoller)> {
+        let info = self.metastore.index_info_or_create(index_id).await?;
+        let source_keys: Vec<String> = objects.iter().map(ObjectRef::source_key).collect();
+        let checkpoint = self
+            .metastore
+            .checkpoint_entries(index_id, shard, &source_keys)
+            .await?;
+        let doc_mapper = Arc::new(DocMapper::new(&info.index_config)?);
+        let roller = SplitRoller::new(
+            doc_mapper.clone(),
+            &info.index_config.spec.indexing_settings,
+            self.temp_root.clone(),
+        );
+        Ok((checkpoint, doc_mapper, roller))
     }
 
     /// Ends a run: the splits finished and bundled, the rejected records kept, then everything

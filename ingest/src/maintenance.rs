@@ -429,7 +429,17 @@ impl Maintainer {
             report.splits_deleted += deletable.len();
         }
 
-        // Split files nobody knows: leftovers of uploads whose metastore entry is gone.
+        self.delete_orphans(index_id, now, report).await
+    }
+
+    /// Split files nobody knows (leftovers of uploads whose metastore entry is gone) and
+    /// checkpoint segments nobody references, once older than `orphan_min_age`.
+    async fn delete_orphans(
+        &self,
+        index_id: &str,
+        now: i64,
+        report: &mut MaintenanceReport,
+    ) -> Result<()> {
         let known: BTreeSet<String> = self
             .metastore
             .index_splits(index_id)

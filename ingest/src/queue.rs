@@ -274,14 +274,8 @@ pub async fn backfill(
     queue_url: &str,
     mut on_progress: impl FnMut(usize, usize),
 ) -> Result<BackfillReport> {
-    let Backfill {
-        bucket,
-        prefix,
-        index_id,
-        num_shards,
-    } = *request;
-    validate_num_shards(num_shards).map_err(IngestError::Config)?;
-    let objects = staging.list(prefix).await?;
+    validate_num_shards(request.num_shards).map_err(IngestError::Config)?;
+    let objects = staging.list(request.prefix).await?;
     let mut report = BackfillReport {
         objects_listed: objects.len(),
         ..BackfillReport::default()
@@ -291,23 +285,7 @@ pub async fn backfill(
         let mut pending: Vec<SendMessageBatchRequestEntry> = chunk
             .iter()
             .enumerate()
-            .map(|(position, object)| {
-                let etag = object.version.0.trim_matches('"');
-                let shard = shard_for(&object.path, num_shards);
-                let body = json!({
-                    "bucket": bucket,
-                    "key": object.path,
-                    "etag": etag,
-                    "index_id": index_id,
-                });
-                SendMessageBatchRequestEntry::builder()
-                    .id(position.to_string())
-                    .message_body(body.to_string())
-                    .message_group_id(message_group(index_id, shard))
-                    .message_deduplication_id(deduplication_id(&object.path, etag))
-                    .build()
-                    .expect("id and body are set")
-            })
+            .map(|(position, object)| backfill_entry(request, position, object))
             .collect();
         for attempt in 0..3 {
             let sent = client
@@ -353,6 +331,29 @@ pub async fn backfill(
         on_progress(report.messages_sent, objects.len());
     }
     Ok(report)
+}
+
+/// The message of one staging object: its key and etag, to its shard's group.
+fn backfill_entry(
+    request: &Backfill<'_>,
+    position: usize,
+    object: &hydrant_storage::ObjectMeta,
+) -> SendMessageBatchRequestEntry {
+    let etag = object.version.0.trim_matches('"');
+    let shard = shard_for(&object.path, request.num_shards);
+    let body = json!({
+        "bucket": request.bucket,
+        "key": object.path,
+        "etag": etag,
+        "index_id": request.index_id,
+    });
+    SendMessageBatchRequestEntry::builder()
+        .id(position.to_string())
+        .message_body(body.to_string())
+        .message_group_id(message_group(request.index_id, shard))
+        .message_deduplication_id(deduplication_id(&object.path, etag))
+        .build()
+        .expect("id and body are set")
 }
 
 /// At most 128 characters of `[A-Za-z0-9-]`, stable for a key and etag.

@@ -408,12 +408,25 @@ async fn history(
     let mean_publish_bytes = measured.iter().sum::<u64>() / measured.len().max(1) as u64;
     report.publish_metastore_bytes_max = measured.iter().copied().max().unwrap_or(0);
 
-    // Cold readers, with the latency a remote store has.
+    let cold_search_bytes = measure_cold_reads(config, &storage, publishes, &mut report).await?;
+    report.format_1_document_bytes = format_1_size(&metastore).await?;
+    Ok((report, mean_publish_bytes, cold_search_bytes))
+}
+
+/// What cold readers read once the history is in, with the latency a remote store has: a
+/// searcher's splits view (whose bytes are returned) and an indexer's lookup of the next
+/// batch's objects.
+async fn measure_cold_reads(
+    config: &MetastoreBenchConfig,
+    storage: &Arc<ThrottledStorage>,
+    publishes: u64,
+    report: &mut HistoryReport,
+) -> Result<u64> {
     storage.set_latency(config.latency);
     storage.record_requests(true);
     let started = Instant::now();
-    let (metadata, _) = Metastore::new(storage.clone())
-        .index_splits_versioned(INDEX_ID)
+    let metadata = Metastore::new(storage.clone())
+        .index_splits(INDEX_ID)
         .await?;
     report.cold_search_millis = started.elapsed().as_secs_f64() * 1e3;
     let cold_search = storage.take_requests();
@@ -432,12 +445,7 @@ async fn history(
         .values()
         .map(|shard| shard.checkpoint_segments.len())
         .sum();
-    report.format_1_document_bytes = format_1_size(&metastore).await?;
-    Ok((
-        report,
-        mean_publish_bytes,
-        metastore_bytes_read(&cold_search),
-    ))
+    Ok(metastore_bytes_read(&cold_search))
 }
 
 /// Commits the merges the policy calls for (outputs are metadata only) and collects the

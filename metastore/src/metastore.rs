@@ -823,32 +823,10 @@ impl Metastore {
         let mut unsettled: Vec<(String, T)> = Vec::new();
         let mut last_error: Option<Error> = None;
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
-            let read = match self.read_shard(index_id, shard).await {
+            let (mut document, mode) = match self.read_for_commit(index_id, shard, &mut uid).await {
                 Ok(read) => read,
                 // The outcome of the previous write is unknown: report that write's error.
                 Err(read_error) => return Err(last_error.unwrap_or(read_error)),
-            };
-            if let Some((document, _, _)) = &read
-                && document.index_uid != uid
-            {
-                // Our uid may be the stale one (the index deleted and created again since it
-                // was cached): the index document decides which is the leftover.
-                self.forget_uid(index_id);
-                uid = self.index_uid(index_id).await?;
-            }
-            let (mut document, mode) = match read {
-                Some((document, version, _)) if document.index_uid == uid => {
-                    (document, PutMode::Update(version))
-                }
-                // A leftover of a deleted index of the same id: replaced, conditionally.
-                Some((_, version, _)) => {
-                    (ShardDocument::new(&uid, shard), PutMode::Update(version))
-                }
-                None => {
-                    // A shard's first commit: the index must still exist.
-                    self.read_index_document(index_id).await?;
-                    (ShardDocument::new(&uid, shard), PutMode::Create)
-                }
             };
             if let Some(position) = unsettled
                 .iter()
@@ -903,6 +881,37 @@ impl Metastore {
         Err(Error::Contention {
             index_id: index_id.to_string(),
             attempts: MAX_COMMIT_ATTEMPTS,
+        })
+    }
+
+    /// The shard document a commit attempt starts from, and how its write must be
+    /// conditioned: on the version read, or on there being none yet. A document of another
+    /// uid is a leftover of a deleted index of the same id (after checking that `uid`, cached,
+    /// is not the stale one), replaced conditionally.
+    async fn read_for_commit(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        uid: &mut String,
+    ) -> Result<(ShardDocument, PutMode)> {
+        let read = self.read_shard(index_id, shard).await?;
+        if let Some((document, _, _)) = &read
+            && document.index_uid != *uid
+        {
+            // The index document decides which uid is current.
+            self.forget_uid(index_id);
+            *uid = self.index_uid(index_id).await?;
+        }
+        Ok(match read {
+            Some((document, version, _)) if document.index_uid == *uid => {
+                (document, PutMode::Update(version))
+            }
+            Some((_, version, _)) => (ShardDocument::new(uid, shard), PutMode::Update(version)),
+            None => {
+                // A shard's first commit: the index must still exist.
+                self.read_index_document(index_id).await?;
+                (ShardDocument::new(uid, shard), PutMode::Create)
+            }
         })
     }
 

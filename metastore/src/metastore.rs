@@ -1781,6 +1781,46 @@ doc_mapping: {mode: dynamic}
         assert_eq!(files.len() - orphans.len(), shard.checkpoint_segments.len());
     }
 
+    /// Maintenance's compaction drops what is past retention from a shard no longer fed:
+    /// whole segments without a read, older entries of the others.
+    #[tokio::test]
+    async fn an_idle_shard_is_compacted_past_retention() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let metastore = Metastore::with_clock(Arc::new(MemoryStorage::default()), clock.clone());
+        metastore.create_index(config("logs")).await.unwrap();
+        for number in 0..4 {
+            metastore
+                .stage_splits("logs", 0, vec![split(&format!("s{number}"), 1, 2)])
+                .await
+                .unwrap();
+            let mut request = publish_one(&format!("s{number}"), &format!("b/k{number}"));
+            request
+                .checkpoint_delta
+                .push((object(&format!("b/l{number}"), "e"), None));
+            metastore.publish_splits("logs", 0, request).await.unwrap();
+            clock.advance_secs(100);
+        }
+        // Indexed at 1_000, 1_100, 1_200, 1_300: four segments of two entries.
+        assert_eq!(
+            metastore.compact_checkpoint("logs", 0, None).await.unwrap(),
+            0
+        );
+        let dropped = metastore
+            .compact_checkpoint("logs", 0, Some(1_150))
+            .await
+            .unwrap();
+        assert_eq!(dropped, 2);
+        let metadata = metastore.index_metadata("logs").await.unwrap();
+        let keys: Vec<&String> = metadata.checkpoint.objects.keys().collect();
+        assert_eq!(keys, ["b/k2", "b/k3", "b/l2", "b/l3"]);
+        assert_eq!(metadata.shards[&0].checkpoint_segments.len(), 2);
+        // The dropped segments are orphans for garbage collection.
+        assert_eq!(
+            metastore.unreferenced_segments("logs").await.unwrap().len(),
+            2
+        );
+    }
+
     /// A format 1 document is read as it is, and migrated by the first commit; a second
     /// migration of the same document (one that raced, or crashed) agrees with the first.
     #[tokio::test]

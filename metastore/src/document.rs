@@ -7,7 +7,6 @@
 //! metastore's own, in `metastore.rs`, beside the index document's `Document` impl.
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use hydrant_index::template::IndexTemplate;
 use hydrant_storage::{ObjectVersion, PutMode, SharedStorage};
@@ -16,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::paths;
 
 /// A kind of document the metastore keeps.
-pub(crate) trait Document: Serialize + DeserializeOwned {
+pub(crate) trait Document: Serialize + Sized {
     /// Where documents of this kind are listed.
     const PREFIX: &'static str;
 
@@ -34,9 +33,7 @@ pub(crate) trait Document: Serialize + DeserializeOwned {
     fn is_created_as(&self, stored: &Self) -> bool;
 
     /// A document read back, checked (`location` names it in errors).
-    fn parse(location: &str, bytes: &[u8]) -> Result<Self> {
-        serde_json::from_slice(bytes).map_err(|error| Error::corrupt(location, error))
-    }
+    fn parse(location: &str, bytes: &[u8]) -> Result<Self>;
 }
 
 impl Document for IndexTemplate {
@@ -57,6 +54,10 @@ impl Document for IndexTemplate {
     fn is_created_as(&self, stored: &Self) -> bool {
         // Templates hold no commit id: the same template is as good as ours.
         self == stored
+    }
+
+    fn parse(location: &str, bytes: &[u8]) -> Result<Self> {
+        serde_json::from_slice(bytes).map_err(|error| Error::corrupt(location, error))
     }
 }
 

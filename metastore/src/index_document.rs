@@ -101,26 +101,32 @@ impl StoredIndex {
     }
 }
 
-impl<'de> Deserialize<'de> for StoredIndex {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let value = serde_json::Value::deserialize(deserializer)?;
-        let version = value
-            .get("format_version")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| D::Error::custom("not a metastore document: no format_version"))?;
-        match version {
-            2 => IndexDocument::deserialize(value)
-                .map(StoredIndex::Current)
-                .map_err(D::Error::custom),
-            1 => LegacyIndexDocument::deserialize(value)
-                .map(StoredIndex::Legacy)
-                .map_err(D::Error::custom),
-            other => Err(D::Error::custom(format!(
-                "metastore format version {other} is not supported (this build reads \
-                 {LEGACY_FORMAT_VERSION} and {METASTORE_FORMAT_VERSION})"
-            ))),
+impl StoredIndex {
+    /// An index document read back: its format version first, then the document of that
+    /// format, straight from the bytes (no intermediate `Value`: the config's deserializer is
+    /// the largest in the crate, and one instance of it is enough in a Lambda package).
+    pub fn parse(location: &str, bytes: &[u8]) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct VersionProbe {
+            format_version: u32,
         }
+        let probe: VersionProbe = serde_json::from_slice(bytes).map_err(|error| {
+            Error::corrupt(location, format!("not a metastore document: {error}"))
+        })?;
+        let parsed = match probe.format_version {
+            METASTORE_FORMAT_VERSION => serde_json::from_slice(bytes).map(StoredIndex::Current),
+            LEGACY_FORMAT_VERSION => serde_json::from_slice(bytes).map(StoredIndex::Legacy),
+            other => {
+                return Err(Error::corrupt(
+                    location,
+                    format!(
+                        "metastore format version {other} is not supported (this build reads \
+                         {LEGACY_FORMAT_VERSION} and {METASTORE_FORMAT_VERSION})"
+                    ),
+                ));
+            }
+        };
+        parsed.map_err(|error| Error::corrupt(location, error))
     }
 }
 
@@ -142,6 +148,10 @@ impl Document for StoredIndex {
     fn is_created_as(&self, stored: &Self) -> bool {
         // A new index document holds a fresh uid, and nothing else writes it.
         self.index_uid() == stored.index_uid()
+    }
+
+    fn parse(location: &str, bytes: &[u8]) -> Result<Self> {
+        StoredIndex::parse(location, bytes)
     }
 }
 

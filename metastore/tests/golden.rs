@@ -80,13 +80,16 @@ fn split(split_id: &str, shard: u32) -> SplitMetadata {
 
 #[test]
 fn index_document_format_2() {
-    let document = StoredIndex::Current(IndexDocument {
+    let document = IndexDocument {
         format_version: 2,
         index_uid: "019aee0c8d2c7b3e9f1a2b3c4d5e6f70".to_string(),
         index_config: config(),
         create_timestamp: 1_764_000_000,
-    });
+    };
     check_golden("index_v2.json", &document);
+    let golden = std::fs::read(golden_path("index_v2.json")).unwrap();
+    let stored = StoredIndex::parse("index_v2.json", &golden).unwrap();
+    assert_eq!(stored, StoredIndex::Current(document));
 }
 
 #[test]
@@ -187,7 +190,7 @@ async fn format_1_documents_still_read_and_migrate() {
     for (key, entry) in &before.checkpoint.objects {
         assert!(after.checkpoint.contains(key, &entry.etag), "{key}");
     }
-    let stored: StoredIndex =
-        serde_json::from_slice(&storage.get("metastore/logs.json").await.unwrap().bytes).unwrap();
+    let bytes = storage.get("metastore/logs.json").await.unwrap().bytes;
+    let stored = StoredIndex::parse("metastore/logs.json", &bytes).unwrap();
     assert!(matches!(stored, StoredIndex::Current(_)));
 }

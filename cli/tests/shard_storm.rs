@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use common::{aws_env, fifo_queue, messages_left, stop};
+use common::{
+    aws_env, fifo_queue, kept_records, messages_left, searchable_ids, stop, storm_records,
+};
 use hydrant_index::config::IndexConfig;
 use hydrant_ingest::batch::IndexerRuntime;
 use hydrant_ingest::queue::Poller;
@@ -57,16 +59,7 @@ indexing_settings:
 "#;
 
 fn body(object: u64) -> String {
-    (0..RECORDS_PER_OBJECT)
-        .map(|i| {
-            let id = object * RECORDS_PER_OBJECT + i;
-            if i % BAD_EVERY == BAD_EVERY - 1 {
-                format!("{{\"ts\":1700000000,\"id\":\"bad-{id}\"}}\n")
-            } else {
-                format!("{{\"ts\":{},\"id\":{id}}}\n", 1_700_000_000 + id)
-            }
-        })
-        .collect()
+    storm_records(object, RECORDS_PER_OBJECT, BAD_EVERY)
 }
 
 /// A Firehose-like key: it ends in hex digits, so the stack's rules can shard it.
@@ -311,18 +304,7 @@ async fn four_shards_four_indexers_lose_nothing_and_duplicate_nothing() {
 
 async fn check(metastore: &Metastore, index_storage: &SharedStorage) {
     // Every good record exactly once.
-    let service = hydrant_search::SearchService::new(
-        metastore.clone(),
-        hydrant_search::SearcherConfig::default(),
-    );
-    let mut request = hydrant_search::SearchRequest::new("*");
-    request.max_hits = 10_000;
-    let response = service.search(INDEX, &request).await.unwrap();
-    assert!(response.errors.is_empty(), "{:?}", response.errors);
-    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
-    for hit in &response.hits {
-        *counts.entry(hit["id"].as_u64().unwrap()).or_default() += 1;
-    }
+    let counts = searchable_ids(metastore, INDEX).await;
     let expected: BTreeMap<u64, usize> = (0..OBJECTS * RECORDS_PER_OBJECT)
         .filter(|id| id % BAD_EVERY != BAD_EVERY - 1)
         .map(|id| (id, 1))
@@ -330,18 +312,7 @@ async fn check(metastore: &Metastore, index_storage: &SharedStorage) {
     assert_eq!(counts, expected, "every good record exactly once");
 
     // Every bad record kept once.
-    let mut kept: BTreeMap<String, usize> = BTreeMap::new();
-    for file in index_storage.list("indexes/shards/errors/").await.unwrap() {
-        let bytes = index_storage.get(&file.path).await.unwrap().bytes;
-        let (reader, _) = hydrant_ingest::firehose::decompressing_reader(&bytes[..]).unwrap();
-        let text = hydrant_ingest::firehose::read_all(reader).unwrap();
-        for line in String::from_utf8(text).unwrap().lines() {
-            let entry: serde_json::Value = serde_json::from_str(line).unwrap();
-            *kept
-                .entry(entry["record"].as_str().unwrap().to_string())
-                .or_default() += 1;
-        }
-    }
+    let kept = kept_records(index_storage, INDEX).await;
     assert_eq!(kept.len() as u64, OBJECTS * RECORDS_PER_OBJECT / BAD_EVERY);
     assert!(kept.values().all(|count| *count == 1), "{kept:?}");
 

@@ -567,7 +567,7 @@ impl Indexer {
         let source_keys: Vec<String> = objects.iter().map(ObjectRef::source_key).collect();
         let checkpoint = self
             .metastore
-            .checkpoint_entries(index_id, shard, &source_keys)
+            .checkpoint_entries_of(&info, shard, &source_keys)
             .await?;
         let doc_mapper = Arc::new(DocMapper::new(&info.index_config)?);
         let roller = SplitRoller::new(

@@ -400,11 +400,7 @@ async fn run_indexing(args: IndexingArgs) -> anyhow::Result<()> {
         work_dir,
         docstore_compression_level,
     };
-    let progress = ProgressBar::new_spinner();
-    progress.set_style(ProgressStyle::with_template(
-        "{spinner} {elapsed_precise} {msg}",
-    )?);
-    progress.enable_steady_tick(std::time::Duration::from_millis(200));
+    let progress = phase_spinner()?;
     let result =
         indexing_bench::run(&config, |phase| progress.set_message(phase.to_string())).await?;
     progress.finish_and_clear();
@@ -438,11 +434,7 @@ async fn run_metastore(args: MetastoreArgs) -> anyhow::Result<()> {
         work_dir,
         seed,
     };
-    let progress = ProgressBar::new_spinner();
-    progress.set_style(ProgressStyle::with_template(
-        "{spinner} {elapsed_precise} {msg}",
-    )?);
-    progress.enable_steady_tick(std::time::Duration::from_millis(200));
+    let progress = phase_spinner()?;
     let report = metastore_bench::run(&config, |phase| {
         progress.println(format!("{} {phase}", humanize_elapsed(&progress)));
         progress.set_message(phase.to_string());
@@ -450,6 +442,16 @@ async fn run_metastore(args: MetastoreArgs) -> anyhow::Result<()> {
     .await?;
     progress.finish_and_clear();
     print_report(json, &report, || report.table())
+}
+
+/// A spinner whose message names the phase running.
+fn phase_spinner() -> anyhow::Result<ProgressBar> {
+    let progress = ProgressBar::new_spinner();
+    progress.set_style(ProgressStyle::with_template(
+        "{spinner} {elapsed_precise} {msg}",
+    )?);
+    progress.enable_steady_tick(std::time::Duration::from_millis(200));
+    Ok(progress)
 }
 
 fn humanize_elapsed(progress: &ProgressBar) -> String {

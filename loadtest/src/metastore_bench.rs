@@ -328,8 +328,8 @@ fn fake_split(num_docs: u64, number: u64) -> SplitMetadata {
 /// Whether `path` is one of the metastore's documents (not a split, not an error file).
 fn is_metastore_path(path: &str) -> bool {
     path.starts_with(paths::METASTORE_PREFIX)
-        || path.contains("/shards/")
-        || path.contains("/checkpoints/")
+        || path.starts_with(&paths::shards_prefix(INDEX_ID))
+        || path.starts_with(&paths::checkpoints_prefix(INDEX_ID))
 }
 
 /// Metastore bytes read by `requests` (bodies, and listings at [`LIST_ENTRY_BYTES`] an entry).

@@ -37,12 +37,13 @@
 //! (checkpoint segments, split files) recognise themselves by what is there.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::checkpoint::{
     CheckpointEntry, CheckpointSegment, SegmentRef, SourceCheckpoint, SourceObject,
@@ -555,7 +556,7 @@ impl Metastore {
                 .compact_checkpoint(index_id, shard, request.prune_checkpoint_before)
                 .await
         {
-            debug!(index_id, shard, %error, "checkpoint compaction deferred");
+            warn!(index_id, shard, %error, "checkpoint compaction deferred to the next publish");
         }
         Ok(())
     }
@@ -644,10 +645,23 @@ impl Metastore {
         shard: ShardId,
         source_keys: &[String],
     ) -> Result<SourceCheckpoint> {
-        let (stored, _) = self.read_index_document(index_id).await?;
-        let uid = match stored {
-            StoredIndex::Legacy(legacy) => {
-                let mut found = SourceCheckpoint::default();
+        let info = self.index_info(index_id).await?;
+        self.checkpoint_entries_of(&info, shard, source_keys).await
+    }
+
+    /// [`Metastore::checkpoint_entries`] of an index whose document the caller has just read
+    /// (`info`): a format 2 index needs no second read of it.
+    pub async fn checkpoint_entries_of(
+        &self,
+        info: &IndexInfo,
+        shard: ShardId,
+        source_keys: &[String],
+    ) -> Result<SourceCheckpoint> {
+        let index_id = info.index_config.index_id.as_str();
+        if info.format_version != METASTORE_FORMAT_VERSION {
+            // Format 1: the checkpoint is in the index document, read again for it.
+            let mut found = SourceCheckpoint::default();
+            if let (StoredIndex::Legacy(legacy), _) = self.read_index_document(index_id).await? {
                 for key in source_keys {
                     if let Some(entry) = legacy.checkpoint.objects.get(key) {
                         found.objects.insert(key.clone(), entry.clone());
@@ -655,8 +669,9 @@ impl Metastore {
                 }
                 return Ok(found);
             }
-            StoredIndex::Current(document) => document.index_uid,
-        };
+            // Migrated since `info` was read: look it up as format 2.
+        }
+        let uid = info.index_uid.as_str();
         let existing = self.list_shards(index_id).await?;
         let mut keys_by_shard: BTreeMap<ShardId, Vec<String>> = BTreeMap::new();
         for key in source_keys {
@@ -1092,22 +1107,12 @@ impl Metastore {
         index_id: &str,
         shards: &[ShardId],
     ) -> Result<Vec<(ShardId, Option<ReadShard>)>> {
-        // Collected first: a lazy `map` closure here makes the future not `Send` for every
-        // lifetime (rust-lang/rust#102211).
-        let reads: Vec<_> = shards
-            .iter()
-            .map(|shard| async move {
-                read_shard(&self.storage, index_id, *shard)
-                    .await
-                    .map(|read| (*shard, read))
-            })
-            .collect();
-        futures::stream::iter(reads)
-            .buffered(READ_CONCURRENCY)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect()
+        read_all(shards.iter().map(|shard| async move {
+            read_shard(&self.storage, index_id, *shard)
+                .await
+                .map(|read| (*shard, read))
+        }))
+        .await
     }
 
     /// The entries of `keys` in `document`'s checkpoint: only the segments whose key range
@@ -1149,16 +1154,12 @@ impl Metastore {
         shard: ShardId,
         segments: &[SegmentRef],
     ) -> Result<Vec<Arc<CheckpointSegment>>> {
-        let reads: Vec<_> = segments
-            .iter()
-            .map(|segment| self.read_segment(index_id, shard, &segment.segment_id))
-            .collect();
-        futures::stream::iter(reads)
-            .buffered(READ_CONCURRENCY)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect()
+        read_all(
+            segments
+                .iter()
+                .map(|segment| self.read_segment(index_id, shard, &segment.segment_id)),
+        )
+        .await
     }
 
     /// One checkpoint segment, from the cache or read.
@@ -1219,6 +1220,22 @@ impl Metastore {
         }
         Ok(by_shard)
     }
+}
+
+/// The outcomes of `reads`, [`READ_CONCURRENCY`] at a time, in their order; the first error
+/// if any fails.
+async fn read_all<T>(
+    reads: impl Iterator<Item = impl Future<Output = Result<T>>>,
+) -> Result<Vec<T>> {
+    // Collected first: a lazy `map` closure in the stream makes the future not `Send` for
+    // every lifetime (rust-lang/rust#102211).
+    let reads: Vec<_> = reads.collect();
+    futures::stream::iter(reads)
+        .buffered(READ_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// One shard document; `None` if there is none.
@@ -1333,6 +1350,7 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::index_document::SplitFilter;
     use crate::split::TimeRange;
+    use hydrant_storage::Storage;
     use hydrant_storage::testing::{Fault, FaultRule, FaultyStorage, MemoryStorage, Operation};
 
     fn config(index_id: &str) -> IndexConfig {
@@ -1891,6 +1909,60 @@ doc_mapping: {mode: dynamic}
             .unwrap()
             .expect("changed");
         assert_eq!(fresh.splits.len(), 2);
+    }
+
+    /// A migration whose writes lose their responses (each of its three writes in turn, and
+    /// the SDK retrying an applied one) still completes, once, with nothing lost.
+    #[tokio::test]
+    async fn migrations_recognise_their_own_writes() {
+        let mut splits = BTreeMap::new();
+        let mut published = split("old", 1, 2);
+        published.state = SplitState::Published;
+        splits.insert("old".to_string(), published);
+        let mut checkpoint = SourceCheckpoint::default();
+        let entry = CheckpointEntry {
+            etag: "e".to_string(),
+            split_id: Some("old".to_string()),
+            indexed_at: 5,
+        };
+        checkpoint.objects.insert("bucket/k0".to_string(), entry);
+        let legacy = LegacyIndexDocument {
+            format_version: 1,
+            index_config: config("logs"),
+            create_timestamp: 7,
+            generation: 3,
+            splits,
+            checkpoint,
+            recent_commits: vec!["c".to_string()],
+        };
+        // The migration's writes: the segment, shard 0's document, the index document.
+        for position in 0..3 {
+            for fault in [Fault::ResponseLost, Fault::Retried] {
+                let context = format!("{fault:?} on write {position}");
+                let storage = Arc::new(FaultyStorage::new(Arc::new(MemoryStorage::default())));
+                let bytes = serde_json::to_vec(&legacy).unwrap();
+                storage
+                    .put("metastore/logs.json", bytes.into(), PutMode::Create)
+                    .await
+                    .unwrap();
+                storage.inject(FaultRule::new(Operation::Write, fault).skip(position));
+                let metastore = Metastore::new(storage.clone());
+                metastore
+                    .stage_splits("logs", 0, vec![split("new", 1, 2)])
+                    .await
+                    .unwrap_or_else(|error| panic!("{context}: {error}"));
+                assert_eq!(storage.faults_injected(), 1, "{context}");
+                let metadata = Metastore::new(storage.clone())
+                    .index_metadata("logs")
+                    .await
+                    .unwrap();
+                assert_eq!(metadata.format_version, 2, "{context}");
+                assert_eq!(metadata.index_uid, legacy.migrated_uid(), "{context}");
+                assert_eq!(metadata.splits.len(), 2, "{context}");
+                assert_eq!(metadata.splits["old"].state, SplitState::Published);
+                assert_eq!(metadata.checkpoint, legacy.checkpoint, "{context}");
+            }
+        }
     }
 
     /// Revalidation re-reads only what changed, and a leftover shard document of a deleted

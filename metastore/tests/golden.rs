@@ -147,7 +147,8 @@ fn checkpoint_segment_format() {
 }
 
 /// A format 1 document, as the builds before shards wrote it, reads as shard 0 and migrates
-/// on the first commit, keeping its splits and its checkpoint.
+/// on the first commit, keeping its splits and its checkpoint. (The golden file was checked
+/// against the build before shards, 581e72e: it reads it and writes it back field for field.)
 #[tokio::test]
 async fn format_1_documents_still_read_and_migrate() {
     let golden = std::fs::read(golden_path("index_v1.json")).unwrap();

@@ -35,7 +35,7 @@ use crate::sort::Candidate;
 /// Unit of the byte-range cache: reads are rounded out to whole chunks.
 pub const CHUNK_SIZE: u64 = 64 << 10;
 
-/// How long a metastore document is trusted before it is revalidated. Together with the
+/// How long an index's splits view is trusted before it is revalidated. Together with the
 /// longest query, this bounds how long a searcher may still read a split after it was marked
 /// for deletion: garbage collection's grace period must exceed it.
 pub const METASTORE_TTL: Duration = Duration::from_secs(3);

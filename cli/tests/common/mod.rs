@@ -123,3 +123,60 @@ pub fn stop(mut child: Child) -> String {
     );
     String::from_utf8(output.stdout).unwrap()
 }
+
+/// The records of staging object `object` in the storm tests: `per_object` JSON lines with ids
+/// `object * per_object + i`, the last of every `bad_every` one refused by the mapping (its id
+/// is a string).
+pub fn storm_records(object: u64, per_object: u64, bad_every: u64) -> String {
+    (0..per_object)
+        .map(|i| {
+            let id = object * per_object + i;
+            if i % bad_every == bad_every - 1 {
+                format!("{{\"ts\":1700000000,\"id\":\"bad-{id}\"}}\n")
+            } else {
+                format!("{{\"ts\":{},\"id\":{id}}}\n", 1_700_000_000 + id)
+            }
+        })
+        .collect()
+}
+
+/// How many times each id is searchable in `index_id` (up to 10,000 hits).
+pub async fn searchable_ids(
+    metastore: &hydrant_metastore::Metastore,
+    index_id: &str,
+) -> std::collections::BTreeMap<u64, usize> {
+    let service = hydrant_search::SearchService::new(
+        metastore.clone(),
+        hydrant_search::SearcherConfig::default(),
+    );
+    let mut request = hydrant_search::SearchRequest::new("*");
+    request.max_hits = 10_000;
+    let response = service.search(index_id, &request).await.unwrap();
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let mut counts = std::collections::BTreeMap::new();
+    for hit in &response.hits {
+        *counts.entry(hit["id"].as_u64().unwrap()).or_default() += 1;
+    }
+    counts
+}
+
+/// How many times each rejected record is kept under `index_id`'s errors.
+pub async fn kept_records(
+    index_storage: &hydrant_storage::SharedStorage,
+    index_id: &str,
+) -> std::collections::BTreeMap<String, usize> {
+    let mut kept = std::collections::BTreeMap::new();
+    let prefix = format!("indexes/{index_id}/errors/");
+    for file in index_storage.list(&prefix).await.unwrap() {
+        let bytes = index_storage.get(&file.path).await.unwrap().bytes;
+        let (reader, _) = hydrant_ingest::firehose::decompressing_reader(&bytes[..]).unwrap();
+        let text = hydrant_ingest::firehose::read_all(reader).unwrap();
+        for line in String::from_utf8(text).unwrap().lines() {
+            let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+            *kept
+                .entry(entry["record"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    kept
+}

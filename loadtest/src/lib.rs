@@ -7,6 +7,8 @@
 //!   warm over one split per object, against a raw scan computing the same panels.
 //! - [`cold_start`]: the searcher binary's start to its first answer, over the Lambda Runtime API.
 //! - [`query_mix`]: the benchmark's queries, each with the predicate a raw scan evaluates.
+//! - [`floor`]: CPU-seconds per MB of Hydrant's pipeline against a tantivy-py script, each a
+//!   process of its own, also pinned to one core (`loadtest floor`).
 //! - [`indexing_bench`]: indexing throughput and memory against raw tantivy, same run.
 //! - [`measure`]: the vocabulary of every measurement (percentiles, dataset figures, checks).
 //! - [`memory`]: peak resident memory of the process.
@@ -21,6 +23,7 @@ pub mod cold_start;
 pub mod cost;
 pub mod dashboard;
 pub mod error;
+pub mod floor;
 pub mod http_search;
 pub mod indexing_bench;
 pub mod measure;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hydrant_index::config::IndexConfig;
 use hydrant_loadtest::bench::{self, BenchConfig, BenchProgress};
+use hydrant_loadtest::floor::{self, FloorConfig};
 use hydrant_loadtest::generator::Dataset;
 use hydrant_loadtest::http_search::SearchAuth;
 use hydrant_loadtest::indexing_bench::{self, IndexingBenchConfig};
@@ -47,6 +48,43 @@ enum Command {
     /// (against the same writers on one document), the bytes a cold search reads and a
     /// publish writes after many objects, and a model of an index's ingest rate on AWS.
     Metastore(MetastoreArgs),
+    /// Indexing at the cost floor: CPU-seconds per MB of Hydrant's whole pipeline against a
+    /// tantivy-py script on the same objects, each a process of its own, also pinned to one
+    /// core. `scripts/cost-floor` builds what it needs and runs it.
+    Floor(FloorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FloorArgs {
+    /// Uncompressed megabytes of records, over all objects.
+    #[arg(long, default_value_t = 345)]
+    mb: u64,
+    /// Objects (Hydrant indexes them 10 to a batch, as SQS FIFO delivers them).
+    #[arg(long, default_value_t = 100)]
+    objects: usize,
+    /// Share of bad records.
+    #[arg(long, default_value_t = 0.01)]
+    bad_share: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The `hydrant` binary (the release build next to this one by default).
+    #[arg(long)]
+    hydrant: Option<PathBuf>,
+    /// A Python with tantivy from PyPI.
+    #[arg(long, default_value = "python3")]
+    python: PathBuf,
+    /// The tantivy-py script (loadtest/tantivy_py_baseline.py by default).
+    #[arg(long)]
+    baseline_script: Option<PathBuf>,
+    /// Also run both sides pinned to this core (`taskset -c`); `none` skips it.
+    #[arg(long, default_value = "0")]
+    pinned_core: String,
+    /// Print the figures as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Working directory (a temporary one by default).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -245,6 +283,7 @@ fn main() -> anyhow::Result<()> {
         Command::Dashboard(args) => runtime.block_on(run_dashboard(args)),
         Command::Indexing(args) => runtime.block_on(run_indexing(args)),
         Command::Metastore(args) => runtime.block_on(run_metastore(args)),
+        Command::Floor(args) => run_floor(args),
     }
 }
 
@@ -406,6 +445,43 @@ async fn run_indexing(args: IndexingArgs) -> anyhow::Result<()> {
     progress.finish_and_clear();
     println!("{}", result.table());
     Ok(())
+}
+
+/// `loadtest floor`.
+fn run_floor(args: FloorArgs) -> anyhow::Result<()> {
+    let (_temp_dir, work_dir) = work_dir_or_temporary(args.work_dir)?;
+    let hydrant_bin = match args.hydrant {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("hydrant"),
+    };
+    let baseline_script = args.baseline_script.unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tantivy_py_baseline.py")
+    });
+    let pinned_core = match args.pinned_core.as_str() {
+        "none" => None,
+        core => Some(
+            core.parse()
+                .with_context(|| format!("--pinned-core {core}: a core number or none"))?,
+        ),
+    };
+    let config = FloorConfig {
+        total_bytes: args.mb * 1_000_000,
+        num_objects: args.objects.max(1),
+        bad_share: args.bad_share.clamp(0.0, 0.5),
+        seed: args.seed,
+        work_dir,
+        hydrant_bin,
+        python: args.python,
+        baseline_script,
+        pinned_core,
+    };
+    let progress = phase_spinner()?;
+    let result = floor::run(&config, |phase| {
+        progress.println(format!("{} {phase}", humanize_elapsed(&progress)));
+        progress.set_message(phase.to_string());
+    })?;
+    progress.finish_and_clear();
+    print_report(args.json, &result, || result.table())
 }
 
 /// `loadtest metastore`.

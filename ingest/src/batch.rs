@@ -558,7 +558,7 @@ impl IndexerRuntime {
             num_messages: messages.len(),
             ..BatchOutcome::default()
         };
-        let mut indexed: BTreeSet<String> = BTreeSet::new();
+        let mut indexed: BTreeSet<(String, ShardId)> = BTreeSet::new();
         let mut start = 0;
         while start < messages.len() {
             let Some(stop) = self
@@ -603,14 +603,15 @@ impl IndexerRuntime {
         }
         // Merge what indexing just added while the invocation's time allows. The new data is
         // already published: a merge problem is logged, not a failed message.
-        for index_id in indexed {
+        // Only the shards just published: their documents are read, not listed.
+        for (index_id, shard) in indexed {
             let mut report = MaintenanceReport {
                 index_id: index_id.clone(),
                 ..MaintenanceReport::default()
             };
             if let Err(error) = self
                 .maintainer
-                .merge(&index_id, deadline, &mut report)
+                .merge_shard(&index_id, shard, deadline, &mut report)
                 .await
             {
                 warn!(index_id, %error, "merging after indexing failed; maintenance will retry");
@@ -630,7 +631,7 @@ impl IndexerRuntime {
         start: usize,
         deadline: Option<Instant>,
         outcome: &mut BatchOutcome,
-        indexed: &mut BTreeSet<String>,
+        indexed: &mut BTreeSet<(String, ShardId)>,
     ) -> Option<Stop> {
         let mut planned: Vec<(usize, Planned)> = Vec::new();
         let mut bound: Option<Stop> = None;
@@ -710,7 +711,7 @@ impl IndexerRuntime {
         planned: &[(usize, Planned)],
         deadline: Option<Instant>,
         outcome: &mut BatchOutcome,
-        indexed: &mut BTreeSet<String>,
+        indexed: &mut BTreeSet<(String, ShardId)>,
     ) -> Option<Stop> {
         let mut next = 0;
         while next < planned.len() {
@@ -803,7 +804,7 @@ impl IndexerRuntime {
         next: usize,
         deadline: Option<Instant>,
         outcome: &mut BatchOutcome,
-        indexed: &mut BTreeSet<String>,
+        indexed: &mut BTreeSet<(String, ShardId)>,
     ) -> std::result::Result<usize, Stop> {
         let (
             position,
@@ -828,7 +829,7 @@ impl IndexerRuntime {
             return Ok(run_end);
         };
         if !indexed_run.report.splits.is_empty() {
-            indexed.insert(index_id.to_string());
+            indexed.insert((index_id.to_string(), shard));
         }
         outcome.add_indexing(&indexed_run.report);
         self.settle_run(messages, index_id, &indexed_run, outcome)

@@ -6,12 +6,12 @@
 //!    are skipped (a redelivered message is a no-op);
 //! 2. read each object, decompress, frame records, map them to documents; records that do not
 //!    parse or fit the mapping are rejected one by one and kept under `errors/`;
-//! 3. close splits at `split_num_docs_target` documents, stage them in the metastore, upload
-//!    them, then publish them and advance the checkpoint in **one** commit.
+//! 3. close splits at `split_num_docs_target` documents, upload them, then publish them and
+//!    advance the checkpoint in **one** commit: a run of one split writes two objects.
 //!
 //! A crash anywhere before that commit publishes nothing (the retry redoes the work; uploaded
-//! but unpublished splits stay `Staged` and are collected later); a crash after it makes the
-//! retry a no-op. Objects are processed in order. An object that can never be read (gone, or
+//! but unpublished split files are known to no document, and garbage collection deletes them);
+//! a crash after it makes the retry a no-op. Objects are processed in order. An object that can never be read (gone, or
 //! a key no storage can hold) is reported [`ObjectOutcome::SetAside`] and the run goes on; the
 //! first object that cannot be read *for now* (a timeout, a 5xx) stops the run: what came
 //! before it is published, it and what follows are reported failed, which is what an SQS FIFO
@@ -25,8 +25,7 @@ use std::time::{Duration, Instant};
 
 use hydrant_index::doc_mapper::{DocMapper, DocRejection, ParsedDoc, RejectReason};
 use hydrant_index::partition::OTHER_PARTITION_ID;
-use hydrant_metastore::split::SplitMetadata;
-use hydrant_metastore::{Error as MetastoreError, Metastore};
+use hydrant_metastore::{Error as MetastoreError, Metastore, paths};
 use hydrant_metastore::{PublishRequest, ShardId, SourceCheckpoint, SourceObject};
 use hydrant_storage::{ObjectMeta, SharedStorage, recognise};
 use serde::Serialize;
@@ -820,37 +819,41 @@ impl Indexer {
         Ok(())
     }
 
+    /// Uploads the run's splits, then publishes them with the checkpoint delta in one
+    /// metastore commit: two writes for a run of one split. The splits are not staged first:
+    /// an upload whose commit never comes is a file no document knows, which garbage
+    /// collection deletes (`GcSettings::orphan_min_age`), and the metastore publishes an
+    /// upload only within `MAX_UNPUBLISHED_SPLIT_AGE_SECS` of its start.
     async fn publish(
         &self,
         index_id: &str,
         shard: ShardId,
-        built_splits: Vec<BuiltSplit>,
+        mut built_splits: Vec<BuiltSplit>,
         checkpoint_delta: Vec<(SourceObject, Option<String>)>,
         report: &mut IndexingReport,
     ) -> Result<()> {
         if built_splits.is_empty() && checkpoint_delta.is_empty() {
             return Ok(());
         }
-        let staged: Vec<SplitMetadata> = built_splits
-            .iter()
-            .map(|split| split.metadata.clone())
-            .collect();
-        let staged_split_ids: Vec<String> =
-            staged.iter().map(|split| split.split_id.clone()).collect();
-        if !staged.is_empty() {
-            self.metastore.stage_splits(index_id, shard, staged).await?;
+        let upload_started = self.metastore.clock().now_secs();
+        for split in &mut built_splits {
+            split.metadata.create_timestamp = upload_started;
+            split.metadata.shard = shard;
         }
-        crate::error::fail_point("indexer:after_stage")?;
+        crate::error::fail_point("indexer:before_upload")?;
         for split in &built_splits {
             upload_split(self.metastore.storage(), index_id, split).await?;
         }
         crate::error::fail_point("indexer:after_upload")?;
         let now_secs = self.metastore.clock().now_secs();
         let request = PublishRequest {
-            staged_split_ids: staged_split_ids.clone(),
-            replaced_split_ids: Vec::new(),
+            new_splits: built_splits
+                .iter()
+                .map(|split| split.metadata.clone())
+                .collect(),
             checkpoint_delta,
             prune_checkpoint_before: Some(now_secs - self.checkpoint_retention.as_secs() as i64),
+            ..PublishRequest::default()
         };
         match self
             .metastore
@@ -860,11 +863,17 @@ impl Indexer {
             Ok(_) => {}
             Err(MetastoreError::CheckpointConflict { source_keys, .. }) => {
                 // Someone else published these objects first (our own ambiguous write would
-                // have been recognised). Ours must never become searchable; garbage
-                // collection removes their files.
-                self.metastore
-                    .abandon_staged_splits(index_id, shard, &staged_split_ids)
-                    .await?;
+                // have been recognised). Ours must never become searchable: no document knows
+                // them, so their files go now (deletes are free), or else to garbage
+                // collection.
+                for split in &built_splits {
+                    let path = paths::split_file(index_id, &split.metadata.split_id);
+                    if let Err(error) =
+                        recognise::delete(self.metastore.storage().as_ref(), &path).await
+                    {
+                        warn!(path, %error, "unpublished split left to garbage collection");
+                    }
+                }
                 return Err(IngestError::ConcurrentIndexing {
                     index_id: index_id.to_string(),
                     source_keys,

@@ -199,8 +199,34 @@ impl Maintainer {
         deadline: Option<Instant>,
         report: &mut MaintenanceReport,
     ) -> Result<()> {
+        self.merge_in(index_id, None, deadline, report).await
+    }
+
+    /// [`Maintainer::merge`] within one shard: what an indexer does after publishing into
+    /// it, reading that shard's document alone (a listing of the shards is billed as a write).
+    pub async fn merge_shard(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        deadline: Option<Instant>,
+        report: &mut MaintenanceReport,
+    ) -> Result<()> {
+        self.merge_in(index_id, Some(shard), deadline, report).await
+    }
+
+    /// Merges in every shard (`None`) or in one.
+    async fn merge_in(
+        &self,
+        index_id: &str,
+        shard: Option<ShardId>,
+        deadline: Option<Instant>,
+        report: &mut MaintenanceReport,
+    ) -> Result<()> {
         loop {
-            let metadata = self.metastore.index_splits(index_id).await?;
+            let metadata = match shard {
+                None => self.metastore.index_splits(index_id).await?,
+                Some(shard) => self.metastore.shard_splits(index_id, shard).await?,
+            };
             let Some(policy) =
                 MergePolicy::from_settings(&metadata.index_config.spec.indexing_settings)?
             else {

@@ -90,11 +90,31 @@ impl IndexerSettings {
             gc: GcSettings {
                 grace_period: duration("HYDRANT_GC_GRACE_PERIOD", gc_defaults.grace_period)?,
                 staged_expiry: duration("HYDRANT_STAGED_EXPIRY", gc_defaults.staged_expiry)?,
-                orphan_min_age: duration("HYDRANT_ORPHAN_MIN_AGE", gc_defaults.orphan_min_age)?,
+                orphan_min_age: orphan_min_age(duration(
+                    "HYDRANT_ORPHAN_MIN_AGE",
+                    gc_defaults.orphan_min_age,
+                )?),
             },
             max_receive_count,
         })
     }
+}
+
+/// `HYDRANT_ORPHAN_MIN_AGE`. A split file no document knows may be an upload whose publish is
+/// still to come, for up to `MAX_UNPUBLISHED_SPLIT_AGE_SECS`: a shorter age is only safe when
+/// no indexer runs (collecting what crashes left, say), and is warned about.
+fn orphan_min_age(age: Duration) -> Duration {
+    let publish_window = hydrant_metastore::MAX_UNPUBLISHED_SPLIT_AGE_SECS as u64;
+    if age.as_secs() <= publish_window {
+        tracing::warn!(
+            orphan_min_age_secs = age.as_secs(),
+            publish_window_secs = publish_window,
+            "HYDRANT_ORPHAN_MIN_AGE is within the time an upload may wait for its publish: \
+             garbage collection may delete the file of a split an indexer is about to publish; \
+             use it only while no indexer runs"
+        );
+    }
+    age
 }
 
 /// `bucket/prefix=index_id` rules. The last `=` splits a rule: a Firehose partition prefix

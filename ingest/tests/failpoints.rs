@@ -141,20 +141,15 @@ async fn crash_during_indexing(fail_point_name: &str) {
     assert!(error.to_string().contains(fail_point_name), "{error}");
     fail::remove(fail_point_name);
 
-    // Consistent: a staged split, nothing published, the object not checkpointed.
+    // Consistent: nothing published (an indexer does not stage: an uploaded split is a file
+    // no document knows), the object not checkpointed.
     let metadata = setup
         .maintainer
         .metastore()
         .index_metadata("logs")
         .await
         .unwrap();
-    assert_eq!(metadata.splits.len(), 1);
-    assert!(
-        metadata
-            .splits
-            .values()
-            .all(|split| split.state == SplitState::Staged)
-    );
+    assert!(metadata.splits.is_empty(), "{:?}", metadata.splits);
     assert!(metadata.checkpoint.objects.is_empty());
     assert!(all_ids(&setup).await.is_empty());
 
@@ -167,7 +162,7 @@ async fn crash_during_indexing(fail_point_name: &str) {
     assert_eq!(report.num_docs, 10);
     assert_eq!(all_ids(&setup).await, expected_ids(0..1));
 
-    // The abandoned upload is collected; the published split stays.
+    // The unpublished upload is collected; the published split stays.
     collect_everything(&setup).await;
     let metadata = setup
         .maintainer
@@ -269,7 +264,7 @@ async fn crash_during_merge_then_during_gc() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashes_leave_a_consistent_index_and_collectable_leftovers() {
     let scenario = fail::FailScenario::setup();
-    crash_during_indexing("indexer:after_stage").await;
+    crash_during_indexing("indexer:before_upload").await;
     crash_during_indexing("indexer:after_upload").await;
     crash_during_merge_then_during_gc().await;
     scenario.teardown();

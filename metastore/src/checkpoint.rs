@@ -4,9 +4,12 @@
 //!
 //! A shard's checkpoint is a list of immutable *segments* (`checkpoints/{shard}/{id}.json`
 //! under the index's prefix), each referenced from the shard document with its size, key range
-//! and age. A publish writes its delta as a new segment and adds the reference in the same
-//! compare-and-swap that publishes its splits, so the two still happen together: a segment no
-//! document references is an orphan that garbage collection deletes. Segments are compacted
+//! and age, and the newest entries *inline* in the shard document. A publish adds its delta to
+//! the inline entries in the compare-and-swap that publishes its splits, so the two happen
+//! together and the publish writes nothing else. Once [`INLINE_CHECKPOINT_ENTRIES`] are
+//! inline, compaction writes them as a segment and swaps the reference in for them (its own
+//! commit, after the publish): a segment no document references is an orphan that garbage
+//! collection deletes. Segments are compacted
 //! by size tier (eight of one tier become one of the next), so a shard holds a few dozen
 //! references at most and each entry is rewritten a logarithmic number of times; entries past
 //! the checkpoint retention are dropped, whole segments without a read.
@@ -107,6 +110,11 @@ impl SegmentRef {
         self.first_key.as_str() <= source_key && source_key <= self.last_key.as_str()
     }
 }
+
+/// Inline entries of a shard document (see `ShardDocument::inline_checkpoint`) that are
+/// moved into a segment of their own: a publish then writes only the shard document, and a
+/// cold reader of the document reads at most this many entries more (about 12 KB).
+pub const INLINE_CHECKPOINT_ENTRIES: usize = 64;
 
 /// Segments of one size tier that trigger a compaction.
 pub const SEGMENTS_PER_TIER: usize = 8;

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{SegmentRef, SourceCheckpoint};
+use crate::checkpoint::{CheckpointEntry, SegmentRef, SourceCheckpoint};
 use crate::document::Document;
 use crate::error::{Error, Result};
 use crate::paths;
@@ -27,6 +27,13 @@ use hydrant_storage::ObjectVersion;
 
 /// The format this build writes: an index document, shard documents, checkpoint segments.
 pub const METASTORE_FORMAT_VERSION: u32 = 2;
+/// Format of the shard documents this build writes. Format 3 added
+/// [`ShardDocument::inline_checkpoint`]; format 2 documents read as format 3 without it. A
+/// build that reads only format 2 refuses a format 3 document instead of missing its inline
+/// entries (which would index their objects a second time).
+pub const SHARD_FORMAT_VERSION: u32 = 3;
+/// Shard document formats this build reads.
+const SHARD_FORMATS_READ: [u32; 2] = [2, SHARD_FORMAT_VERSION];
 /// The format with everything in the index document, still read and migrated on first write.
 pub const LEGACY_FORMAT_VERSION: u32 = 1;
 
@@ -168,6 +175,12 @@ pub struct ShardDocument {
     pub splits: BTreeMap<String, SplitMetadata>,
     /// The checkpoint segments, oldest first.
     pub checkpoint: Vec<SegmentRef>,
+    /// The newest checkpoint entries, by source key, newer than every segment: a publish adds
+    /// its delta here, in the commit that publishes its splits, so that it writes nothing but
+    /// this document. Moved into a segment once
+    /// [`INLINE_CHECKPOINT_ENTRIES`](crate::checkpoint::INLINE_CHECKPOINT_ENTRIES) accumulate.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inline_checkpoint: BTreeMap<String, CheckpointEntry>,
     /// Unix seconds of the last publish.
     #[serde(default)]
     pub last_publish_timestamp: Option<i64>,
@@ -179,29 +192,32 @@ pub struct ShardDocument {
 impl ShardDocument {
     pub fn new(index_uid: &str, shard: ShardId) -> Self {
         ShardDocument {
-            format_version: METASTORE_FORMAT_VERSION,
+            format_version: SHARD_FORMAT_VERSION,
             index_uid: index_uid.to_string(),
             shard,
             generation: 0,
             splits: BTreeMap::new(),
             checkpoint: Vec::new(),
+            inline_checkpoint: BTreeMap::new(),
             last_publish_timestamp: None,
             recent_commits: Vec::new(),
         }
     }
 
     pub(crate) fn parse(location: &str, bytes: &[u8]) -> Result<Self> {
-        let document: ShardDocument =
+        let mut document: ShardDocument =
             serde_json::from_slice(bytes).map_err(|error| Error::corrupt(location, error))?;
-        if document.format_version != METASTORE_FORMAT_VERSION {
+        if !SHARD_FORMATS_READ.contains(&document.format_version) {
             return Err(Error::corrupt(
                 location,
                 format!(
-                    "shard document format {} is not supported (this build reads {})",
-                    document.format_version, METASTORE_FORMAT_VERSION
+                    "shard document format {} is not supported (this build reads {:?})",
+                    document.format_version, SHARD_FORMATS_READ
                 ),
             ));
         }
+        // Written back in this build's format.
+        document.format_version = SHARD_FORMAT_VERSION;
         Ok(document)
     }
 
@@ -221,8 +237,10 @@ impl ShardDocument {
                 .checkpoint
                 .iter()
                 .map(|segment| segment.num_objects)
-                .sum(),
+                .sum::<u64>()
+                + self.inline_checkpoint.len() as u64,
             checkpoint_segments: self.checkpoint.clone(),
+            inline_checkpoint: self.inline_checkpoint.clone(),
             document_bytes,
         }
     }
@@ -252,6 +270,8 @@ pub struct ShardSummary {
     /// twice until compaction).
     pub num_checkpoint_objects: u64,
     pub checkpoint_segments: Vec<SegmentRef>,
+    /// The entries not yet in a segment (newer than all of them).
+    pub inline_checkpoint: BTreeMap<String, CheckpointEntry>,
     /// Bytes of the shard document as stored: what a cold reader of this shard reads.
     pub document_bytes: u64,
 }

@@ -5,7 +5,8 @@
 //!   stage, publish with the checkpoint, mark, delete; templates;
 //! - [`index_document`]: the documents as stored (index, shard) and the view readers get
 //!   ([`IndexMetadata`]);
-//! - [`checkpoint`]: which staging objects are indexed, in immutable segments per shard;
+//! - [`checkpoint`]: which staging objects are indexed: the newest inline in each shard
+//!   document, the rest in immutable segments per shard;
 //! - [`shard`]: which shard a staging object belongs to, and the message groups of shards;
 //! - [`split`]: what the metastore knows of a split without opening it ([`SplitMetadata`],
 //!   its states, time range and tags);
@@ -28,6 +29,6 @@ pub mod split;
 pub use checkpoint::{CheckpointEntry, SourceCheckpoint, SourceObject};
 pub use error::{Error, Result};
 pub use index_document::{IndexInfo, IndexMetadata, IndexVersion, ShardSummary, SplitFilter};
-pub use metastore::{Metastore, PublishRequest};
+pub use metastore::{MAX_UNPUBLISHED_SPLIT_AGE_SECS, Metastore, PublishRequest};
 pub use shard::ShardId;
 pub use split::{SplitMetadata, SplitState, TimeRange};

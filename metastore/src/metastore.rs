@@ -46,8 +46,8 @@ use futures::StreamExt;
 use tracing::{debug, warn};
 
 use crate::checkpoint::{
-    CheckpointEntry, CheckpointSegment, SegmentRef, SourceCheckpoint, SourceObject,
-    compaction_candidates, object_key,
+    CheckpointEntry, CheckpointSegment, INLINE_CHECKPOINT_ENTRIES, SegmentRef, SourceCheckpoint,
+    SourceObject, compaction_candidates, object_key,
 };
 use crate::clock::{SharedClock, SystemClock};
 use crate::document;
@@ -75,11 +75,23 @@ const READ_CONCURRENCY: usize = 16;
 /// each once); past it the cache starts over.
 const SEGMENT_CACHE_OBJECTS: u64 = 500_000;
 
+/// A split uploaded without being staged is published only this long after its upload began
+/// (`SplitMetadata::create_timestamp`); garbage collection leaves unknown split files alone
+/// for longer than that (`GcSettings::orphan_min_age`, at least this), so it never deletes
+/// the file of a split that can still be published. Twice Lambda's longest run.
+pub const MAX_UNPUBLISHED_SPLIT_AGE_SECS: i64 = 30 * 60;
+
 /// What a publish commit does, atomically.
 #[derive(Clone, Debug, Default)]
 pub struct PublishRequest {
     /// Staged splits that become published.
     pub staged_split_ids: Vec<String>,
+    /// Splits uploaded without being staged, published by this commit: an indexer's, which
+    /// then writes nothing to the metastore but this commit. An upload whose commit never
+    /// comes is a file no document knows, which garbage collection deletes once it is older
+    /// than [`MAX_UNPUBLISHED_SPLIT_AGE_SECS`] allows a publish to be; each split's
+    /// `create_timestamp` says when its upload began.
+    pub new_splits: Vec<SplitMetadata>,
     /// Published splits that become marked for deletion (the inputs of a merge).
     pub replaced_split_ids: Vec<String>,
     /// Objects whose records are in the published splits, with the split holding them
@@ -264,12 +276,16 @@ impl Metastore {
         let (stored, _) = self.read_index_document(index_id).await?;
         let (mut metadata, _) = self.assemble(index_id, stored).await?;
         if metadata.format_version == METASTORE_FORMAT_VERSION {
-            let shards: Vec<(ShardId, Vec<SegmentRef>)> = metadata
-                .shards
-                .values()
-                .map(|shard| (shard.shard, shard.checkpoint_segments.clone()))
-                .collect();
-            for (shard, segments) in shards {
+            let shards: Vec<(ShardId, Vec<SegmentRef>, BTreeMap<String, CheckpointEntry>)> =
+                metadata
+                    .shards
+                    .values()
+                    .map(|shard| {
+                        let segments = shard.checkpoint_segments.clone();
+                        (shard.shard, segments, shard.inline_checkpoint.clone())
+                    })
+                    .collect();
+            for (shard, segments, inline) in shards {
                 for segment in self.read_segments(index_id, shard, &segments).await? {
                     for (key, entry) in &segment.objects {
                         metadata
@@ -278,6 +294,7 @@ impl Metastore {
                             .insert(key.clone(), entry.clone());
                     }
                 }
+                metadata.checkpoint.objects.extend(inline);
             }
         }
         Ok(metadata)
@@ -287,6 +304,25 @@ impl Metastore {
     /// searcher reads.
     pub async fn index_splits(&self, index_id: &str) -> Result<IndexMetadata> {
         Ok(self.index_splits_versioned(index_id).await?.0)
+    }
+
+    /// [`Metastore::index_splits`] of one shard: the index document and that shard's
+    /// document, read without listing the shards (a listing is billed as a write).
+    pub async fn shard_splits(&self, index_id: &str, shard: ShardId) -> Result<IndexMetadata> {
+        let (stored, _) = self.read_index_document(index_id).await?;
+        if let StoredIndex::Legacy(_) = stored {
+            // Format 1: one document, which is shard 0.
+            let (mut metadata, _) = self.assemble(index_id, stored).await?;
+            metadata.checkpoint = SourceCheckpoint::default();
+            return Ok(metadata);
+        }
+        let info = stored.info();
+        let documents = self
+            .read_shard(index_id, shard)
+            .await?
+            .filter(|(document, _, _)| document.index_uid == info.index_uid)
+            .map(|(document, _, bytes)| (document, bytes));
+        Ok(IndexMetadata::assemble(info, documents))
     }
 
     /// [`Metastore::index_splits`] with the versions it was read at.
@@ -448,6 +484,7 @@ impl Metastore {
                     }
                     // The segments become orphans, deleted by garbage collection.
                     document.checkpoint.clear();
+                    document.inline_checkpoint.clear();
                     Ok(shard_marked)
                 })
                 .await?;
@@ -489,9 +526,9 @@ impl Metastore {
         Ok(())
     }
 
-    /// Publishes staged splits of `shard`, marks the splits they replace for deletion and adds
-    /// their objects to the shard's checkpoint, in one atomic commit (the checkpoint delta
-    /// written first as a segment, which only this commit references).
+    /// Publishes staged and new splits of `shard`, marks the splits they replace for deletion
+    /// and adds their objects to the shard's checkpoint, in one atomic commit of the shard
+    /// document, the only write of a publish (the delta goes inline; see `checkpoint.rs`).
     ///
     /// Fails with [`Error::CheckpointConflict`], changing nothing, if any object of the delta
     /// is already in the shard's checkpoint with the same etag: its records are already
@@ -503,16 +540,6 @@ impl Metastore {
         request: PublishRequest,
     ) -> Result<()> {
         let now = self.clock.now_secs();
-        let mut delta = CheckpointSegment::default();
-        for (object, split_id) in &request.checkpoint_delta {
-            let entry = CheckpointEntry {
-                etag: object.etag.clone(),
-                split_id: split_id.clone(),
-                indexed_at: now,
-            };
-            delta.objects.insert(object.source_key.clone(), entry);
-        }
-        let delta_ref = self.write_segment(index_id, shard, delta).await?;
         let delta_keys: Vec<String> = request
             .checkpoint_delta
             .iter()
@@ -520,38 +547,14 @@ impl Metastore {
             .collect();
         let (_, document) = self
             .commit_shard(index_id, shard, &delta_keys, |document, checkpoint| {
-                check_publishable(document, checkpoint, index_id, &request)?;
-                // check_publishable found every one of these splits.
-                for split_id in &request.staged_split_ids {
-                    if let Some(split) = document.splits.get_mut(split_id) {
-                        split.state = SplitState::Published;
-                        split.update_timestamp = now;
-                        split.publish_timestamp = Some(now);
-                    }
-                }
-                for split_id in &request.replaced_split_ids {
-                    if let Some(split) = document.splits.get_mut(split_id) {
-                        split.state = SplitState::MarkedForDeletion;
-                        split.update_timestamp = now;
-                    }
-                }
-                if let Some(cutoff) = request.prune_checkpoint_before {
-                    document
-                        .checkpoint
-                        .retain(|segment| segment.newest_indexed_at >= cutoff);
-                }
-                if let Some(delta_ref) = &delta_ref {
-                    document.checkpoint.push(delta_ref.clone());
-                }
-                if !request.staged_split_ids.is_empty() || delta_ref.is_some() {
-                    document.last_publish_timestamp = Some(now);
-                }
+                check_publishable(document, checkpoint, index_id, &request, now)?;
+                apply_publish(document, shard, &request, now);
                 Ok(())
             })
             .await?;
         // Compaction is its own commit: the publish is done, and a failure here only leaves
-        // more segments for the next one.
-        if !compaction_candidates(&document.checkpoint, request.prune_checkpoint_before).is_empty()
+        // more inline entries or segments for the next one.
+        if needs_compaction(&document, request.prune_checkpoint_before)
             && let Err(error) = self
                 .compact_checkpoint(index_id, shard, request.prune_checkpoint_before)
                 .await
@@ -566,6 +569,64 @@ impl Metastore {
     /// merged into one, without their entries before `prune_before`. Returns the number of
     /// segments dropped or replaced.
     pub async fn compact_checkpoint(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        prune_before: Option<i64>,
+    ) -> Result<usize> {
+        let spilled = self
+            .spill_inline_checkpoint(index_id, shard, prune_before)
+            .await?;
+        Ok(spilled + self.compact_segments(index_id, shard, prune_before).await?)
+    }
+
+    /// Moves a shard's inline checkpoint entries into a segment of their own once there are
+    /// [`INLINE_CHECKPOINT_ENTRIES`] of them, without those indexed before `prune_before`
+    /// (with fewer, only drops those). Returns 1 if it changed the document, else 0.
+    async fn spill_inline_checkpoint(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        prune_before: Option<i64>,
+    ) -> Result<usize> {
+        let Some((document, _, _)) = self.read_shard(index_id, shard).await? else {
+            return Ok(0);
+        };
+        let expired =
+            |entry: &CheckpointEntry| prune_before.is_some_and(|cutoff| entry.indexed_at < cutoff);
+        let spill = document.inline_checkpoint.len() >= INLINE_CHECKPOINT_ENTRIES;
+        if !spill && !document.inline_checkpoint.values().any(expired) {
+            return Ok(0);
+        }
+        let mut moved = CheckpointSegment::default();
+        if spill {
+            moved.objects = document
+                .inline_checkpoint
+                .into_iter()
+                .filter(|(_, entry)| !expired(entry))
+                .collect();
+        }
+        let moved_ref = self.write_segment(index_id, shard, moved.clone()).await?;
+        let (changed, _) = self
+            .commit_shard(index_id, shard, &[], |document, _| {
+                let before = document.inline_checkpoint.len();
+                // Only the entries as they were read: one published since stays inline.
+                document.inline_checkpoint.retain(|key, entry| {
+                    !expired(entry) && moved.objects.get(key) != Some(&*entry)
+                });
+                if let Some(moved_ref) = &moved_ref {
+                    // Newer than every segment: last.
+                    document.checkpoint.push(moved_ref.clone());
+                }
+                Ok(before != document.inline_checkpoint.len() || moved_ref.is_some())
+            })
+            .await?;
+        Ok(usize::from(changed))
+    }
+
+    /// The segment half of [`Metastore::compact_checkpoint`]: segments wholly before
+    /// `prune_before` dropped, those whose tier is full merged.
+    async fn compact_segments(
         &self,
         index_id: &str,
         shard: ShardId,
@@ -672,18 +733,17 @@ impl Metastore {
             // Migrated since `info` was read: look it up as format 2.
         }
         let uid = info.index_uid.as_str();
-        let existing = self.list_shards(index_id).await?;
+        // The candidate documents are read directly, a missing one answering 404: GETs cost a
+        // twelfth of the listing that would say which exist.
         let mut keys_by_shard: BTreeMap<ShardId, Vec<String>> = BTreeMap::new();
         for key in source_keys {
             let mut shards = candidate_shards(object_key(key));
             shards.insert(shard);
             for candidate in shards {
-                if existing.contains_key(&candidate) {
-                    keys_by_shard
-                        .entry(candidate)
-                        .or_default()
-                        .push(key.clone());
-                }
+                keys_by_shard
+                    .entry(candidate)
+                    .or_default()
+                    .push(key.clone());
             }
         }
         let shard_ids: Vec<ShardId> = keys_by_shard.keys().copied().collect();
@@ -1133,7 +1193,8 @@ impl Metastore {
             .filter(|segment| keys.iter().any(|key| segment.may_hold(key)))
             .cloned()
             .collect();
-        // Oldest first: a later segment's entry for a key replaces an earlier one.
+        // Oldest first: a later segment's entry for a key replaces an earlier one, and the
+        // inline entries are newer than every segment.
         for segment in self
             .read_segments(index_id, document.shard, &wanted)
             .await?
@@ -1142,6 +1203,11 @@ impl Metastore {
                 if let Some(entry) = segment.objects.get(key) {
                     found.objects.insert(key.clone(), entry.clone());
                 }
+            }
+        }
+        for key in keys {
+            if let Some(entry) = document.inline_checkpoint.get(key) {
+                found.objects.insert(key.clone(), entry.clone());
             }
         }
         Ok(found)
@@ -1272,6 +1338,7 @@ fn check_publishable(
     checkpoint: &SourceCheckpoint,
     index_id: &str,
     request: &PublishRequest,
+    now: i64,
 ) -> Result<()> {
     let already_indexed: Vec<String> = request
         .checkpoint_delta
@@ -1285,13 +1352,17 @@ fn check_publishable(
             source_keys: already_indexed,
         });
     }
-    let staged: BTreeSet<&String> = request.staged_split_ids.iter().collect();
+    let published: BTreeSet<&String> = request
+        .staged_split_ids
+        .iter()
+        .chain(request.new_splits.iter().map(|split| &split.split_id))
+        .collect();
     let delta_splits = request
         .checkpoint_delta
         .iter()
         .filter_map(|(_, split_id)| split_id.as_ref());
     for split_id in delta_splits {
-        if !staged.contains(split_id) {
+        if !published.contains(split_id) {
             let reason = format!(
                 "checkpoint entry points at split {split_id}, which this commit does not publish"
             );
@@ -1311,6 +1382,24 @@ fn check_publishable(
             }
         }
     }
+    for split in &request.new_splits {
+        let split_id = &split.split_id;
+        if document.splits.contains_key(split_id) {
+            return Err(conflict(
+                index_id,
+                format!("split {split_id} already exists"),
+            ));
+        }
+        let age_secs = now - split.create_timestamp;
+        if age_secs > MAX_UNPUBLISHED_SPLIT_AGE_SECS {
+            let reason = format!(
+                "split {split_id} was uploaded {age_secs} s ago, past the \
+                 {MAX_UNPUBLISHED_SPLIT_AGE_SECS} s in which an unstaged upload may be \
+                 published: garbage collection may have deleted its file"
+            );
+            return Err(conflict(index_id, reason));
+        }
+    }
     for split_id in &request.replaced_split_ids {
         let published = document
             .splits
@@ -1322,6 +1411,63 @@ fn check_publishable(
         }
     }
     Ok(())
+}
+
+/// The changes of a publish that [`check_publishable`] accepted.
+fn apply_publish(document: &mut ShardDocument, shard: ShardId, request: &PublishRequest, now: i64) {
+    // check_publishable found every one of these splits.
+    for split_id in &request.staged_split_ids {
+        if let Some(split) = document.splits.get_mut(split_id) {
+            split.state = SplitState::Published;
+            split.update_timestamp = now;
+            split.publish_timestamp = Some(now);
+        }
+    }
+    for split in &request.new_splits {
+        let mut split = split.clone();
+        split.state = SplitState::Published;
+        split.shard = shard;
+        split.update_timestamp = now;
+        split.publish_timestamp = Some(now);
+        document.splits.insert(split.split_id.clone(), split);
+    }
+    for split_id in &request.replaced_split_ids {
+        if let Some(split) = document.splits.get_mut(split_id) {
+            split.state = SplitState::MarkedForDeletion;
+            split.update_timestamp = now;
+        }
+    }
+    if let Some(cutoff) = request.prune_checkpoint_before {
+        document
+            .checkpoint
+            .retain(|segment| segment.newest_indexed_at >= cutoff);
+        document
+            .inline_checkpoint
+            .retain(|_, entry| entry.indexed_at >= cutoff);
+    }
+    for (object, split_id) in &request.checkpoint_delta {
+        let entry = CheckpointEntry {
+            etag: object.etag.clone(),
+            split_id: split_id.clone(),
+            indexed_at: now,
+        };
+        document
+            .inline_checkpoint
+            .insert(object.source_key.clone(), entry);
+    }
+    let publishes = !request.staged_split_ids.is_empty()
+        || !request.new_splits.is_empty()
+        || !request.checkpoint_delta.is_empty();
+    if publishes {
+        document.last_publish_timestamp = Some(now);
+    }
+}
+
+/// Whether a shard's checkpoint has inline entries to move into a segment or segments to
+/// compact.
+fn needs_compaction(document: &ShardDocument, prune_before: Option<i64>) -> bool {
+    document.inline_checkpoint.len() >= INLINE_CHECKPOINT_ENTRIES
+        || !compaction_candidates(&document.checkpoint, prune_before).is_empty()
 }
 
 fn conflict(index_id: &str, reason: String) -> Error {
@@ -1800,38 +1946,59 @@ doc_mapping: {mode: dynamic}
     }
 
     /// Maintenance's compaction drops what is past retention from a shard no longer fed:
-    /// whole segments without a read, older entries of the others.
+    /// whole segments without a read, and expired inline entries.
     #[tokio::test]
     async fn an_idle_shard_is_compacted_past_retention() {
         let clock = Arc::new(ManualClock::new(1_000));
         let metastore = Metastore::with_clock(Arc::new(MemoryStorage::default()), clock.clone());
         metastore.create_index(config("logs")).await.unwrap();
-        for number in 0..4 {
-            metastore
-                .stage_splits("logs", 0, vec![split(&format!("s{number}"), 1, 2)])
-                .await
-                .unwrap();
-            let mut request = publish_one(&format!("s{number}"), &format!("b/k{number}"));
-            request
-                .checkpoint_delta
-                .push((object(&format!("b/l{number}"), "e"), None));
+        let half = (INLINE_CHECKPOINT_ENTRIES / 2) as u64;
+        // At 1_000 .. 1_400: every second publish fills the inline entries, which move to a
+        // segment (1_000-1_100, then 1_200-1_300); the last two entries stay inline.
+        for (number, entries) in [half, half, half, half, 2].into_iter().enumerate() {
+            let request = PublishRequest {
+                checkpoint_delta: (0..entries)
+                    .map(|entry| (object(&format!("b/k{number}-{entry:03}"), "e"), None))
+                    .collect(),
+                ..PublishRequest::default()
+            };
             metastore.publish_splits("logs", 0, request).await.unwrap();
             clock.advance_secs(100);
         }
-        // Indexed at 1_000, 1_100, 1_200, 1_300: four segments of two entries.
+        let shard = &metastore.index_metadata("logs").await.unwrap().shards[&0];
+        assert_eq!(shard.checkpoint_segments.len(), 2);
+        assert_eq!(shard.inline_checkpoint.len(), 2);
+        assert_eq!(shard.num_checkpoint_objects, 4 * half + 2);
         assert_eq!(
             metastore.compact_checkpoint("logs", 0, None).await.unwrap(),
             0
         );
+
+        // The first segment is wholly past the cutoff: dropped without a read.
         let dropped = metastore
             .compact_checkpoint("logs", 0, Some(1_150))
             .await
             .unwrap();
+        assert_eq!(dropped, 1);
+        let metadata = metastore.index_metadata("logs").await.unwrap();
+        assert_eq!(metadata.checkpoint.objects.len() as u64, 2 * half + 2);
+        assert!(
+            metadata
+                .checkpoint
+                .objects
+                .keys()
+                .all(|key| key >= &"b/k2".to_string())
+        );
+
+        // Then the second segment and the inline entries.
+        let dropped = metastore
+            .compact_checkpoint("logs", 0, Some(1_450))
+            .await
+            .unwrap();
         assert_eq!(dropped, 2);
         let metadata = metastore.index_metadata("logs").await.unwrap();
-        let keys: Vec<&String> = metadata.checkpoint.objects.keys().collect();
-        assert_eq!(keys, ["b/k2", "b/k3", "b/l2", "b/l3"]);
-        assert_eq!(metadata.shards[&0].checkpoint_segments.len(), 2);
+        assert!(metadata.checkpoint.objects.is_empty());
+        assert_eq!(metadata.shards[&0].num_checkpoint_objects, 0);
         // The dropped segments are orphans for garbage collection.
         assert_eq!(
             metastore.unreferenced_segments("logs").await.unwrap().len(),

@@ -115,10 +115,42 @@ fn shard_document_format_2() {
             oldest_indexed_at: 1_764_000_101,
             newest_indexed_at: 1_764_000_101,
         }],
+        inline_checkpoint: BTreeMap::new(),
         last_publish_timestamp: Some(1_764_000_101),
         recent_commits: vec!["5f0c3a9e8b7d4c2a9e1f0b3c4d5a6e7f".to_string()],
     };
     check_golden("shard_v2.json", &document);
+}
+
+/// Format 3: format 2 with the newest checkpoint entries inline (what a publish writes).
+#[test]
+fn shard_document_format_3() {
+    let mut splits = BTreeMap::new();
+    splits.insert(
+        "019aee0d00007000800000000000000a".to_string(),
+        split("019aee0d00007000800000000000000a", 3),
+    );
+    let mut inline_checkpoint = BTreeMap::new();
+    inline_checkpoint.insert(
+        "staging/firehose/2025/11/24/16/logs-1-2025-11-24-16-02-00-4c5d6e03".to_string(),
+        CheckpointEntry {
+            etag: "\"9b2cf535f27731c974343645a3985328\"".to_string(),
+            split_id: Some("019aee0d00007000800000000000000a".to_string()),
+            indexed_at: 1_764_000_101,
+        },
+    );
+    let document = ShardDocument {
+        format_version: 3,
+        index_uid: "019aee0c8d2c7b3e9f1a2b3c4d5e6f70".to_string(),
+        shard: 3,
+        generation: 13,
+        splits,
+        checkpoint: Vec::new(),
+        inline_checkpoint,
+        last_publish_timestamp: Some(1_764_000_101),
+        recent_commits: vec!["5f0c3a9e8b7d4c2a9e1f0b3c4d5a6e7f".to_string()],
+    };
+    check_golden("shard_v3.json", &document);
 }
 
 #[test]

@@ -347,12 +347,12 @@ impl HotCache {
 
     /// The bytes of `range` of `path`, if one cached slice holds all of them.
     pub fn get(&self, path: &Path, range: &Range<u64>) -> Option<OwnedBytes> {
-        let file_slices = self.slices.get(path)?;
-        let index = file_slices.partition_point(|(start, _)| *start <= range.start);
-        let (start, bytes) = file_slices.get(index.checked_sub(1)?)?;
-        let end = start.checked_add(bytes.len() as u64)?;
-        (range.end <= end)
-            .then(|| bytes.slice((range.start - start) as usize..(range.end - start) as usize))
+        slice_of(self.slices.get(path)?, range)
+    }
+
+    /// The slices of one file, to look ranges up in without finding the file each time.
+    fn file_slices(&self, path: &Path) -> Vec<(u64, OwnedBytes)> {
+        self.slices.get(path).cloned().unwrap_or_default()
     }
 
     /// Bytes held by the hotcache.
@@ -362,6 +362,15 @@ impl HotCache {
             .flat_map(|slices| slices.iter().map(|(_, bytes)| bytes.len()))
             .sum()
     }
+}
+
+/// `range` of a file from its sorted hotcache slices, if one holds it whole.
+fn slice_of(file_slices: &[(u64, OwnedBytes)], range: &Range<u64>) -> Option<OwnedBytes> {
+    let index = file_slices.partition_point(|(start, _)| *start <= range.start);
+    let (start, bytes) = file_slices.get(index.checked_sub(1)?)?;
+    let end = start.checked_add(bytes.len() as u64)?;
+    (range.end <= end)
+        .then(|| bytes.slice((range.start - start) as usize..(range.end - start) as usize))
 }
 
 /// A split's parsed footer: where each file is, and the hotcache.
@@ -495,14 +504,7 @@ impl FileRangeFetcher {
 
     /// Parses the footer of the split in this file.
     pub fn read_footer(&self, location: &str, footer_offsets: Range<u64>) -> Result<SplitFooter> {
-        let bytes = self
-            .fetch(footer_offsets.clone())
-            .map_err(|error| IndexError::storage(location, "cannot read the footer", error))?;
-        SplitFooter::parse(
-            location,
-            Bytes::copy_from_slice(bytes.as_slice()),
-            footer_offsets,
-        )
+        read_footer(self, location, footer_offsets)
     }
 }
 
@@ -513,6 +515,75 @@ impl ByteRangeFetcher for FileRangeFetcher {
         self.file.read_exact_at(&mut bytes, range.start)?;
         Ok(OwnedBytes::new(bytes))
     }
+}
+
+/// A split file on local disk, memory-mapped: a range is a slice of the mapping, with no
+/// system call and no copy. For reading a whole split many times over (a merge reads every
+/// block of its inputs); [`FileRangeFetcher`] where a few ranges are read.
+pub struct MmapRangeFetcher {
+    file: tantivy::directory::FileSlice,
+}
+
+impl MmapRangeFetcher {
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a file path", path.display()),
+            ));
+        };
+        let directory = MmapDirectory::open(dir).map_err(io::Error::other)?;
+        let file = directory
+            .open_read(Path::new(name))
+            .map_err(io::Error::other)?;
+        Ok(MmapRangeFetcher { file })
+    }
+
+    /// Parses the footer of the split in this file.
+    pub fn read_footer(&self, location: &str, footer_offsets: Range<u64>) -> Result<SplitFooter> {
+        read_footer(self, location, footer_offsets)
+    }
+}
+
+impl std::fmt::Debug for MmapRangeFetcher {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("MmapRangeFetcher")
+            .field("len", &self.file.len())
+            .finish()
+    }
+}
+
+impl ByteRangeFetcher for MmapRangeFetcher {
+    fn fetch(&self, range: Range<u64>) -> io::Result<OwnedBytes> {
+        if range.end > self.file.len() as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "read {range:?} past the end of a {} byte file",
+                    self.file.len()
+                ),
+            ));
+        }
+        self.file
+            .read_bytes_slice(range.start as usize..range.end as usize)
+    }
+}
+
+/// Parses the footer of the split `fetcher` reads.
+fn read_footer(
+    fetcher: &dyn ByteRangeFetcher,
+    location: &str,
+    footer_offsets: Range<u64>,
+) -> Result<SplitFooter> {
+    let bytes = fetcher
+        .fetch(footer_offsets.clone())
+        .map_err(|error| IndexError::storage(location, "cannot read the footer", error))?;
+    SplitFooter::parse(
+        location,
+        Bytes::copy_from_slice(bytes.as_slice()),
+        footer_offsets,
+    )
 }
 
 /// A read-only tantivy directory over a split: the hotcache first, then the fetcher.
@@ -537,7 +608,10 @@ impl SplitDirectory {
 struct SplitFileHandle {
     path: PathBuf,
     file_range: Range<u64>,
-    footer: Arc<SplitFooter>,
+    /// This file's hotcache slices: tantivy reads a file in many small ranges (a merge reads
+    /// every postings block), and finding the file's slices by path each time showed in
+    /// profiles.
+    hot_slices: Vec<(u64, OwnedBytes)>,
     fetcher: Arc<dyn ByteRangeFetcher>,
 }
 
@@ -556,7 +630,7 @@ impl FileHandle for SplitFileHandle {
                 format!("read {range:?} past the end of {}", self.path.display()),
             ));
         }
-        if let Some(bytes) = self.footer.hotcache.get(&self.path, &range) {
+        if let Some(bytes) = slice_of(&self.hot_slices, &range) {
             return Ok(bytes);
         }
         let start = self.file_range.start + range.start;
@@ -573,7 +647,7 @@ impl Directory for SplitDirectory {
         Ok(Arc::new(SplitFileHandle {
             path: path.to_path_buf(),
             file_range,
-            footer: self.footer.clone(),
+            hot_slices: self.footer.hotcache.file_slices(path),
             fetcher: self.fetcher.clone(),
         }))
     }

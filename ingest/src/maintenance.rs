@@ -27,10 +27,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use hydrant_index::doc_mapper::DocMapper;
 use hydrant_index::split_bundle::{
-    BundleInfo, FileRangeFetcher, SplitDirectory, write_split_bundle,
+    BundleInfo, MmapRangeFetcher, SplitDirectory, write_split_bundle,
 };
 use hydrant_metastore::PublishRequest;
 use hydrant_metastore::paths;
@@ -102,6 +102,8 @@ pub struct Maintainer {
 /// How long checkpoint entries are kept when no one says: the indexer's default.
 const DEFAULT_CHECKPOINT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
 
+/// Merge inputs downloaded at once.
+const MERGE_DOWNLOAD_CONCURRENCY: usize = 12;
 /// Merges need at least this much time left to start (they are not interruptible).
 const MIN_TIME_FOR_MERGE: Duration = Duration::from_secs(5);
 /// A conservative merge speed, to tell whether a merge fits before a deadline.
@@ -334,37 +336,56 @@ impl Maintainer {
     }
 
     /// Whole inputs, one streamed GET each, into `dir`: their paths and footer offsets.
+    /// Downloads the inputs of a merge, [`MERGE_DOWNLOAD_CONCURRENCY`] at a time: each is a
+    /// round trip to S3 before its first byte, which a merge of ten would otherwise wait for
+    /// ten times over.
     async fn download_inputs(
         &self,
         dir: &std::path::Path,
         index_id: &str,
         inputs: &[SplitMetadata],
     ) -> Result<Vec<(PathBuf, std::ops::Range<u64>)>> {
-        let storage = self.metastore.storage().clone();
-        let mut local_inputs = Vec::with_capacity(inputs.len());
-        for split in inputs {
-            let local_path = dir.join(format!("{}.split", split.split_id));
-            let io_error = |context: &str, source: std::io::Error| IngestError::Io {
-                context: format!("cannot {context} {}", local_path.display()),
-                source,
-            };
-            let mut stream = storage
-                .get_stream(&paths::split_file(index_id, &split.split_id))
-                .await?;
-            let mut file = tokio::fs::File::create(&local_path)
-                .await
-                .map_err(|error| io_error("create", error))?;
-            while let Some(chunk) = stream.chunks.next().await {
-                file.write_all(&chunk?)
-                    .await
-                    .map_err(|error| io_error("write", error))?;
-            }
-            file.flush()
+        // Collected first: a lazy `map` in the stream makes the future not `Send`.
+        let downloads: Vec<_> = inputs
+            .iter()
+            .map(|split| async move {
+                let local_path = dir.join(format!("{}.split", split.split_id));
+                self.download_split(index_id, &split.split_id, &local_path)
+                    .await?;
+                Ok::<_, IngestError>((local_path, split.footer_offsets.clone()))
+            })
+            .collect();
+        futures::stream::iter(downloads)
+            .buffered(MERGE_DOWNLOAD_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    /// One split file of `index_id`, streamed to `local_path`.
+    async fn download_split(
+        &self,
+        index_id: &str,
+        split_id: &str,
+        local_path: &std::path::Path,
+    ) -> Result<()> {
+        let io_error = |context: &str, source: std::io::Error| IngestError::Io {
+            context: format!("cannot {context} {}", local_path.display()),
+            source,
+        };
+        let mut stream = self
+            .metastore
+            .storage()
+            .get_stream(&paths::split_file(index_id, split_id))
+            .await?;
+        let mut file = tokio::fs::File::create(local_path)
+            .await
+            .map_err(|error| io_error("create", error))?;
+        while let Some(chunk) = stream.chunks.next().await {
+            file.write_all(&chunk?)
                 .await
                 .map_err(|error| io_error("write", error))?;
-            local_inputs.push((local_path, split.footer_offsets.clone()));
         }
-        Ok(local_inputs)
+        file.flush().await.map_err(|error| io_error("write", error))
     }
 
     /// Publishes the merge output in place of its inputs.
@@ -538,7 +559,7 @@ fn merge_locally(
 ) -> Result<BundleInfo> {
     let mut segments = Vec::new();
     for (path, footer_offsets) in local_inputs {
-        let fetcher = FileRangeFetcher::open(path).map_err(|error| IngestError::Io {
+        let fetcher = MmapRangeFetcher::open(path).map_err(|error| IngestError::Io {
             context: format!("cannot open {}", path.display()),
             source: error,
         })?;

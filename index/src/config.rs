@@ -698,8 +698,12 @@ pub struct IndexingSettings {
     pub merge_policy: MergePolicyConfig,
     #[serde(default)]
     pub resources: IndexingResources,
-    /// zstd level of the document store (Quickwit's setting and default). Stored fields are
-    /// most of a split's bytes; zstd keeps index bytes below the gzip input's size times 3.
+    /// zstd level of the document store (Quickwit's setting). Stored fields are most of a
+    /// split's bytes. The default, 1, was chosen from a measured curve (BENCHMARKS.md, issue
+    /// 24): levels 1 and 2 cost the same CPU, 3 to 5 about 10% more, Quickwit's 8 about 30%
+    /// more, for an index 10% smaller than level 1's (which is 2.7 times the gzip input).
+    /// Storage a month costs more than indexing once: an index kept many months, or searched
+    /// more than it is written, may set 8.
     #[serde(default = "default_docstore_compression_level")]
     pub docstore_compression_level: i32,
     /// Bytes of documents compressed together. Bigger blocks compress better, and a fetched
@@ -716,7 +720,7 @@ fn default_split_num_docs_target() -> u64 {
 }
 
 fn default_docstore_compression_level() -> i32 {
-    8
+    1
 }
 
 fn default_docstore_blocksize() -> u64 {

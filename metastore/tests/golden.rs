@@ -50,6 +50,8 @@ doc_mapping:
     - {name: ts, type: datetime, fast: true}
     - {name: body, type: text}
   timestamp_field: ts
+indexing_settings:
+  docstore_compression_level: 8
 ",
     )
     .unwrap()

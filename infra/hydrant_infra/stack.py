@@ -48,10 +48,10 @@ PARAMETERS = {
     },
     "IndexerMemorySize": {
         "Type": "Number",
-        "Default": 2048,
+        "Default": 1769,
         "MinValue": 512,
         "MaxValue": 10240,
-        "Description": "Indexer memory in MB (vCPU grows with it, about one per 1,769 MB).",
+        "Description": "Indexer memory in MB (vCPU grows with it, about one per 1,769 MB; the indexing pipeline uses one).",
     },
     "IndexerTimeout": {
         "Type": "String",

@@ -45,7 +45,7 @@ pub const SQS_FIFO_PER_REQUEST: f64 = 0.50 / 1e6;
 pub const API_GATEWAY_REST_PER_REQUEST: f64 = 3.50 / 1e6;
 
 /// Memory of the indexer and searcher functions: the template's defaults.
-pub const INDEXER_MEMORY_MB: f64 = 2048.0;
+pub const INDEXER_MEMORY_MB: f64 = 1769.0;
 pub const SEARCHER_MEMORY_MB: f64 = 1769.0;
 
 /// SQS requests per indexer invocation: a receive (by the event source mapping) and a delete

@@ -100,6 +100,9 @@ pub struct IngestOptions {
     /// Staging objects: s3://bucket/key, or local files.
     #[arg(required = true)]
     sources: Vec<String>,
+    /// Publish without merging; `hydrant maintenance` merges later.
+    #[arg(long)]
+    no_merge: bool,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -154,7 +157,9 @@ async fn ingest(options: IngestOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot index into `{}`", options.index))?;
     // The same batch core as the Lambda handler and the poller, fed backfill messages.
-    let runtime = IndexerRuntime::new(Indexer::new(metastore, buckets), Vec::new()).await?;
+    let runtime = IndexerRuntime::new(Indexer::new(metastore, buckets), Vec::new())
+        .await?
+        .with_merge_after_indexing(!options.no_merge);
     let progress = ProgressBar::new(objects.len() as u64);
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} objects {msg}").expect("valid template"),

@@ -367,6 +367,9 @@ pub struct IndexerRuntime {
     templates: RwLock<Vec<IndexTemplate>>,
     /// The queue's `maxReceiveCount`: a message delivered this often is on its last delivery.
     max_receive_count: Option<u32>,
+    /// Whether a batch merges what it published while time allows (the default), or leaves
+    /// merges to maintenance.
+    merge_after_indexing: bool,
 }
 
 impl IndexerRuntime {
@@ -410,6 +413,7 @@ impl IndexerRuntime {
             known_indexes: RwLock::default(),
             templates: RwLock::default(),
             max_receive_count: None,
+            merge_after_indexing: true,
         };
         runtime.refresh_known_indexes().await?;
         for (prefix, index_id) in &runtime.prefix_rules {
@@ -450,6 +454,13 @@ impl IndexerRuntime {
     /// on its last delivery goes to the dead-letter queue alone. `None`: no redrive policy.
     pub fn with_max_receive_count(mut self, max_receive_count: Option<u32>) -> Self {
         self.max_receive_count = max_receive_count;
+        self
+    }
+
+    /// With `false`, batches publish and leave merging to maintenance (`hydrant index ingest
+    /// --no-merge`: indexing measured or timed alone).
+    pub fn with_merge_after_indexing(mut self, merge: bool) -> Self {
+        self.merge_after_indexing = merge;
         self
     }
 
@@ -604,6 +615,9 @@ impl IndexerRuntime {
         // Merge what indexing just added while the invocation's time allows. The new data is
         // already published: a merge problem is logged, not a failed message.
         // Only the shards just published: their documents are read, not listed.
+        if !self.merge_after_indexing {
+            indexed.clear();
+        }
         for (index_id, shard) in indexed {
             let mut report = MaintenanceReport {
                 index_id: index_id.clone(),

@@ -2,10 +2,11 @@
 //! CPU-seconds through Hydrant's whole pipeline, against a tantivy-py script indexing the same
 //! objects, each in a process of its own so that its CPU time is its alone.
 //!
-//! - **Hydrant**: `hydrant index ingest` (the release binary): batches of 10 objects as SQS
-//!   FIFO delivers them, each through the same batch core as the Lambda handler (read,
-//!   decompress, frame, parse, map, index, upload, publish, rejected records kept, merges by
-//!   the index's policy), to published splits on local disk.
+//! - **Hydrant**: `hydrant index ingest --no-merge` (built as the indexer Lambda is): batches of
+//!   10 objects as SQS FIFO delivers them, each through the same batch core as the Lambda
+//!   handler (read, decompress, frame, parse, map, index, upload, publish, rejected records
+//!   kept), to published splits on local disk. Then, measured apart, `hydrant maintenance`:
+//!   the merges the index's policy asks of those splits (the script has none to do).
 //! - **tantivy-py**: `loadtest/tantivy_py_baseline.py`, tantivy from PyPI: decompress, one
 //!   `add_json` per line, one indexing thread, one commit, same schema.
 //!
@@ -70,7 +71,11 @@ impl SideRun {
 pub struct SidesRun {
     /// `None`: free to use every core; `Some(core)`: pinned to it.
     pub pinned_core: Option<u32>,
+    /// To published splits.
     pub hydrant: SideRun,
+    /// The merges of those splits by the index's policy, after (`index_bytes`: the index
+    /// after them).
+    pub hydrant_merges: SideRun,
     pub tantivy_py: SideRun,
 }
 
@@ -79,13 +84,21 @@ pub struct SidesRun {
 pub struct FloorResult {
     pub dataset: DatasetFigures,
     pub runs: Vec<SidesRun>,
+    /// What a TB costs by the shape of a stream (`floor_cost`), when measured.
+    pub cost: Option<crate::floor_cost::CostRun>,
 }
 
 impl SidesRun {
-    /// Hydrant's MB per CPU-second over the script's.
+    /// Hydrant's MB per CPU-second to published splits over the script's.
     pub fn efficiency_ratio(&self, uncompressed_bytes: u64) -> f64 {
         self.hydrant.mb_per_cpu_second(uncompressed_bytes)
             / self.tantivy_py.mb_per_cpu_second(uncompressed_bytes)
+    }
+
+    /// The same, with Hydrant's merges counted (both sides indexed the same bytes).
+    pub fn efficiency_ratio_with_merges(&self) -> f64 {
+        let with_merges = self.hydrant.cpu_seconds + self.hydrant_merges.cpu_seconds;
+        self.tantivy_py.cpu_seconds / with_merges.max(1e-9)
     }
 }
 
@@ -111,7 +124,12 @@ impl FloorResult {
                 Some(core) => format!("core {core}"),
                 None => "all".to_string(),
             };
-            for (name, side) in [("hydrant", &run.hydrant), ("tantivy-py", &run.tantivy_py)] {
+            let sides = [
+                ("hydrant", &run.hydrant),
+                ("+ merges", &run.hydrant_merges),
+                ("tantivy-py", &run.tantivy_py),
+            ];
+            for (name, side) in sides {
                 table.push_str(&format!(
                     "{cores:<12} {name:<11} {:>9.2} {:>8.2} {:>10.1} {:>10} {:>9} {:>11.2}x\n",
                     side.cpu_seconds,
@@ -123,8 +141,10 @@ impl FloorResult {
                 ));
             }
             table.push_str(&format!(
-                "{cores:<12} hydrant / tantivy-py: {:.2}x the MB per CPU-second\n",
-                run.efficiency_ratio(raw)
+                "{cores:<12} hydrant / tantivy-py: {:.2}x the MB per CPU-second to published \
+                 splits, {:.2}x with the merges\n",
+                run.efficiency_ratio(raw),
+                run.efficiency_ratio_with_merges()
             ));
         }
         table
@@ -145,7 +165,7 @@ pub fn run(config: &FloorConfig, mut on_phase: impl FnMut(&str)) -> Result<Floor
             None => String::new(),
         };
         on_phase(&format!("hydrant: indexing{where_}"));
-        let hydrant = run_hydrant(config, pinned_core, &run_dir, &objects)?;
+        let (hydrant, hydrant_merges) = run_hydrant(config, pinned_core, &run_dir, &objects)?;
         on_phase(&format!("tantivy-py: indexing{where_}"));
         let tantivy_py = run_tantivy_py(config, pinned_core, &run_dir, &objects)?;
         check(hydrant.num_docs == dataset.good_records, || {
@@ -163,10 +183,40 @@ pub fn run(config: &FloorConfig, mut on_phase: impl FnMut(&str)) -> Result<Floor
         runs.push(SidesRun {
             pinned_core,
             hydrant,
+            hydrant_merges,
             tantivy_py,
         });
     }
-    Ok(FloorResult { dataset, runs })
+    Ok(FloorResult {
+        dataset,
+        runs,
+        cost: None,
+    })
+}
+
+/// The cost model's measurements (`loadtest floor-cost`, this binary), in a child process
+/// pinned to core 0 (or unpinned when the config pins nothing).
+pub fn run_cost_model(
+    config: &FloorConfig,
+    latency_ms: u64,
+    scale: f64,
+) -> Result<crate::floor_cost::CostRun> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command
+        .arg("floor-cost")
+        .arg(format!("--latency-ms={latency_ms}"))
+        .arg(format!("--scale={scale}"))
+        .arg(format!("--seed={}", config.seed))
+        .arg(format!(
+            "--work-dir={}",
+            config.work_dir.join("cost").display()
+        ));
+    let (_, output) = run_measured(
+        pinned(command, config.pinned_core),
+        &config.work_dir,
+        "floor-cost",
+    )?;
+    parse_output(&output, "loadtest floor-cost")
 }
 
 /// Web-log objects adding up to the configured size, as gzip files in `work_dir/objects`.
@@ -216,13 +266,14 @@ fn generate_objects(config: &FloorConfig) -> Result<(DatasetFigures, Vec<PathBuf
     Ok((figures, paths))
 }
 
-/// `hydrant index create`, then the measured `hydrant index ingest`.
+/// `hydrant index create`, then the measured `hydrant index ingest --no-merge` and
+/// `hydrant maintenance`.
 fn run_hydrant(
     config: &FloorConfig,
     pinned_core: Option<u32>,
     run_dir: &Path,
     objects: &[PathBuf],
-) -> Result<SideRun> {
+) -> Result<(SideRun, SideRun)> {
     let index_dir = run_dir.join("hydrant-index");
     let scratch = run_dir.join("hydrant-tmp");
     std::fs::create_dir_all(&scratch)?;
@@ -239,20 +290,39 @@ fn run_hydrant(
     run_child(
         hydrant(&["index", "create"]).arg(format!("--index-config={}", config_path.display())),
     )?;
-    let mut ingest = hydrant(&["index", "ingest", "--index", "web-logs", "--json"]);
+    let mut ingest = hydrant(&[
+        "index",
+        "ingest",
+        "--index",
+        "web-logs",
+        "--json",
+        "--no-merge",
+    ]);
     ingest.args(objects);
     let (measured, output) = run_measured(pinned(ingest, pinned_core), run_dir, "hydrant")?;
     let outcome: IngestOutput = parse_output(&output, "hydrant index ingest")?;
-    let described = run_child(&mut hydrant(&[
-        "index", "describe", "--index", "web-logs", "--json",
-    ]))?;
-    let described: DescribeOutput = parse_output(&described, "hydrant index describe")?;
-    Ok(SideRun {
+    let published_bytes = |hydrant: &dyn Fn(&[&str]) -> Command| -> Result<u64> {
+        let described = run_child(&mut hydrant(&[
+            "index", "describe", "--index", "web-logs", "--json",
+        ]))?;
+        let described: DescribeOutput = parse_output(&described, "hydrant index describe")?;
+        Ok(described.summary.published_size_bytes)
+    };
+    let indexed = SideRun {
         num_docs: outcome.num_docs,
         num_rejected: outcome.num_rejected,
-        index_bytes: described.summary.published_size_bytes,
+        index_bytes: published_bytes(&hydrant)?,
         ..measured
-    })
+    };
+    let maintenance = hydrant(&["maintenance", "--index", "web-logs", "--json"]);
+    let (merged, _) = run_measured(pinned(maintenance, pinned_core), run_dir, "hydrant-merges")?;
+    let merged = SideRun {
+        num_docs: outcome.num_docs,
+        num_rejected: 0,
+        index_bytes: published_bytes(&hydrant)?,
+        ..merged
+    };
+    Ok((indexed, merged))
 }
 
 /// The tantivy-py script over the same objects.

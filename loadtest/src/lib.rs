@@ -8,7 +8,8 @@
 //! - [`cold_start`]: the searcher binary's start to its first answer, over the Lambda Runtime API.
 //! - [`query_mix`]: the benchmark's queries, each with the predicate a raw scan evaluates.
 //! - [`floor`]: CPU-seconds per MB of Hydrant's pipeline against a tantivy-py script, each a
-//!   process of its own, also pinned to one core (`loadtest floor`).
+//!   process of its own, also pinned to one core (`loadtest floor`), and [`floor_cost`], what
+//!   a TB costs to index by the shape of a stream.
 //! - [`indexing_bench`]: indexing throughput and memory against raw tantivy, same run.
 //! - [`measure`]: the vocabulary of every measurement (percentiles, dataset figures, checks).
 //! - [`memory`]: peak resident memory of the process.
@@ -24,6 +25,7 @@ pub mod cost;
 pub mod dashboard;
 pub mod error;
 pub mod floor;
+pub mod floor_cost;
 pub mod http_search;
 pub mod indexing_bench;
 pub mod measure;

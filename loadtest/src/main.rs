@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use hydrant_index::config::IndexConfig;
 use hydrant_loadtest::bench::{self, BenchConfig, BenchProgress};
 use hydrant_loadtest::floor::{self, FloorConfig};
+use hydrant_loadtest::floor_cost;
 use hydrant_loadtest::generator::Dataset;
 use hydrant_loadtest::http_search::SearchAuth;
 use hydrant_loadtest::indexing_bench::{self, IndexingBenchConfig};
@@ -52,6 +53,22 @@ enum Command {
     /// tantivy-py script on the same objects, each a process of its own, also pinned to one
     /// core. `scripts/cost-floor` builds what it needs and runs it.
     Floor(FloorArgs),
+    /// The invocations `loadtest floor` prices, measured in this process (which `floor` runs
+    /// pinned to one core); prints them as JSON.
+    #[command(hide = true)]
+    FloorCost(FloorCostArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FloorCostArgs {
+    #[arg(long, default_value_t = 30)]
+    latency_ms: u64,
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long)]
+    work_dir: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +96,12 @@ struct FloorArgs {
     /// Also run both sides pinned to this core (`taskset -c`); `none` skips it.
     #[arg(long, default_value = "0")]
     pinned_core: String,
+    /// Milliseconds added to every S3 request of the cost model's invocations.
+    #[arg(long, default_value_t = 30)]
+    latency_ms: u64,
+    /// Object sizes of the cost model times this (0 skips the cost model).
+    #[arg(long, default_value_t = 1.0)]
+    cost_scale: f64,
     /// Print the figures as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -284,6 +307,7 @@ fn main() -> anyhow::Result<()> {
         Command::Indexing(args) => runtime.block_on(run_indexing(args)),
         Command::Metastore(args) => runtime.block_on(run_metastore(args)),
         Command::Floor(args) => run_floor(args),
+        Command::FloorCost(args) => runtime.block_on(run_floor_cost(args)),
     }
 }
 
@@ -476,12 +500,42 @@ fn run_floor(args: FloorArgs) -> anyhow::Result<()> {
         pinned_core,
     };
     let progress = phase_spinner()?;
-    let result = floor::run(&config, |phase| {
+    let on_phase = |phase: &str| {
         progress.println(format!("{} {phase}", humanize_elapsed(&progress)));
         progress.set_message(phase.to_string());
-    })?;
+    };
+    let mut result = floor::run(&config, on_phase)?;
+    if args.cost_scale > 0.0 {
+        on_phase("cost model: one invocation of each shape, pinned to one core");
+        result.cost = Some(floor::run_cost_model(
+            &config,
+            args.latency_ms,
+            args.cost_scale,
+        )?);
+    }
     progress.finish_and_clear();
-    print_report(args.json, &result, || result.table())
+    let policy = floor_cost::web_logs_policy()?;
+    print_report(args.json, &result, || {
+        let mut text = result.table();
+        if let Some(cost) = &result.cost {
+            text.push('\n');
+            text.push_str(&cost.table(&policy));
+        }
+        text
+    })
+}
+
+/// `loadtest floor-cost`: the cost model's measurements, as JSON for `loadtest floor`.
+async fn run_floor_cost(args: FloorCostArgs) -> anyhow::Result<()> {
+    let config = floor_cost::CostRunConfig {
+        latency: Duration::from_millis(args.latency_ms),
+        scale: args.scale,
+        seed: args.seed,
+        work_dir: args.work_dir,
+    };
+    let run = floor_cost::measure(&config).await?;
+    println!("{}", serde_json::to_string(&run)?);
+    Ok(())
 }
 
 /// `loadtest metastore`.

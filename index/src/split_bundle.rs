@@ -556,7 +556,7 @@ impl std::fmt::Debug for MmapRangeFetcher {
 
 impl ByteRangeFetcher for MmapRangeFetcher {
     fn fetch(&self, range: Range<u64>) -> io::Result<OwnedBytes> {
-        if range.end > self.file.len() as u64 {
+        if range.start > range.end || range.end > self.file.len() as u64 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!(

@@ -11,8 +11,8 @@
 //!
 //! A crash anywhere before that commit publishes nothing (the retry redoes the work; uploaded
 //! but unpublished split files are known to no document, and garbage collection deletes them);
-//! a crash after it makes the retry a no-op. Objects are processed in order. An object that can never be read (gone, or
-//! a key no storage can hold) is reported [`ObjectOutcome::SetAside`] and the run goes on; the
+//! a crash after it makes the retry a no-op. Objects are processed in order. An object that
+//! can never be read (gone, or a key no storage can hold) is reported [`ObjectOutcome::SetAside`] and the run goes on; the
 //! first object that cannot be read *for now* (a timeout, a 5xx) stops the run: what came
 //! before it is published, it and what follows are reported failed, which is what an SQS FIFO
 //! batch needs.
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use hydrant_index::doc_mapper::{DocMapper, DocRejection, ParsedDoc, RejectReason};
 use hydrant_index::partition::OTHER_PARTITION_ID;
-use hydrant_metastore::{Error as MetastoreError, Metastore, paths};
+use hydrant_metastore::{Error as MetastoreError, Metastore};
 use hydrant_metastore::{PublishRequest, ShardId, SourceCheckpoint, SourceObject};
 use hydrant_storage::{ObjectMeta, SharedStorage, recognise};
 use serde::Serialize;
@@ -838,7 +838,6 @@ impl Indexer {
         let upload_started = self.metastore.clock().now_secs();
         for split in &mut built_splits {
             split.metadata.create_timestamp = upload_started;
-            split.metadata.shard = shard;
         }
         crate::error::fail_point("indexer:before_upload")?;
         for split in &built_splits {
@@ -863,17 +862,9 @@ impl Indexer {
             Ok(_) => {}
             Err(MetastoreError::CheckpointConflict { source_keys, .. }) => {
                 // Someone else published these objects first (our own ambiguous write would
-                // have been recognised). Ours must never become searchable: no document knows
-                // them, so their files go now (deletes are free), or else to garbage
-                // collection.
-                for split in &built_splits {
-                    let path = paths::split_file(index_id, &split.metadata.split_id);
-                    if let Err(error) =
-                        recognise::delete(self.metastore.storage().as_ref(), &path).await
-                    {
-                        warn!(path, %error, "unpublished split left to garbage collection");
-                    }
-                }
+                // have been recognised). Ours never become searchable: no document knows
+                // them, and garbage collection deletes their files. Not deleted here: were
+                // this conflict our own write, unrecognised, the files would be published.
                 return Err(IngestError::ConcurrentIndexing {
                     index_id: index_id.to_string(),
                     source_keys,

@@ -556,7 +556,7 @@ impl Metastore {
         // more inline entries or segments for the next one.
         if needs_compaction(&document, request.prune_checkpoint_before)
             && let Err(error) = self
-                .compact_checkpoint(index_id, shard, request.prune_checkpoint_before)
+                .compact_document(index_id, document, request.prune_checkpoint_before)
                 .await
         {
             warn!(index_id, shard, %error, "checkpoint compaction deferred to the next publish");
@@ -574,40 +574,62 @@ impl Metastore {
         shard: ShardId,
         prune_before: Option<i64>,
     ) -> Result<usize> {
-        let spilled = self
-            .spill_inline_checkpoint(index_id, shard, prune_before)
-            .await?;
-        Ok(spilled + self.compact_segments(index_id, shard, prune_before).await?)
+        let Some((document, _, _)) = self.read_shard(index_id, shard).await? else {
+            return Ok(0);
+        };
+        self.compact_document(index_id, document, prune_before)
+            .await
+    }
+
+    /// [`Metastore::compact_checkpoint`] of a shard document the caller has just read or
+    /// committed: the inline entries first, then the segments of what that left.
+    async fn compact_document(
+        &self,
+        index_id: &str,
+        document: ShardDocument,
+        prune_before: Option<i64>,
+    ) -> Result<usize> {
+        match self
+            .spill_inline_checkpoint(index_id, &document, prune_before)
+            .await?
+        {
+            Some(spilled) => Ok(1 + self
+                .compact_segments(index_id, &spilled, prune_before)
+                .await?),
+            None => {
+                self.compact_segments(index_id, &document, prune_before)
+                    .await
+            }
+        }
     }
 
     /// Moves a shard's inline checkpoint entries into a segment of their own once there are
     /// [`INLINE_CHECKPOINT_ENTRIES`] of them, without those indexed before `prune_before`
-    /// (with fewer, only drops those). Returns 1 if it changed the document, else 0.
+    /// (with fewer, only drops those). Returns the document as committed, if it changed it.
     async fn spill_inline_checkpoint(
         &self,
         index_id: &str,
-        shard: ShardId,
+        document: &ShardDocument,
         prune_before: Option<i64>,
-    ) -> Result<usize> {
-        let Some((document, _, _)) = self.read_shard(index_id, shard).await? else {
-            return Ok(0);
-        };
+    ) -> Result<Option<ShardDocument>> {
+        let shard = document.shard;
         let expired =
             |entry: &CheckpointEntry| prune_before.is_some_and(|cutoff| entry.indexed_at < cutoff);
         let spill = document.inline_checkpoint.len() >= INLINE_CHECKPOINT_ENTRIES;
         if !spill && !document.inline_checkpoint.values().any(expired) {
-            return Ok(0);
+            return Ok(None);
         }
         let mut moved = CheckpointSegment::default();
         if spill {
             moved.objects = document
                 .inline_checkpoint
-                .into_iter()
+                .iter()
                 .filter(|(_, entry)| !expired(entry))
+                .map(|(key, entry)| (key.clone(), entry.clone()))
                 .collect();
         }
         let moved_ref = self.write_segment(index_id, shard, moved.clone()).await?;
-        let (changed, _) = self
+        let (changed, committed) = self
             .commit_shard(index_id, shard, &[], |document, _| {
                 let before = document.inline_checkpoint.len();
                 // Only the entries as they were read: one published since stays inline.
@@ -621,7 +643,7 @@ impl Metastore {
                 Ok(before != document.inline_checkpoint.len() || moved_ref.is_some())
             })
             .await?;
-        Ok(usize::from(changed))
+        Ok(changed.then_some(committed))
     }
 
     /// The segment half of [`Metastore::compact_checkpoint`]: segments wholly before
@@ -629,12 +651,10 @@ impl Metastore {
     async fn compact_segments(
         &self,
         index_id: &str,
-        shard: ShardId,
+        document: &ShardDocument,
         prune_before: Option<i64>,
     ) -> Result<usize> {
-        let Some((document, _, _)) = self.read_shard(index_id, shard).await? else {
-            return Ok(0);
-        };
+        let shard = document.shard;
         let expired = |segment: &SegmentRef| {
             prune_before.is_some_and(|cutoff| segment.newest_indexed_at < cutoff)
         };

@@ -330,8 +330,18 @@ impl Metastore {
         &self,
         index_id: &str,
     ) -> Result<(IndexMetadata, IndexVersion)> {
-        let (stored, version) = self.read_index_document(index_id).await?;
-        let (mut metadata, shards) = self.assemble(index_id, stored).await?;
+        // What a cold searcher reads first, so its requests go together: the index document,
+        // the listing of its shard documents and shard 0's document (an index with data has
+        // one). An index of one shard is then read in one round trip, others in two.
+        let (index, listed, shard_zero) = futures::try_join!(
+            self.read_index_document(index_id),
+            self.list_shards(index_id),
+            self.read_shard(index_id, 0),
+        )?;
+        let (stored, version) = index;
+        let (mut metadata, shards) = self
+            .assemble_listed(index_id, stored, listed, Some(shard_zero))
+            .await?;
         metadata.checkpoint = SourceCheckpoint::default();
         Ok((
             metadata,
@@ -1133,24 +1143,39 @@ impl Metastore {
         index_id: &str,
         stored: StoredIndex,
     ) -> Result<(IndexMetadata, BTreeMap<ShardId, ObjectVersion>)> {
+        if let StoredIndex::Legacy(_) = stored {
+            return Ok((legacy_view(stored), BTreeMap::new()));
+        }
+        let listed = self.list_shards(index_id).await?;
+        self.assemble_listed(index_id, stored, listed, None).await
+    }
+
+    /// [`Metastore::assemble`] with the shard documents already listed, and shard 0's
+    /// document already read when `shard_zero` is given (`Some(None)`: there is none).
+    async fn assemble_listed(
+        &self,
+        index_id: &str,
+        stored: StoredIndex,
+        listed: BTreeMap<ShardId, ObjectVersion>,
+        shard_zero: Option<Option<ReadShard>>,
+    ) -> Result<(IndexMetadata, BTreeMap<ShardId, ObjectVersion>)> {
+        if let StoredIndex::Legacy(_) = stored {
+            return Ok((legacy_view(stored), BTreeMap::new()));
+        }
         let info = stored.info();
         let uid = info.index_uid.clone();
-        if let StoredIndex::Legacy(legacy) = stored {
-            // Format 1: the document is shard 0.
-            let mut shard = ShardDocument::new(&uid, 0);
-            shard.generation = legacy.generation;
-            shard.splits = legacy.splits;
-            let mut metadata = IndexMetadata::assemble(info, [(shard, 0)]);
-            if let Some(summary) = metadata.shards.get_mut(&0) {
-                summary.num_checkpoint_objects = legacy.checkpoint.objects.len() as u64;
-            }
-            metadata.checkpoint = legacy.checkpoint;
-            return Ok((metadata, BTreeMap::new()));
+        let shard_ids: Vec<ShardId> = listed
+            .into_keys()
+            .filter(|shard| *shard != 0 || shard_zero.is_none())
+            .collect();
+        let mut reads = self.read_shards(index_id, &shard_ids).await?;
+        // Shard 0 read with the listing counts even if the listing missed it (created since).
+        if let Some(read) = shard_zero {
+            reads.insert(0, (0, read));
         }
-        let shard_ids: Vec<ShardId> = self.list_shards(index_id).await?.into_keys().collect();
         let mut versions = BTreeMap::new();
         let mut documents = Vec::new();
-        for (shard, read) in self.read_shards(index_id, &shard_ids).await? {
+        for (shard, read) in reads {
             if let Some((document, version, bytes)) = read
                 && document.index_uid == uid
             {
@@ -1325,6 +1350,23 @@ async fn read_all<T>(
 }
 
 /// One shard document; `None` if there is none.
+/// The view of a format 1 document, which is its index's shard 0.
+fn legacy_view(stored: StoredIndex) -> IndexMetadata {
+    let info = stored.info();
+    let StoredIndex::Legacy(legacy) = stored else {
+        return IndexMetadata::assemble(info, []);
+    };
+    let mut shard = ShardDocument::new(&info.index_uid, 0);
+    shard.generation = legacy.generation;
+    shard.splits = legacy.splits;
+    let mut metadata = IndexMetadata::assemble(info, [(shard, 0)]);
+    if let Some(summary) = metadata.shards.get_mut(&0) {
+        summary.num_checkpoint_objects = legacy.checkpoint.objects.len() as u64;
+    }
+    metadata.checkpoint = legacy.checkpoint;
+    metadata
+}
+
 async fn read_shard(
     storage: &SharedStorage,
     index_id: &str,

@@ -67,13 +67,32 @@ pub struct StorageReads {
     pub storage_bytes: u64,
     /// Reads served from the in-memory byte-range cache.
     pub cache_hits: u64,
+    /// Storage round trips one after another on the longest path of a split, from its footer
+    /// to the page's documents: each waited for the one before (the footer before the term
+    /// dictionary, the term dictionary before the postings); reads made together count
+    /// once. The metastore's reads come before and are not counted. The latency a cold
+    /// search pays for its splits is this times the storage's, whatever the number of GETs.
+    #[serde(default)]
+    pub round_trips: u64,
 }
 
+impl StorageReads {
+    /// Adds reads made at the same time as these (another split, another leaf): requests
+    /// and bytes add up, round trips are the longer path's.
+    pub fn add_parallel(&mut self, other: StorageReads) {
+        let round_trips = self.round_trips.max(other.round_trips);
+        *self += other;
+        self.round_trips = round_trips;
+    }
+}
+
+/// Adds reads made after these: everything adds up, round trips too.
 impl AddAssign for StorageReads {
     fn add_assign(&mut self, other: StorageReads) {
         self.storage_gets += other.storage_gets;
         self.storage_bytes += other.storage_bytes;
         self.cache_hits += other.cache_hits;
+        self.round_trips += other.round_trips;
     }
 }
 
@@ -82,15 +101,30 @@ impl AddAssign for StorageReads {
 /// Opened splits outlive requests (the searcher caches them), so their fetchers cannot hold a
 /// request's counter: each search sets its counter for the thread around its blocking work
 /// ([`ReadCounter::count`]), and the fetcher reports to whichever counter is set.
+///
+/// A split's reads are counted by a counter of its own ([`ReadCounter::for_split`]), which
+/// also counts into the search's: the split's counter knows its round trips, the search's
+/// keeps the longest.
 #[derive(Debug, Default)]
 pub struct ReadCounter {
     storage_gets: AtomicU64,
     storage_bytes: AtomicU64,
     cache_hits: AtomicU64,
+    round_trips: AtomicU64,
+    /// Reads that waited for storage inside an asynchronous batch of reads, which counts as
+    /// one round trip whatever their number ([`ReadCounter::batch`]).
+    batched_waits: AtomicU64,
+    /// The search's counter, for a split's.
+    parent: Option<Arc<ReadCounter>>,
 }
 
 thread_local! {
     static THREAD_READ_COUNTER: RefCell<Option<Arc<ReadCounter>>> = const { RefCell::new(None) };
+}
+
+tokio::task_local! {
+    /// The counter of asynchronous reads: a task may move between threads.
+    static TASK_READ_COUNTER: Arc<ReadCounter>;
 }
 
 impl ReadCounter {
@@ -108,19 +142,45 @@ impl ReadCounter {
         work()
     }
 
+    /// A counter for one split's reads, which also counts them here.
+    pub fn for_split(self: &Arc<Self>) -> Arc<ReadCounter> {
+        Arc::new(ReadCounter {
+            parent: Some(self.clone()),
+            ..ReadCounter::default()
+        })
+    }
+
+    /// Runs `reads`, asynchronous reads made together, with them counted here: however many
+    /// of them waited for storage, they took one round trip.
+    pub async fn batch<F: Future>(self: &Arc<Self>, reads: F) -> F::Output {
+        let waits_before = self.batched_waits.load(Ordering::Relaxed);
+        let output = TASK_READ_COUNTER.scope(self.clone(), reads).await;
+        if self.batched_waits.load(Ordering::Relaxed) > waits_before {
+            self.add_round_trip();
+        }
+        output
+    }
+
     /// What has been counted so far.
     pub fn reads(&self) -> StorageReads {
         StorageReads {
             storage_gets: self.storage_gets.load(Ordering::Relaxed),
             storage_bytes: self.storage_bytes.load(Ordering::Relaxed),
             cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            round_trips: self.round_trips.load(Ordering::Relaxed),
         }
     }
 
-    fn on_this_thread(update: impl FnOnce(&ReadCounter)) {
+    /// The counter of the reads made here: the task's inside [`ReadCounter::batch`], else
+    /// the thread's.
+    fn current(update: impl FnOnce(&ReadCounter, bool)) {
+        if let Ok(counter) = TASK_READ_COUNTER.try_with(Arc::clone) {
+            update(&counter, true);
+            return;
+        }
         THREAD_READ_COUNTER.with(|slot| {
             if let Some(counter) = slot.borrow().as_ref() {
-                update(counter);
+                update(counter, false);
             }
         });
     }
@@ -129,17 +189,43 @@ impl ReadCounter {
     pub(crate) fn add_get(&self, num_bytes: u64) {
         self.storage_gets.fetch_add(1, Ordering::Relaxed);
         self.storage_bytes.fetch_add(num_bytes, Ordering::Relaxed);
+        if let Some(parent) = &self.parent {
+            parent.add_get(num_bytes);
+        }
     }
 
-    /// Counts a GET of `num_bytes` made on this thread.
+    /// Counts a round trip on this counter's path: the search's keeps its longest split's.
+    pub(crate) fn add_round_trip(&self) {
+        let round_trips = self.round_trips.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(parent) = &self.parent {
+            parent.round_trips.fetch_max(round_trips, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a GET of `num_bytes` made here.
     pub(crate) fn record_get(num_bytes: u64) {
-        Self::on_this_thread(|counter| counter.add_get(num_bytes));
+        Self::current(|counter, _| counter.add_get(num_bytes));
     }
 
-    /// Counts a read served from the cache on this thread.
+    /// Counts a read here that waited for storage (its own GET or one already in flight): a
+    /// round trip, or a share of its batch's.
+    pub(crate) fn record_wait() {
+        Self::current(|counter, batched| {
+            if batched {
+                counter.batched_waits.fetch_add(1, Ordering::Relaxed);
+            } else {
+                counter.add_round_trip();
+            }
+        });
+    }
+
+    /// Counts a read served from the cache here.
     pub(crate) fn record_cache_hit() {
-        Self::on_this_thread(|counter| {
+        Self::current(|counter, _| {
             counter.cache_hits.fetch_add(1, Ordering::Relaxed);
+            if let Some(parent) = &counter.parent {
+                parent.cache_hits.fetch_add(1, Ordering::Relaxed);
+            }
         });
     }
 }
@@ -191,7 +277,11 @@ pub fn add(index_ids: &[&str], stats: &SearchStats) {
         cost.searches += 1;
         cost.index_ids
             .extend(index_ids.iter().map(|index_id| index_id.to_string()));
+        // A request's searches run at the same time (the panels of an `_msearch`): its round
+        // trips are its longest search's.
+        let round_trips = cost.stats.reads.round_trips.max(stats.reads.round_trips);
         cost.stats += stats;
+        cost.stats.reads.round_trips = round_trips;
     });
 }
 

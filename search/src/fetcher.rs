@@ -1,25 +1,95 @@
-//! Fetching split bytes from storage for tantivy's synchronous reads.
+//! Fetching split bytes from storage, for tantivy's synchronous reads and for warming a split
+//! up asynchronously before it is searched.
 //!
-//! tantivy reads synchronously, storage is async. Searches run on blocking threads
-//! (`spawn_blocking`), where [`StorageFetcher`] may block on the runtime to fetch. Reads are
-//! served from a byte-range cache shared by all splits and requests; misses are rounded out to
-//! aligned chunks and fetched with one ranged GET per read.
+//! Reads are served from a byte-range cache shared by all splits and requests; misses are
+//! rounded out to aligned chunks, and each run of missing chunks is fetched with one ranged
+//! GET. A GET in flight is shared: a read needing a chunk another read is already fetching
+//! waits for that GET instead of making its own (the panels of one `_msearch` warm the same
+//! columns at the same time).
 //!
-//! Opened splits outlive requests (the searcher caches them), so a fetcher does not belong to
-//! one request: it reports each read to the [`ReadCounter`] the current search set for the
-//! thread.
+//! Searches run on blocking threads (`spawn_blocking`), where a synchronous read that misses
+//! blocks on the runtime. Opened splits outlive requests (the searcher caches them), so a
+//! fetcher does not belong to one request: it reports each read to the [`ReadCounter`] the
+//! current search set for the thread or the task.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use hydrant_index::split_bundle::ByteRangeFetcher;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use hydrant_index::split_bundle::{ByteRangeFetcher, FetchFuture};
 use hydrant_storage::SharedStorage;
 use tantivy::directory::OwnedBytes;
 use tokio::runtime::Handle;
 
 use crate::cache::{CHUNK_SIZE, ChunkCache};
 use crate::cost::ReadCounter;
+
+thread_local! {
+    /// The ranges a probing search would have read ([`probe_ranges`]), while it runs.
+    static PROBED_RANGES: RefCell<Option<Vec<Range<u64>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `work` on this thread with its storage reads recorded instead of made: a read whose
+/// bytes are not all cached fails at once (the work must tolerate that) and its range is
+/// returned. For reads that do not depend on each other's bytes, found this way and then
+/// fetched together: the page's documents, whose blocks the doc store's index (in the
+/// hotcache) locates.
+pub(crate) fn probe_ranges(work: impl FnOnce()) -> Vec<Range<u64>> {
+    /// Ends probing even if `work` panics: blocking threads are reused.
+    struct EndProbe;
+    impl Drop for EndProbe {
+        fn drop(&mut self) {
+            PROBED_RANGES.with(|slot| slot.borrow_mut().take());
+        }
+    }
+    PROBED_RANGES.with(|slot| *slot.borrow_mut() = Some(Vec::new()));
+    let end_probe = EndProbe;
+    work();
+    let ranges = PROBED_RANGES.with(|slot| slot.borrow_mut().take().unwrap_or_default());
+    drop(end_probe);
+    ranges
+}
+
+/// One GET of a run of chunks, awaited by every read that needs one of them. Errors are
+/// strings: a shared output must be cloneable.
+type SharedGet = Shared<BoxFuture<'static, Result<OwnedBytes, Arc<str>>>>;
+
+/// GETs in flight by the chunks they fetch, shared by all splits and requests.
+#[derive(Default)]
+pub struct ChunkFetches {
+    in_flight: Mutex<HashMap<(Arc<str>, u64), InFlight>>,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for ChunkFetches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let in_flight = self.in_flight.lock().map(|map| map.len()).unwrap_or(0);
+        f.debug_struct("ChunkFetches")
+            .field("chunks_in_flight", &in_flight)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+struct InFlight {
+    /// Tells this GET's entries from a later GET's for the same chunks.
+    id: u64,
+    /// The first chunk the GET fetches: a chunk's bytes start at `(chunk - first) * CHUNK_SIZE`.
+    first_chunk: u64,
+    get: SharedGet,
+}
+
+/// Where one chunk of a read comes from.
+enum ChunkSource {
+    Cached(OwnedBytes),
+    /// A GET in flight, with the chunk's offset in its bytes.
+    Fetching(SharedGet, usize),
+}
 
 /// Reads one split's bytes.
 #[derive(Debug)]
@@ -29,6 +99,7 @@ pub struct StorageFetcher {
     split_size: u64,
     runtime: Handle,
     cache: Arc<ChunkCache>,
+    fetches: Arc<ChunkFetches>,
 }
 
 impl StorageFetcher {
@@ -38,6 +109,7 @@ impl StorageFetcher {
         split_size: u64,
         runtime: Handle,
         cache: Arc<ChunkCache>,
+        fetches: Arc<ChunkFetches>,
     ) -> Self {
         StorageFetcher {
             storage,
@@ -45,65 +117,199 @@ impl StorageFetcher {
             split_size,
             runtime,
             cache,
+            fetches,
         }
+    }
+
+    /// Each chunk of `chunks`: cached, or in a GET (started here for every run of chunks no
+    /// GET in flight has).
+    fn sources(&self, chunks: Range<u64>) -> Vec<ChunkSource> {
+        let mut in_flight = self
+            .fetches
+            .in_flight
+            .lock()
+            .expect("chunk fetch lock poisoned");
+        let mut sources = Vec::with_capacity((chunks.end - chunks.start) as usize);
+        let mut missing_run: Option<u64> = None;
+        for index in chunks.clone() {
+            let known = match self.cache.get(&self.path, index) {
+                Some(bytes) => Some(ChunkSource::Cached(bytes)),
+                None => in_flight
+                    .get(&(self.path.clone(), index))
+                    .map(|fetch| fetch_source(fetch, index)),
+            };
+            match known {
+                Some(source) => {
+                    if let Some(first) = missing_run.take() {
+                        sources.extend(self.start_get(&mut in_flight, first..index));
+                    }
+                    sources.push(source);
+                }
+                None => {
+                    missing_run.get_or_insert(index);
+                }
+            }
+        }
+        if let Some(first) = missing_run {
+            sources.extend(self.start_get(&mut in_flight, first..chunks.end));
+        }
+        sources
+    }
+
+    /// Starts one GET of `chunks`, registered as in flight until it ends; returns the
+    /// chunks' sources.
+    fn start_get(
+        &self,
+        in_flight: &mut HashMap<(Arc<str>, u64), InFlight>,
+        chunks: Range<u64>,
+    ) -> Vec<ChunkSource> {
+        let id = self.fetches.next_id.fetch_add(1, Ordering::Relaxed);
+        let start = chunks.start * CHUNK_SIZE;
+        let end = (chunks.end * CHUNK_SIZE).min(self.split_size);
+        let storage = self.storage.clone();
+        let path = self.path.clone();
+        let cache = self.cache.clone();
+        let fetches = self.fetches.clone();
+        let split_size = self.split_size;
+        let run = chunks.clone();
+        let get = async move {
+            let fetched = storage.get_range(&path, start..end).await;
+            let mut in_flight = fetches.in_flight.lock().expect("chunk fetch lock poisoned");
+            let result = match fetched {
+                Ok(bytes) => {
+                    ReadCounter::record_get(bytes.len() as u64);
+                    let bytes = OwnedBytes::new(bytes.to_vec());
+                    for index in run.clone() {
+                        let chunk_start = ((index - run.start) * CHUNK_SIZE) as usize;
+                        let chunk_end =
+                            (((index + 1) * CHUNK_SIZE).min(split_size) - start) as usize;
+                        cache.insert(&path, index, bytes.slice(chunk_start..chunk_end));
+                    }
+                    Ok(bytes)
+                }
+                Err(error) => Err(Arc::from(error.to_string())),
+            };
+            for index in run {
+                let key = (path.clone(), index);
+                if in_flight.get(&key).is_some_and(|fetch| fetch.id == id) {
+                    in_flight.remove(&key);
+                }
+            }
+            result
+        }
+        .boxed()
+        .shared();
+        let fetch = InFlight {
+            id,
+            first_chunk: chunks.start,
+            get,
+        };
+        chunks
+            .map(|index| {
+                in_flight.insert((self.path.clone(), index), fetch.clone());
+                fetch_source(&fetch, index)
+            })
+            .collect()
     }
 }
 
-impl ByteRangeFetcher for StorageFetcher {
-    fn fetch(&self, range: Range<u64>) -> io::Result<OwnedBytes> {
+fn fetch_source(fetch: &InFlight, index: u64) -> ChunkSource {
+    let offset = ((index - fetch.first_chunk) * CHUNK_SIZE) as usize;
+    ChunkSource::Fetching(fetch.get.clone(), offset)
+}
+
+impl StorageFetcher {
+    async fn read(&self, range: Range<u64>) -> io::Result<OwnedBytes> {
         if range.is_empty() {
             return Ok(OwnedBytes::empty());
         }
         let first_chunk = range.start / CHUNK_SIZE;
         let last_chunk = (range.end - 1) / CHUNK_SIZE;
-        let mut chunks: Vec<Option<OwnedBytes>> = (first_chunk..=last_chunk)
+        // Warm reads find every chunk cached: no lock taken, no future awaited.
+        let cached: Option<Vec<OwnedBytes>> = (first_chunk..=last_chunk)
             .map(|index| self.cache.get(&self.path, index))
             .collect();
-        let missing: Vec<u64> = (first_chunk..=last_chunk)
-            .zip(&chunks)
-            .filter(|(_, chunk)| chunk.is_none())
-            .map(|(index, _)| index)
-            .collect();
-        if missing.is_empty() {
-            ReadCounter::record_cache_hit();
-        } else {
-            // One GET covering every missing chunk of this read.
-            let fetch_start = missing[0] * CHUNK_SIZE;
-            let fetch_end = ((missing[missing.len() - 1] + 1) * CHUNK_SIZE).min(self.split_size);
-            let storage = self.storage.clone();
-            let path = self.path.clone();
-            let bytes = self
-                .runtime
-                .block_on(async move { storage.get_range(&path, fetch_start..fetch_end).await })
-                .map_err(|error| io::Error::other(error.to_string()))?;
-            ReadCounter::record_get(bytes.len() as u64);
-            let fetched = OwnedBytes::new(bytes.to_vec());
-            for (slot, index) in chunks.iter_mut().zip(first_chunk..=last_chunk) {
-                if slot.is_some() || index < missing[0] || index > missing[missing.len() - 1] {
-                    continue;
-                }
-                let start = (index * CHUNK_SIZE - fetch_start) as usize;
-                let end = (((index + 1) * CHUNK_SIZE).min(self.split_size) - fetch_start) as usize;
-                let chunk = fetched.slice(start..end);
-                self.cache.insert(&self.path, index, chunk.clone());
-                *slot = Some(chunk);
+        let chunks = match cached {
+            Some(chunks) => {
+                ReadCounter::record_cache_hit();
+                chunks
             }
-        }
-        let chunks: Vec<OwnedBytes> = chunks
-            .into_iter()
-            .map(|chunk| chunk.expect("filled"))
-            .collect();
+            None => {
+                let mut chunks = Vec::new();
+                let mut waited = false;
+                for source in self.sources(first_chunk..last_chunk + 1) {
+                    chunks.push(match source {
+                        ChunkSource::Cached(bytes) => bytes,
+                        ChunkSource::Fetching(get, offset) => {
+                            waited = true;
+                            let bytes = get.await.map_err(|error| io::Error::other(&*error))?;
+                            bytes.slice(offset..(offset + CHUNK_SIZE as usize).min(bytes.len()))
+                        }
+                    });
+                }
+                if waited {
+                    ReadCounter::record_wait();
+                } else {
+                    ReadCounter::record_cache_hit();
+                }
+                chunks
+            }
+        };
         let offset_in_first = (range.start - first_chunk * CHUNK_SIZE) as usize;
         let length = (range.end - range.start) as usize;
         if chunks.len() == 1 {
             return Ok(chunks[0].slice(offset_in_first..offset_in_first + length));
         }
+        // Spanning chunks: the range's bytes copied once.
         let mut joined = Vec::with_capacity(length);
+        let mut skip = offset_in_first;
         for chunk in &chunks {
-            joined.extend_from_slice(chunk.as_slice());
+            let remaining = length - joined.len();
+            let part = &chunk.as_slice()[skip.min(chunk.len())..];
+            joined.extend_from_slice(&part[..part.len().min(remaining)]);
+            skip = 0;
         }
-        Ok(OwnedBytes::new(
-            joined[offset_in_first..offset_in_first + length].to_vec(),
-        ))
+        Ok(OwnedBytes::new(joined))
     }
+}
+
+impl ByteRangeFetcher for StorageFetcher {
+    fn fetch(&self, range: Range<u64>) -> io::Result<OwnedBytes> {
+        if range.end > self.split_size || range.start > range.end {
+            return Err(past_the_end(&range, self.split_size));
+        }
+        let probed = PROBED_RANGES.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            let probing = slot.as_mut()?;
+            let first_chunk = range.start / CHUNK_SIZE;
+            let last_chunk = range.end.saturating_sub(1) / CHUNK_SIZE;
+            let cached = range.is_empty()
+                || (first_chunk..=last_chunk).all(|index| self.cache.get(&self.path, index).is_some());
+            (!cached).then(|| probing.push(range.clone()))
+        });
+        if probed.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "probing: the read is recorded, not made",
+            ));
+        }
+        self.runtime.block_on(self.read(range))
+    }
+
+    fn fetch_async(&self, range: Range<u64>) -> FetchFuture<'_> {
+        if range.end > self.split_size || range.start > range.end {
+            return Box::pin(std::future::ready(Err(past_the_end(
+                &range,
+                self.split_size,
+            ))));
+        }
+        Box::pin(self.read(range))
+    }
+}
+
+fn past_the_end(range: &Range<u64>, split_size: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("read {range:?} past the end of a {split_size} byte split"),
+    )
 }

@@ -197,6 +197,59 @@ async fn a_cold_term_query_needs_at_most_four_gets_and_a_warm_one_none() {
     assert_eq!(counting.take(), 0, "the next page made split GETs");
 }
 
+/// Round trips, not GETs, are what a cold search waits for: the split's footer, then what
+/// the query touches (postings, columns) together, then the page's documents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_term_query_waits_for_three_round_trips_after_the_metastore() {
+    let (_temp_dir, counting, _split) = one_split().await;
+    let round_trips = |query: &str, sort_by: Option<&str>| {
+        let counting = counting.clone();
+        let mut request = SearchRequest::new(query);
+        request.stats = true;
+        request.sort_by = sort_by.into_iter().map(str::to_string).collect();
+        async move {
+            let service = SearchService::new(Metastore::new(counting), SearcherConfig::default());
+            let answer = service.search("logs", &request).await.unwrap();
+            assert!(answer.num_hits > 0, "`{}` found nothing", request.query);
+            answer.stats.unwrap().reads.round_trips
+        }
+    };
+    // `service` has six values: its whole term dictionary is in the hotcache.
+    assert_eq!(round_trips("service:billing", None).await, 3);
+    // Sorting reads the column in the same round trip as the postings.
+    assert_eq!(round_trips("service:billing", Some("-ts")).await, 3);
+    // A range on a fast field reads its column; aggregations and counts no documents.
+    assert_eq!(round_trips("status:[400 TO 500]", Some("-ts")).await, 3);
+    // `message` has 60,000 distinct terms: its dictionary block is one more round trip.
+    assert_eq!(round_trips("message:number", None).await, 4);
+}
+
+/// Searches running at the same time over the same cold split (the panels of an `_msearch`)
+/// wait for one fetch of each range instead of each making its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cold_searches_share_their_fetches() {
+    let (_temp_dir, counting, _split) = one_split().await;
+    let request = SearchRequest::new("service:billing AND status:500");
+    let alone = SearchService::new(Metastore::new(counting.clone()), SearcherConfig::default());
+    alone.search("logs", &request).await.unwrap();
+    let gets_alone = counting.take();
+
+    let together = SearchService::new(Metastore::new(counting.clone()), SearcherConfig::default());
+    // Another request (a page of ten, not twenty) over the same bytes.
+    let mut shorter = request.clone();
+    shorter.max_hits = 10;
+    let (first, second) = futures::join!(
+        together.search("logs", &request),
+        together.search("logs", &shorter)
+    );
+    assert_eq!(first.unwrap().num_hits, second.unwrap().num_hits);
+    assert_eq!(
+        counting.take(),
+        gets_alone,
+        "two searches at once fetched more than one alone"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_elasticsearch_searches_read_nothing_even_by_pattern() {
     let (_temp_dir, counting, _split) = one_split().await;

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hydrant_index::doc_mapper::DocMapper;
+use hydrant_index::split_bundle::ByteRangeFetcher;
+use hydrant_metastore::paths;
 use serde_json::{Map, Value};
 use tantivy::query::Query;
 use tantivy::snippet::SnippetGenerator;
@@ -15,6 +17,7 @@ use super::SearchService;
 use super::plan::{CompiledRequest, LeafSplit};
 use crate::cache::DocKey;
 use crate::cost::ReadCounter;
+use crate::fetcher::probe_ranges;
 use crate::error::{Result, SearchError};
 use crate::sort::Candidate;
 
@@ -44,6 +47,9 @@ impl SearchService {
             segment_ord: candidate.segment_ord,
             doc_id: candidate.doc_id,
         };
+        // Each split's share is rendered at the same time as the others': a cold page is one
+        // round trip, not one per split.
+        let mut renders = Vec::new();
         for (ordinal, mut candidates) in by_split {
             // A leaf answer from elsewhere could name any ordinal: only planned splits count.
             let split = splits.get(ordinal).ok_or_else(|| {
@@ -70,9 +76,15 @@ impl SearchService {
                     (*position, address)
                 })
                 .collect();
-            let rendered = self
-                .render_split_hits(compiled, split, addresses, snippet_fields, reads)
-                .await?;
+            let split_reads = reads.for_split();
+            renders.push(async move {
+                let rendered = self
+                    .render_split_hits(compiled, split, addresses, snippet_fields, &split_reads)
+                    .await?;
+                Ok::<_, SearchError>((split, rendered))
+            });
+        }
+        for (split, rendered) in futures::future::try_join_all(renders).await? {
             for (position, hit, snippet) in rendered {
                 if use_doc_cache {
                     let key = doc_key(split, &page[position]);
@@ -101,6 +113,8 @@ impl SearchService {
             .map_err(|error| {
                 SearchError::Internal(format!("cannot reopen a split: {}", error.details))
             })?;
+        self.prefetch_doc_blocks(compiled, split, &searcher, &addresses, reads)
+            .await?;
         let doc_mapper = compiled.doc_mapper.clone();
         let query = compiled.query.clone();
         let snippet_fields = snippet_fields.to_vec();
@@ -111,7 +125,7 @@ impl SearchService {
                     &searcher,
                     &doc_mapper,
                     query.as_ref(),
-                    &addresses,
+                    addresses,
                     &snippet_fields,
                 )
             })
@@ -121,14 +135,62 @@ impl SearchService {
     }
 }
 
+impl SearchService {
+    /// Fetches the doc store blocks of `addresses` together, one round trip however many
+    /// blocks they are in: a dry run of the reads finds their ranges without reading them.
+    async fn prefetch_doc_blocks(
+        &self,
+        compiled: &CompiledRequest,
+        split: &LeafSplit,
+        searcher: &Searcher,
+        addresses: &[(usize, DocAddress)],
+        reads: &Arc<ReadCounter>,
+    ) -> Result<()> {
+        let local_copy = self
+            .split_cache
+            .as_ref()
+            .is_some_and(|cache| cache.fetcher(&split.split_id).is_some());
+        if local_copy {
+            return Ok(());
+        }
+        let probing = searcher.clone();
+        let probed: Vec<DocAddress> = addresses.iter().map(|(_, address)| *address).collect();
+        let ranges = tokio::task::spawn_blocking(move || {
+            probe_ranges(|| {
+                for address in probed {
+                    // Fails on every block not cached, which is the point: its range is kept.
+                    let _ = probing.doc::<TantivyDocument>(address);
+                }
+            })
+        })
+        .await
+        .map_err(|error| SearchError::Internal(format!("hit probing task failed: {error}")))?;
+        if ranges.is_empty() {
+            return Ok(());
+        }
+        let path = paths::split_file(&compiled.index_id, &split.split_id);
+        let fetcher = self.chunk_fetcher(split, &path);
+        reads
+            .batch(futures::future::try_join_all(
+                ranges.into_iter().map(|range| fetcher.fetch_async(range)),
+            ))
+            .await
+            .map_err(|error| SearchError::Internal(format!("cannot fetch hits: {error}")))?;
+        Ok(())
+    }
+}
+
 /// Documents and snippets of one split's share of the page.
 fn render_hits(
     searcher: &Searcher,
     doc_mapper: &DocMapper,
     query: &dyn Query,
-    addresses: &[(usize, DocAddress)],
+    mut addresses: Vec<(usize, DocAddress)>,
     snippet_fields: &[String],
 ) -> Result<Vec<(usize, Value, Value)>> {
+    // In document order: hits in one doc store block follow each other, and the block is
+    // read and decompressed once (the store keeps the last block).
+    addresses.sort_by_key(|(_, address)| *address);
     let schema = searcher.schema();
     let mut generators = Vec::new();
     for name in snippet_fields {
@@ -141,10 +203,10 @@ fn render_hits(
         generators.push((name.clone(), generator));
     }
     addresses
-        .iter()
+        .into_iter()
         .map(|(position, address)| {
             let doc: TantivyDocument = searcher
-                .doc(*address)
+                .doc(address)
                 .map_err(|error| SearchError::Internal(format!("cannot fetch a hit: {error}")))?;
             let mut snippet = Map::new();
             for (name, generator) in &generators {
@@ -157,7 +219,7 @@ fn render_hits(
                 snippet.insert(name.clone(), Value::Array(fragments));
             }
             Ok((
-                *position,
+                position,
                 Value::Object(doc_mapper.doc_to_json(&doc)),
                 Value::Object(snippet),
             ))

@@ -33,7 +33,7 @@ use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResult
 use tantivy::aggregation::{AggContextParams, DistributedAggregationCollector};
 use tantivy::collector::Count;
 use tantivy::{ReloadPolicy, Searcher};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::SearchService;
 use super::aggregations::{self, merge_aggregations};
@@ -257,9 +257,16 @@ impl SearchService {
                 from_cache: true,
             });
         }
-        let searcher = self.open_split(compiled, split, reads).await?;
+        // The split's own counter knows its round trips; the search's keeps the longest.
+        let reads = reads.for_split();
+        let searcher = self.open_split(compiled, split, &reads).await?;
+        // Warming up only saves round trips: if it fails, the search reads what it needs
+        // itself, and fails with the cause if storage does.
+        if let Err(error) = compiled.warmup.warm_up(&searcher, &reads).await {
+            debug!(split_id = split.split_id, %error, "warming up failed");
+        }
         let outcome = Arc::new(
-            search_split(compiled, searcher, &split.split_id, split.ordinal, reads).await?,
+            search_split(compiled, searcher, &split.split_id, split.ordinal, &reads).await?,
         );
         self.leaves
             .insert(&split.split_id, &compiled.fingerprint, outcome.clone());
@@ -350,6 +357,7 @@ impl SearchService {
                     .await
                     .map_err(SplitError::from_split_file)?;
                 reads.add_get(split.footer_offsets.end - split.footer_offsets.start);
+                reads.add_round_trip();
                 footer
             }
         };
@@ -370,13 +378,19 @@ impl SearchService {
                 split.split_size_bytes,
             );
         }
-        Arc::new(StorageFetcher::new(
-            storage,
-            &path,
+        Arc::new(self.chunk_fetcher(split, &path))
+    }
+
+    /// A fetcher of `split`'s bytes from storage through the chunk cache.
+    pub(crate) fn chunk_fetcher(&self, split: &LeafSplit, path: &str) -> StorageFetcher {
+        StorageFetcher::new(
+            self.metastore().storage().clone(),
+            path,
             split.split_size_bytes,
             tokio::runtime::Handle::current(),
             self.chunks.clone(),
-        ))
+            self.chunk_fetches.clone(),
+        )
     }
 }
 

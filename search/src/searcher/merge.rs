@@ -23,7 +23,8 @@ pub(crate) fn merge_leaf_responses(
         merged.failed_splits.extend(response.failed_splits);
         merged.splits_searched += response.splits_searched;
         merged.splits_from_cache += response.splits_from_cache;
-        merged.reads += response.reads;
+        // Leaves run at the same time: the longest path is the longest leaf's.
+        merged.reads.add_parallel(response.reads);
     }
     merged.candidates = keep_best(sort, num_to_collect, candidates);
     merged.aggregations = merge_aggregations(aggregations)?;

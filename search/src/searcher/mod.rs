@@ -25,6 +25,7 @@ mod multi;
 mod params;
 mod plan;
 mod stream;
+mod warmup;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,6 +49,7 @@ use crate::cache::{
 use crate::cost::ReadCounter;
 use crate::cost::SearchStats;
 use crate::error::{Result, SearchError};
+use crate::fetcher::ChunkFetches;
 use crate::request::{SearchRequest, SearchResponse};
 use crate::signing::SigningKey;
 use crate::sort::{Candidate, DocPosition, HitPosition, SortKind, SortValue, final_page};
@@ -101,6 +103,8 @@ pub struct SearchService {
     doc_mappers: DocMapperCache,
     footers: FooterCache,
     chunks: Arc<ChunkCache>,
+    /// GETs of chunks in flight, shared by the searches that need them.
+    chunk_fetches: Arc<ChunkFetches>,
     leaves: LeafCache,
     docs: DocCache,
     searchers: OpenSplitCache,
@@ -127,6 +131,7 @@ impl SearchService {
             doc_mappers: DocMapperCache::default(),
             footers: FooterCache::with_capacity_bytes(config.footer_cache_bytes),
             chunks: Arc::new(ChunkCache::with_capacity_bytes(config.chunk_cache_bytes)),
+            chunk_fetches: Arc::default(),
             leaves: LeafCache::with_capacity_bytes(config.leaf_cache_bytes),
             docs: DocCache::with_capacity_bytes(config.doc_cache_bytes),
             searchers: OpenSplitCache::with_capacity(config.open_splits),

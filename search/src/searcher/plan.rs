@@ -15,6 +15,7 @@ use tantivy::{DateTime, Term};
 
 use super::aggregations::check_aggregation_fields;
 use super::params::{SearchAfterParam, SearchParams};
+use super::warmup::WarmupPlan;
 use crate::error::{Result, SearchError};
 use crate::query::{TagFilter, build_query, pinned_partition};
 use crate::sort::{SearchAfter, SortSpec};
@@ -36,6 +37,8 @@ pub(crate) struct CompiledRequest {
     pub tags: TagFilter,
     /// The one partition the query can match in, when it pins the partition key.
     pub partition: Option<u64>,
+    /// What the request reads from each split, fetched before searching it.
+    pub warmup: Arc<WarmupPlan>,
 }
 
 impl CompiledRequest {
@@ -82,7 +85,23 @@ impl CompiledRequest {
                 request.datetime_sort_nanos,
             )?),
         };
+        let time_filter_field = (request.start_timestamp.is_some()
+            || request.end_timestamp.is_some())
+        .then(|| {
+            doc_mapper
+                .timestamp_field()
+                .map(|field| field.path.as_str())
+        })
+        .flatten();
+        let warmup = WarmupPlan::new(
+            query.as_ref(),
+            ast,
+            &sort,
+            aggregations.as_ref(),
+            time_filter_field,
+        );
         Ok(CompiledRequest {
+            warmup: Arc::new(warmup),
             index_id: index_id.to_string(),
             sort,
             after: after.map(Arc::new),

@@ -152,6 +152,8 @@ pub struct QueryRow {
     /// GETs and bytes of one cold run.
     pub cold_gets: u64,
     pub cold_bytes: u64,
+    /// Storage round trips of one cold run's longest split path (footer to documents).
+    pub cold_round_trips: u64,
     pub scan_ms: f64,
 }
 
@@ -744,6 +746,7 @@ impl<'a> Bench<'a> {
             recomputed_p50_ms: Percentiles::of(&recomputed).p50_ms,
             cold_gets: stats.reads.storage_gets,
             cold_bytes: stats.reads.storage_bytes,
+            cold_round_trips: stats.reads.round_trips,
             scan_ms: scan.map_or(0.0, |elapsed| elapsed.as_secs_f64() * 1e3),
         };
         Ok(MeasuredQuery {
@@ -1009,6 +1012,11 @@ fn workspace_root() -> PathBuf {
 }
 
 /// A target's verdict in a table.
+/// The cold p50 target in storage latencies: 170 ms at 30 ms. The floor is five round trips
+/// (metastore, footer, what the query touches, postings, the page's documents), so this
+/// leaves two thirds of one for the CPU.
+const COLD_TARGET_ROUND_TRIPS: f64 = 170.0 / 30.0;
+
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "NOT met" }
 }
@@ -1041,11 +1049,14 @@ impl BenchReport {
         text.push_str(&self.indexing_table());
         text.push_str(&self.stream_table());
         text.push_str(&self.queries.table("Queries, one split per object"));
+        // The target scales with the latency: 170 ms at 30 ms, 340 ms at 60 ms (issue 25).
+        let cold_target_ms = self.queries.injected_latency_ms * COLD_TARGET_ROUND_TRIPS;
         text.push_str(&format!(
-            "  cold over {} splits with {:.0} ms injected latency under 300 ms: {}; warm p50 (results recomputed) at most 5 ms: {}\n\n",
+            "  cold p50 over {} splits with {:.0} ms injected latency at most {:.0} ms: {}; warm p50 (results recomputed) at most 5 ms: {}\n\n",
             self.queries.splits,
             self.queries.injected_latency_ms,
-            verdict(self.queries.cold.p50_ms < 300.0),
+            cold_target_ms,
+            verdict(self.queries.cold.p50_ms <= cold_target_ms),
             verdict(self.queries.recomputed.p50_ms <= 5.0)
         ));
         let m = &self.maintenance;
@@ -1164,7 +1175,7 @@ impl QueryFigures {
             self.splits, self.docs, self.injected_latency_ms
         );
         text.push_str(&format!(
-            "  {:<12} {:<38} {:>8} {:>7} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9}\n",
+            "  {:<12} {:<38} {:>8} {:>7} {:>9} {:>9} {:>9} {:>4} {:>6} {:>9} {:>9}\n",
             "query",
             "",
             "hits",
@@ -1172,13 +1183,14 @@ impl QueryFigures {
             "cold p50",
             "warm p50",
             "recomp.",
+            "RTs",
             "GETs",
             "KB",
             "raw scan"
         ));
         for row in &self.rows {
             text.push_str(&format!(
-                "  {:<12} {:<38} {:>8} {:>7} {:>6.1} ms {:>6.2} ms {:>6.2} ms {:>6} {:>9.1} {:>6.0} ms\n",
+                "  {:<12} {:<38} {:>8} {:>7} {:>6.1} ms {:>6.2} ms {:>6.2} ms {:>4} {:>6} {:>9.1} {:>6.0} ms\n",
                 row.name,
                 row.query,
                 row.num_hits,
@@ -1186,11 +1198,15 @@ impl QueryFigures {
                 row.cold_p50_ms,
                 row.warm_p50_ms,
                 row.recomputed_p50_ms,
+                row.cold_round_trips,
                 row.cold_gets,
                 row.cold_bytes as f64 / 1e3,
                 row.scan_ms
             ));
         }
+        text.push_str(
+            "  (RTs: storage round trips one after another on a cold split's path, footer to documents; the metastore's come before)\n",
+        );
         text.push_str(&percentiles_line("cold", &self.cold, 1));
         text.push_str(&format!(
             "  ({:.1} GETs a query; {:.1}x faster than the raw scan)\n",

@@ -146,19 +146,26 @@ fn build_hotcache(index_dir: &Path) -> Result<Vec<u8>> {
         .try_into()?;
     let searcher = reader.searcher();
     let schema = index.schema();
-    let small_term_dictionaries = small_term_dictionaries(index_dir)?;
-    for (segment_ord, segment_reader) in searcher.segment_readers().iter().enumerate() {
+    for segment_reader in searcher.segment_readers() {
+        let mut dictionaries = Vec::new();
         for (field, entry) in schema.fields() {
             if entry.is_indexed() {
                 let inverted_index = segment_reader.inverted_index(field)?;
-                if small_term_dictionaries.contains(&(segment_ord, field)) {
-                    // The whole dictionary: a term query on this field reads no block of it.
-                    let mut terms = inverted_index.terms().stream().map_err(|error| {
-                        IndexError::storage(index_dir.display(), "cannot read terms", error)
-                    })?;
-                    while terms.advance() {}
-                }
+                dictionaries.push(inverted_index.terms().file_slice_for_range(.., None));
             }
+        }
+        // Small dictionaries whole, in field order while the budget lasts: a term query on
+        // their fields reads no block of them.
+        let mut budget = HOTCACHE_TERM_DICTIONARIES_MAX;
+        for blocks in dictionaries {
+            let size = blocks.len() as u64;
+            if size > HOTCACHE_TERM_DICTIONARY_MAX || size > budget {
+                continue;
+            }
+            budget -= size;
+            blocks.read_bytes().map_err(|error| {
+                IndexError::storage(index_dir.display(), "cannot read terms", error)
+            })?;
         }
         // The column directory: a query reads a column's values with no lookup before.
         let fast_fields = segment_reader.fast_fields();
@@ -194,52 +201,12 @@ fn build_hotcache(index_dir: &Path) -> Result<Vec<u8>> {
 }
 
 /// Term dictionaries at most this large go into the hotcache whole (low-cardinality fields:
-/// status codes, methods, countries, log levels), smallest first until
-/// [`HOTCACHE_TERM_DICTIONARIES_MAX`]: a cold term query on them skips the round trip for its
+/// status codes, methods, countries, log levels), until [`HOTCACHE_TERM_DICTIONARIES_MAX`]: a cold term query on them skips the round trip for its
 /// dictionary block. Measured on web logs (issue 25): the dictionaries of 7 of 11 fields took
 /// 2.4 KB in all; the other four were 38 to 82 KB each.
 pub const HOTCACHE_TERM_DICTIONARY_MAX: u64 = 16 << 10;
 /// What all whole term dictionaries of a split may add to its hotcache.
 pub const HOTCACHE_TERM_DICTIONARIES_MAX: u64 = 64 << 10;
-
-/// The (segment ordinal, field) of the term dictionaries the hotcache holds whole, measured on
-/// an index opened apart so that measuring records nothing.
-fn small_term_dictionaries(index_dir: &Path) -> Result<Vec<(usize, tantivy::schema::Field)>> {
-    let directory = MmapDirectory::open(index_dir)
-        .map_err(|error| IndexError::storage(index_dir.display(), "cannot open index", error))?;
-    let index = Index::open(directory)?;
-    let schema = index.schema();
-    let reader = index
-        .reader_builder()
-        .reload_policy(ReloadPolicy::Manual)
-        .try_into()?;
-    let searcher = reader.searcher();
-    let mut sizes = Vec::new();
-    for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
-        let usage = segment.space_usage().map_err(|error| {
-            IndexError::storage(index_dir.display(), "cannot measure the index", error)
-        })?;
-        for field_usage in usage.termdict().fields() {
-            let size = field_usage.total().get_bytes();
-            let Ok(field) = schema.get_field(field_usage.field_name()) else {
-                continue;
-            };
-            if size <= HOTCACHE_TERM_DICTIONARY_MAX {
-                sizes.push((size, segment_ord, field));
-            }
-        }
-    }
-    sizes.sort_by_key(|(size, ..)| *size);
-    let mut total = 0;
-    Ok(sizes
-        .into_iter()
-        .take_while(|(size, ..)| {
-            total += size;
-            total <= HOTCACHE_TERM_DICTIONARIES_MAX
-        })
-        .map(|(_, segment_ord, field)| (segment_ord, field))
-        .collect())
-}
 
 fn merge_ranges(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
     ranges.sort_by_key(|range| (range.start, range.end));

@@ -284,7 +284,8 @@ impl ByteRangeFetcher for StorageFetcher {
             let first_chunk = range.start / CHUNK_SIZE;
             let last_chunk = range.end.saturating_sub(1) / CHUNK_SIZE;
             let cached = range.is_empty()
-                || (first_chunk..=last_chunk).all(|index| self.cache.get(&self.path, index).is_some());
+                || (first_chunk..=last_chunk)
+                    .all(|index| self.cache.get(&self.path, index).is_some());
             (!cached).then(|| probing.push(range.clone()))
         });
         if probed.is_some() {

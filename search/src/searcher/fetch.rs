@@ -17,8 +17,8 @@ use super::SearchService;
 use super::plan::{CompiledRequest, LeafSplit};
 use crate::cache::DocKey;
 use crate::cost::ReadCounter;
-use crate::fetcher::probe_ranges;
 use crate::error::{Result, SearchError};
+use crate::fetcher::probe_ranges;
 use crate::sort::Candidate;
 
 impl SearchService {

@@ -87,8 +87,13 @@ struct InFlight {
 /// Where one chunk of a read comes from.
 enum ChunkSource {
     Cached(OwnedBytes),
-    /// A GET in flight, with the chunk's offset in its bytes.
-    Fetching(SharedGet, usize),
+    /// A GET in flight, with the chunk's offset in its bytes, and the GET's id if this read
+    /// started it (the read that starts a GET counts it).
+    Fetching {
+        get: SharedGet,
+        offset: usize,
+        started: Option<u64>,
+    },
 }
 
 /// Reads one split's bytes.
@@ -136,7 +141,7 @@ impl StorageFetcher {
                 Some(bytes) => Some(ChunkSource::Cached(bytes)),
                 None => in_flight
                     .get(&(self.path.clone(), index))
-                    .map(|fetch| fetch_source(fetch, index)),
+                    .map(|fetch| fetch_source(fetch, index, false)),
             };
             match known {
                 Some(source) => {
@@ -157,7 +162,8 @@ impl StorageFetcher {
     }
 
     /// Starts one GET of `chunks`, registered as in flight until it ends; returns the
-    /// chunks' sources.
+    /// chunks' sources. The GET runs as a task of its own: it ends (its chunks cached, its
+    /// entries removed) even if every read waiting for it is dropped.
     fn start_get(
         &self,
         in_flight: &mut HashMap<(Arc<str>, u64), InFlight>,
@@ -172,12 +178,11 @@ impl StorageFetcher {
         let fetches = self.fetches.clone();
         let split_size = self.split_size;
         let run = chunks.clone();
-        let get = async move {
+        let task = self.runtime.spawn(async move {
             let fetched = storage.get_range(&path, start..end).await;
             let mut in_flight = fetches.in_flight.lock().expect("chunk fetch lock poisoned");
             let result = match fetched {
                 Ok(bytes) => {
-                    ReadCounter::record_get(bytes.len() as u64);
                     let bytes = OwnedBytes::new(bytes.to_vec());
                     for index in run.clone() {
                         let chunk_start = ((index - run.start) * CHUNK_SIZE) as usize;
@@ -196,6 +201,10 @@ impl StorageFetcher {
                 }
             }
             result
+        });
+        let get = async move {
+            task.await
+                .unwrap_or_else(|error| Err(Arc::from(format!("chunk fetch failed: {error}"))))
         }
         .boxed()
         .shared();
@@ -207,15 +216,18 @@ impl StorageFetcher {
         chunks
             .map(|index| {
                 in_flight.insert((self.path.clone(), index), fetch.clone());
-                fetch_source(&fetch, index)
+                fetch_source(&fetch, index, true)
             })
             .collect()
     }
 }
 
-fn fetch_source(fetch: &InFlight, index: u64) -> ChunkSource {
-    let offset = ((index - fetch.first_chunk) * CHUNK_SIZE) as usize;
-    ChunkSource::Fetching(fetch.get.clone(), offset)
+fn fetch_source(fetch: &InFlight, index: u64, started: bool) -> ChunkSource {
+    ChunkSource::Fetching {
+        get: fetch.get.clone(),
+        offset: ((index - fetch.first_chunk) * CHUNK_SIZE) as usize,
+        started: started.then_some(fetch.id),
+    }
 }
 
 impl StorageFetcher {
@@ -237,12 +249,23 @@ impl StorageFetcher {
             None => {
                 let mut chunks = Vec::new();
                 let mut waited = false;
+                let mut counted: Option<u64> = None;
                 for source in self.sources(first_chunk..last_chunk + 1) {
                     chunks.push(match source {
                         ChunkSource::Cached(bytes) => bytes,
-                        ChunkSource::Fetching(get, offset) => {
+                        ChunkSource::Fetching {
+                            get,
+                            offset,
+                            started,
+                        } => {
                             waited = true;
                             let bytes = get.await.map_err(|error| io::Error::other(&*error))?;
+                            // A read starts at most one GET per run of missing chunks, and
+                            // its runs are separated by chunks it found: count each once.
+                            if started.is_some() && started != counted {
+                                ReadCounter::record_get(bytes.len() as u64);
+                                counted = started;
+                            }
                             bytes.slice(offset..(offset + CHUNK_SIZE as usize).min(bytes.len()))
                         }
                     });

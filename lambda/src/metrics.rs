@@ -194,7 +194,8 @@ pub fn searcher_line(
         .metric("SplitsFromCache", Unit::Count, stats.splits_from_cache)
         .metric("StorageGets", Unit::Count, stats.reads.storage_gets)
         .metric("StorageBytes", Unit::Bytes, stats.reads.storage_bytes)
-        .metric("CacheHits", Unit::Count, stats.reads.cache_hits);
+        .metric("CacheHits", Unit::Count, stats.reads.cache_hits)
+        .metric("StorageRoundTrips", Unit::Count, stats.reads.round_trips);
     // Only searches that fanned out say so: the common line stays as short as it was.
     if cost.leaf_invocations > 0 {
         line = line

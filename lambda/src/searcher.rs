@@ -164,6 +164,7 @@ pub async fn handle(searcher: &Searcher, event: LambdaEvent<Value>) -> Result<Va
         splits_pruned = cost.stats.splits_pruned,
         gets = cost.stats.reads.storage_gets,
         bytes_fetched = cost.stats.reads.storage_bytes,
+        round_trips = cost.stats.reads.round_trips,
         "request"
     );
     let line = if answer.leaf {

@@ -184,6 +184,7 @@ async fn serve_connection(
                     splits_pruned = cost.stats.splits_pruned,
                     gets = cost.stats.reads.storage_gets,
                     bytes_fetched = cost.stats.reads.storage_bytes,
+                    round_trips = cost.stats.reads.round_trips,
                     "request"
                 );
                 (response, request.keep_alive)

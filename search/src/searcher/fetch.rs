@@ -170,10 +170,15 @@ impl SearchService {
         }
         let path = paths::split_file(&compiled.index_id, &split.split_id);
         let fetcher = self.chunk_fetcher(split, &path);
+        let blocks: Vec<futures::future::BoxFuture<'_, std::io::Result<()>>> = ranges
+            .into_iter()
+            .map(|range| {
+                let block = fetcher.fetch_async(range);
+                Box::pin(async move { block.await.map(drop) }) as _
+            })
+            .collect();
         reads
-            .batch(futures::future::try_join_all(
-                ranges.into_iter().map(|range| fetcher.fetch_async(range)),
-            ))
+            .batch(futures::future::try_join_all(blocks))
             .await
             .map_err(|error| SearchError::Internal(format!("cannot fetch hits: {error}")))?;
         Ok(())

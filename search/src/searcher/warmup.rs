@@ -21,8 +21,9 @@ use std::collections::BTreeSet;
 use std::io;
 use std::sync::Arc;
 
-use futures::future::try_join_all;
+use futures::future::{BoxFuture, try_join_all};
 use tantivy::aggregation::agg_req::get_fast_field_names;
+use tantivy::columnar::DynamicColumnHandle;
 use tantivy::query::Query;
 use tantivy::schema::Field;
 use tantivy::{Searcher, SegmentReader, Term};
@@ -99,62 +100,73 @@ impl WarmupPlan {
     }
 
     /// Term dictionary blocks and column directory entries; returns the columns found.
-    async fn first_level(
-        &self,
-        segment: &SegmentReader,
-    ) -> io::Result<Vec<tantivy::columnar::DynamicColumnHandle>> {
-        let terms = try_join_all(self.terms.iter().map(|(term, _)| async move {
-            let inverted_index = segment
-                .inverted_index(term.field())
-                .map_err(io::Error::other)?;
-            inverted_index.doc_freq_async(term).await
-        }));
+    async fn first_level(&self, segment: &SegmentReader) -> io::Result<Vec<DynamicColumnHandle>> {
+        // Boxed, so that one `try_join_all` serves every kind of read (each instance of it
+        // costs the searcher's package kilobytes).
+        let mut reads: Vec<BoxFuture<'_, io::Result<Vec<DynamicColumnHandle>>>> = Vec::new();
+        for (term, _) in &self.terms {
+            reads.push(Box::pin(async move {
+                let inverted_index = segment
+                    .inverted_index(term.field())
+                    .map_err(io::Error::other)?;
+                inverted_index.doc_freq_async(term).await?;
+                Ok(Vec::new())
+            }));
+        }
         let fast_fields = segment.fast_fields();
-        // A field that is not fast has no column (listing it is an error): its clause reads
-        // the term dictionary as the search goes.
-        let columns = try_join_all(self.columns.iter().map(|name| async move {
-            let mut handles = fast_fields
-                .list_dynamic_column_handles(name)
-                .await
-                .unwrap_or_default();
-            // A json field's columns are its paths'.
-            handles.extend(
-                fast_fields
-                    .list_subpath_dynamic_column_handles(name)
+        for name in &self.columns {
+            // A field that is not fast has no column (listing it is an error): its clause
+            // reads the term dictionary as the search goes.
+            reads.push(Box::pin(async move {
+                let mut handles = fast_fields
+                    .list_dynamic_column_handles(name)
                     .await
-                    .unwrap_or_default(),
-            );
-            Ok::<_, io::Error>(handles)
-        }));
-        let (_, columns) = futures::future::try_join(terms, columns).await?;
-        Ok(columns.into_iter().flatten().collect())
+                    .unwrap_or_default();
+                // A json field's columns are its paths'.
+                handles.extend(
+                    fast_fields
+                        .list_subpath_dynamic_column_handles(name)
+                        .await
+                        .unwrap_or_default(),
+                );
+                Ok(handles)
+            }));
+        }
+        Ok(try_join_all(reads).await?.into_iter().flatten().collect())
     }
 
     /// Postings (and positions), columns' values, field norms.
     async fn second_level(
         &self,
         segment: &SegmentReader,
-        columns: &[tantivy::columnar::DynamicColumnHandle],
+        columns: &[DynamicColumnHandle],
     ) -> io::Result<()> {
-        let postings = try_join_all(self.terms.iter().map(|(term, with_positions)| async move {
-            let inverted_index = segment
-                .inverted_index(term.field())
-                .map_err(io::Error::other)?;
-            inverted_index.warm_postings(term, *with_positions).await
-        }));
-        let values = try_join_all(
-            columns
-                .iter()
-                .map(|column| async move { column.file_slice().read_bytes_async().await }),
-        );
+        let mut reads: Vec<BoxFuture<'_, io::Result<()>>> = Vec::new();
+        for (term, with_positions) in &self.terms {
+            reads.push(Box::pin(async move {
+                let inverted_index = segment
+                    .inverted_index(term.field())
+                    .map_err(io::Error::other)?;
+                inverted_index.warm_postings(term, *with_positions).await?;
+                Ok(())
+            }));
+        }
+        for column in columns {
+            reads.push(Box::pin(async move {
+                column.file_slice().read_bytes_async().await?;
+                Ok(())
+            }));
+        }
         let norms_file = segment.fieldnorms_readers().get_inner_file();
-        let norms = try_join_all(
-            self.fieldnorms
-                .iter()
-                .filter_map(|field| norms_file.open_read(*field))
-                .map(|slice| async move { slice.read_bytes_async().await }),
-        );
-        futures::future::try_join3(postings, values, norms).await?;
+        for field in &self.fieldnorms {
+            if let Some(norms) = norms_file.open_read(*field) {
+                reads.push(Box::pin(async move {
+                    norms.read_bytes_async().await?;
+                    Ok(())
+                }));
+            }
+        }
+        try_join_all(reads).await?;
         Ok(())
     }
 }

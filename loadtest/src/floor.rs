@@ -436,7 +436,7 @@ fn run_measured(mut command: Command, run_dir: &Path, name: &str) -> Result<(Sid
     })?;
     Ok((
         SideRun {
-            cpu_seconds: cpu_seconds_of(&usage),
+            cpu_seconds: crate::measure::cpu_seconds_of(&usage),
             wall_seconds: wall.as_secs_f64(),
             // Linux reports kilobytes.
             peak_rss_bytes: usage.ru_maxrss as u64 * 1024,
@@ -446,12 +446,6 @@ fn run_measured(mut command: Command, run_dir: &Path, name: &str) -> Result<(Sid
         },
         output,
     ))
-}
-
-/// User + system time of a resource usage report.
-pub(crate) fn cpu_seconds_of(usage: &libc::rusage) -> f64 {
-    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// Waits for child `pid` and returns its exit status and resource usage: its own, not that of

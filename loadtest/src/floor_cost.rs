@@ -273,7 +273,7 @@ fn cpu_seconds() -> f64 {
     // SAFETY: `rusage` is plain data, valid when zeroed; getrusage writes it.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    crate::floor::cpu_seconds_of(&usage)
+    crate::measure::cpu_seconds_of(&usage)
 }
 
 /// How many times merges rewrite each document of a stream of splits of `docs_per_split`

@@ -137,3 +137,10 @@ pub fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
         Err(LoadtestError::Check(message()))
     }
 }
+
+/// User + system time of a resource usage report (`floor` measures its children's with it,
+/// `floor_cost` its own).
+pub(crate) fn cpu_seconds_of(usage: &libc::rusage) -> f64 {
+    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}

@@ -194,6 +194,13 @@ impl ReadCounter {
         }
     }
 
+    fn add_cache_hit(&self) {
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+        if let Some(parent) = &self.parent {
+            parent.add_cache_hit();
+        }
+    }
+
     /// Counts a round trip on this counter's path: the search's keeps its longest split's.
     pub(crate) fn add_round_trip(&self) {
         let round_trips = self.round_trips.fetch_add(1, Ordering::Relaxed) + 1;
@@ -221,12 +228,7 @@ impl ReadCounter {
 
     /// Counts a read served from the cache here.
     pub(crate) fn record_cache_hit() {
-        Self::current(|counter, _| {
-            counter.cache_hits.fetch_add(1, Ordering::Relaxed);
-            if let Some(parent) = &counter.parent {
-                parent.cache_hits.fetch_add(1, Ordering::Relaxed);
-            }
-        });
+        Self::current(|counter, _| counter.add_cache_hit());
     }
 }
 

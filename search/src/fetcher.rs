@@ -222,6 +222,11 @@ impl StorageFetcher {
     }
 }
 
+/// The first and last chunk of a non-empty `range`.
+fn chunks_of(range: &Range<u64>) -> (u64, u64) {
+    (range.start / CHUNK_SIZE, (range.end - 1) / CHUNK_SIZE)
+}
+
 fn fetch_source(fetch: &InFlight, index: u64, started: bool) -> ChunkSource {
     ChunkSource::Fetching {
         get: fetch.get.clone(),
@@ -231,17 +236,35 @@ fn fetch_source(fetch: &InFlight, index: u64, started: bool) -> ChunkSource {
 }
 
 impl StorageFetcher {
+    /// The chunks of a non-empty `range`, if the cache holds them all.
+    fn cached_chunks(&self, range: &Range<u64>) -> Option<Vec<OwnedBytes>> {
+        let (first_chunk, last_chunk) = chunks_of(range);
+        (first_chunk..=last_chunk)
+            .map(|index| self.cache.get(&self.path, index))
+            .collect()
+    }
+
+    /// `range` if it lies within the split.
+    fn checked(&self, range: Range<u64>) -> io::Result<Range<u64>> {
+        if range.end > self.split_size || range.start > range.end {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "read {range:?} past the end of a {} byte split",
+                    self.split_size
+                ),
+            ));
+        }
+        Ok(range)
+    }
+
     async fn read(&self, range: Range<u64>) -> io::Result<OwnedBytes> {
         if range.is_empty() {
             return Ok(OwnedBytes::empty());
         }
-        let first_chunk = range.start / CHUNK_SIZE;
-        let last_chunk = (range.end - 1) / CHUNK_SIZE;
+        let (first_chunk, last_chunk) = chunks_of(&range);
         // Warm reads find every chunk cached: no lock taken, no future awaited.
-        let cached: Option<Vec<OwnedBytes>> = (first_chunk..=last_chunk)
-            .map(|index| self.cache.get(&self.path, index))
-            .collect();
-        let chunks = match cached {
+        let chunks = match self.cached_chunks(&range) {
             Some(chunks) => {
                 ReadCounter::record_cache_hit();
                 chunks
@@ -298,17 +321,11 @@ impl StorageFetcher {
 
 impl ByteRangeFetcher for StorageFetcher {
     fn fetch(&self, range: Range<u64>) -> io::Result<OwnedBytes> {
-        if range.end > self.split_size || range.start > range.end {
-            return Err(past_the_end(&range, self.split_size));
-        }
+        let range = self.checked(range)?;
         let probed = PROBED_RANGES.with(|slot| {
             let mut slot = slot.borrow_mut();
             let probing = slot.as_mut()?;
-            let first_chunk = range.start / CHUNK_SIZE;
-            let last_chunk = range.end.saturating_sub(1) / CHUNK_SIZE;
-            let cached = range.is_empty()
-                || (first_chunk..=last_chunk)
-                    .all(|index| self.cache.get(&self.path, index).is_some());
+            let cached = range.is_empty() || self.cached_chunks(&range).is_some();
             (!cached).then(|| probing.push(range.clone()))
         });
         if probed.is_some() {
@@ -321,19 +338,9 @@ impl ByteRangeFetcher for StorageFetcher {
     }
 
     fn fetch_async(&self, range: Range<u64>) -> FetchFuture<'_> {
-        if range.end > self.split_size || range.start > range.end {
-            return Box::pin(std::future::ready(Err(past_the_end(
-                &range,
-                self.split_size,
-            ))));
+        match self.checked(range) {
+            Ok(range) => Box::pin(self.read(range)),
+            Err(error) => Box::pin(std::future::ready(Err(error))),
         }
-        Box::pin(self.read(range))
     }
-}
-
-fn past_the_end(range: &Range<u64>, split_size: u64) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        format!("read {range:?} past the end of a {split_size} byte split"),
-    )
 }

@@ -149,7 +149,7 @@ impl SearchService {
         let local_copy = self
             .split_cache
             .as_ref()
-            .is_some_and(|cache| cache.fetcher(&split.split_id).is_some());
+            .is_some_and(|cache| cache.contains(&split.split_id));
         if local_copy {
             return Ok(());
         }

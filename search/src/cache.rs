@@ -314,22 +314,40 @@ impl FooterCache {
     }
 }
 
-/// Open splits by split id, bounded in number: reopening one costs parsing its metadata and
-/// opening its segment readers. An open split holds its parsed metadata, segment readers and,
-/// once it has rendered a hit, one decompressed doc store block.
+/// A split opened by tantivy, and the bytes it holds: its footer (metadata and hotcache,
+/// which its readers reference) and the readers themselves. Decompressed doc store blocks are
+/// not kept (`fetch.rs` opens the page's stores for the page).
+#[derive(Clone)]
+pub struct OpenSplit {
+    pub searcher: Searcher,
+    pub bytes: u64,
+}
+
+#[derive(Clone)]
+struct OpenSplitWeighter;
+
+impl Weighter<String, OpenSplit> for OpenSplitWeighter {
+    fn weight(&self, _key: &String, split: &OpenSplit) -> u64 {
+        split.bytes
+    }
+}
+
+/// Open splits by split id, bounded in bytes: reopening one costs parsing its metadata and
+/// opening its segment readers, and a search over a thousand small splits should find them
+/// all open when warm, while a few large footers cannot crowd the function's memory.
 pub struct OpenSplitCache {
-    searchers: Cache<String, Searcher>,
+    searchers: Cache<String, OpenSplit, OpenSplitWeighter>,
 }
 
 impl OpenSplitCache {
-    pub fn with_capacity(splits: usize) -> Self {
+    pub fn with_capacity_bytes(capacity_bytes: u64) -> Self {
         OpenSplitCache {
-            searchers: Cache::new(splits.max(1)),
+            searchers: Cache::with_weighter(1024, capacity_bytes, OpenSplitWeighter),
         }
     }
 
     pub fn get(&self, split_id: &str) -> Option<Searcher> {
-        self.searchers.get(split_id)
+        self.searchers.get(split_id).map(|split| split.searcher)
     }
 
     /// The open split, or `open`'s: concurrent callers for one split (the searches of one
@@ -337,9 +355,10 @@ impl OpenSplitCache {
     pub async fn get_or_open<E>(
         &self,
         split_id: &str,
-        open: impl std::future::Future<Output = std::result::Result<Searcher, E>>,
+        open: impl std::future::Future<Output = std::result::Result<OpenSplit, E>>,
     ) -> std::result::Result<Searcher, E> {
-        self.searchers.get_or_insert_async(split_id, open).await
+        let split = self.searchers.get_or_insert_async(split_id, open).await?;
+        Ok(split.searcher)
     }
 }
 

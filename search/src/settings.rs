@@ -6,7 +6,7 @@
 //! | --- | --- | --- |
 //! | `HYDRANT_INDEX_URI` | index storage (`s3://bucket/prefix`, `file:///path` or a path) | required |
 //! | `HYDRANT_CACHE_BYTES` | memory for fetched split bytes | 256 MB, or a quarter of the function's memory |
-//! | `HYDRANT_SPLIT_CONCURRENCY` | splits searched at once | 100 |
+//! | `HYDRANT_SPLIT_CONCURRENCY` | splits searched at once (their footers also share a 256 MB budget) | 1000 |
 //! | `HYDRANT_SPLIT_CACHE_BYTES` | disk for whole splits (0: off) | 0 |
 //! | `HYDRANT_SPLIT_CACHE_DIR` | where whole splits are kept | `/tmp/hydrant-splits` |
 //! | `HYDRANT_SPLITS_PER_LEAF` | most splits one invocation searches; a search with more shares them out with invocations of `HYDRANT_LEAF_FUNCTION` (0: never) | 0 |

@@ -180,14 +180,23 @@ pub(crate) fn merge_aggregations(
 ) -> Result<Option<IntermediateAggregationResults>> {
     let mut merged: Option<IntermediateAggregationResults> = None;
     for aggregation in aggregations {
-        match &mut merged {
-            None => merged = Some(aggregation),
-            Some(merged) => merged
-                .merge_fruits(aggregation)
-                .map_err(|error| SearchError::InvalidRequest(format!("aggs: {error}")))?,
-        }
+        merge_into(&mut merged, aggregation)?;
     }
     Ok(merged)
+}
+
+/// Merges one more intermediate result into `merged`.
+pub(crate) fn merge_into(
+    merged: &mut Option<IntermediateAggregationResults>,
+    aggregation: IntermediateAggregationResults,
+) -> Result<()> {
+    match merged {
+        None => *merged = Some(aggregation),
+        Some(merged) => merged
+            .merge_fruits(aggregation)
+            .map_err(|error| SearchError::InvalidRequest(format!("aggs: {error}")))?,
+    }
+    Ok(())
 }
 
 /// The Elasticsearch-shaped results of the request's aggregations, from the merged state

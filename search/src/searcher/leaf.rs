@@ -36,14 +36,18 @@ use tantivy::{ReloadPolicy, Searcher};
 use tracing::{debug, warn};
 
 use super::SearchService;
-use super::aggregations::{self, merge_aggregations};
+use super::aggregations::{self, merge_into};
 use super::params::SearchParams;
 use super::plan::{CompiledRequest, LeafSplit};
-use crate::cache::LeafOutcome;
+use crate::cache::{LeafOutcome, OpenSplit};
 use crate::cost::{ReadCounter, SearchStats, StorageReads};
 use crate::error::Result;
 use crate::fetcher::StorageFetcher;
-use crate::sort::{Candidate, TopHitsCollector};
+use crate::sort::{Candidate, TopHitsCollector, keep_best};
+
+/// What an open split's segment readers hold beyond the footer bytes they reference (field
+/// and column handles, the schema): an allowance, as tantivy does not report it.
+const OPEN_SPLIT_READER_BYTES: u64 = 32 << 10;
 
 /// One request over some of an index's splits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -181,6 +185,11 @@ impl SearchService {
     }
 
     /// Searches `splits` with bounded concurrency; a split that fails is listed, not fatal.
+    ///
+    /// Answers are folded in as they arrive, so that memory follows the splits in flight and
+    /// the page, not the number of splits: candidates are cut back to the request's best
+    /// whenever they reach twice that, aggregations merge one answer at a time. A split holds
+    /// its footer's bytes of the in-flight budget while it is searched.
     pub(crate) async fn search_splits(
         &self,
         compiled: &CompiledRequest,
@@ -193,19 +202,20 @@ impl SearchService {
             .iter()
             .map(|split| {
                 let reads = reads.clone();
-                async move { (split, self.answer_split(compiled, split, &reads).await) }
+                async move {
+                    let _budget = self.in_flight.acquire(split).await;
+                    (split, self.answer_split(compiled, split, &reads).await)
+                }
             })
             .collect();
-        let answers: Vec<_> = futures::stream::iter(split_searches)
-            .buffer_unordered(self.split_concurrency)
-            .collect()
-            .await;
+        let mut answers =
+            futures::stream::iter(split_searches).buffer_unordered(self.split_concurrency);
         let mut response = LeafSearchResponse {
             splits_searched: splits.len(),
             ..LeafSearchResponse::default()
         };
-        let mut aggregations: Vec<IntermediateAggregationResults> = Vec::new();
-        for (split, answer) in answers {
+        let mut candidates = Vec::new();
+        while let Some((split, answer)) = answers.next().await {
             match answer {
                 Ok(answer) => {
                     // Without counting, a split's candidates are a lower bound of its matches,
@@ -215,10 +225,13 @@ impl SearchService {
                     } else {
                         answer.outcome.candidates.len() as u64
                     };
-                    response
-                        .candidates
-                        .extend(answer.outcome.candidates.iter().cloned());
-                    aggregations.extend(answer.outcome.aggregations.clone());
+                    candidates.extend(answer.outcome.candidates.iter().cloned());
+                    if candidates.len() >= 2 * compiled.num_to_collect.max(1) {
+                        candidates = keep_best(&compiled.sort, compiled.num_to_collect, candidates);
+                    }
+                    if let Some(split_aggregations) = &answer.outcome.aggregations {
+                        merge_into(&mut response.aggregations, split_aggregations.clone())?;
+                    }
                     response.splits_from_cache += usize::from(answer.from_cache);
                 }
                 Err(error) => {
@@ -239,7 +252,7 @@ impl SearchService {
                 }
             }
         }
-        response.aggregations = merge_aggregations(aggregations)?;
+        response.candidates = keep_best(&compiled.sort, compiled.num_to_collect, candidates);
         response.reads = reads.reads();
         Ok(response)
     }
@@ -299,7 +312,7 @@ impl SearchService {
         compiled: &CompiledRequest,
         split: &LeafSplit,
         reads: &Arc<ReadCounter>,
-    ) -> std::result::Result<Searcher, SplitError> {
+    ) -> std::result::Result<OpenSplit, SplitError> {
         let path = paths::split_file(&compiled.index_id, &split.split_id);
         let local = self
             .split_cache
@@ -319,12 +332,13 @@ impl SearchService {
                     .map_err(|error| SplitError::other(error.to_string()))?;
                 index.set_tokenizers(doc_mapper.tokenizers().clone());
                 index.set_fast_field_tokenizers(doc_mapper.fast_field_normalizers().clone());
-                // Hits are rendered once and cached (DocCache): decompressed doc store blocks,
-                // up to a megabyte each, are not worth keeping per open split.
+                // Hits are rendered once and cached (DocCache), through doc stores opened for
+                // the page (fetch.rs): decompressed blocks, up to a megabyte each, are not
+                // kept per open split.
                 let reader = index
                     .reader_builder()
                     .reload_policy(ReloadPolicy::Manual)
-                    .doc_store_cache_num_blocks(1)
+                    .doc_store_cache_num_blocks(0)
                     .try_into()
                     .map_err(|error: tantivy::TantivyError| SplitError::other(error.to_string()))?;
                 Ok::<_, SplitError>(reader.searcher())
@@ -332,7 +346,11 @@ impl SearchService {
         })
         .await
         .map_err(|error| SplitError::other(format!("open task failed: {error}")))??;
-        Ok(searcher)
+        let footer_bytes = split.footer_offsets.end - split.footer_offsets.start;
+        Ok(OpenSplit {
+            searcher,
+            bytes: footer_bytes + OPEN_SPLIT_READER_BYTES,
+        })
     }
 
     /// A split's footer: cached, else read from the local copy, else one ranged GET.
@@ -475,4 +493,67 @@ async fn search_split(
     .await
     .map_err(|error| SplitError::other(format!("search task failed: {error}")))?
     .map_err(|error| SplitError::other(error.to_string()))
+}
+
+/// The footer bytes of the splits searched at once, bounded: `split_concurrency` bounds their
+/// number, this their memory whatever their size. Shared by every search of the service, so
+/// that the panels of an `_msearch` and concurrent requests stay within it together.
+pub(crate) struct InFlightBudget {
+    kib: tokio::sync::Semaphore,
+    total_kib: u32,
+}
+
+impl InFlightBudget {
+    pub(crate) fn new(bytes: u64) -> Self {
+        let total_kib = (bytes >> 10).clamp(1, tokio::sync::Semaphore::MAX_PERMITS as u64);
+        let total_kib = u32::try_from(total_kib).unwrap_or(u32::MAX);
+        InFlightBudget {
+            kib: tokio::sync::Semaphore::new(total_kib as usize),
+            total_kib,
+        }
+    }
+
+    /// Waits until `split`'s footer fits; a footer larger than the whole budget takes all of
+    /// it and is searched alone.
+    pub(crate) async fn acquire(
+        &self,
+        split: &LeafSplit,
+    ) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let footer_kib = (split.footer_offsets.end - split.footer_offsets.start).div_ceil(1024);
+        let kib = u32::try_from(footer_kib.clamp(1, u64::from(self.total_kib))).unwrap_or(1);
+        self.kib.acquire_many(kib).await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split_with_footer(bytes: u64) -> LeafSplit {
+        LeafSplit {
+            split_id: format!("footer-{bytes}"),
+            ordinal: 0,
+            footer_offsets: 1_000..1_000 + bytes,
+            split_size_bytes: 1_000 + bytes,
+        }
+    }
+
+    #[tokio::test]
+    async fn footers_in_flight_stay_within_the_budget_and_a_huge_one_runs_alone() {
+        let budget = InFlightBudget::new(1 << 20);
+        let small = split_with_footer(300 << 10);
+        let first = budget.acquire(&small).await.unwrap();
+        let second = budget.acquire(&small).await.unwrap();
+        let third = budget.acquire(&small).await.unwrap();
+        // 900 KiB taken of 1,024: a fourth waits until one ends.
+        assert!(budget.kib.try_acquire_many(300).is_err());
+        drop(first);
+        let fourth = budget.acquire(&small).await.unwrap();
+        drop((second, third, fourth));
+        // Larger than the whole budget: it takes all of it instead of waiting forever.
+        let huge = budget.acquire(&split_with_footer(64 << 20)).await.unwrap();
+        assert_eq!(budget.kib.available_permits(), 0);
+        drop(huge);
+        assert_eq!(budget.kib.available_permits(), 1024);
+    }
 }

@@ -66,14 +66,17 @@ pub struct SearcherConfig {
     pub leaf_cache_bytes: u64,
     /// Bytes of rendered hits kept in memory.
     pub doc_cache_bytes: u64,
-    /// Splits kept open between requests. An open split holds its parsed metadata, segment
-    /// readers and, once it has rendered a hit, one decompressed doc store block (up to
-    /// `docstore_blocksize`, 1 MB by default): this bounds that memory to about 256 MB.
-    pub open_splits: usize,
+    /// Bytes of splits kept open between requests: an open split holds its footer (parsed
+    /// metadata and hotcache) and segment readers.
+    pub open_split_bytes: u64,
     /// Splits searched at the same time. A cold split search mostly waits on a few sequential
-    /// storage round trips, so this is far above the core count: 100 splits with 30 ms GETs
-    /// answer in one wave of round trips instead of thirteen.
+    /// storage round trips, so this is far above the core count: over 1,000 small splits
+    /// with 30 ms GETs, a searcher on one core answers cold in 273 ms searching all of them
+    /// at once, 582 ms a hundred at a time (`loadtest fanout`, BENCHMARKS.md).
     pub split_concurrency: usize,
+    /// Footer bytes of the splits searched at the same time: what bounds their memory when
+    /// footers are large.
+    pub in_flight_footer_bytes: u64,
     /// How long a metastore document is trusted before revalidation.
     pub metastore_ttl: Duration,
     /// Largest export (`search/stream`) body; past it the export fails with a 413. The
@@ -88,8 +91,9 @@ impl Default for SearcherConfig {
             footer_cache_bytes: 64 << 20,
             leaf_cache_bytes: 32 << 20,
             doc_cache_bytes: 32 << 20,
-            open_splits: 256,
-            split_concurrency: 100,
+            open_split_bytes: 256 << 20,
+            split_concurrency: 1000,
+            in_flight_footer_bytes: 256 << 20,
             metastore_ttl: METASTORE_TTL,
             max_stream_bytes: MAX_STREAM_BYTES,
         }
@@ -109,6 +113,7 @@ pub struct SearchService {
     docs: DocCache,
     searchers: OpenSplitCache,
     split_concurrency: usize,
+    in_flight: leaf::InFlightBudget,
     max_stream_bytes: usize,
     field_lists: fields::FieldListCache,
     /// Read (or created) on first use: only scrolls need it.
@@ -134,8 +139,9 @@ impl SearchService {
             chunk_fetches: Arc::default(),
             leaves: LeafCache::with_capacity_bytes(config.leaf_cache_bytes),
             docs: DocCache::with_capacity_bytes(config.doc_cache_bytes),
-            searchers: OpenSplitCache::with_capacity(config.open_splits),
+            searchers: OpenSplitCache::with_capacity_bytes(config.open_split_bytes),
             split_concurrency: config.split_concurrency.max(1),
+            in_flight: leaf::InFlightBudget::new(config.in_flight_footer_bytes),
             max_stream_bytes: config.max_stream_bytes,
             field_lists: fields::FieldListCache::new(fields::FIELD_LIST_CACHE_SPLITS),
             signing_key: tokio::sync::OnceCell::new(),

@@ -16,6 +16,8 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod indexer;
 pub mod leaves;
 pub mod metrics;

@@ -35,7 +35,7 @@ use hydrant_search::searcher::LeafSearchRequest;
 use hydrant_search::searcher::fan_out::FanOut;
 use hydrant_search::settings::SearcherSettings;
 use hydrant_search::split_cache::SplitCache;
-use hydrant_storage::StorageResolver;
+use hydrant_storage::{SharedStorage, StorageResolver};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value, json};
 
@@ -90,6 +90,8 @@ pub struct Searcher {
     pub cors_allow_origin: Option<HeaderValue>,
     /// The metric lines' `FunctionName`.
     pub function_name: String,
+    #[cfg(feature = "bench")]
+    pub bench: Option<crate::bench::BenchInstruments>,
 }
 
 impl Searcher {
@@ -98,8 +100,22 @@ impl Searcher {
             service,
             cors_allow_origin: None,
             function_name: metrics::function_name("hydrant-searcher"),
+            #[cfg(feature = "bench")]
+            bench: None,
         }
     }
+}
+
+/// The search service the settings describe, over the index storage.
+pub fn search_service(settings: &SearcherSettings, storage: SharedStorage) -> SearchService {
+    let mut service = SearchService::new(Metastore::new(storage), settings.config.clone());
+    if let Some((function_name, splits_per_leaf)) = &settings.leaf_fan_out {
+        service = service.with_fan_out(FanOut {
+            invoker: Arc::new(LambdaLeafInvoker::new(function_name.clone())),
+            splits_per_leaf: *splits_per_leaf,
+        });
+    }
+    service
 }
 
 /// Opens the index storage the settings name, with the caches they ask for: the cold start.
@@ -113,13 +129,9 @@ pub async fn start(
         .map_err(|error| {
             LambdaError::Start(format!("cannot open {}: {error}", settings.index_uri))
         })?;
-    let mut service = SearchService::new(Metastore::new(storage), settings.config.clone());
-    if let Some((function_name, splits_per_leaf)) = &settings.leaf_fan_out {
-        service = service.with_fan_out(FanOut {
-            invoker: Arc::new(LambdaLeafInvoker::new(function_name.clone())),
-            splits_per_leaf: *splits_per_leaf,
-        });
-    }
+    #[cfg(feature = "bench")]
+    let (bench, storage) = crate::bench::BenchInstruments::from_env(settings, storage)?;
+    let mut service = search_service(settings, storage);
     if let Some((dir, capacity_bytes)) = &settings.split_cache {
         let cache = SplitCache::open(dir, *capacity_bytes).map_err(|error| {
             LambdaError::Start(format!(
@@ -130,6 +142,10 @@ pub async fn start(
         service = service.with_split_cache(cache);
     }
     let mut searcher = Searcher::new(service);
+    #[cfg(feature = "bench")]
+    {
+        searcher.bench = Some(bench);
+    }
     if let Ok(origin) = std::env::var("HYDRANT_CORS_ALLOW_ORIGIN")
         && !origin.trim().is_empty()
     {
@@ -147,13 +163,27 @@ pub async fn start(
 /// Each invocation logs one line (what was asked, answered and read) and one metric line.
 pub async fn handle(searcher: &Searcher, event: LambdaEvent<Value>) -> Result<Value, LambdaError> {
     let started = Instant::now();
+    #[cfg(feature = "bench")]
+    let (cold_service, reads_before) = match &searcher.bench {
+        Some(bench) => (bench.cold_service(), bench.reads()),
+        None => (None, 0),
+    };
+    #[cfg(feature = "bench")]
+    let service = cold_service.as_ref().unwrap_or(&searcher.service);
+    #[cfg(not(feature = "bench"))]
+    let service = &searcher.service;
     let (answer, cost) = hydrant_search::cost::measure(answer(
-        &searcher.service,
+        service,
         event.payload,
         searcher.cors_allow_origin.as_ref(),
     ))
     .await;
     let latency_millis = started.elapsed().as_millis() as u64;
+    #[cfg(feature = "bench")]
+    if let Some(bench) = &searcher.bench {
+        let gets = bench.reads() - reads_before;
+        println!("{}", bench.line(answer.leaf, latency_millis, gets));
+    }
     tracing::info!(
         method = answer.method,
         path = answer.path,

@@ -315,12 +315,13 @@ impl FooterCache {
 }
 
 /// A split opened by tantivy, and the bytes it holds: its footer (metadata and hotcache,
-/// which its readers reference) and the readers themselves. Decompressed doc store blocks are
-/// not kept (`fetch.rs` opens the page's stores for the page).
+/// which its readers reference), the readers themselves, and once it has rendered a hit, the
+/// decompressed doc store block its store keeps.
 #[derive(Clone)]
 pub struct OpenSplit {
     pub searcher: Searcher,
     pub bytes: u64,
+    pub holds_doc_block: bool,
 }
 
 #[derive(Clone)]
@@ -348,6 +349,21 @@ impl OpenSplitCache {
 
     pub fn get(&self, split_id: &str) -> Option<Searcher> {
         self.searchers.get(split_id).map(|split| split.searcher)
+    }
+
+    /// Counts the doc store block `split_id` keeps once it has rendered a hit (up to the
+    /// index's `docstore_blocksize`): the weight grows once, and may evict other splits.
+    pub fn holds_doc_block(&self, split_id: &str, block_bytes: u64) {
+        if let Some(split) = self.searchers.get(split_id)
+            && !split.holds_doc_block
+        {
+            let weighed = OpenSplit {
+                bytes: split.bytes + block_bytes,
+                holds_doc_block: true,
+                searcher: split.searcher,
+            };
+            self.searchers.insert(split_id.to_string(), weighed);
+        }
     }
 
     /// The open split, or `open`'s: concurrent callers for one split (the searches of one

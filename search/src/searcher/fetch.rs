@@ -11,7 +11,6 @@ use hydrant_metastore::paths;
 use serde_json::{Map, Value};
 use tantivy::query::Query;
 use tantivy::snippet::SnippetGenerator;
-use tantivy::store::StoreReader;
 use tantivy::{DocAddress, Searcher, TantivyDocument};
 
 use super::SearchService;
@@ -116,6 +115,9 @@ impl SearchService {
             })?;
         self.prefetch_doc_blocks(compiled, split, &searcher, &addresses, reads)
             .await?;
+        // Rendering leaves a decompressed block in the split's doc store: count it.
+        let block_bytes = compiled.doc_mapper.index_settings().docstore_blocksize as u64;
+        self.searchers.holds_doc_block(&split.split_id, block_bytes);
         let doc_mapper = compiled.doc_mapper.clone();
         let query = compiled.query.clone();
         let snippet_fields = snippet_fields.to_vec();
@@ -158,10 +160,9 @@ impl SearchService {
         let probed: Vec<DocAddress> = addresses.iter().map(|(_, address)| *address).collect();
         let ranges = tokio::task::spawn_blocking(move || {
             probe_ranges(|| {
-                let mut stores = PageStores::new(&probing);
                 for address in probed {
                     // Fails on every block not cached, which is the point: its range is kept.
-                    let _ = stores.doc(address);
+                    let _ = probing.doc::<TantivyDocument>(address);
                 }
             })
         })
@@ -198,7 +199,6 @@ fn render_hits(
     // In document order: hits in one doc store block follow each other, and the block is
     // read and decompressed once (the store keeps the last block).
     addresses.sort_by_key(|(_, address)| *address);
-    let mut stores = PageStores::new(searcher);
     let schema = searcher.schema();
     let mut generators = Vec::new();
     for name in snippet_fields {
@@ -213,7 +213,7 @@ fn render_hits(
     addresses
         .into_iter()
         .map(|(position, address)| {
-            let doc = stores
+            let doc: TantivyDocument = searcher
                 .doc(address)
                 .map_err(|error| SearchError::Internal(format!("cannot fetch a hit: {error}")))?;
             let mut snippet = Map::new();
@@ -233,38 +233,4 @@ fn render_hits(
             ))
         })
         .collect()
-}
-
-/// The doc stores of one split's share of the page, opened for it and dropped after it, each
-/// keeping its last decompressed block (hits in one block follow each other in document
-/// order). Open splits keep none: a block is up to a megabyte, and the open-split cache is
-/// bounded by the bytes of the footers it holds.
-struct PageStores<'a> {
-    searcher: &'a Searcher,
-    stores: Vec<Option<StoreReader>>,
-}
-
-impl<'a> PageStores<'a> {
-    fn new(searcher: &'a Searcher) -> Self {
-        PageStores {
-            searcher,
-            stores: Vec::new(),
-        }
-    }
-
-    fn doc(&mut self, address: DocAddress) -> tantivy::Result<TantivyDocument> {
-        let segment = address.segment_ord as usize;
-        if self.stores.len() <= segment {
-            self.stores.resize_with(segment + 1, || None);
-        }
-        let store = match &mut self.stores[segment] {
-            Some(store) => store,
-            empty => empty.insert(
-                self.searcher
-                    .segment_reader(address.segment_ord)
-                    .get_store_reader(1)?,
-            ),
-        };
-        store.get(address.doc_id)
-    }
 }

@@ -332,13 +332,12 @@ impl SearchService {
                     .map_err(|error| SplitError::other(error.to_string()))?;
                 index.set_tokenizers(doc_mapper.tokenizers().clone());
                 index.set_fast_field_tokenizers(doc_mapper.fast_field_normalizers().clone());
-                // Hits are rendered once and cached (DocCache), through doc stores opened for
-                // the page (fetch.rs): decompressed blocks, up to a megabyte each, are not
-                // kept per open split.
+                // One decompressed doc store block (up to `docstore_blocksize`) is kept, for
+                // the next hits in it: the open-split cache counts it once a hit is rendered.
                 let reader = index
                     .reader_builder()
                     .reload_policy(ReloadPolicy::Manual)
-                    .doc_store_cache_num_blocks(0)
+                    .doc_store_cache_num_blocks(1)
                     .try_into()
                     .map_err(|error: tantivy::TantivyError| SplitError::other(error.to_string()))?;
                 Ok::<_, SplitError>(reader.searcher())
@@ -350,6 +349,7 @@ impl SearchService {
         Ok(OpenSplit {
             searcher,
             bytes: footer_bytes + OPEN_SPLIT_READER_BYTES,
+            holds_doc_block: false,
         })
     }
 

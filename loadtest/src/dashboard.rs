@@ -183,7 +183,7 @@ async fn timed(
 
 /// The three panels' NDJSON, as the data source writes it: the time range as RFC 3339 in a
 /// bool filter, the panel's query as a `query_string`.
-fn msearch_body(index_id: &str, (start_millis, end_millis): (i64, i64)) -> String {
+pub(crate) fn msearch_body(index_id: &str, (start_millis, end_millis): (i64, i64)) -> String {
     let rfc3339 = |millis: i64| {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
             .ok()

@@ -5,6 +5,8 @@
 //!   warm against a raw scan, maintenance, and [`cost`] of it all.
 //! - [`dashboard`]: a Grafana dashboard's `_msearch` (logs, date histogram, terms) cold and
 //!   warm over one split per object, against a raw scan computing the same panels.
+//! - [`fanout`]: one searcher alone against leaf invocations of itself over many splits,
+//!   through the Lambda Invoke API of `cargo lambda watch` (`loadtest fanout`).
 //! - [`cold_start`]: the searcher binary's start to its first answer, over the Lambda Runtime API.
 //! - [`query_mix`]: the benchmark's queries, each with the predicate a raw scan evaluates.
 //! - [`floor`]: CPU-seconds per MB of Hydrant's pipeline against a tantivy-py script, each a
@@ -24,6 +26,7 @@ pub mod cold_start;
 pub mod cost;
 pub mod dashboard;
 pub mod error;
+pub mod fanout;
 pub mod floor;
 pub mod floor_cost;
 pub mod http_search;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hydrant_index::config::IndexConfig;
 use hydrant_loadtest::bench::{self, BenchConfig, BenchProgress};
+use hydrant_loadtest::fanout::FanoutConfig;
 use hydrant_loadtest::floor::{self, FloorConfig};
 use hydrant_loadtest::floor_cost;
 use hydrant_loadtest::generator::Dataset;
@@ -43,6 +44,10 @@ enum Command {
     /// A Grafana dashboard's `_msearch` (logs + date histogram + terms) cold and warm over one
     /// split per object, with storage latency injected, against a raw scan of the same panels.
     Dashboard(DashboardArgs),
+    /// Fan-out measured: one searcher alone against a root sharing its splits out to leaf
+    /// invocations of itself, over many small splits, through `cargo lambda watch` (which
+    /// must be on the PATH), with storage latency injected in every invocation.
+    Fanout(FanoutArgs),
     /// Indexing throughput and peak memory: Hydrant's pipeline vs raw tantivy on one batch.
     Indexing(IndexingArgs),
     /// The metastore as an index scales out: publishes per second with 1 to N shard writers
@@ -269,6 +274,47 @@ struct DashboardArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct FanoutArgs {
+    /// Records generated.
+    #[arg(long, default_value_t = 200_000)]
+    records: u64,
+    /// Objects they are spread over (one split each).
+    #[arg(long, default_value_t = 1_000)]
+    objects: usize,
+    /// Milliseconds added to every storage request in every invocation (S3's latency).
+    #[arg(long, default_value_t = 30)]
+    latency_ms: u64,
+    /// `HYDRANT_SPLITS_PER_LEAF` values compared with the lone searcher (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "250,100")]
+    leaf_sizes: Vec<usize>,
+    /// `HYDRANT_SPLIT_CONCURRENCY` values of the lone searcher (comma-separated; the first,
+    /// the default's, is also the fanned-out layouts').
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    alone_split_concurrency: Vec<usize>,
+    /// Pins the lone searcher's processes to this core, as a 1,769 MB Lambda has one vCPU
+    /// (`none`: all cores).
+    #[arg(long, default_value = "0")]
+    alone_core: String,
+    /// Rounds of the query mix measured per layout, cold and warm.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Repeats of the dashboard's three panels in the large `_msearch` (memory).
+    #[arg(long, default_value_t = 10)]
+    msearch_repeats: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The workspace to run `cargo lambda watch` in (this one by default).
+    #[arg(long)]
+    workspace: Option<PathBuf>,
+    /// Print the figures as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Working directory (a temporary one by default).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
 struct IndexingArgs {
     /// Uncompressed megabytes of records in the batch.
     #[arg(long, default_value_t = 128)]
@@ -304,6 +350,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => runtime.block_on(run_bench(args)),
         Command::Stream(args) => runtime.block_on(run_stream(args)),
         Command::Dashboard(args) => runtime.block_on(run_dashboard(args)),
+        Command::Fanout(args) => runtime.block_on(run_fanout(args)),
         Command::Indexing(args) => runtime.block_on(run_indexing(args)),
         Command::Metastore(args) => runtime.block_on(run_metastore(args)),
         Command::Floor(args) => run_floor(args),
@@ -442,6 +489,56 @@ async fn run_dashboard(args: DashboardArgs) -> anyhow::Result<()> {
     };
     let progress = PhaseBars::new()?;
     let report = hydrant_loadtest::dashboard::run(&config, runs.max(1), &progress).await?;
+    progress.finish();
+    print_report(json, &report, || report.table())
+}
+
+/// `loadtest fanout`.
+async fn run_fanout(args: FanoutArgs) -> anyhow::Result<()> {
+    let FanoutArgs {
+        records,
+        objects,
+        latency_ms,
+        leaf_sizes,
+        alone_split_concurrency,
+        alone_core,
+        rounds,
+        msearch_repeats,
+        seed,
+        workspace,
+        json,
+        work_dir,
+    } = args;
+    let (_temp_dir, work_dir) = work_dir_or_temporary(work_dir)?;
+    let workspace = match workspace {
+        Some(workspace) => workspace,
+        // The loadtest crate's parent, where it was built.
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("the loadtest crate has a parent directory")?
+            .to_path_buf(),
+    };
+    let config = FanoutConfig {
+        bench: BenchConfig {
+            num_records: records,
+            num_objects: objects,
+            bad_share: 0.0,
+            late_share: 0.0,
+            injected_latency: Duration::from_millis(latency_ms),
+            freshness_samples: 0,
+            seed,
+            work_dir,
+            ..BenchConfig::default()
+        },
+        leaf_sizes,
+        alone_split_concurrency,
+        alone_core: (alone_core != "none").then_some(alone_core),
+        rounds: rounds.max(1),
+        msearch_repeats,
+        workspace,
+    };
+    let progress = PhaseBars::new()?;
+    let report = hydrant_loadtest::fanout::run(&config, &progress).await?;
     progress.finish();
     print_report(json, &report, || report.table())
 }

@@ -81,7 +81,7 @@ PARAMETERS = {
     },
     "SplitsPerLeafInvocation": {
         "Type": "Number",
-        "Default": 250,
+        "Default": 500,
         "MinValue": 0,
         "Description": "Most splits one searcher invocation reads: a search with more sends the rest, in shares this size, to parallel invocations of the searcher (0: never).",
     },

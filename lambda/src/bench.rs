@@ -15,7 +15,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hydrant_search::SearchService;
 use hydrant_search::settings::SearcherSettings;
 use hydrant_storage::SharedStorage;
 use hydrant_storage::testing::ThrottledStorage;
@@ -63,13 +62,11 @@ impl BenchInstruments {
         self.storage.num_reads()
     }
 
-    /// A service with new caches when every invocation is to be cold.
-    pub fn cold_service(&self) -> Option<SearchService> {
+    /// The settings to build a service with new caches from, when every invocation is to be
+    /// cold, and the storage it reads.
+    pub fn cold_start(&self) -> Option<(&SearcherSettings, SharedStorage)> {
         let settings = self.cold.as_ref()?;
-        Some(crate::searcher::search_service(
-            settings,
-            self.storage.clone(),
-        ))
+        Some((settings, self.storage.clone()))
     }
 
     /// The invocation's line.

@@ -165,7 +165,12 @@ pub async fn handle(searcher: &Searcher, event: LambdaEvent<Value>) -> Result<Va
     let started = Instant::now();
     #[cfg(feature = "bench")]
     let (cold_service, reads_before) = match &searcher.bench {
-        Some(bench) => (bench.cold_service(), bench.reads()),
+        Some(bench) => (
+            bench
+                .cold_start()
+                .map(|(settings, storage)| search_service(settings, storage)),
+            bench.reads(),
+        ),
         None => (None, 0),
     };
     #[cfg(feature = "bench")]

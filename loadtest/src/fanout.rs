@@ -216,67 +216,32 @@ pub async fn run(config: &FanoutConfig, progress: &dyn BenchProgress) -> Result<
     progress.step();
 
     let index_dir = config.bench.work_dir.join("index");
-    let default_concurrency = config
-        .alone_split_concurrency
-        .first()
-        .copied()
-        .unwrap_or(100);
-    let layouts: Vec<Layout> = (config.alone_split_concurrency.iter())
-        .map(|&split_concurrency| Layout {
-            splits_per_leaf: None,
-            split_concurrency,
-            pinned: config.alone_core.is_some(),
-        })
-        .chain(config.leaf_sizes.iter().map(|&size| Layout {
-            splits_per_leaf: Some(size),
-            split_concurrency: default_concurrency,
-            pinned: false,
-        }))
-        .collect();
     let mut figures = Vec::new();
     let mut alone_answers: Option<Vec<Value>> = None;
     let mut msearch_peak_rss_bytes = 0;
-    for (number, layout) in layouts.into_iter().enumerate() {
-        let splits_per_leaf = layout.splits_per_leaf;
+    for (number, layout) in layouts(config).into_iter().enumerate() {
         let mut runs = Vec::new();
         for cold in [true, false] {
             progress.phase(
                 &format!("{}, {}", layout.name(), if cold { "cold" } else { "warm" }),
                 (queries.len() * (config.rounds + 1)) as u64,
             );
-            let server = FunctionServer::start(&ServerSettings {
+            let settings = ServerSettings {
                 workspace: &config.workspace,
                 work_dir: &config.bench.work_dir,
                 index_dir: &index_dir,
                 latency: config.bench.injected_latency,
                 cold,
                 layout,
-                core: config
-                    .alone_core
-                    .as_deref()
-                    .filter(|_| splits_per_leaf.is_none()),
-                concurrency: 2 + splits_per_leaf.map_or(0, |size| splits.div_ceil(size.max(1))),
-            })
-            .await?;
-            let measured = measure_run(&server, &queries, config.rounds, progress).await;
-            let measured = match measured {
-                Ok(measured) => measured,
-                Err(error) => {
-                    server.stop().await;
-                    return Err(error);
-                }
+                core: (config.alone_core.as_deref()).filter(|_| layout.splits_per_leaf.is_none()),
+                concurrency: 2
+                    + (layout.splits_per_leaf).map_or(0, |size| splits.div_ceil(size.max(1))),
             };
-            if number == 0 && cold {
-                let answer = server.invoke(&msearch).await;
-                msearch_peak_rss_bytes = server.peak_rss_bytes();
-                server.stop().await;
-                let answer = answer?;
-                check(answer["status"] == 200, || {
-                    format!("the large _msearch failed: {answer}")
-                })?;
-            } else {
-                server.stop().await;
-            }
+            // The first layout, cold, also answers the large _msearch.
+            let large = (number == 0 && cold).then_some(&msearch);
+            let (measured, peak) =
+                run_layout(&settings, &queries, config.rounds, large, progress).await?;
+            msearch_peak_rss_bytes = peak.unwrap_or(msearch_peak_rss_bytes);
             match &alone_answers {
                 None => alone_answers = Some(measured.answers.clone()),
                 Some(alone) => check_same_answers(alone, &measured.answers, layout)?,
@@ -298,6 +263,53 @@ pub async fn run(config: &FanoutConfig, progress: &dyn BenchProgress) -> Result<
         msearch_panels: 3 * config.msearch_repeats.max(1),
         msearch_peak_rss_bytes,
     })
+}
+
+/// The lone searcher at each split concurrency, then each leaf size at the first one.
+fn layouts(config: &FanoutConfig) -> Vec<Layout> {
+    let default_concurrency = config
+        .alone_split_concurrency
+        .first()
+        .copied()
+        .unwrap_or(100);
+    (config.alone_split_concurrency.iter())
+        .map(|&split_concurrency| Layout {
+            splits_per_leaf: None,
+            split_concurrency,
+            pinned: config.alone_core.is_some(),
+        })
+        .chain(config.leaf_sizes.iter().map(|&size| Layout {
+            splits_per_leaf: Some(size),
+            split_concurrency: default_concurrency,
+            pinned: false,
+        }))
+        .collect()
+}
+
+/// One layout, cold or warm, on a server of its own; then `large`, when given, and the peak
+/// memory after it.
+async fn run_layout(
+    settings: &ServerSettings<'_>,
+    queries: &[Value],
+    rounds: usize,
+    large: Option<&Value>,
+    progress: &dyn BenchProgress,
+) -> Result<(MeasuredRun, Option<u64>)> {
+    let server = FunctionServer::start(settings).await?;
+    let measured = measure_run(&server, queries, rounds, progress).await;
+    let large_answer = match (&measured, large) {
+        (Ok(_), Some(request)) => Some(server.invoke(request).await),
+        _ => None,
+    };
+    let peak = large_answer.is_some().then(|| server.peak_rss_bytes());
+    server.stop().await;
+    if let Some(answer) = large_answer {
+        let answer = answer?;
+        check(answer["status"] == 200, || {
+            format!("the large _msearch failed: {answer}")
+        })?;
+    }
+    Ok((measured?, peak))
 }
 
 /// A run's figures and its first round's answers.
@@ -418,6 +430,44 @@ struct ServerSettings<'a> {
     concurrency: usize,
 }
 
+impl ServerSettings<'_> {
+    /// The function's environment, as an env file for `cargo lambda watch`.
+    fn env_file(&self, port: u16) -> String {
+        let layout = self.layout;
+        let mut env = vec![
+            ("HYDRANT_INDEX_URI", self.index_dir.display().to_string()),
+            (
+                "HYDRANT_BENCH_STORAGE_LATENCY_MS",
+                self.latency.as_millis().to_string(),
+            ),
+            (
+                "HYDRANT_SPLITS_PER_LEAF",
+                layout.splits_per_leaf.unwrap_or(0).to_string(),
+            ),
+            (
+                "HYDRANT_SPLIT_CONCURRENCY",
+                layout.split_concurrency.to_string(),
+            ),
+            ("HYDRANT_LEAF_FUNCTION", FUNCTION.to_string()),
+            // The root's Lambda client, pointed at the function server: no AWS account.
+            (
+                "AWS_ENDPOINT_URL_LAMBDA",
+                format!("http://127.0.0.1:{port}"),
+            ),
+            ("AWS_ACCESS_KEY_ID", "bench".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "bench".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("RUST_LOG", "warn".to_string()),
+        ];
+        if self.cold {
+            env.push(("HYDRANT_BENCH_COLD", "1".to_string()));
+        }
+        env.iter()
+            .map(|(name, value)| format!("{name}={value}\n"))
+            .collect()
+    }
+}
+
 /// `cargo lambda watch` serving the searcher, its output kept in a file.
 struct FunctionServer {
     child: tokio::process::Child,
@@ -432,42 +482,7 @@ impl FunctionServer {
             .local_addr()?
             .port();
         let env_file = settings.work_dir.join("fanout.env");
-        let mut env = vec![
-            (
-                "HYDRANT_INDEX_URI".to_string(),
-                settings.index_dir.display().to_string(),
-            ),
-            (
-                "HYDRANT_BENCH_STORAGE_LATENCY_MS".to_string(),
-                settings.latency.as_millis().to_string(),
-            ),
-            (
-                "HYDRANT_SPLITS_PER_LEAF".to_string(),
-                settings.layout.splits_per_leaf.unwrap_or(0).to_string(),
-            ),
-            (
-                "HYDRANT_SPLIT_CONCURRENCY".to_string(),
-                settings.layout.split_concurrency.to_string(),
-            ),
-            ("HYDRANT_LEAF_FUNCTION".to_string(), FUNCTION.to_string()),
-            // The root's Lambda client, pointed at the function server: no AWS account.
-            (
-                "AWS_ENDPOINT_URL_LAMBDA".to_string(),
-                format!("http://127.0.0.1:{port}"),
-            ),
-            ("AWS_ACCESS_KEY_ID".to_string(), "bench".to_string()),
-            ("AWS_SECRET_ACCESS_KEY".to_string(), "bench".to_string()),
-            ("AWS_REGION".to_string(), "us-east-1".to_string()),
-            ("RUST_LOG".to_string(), "warn".to_string()),
-        ];
-        if settings.cold {
-            env.push(("HYDRANT_BENCH_COLD".to_string(), "1".to_string()));
-        }
-        let text: String = env
-            .iter()
-            .map(|(name, value)| format!("{name}={value}\n"))
-            .collect();
-        std::fs::write(&env_file, text)?;
+        std::fs::write(&env_file, settings.env_file(port))?;
         let output = settings.work_dir.join(format!("fanout-{port}.log"));
         let log = std::fs::File::create(&output)?;
         let mut command = match settings.core {

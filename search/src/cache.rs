@@ -416,3 +416,48 @@ impl ChunkCache {
         self.chunks.insert((split_path.clone(), chunk_index), chunk);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_split(bytes: u64) -> OpenSplit {
+        let mut schema = tantivy::schema::Schema::builder();
+        schema.add_u64_field("n", tantivy::schema::FAST);
+        let index = tantivy::Index::create_in_ram(schema.build());
+        OpenSplit {
+            searcher: index.reader().unwrap().searcher(),
+            bytes,
+            holds_doc_block: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn open_splits_are_weighed_by_their_bytes_doc_block_counted_once() {
+        let cache = OpenSplitCache::with_capacity_bytes(1 << 20);
+        for id in ["a", "b", "c"] {
+            let opened = cache
+                .get_or_open(id, async { Ok::<_, ()>(open_split(3_000)) })
+                .await;
+            assert!(opened.is_ok());
+        }
+        assert_eq!(cache.searchers.weight(), 9_000);
+        cache.holds_doc_block("a", 4_000);
+        cache.holds_doc_block("a", 4_000);
+        assert_eq!(cache.searchers.weight(), 13_000);
+        assert!(cache.get("a").is_some());
+    }
+
+    #[tokio::test]
+    async fn open_splits_stay_within_their_bytes() {
+        let cache = OpenSplitCache::with_capacity_bytes(100_000);
+        for id in 0..200 {
+            let opened = cache
+                .get_or_open(&id.to_string(), async { Ok::<_, ()>(open_split(3_000)) })
+                .await;
+            assert!(opened.is_ok());
+        }
+        assert!(cache.searchers.weight() <= 100_000);
+        assert!(cache.searchers.len() < 200);
+    }
+}

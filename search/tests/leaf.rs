@@ -327,3 +327,36 @@ async fn a_leaf_reads_split_locations_from_its_metastore_not_from_the_request() 
     assert_eq!(failed, [("not-a-split-of-fruit", true)]);
     assert!(expected.failed_splits.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_leaf_reads_its_footers_while_it_reads_its_metastore() {
+    let fixture = fixture().await;
+    let request = SearchRequest::new("name:banana");
+    let plan = fixture
+        .service
+        .plan("fruit", &SearchParams::from_native(&request).unwrap())
+        .await
+        .unwrap();
+    let honest = plan.leaf_request(plan.splits());
+    let cold_leaf =
+        || SearchService::new(fixture.local.metastore.clone(), SearcherConfig::default());
+    // The footers' GETs overlap the metastore's read: what follows it on a split's path is
+    // the postings' round trip alone, and no footer is read twice.
+    let answer = cold_leaf().leaf_search(&honest).await.unwrap();
+    assert_eq!(answer.reads.round_trips, 1);
+    let splits = plan.splits().len() as u64;
+    assert!(answer.reads.storage_gets >= splits);
+    // Ranges the metastore does not confirm are not used: the leaf reads the footers again,
+    // by its own ranges, a round trip later, and answers the same.
+    let mut shifted = honest.clone();
+    for split in &mut shifted.splits {
+        split.footer_offsets.start += 1;
+    }
+    let corrected = cold_leaf().leaf_search(&shifted).await.unwrap();
+    assert_eq!(corrected.reads.round_trips, 2);
+    assert_eq!(corrected.num_hits, answer.num_hits);
+    assert_eq!(
+        corrected.reads.storage_gets,
+        answer.reads.storage_gets + splits
+    );
+}

@@ -20,6 +20,7 @@
 //! assert_eq!(empty.num_hits, 0);
 //! ```
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -48,6 +49,9 @@ use crate::sort::{Candidate, TopHitsCollector, keep_best};
 /// What an open split's segment readers hold beyond the footer bytes they reference (field
 /// and column handles, the schema): an allowance, as tantivy does not report it.
 const OPEN_SPLIT_READER_BYTES: u64 = 32 << 10;
+
+/// Largest footer a leaf reads by a range from its request before its metastore confirms it.
+const MAX_GUESSED_FOOTER_BYTES: u64 = 16 << 20;
 
 /// One request over some of an index's splits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -160,8 +164,24 @@ impl SearchService {
     /// byte range read into memory) is taken from the metastore, never from the request: a
     /// split the index does not have (collected since the root planned, or never one of its
     /// own) is a failed split, after the cached document has been read again once.
+    ///
+    /// A cold leaf would wait for its metastore, then for its footers: the footers are fetched
+    /// by the request's ranges while the metastore is read, and kept only where the metastore
+    /// gives the same range (`guess_footers`), which takes a round trip off a cold leaf.
     pub async fn leaf_search(&self, leaf: &LeafSearchRequest) -> Result<LeafSearchResponse> {
-        let mut metadata = self.metastores.get(&leaf.index_id).await?;
+        let (metadata, (guessed, guess_reads)) = futures::join!(
+            self.metastores.get(&leaf.index_id),
+            self.guess_footers(leaf)
+        );
+        let mut metadata = metadata?;
+        for (split_id, offsets, footer) in guessed {
+            let confirmed = metadata.splits.get(&split_id).is_some_and(|split| {
+                split.state != SplitState::Staged && split.footer_offsets == offsets
+            });
+            if confirmed {
+                self.footers.insert(&split_id, footer);
+            }
+        }
         let mut known = located_splits(&metadata, &leaf.splits);
         if known.len() < leaf.splits.len() {
             // The cached document may predate splits the root's plan names.
@@ -172,6 +192,7 @@ impl SearchService {
         let doc_mapper = self.doc_mappers.get(&metadata)?;
         let compiled = CompiledRequest::compile(&leaf.index_id, doc_mapper, &leaf.params)?;
         let mut response = self.search_splits(&compiled, &known).await?;
+        response.reads += guess_reads;
         for split in &leaf.splits {
             if !known.iter().any(|known| known.split_id == split.split_id) {
                 response.failed_splits.push(FailedSplit {
@@ -182,6 +203,66 @@ impl SearchService {
             }
         }
         Ok(response)
+    }
+
+    /// The footers of the request's splits that are not cached, read by the ranges the
+    /// request gives, which come from outside this process: only a valid index id, plain
+    /// split ids and ranges
+    /// of at most [`MAX_GUESSED_FOOTER_BYTES`] are read, within the in-flight budget, and a
+    /// footer is used only once the metastore confirms its range. Failures are dropped: the
+    /// search reads what it needs itself.
+    async fn guess_footers(
+        &self,
+        leaf: &LeafSearchRequest,
+    ) -> (Vec<(String, Range<u64>, Arc<SplitFooter>)>, StorageReads) {
+        let reads = ReadCounter::default();
+        if hydrant_index::config::validate_index_id(&leaf.index_id).is_err() {
+            return (Vec::new(), reads.reads());
+        }
+        let storage = self.metastore().storage();
+        let guesses: Vec<_> = leaf
+            .splits
+            .iter()
+            .filter(|split| {
+                let plain_id = !split.split_id.is_empty()
+                    && split.split_id.len() <= 64
+                    && (split.split_id.bytes())
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                let length = split
+                    .footer_offsets
+                    .end
+                    .saturating_sub(split.footer_offsets.start);
+                plain_id
+                    && (1..=MAX_GUESSED_FOOTER_BYTES).contains(&length)
+                    && self.footers.get(&split.split_id).is_none()
+            })
+            .map(|split| {
+                let reads = &reads;
+                async move {
+                    let _budget = self.in_flight.acquire(split).await;
+                    let path = paths::split_file(&leaf.index_id, &split.split_id);
+                    let offsets = split.footer_offsets.clone();
+                    let read =
+                        SplitFooter::read(storage.as_ref(), &path, Some(offsets.clone())).await;
+                    // Billed whether or not it was of use.
+                    reads.add_get(offsets.end - offsets.start);
+                    let footer = match read {
+                        Ok(footer) => footer,
+                        Err(error) => {
+                            debug!(split_id = split.split_id, %error, "guessed footer not read");
+                            return None;
+                        }
+                    };
+                    Some((split.split_id.clone(), offsets, Arc::new(footer)))
+                }
+            })
+            .collect();
+        let footers: Vec<_> = futures::stream::iter(guesses)
+            .buffer_unordered(self.split_concurrency)
+            .filter_map(|footer| async move { footer })
+            .collect()
+            .await;
+        (footers, reads.reads())
     }
 
     /// Searches `splits` with bounded concurrency; a split that fails is listed, not fatal.

@@ -206,36 +206,35 @@ impl SearchService {
     }
 
     /// The footers of the request's splits that are not cached, read by the ranges the
-    /// request gives, which come from outside this process: only a valid index id, plain
-    /// split ids and ranges
-    /// of at most [`MAX_GUESSED_FOOTER_BYTES`] are read, within the in-flight budget, and a
-    /// footer is used only once the metastore confirms its range. Failures are dropped: the
-    /// search reads what it needs itself.
+    /// request gives, which come from outside this process: only plain index and split ids
+    /// (letters, digits, `-`, `_`), as many splits as are searched at once, and ranges of at
+    /// most [`MAX_GUESSED_FOOTER_BYTES`] are read, within the in-flight budget; a footer is
+    /// used only once the metastore confirms its range. Failures are dropped: the search
+    /// reads what it needs itself.
     async fn guess_footers(
         &self,
         leaf: &LeafSearchRequest,
     ) -> (Vec<(String, Range<u64>, Arc<SplitFooter>)>, StorageReads) {
         let reads = ReadCounter::default();
-        if hydrant_index::config::validate_index_id(&leaf.index_id).is_err() {
-            return (Vec::new(), reads.reads());
-        }
+        let plain = |id: &str| {
+            (1..=255).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
         let storage = self.metastore().storage();
-        let guesses: Vec<_> = leaf
-            .splits
-            .iter()
+        let guesses: Vec<_> = (leaf.splits.iter())
             .filter(|split| {
-                let plain_id = !split.split_id.is_empty()
-                    && split.split_id.len() <= 64
-                    && (split.split_id.bytes())
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
                 let length = split
                     .footer_offsets
                     .end
                     .saturating_sub(split.footer_offsets.start);
-                plain_id
+                plain(&leaf.index_id)
+                    && plain(&split.split_id)
                     && (1..=MAX_GUESSED_FOOTER_BYTES).contains(&length)
                     && self.footers.get(&split.split_id).is_none()
             })
+            .take(self.split_concurrency)
             .map(|split| {
                 let reads = &reads;
                 async move {
@@ -244,24 +243,18 @@ impl SearchService {
                     let offsets = split.footer_offsets.clone();
                     let read =
                         SplitFooter::read(storage.as_ref(), &path, Some(offsets.clone())).await;
-                    // Billed whether or not it was of use.
+                    // Billed whether or not it was of use; a failure is the search's to meet.
                     reads.add_get(offsets.end - offsets.start);
-                    let footer = match read {
-                        Ok(footer) => footer,
-                        Err(error) => {
-                            debug!(split_id = split.split_id, %error, "guessed footer not read");
-                            return None;
-                        }
-                    };
-                    Some((split.split_id.clone(), offsets, Arc::new(footer)))
+                    let footer = Arc::new(read.ok()?);
+                    Some((split.split_id.clone(), offsets, footer))
                 }
             })
             .collect();
-        let footers: Vec<_> = futures::stream::iter(guesses)
-            .buffer_unordered(self.split_concurrency)
-            .filter_map(|footer| async move { footer })
-            .collect()
-            .await;
+        let mut guessed = futures::stream::iter(guesses).buffer_unordered(self.split_concurrency);
+        let mut footers = Vec::new();
+        while let Some(footer) = guessed.next().await {
+            footers.extend(footer);
+        }
         (footers, reads.reads())
     }
 

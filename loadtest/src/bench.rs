@@ -67,6 +67,30 @@ pub struct BenchConfig {
     pub work_dir: PathBuf,
 }
 
+impl BenchConfig {
+    /// For benchmarks of queries alone (`dashboard`, `fanout`): only good, in-order records,
+    /// no freshness samples, `injected_latency_ms` per storage request while querying.
+    pub fn for_queries(
+        num_records: u64,
+        num_objects: usize,
+        injected_latency_ms: u64,
+        seed: u64,
+        work_dir: PathBuf,
+    ) -> Self {
+        BenchConfig {
+            num_records,
+            num_objects,
+            bad_share: 0.0,
+            late_share: 0.0,
+            injected_latency: Duration::from_millis(injected_latency_ms),
+            freshness_samples: 0,
+            seed,
+            work_dir,
+            ..BenchConfig::default()
+        }
+    }
+}
+
 impl Default for BenchConfig {
     fn default() -> Self {
         BenchConfig {

@@ -476,17 +476,7 @@ async fn run_dashboard(args: DashboardArgs) -> anyhow::Result<()> {
         work_dir,
     } = args;
     let (_temp_dir, work_dir) = work_dir_or_temporary(work_dir)?;
-    let config = BenchConfig {
-        num_records: records,
-        num_objects: objects,
-        bad_share: 0.0,
-        late_share: 0.0,
-        injected_latency: Duration::from_millis(latency_ms),
-        freshness_samples: 0,
-        seed,
-        work_dir,
-        ..BenchConfig::default()
-    };
+    let config = BenchConfig::for_queries(records, objects, latency_ms, seed, work_dir);
     let progress = PhaseBars::new()?;
     let report = hydrant_loadtest::dashboard::run(&config, runs.max(1), &progress).await?;
     progress.finish();
@@ -519,17 +509,7 @@ async fn run_fanout(args: FanoutArgs) -> anyhow::Result<()> {
             .to_path_buf(),
     };
     let config = FanoutConfig {
-        bench: BenchConfig {
-            num_records: records,
-            num_objects: objects,
-            bad_share: 0.0,
-            late_share: 0.0,
-            injected_latency: Duration::from_millis(latency_ms),
-            freshness_samples: 0,
-            seed,
-            work_dir,
-            ..BenchConfig::default()
-        },
+        bench: BenchConfig::for_queries(records, objects, latency_ms, seed, work_dir),
         leaf_sizes,
         alone_split_concurrency,
         alone_core: (alone_core != "none").then_some(alone_core),

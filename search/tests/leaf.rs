@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::fixture;
+use common::{Fixture, fixture};
 use hydrant_metastore::Metastore;
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use hydrant_search::SearchError;
 use hydrant_search::cost;
 use hydrant_search::searcher::fan_out::{FanOut, LeafInvoker};
-use hydrant_search::searcher::{LeafSearchRequest, LeafSearchResponse, LeafSplit};
+use hydrant_search::searcher::{LeafSearchRequest, LeafSearchResponse, LeafSplit, SearchPlan};
 use hydrant_search::{SearchParams, SearchRequest, SearchService, SearcherConfig};
 use serde_json::json;
 
@@ -74,6 +74,15 @@ fn requests() -> Vec<SearchRequest> {
     ]
 }
 
+/// The fixture's plan of `request`.
+async fn plan_of(fixture: &Fixture, request: &SearchRequest) -> SearchPlan {
+    fixture
+        .service
+        .plan("fruit", &SearchParams::from_native(request).unwrap())
+        .await
+        .unwrap()
+}
+
 /// Searches `splits` as another invocation would: a searcher of its own, the request and the
 /// answer through JSON.
 async fn remote_leaf(metastore: &Metastore, request: &LeafSearchRequest) -> LeafSearchResponse {
@@ -89,11 +98,7 @@ async fn merged_leaves_over_disjoint_splits_answer_as_one_pass() {
     let metastore = fixture.local.metastore.clone();
     for request in requests() {
         let single = fixture.service.search("fruit", &request).await.unwrap();
-        let plan = fixture
-            .service
-            .plan("fruit", &SearchParams::from_native(&request).unwrap())
-            .await
-            .unwrap();
+        let plan = plan_of(&fixture, &request).await;
         let (even, odd): (Vec<LeafSplit>, Vec<LeafSplit>) = plan
             .splits()
             .iter()
@@ -122,11 +127,7 @@ async fn merged_leaves_over_disjoint_splits_answer_as_one_pass() {
 async fn a_leaf_request_and_its_answer_round_trip_through_json() {
     let fixture = fixture().await;
     let request = requests().swap_remove(5);
-    let plan = fixture
-        .service
-        .plan("fruit", &SearchParams::from_native(&request).unwrap())
-        .await
-        .unwrap();
+    let plan = plan_of(&fixture, &request).await;
     assert_eq!(plan.splits().len(), 4);
     let leaf_request = plan.leaf_request(plan.splits());
     assert_eq!(through_json(&leaf_request), leaf_request);
@@ -175,11 +176,7 @@ async fn a_leaf_answer_naming_an_unplanned_split_is_an_error_not_a_wrong_hit() {
     request.max_hits = 400;
     // Fill the doc cache first, so that a cached hit could not stand in for the bad one.
     fixture.service.search("fruit", &request).await.unwrap();
-    let plan = fixture
-        .service
-        .plan("fruit", &SearchParams::from_native(&request).unwrap())
-        .await
-        .unwrap();
+    let plan = plan_of(&fixture, &request).await;
     let mut answer = fixture
         .service
         .leaf_search(&plan.leaf_request(plan.splits()))
@@ -259,11 +256,7 @@ async fn a_fanned_out_search_answers_as_one_pass_and_survives_failed_invocations
             assert_eq!(distributed.aggregations, single.aggregations, "{context}");
             assert_eq!(distributed.errors, single.errors, "{context}");
             // One share stays with the root; each other split is one invocation.
-            let planned = fixture
-                .service
-                .plan("fruit", &SearchParams::from_native(&request).unwrap())
-                .await
-                .unwrap();
+            let planned = plan_of(&fixture, &request).await;
             let invocations = planned.splits().len().saturating_sub(1) as u64;
             assert_eq!(cost.leaf_invocations, invocations, "{context}");
             let failures = match fail {
@@ -297,11 +290,7 @@ async fn a_search_within_the_limit_invokes_nothing() {
 async fn a_leaf_reads_split_locations_from_its_metastore_not_from_the_request() {
     let fixture = fixture().await;
     let request = SearchRequest::new("name:banana");
-    let plan = fixture
-        .service
-        .plan("fruit", &SearchParams::from_native(&request).unwrap())
-        .await
-        .unwrap();
+    let plan = plan_of(&fixture, &request).await;
     let honest = plan.leaf_request(plan.splits());
     let expected = remote_leaf(&fixture.local.metastore, &honest).await;
     // Footer ranges no split has: read as asked, they would allocate the whole range.
@@ -332,11 +321,7 @@ async fn a_leaf_reads_split_locations_from_its_metastore_not_from_the_request() 
 async fn a_cold_leaf_reads_its_footers_while_it_reads_its_metastore() {
     let fixture = fixture().await;
     let request = SearchRequest::new("name:banana");
-    let plan = fixture
-        .service
-        .plan("fruit", &SearchParams::from_native(&request).unwrap())
-        .await
-        .unwrap();
+    let plan = plan_of(&fixture, &request).await;
     let honest = plan.leaf_request(plan.splits());
     let cold_leaf =
         || SearchService::new(fixture.local.metastore.clone(), SearcherConfig::default());

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
@@ -20,6 +20,7 @@ use hydrant_metastore::shard::{
     message_group, parse_message_group, shard_for, validate_num_shards,
 };
 use hydrant_storage::SharedStorage;
+use hydrant_storage::aws_env::{SdkSettings, load_sdk_config};
 use serde_json::json;
 use tracing::warn;
 
@@ -39,14 +40,16 @@ pub async fn sqs_client(endpoint: Option<&str>) -> Client {
         .operation_attempt_timeout(Duration::from_secs(30))
         .operation_timeout(Duration::from_secs(90))
         .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+    let mut settings = SdkSettings {
+        timeouts: Some(timeouts),
+        ..SdkSettings::for_service("SQS")
+    };
     if let Some(endpoint) = endpoint {
-        loader = loader
-            .endpoint_url(endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "static"));
+        settings.endpoint = Some(endpoint.to_string());
+        settings.region = Some("us-east-1".to_string());
+        settings.credentials = Some(Credentials::new("testing", "testing", None, None, "static"));
     }
-    Client::new(&loader.load().await)
+    Client::new(&load_sdk_config(settings).await)
 }
 
 fn queue_error(context: &str, error: impl std::fmt::Display) -> IngestError {

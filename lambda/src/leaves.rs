@@ -17,6 +17,7 @@ use futures::future::BoxFuture;
 use hydrant_search::SearchError;
 use hydrant_search::searcher::fan_out::LeafInvoker;
 use hydrant_search::searcher::{LeafSearchRequest, LeafSearchResponse};
+use hydrant_storage::aws_env::{SdkSettings, load_sdk_config};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
@@ -47,7 +48,7 @@ impl LambdaLeafInvoker {
     async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
-                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let config = load_sdk_config(SdkSettings::for_service("LAMBDA")).await;
                 let config = aws_sdk_lambda::config::Builder::from(&config)
                     .timeout_config(
                         TimeoutConfig::builder()

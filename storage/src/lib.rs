@@ -56,6 +56,7 @@
 //! # }).unwrap();
 //! ```
 
+pub mod aws_env;
 mod error;
 mod local;
 pub mod recognise;

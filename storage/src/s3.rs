@@ -20,9 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{
-    BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig, timeout::TimeoutConfig,
-};
+use aws_sdk_s3::config::{Credentials, StalledStreamProtectionConfig, timeout::TimeoutConfig};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::{ByteStream, Length};
@@ -30,6 +28,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
+use crate::aws_env::{SdkSettings, load_sdk_config};
 use crate::error::{Result, StorageError};
 use crate::settings::Settings;
 use crate::{
@@ -168,19 +167,18 @@ impl S3Config {
 
     /// Builds an S3 client: the AWS environment, then the overrides of this config.
     pub async fn build_client(&self) -> Client {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(endpoint) = &self.endpoint {
-            loader = loader.endpoint_url(endpoint);
-        }
-        if let Some(region) = &self.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        if let Some((access_key, secret_key)) = &self.static_credentials {
-            loader = loader.credentials_provider(Credentials::new(
-                access_key, secret_key, None, None, "static",
-            ));
-        }
-        let sdk_config = loader.load().await;
+        let sdk_config = load_sdk_config(SdkSettings {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            credentials: self
+                .static_credentials
+                .as_ref()
+                .map(|(access_key, secret_key)| {
+                    Credentials::new(access_key, secret_key, None, None, "static")
+                }),
+            ..SdkSettings::for_service("S3")
+        })
+        .await;
         let force_path_style = self
             .force_path_style
             .unwrap_or(sdk_config.endpoint_url().is_some());

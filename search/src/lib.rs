@@ -14,6 +14,7 @@
 //! - [`index_pattern`]: index patterns (`logs-*,-logs-debug`), as both APIs take them.
 //! - [`cost`]: what a request cost (splits, GETs, bytes), for metrics.
 //! - [`settings`]: the searcher's deployment settings, read from the environment.
+//! - [`ui`]: the search page at `/ui`.
 //! - [`signing`]: signed tokens for state clients carry between requests (scroll ids).
 
 pub mod cache;
@@ -34,6 +35,7 @@ pub mod settings;
 pub mod signing;
 pub mod sort;
 pub mod split_cache;
+pub mod ui;
 
 pub use cost::SearchStats;
 pub use error::{Result, SearchError};

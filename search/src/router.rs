@@ -5,7 +5,8 @@
 //! [`Route::parse`] is the route table: the native API ([`NativeRoute`]), the Elasticsearch
 //! API ([`ElasticRoute`]), and the write routes ([`WriteRoute`]), which only a local server
 //! answers (`hydrant serve` gives a [`WriteApi`]); without one they answer 405, as the
-//! deployed API does: Hydrant indexes what Firehose delivers.
+//! deployed API does: Hydrant indexes what Firehose delivers. `GET /ui` is the search page
+//! ([`crate::ui`]).
 //!
 //! ```
 //! use hydrant_search::elastic::ElasticRoute;
@@ -24,6 +25,7 @@
 //!     Route::parse("POST", "/api/v1/logs/ingest"),
 //!     Route::Write(WriteRoute::Ingest("logs"))
 //! );
+//! assert_eq!(Route::parse("GET", "/ui"), Route::Page);
 //! ```
 
 use std::borrow::Cow;
@@ -80,6 +82,8 @@ pub enum Route<'a> {
     NotFound {
         elastic: bool,
     },
+    /// `GET /ui`: the search page.
+    Page,
 }
 
 /// Writes Elasticsearch's document API has and Hydrant never takes one by one.
@@ -98,6 +102,7 @@ impl<'a> Route<'a> {
         match segments {
             ["api", "v1", "_elastic", rest @ ..] => Route::elastic(method, rest),
             ["health"] if method == "GET" => Route::Native(NativeRoute::Health),
+            ["ui"] if matches!(method, "GET" | "HEAD") => Route::Page,
             ["api", "v1", rest @ ..] => Route::native(method, rest),
             _ => Route::NotFound { elastic: false },
         }
@@ -256,6 +261,8 @@ pub async fn handle(
         Route::Elastic(route) => {
             Box::pin(elastic::answer(service, route, query_string, &request.body)).await
         }
+        Route::Page if request.method == "HEAD" => crate::ui::page().without_body(),
+        Route::Page => crate::ui::page(),
         Route::Write(route) => match writes {
             Some(writes) => writes.write(route, &request).await,
             None if route.is_elastic() => {

@@ -156,8 +156,10 @@ async fn serve_connection(
                 linger(stream).await;
                 return Ok(());
             }
+            // The page holds no data and asks for the key itself: served without one.
             ReadOutcome::Request(request)
-                if !api_key_matches(options.api_key.as_deref(), request.api_key.as_deref()) =>
+                if !request.is_page()
+                    && !api_key_matches(options.api_key.as_deref(), request.api_key.as_deref()) =>
             {
                 (HttpResponse::error(403, "Forbidden"), request.keep_alive)
             }
@@ -280,6 +282,13 @@ pub async fn read_request<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result
         keep_alive: head.keep_alive,
         api_key: head.api_key,
     }))
+}
+
+impl WireRequest {
+    fn is_page(&self) -> bool {
+        let path = self.target.split('?').next().unwrap_or_default();
+        matches!(self.method.as_str(), "GET" | "HEAD") && path.trim_matches('/') == "ui"
+    }
 }
 
 /// A parsed request head, and how its body is framed.
@@ -676,6 +685,29 @@ mod tests {
         let outcome =
             read(b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab").await;
         assert!(matches!(outcome, ReadOutcome::Request(request) if request.body == b"ab"));
+    }
+
+    #[tokio::test]
+    async fn only_the_page_is_served_without_the_key() {
+        let cases: [(&[u8], bool); 6] = [
+            (b"GET /ui HTTP/1.1\r\n\r\n", true),
+            (b"GET /ui/?index=logs HTTP/1.1\r\n\r\n", true),
+            (b"HEAD /ui HTTP/1.1\r\n\r\n", true),
+            (b"POST /ui HTTP/1.1\r\nContent-Length: 0\r\n\r\n", false),
+            (b"GET /uix HTTP/1.1\r\n\r\n", false),
+            (b"GET /api/v1/indexes HTTP/1.1\r\n\r\n", false),
+        ];
+        for (raw, is_page) in cases {
+            let ReadOutcome::Request(request) = read(raw).await else {
+                panic!("{}", String::from_utf8_lossy(raw))
+            };
+            assert_eq!(
+                request.is_page(),
+                is_page,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
     }
 
     #[tokio::test]

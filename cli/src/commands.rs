@@ -141,7 +141,9 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     // Before saying it serves: a SIGTERM sent as soon as the line appears must stop it cleanly.
     let stop_signal = crate::stop_signal();
     if !writes {
-        println!("Serving the search API on http://{address} (Ctrl-C to stop).");
+        println!(
+            "Serving the search API on http://{address}, its search page on http://{address}/ui (Ctrl-C to stop)."
+        );
         let router = Arc::new(Router::new(service));
         hydrant_search::server::serve_with(listener, router, server_options, stop_signal).await?;
         return Ok(());
@@ -163,7 +165,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .with_context(|| format!("cannot stage writes in {}", staging_dir.display()))?;
     let router = Arc::new(Router::new(service).with_writes(Arc::new(api)));
     println!(
-        "Serving the search and write APIs on http://{address} (Ctrl-C to stop); documents sent are kept in {}.",
+        "Serving the search and write APIs on http://{address}, the search page on http://{address}/ui (Ctrl-C to stop); documents sent are kept in {}.",
         staging_dir.display()
     );
     hydrant_search::server::serve_with(listener, router, server_options, stop_signal).await?;

@@ -257,6 +257,7 @@ impl Tasks {
 }
 
 fn print_banner(options: &LocalOptions, data: &LocalData, address: SocketAddr) {
+    println!("Search page: http://{address}/ui");
     println!(
         "Hydrant is running locally (data in {}).",
         options.data_dir.display()
@@ -273,7 +274,7 @@ fn print_banner(options: &LocalOptions, data: &LocalData, address: SocketAddr) {
             data.staging_dir.display()
         );
     }
-    println!("Search it:");
+    println!("Or search it with the API:");
     println!("  curl 'http://{address}/api/v1/{INDEX_ID}/search?query=quantity:>5'");
     println!("  curl 'http://{address}/api/v1/{INDEX_ID}/search?query=*&max_hits=0'");
     println!("Press Ctrl-C to stop.\n");

@@ -15,6 +15,8 @@
    the searcher keeps one split and sends the other, through the Lambda Invoke API that
    `cargo lambda watch` serves, to a second instance of itself (`--concurrency 2`); the
    merged count must be both objects', and the lines must show the leaf and the root.
+7. Opens the search page in headless Chromium through the function's URL (`/lambda-url/...`)
+   and checks the hits and histogram it shows for two queries.
 
 Every wait is bounded; the function server is stopped on exit.
 """
@@ -32,6 +34,9 @@ import time
 import uuid
 
 import boto3
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from browser import launch, wait_until  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_RECORDS = 300
@@ -207,6 +212,11 @@ def main():
         # revalidates it and sees the new split.
         time.sleep(4)
         fanned_out = search_through_the_function(port, work, kinds=("direct",))
+        fan_out_lines = wait_for_lines(
+            output_path, lambda lines: any('"LeafSearches"' in line for line in lines)
+            and any('"LeafInvocations"' in line for line in lines), 30)
+        search_page_through_the_function(port, {"*": 2 * NUM_RECORDS, "name:kettle": len(
+            [i for i in range(2 * NUM_RECORDS) if i % 3 == 0])})
     finally:
         os.killpg(watch.pid, signal.SIGTERM)
         try:
@@ -247,7 +257,7 @@ def main():
     with open(output_path) as printed:
         lines = printed.read().splitlines()
     check_function_output(lines[:first_phase_lines])
-    check_fan_out_output(lines[first_phase_lines:])
+    check_fan_out_output(lines[first_phase_lines:fan_out_lines])
     shutil.rmtree(work, ignore_errors=True)
     print("lambda e2e: ok")
 
@@ -282,6 +292,27 @@ def search_through_the_function(port, work, kinds=("apigw", "direct")):
             answer = json.loads(answer["body"])
         counts.append(answer["num_hits"])
     return counts
+
+
+def search_page_through_the_function(port, expected):
+    """The search page in Chromium, served by the searcher function through the Function URL
+    that `cargo lambda watch` emulates, searching through the same URL (its leaves too)."""
+    base = f"http://127.0.0.1:{port}/lambda-url/hydrant-searcher"
+    with launch() as page:
+        page.goto(f"{base}/ui#index=mock-sales")
+        wait_until(page, "Number(document.body.dataset.searches || 0) >= 1", "the page's first search")
+        for number, (query, count) in enumerate(expected.items()):
+            if number:
+                page.fill("#query", query)
+                page.press("#query", "Enter")
+                wait_until(page, f"Number(document.body.dataset.searches) > {number}", f"the search {query}")
+            summary = page.inner_text("#summary")
+            total = page.get_attribute("#histogram", "data-total")
+            if summary != f"{count} hits" or total != str(count):
+                raise SystemExit(f"the page through the function shows {summary!r}, histogram {total}; expected {count}")
+        if page.script_errors:
+            raise SystemExit(f"script errors in the page: {page.script_errors}")
+    print(f"search page through the function: ok ({expected})")
 
 
 def wait_for_lines(path, complete, timeout):

@@ -706,6 +706,18 @@ class Builder:
                             "Auth": {"Authorizer": "NONE"} if iam else {"ApiKeyRequired": False},
                         },
                     },
+                    # The search page: static HTML that holds no data. It asks for the API key
+                    # and sends it with every request it makes; with IAM auth it says how to
+                    # reach the data instead (a browser cannot sign requests).
+                    "Page": {
+                        "Type": "Api",
+                        "Properties": {
+                            "RestApiId": ref("SearchApi"),
+                            "Path": "/ui",
+                            "Method": "GET",
+                            "Auth": {"Authorizer": "NONE"} if iam else {"ApiKeyRequired": False},
+                        },
+                    },
                 },
             },
         }

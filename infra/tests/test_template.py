@@ -189,9 +189,11 @@ class StackInvariants:
         searcher = self.resource("SearcherFunction", "AWS::Serverless::Function")
         return {event["Properties"]["Path"]: event["Properties"] for event in searcher["Events"].values() if event["Type"] == "Api"}
 
-    def test_every_route_and_health_are_reachable_and_every_api_route_is_authenticated(self):
+    def test_every_route_health_and_the_page_are_reachable_and_every_api_route_is_authenticated(self):
         events = self.api_events()
-        self.assertEqual(set(events), {"/api/v1/{proxy+}", "/health"})
+        self.assertEqual(set(events), {"/api/v1/{proxy+}", "/health", "/ui"})
+        self.assertEqual(events["/ui"]["Method"], "GET")
+        self.assertEqual(events["/ui"]["Auth"], events["/health"]["Auth"])
         self.assertEqual(events["/api/v1/{proxy+}"]["Method"], "ANY")
         self.assertEqual(events["/health"]["Method"], "GET")
         api = self.resource("SearchApi", "AWS::Serverless::Api")

@@ -887,12 +887,12 @@ impl QueryBuilder<'_> {
         };
         // `full_path` names the column; `presence_path` is the path as the user writes it,
         // which is what the field presence field records.
-        let (field, full_path, presence_path, json_subpaths) = match resolved {
+        let (field, full_path, presence_path, json_path) = match resolved {
             ResolvedField::Mapped(field) => (
                 field,
                 field.path.clone(),
                 field.path.clone(),
-                matches!(field.kind, FieldKind::Json { .. }),
+                matches!(field.kind, FieldKind::Json { .. }).then(String::new),
             ),
             ResolvedField::JsonPath { field, json_path } => {
                 let presence_path = if is_dynamic(field) {
@@ -904,20 +904,23 @@ impl QueryBuilder<'_> {
                     field,
                     format!("{}.{json_path}", field.path),
                     presence_path,
-                    true,
+                    Some(json_path),
                 )
             }
         };
         if field.kind.is_fast() {
-            return Ok(Box::new(ExistsQuery::new(full_path, json_subpaths)));
+            return Ok(Box::new(ExistsQuery::new(full_path, json_path.is_some())));
         }
         if let Some(term) = self.doc_mapper.field_presence_term(&presence_path) {
             return Ok(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
         }
+        if self.check_indexed(field, position).is_ok() {
+            return Ok(indexed_exists_query(field, json_path.as_deref()));
+        }
         Err(error(
             position,
             format!(
-                "`{full_path}:*` needs field `{}` to be fast (fast: true), or the index to set \
+                "`{full_path}:*` needs field `{}` to be indexed or fast, or the index to set \
                  doc_mapping.index_field_presence",
                 field.path
             ),
@@ -977,6 +980,31 @@ pub(super) fn prefix_term_query(start: Term) -> Box<dyn Query> {
         None => Bound::Unbounded,
     };
     Box::new(InvertedIndexRangeQuery::new(Bound::Included(start), upper))
+}
+
+/// Separates the segments of a JSON path in a term (tantivy-common's, not re-exported).
+const JSON_PATH_SEGMENT_SEP: u8 = 1;
+
+/// `field:*` read from the term dictionary, for an indexed field with neither a column nor
+/// field presence: a document has the field if it has any term of it, or (in a JSON field)
+/// any term at the path or below it. Correct for every indexed field; it walks the field's
+/// terms, which is why a column or field presence answers first where there is one.
+fn indexed_exists_query(field: &MappedField, json_path: Option<&str>) -> Box<dyn Query> {
+    let path = match json_path {
+        None | Some("") => return prefix_term_query(Term::from_field_text(field.field, "")),
+        Some(path) => path,
+    };
+    // The path's own values end it with the end-of-path byte; deeper paths continue it with
+    // the segment separator.
+    let at_path = Term::from_field_json_path(field.field, path, true);
+    let mut below_path = at_path.clone();
+    let path_bytes = at_path.serialized_value_bytes();
+    below_path.truncate_value_bytes(path_bytes.len().saturating_sub(1));
+    below_path.append_bytes(&[JSON_PATH_SEGMENT_SEP]);
+    any_of(vec![
+        prefix_term_query(at_path),
+        prefix_term_query(below_path),
+    ])
 }
 
 pub(super) fn term_query(term: Term) -> Box<dyn Query> {

@@ -110,8 +110,13 @@ fn local_mode_generates_indexes_serves_and_resumes() {
     .unwrap();
     assert_eq!(hits["hits"].as_array().unwrap().len(), 3);
     assert!(hits["hits"][0]["quantity"].as_u64().unwrap() > 5);
-    assert!(banner.contains("curl 'http://127.0.0.1:"), "{banner}");
+    // The search page's URL comes first, then the API's.
+    assert!(
+        banner.starts_with(&format!("Search page: http://127.0.0.1:{port}/ui\n")),
+        "{banner}"
+    );
     let output = stop(child);
+    assert!(output.contains("curl 'http://127.0.0.1:"), "{output}");
     assert!(output.contains("The index holds 250 documents"), "{output}");
 
     let (child, port, _) = start(&data_dir, 2);

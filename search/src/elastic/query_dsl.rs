@@ -135,7 +135,13 @@ impl Translator {
                 continue;
             }
             match key.as_str() {
-                "must" | "filter" => must.extend(self.clause_list(value)?),
+                "must" => must.extend(self.clause_list(value)?),
+                // Required, and scoring nothing, as in Elasticsearch.
+                "filter" => must.extend(
+                    self.clause_list(value)?
+                        .into_iter()
+                        .map(|clause| QueryAst::Filter(Box::new(clause))),
+                ),
                 "should" => should.extend(self.clause_list(value)?),
                 "must_not" => must_not.extend(self.clause_list(value)?),
                 "minimum_should_match" => minimum_should_match = Some(value.clone()),
@@ -634,6 +640,7 @@ fn with_default_fields(ast: QueryAst, fields: &[String]) -> QueryAst {
         QueryAst::Lenient(inner) => {
             QueryAst::Lenient(Box::new(with_default_fields(*inner, fields)))
         }
+        QueryAst::Filter(inner) => QueryAst::Filter(Box::new(with_default_fields(*inner, fields))),
         QueryAst::Bool {
             must,
             should,

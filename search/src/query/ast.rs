@@ -58,8 +58,8 @@ pub enum QueryAst {
     /// The field has a value.
     Exists { field: String, position: usize },
     /// Elasticsearch's `bool`: every `must` clause, no `must_not` clause, and at least
-    /// `minimum_should_match` of the `should` clauses (`filter` clauses are `must` clauses:
-    /// Hydrant does not score them differently).
+    /// `minimum_should_match` of the `should` clauses (`filter` clauses are `must` clauses
+    /// inside [`QueryAst::Filter`], which scores nothing).
     Bool {
         must: Vec<QueryAst>,
         should: Vec<QueryAst>,
@@ -103,6 +103,9 @@ pub enum QueryAst {
     /// Clauses inside that do not fit the mapping (an unknown field, a value of the wrong
     /// type) match nothing instead of failing the query: Elasticsearch's `lenient`.
     Lenient(Box<QueryAst>),
+    /// Matches what the clause matches and adds nothing to a document's score:
+    /// Elasticsearch's `filter` clauses of `bool`.
+    Filter(Box<QueryAst>),
 }
 
 impl QueryAst {
@@ -111,7 +114,9 @@ impl QueryAst {
         let deepest = |clauses: &[QueryAst]| clauses.iter().map(QueryAst::depth).max().unwrap_or(0);
         match self {
             QueryAst::And(clauses) | QueryAst::Or(clauses) => 1 + deepest(clauses),
-            QueryAst::Not(inner) | QueryAst::Lenient(inner) => 1 + inner.depth(),
+            QueryAst::Not(inner) | QueryAst::Lenient(inner) | QueryAst::Filter(inner) => {
+                1 + inner.depth()
+            }
             QueryAst::Bool {
                 must,
                 should,

@@ -10,8 +10,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use hydrant_index::datetime::{DatetimeInputFormat, parse_datetime_str, query_datetime_formats};
 use hydrant_index::doc_mapper::{DocMapper, FieldKind, MappedField, ResolvedField, ip_to_v6};
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, InvertedIndexRangeQuery, Occur,
-    PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, ExistsQuery, InvertedIndexRangeQuery,
+    Occur, PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::tokenizer::TextAnalyzer;
@@ -132,6 +132,7 @@ impl QueryBuilder<'_> {
                 | QueryAst::Not(_)
                 | QueryAst::Bool { .. }
                 | QueryAst::Lenient(_)
+                | QueryAst::Filter(_)
         );
         match built {
             Err(_) if self.lenient && !compound => Ok(Box::new(EmptyQuery)),
@@ -148,6 +149,8 @@ impl QueryBuilder<'_> {
                 ..*self
             }
             .build(inner),
+            // Required, and scoring nothing: a filter leaves relevance to the other clauses.
+            QueryAst::Filter(inner) => Ok(Box::new(ConstScoreQuery::new(self.build(inner)?, 0.0))),
             QueryAst::MatchAll => Ok(Box::new(AllQuery)),
             QueryAst::MatchNone => Ok(Box::new(EmptyQuery)),
             QueryAst::And(clauses) => self.and_query(clauses),

@@ -106,6 +106,7 @@ impl TagFilter {
             }
             // A lenient clause that does not fit matches nothing: requiring its tag stays true.
             QueryAst::Lenient(inner) => Self::of(inner, doc_mapper),
+            QueryAst::Filter(inner) => Self::of(inner, doc_mapper),
             _ => TagFilter::Any,
         }
     }
@@ -176,6 +177,10 @@ pub fn pinned_partition(ast: &QueryAst, doc_mapper: &DocMapper) -> Option<u64> {
             }
             QueryAst::Bool { must, .. } => {
                 pending.extend(must);
+                continue;
+            }
+            QueryAst::Filter(inner) => {
+                pending.push(inner);
                 continue;
             }
             QueryAst::Term {

@@ -183,7 +183,9 @@ fn column_fields_of(ast: &QueryAst, fields: &mut BTreeSet<String>) {
                 .iter()
                 .for_each(|clause| column_fields_of(clause, fields));
         }
-        QueryAst::Not(inner) | QueryAst::Lenient(inner) => column_fields_of(inner, fields),
+        QueryAst::Not(inner) | QueryAst::Lenient(inner) | QueryAst::Filter(inner) => {
+            column_fields_of(inner, fields)
+        }
         QueryAst::Bool {
             must,
             should,

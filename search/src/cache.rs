@@ -188,6 +188,8 @@ pub struct LeafOutcome {
     pub count: u64,
     pub candidates: Vec<Candidate>,
     pub aggregations: Option<IntermediateAggregationResults>,
+    /// The best score of a scored search's matches.
+    pub max_score: Option<f32>,
 }
 
 #[derive(Clone)]

@@ -154,6 +154,7 @@ impl<'a> Route<'a> {
             ("POST" | "PUT", [index, "_bulk"]) => {
                 Route::Write(WriteRoute::ElasticBulk(Some(index)))
             }
+            ("GET" | "HEAD", [index, "_doc", id]) => read(ElasticRoute::GetDocument { index, id }),
             (_, [.., "_bulk"]) | (_, [_, "_doc" | "_create" | "_update", ..]) | ("PUT", [_]) => {
                 not_allowed(ELASTIC_WRITE_REFUSAL)
             }

@@ -117,7 +117,10 @@ impl SortSpec {
     /// Checks a sort against a mapping: at most [`MAX_SORT_KEYS`] fields, each a fast field
     /// (or a path in a fast json or the dynamic field), then document order or the position.
     pub fn new(sort: &[SortField], doc_mapper: &DocMapper) -> Result<Self> {
-        let num_keys = sort.iter().filter(|field| field.is_key()).count();
+        // The score is not counted: Elasticsearch's `track_scores` adds it to two fields.
+        let num_keys = (sort.iter())
+            .filter(|field| matches!(field, SortField::Field { .. }))
+            .count();
         if num_keys > MAX_SORT_KEYS {
             return Err(SearchError::InvalidRequest(format!(
                 "sort_by takes at most {MAX_SORT_KEYS} fields, got {num_keys}"
@@ -324,9 +327,22 @@ pub struct DocPosition {
 }
 
 impl DocPosition {
-    /// `split:segment:doc`, the form of a hit's [`POSITION_SORT_KEY`] value.
+    /// `split:segment:doc`, the form of a hit's [`POSITION_SORT_KEY`] value and its `_id`.
     pub fn to_sort_value(&self) -> String {
         format!("{}:{}:{}", self.split_id, self.segment_ord, self.doc_id)
+    }
+
+    /// Reads an `_id` ([`DocPosition::to_sort_value`]); `None` if it is not one.
+    pub fn from_id(id: &str) -> Option<DocPosition> {
+        let mut parts = id.rsplitn(3, ':');
+        let doc_id = parts.next()?.parse().ok()?;
+        let segment_ord = parts.next()?.parse().ok()?;
+        let split_id = parts.next().filter(|split_id| !split_id.is_empty())?;
+        Some(DocPosition {
+            split_id: split_id.to_string(),
+            segment_ord,
+            doc_id,
+        })
     }
 
     fn parse(text: &str) -> Option<Self> {

@@ -67,7 +67,7 @@ fn document(id: u64) -> Value {
     put(5, "n_fast", json!(id * 2));
     put(6, "i", json!(-(id as i64)));
     put(7, "f", json!(id as f64 / 4.0));
-    put(8, "ok", json!(id % 2 == 0));
+    put(8, "ok", json!(id.is_multiple_of(2)));
     put(9, "at", json!(1_600_000_000 + id));
     put(10, "ip", json!(format!("10.0.{}.{}", id / 256, id % 256)));
     put(11, "blob", json!("aGVsbG8="));

@@ -152,6 +152,8 @@ async fn a_leaf_refuses_a_request_the_root_would_refuse() {
         index_id: "fruit".to_string(),
         params: SearchParams::from_native(&request).unwrap(),
         splits: Vec::new(),
+        bm25: None,
+        statistics_only: false,
     };
     let error = fixture
         .service
@@ -255,13 +257,20 @@ async fn a_fanned_out_search_answers_as_one_pass_and_survives_failed_invocations
             assert_eq!(distributed.snippets, single.snippets, "{context}");
             assert_eq!(distributed.aggregations, single.aggregations, "{context}");
             assert_eq!(distributed.errors, single.errors, "{context}");
-            // One share stays with the root; each other split is one invocation.
+            // One share stays with the root; each other split is one invocation, two for a
+            // search ranked by relevance (its statistics first).
             let planned = plan_of(&fixture, &request).await;
-            let invocations = planned.splits().len().saturating_sub(1) as u64;
+            let rounds = if request.sort_by.iter().any(|key| key == "_score") {
+                2
+            } else {
+                1
+            };
+            let shares = planned.splits().len().saturating_sub(1) as u64;
+            let invocations = shares * rounds;
             assert_eq!(cost.leaf_invocations, invocations, "{context}");
             let failures = match fail {
                 Failing::Never => 0,
-                Failing::One => u64::from(invocations > 0),
+                Failing::One => u64::from(shares > 0) * rounds,
                 Failing::Always => invocations,
             };
             assert_eq!(cost.leaf_failures, failures, "{context}");

@@ -54,6 +54,11 @@ pub enum ElasticRoute<'a> {
     ResolveIndex(&'a str),
     Stats(&'a str),
     ClusterHealth,
+    /// `GET {index}/_doc/{id}`: one hit by its `_id`.
+    GetDocument {
+        index: &'a str,
+        id: &'a str,
+    },
 }
 
 /// Answers one Elasticsearch route. Every answer carries `X-Elastic-Product: Elasticsearch`,
@@ -93,8 +98,29 @@ pub async fn answer(
         }
         ElasticRoute::Stats(pattern) => respond(indexes::stats(service, pattern).await),
         ElasticRoute::ClusterHealth => respond(indexes::cluster_health(service).await),
+        ElasticRoute::GetDocument { index, id } => get_document(service, index, id).await,
     };
     with_product_header(response)
+}
+
+/// `GET {index}/_doc/{id}`: the document, or `found: false` with a 404, as Elasticsearch
+/// answers.
+async fn get_document(service: &SearchService, index: &str, id: &str) -> HttpResponse {
+    match service.get_document(index, id).await {
+        Ok(found) => {
+            let mut answer =
+                serde_json::json!({"_index": index, "_id": id, "found": found.is_some()});
+            if let Some(source) = found {
+                answer["_version"] = 1.into();
+                answer["_seq_no"] = 0.into();
+                answer["_primary_term"] = 1.into();
+                answer["_source"] = source;
+            }
+            let status = if answer["found"] == true { 200 } else { 404 };
+            HttpResponse::json(status, &answer)
+        }
+        Err(error) => HttpResponse::json(error.status_code(), &search_error_body(&error)),
+    }
 }
 
 /// `_search`, or with `scroll=`, the first page of a scroll.

@@ -19,6 +19,7 @@ use crate::query::{DefaultOperator, QueryAst};
 use crate::searcher::{
     AggregationRequest, IndexesResponse, SearchAfterParam, SearchParams, SearchService,
 };
+use crate::sort::SortField;
 
 /// Hits per page when the request does not say, as in Elasticsearch.
 const DEFAULT_SIZE: usize = 10;
@@ -42,6 +43,17 @@ pub(crate) struct ElasticSearch {
     pub source: SourceFilter,
     /// `track_total_hits: false` leaves `hits.total` out.
     pub track_total_hits: bool,
+    /// Where a hit's score is among its sort values, when hits are scored.
+    #[serde(default)]
+    pub score_value: Option<usize>,
+    /// The request gave a sort: hits show their sort values (relevance, the default, shows
+    /// none, as in Elasticsearch).
+    #[serde(default)]
+    pub show_sort: bool,
+    /// The score is a sort value only because `track_scores` asked for it: not shown in
+    /// `sort`.
+    #[serde(default)]
+    pub hidden_score: bool,
 }
 
 impl ElasticSearch {
@@ -56,11 +68,27 @@ impl ElasticSearch {
             (None, None) => QueryAst::MatchAll,
         };
         let query = with_extra_filters(query, url.extra_filters.as_deref().unwrap_or(&[]))?;
-        let sort = match (&url.sort, body.sort) {
-            (Some(sort), _) => SortParam::from_url(sort),
-            (None, Some(sort)) => sort,
-            (None, None) => SortParam::default(),
+        let max_hits = url.size.or(body.size).unwrap_or(DEFAULT_SIZE);
+        let (mut sort, show_sort) = match (&url.sort, body.sort) {
+            (Some(sort), _) => (SortParam::from_url(sort), true),
+            (None, Some(sort)) => (sort, true),
+            // Relevance, as Elasticsearch ranks by default; a search for no hits (counts,
+            // aggregations) has nothing to rank and skips scoring.
+            (None, None) if max_hits > 0 => (SortParam::relevance(), false),
+            (None, None) => (SortParam::default(), false),
         };
+        let track_scores = url.track_scores.or(body.track_scores).unwrap_or(false);
+        let hidden_score = track_scores && !sort.fields.contains(&SortField::Score);
+        if hidden_score {
+            // After the fields, before document order: it changes no order but ties'.
+            let keys_end = (sort.fields.iter())
+                .position(|field| !field.is_key())
+                .unwrap_or(sort.fields.len());
+            sort.fields.insert(keys_end, SortField::Score);
+        }
+        let score_value = (sort.fields.iter())
+            .filter(|field| field.is_key())
+            .position(|field| *field == SortField::Score);
         let track_total_hits = url
             .track_total_hits
             .or(body.track_total_hits)
@@ -76,7 +104,7 @@ impl ElasticSearch {
             default_fields: Vec::new(),
             start_timestamp: None,
             end_timestamp: None,
-            max_hits: url.size.or(body.size).unwrap_or(DEFAULT_SIZE),
+            max_hits,
             start_offset: url.from.or(body.from).unwrap_or(0),
             sort: sort.fields,
             snippet_fields: Vec::new(),
@@ -91,6 +119,9 @@ impl ElasticSearch {
             params,
             source: source_filter(url, body.source),
             track_total_hits,
+            score_value,
+            show_sort,
+            hidden_score,
         })
     }
 
@@ -106,18 +137,27 @@ impl ElasticSearch {
             .hits
             .into_iter()
             .zip(hit_index_ids)
-            .map(|(mut document, index)| {
+            .zip(answer.hit_ids)
+            .map(|((mut document, index), id)| {
                 let source = (!self.source.disabled).then(|| {
                     filter_source(&mut document, &self.source);
                     document
                 });
+                let mut values = sort_values.next().unwrap_or_default();
+                let score = (self.score_value)
+                    .and_then(|at| values.get(at))
+                    .and_then(Value::as_f64)
+                    .map(|score| score as f32);
+                if let Some(at) = self.score_value.filter(|_| self.hidden_score) {
+                    values.remove(at);
+                }
                 Hit {
                     index,
-                    id: String::new(),
-                    score: None,
+                    id,
+                    score,
                     source,
                     // Elasticsearch gives `sort` only to hits of a sorted search.
-                    sort: sort_values.next().filter(|values| !values.is_empty()),
+                    sort: (self.show_sort && !values.is_empty()).then_some(values),
                 }
             })
             .collect();
@@ -131,7 +171,7 @@ impl ElasticSearch {
             shards: Shards::of(answer.stats.splits_searched, answer.errors.len()),
             hits: HitsSection {
                 total,
-                max_score: None,
+                max_score: self.score_value.and(answer.max_score),
                 hits,
             },
             aggregations: answer.aggregations,

@@ -6,6 +6,10 @@
 //! A share whose invocation fails (throttled, timed out, an answer that does not parse) is
 //! searched by the root itself, so a fan-out failure costs time, never hits.
 //!
+//! A search ranked by relevance shares out twice: first for each share's BM25 statistics
+//! (`statistics_only`), then for the search with their totals, so that every leaf scores
+//! with the whole plan's statistics ([`super::scoring`]).
+//!
 //! ```
 //! use hydrant_search::searcher::fan_out::shares;
 //!
@@ -21,7 +25,10 @@ use futures::future::{BoxFuture, join_all};
 use tracing::warn;
 
 use super::leaf::{LeafSearchRequest, LeafSearchResponse};
+use super::plan::LeafSplit;
+use super::scoring::Bm25Totals;
 use super::{SearchPlan, SearchService};
+use crate::cost::StorageReads;
 use crate::error::Result;
 
 /// Sends a leaf request to another worker and returns its answer.
@@ -66,20 +73,31 @@ impl SearchService {
     }
 
     /// The leaf answer of a whole plan: searched here, or shared out with other invocations.
+    /// A scored plan first gathers its BM25 statistics over every split, the same way.
     pub(crate) async fn run_leaves(&self, plan: &SearchPlan) -> Result<LeafSearchResponse> {
-        let Some(fan_out) = self
+        let fan_out = self
             .fan_out
             .as_ref()
-            .filter(|fan_out| plan.splits.len() > fan_out.splits_per_leaf)
-        else {
-            return self.search_splits(&plan.compiled, &plan.splits).await;
+            .filter(|fan_out| plan.splits.len() > fan_out.splits_per_leaf);
+        let shares = match fan_out {
+            Some(fan_out) => shares(&plan.splits, fan_out.splits_per_leaf),
+            None => vec![&plan.splits[..]],
         };
-        let shares = shares(&plan.splits, fan_out.splits_per_leaf);
-        let Some((own, others)) = shares.split_first() else {
-            return self.search_splits(&plan.compiled, &plan.splits).await;
+        let (scored, bm25_reads) = if plan.compiled.needs_scores() {
+            let (totals, reads) = self.gather_bm25(plan, fan_out, &shares).await;
+            (Some(plan.compiled.with_bm25(totals)), reads)
+        } else {
+            (None, StorageReads::default())
+        };
+        let compiled = scored.as_ref().unwrap_or(&plan.compiled);
+        let (Some(fan_out), Some((own, others))) = (fan_out, shares.split_first()) else {
+            let mut response = self.search_splits(compiled, &plan.splits).await?;
+            response.reads += bm25_reads;
+            return Ok(response);
         };
         let remote = others.iter().map(|share| async move {
-            let request = plan.leaf_request(share);
+            let mut request = plan.leaf_request(share);
+            request.bm25 = compiled.bm25.as_deref().cloned();
             let answer: Result<(LeafSearchResponse, bool)> =
                 match fan_out.invoker.invoke(&request).await {
                     Ok(response) => Ok((response, false)),
@@ -90,15 +108,16 @@ impl SearchService {
                             %error,
                             "leaf invocation failed; searching its splits here"
                         );
-                        let response = self.search_splits(&plan.compiled, share).await?;
+                        let response = self.search_splits(compiled, share).await?;
                         Ok((response, true))
                     }
                 };
             answer
         });
-        let (local, remote) =
-            futures::join!(self.search_splits(&plan.compiled, own), join_all(remote));
-        let mut responses = vec![local?];
+        let (local, remote) = futures::join!(self.search_splits(compiled, own), join_all(remote));
+        let mut local = local?;
+        local.reads += bm25_reads;
+        let mut responses = vec![local];
         let (mut invocations, mut failures) = (0, 0);
         for answer in remote {
             let (response, failed) = answer?;
@@ -108,5 +127,47 @@ impl SearchService {
         }
         crate::cost::add_leaf_invocations(invocations, failures);
         plan.merge(responses)
+    }
+
+    /// A scored plan's BM25 statistics over all its splits: the first share's gathered here,
+    /// the others' by `statistics_only` leaf requests (gathered here if one fails).
+    async fn gather_bm25(
+        &self,
+        plan: &SearchPlan,
+        fan_out: Option<&FanOut>,
+        shares: &[&[LeafSplit]],
+    ) -> (Bm25Totals, StorageReads) {
+        let Some((own, others)) = shares.split_first() else {
+            return (Bm25Totals::default(), StorageReads::default());
+        };
+        let remote = others.iter().map(|share| async move {
+            let mut request = plan.leaf_request(share);
+            request.statistics_only = true;
+            let answer = match fan_out {
+                Some(fan_out) => Some(fan_out.invoker.invoke(&request).await),
+                None => None,
+            };
+            let invoked = u64::from(answer.is_some());
+            match answer {
+                Some(Ok(LeafSearchResponse {
+                    bm25: Some(totals), ..
+                })) => (totals, StorageReads::default(), invoked, 0),
+                _ => {
+                    let (totals, reads) = self.bm25_totals(&plan.compiled, share).await;
+                    (totals, reads, invoked, invoked)
+                }
+            }
+        });
+        let ((mut totals, mut reads), remote) =
+            futures::join!(self.bm25_totals(&plan.compiled, own), join_all(remote));
+        let (mut invocations, mut failures) = (0, 0);
+        for (share_totals, share_reads, invoked, failed) in remote {
+            totals.add(&share_totals);
+            reads.add_parallel(share_reads);
+            invocations += invoked;
+            failures += failed;
+        }
+        crate::cost::add_leaf_invocations(invocations, failures);
+        (totals, reads)
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use hydrant_index::doc_mapper::DocMapper;
 use hydrant_index::split_bundle::ByteRangeFetcher;
-use hydrant_metastore::paths;
+use hydrant_metastore::{SplitState, paths};
 use serde_json::{Map, Value};
 use tantivy::query::Query;
 use tantivy::snippet::SnippetGenerator;
@@ -19,9 +19,53 @@ use crate::cache::DocKey;
 use crate::cost::ReadCounter;
 use crate::error::{Result, SearchError};
 use crate::fetcher::probe_ranges;
-use crate::sort::Candidate;
+use crate::request::SearchRequest;
+use crate::searcher::SearchParams;
+use crate::sort::{Candidate, DocPosition};
 
 impl SearchService {
+    /// The document a hit's `_id` names (`split:segment:doc`) in `index_id`: `None` if the
+    /// id is not one, or its split is no longer published (merged, deleted), or holds no
+    /// such address. Elasticsearch's `GET {index}/_doc/{id}`.
+    pub async fn get_document(&self, index_id: &str, id: &str) -> Result<Option<Value>> {
+        let metadata = self.metastores.get(index_id).await?;
+        let Some(position) = DocPosition::from_id(id) else {
+            return Ok(None);
+        };
+        let Some(split) = metadata
+            .splits
+            .get(&position.split_id)
+            .filter(|split| split.state == SplitState::Published)
+        else {
+            return Ok(None);
+        };
+        let params = SearchParams::from_native(&SearchRequest::new("*"))?;
+        let compiled =
+            CompiledRequest::compile(index_id, self.doc_mappers.get(&metadata)?, &params)?;
+        let split = LeafSplit::new(0, split);
+        let reads = Arc::new(ReadCounter::default());
+        let searcher = (self.open_split(&compiled, &split, &reads).await).map_err(|error| {
+            SearchError::Internal(format!("cannot open a split: {}", error.details))
+        })?;
+        // An address past the split's documents (an id made up, or of another split) is none.
+        let in_split = (searcher.segment_readers())
+            .get(position.segment_ord as usize)
+            .is_some_and(|segment| position.doc_id < segment.max_doc());
+        if !in_split {
+            return Ok(None);
+        }
+        let candidate = Candidate {
+            values: Vec::new(),
+            split_ordinal: 0,
+            segment_ord: position.segment_ord,
+            doc_id: position.doc_id,
+        };
+        let (hits, _) = self
+            .fetch_hits(&compiled, &[split], &[candidate], &[], &reads)
+            .await?;
+        Ok(hits.into_iter().next())
+    }
+
     /// Fetches and renders the page's documents, split by split, in page order.
     pub(crate) async fn fetch_hits(
         &self,

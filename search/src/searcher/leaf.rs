@@ -11,6 +11,8 @@
 //!     index_id: "logs".to_string(),
 //!     params: SearchParams::from_native(&SearchRequest::new("status:500")).unwrap(),
 //!     splits: Vec::new(),
+//!     bm25: None,
+//!     statistics_only: false,
 //! };
 //! let json = serde_json::to_string(&request).unwrap();
 //! assert_eq!(serde_json::from_str::<LeafSearchRequest>(&json).unwrap(), request);
@@ -40,6 +42,7 @@ use super::SearchService;
 use super::aggregations::{self, merge_into};
 use super::params::SearchParams;
 use super::plan::{CompiledRequest, LeafSplit};
+use super::scoring::{Bm25Totals, MaxScore, max_score};
 use crate::cache::{LeafOutcome, OpenSplit};
 use crate::cost::{ReadCounter, SearchStats, StorageReads};
 use crate::error::Result;
@@ -61,6 +64,13 @@ pub struct LeafSearchRequest {
     /// them may make the page once merged.
     pub params: SearchParams,
     pub splits: Vec<LeafSplit>,
+    /// A scored search's BM25 statistics over all its splits (the root's first pass); a leaf
+    /// given none scores with its own splits' statistics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bm25: Option<Bm25Totals>,
+    /// The first pass of a scored search: answer only the splits' BM25 statistics.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub statistics_only: bool,
 }
 
 /// A split a leaf could not search.
@@ -90,6 +100,12 @@ pub struct LeafSearchResponse {
     pub splits_from_cache: usize,
     #[serde(flatten)]
     pub reads: StorageReads,
+    /// The best score of the matches, when hits are scored (Elasticsearch's `max_score`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_score: Option<f32>,
+    /// A `statistics_only` request's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bm25: Option<Bm25Totals>,
 }
 
 impl LeafSearchResponse {
@@ -190,9 +206,30 @@ impl SearchService {
             known = located_splits(&metadata, &leaf.splits);
         }
         let doc_mapper = self.doc_mappers.get(&metadata)?;
-        let compiled = CompiledRequest::compile(&leaf.index_id, doc_mapper, &leaf.params)?;
+        let mut compiled = CompiledRequest::compile(&leaf.index_id, doc_mapper, &leaf.params)?;
+        let mut reads = guess_reads;
+        if leaf.statistics_only {
+            let (totals, bm25_reads) = self.bm25_totals(&compiled, &known).await;
+            reads += bm25_reads;
+            return Ok(LeafSearchResponse {
+                bm25: Some(totals),
+                reads,
+                ..LeafSearchResponse::default()
+            });
+        }
+        if compiled.needs_scores() {
+            let totals = match &leaf.bm25 {
+                Some(totals) => totals.clone(),
+                None => {
+                    let (totals, bm25_reads) = self.bm25_totals(&compiled, &known).await;
+                    reads += bm25_reads;
+                    totals
+                }
+            };
+            compiled = compiled.with_bm25(totals);
+        }
         let mut response = self.search_splits(&compiled, &known).await?;
-        response.reads += guess_reads;
+        response.reads += reads;
         for split in &leaf.splits {
             if !known.iter().any(|known| known.split_id == split.split_id) {
                 response.failed_splits.push(FailedSplit {
@@ -258,6 +295,51 @@ impl SearchService {
         (footers, reads.reads())
     }
 
+    /// The BM25 statistics of `splits` for a scored request: each split opened and warmed
+    /// for the query (which its search then finds cached) and its statistics read, with
+    /// bounded concurrency. A split that fails is left out: its search fails and says so.
+    pub(crate) async fn bm25_totals(
+        &self,
+        compiled: &CompiledRequest,
+        splits: &[LeafSplit],
+    ) -> (Bm25Totals, StorageReads) {
+        let reads = Arc::new(ReadCounter::default());
+        let split_statistics: Vec<_> = splits
+            .iter()
+            .map(|split| {
+                let reads = reads.for_split();
+                async move {
+                    let _budget = self.in_flight.acquire(split).await;
+                    let searcher = self.open_split(compiled, split, &reads).await.ok()?;
+                    if let Err(error) = compiled.warmup.warm_up(&searcher, &reads).await {
+                        debug!(split_id = split.split_id, %error, "warming up failed");
+                    }
+                    let query = compiled.query.clone();
+                    let statistics = tokio::task::spawn_blocking(move || {
+                        reads.count(|| Bm25Totals::of_split(&searcher, query.as_ref()))
+                    });
+                    match statistics.await {
+                        Ok(Ok(totals)) => Some(totals),
+                        Ok(Err(error)) => {
+                            debug!(split_id = split.split_id, %error, "no BM25 statistics");
+                            None
+                        }
+                        Err(_) => None,
+                    }
+                }
+            })
+            .collect();
+        let mut statistics =
+            futures::stream::iter(split_statistics).buffer_unordered(self.split_concurrency);
+        let mut totals = Bm25Totals::default();
+        while let Some(split_totals) = statistics.next().await {
+            if let Some(split_totals) = split_totals {
+                totals.add(&split_totals);
+            }
+        }
+        (totals, reads.reads())
+    }
+
     /// Searches `splits` with bounded concurrency; a split that fails is listed, not fatal.
     ///
     /// Answers are folded in as they arrive, so that memory follows the splits in flight and
@@ -300,6 +382,7 @@ impl SearchService {
                         answer.outcome.candidates.len() as u64
                     };
                     candidates.extend(answer.outcome.candidates.iter().cloned());
+                    response.max_score = max_score(response.max_score, answer.outcome.max_score);
                     if candidates.len() >= 2 * compiled.num_to_collect.max(1) {
                         candidates = keep_best(&compiled.sort, compiled.num_to_collect, candidates);
                     }
@@ -543,6 +626,8 @@ async fn search_split(
         compiled.after.clone(),
     );
     let aggregations = compiled.aggregations.clone();
+    let bm25 = compiled.bm25.clone();
+    let best_score = compiled.needs_scores().then_some(MaxScore);
     let count_all = compiled.count_all;
     let tokenizers = compiled.doc_mapper.tokenizers().clone();
     let reads = reads.clone();
@@ -555,12 +640,20 @@ async fn search_split(
                 )
             });
             let count = count_all.then_some(Count);
-            let (count, candidates, aggregations) =
-                searcher.search(query.as_ref(), &(count, top_hits, aggregation_collector))?;
+            let collectors = (count, top_hits, aggregation_collector, best_score);
+            let (count, candidates, aggregations, max_score) = match &bm25 {
+                Some(totals) => searcher.search_with_statistics_provider(
+                    query.as_ref(),
+                    &collectors,
+                    totals.as_ref(),
+                )?,
+                None => searcher.search(query.as_ref(), &collectors)?,
+            };
             Ok::<_, tantivy::TantivyError>(LeafOutcome {
                 count: count.unwrap_or(0) as u64,
                 candidates,
                 aggregations,
+                max_score: max_score.flatten(),
             })
         })
     })

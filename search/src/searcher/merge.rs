@@ -4,6 +4,7 @@
 
 use super::aggregations::merge_aggregations;
 use super::leaf::LeafSearchResponse;
+use super::scoring::max_score;
 use crate::error::Result;
 use crate::sort::{SortSpec, keep_best};
 
@@ -23,6 +24,7 @@ pub(crate) fn merge_leaf_responses(
         merged.failed_splits.extend(response.failed_splits);
         merged.splits_searched += response.splits_searched;
         merged.splits_from_cache += response.splits_from_cache;
+        merged.max_score = max_score(merged.max_score, response.max_score);
         // Leaves run at the same time: the longest path is the longest leaf's.
         merged.reads.add_parallel(response.reads);
     }

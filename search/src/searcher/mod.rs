@@ -24,6 +24,7 @@ mod merge;
 mod multi;
 mod params;
 mod plan;
+mod scoring;
 mod stream;
 mod warmup;
 
@@ -41,6 +42,7 @@ pub use self::multi::IndexesResponse;
 pub use self::params::{MAX_HITS_LIMIT, SearchAfterParam, SearchAnswer, SearchParams};
 use self::plan::CompiledRequest;
 pub use self::plan::LeafSplit;
+pub use self::scoring::Bm25Totals;
 pub use self::stream::{MAX_STREAM_BYTES, StreamFormat, StreamRequest};
 use crate::cache::{
     ChunkCache, DocCache, DocMapperCache, FooterCache, LeafCache, METASTORE_TTL, MetastoreCache,
@@ -277,7 +279,7 @@ impl SearchService {
             .first()
             .ok_or_else(|| SearchError::Internal("a search with no plan".to_string()))?;
         let request = &first.request;
-        let num_hits = leaf.num_hits;
+        let (num_hits, max_score) = (leaf.num_hits, leaf.max_score);
         let mut stats = leaf_stats(plans, splits, &leaf);
         let page = final_page(
             &first.compiled.sort,
@@ -285,10 +287,15 @@ impl SearchService {
             request.start_offset,
             request.max_hits,
         );
+        // Checks every hit's split is planned: a leaf answer from elsewhere could name any.
         let owners: Vec<usize> = page
             .iter()
             .map(|candidate| splits.owner(candidate.split_ordinal))
             .collect::<Result<_>>()?;
+        let hit_ids = page
+            .iter()
+            .map(|candidate| splits.doc_position(candidate).to_sort_value())
+            .collect();
         let sort_values = request.sort_values.then(|| {
             page.iter()
                 .zip(&owners)
@@ -339,6 +346,8 @@ impl SearchService {
             elapsed_time_micros,
             errors,
             stats,
+            max_score,
+            hit_ids,
         };
         Ok((response, owners))
     }
@@ -469,11 +478,16 @@ impl PlannedSplits {
     fn position(&self, candidate: &Candidate) -> HitPosition {
         HitPosition {
             values: candidate.values.clone(),
-            doc: DocPosition {
-                split_id: self.splits[candidate.split_ordinal].split_id.clone(),
-                segment_ord: candidate.segment_ord,
-                doc_id: candidate.doc_id,
-            },
+            doc: self.doc_position(candidate),
+        }
+    }
+
+    /// A candidate's split, segment and document.
+    fn doc_position(&self, candidate: &Candidate) -> DocPosition {
+        DocPosition {
+            split_id: self.splits[candidate.split_ordinal].split_id.clone(),
+            segment_ord: candidate.segment_ord,
+            doc_id: candidate.doc_id,
         }
     }
 }
@@ -535,6 +549,8 @@ impl SearchPlan {
             index_id: self.compiled.index_id.clone(),
             params: self.request.clone(),
             splits: splits.to_vec(),
+            bm25: None,
+            statistics_only: false,
         }
     }
 

@@ -170,12 +170,16 @@ impl SearchParams {
                 "the query nests clauses more than {MAX_QUERY_DEPTH} levels deep"
             ));
         }
-        let sort_keys = self.sort.iter().filter(|field| field.is_key()).count();
-        if sort_keys > MAX_SORT_KEYS || self.sort.len() > MAX_SORT_KEYS + 2 {
+        // Fields, then the score (Elasticsearch's `track_scores` adds it to two fields), then
+        // document order and the position.
+        let sort_keys = (self.sort.iter())
+            .filter(|field| matches!(field, SortField::Field { .. }))
+            .count();
+        if sort_keys > MAX_SORT_KEYS || self.sort.len() > MAX_SORT_KEYS + 3 {
             return invalid(format!("sort_by takes at most {MAX_SORT_KEYS} fields"));
         }
         if let Some(SearchAfterParam::Values(values)) = &self.search_after
-            && values.len() > MAX_SORT_KEYS + 1
+            && values.len() > MAX_SORT_KEYS + 2
         {
             return invalid(format!(
                 "search_after has {} values; the sort has at most {}",
@@ -207,6 +211,11 @@ pub struct SearchAnswer {
     pub errors: Vec<String>,
     /// What the request cost.
     pub stats: SearchStats,
+    /// The best score of the matches, when hits are scored.
+    pub max_score: Option<f32>,
+    /// Each hit's address, `split:segment:doc`: its `_id` as long as its split lives (a
+    /// merge gives the document a new one). `GET _doc/{id}` reads it back.
+    pub hit_ids: Vec<String>,
 }
 
 impl SearchAnswer {

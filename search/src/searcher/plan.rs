@@ -10,17 +10,19 @@ use hydrant_index::partition::OTHER_PARTITION_ID;
 use hydrant_metastore::{IndexMetadata, SplitFilter, SplitMetadata, SplitState};
 use serde::{Deserialize, Serialize};
 use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, RangeQuery};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query, RangeQuery};
 use tantivy::{DateTime, Term};
 
 use super::aggregations::check_aggregation_fields;
 use super::params::{SearchAfterParam, SearchParams};
+use super::scoring::Bm25Totals;
 use super::warmup::WarmupPlan;
 use crate::error::{Result, SearchError};
 use crate::query::{TagFilter, build_query, pinned_partition};
 use crate::sort::{SearchAfter, SortSpec};
 
 /// A request compiled for one index: what every split search of it shares.
+#[derive(Clone)]
 pub(crate) struct CompiledRequest {
     pub index_id: String,
     pub doc_mapper: Arc<DocMapper>,
@@ -39,6 +41,9 @@ pub(crate) struct CompiledRequest {
     pub partition: Option<u64>,
     /// What the request reads from each split, fetched before searching it.
     pub warmup: Arc<WarmupPlan>,
+    /// A scored search's BM25 statistics over all its splits, once gathered
+    /// ([`super::scoring`]); without them a split scores with its own.
+    pub bm25: Option<Arc<Bm25Totals>>,
 }
 
 impl CompiledRequest {
@@ -59,9 +64,13 @@ impl CompiledRequest {
         let tags = TagFilter::new(ast, &doc_mapper);
         let partition = pinned_partition(ast, &doc_mapper);
         if let Some(time_filter) = time_filter(&doc_mapper, request)? {
+            // The time range filters: it adds nothing to a document's score.
             query = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, query),
-                (Occur::Must, time_filter),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(time_filter, 0.0)),
+                ),
             ]));
         }
         let aggregations = request
@@ -113,7 +122,22 @@ impl CompiledRequest {
             fingerprint: request.fingerprint(),
             tags,
             partition,
+            bm25: None,
         })
+    }
+
+    /// Whether hits need their scores: sorted by relevance.
+    pub fn needs_scores(&self) -> bool {
+        self.sort.requires_scoring() && self.num_to_collect > 0
+    }
+
+    /// The request scoring with `totals`; its per-split answers are cached apart from those
+    /// of other totals.
+    pub fn with_bm25(&self, totals: Bm25Totals) -> Self {
+        let mut scored = self.clone();
+        scored.fingerprint = format!("{}|bm25 {:016x}", self.fingerprint, totals.digest());
+        scored.bm25 = Some(Arc::new(totals));
+        scored
     }
 }
 

@@ -19,6 +19,8 @@ pub struct SearchBody {
     #[serde(default, deserialize_with = "non_negative_number")]
     pub size: Option<usize>,
     pub sort: Option<SortParam>,
+    /// Score hits sorted by a field too.
+    pub track_scores: Option<bool>,
     /// `null` is no `search_after`.
     #[serde(default, deserialize_with = "search_after")]
     pub search_after: Option<Vec<Value>>,
@@ -40,7 +42,6 @@ const IGNORED_BODY_KEYS: &[&str] = &[
     "highlight",
     "timeout",
     "version",
-    "track_scores",
     "seq_no_primary_term",
     "explain",
     "profile",
@@ -176,6 +177,16 @@ pub struct SortParam {
     pub fields: Vec<SortField>,
     /// A key asked for `format: epoch_nanos_int` (Quickwit's datetime sort-value format).
     pub datetime_nanos: bool,
+}
+
+impl SortParam {
+    /// Relevance, best first: Elasticsearch's order when a search gives none.
+    pub fn relevance() -> Self {
+        SortParam {
+            fields: vec![SortField::Score],
+            datetime_nanos: false,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for SortParam {

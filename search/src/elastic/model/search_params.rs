@@ -60,6 +60,9 @@ pub struct SearchQueryParams {
     /// `true`: index names that do not exist select nothing instead of failing (404).
     #[serde(default, deserialize_with = "boolean")]
     pub ignore_unavailable: Option<bool>,
+    /// Score hits sorted by a field too.
+    #[serde(default, deserialize_with = "boolean")]
+    pub track_scores: Option<bool>,
     /// Everything else: accepted if it is an option Hydrant has no use for.
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
@@ -80,7 +83,6 @@ const IGNORED_SEARCH_PARAMS: &[&str] = &[
     "preference",
     "routing",
     "stats",
-    "track_scores",
     "version",
     "seq_no_primary_term",
     "explain",

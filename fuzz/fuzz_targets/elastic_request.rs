@@ -1,7 +1,7 @@
 //! The Elasticsearch-compatible API over a real index of every field type: any URL parameters
 //! and body, on `_search` (one index or a pattern), `_count`, `_msearch`, scrolls,
-//! `_field_caps`, `_mapping` or the index routes, give an answer in Elasticsearch's shape with
-//! a known status. Never a panic, never a stack overflow (the query
+//! `_field_caps`, `_mapping`, the index routes or `_doc/{id}` (the id from the first line),
+//! give an answer in Elasticsearch's shape with a known status. Never a panic, never a stack overflow (the query
 //! DSL's nesting and size are bounded).
 #![no_main]
 
@@ -9,7 +9,7 @@ use hydrant_search::http::HttpRequest;
 use hydrant_search::router;
 use libfuzzer_sys::fuzz_target;
 
-const PATHS: [&str; 10] = [
+const PATHS: [&str; 11] = [
     "/api/v1/_elastic/fuzz/_search",
     "/api/v1/_elastic/fuzz/_count",
     "/api/v1/_elastic/_msearch",
@@ -20,6 +20,8 @@ const PATHS: [&str; 10] = [
     "/api/v1/_elastic/_search/scroll",
     "/api/v1/_elastic/fuzz*/_field_caps",
     "/api/v1/_elastic/fuzz/_mapping",
+    // The id follows, from the input's first line.
+    "/api/v1/_elastic/fuzz/_doc/",
 ];
 
 fuzz_target!(|input: &[u8]| {
@@ -34,12 +36,17 @@ fuzz_target!(|input: &[u8]| {
     let Ok(query) = std::str::from_utf8(query) else {
         return;
     };
-    let path = PATHS[usize::from(route) % PATHS.len()];
-    let method = if route & 0x80 == 0 { "POST" } else { "GET" };
+    let mut path = PATHS[usize::from(route) % PATHS.len()].to_string();
+    let mut method = if route & 0x80 == 0 { "POST" } else { "GET" };
+    let mut query = query;
+    if path.ends_with("/_doc/") {
+        path.push_str(query);
+        (method, query) = ("GET", "");
+    }
     let response = hydrant_fuzz::runtime().block_on(router::handle(
         hydrant_fuzz::service(),
         None,
-        HttpRequest::new(method, path, Some(query), body),
+        HttpRequest::new(method, &path, Some(query), body),
     ));
     assert!(
         matches!(response.status, 200 | 400 | 404 | 405 | 413),

@@ -5,7 +5,8 @@
    indexes them with `hydrant index create` and `hydrant index ingest`.
 2. Serves it with `hydrant serve` on a free loopback port.
 3. Calls the `elasticsearch` (8.x) and `opensearch-py` clients at `/api/v1/_elastic`: info,
-   ping, search (q, query DSL, sort, from/size, _source, aggs), search_after paging, a
+   ping, search (q, query DSL, sort, from/size, _source, aggs, relevance), get and exists by
+   `_id`, search_after paging, a
    scroll through every document (the clients' own `helpers.scan`), count, msearch,
    field_caps, cat.indices, get_mapping, and the errors they raise; every count is checked
    against the records themselves and against Hydrant's native API on the same index.
@@ -179,6 +180,19 @@ def exercise(client, base, label):
     check(buckets == expected, f"{label} terms agg: {buckets} != {expected}")
     average = sum(r["price"] for r in RECORDS) / len(RECORDS)
     check(abs(response["aggregations"]["avg_price"]["value"] - average) < 1e-6, f"{label} avg")
+
+    # Relevance by default: scores best first, max_score the first; each _id reads its
+    # document back with the client's get (and exists).
+    response = search(client, query={"match": {"description": "ripe juicy"}}, size=5)
+    scores = [hit["_score"] for hit in response["hits"]["hits"]]
+    check(scores and all(s is not None for s in scores), f"{label} scores: {scores}")
+    check(scores == sorted(scores, reverse=True), f"{label} ranked: {scores}")
+    check(abs(response["hits"]["max_score"] - scores[0]) < 1e-6, f"{label} max_score")
+    for hit in response["hits"]["hits"]:
+        document = client.get(index=INDEX, id=hit["_id"])
+        check(document["found"] and document["_source"] == hit["_source"], f"{label} get {hit['_id']}")
+    check(client.exists(index=INDEX, id=response["hits"]["hits"][0]["_id"]), f"{label} exists")
+    check(not client.exists(index=INDEX, id="no-such-split:0:0"), f"{label} exists, missing")
 
     # count, with a query and without.
     counted = count_with(client, {"term": {"quantity": 3}})

@@ -222,6 +222,10 @@ async fn a_cold_term_query_waits_for_three_round_trips_after_the_metastore() {
     assert_eq!(round_trips("status:[400 TO 500]", Some("-ts")).await, 3);
     // `message` has 60,000 distinct terms: its dictionary block is one more round trip.
     assert_eq!(round_trips("message:number", None).await, 4);
+    // Ranked by relevance: the statistics pass warms what the search then reads (field
+    // norms with the postings), so the two passes wait for no more than one would.
+    assert_eq!(round_trips("service:billing", Some("_score")).await, 3);
+    assert_eq!(round_trips("message:number", Some("_score")).await, 4);
 }
 
 /// Searches running at the same time over the same cold split (the panels of an `_msearch`)

@@ -70,6 +70,10 @@ pub enum IngestError {
     #[error("{0}")]
     Notifications(String),
 
+    /// A delete task's query cannot run on the index (its mapping changed since, say).
+    #[error("delete task {opstamp}: {message}")]
+    DeleteTask { opstamp: u64, message: String },
+
     /// Indexing one staging object of a run failed: the error, and which object.
     #[error("{source_key}: {source}")]
     AtObject {
@@ -110,9 +114,10 @@ impl IngestError {
             | IngestError::Notifications(_) => FailureKind::Retryable,
             // Another writer got there first: the retry skips what it indexed.
             IngestError::ConcurrentIndexing { .. } => FailureKind::Retryable,
-            IngestError::Config(_) | IngestError::BadMessage(_) | IngestError::Unroutable(_) => {
-                FailureKind::Permanent
-            }
+            IngestError::Config(_)
+            | IngestError::BadMessage(_)
+            | IngestError::Unroutable(_)
+            | IngestError::DeleteTask { .. } => FailureKind::Permanent,
         }
     }
 

@@ -88,12 +88,18 @@ pub struct MaintenanceReport {
     pub orphan_files_deleted: usize,
     /// Checkpoint segments replaced by compaction.
     pub checkpoint_segments_compacted: usize,
+    /// Splits pending delete tasks were applied to (`deletes.rs`).
+    pub splits_delete_applied: usize,
+    /// Splits left for the next run because the deadline was near.
+    pub delete_applications_deferred: usize,
+    /// Splits a delete task's query could not run on (retried next run).
+    pub delete_task_errors: usize,
 }
 
 /// Runs maintenance on the indexes of a metastore.
 #[derive(Clone, Debug)]
 pub struct Maintainer {
-    metastore: Metastore,
+    pub(crate) metastore: Metastore,
     temp_root: Option<PathBuf>,
     gc: GcSettings,
     checkpoint_retention: Duration,
@@ -105,9 +111,9 @@ const DEFAULT_CHECKPOINT_RETENTION: Duration = Duration::from_secs(15 * 24 * 360
 /// Merge inputs downloaded at once.
 const MERGE_DOWNLOAD_CONCURRENCY: usize = 12;
 /// Merges need at least this much time left to start (they are not interruptible).
-const MIN_TIME_FOR_MERGE: Duration = Duration::from_secs(5);
+pub(crate) const MIN_TIME_FOR_MERGE: Duration = Duration::from_secs(5);
 /// A conservative merge speed, to tell whether a merge fits before a deadline.
-const MERGE_BYTES_PER_SEC: f64 = 10e6;
+pub(crate) const MERGE_BYTES_PER_SEC: f64 = 10e6;
 
 impl Maintainer {
     pub fn new(metastore: Metastore) -> Self {
@@ -140,7 +146,7 @@ impl Maintainer {
         &self.metastore
     }
 
-    /// Retention, merges (while time allows), then garbage collection.
+    /// Retention, delete tasks and merges (while time allows), then garbage collection.
     pub async fn run(
         &self,
         index_id: &str,
@@ -151,6 +157,8 @@ impl Maintainer {
             ..MaintenanceReport::default()
         };
         report.splits_expired_by_retention = self.apply_retention(index_id).await?;
+        self.apply_delete_tasks(index_id, deadline, &mut report)
+            .await?;
         self.merge(index_id, deadline, &mut report).await?;
         self.collect_garbage(index_id, &mut report).await?;
         self.compact_checkpoints(index_id, &mut report).await?;
@@ -234,22 +242,29 @@ impl Maintainer {
             else {
                 return Ok(());
             };
-            // Within each shard: a merge commits to the shard document holding its inputs.
-            let mut by_shard: std::collections::BTreeMap<ShardId, Vec<SplitMetadata>> =
+            // Within each shard: a merge commits to the shard document holding its inputs. And
+            // among splits that had the same delete tasks applied: a merge of a split a task
+            // has yet to reach with one indexed after the task would give the task documents
+            // it must not touch.
+            let tasks = self.metastore.delete_tasks(index_id).await?;
+            let mut by_shard: std::collections::BTreeMap<(ShardId, u64), Vec<SplitMetadata>> =
                 Default::default();
             for split in metadata.splits.values() {
-                by_shard.entry(split.shard).or_default().push(split.clone());
+                let applied = tasks.applied_opstamp(split);
+                (by_shard.entry((split.shard, applied)).or_default()).push(split.clone());
             }
             let now = self.metastore.clock().now_secs();
-            let operations: Vec<Vec<SplitMetadata>> = by_shard
-                .values()
-                .flat_map(|splits| policy.operations(splits, now))
+            let operations: Vec<(u64, Vec<SplitMetadata>)> = by_shard
+                .iter()
+                .flat_map(|((_, applied), splits)| {
+                    (policy.operations(splits, now).into_iter()).map(|inputs| (*applied, inputs))
+                })
                 .collect();
             if operations.is_empty() {
                 return Ok(());
             }
             let doc_mapper = Arc::new(DocMapper::new(&metadata.index_config)?);
-            for (position, inputs) in operations.iter().enumerate() {
+            for (position, (applied, inputs)) in operations.iter().enumerate() {
                 if let Some(deadline) = deadline {
                     let input_bytes: u64 = inputs.iter().map(|split| split.split_size_bytes).sum();
                     let needed = MIN_TIME_FOR_MERGE
@@ -259,7 +274,7 @@ impl Maintainer {
                         return Ok(());
                     }
                 }
-                match self.merge_splits(index_id, &doc_mapper, inputs).await {
+                match (self.merge_splits(index_id, &doc_mapper, inputs, *applied)).await {
                     Ok(_) => {
                         report.merges += 1;
                         report.splits_merged += inputs.len();
@@ -275,7 +290,8 @@ impl Maintainer {
         }
     }
 
-    /// Merges `inputs` into one split and publishes it in place of them: the inputs
+    /// Merges `inputs` (which had the delete tasks up to `delete_opstamp` applied) into one
+    /// split and publishes it in place of them: the inputs
     /// downloaded whole, merged by tantivy on local disk, the output staged, uploaded and
     /// published replacing them, in that order, so that a crash at any point leaves either
     /// the inputs or the output searchable and the rest for garbage collection.
@@ -284,6 +300,7 @@ impl Maintainer {
         index_id: &str,
         doc_mapper: &Arc<DocMapper>,
         inputs: &[SplitMetadata],
+        delete_opstamp: u64,
     ) -> Result<SplitMetadata> {
         let temp_dir = self.merge_dir()?;
         let local_inputs = self
@@ -310,7 +327,7 @@ impl Maintainer {
             context: "merge task failed".to_string(),
             source: std::io::Error::other(error),
         })??;
-        let merged = merged_metadata(inputs, bundle);
+        let merged = merged_metadata(inputs, bundle, delete_opstamp);
         self.metastore
             .stage_splits(index_id, merged.shard, vec![merged.clone()])
             .await?;
@@ -321,7 +338,7 @@ impl Maintainer {
     }
 
     /// A scratch directory for one merge, named by this process.
-    fn merge_dir(&self) -> Result<tempfile::TempDir> {
+    pub(crate) fn merge_dir(&self) -> Result<tempfile::TempDir> {
         let mut builder = tempfile::Builder::new();
         let prefix = scratch_prefix("merge");
         builder.prefix(&prefix);
@@ -362,7 +379,7 @@ impl Maintainer {
     }
 
     /// One split file of `index_id`, streamed to `local_path`.
-    async fn download_split(
+    pub(crate) async fn download_split(
         &self,
         index_id: &str,
         split_id: &str,
@@ -389,7 +406,7 @@ impl Maintainer {
     }
 
     /// Publishes the merge output in place of its inputs.
-    async fn publish_merge(
+    pub(crate) async fn publish_merge(
         &self,
         index_id: &str,
         merged: &SplitMetadata,
@@ -474,6 +491,7 @@ impl Maintainer {
         if !deletable.is_empty() {
             self.metastore.delete_splits(index_id, &deletable).await?;
             report.splits_deleted += deletable.len();
+            self.note_deleted_files(index_id, &deletable).await?;
         }
 
         self.delete_orphans(index_id, now, report).await
@@ -583,7 +601,11 @@ fn merge_locally(
 }
 
 /// The merge output's metadata: the inputs' documents, time range and merge depth.
-fn merged_metadata(inputs: &[SplitMetadata], bundle: BundleInfo) -> SplitMetadata {
+fn merged_metadata(
+    inputs: &[SplitMetadata],
+    bundle: BundleInfo,
+    delete_opstamp: u64,
+) -> SplitMetadata {
     let time_range = inputs.iter().filter_map(|split| split.time_range).fold(
         None,
         |range: Option<TimeRange>, split_range| {
@@ -632,5 +654,8 @@ fn merged_metadata(inputs: &[SplitMetadata], bundle: BundleInfo) -> SplitMetadat
         create_timestamp: 0,
         update_timestamp: 0,
         publish_timestamp: None,
+        // Explicit: a merge is published after its inputs, and must not count as having had
+        // the tasks created in between applied.
+        delete_opstamp: Some(delete_opstamp),
     }
 }

@@ -231,6 +231,7 @@ mod tests {
             tags: None,
             partition_id: 0,
             shard: 0,
+            delete_opstamp: None,
         }
     }
 

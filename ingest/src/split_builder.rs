@@ -269,6 +269,7 @@ impl SplitBuilder {
             create_timestamp: 0,
             update_timestamp: 0,
             publish_timestamp: None,
+            delete_opstamp: None,
         };
         Ok(BuiltSplit {
             metadata,

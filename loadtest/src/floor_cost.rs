@@ -330,6 +330,7 @@ fn fake_split(number: u64, num_docs: u64, num_merge_ops: u32) -> SplitMetadata {
         create_timestamp: 0,
         update_timestamp: 0,
         publish_timestamp: Some(0),
+        delete_opstamp: None,
     }
 }
 

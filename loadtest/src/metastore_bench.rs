@@ -322,6 +322,7 @@ fn fake_split(num_docs: u64, number: u64) -> SplitMetadata {
         tags: None,
         partition_id: 0,
         shard: 0,
+        delete_opstamp: None,
     }
 }
 

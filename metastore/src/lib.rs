@@ -10,6 +10,7 @@
 //! - [`shard`]: which shard a staging object belongs to, and the message groups of shards;
 //! - [`split`]: what the metastore knows of a split without opening it ([`SplitMetadata`],
 //!   its states, time range and tags);
+//! - [`delete_task`]: delete tasks and what applying them did ([`delete_task::DeleteTasks`]);
 //! - [`paths`]: where everything lives in the index storage, defined once;
 //! - [`clock`]: time that tests set, for grace periods and retention.
 //!
@@ -18,6 +19,7 @@
 
 pub mod checkpoint;
 pub mod clock;
+pub mod delete_task;
 mod document;
 pub mod error;
 pub mod index_document;

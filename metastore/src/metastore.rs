@@ -853,6 +853,33 @@ impl Metastore {
         Ok(abandoned)
     }
 
+    /// Records that published `split_ids` of `shard` have had every delete task up to
+    /// `opstamp` applied, having matched nothing in them (no rewrite). Idempotent; a split no
+    /// longer published, or already past `opstamp`, is left alone.
+    pub async fn set_delete_opstamp(
+        &self,
+        index_id: &str,
+        shard: ShardId,
+        split_ids: &[String],
+        opstamp: u64,
+    ) -> Result<()> {
+        let now = self.clock.now_secs();
+        self.commit_shard(index_id, shard, &[], |document, _| {
+            for split_id in split_ids {
+                if let Some(split) = document.splits.get_mut(split_id)
+                    && split.state == SplitState::Published
+                    && split.delete_opstamp.is_none_or(|applied| applied < opstamp)
+                {
+                    split.delete_opstamp = Some(opstamp);
+                    split.update_timestamp = now;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Removes splits from the metastore, in whichever shards hold them. Only splits marked for
     /// deletion can be removed (their files must be deleted first); missing ones are skipped.
     pub async fn delete_splits(&self, index_id: &str, split_ids: &[String]) -> Result<()> {
@@ -1022,7 +1049,7 @@ impl Metastore {
 
     /// The uid of an index, which every shard document it owns carries; a format 1 index is
     /// migrated first (its uid is then the migration's).
-    async fn index_uid(&self, index_id: &str) -> Result<String> {
+    pub(crate) async fn index_uid(&self, index_id: &str) -> Result<String> {
         if let Some(uid) = self
             .uids
             .lock()
@@ -1048,7 +1075,7 @@ impl Metastore {
             .insert(index_id.to_string(), uid.to_string());
     }
 
-    fn forget_uid(&self, index_id: &str) {
+    pub(crate) fn forget_uid(&self, index_id: &str) {
         self.uids
             .lock()
             .expect("uid cache lock poisoned")
@@ -1588,6 +1615,7 @@ mod tests {
             tags: None,
             partition_id: 0,
             shard: 0,
+            delete_opstamp: None,
         }
     }
 

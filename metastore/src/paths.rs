@@ -88,6 +88,11 @@ pub fn segment_of_path<'a>(index_id: &str, path: &'a str) -> Option<&'a str> {
     file.strip_suffix(DOCUMENT_SUFFIX)
 }
 
+/// `indexes/{index_id}/delete_tasks.json`: the index's delete tasks (`delete_task.rs`).
+pub fn delete_tasks_document(index_id: &str) -> String {
+    format!("{}delete_tasks.json", index_prefix(index_id))
+}
+
 /// `indexes/{index_id}/splits/`.
 pub fn splits_prefix(index_id: &str) -> String {
     format!("{}splits/", index_prefix(index_id))

@@ -90,6 +90,10 @@ pub struct SplitMetadata {
     /// The shard that published it (`crate::shard`); merges combine splits of one shard.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub shard: crate::shard::ShardId,
+    /// The newest delete task applied to it (`crate::delete_task`); `None` for a split built
+    /// from records, which counts as having had the tasks created before its publication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_opstamp: Option<u64>,
 }
 
 fn is_zero<T: Default + PartialEq>(value: &T) -> bool {

@@ -11,6 +11,9 @@ use std::sync::Arc;
 
 use hydrant_index::config::IndexConfig;
 use hydrant_metastore::checkpoint::{CheckpointEntry, CheckpointSegment, SegmentRef};
+use hydrant_metastore::delete_task::{
+    ApplicationOutcome, DeleteApplication, DeleteProgress, DeleteQuery, DeleteTask, DeleteTasks,
+};
 use hydrant_metastore::index_document::{IndexDocument, ShardDocument, StoredIndex};
 use hydrant_metastore::split::{SplitMetadata, SplitState, TimeRange};
 use hydrant_metastore::{Metastore, PublishRequest, SourceObject};
@@ -77,6 +80,7 @@ fn split(split_id: &str, shard: u32) -> SplitMetadata {
         tags: None,
         partition_id: 0,
         shard,
+        delete_opstamp: None,
     }
 }
 
@@ -153,6 +157,61 @@ fn shard_document_format_3() {
         recent_commits: vec!["5f0c3a9e8b7d4c2a9e1f0b3c4d5a6e7f".to_string()],
     };
     check_golden("shard_v3.json", &document);
+}
+
+/// Delete tasks (format 1): two tasks, one complete and one with an application under way;
+/// and a split that had them applied.
+#[test]
+fn delete_tasks_format_1() {
+    let query = |user: &str| DeleteQuery {
+        query_ast: serde_json::json!({"term": {"field": "user", "value": user, "position": 0}}),
+        search_fields: vec!["body".to_string()],
+        start_timestamp: Some(1_764_000_000),
+        end_timestamp: None,
+    };
+    let tasks = DeleteTasks {
+        format_version: 1,
+        index_uid: "019aee0c8d2c7b3e9f1a2b3c4d5e6f70".to_string(),
+        tasks: vec![
+            DeleteTask {
+                opstamp: 1,
+                create_timestamp: 1_764_000_200,
+                delete_query: query("alice"),
+                progress: DeleteProgress {
+                    splits_rewritten: 2,
+                    splits_unchanged: 5,
+                    docs_deleted: 31,
+                    replaced_split_ids: Vec::new(),
+                    completed_timestamp: Some(1_764_001_200),
+                },
+            },
+            DeleteTask {
+                opstamp: 2,
+                create_timestamp: 1_764_000_300,
+                delete_query: query("bob"),
+                progress: DeleteProgress {
+                    splits_rewritten: 1,
+                    splits_unchanged: 0,
+                    docs_deleted: 4,
+                    replaced_split_ids: vec!["019aee0c8d2c7b3e9f1a2b3c4d5e6f71".to_string()],
+                    completed_timestamp: None,
+                },
+            },
+        ],
+        in_flight: vec![DeleteApplication {
+            split_id: "019aee0c8d2c7b3e9f1a2b3c4d5e6f72".to_string(),
+            opstamp: 2,
+            outcome: ApplicationOutcome::Rewritten {
+                output_split_id: "019aee0c8d2c7b3e9f1a2b3c4d5e6f73".to_string(),
+            },
+            docs_deleted: vec![(2, 3)],
+        }],
+        recent_commits: vec!["5d41402abc4b2a76b9719d911017c592".to_string()],
+    };
+    check_golden("delete_tasks_v1.json", &tasks);
+    let mut rewritten = split("019aee0c8d2c7b3e9f1a2b3c4d5e6f74", 0);
+    rewritten.delete_opstamp = Some(2);
+    check_golden("split_with_delete_opstamp.json", &rewritten);
 }
 
 #[test]

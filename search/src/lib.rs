@@ -12,6 +12,7 @@
 //! - [`native`]: Quickwit's native API, with [`request`]: its request and response types.
 //! - [`elastic`]: the Elasticsearch-compatible API (typed models, query DSL, `_search`, ...).
 //! - [`index_pattern`]: index patterns (`logs-*,-logs-debug`), as both APIs take them.
+//! - [`delete`]: delete tasks' queries, checked at creation and built for the indexer.
 //! - [`cost`]: what a request cost (splits, GETs, bytes), for metrics.
 //! - [`settings`]: the searcher's deployment settings, read from the environment.
 //! - [`ui`]: the search page at `/ui`.
@@ -19,6 +20,7 @@
 
 pub mod cache;
 pub mod cost;
+pub mod delete;
 pub mod elastic;
 pub mod error;
 pub mod fetcher;

@@ -23,7 +23,7 @@ pub mod leaf;
 mod merge;
 mod multi;
 mod params;
-mod plan;
+pub(crate) mod plan;
 mod scoring;
 mod stream;
 mod warmup;

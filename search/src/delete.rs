@@ -1,0 +1,96 @@
+//! Delete tasks' queries: what a task removes, read from Quickwit's request (or an
+//! Elasticsearch `_delete_by_query`) and checked when the task is created, and the tantivy
+//! query the indexer runs on each split to apply it (`hydrant_ingest::deletes`). The tasks
+//! themselves are the metastore's (`hydrant_metastore::delete_task`).
+
+use std::sync::Arc;
+
+use hydrant_index::doc_mapper::DocMapper;
+use hydrant_metastore::delete_task::DeleteQuery;
+use serde::Deserialize;
+use tantivy::query::Query;
+
+use crate::error::{Result, SearchError};
+use crate::query::{QueryAst, parse_query};
+use crate::searcher::SearchParams;
+use crate::searcher::plan::CompiledRequest;
+
+/// Quickwit's `POST /api/v1/{index_id}/delete-tasks` body.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteTaskRequest {
+    pub query: String,
+    /// Fields the query's clauses naming none search; the index's defaults when empty.
+    #[serde(default)]
+    pub search_field: Vec<String>,
+    #[serde(default)]
+    pub start_timestamp: Option<i64>,
+    #[serde(default)]
+    pub end_timestamp: Option<i64>,
+}
+
+impl DeleteTaskRequest {
+    /// The task's query, checked against the index's mapping now: a query that cannot run
+    /// is a 400 here, not a task that fails on every split.
+    pub fn delete_query(&self, doc_mapper: &Arc<DocMapper>) -> Result<DeleteQuery> {
+        let ast = parse_query(&self.query)?;
+        delete_query_of(
+            ast,
+            &self.search_field,
+            self.start_timestamp,
+            self.end_timestamp,
+            doc_mapper,
+        )
+    }
+}
+
+/// A delete query of an AST (an Elasticsearch query, say), checked against the mapping, with
+/// the default fields it searches fixed now.
+pub fn delete_query_of(
+    ast: QueryAst,
+    search_fields: &[String],
+    start_timestamp: Option<i64>,
+    end_timestamp: Option<i64>,
+    doc_mapper: &Arc<DocMapper>,
+) -> Result<DeleteQuery> {
+    let search_fields = if search_fields.is_empty() {
+        doc_mapper.default_search_fields().to_vec()
+    } else {
+        search_fields.to_vec()
+    };
+    let query = DeleteQuery {
+        query_ast: serde_json::to_value(&ast)
+            .map_err(|error| SearchError::Internal(format!("a query AST serializes: {error}")))?,
+        search_fields,
+        start_timestamp,
+        end_timestamp,
+    };
+    delete_task_query(doc_mapper.clone(), &query)?;
+    Ok(query)
+}
+
+/// The tantivy query matching what a delete task removes, time range included.
+pub fn delete_task_query(
+    doc_mapper: Arc<DocMapper>,
+    query: &DeleteQuery,
+) -> Result<Arc<dyn Query>> {
+    let ast: QueryAst = serde_json::from_value(query.query_ast.clone()).map_err(|error| {
+        SearchError::InvalidRequest(format!("the delete task's query is not one: {error}"))
+    })?;
+    let params = SearchParams {
+        query: ast,
+        default_fields: query.search_fields.clone(),
+        start_timestamp: query.start_timestamp,
+        end_timestamp: query.end_timestamp,
+        max_hits: 0,
+        start_offset: 0,
+        sort: Vec::new(),
+        snippet_fields: Vec::new(),
+        aggregations: None,
+        count_all: true,
+        search_after: None,
+        sort_values: false,
+        datetime_sort_nanos: false,
+    };
+    Ok(CompiledRequest::compile("", doc_mapper, &params)?.query)
+}

@@ -10,7 +10,8 @@
    scroll through every document (the clients' own `helpers.scan`), count, msearch,
    field_caps, cat.indices, get_mapping, and the errors they raise; every count is checked
    against the records themselves and against Hydrant's native API on the same index.
-4. Loads a second index through the local write API with `helpers.bulk` and finds it.
+4. Loads a second index through the local write API with `helpers.bulk` and finds it, then
+   deletes part of it with the clients' `delete_by_query` and finds the rest.
 
 Every wait is bounded; the server is stopped on exit.
 """
@@ -264,6 +265,20 @@ def bulk_load(base, client, helpers, label, index):
     check(loaded == 300 and not errors, f"{label} bulk: {loaded} loaded, errors {errors}")
     found = client.count(index=index, body={"query": {"match": {"word": "ripe"}}})["count"]
     check(found == 60, f"{label} bulk then count: {found}")
+
+    # delete_by_query: applied before the answer, which counts what it deleted; the other
+    # documents are all still there, and Quickwit's delete-tasks API lists the task.
+    deleted = client.delete_by_query(index=index, body={"query": {"match": {"word": "ripe"}}})
+    check(deleted["deleted"] == 60 and not deleted["failures"], f"{label} delete_by_query: {deleted}")
+    left = client.count(index=index, body={"query": {"match": {"word": "ripe"}}})["count"]
+    check(left == 0, f"{label} after delete_by_query: {left} left")
+    check(client.count(index=index)["count"] == 240, f"{label} the others stay")
+    with urllib.request.urlopen(f"{base}/api/v1/{index}/delete-tasks", timeout=30) as response:
+        tasks = json.load(response)
+    check(
+        len(tasks) == 1 and tasks[0]["docs_deleted"] == 60 and tasks[0]["splits_left"] == 0,
+        f"{label} delete tasks: {tasks}",
+    )
     request = urllib.request.Request(f"{base}/api/v1/indexes/{index}", method="DELETE")
     with urllib.request.urlopen(request, timeout=30) as response:
         check(response.status == 200, f"{label} delete index")

@@ -35,6 +35,14 @@ pub enum IndexCommand {
     /// period) and the checkpoint is forgotten, so the same staging objects can be indexed
     /// again.
     Clear(IndexOptions),
+    /// Delete the documents a query matches (a delete task, as Quickwit's delete API makes):
+    /// the task is recorded, then applied now to every split (`--apply false` leaves it to
+    /// maintenance). Documents indexed after the task are not deleted. The files of rewritten
+    /// splits are deleted by garbage collection after the grace period: `delete-tasks` says
+    /// when that is done. The raw records stay in the staging bucket (see the README).
+    DeleteDocs(DeleteDocsOptions),
+    /// List the index's delete tasks and what applying each has done.
+    DeleteTasks(IndexOptions),
 }
 
 pub async fn index_command(command: IndexCommand) -> anyhow::Result<()> {
@@ -45,6 +53,8 @@ pub async fn index_command(command: IndexCommand) -> anyhow::Result<()> {
         IndexCommand::Describe(options) => describe_index(options).await,
         IndexCommand::Delete(options) => delete_index(options).await,
         IndexCommand::Clear(options) => clear_index(options).await,
+        IndexCommand::DeleteDocs(options) => delete_docs(options).await,
+        IndexCommand::DeleteTasks(options) => delete_tasks(options).await,
     }
 }
 
@@ -327,6 +337,32 @@ pub struct IndexOptions {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct DeleteDocsOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    /// The index id.
+    #[arg(long)]
+    index: String,
+    /// The documents to delete, in the query language (`user_id:42`).
+    #[arg(long)]
+    query: String,
+    /// Fields the query's clauses naming none search (the index's defaults otherwise).
+    #[arg(long = "search-field", value_delimiter = ',')]
+    search_fields: Vec<String>,
+    /// Only documents with a timestamp at or after this (Unix seconds).
+    #[arg(long)]
+    start_timestamp: Option<i64>,
+    /// Only documents with a timestamp before this (Unix seconds).
+    #[arg(long)]
+    end_timestamp: Option<i64>,
+    /// Apply the task now; `false` leaves it to maintenance.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    apply: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct DeleteIndexOptions {
     #[command(flatten)]
     storage: IndexStorageArgs,
@@ -503,6 +539,104 @@ async fn clear_index(options: IndexOptions) -> anyhow::Result<()> {
              after the grace period); its checkpoint is empty.\n",
             options.index,
             marked.len()
+        )
+    })
+}
+
+async fn delete_docs(options: DeleteDocsOptions) -> anyhow::Result<()> {
+    let metastore = metastore(&options.storage).await?;
+    let info = metastore.index_info(&options.index).await?;
+    let doc_mapper = std::sync::Arc::new(hydrant_index::doc_mapper::DocMapper::new(
+        &info.index_config,
+    )?);
+    let request = hydrant_search::delete::DeleteTaskRequest {
+        query: options.query.clone(),
+        search_field: options.search_fields.clone(),
+        start_timestamp: options.start_timestamp,
+        end_timestamp: options.end_timestamp,
+    };
+    let query = request
+        .delete_query(&doc_mapper)
+        .context("invalid delete query")?;
+    let task = metastore.create_delete_task(&options.index, query).await?;
+    let mut report = hydrant_ingest::maintenance::MaintenanceReport::default();
+    if options.apply {
+        let spinner = ProgressBar::new_spinner();
+        spinner.set_message(format!(
+            "applying delete task {} to the splits of `{}`",
+            task.opstamp, options.index
+        ));
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+        let maintainer = hydrant_ingest::maintenance::Maintainer::new(metastore.clone());
+        maintainer
+            .apply_delete_tasks(&options.index, None, &mut report)
+            .await?;
+        spinner.finish_and_clear();
+    }
+    let tasks = metastore.delete_tasks(&options.index).await?;
+    let task = tasks
+        .tasks
+        .into_iter()
+        .find(|done| done.opstamp == task.opstamp)
+        .context("the task vanished")?;
+    let progress = &task.progress;
+    options.output.print(&json!({"opstamp": task.opstamp, "applied": options.apply, "splits_applied": report.splits_delete_applied, "progress": progress}), || {
+        if !options.apply {
+            return format!("Created delete task {} on `{}`; maintenance applies it.\n", task.opstamp, options.index);
+        }
+        format!(
+            "Delete task {} on `{}`: {} documents deleted, {} splits rewritten, {} unchanged. \
+             The rewritten splits' old files are deleted by garbage collection after the grace \
+             period (`hydrant maintenance`); `hydrant index delete-tasks` says when.\n",
+            task.opstamp, options.index, progress.docs_deleted, progress.splits_rewritten, progress.splits_unchanged
+        )
+    })
+}
+
+async fn delete_tasks(options: IndexOptions) -> anyhow::Result<()> {
+    let metastore = metastore(&options.storage).await?;
+    let service =
+        hydrant_search::SearchService::new(metastore, hydrant_search::SearcherConfig::default());
+    let tasks = hydrant_search::delete::list_delete_tasks(&service, &options.index).await?;
+    options.output.print(&tasks, || {
+        if tasks.is_empty() {
+            return format!("Index `{}` has no delete task.\n", options.index);
+        }
+        let rows: Vec<Vec<String>> = tasks
+            .iter()
+            .map(|task| {
+                let field = |name: &str| match &task[name] {
+                    Value::Null => "-".to_string(),
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                vec![
+                    field("opstamp"),
+                    field("state"),
+                    task["delete_query"]["query_ast"]
+                        .as_str()
+                        .unwrap_or("-")
+                        .to_string(),
+                    field("splits_left"),
+                    field("splits_rewritten"),
+                    field("docs_deleted"),
+                    field("replaced_files_left"),
+                    rfc3339(task["completed_timestamp"].as_i64()),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "OPSTAMP",
+                "STATE",
+                "QUERY",
+                "SPLITS LEFT",
+                "REWRITTEN",
+                "DELETED",
+                "FILES LEFT",
+                "COMPLETED",
+            ],
+            &rows,
         )
     })
 }

@@ -12,7 +12,9 @@
 //! - `POST /api/v1/templates`, `PUT|DELETE /api/v1/templates/{id}`: index templates, from
 //!   which a write to a missing index whose id matches creates it;
 //! - `POST /api/v1/{index}/ingest` (NDJSON);
-//! - `POST|PUT /api/v1/_elastic/[{index}/]_bulk` (`index` and `create` actions).
+//! - `POST|PUT /api/v1/_elastic/[{index}/]_bulk` (`index` and `create` actions);
+//! - `POST /api/v1/{index}/delete-tasks` (applied in the background) and
+//!   `POST /api/v1/_elastic/{index}/_delete_by_query` (applied before the answer).
 //!
 //! The router (`hydrant_search::router`) tells these routes apart; this answers them.
 
@@ -26,10 +28,12 @@ use hydrant_index::config::IndexConfig;
 use hydrant_index::doc_mapper::DocMapper;
 use hydrant_index::template::IndexTemplate;
 use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
+use hydrant_ingest::maintenance::{Maintainer, MaintenanceReport};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
 use hydrant_search::SearchService;
-use hydrant_search::http::{HttpRequest, HttpResponse};
+use hydrant_search::delete::{DeleteTaskRequest, delete_query_from_elastic};
+use hydrant_search::http::{HttpRequest, HttpResponse, RequestBody};
 use hydrant_search::router::{WriteApi, WriteRoute};
 use hydrant_storage::{StorageResolver, StorageUri};
 use serde_json::{Value, json};
@@ -91,7 +95,112 @@ impl LocalWriteApi {
                     .await
             }
             WriteRoute::ElasticBulk(index_id) => self.bulk(index_id, &body).await,
+            WriteRoute::CreateDeleteTask(index_id) => {
+                self.create_delete_task(index_id, &body).await
+            }
+            WriteRoute::ElasticDeleteByQuery(index_id) => {
+                self.delete_by_query(index_id, &request.body).await
+            }
         }
+    }
+
+    /// `POST /api/v1/{index_id}/delete-tasks`: the task is created, answered in Quickwit's
+    /// shape, and applied in the background (as Quickwit's janitor does); its state is at
+    /// `GET /api/v1/{index_id}/delete-tasks`.
+    async fn create_delete_task(&self, index_id: &str, body: &[u8]) -> HttpResponse {
+        let request: DeleteTaskRequest = match serde_json::from_slice(body) {
+            Ok(request) => request,
+            Err(error) => return HttpResponse::error(400, format!("invalid delete task: {error}")),
+        };
+        let doc_mapper = match self.search.doc_mapper(index_id).await {
+            Ok(doc_mapper) => doc_mapper,
+            Err(error) => return HttpResponse::search_error(&error),
+        };
+        let query = match request.delete_query(&doc_mapper) {
+            Ok(query) => query,
+            Err(error) => return HttpResponse::search_error(&error),
+        };
+        let task = match self.metastore.create_delete_task(index_id, query).await {
+            Ok(task) => task,
+            Err(error) => return HttpResponse::error(500, error.to_string()),
+        };
+        let (maintainer, search, index) = (
+            Maintainer::new(self.metastore.clone()),
+            self.search.clone(),
+            index_id.to_string(),
+        );
+        tokio::spawn(async move {
+            let mut report = MaintenanceReport::default();
+            if let Err(error) = maintainer
+                .apply_delete_tasks(&index, None, &mut report)
+                .await
+            {
+                tracing::warn!(index_id = index, %error, "applying delete tasks failed");
+            }
+            search.forget_index(&index);
+        });
+        json_response(json!({
+            "create_timestamp": task.create_timestamp,
+            "opstamp": task.opstamp,
+            "delete_query": {
+                "index_uid": self.metastore.index_info(index_id).await.map(|info| info.index_uid).unwrap_or_default(),
+                "start_timestamp": task.delete_query.start_timestamp,
+                "end_timestamp": task.delete_query.end_timestamp,
+                "query_ast": task.delete_query.query_ast.to_string(),
+            },
+        }))
+    }
+
+    /// `POST /api/v1/_elastic/{index}/_delete_by_query`: a delete task, applied before the
+    /// answer, which says how many documents it deleted, as Elasticsearch's does.
+    async fn delete_by_query(&self, index_id: &str, body: &RequestBody<'_>) -> HttpResponse {
+        let started = Instant::now();
+        let doc_mapper = match self.search.doc_mapper(index_id).await {
+            Ok(doc_mapper) => doc_mapper,
+            Err(error) => return elastic_search_error(&error),
+        };
+        let query = match delete_query_from_elastic(body, &doc_mapper) {
+            Ok(query) => query,
+            Err(error) => return elastic_search_error(&error),
+        };
+        let applied = async {
+            // Serialized with the writes: a document written before this request is deleted.
+            let _writes = self.indexer.lock().await;
+            let task = self.metastore.create_delete_task(index_id, query).await?;
+            let maintainer = Maintainer::new(self.metastore.clone());
+            let mut report = MaintenanceReport::default();
+            maintainer
+                .apply_delete_tasks(index_id, None, &mut report)
+                .await?;
+            let tasks = self.metastore.delete_tasks(index_id).await?;
+            anyhow::Ok(
+                tasks
+                    .tasks
+                    .into_iter()
+                    .find(|done| done.opstamp == task.opstamp),
+            )
+        };
+        let task = match applied.await {
+            Ok(Some(task)) => task,
+            Ok(None) => return es_error(500, "exception", "the delete task vanished"),
+            Err(error) => return es_error(500, "exception", &format!("{error:#}")),
+        };
+        self.search.forget_index(index_id);
+        let deleted = task.progress.docs_deleted;
+        json_response(json!({
+            "took": started.elapsed().as_millis() as u64,
+            "timed_out": false,
+            "total": deleted,
+            "deleted": deleted,
+            "batches": 1,
+            "version_conflicts": 0,
+            "noops": 0,
+            "retries": {"bulk": 0, "search": 0},
+            "throttled_millis": 0,
+            "requests_per_second": -1.0,
+            "throttled_until_millis": 0,
+            "failures": [],
+        }))
     }
 
     async fn create_index(&self, body: &[u8]) -> HttpResponse {
@@ -516,6 +625,16 @@ fn item_error(index_id: &str, response: &HttpResponse) -> (u16, Value) {
 
 fn json_response(value: Value) -> HttpResponse {
     HttpResponse::json(200, &value)
+}
+
+/// A failed search-side step (an unknown index, a bad query) in Elasticsearch's shape.
+fn elastic_search_error(error: &hydrant_search::SearchError) -> HttpResponse {
+    let kind = match error.status_code() {
+        404 => "index_not_found_exception",
+        400 => "parsing_exception",
+        _ => "exception",
+    };
+    es_error(error.status_code(), kind, &error.public_message())
 }
 
 fn es_error(status: u16, kind: &str, reason: &str) -> HttpResponse {

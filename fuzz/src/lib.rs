@@ -49,6 +49,19 @@ pub fn doc_mapper() -> &'static DocMapper {
     })
 }
 
+/// The doc mapper of [`CONFIG`], shared, for APIs that hold one.
+pub fn shared_doc_mapper() -> Arc<DocMapper> {
+    static MAPPER: OnceLock<Arc<DocMapper>> = OnceLock::new();
+    MAPPER
+        .get_or_init(|| {
+            Arc::new(
+                DocMapper::new(&IndexConfig::from_yaml(CONFIG).expect("the fuzz config is valid"))
+                    .expect("the fuzz config maps"),
+            )
+        })
+        .clone()
+}
+
 /// A record of [`CONFIG`]'s shape.
 pub fn record(i: u64) -> String {
     format!(

@@ -33,6 +33,7 @@ fn main() {
     seed_lambda_event(root);
     seed_http_request(root);
     seed_elastic_request(root);
+    seed_delete_request(root);
     seed_split_bundle(root);
     println!("seed corpus written to {}", root.display());
 }
@@ -157,6 +158,19 @@ fn seed_elastic_request(root: &Path) {
     ];
     for (number, request) in elastic.iter().enumerate() {
         write(root, "elastic_request", &format!("q{number}"), request);
+    }
+}
+
+/// Delete requests: a kind byte (even: Quickwit's, odd: `_delete_by_query`), then the body.
+fn seed_delete_request(root: &Path) {
+    let requests: [&[u8]; 4] = [
+        b"\x00{\"query\": \"name:a AND body:fox\", \"start_timestamp\": 1700000000}",
+        b"\x00{\"query\": \"fox\", \"search_field\": [\"body\"], \"end_timestamp\": 1800000000}",
+        b"\x01{\"query\": {\"bool\": {\"filter\": [{\"term\": {\"name\": \"a\"}}], \"must\": {\"exists\": {\"field\": \"attrs.k\"}}}}}",
+        b"\x01",
+    ];
+    for (number, request) in requests.iter().enumerate() {
+        write(root, "delete_request", &format!("d{number}"), request);
     }
 }
 

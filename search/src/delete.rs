@@ -94,3 +94,83 @@ pub fn delete_task_query(
     };
     Ok(CompiledRequest::compile("", doc_mapper, &params)?.query)
 }
+
+/// An index's delete tasks as the API lists them: Quickwit's shape (`create_timestamp`,
+/// `opstamp`, `delete_query` with the query AST as a JSON string), and what applying each has
+/// done: its `state` (`pending` while splits are left to apply it to, `applied` once none is
+/// but replaced files still hold what it deleted, `complete` once garbage collection deleted
+/// them), `splits_left`, splits rewritten and unchanged, documents deleted, replaced files
+/// left, and when it completed.
+pub async fn list_delete_tasks(
+    service: &crate::SearchService,
+    index_id: &str,
+) -> Result<Vec<serde_json::Value>> {
+    let metastore = service.metastore();
+    let tasks = metastore.delete_tasks(index_id).await?;
+    let metadata = metastore.index_splits(index_id).await?;
+    let index_uid = metastore.index_info(index_id).await?.index_uid;
+    Ok(tasks
+        .tasks
+        .iter()
+        .map(|task| {
+            let splits_left = tasks.splits_left(task, metadata.splits.values());
+            let progress = &task.progress;
+            let state = match (progress.completed_timestamp, splits_left) {
+                (Some(_), _) => "complete",
+                (None, 0) => "applied",
+                (None, _) => "pending",
+            };
+            serde_json::json!({
+                "create_timestamp": task.create_timestamp,
+                "opstamp": task.opstamp,
+                "delete_query": {
+                    "index_uid": index_uid,
+                    "start_timestamp": task.delete_query.start_timestamp,
+                    "end_timestamp": task.delete_query.end_timestamp,
+                    "query_ast": task.delete_query.query_ast.to_string(),
+                    "search_fields": task.delete_query.search_fields,
+                },
+                "state": state,
+                "splits_left": splits_left,
+                "splits_rewritten": progress.splits_rewritten,
+                "splits_unchanged": progress.splits_unchanged,
+                "docs_deleted": progress.docs_deleted,
+                "replaced_files_left": progress.replaced_split_ids.len(),
+                "completed_timestamp": progress.completed_timestamp,
+            })
+        })
+        .collect())
+}
+
+/// Elasticsearch's `_delete_by_query` body (`{"query": ...}`; no query deletes everything, as
+/// in Elasticsearch) as a delete query for `doc_mapper`'s index.
+pub fn delete_query_from_elastic(
+    body: &crate::http::RequestBody<'_>,
+    doc_mapper: &Arc<DocMapper>,
+) -> Result<DeleteQuery> {
+    let body: serde_json::Value = if body.is_empty() {
+        serde_json::Value::Object(Default::default())
+    } else {
+        body.parse_json().map_err(|error| {
+            SearchError::InvalidRequest(format!("the request body is not JSON: {error}"))
+        })?
+    };
+    let Some(object) = body.as_object() else {
+        return Err(SearchError::InvalidRequest(
+            "the request body must be a JSON object".to_string(),
+        ));
+    };
+    if let Some(key) = object
+        .keys()
+        .find(|key| !matches!(key.as_str(), "query" | "max_docs"))
+    {
+        return Err(SearchError::InvalidRequest(format!(
+            "[_delete_by_query] unknown field [{key}]"
+        )));
+    }
+    let ast = match object.get("query") {
+        Some(query) => crate::elastic::query_from_dsl(query)?,
+        None => QueryAst::MatchAll,
+    };
+    delete_query_of(ast, &[], None, None, doc_mapper)
+}

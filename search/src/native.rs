@@ -23,6 +23,8 @@ pub enum NativeRoute<'a> {
     Health,
     ListIndexes,
     Index(&'a str),
+    /// `GET /api/v1/{index_id}/delete-tasks`.
+    DeleteTasks(&'a str),
     ListTemplates,
     Template(&'a str),
     /// A search over an index pattern, by `GET` (parameters) or `POST` (a JSON body).
@@ -44,6 +46,9 @@ pub async fn answer(
         NativeRoute::Health => HttpResponse::json(200, &Health { status: "ok" }),
         NativeRoute::ListIndexes => respond(list_indexes(service, query_string).await),
         NativeRoute::Index(index_id) => respond(describe_index(service, index_id).await),
+        NativeRoute::DeleteTasks(index_id) => {
+            respond(crate::delete::list_delete_tasks(service, index_id).await)
+        }
         NativeRoute::ListTemplates => {
             respond(service.metastore().templates().await.map_err(Into::into))
         }

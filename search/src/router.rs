@@ -57,13 +57,19 @@ pub enum WriteRoute<'a> {
     ElasticBulk(Option<&'a str>),
     /// `DELETE /api/v1/_elastic/{pattern}`.
     ElasticDeleteIndexes(&'a str),
+    /// `POST /api/v1/{index_id}/delete-tasks`: a delete task (Quickwit's request).
+    CreateDeleteTask(&'a str),
+    /// `POST /api/v1/_elastic/{index}/_delete_by_query`.
+    ElasticDeleteByQuery(&'a str),
 }
 
 impl WriteRoute<'_> {
     fn is_elastic(self) -> bool {
         matches!(
             self,
-            WriteRoute::ElasticBulk(_) | WriteRoute::ElasticDeleteIndexes(_)
+            WriteRoute::ElasticBulk(_)
+                | WriteRoute::ElasticDeleteIndexes(_)
+                | WriteRoute::ElasticDeleteByQuery(_)
         )
     }
 }
@@ -125,6 +131,13 @@ impl<'a> Route<'a> {
             ("PUT", ["templates", id]) => Route::Write(WriteRoute::PutTemplate(id)),
             ("DELETE", ["templates", id]) => Route::Write(WriteRoute::DeleteTemplate(id)),
             ("POST", [index_id, "ingest"]) => Route::Write(WriteRoute::Ingest(index_id)),
+            ("GET", [index_id, "delete-tasks"]) => {
+                Route::Native(NativeRoute::DeleteTasks(index_id))
+            }
+            ("POST", [index_id, "delete-tasks"]) => {
+                Route::Write(WriteRoute::CreateDeleteTask(index_id))
+            }
+            (_, [_, "delete-tasks"]) => not_allowed("delete-tasks takes GET or POST"),
             (method @ ("GET" | "POST"), [pattern, "search"]) => {
                 Route::Native(NativeRoute::Search {
                     pattern,
@@ -153,6 +166,9 @@ impl<'a> Route<'a> {
             ("POST" | "PUT", ["_bulk"]) => Route::Write(WriteRoute::ElasticBulk(None)),
             ("POST" | "PUT", [index, "_bulk"]) => {
                 Route::Write(WriteRoute::ElasticBulk(Some(index)))
+            }
+            ("POST", [index, "_delete_by_query"]) => {
+                Route::Write(WriteRoute::ElasticDeleteByQuery(index))
             }
             ("GET" | "HEAD", [index, "_doc", id]) => read(ElasticRoute::GetDocument { index, id }),
             (_, [.., "_bulk"]) | (_, [_, "_doc" | "_create" | "_update", ..]) | ("PUT", [_]) => {

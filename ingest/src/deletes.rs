@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hydrant_index::doc_mapper::DocMapper;
-use hydrant_index::split_bundle::{MmapRangeFetcher, SplitDirectory, write_split_bundle};
+use hydrant_index::split_bundle::{
+    BundleInfo, MmapRangeFetcher, SplitDirectory, write_split_bundle,
+};
 use hydrant_metastore::delete_task::{
     ApplicationOutcome, DeleteApplication, DeleteTask, DeleteTasks,
 };
@@ -33,6 +35,9 @@ use tracing::{info, warn};
 use crate::error::{IngestError, Result};
 use crate::maintenance::{MERGE_BYTES_PER_SEC, MIN_TIME_FOR_MERGE, Maintainer, MaintenanceReport};
 use crate::split_builder::upload_split_file;
+
+/// The rewrite's bundle, in an application's scratch directory.
+const REWRITE_BUNDLE: &str = "rewritten.split";
 
 /// What running the pending tasks' queries on a split found.
 struct Matches {
@@ -187,49 +192,10 @@ impl Maintainer {
         let Some(last) = pending.last() else {
             return Ok(());
         };
-        let queries = pending
-            .iter()
-            .map(|task| {
-                delete_task_query(doc_mapper.clone(), &task.delete_query).map_err(|error| {
-                    IngestError::DeleteTask {
-                        opstamp: task.opstamp,
-                        message: error.to_string(),
-                    }
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
         let temp_dir = self.merge_dir()?;
-        let local_path = temp_dir.path().join(format!("{}.split", split.split_id));
-        self.download_split(index_id, &split.split_id, &local_path)
+        let (matches, bundle) = self
+            .rewrite(index_id, doc_mapper, split, pending, temp_dir.path())
             .await?;
-        let (input, output_dir) = (
-            (local_path, split.footer_offsets.clone()),
-            temp_dir.path().join("rewritten"),
-        );
-        let bundle_path = temp_dir.path().join("rewritten.split");
-        let tokenizers = doc_mapper.tokenizers().clone();
-        let target_settings = doc_mapper.index_settings();
-        let blocking_bundle_path = bundle_path.clone();
-        let (matches, bundle) = tokio::task::spawn_blocking(move || {
-            rewrite_locally(
-                &input,
-                tokenizers,
-                target_settings,
-                &queries,
-                &output_dir,
-                &blocking_bundle_path,
-            )
-        })
-        .await
-        .map_err(|error| IngestError::Io {
-            context: "delete task failed".to_string(),
-            source: std::io::Error::other(error),
-        })??;
-        let docs_deleted = pending
-            .iter()
-            .zip(&matches.per_task)
-            .map(|(task, deleted)| (task.opstamp, *deleted))
-            .collect();
         let total = matches.total();
         let outcome = match &bundle {
             _ if total == 0 => ApplicationOutcome::Unchanged,
@@ -243,7 +209,9 @@ impl Maintainer {
             split_id: split.split_id.clone(),
             opstamp: last.opstamp,
             outcome: outcome.clone(),
-            docs_deleted,
+            docs_deleted: (pending.iter().zip(&matches.per_task))
+                .map(|(task, deleted)| (task.opstamp, *deleted))
+                .collect(),
         };
         self.metastore
             .update_delete_tasks(index_id, |tasks| {
@@ -252,38 +220,10 @@ impl Maintainer {
             })
             .await?;
         crate::error::fail_point("deletes:after_intent")?;
-        let committed = match (&outcome, bundle) {
-            (ApplicationOutcome::Unchanged, _) => {
-                let ids = [split.split_id.clone()];
-                (self.metastore)
-                    .set_delete_opstamp(index_id, split.shard, &ids, last.opstamp)
-                    .await
-                    .map_err(IngestError::from)
-            }
-            (ApplicationOutcome::Emptied, _) => (self.metastore)
-                .mark_splits_for_deletion(index_id, std::slice::from_ref(&split.split_id))
-                .await
-                .map_err(IngestError::from),
-            (ApplicationOutcome::Rewritten { output_split_id }, Some(bundle)) => {
-                let mut rewritten = split.clone();
-                rewritten.split_id = output_split_id.clone();
-                rewritten.state = SplitState::Staged;
-                let remaining = split.num_docs - total;
-                rewritten.uncompressed_docs_size_bytes =
-                    split.uncompressed_docs_size_bytes * remaining / split.num_docs.max(1);
-                rewritten.num_docs = remaining;
-                rewritten.split_size_bytes = bundle.split_size_bytes;
-                rewritten.footer_offsets = bundle.footer_offsets;
-                rewritten.delete_opstamp = Some(last.opstamp);
-                rewritten.publish_timestamp = None;
-                self.publish_rewrite(index_id, &rewritten, split, &bundle_path)
-                    .await
-            }
-            (ApplicationOutcome::Rewritten { .. }, None) => Err(IngestError::DeleteTask {
-                opstamp: last.opstamp,
-                message: "the rewrite was not written".to_string(),
-            }),
-        };
+        let rewrite = bundle.map(|bundle| (bundle, temp_dir.path().join(REWRITE_BUNDLE)));
+        let committed = self
+            .commit_application(index_id, split, &application, total, rewrite)
+            .await;
         crate::error::fail_point("deletes:after_commit")?;
         let applied = match &committed {
             Ok(()) => true,
@@ -295,6 +235,99 @@ impl Maintainer {
             .update_delete_tasks(index_id, |tasks| tasks.settle(&split.split_id, applied))
             .await?;
         committed
+    }
+
+    /// Downloads `split` into `dir`, runs the tasks' queries on it, and, when some but not
+    /// all of its documents match, writes its rewrite there ([`REWRITE_BUNDLE`]).
+    async fn rewrite(
+        &self,
+        index_id: &str,
+        doc_mapper: &Arc<DocMapper>,
+        split: &SplitMetadata,
+        pending: &[&DeleteTask],
+        dir: &std::path::Path,
+    ) -> Result<(Matches, Option<BundleInfo>)> {
+        let queries = pending
+            .iter()
+            .map(|task| {
+                delete_task_query(doc_mapper.clone(), &task.delete_query).map_err(|error| {
+                    IngestError::DeleteTask {
+                        opstamp: task.opstamp,
+                        message: error.to_string(),
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let local_path = dir.join(format!("{}.split", split.split_id));
+        self.download_split(index_id, &split.split_id, &local_path)
+            .await?;
+        let input = (local_path, split.footer_offsets.clone());
+        let (output_dir, bundle_path) = (dir.join("rewritten"), dir.join(REWRITE_BUNDLE));
+        let tokenizers = doc_mapper.tokenizers().clone();
+        let target_settings = doc_mapper.index_settings();
+        tokio::task::spawn_blocking(move || {
+            rewrite_locally(
+                &input,
+                tokenizers,
+                target_settings,
+                &queries,
+                &output_dir,
+                &bundle_path,
+            )
+        })
+        .await
+        .map_err(|error| IngestError::Io {
+            context: "delete task failed".to_string(),
+            source: std::io::Error::other(error),
+        })?
+    }
+
+    /// The metastore commit of an application: the split's opstamp raised, the split marked,
+    /// or its rewrite (`total` documents fewer, bundled at the given path) published in its
+    /// place.
+    async fn commit_application(
+        &self,
+        index_id: &str,
+        split: &SplitMetadata,
+        application: &DeleteApplication,
+        total: u64,
+        rewrite: Option<(BundleInfo, std::path::PathBuf)>,
+    ) -> Result<()> {
+        let opstamp = application.opstamp;
+        match (&application.outcome, rewrite) {
+            (ApplicationOutcome::Unchanged, _) => {
+                let ids = [split.split_id.clone()];
+                (self.metastore)
+                    .set_delete_opstamp(index_id, split.shard, &ids, opstamp)
+                    .await?;
+                Ok(())
+            }
+            (ApplicationOutcome::Emptied, _) => {
+                (self.metastore)
+                    .mark_splits_for_deletion(index_id, std::slice::from_ref(&split.split_id))
+                    .await?;
+                Ok(())
+            }
+            (ApplicationOutcome::Rewritten { output_split_id }, Some((bundle, bundle_path))) => {
+                let mut rewritten = split.clone();
+                rewritten.split_id = output_split_id.clone();
+                rewritten.state = SplitState::Staged;
+                let remaining = split.num_docs - total;
+                rewritten.uncompressed_docs_size_bytes =
+                    split.uncompressed_docs_size_bytes * remaining / split.num_docs.max(1);
+                rewritten.num_docs = remaining;
+                rewritten.split_size_bytes = bundle.split_size_bytes;
+                rewritten.footer_offsets = bundle.footer_offsets;
+                rewritten.delete_opstamp = Some(opstamp);
+                rewritten.publish_timestamp = None;
+                self.publish_rewrite(index_id, &rewritten, split, &bundle_path)
+                    .await
+            }
+            (ApplicationOutcome::Rewritten { .. }, None) => Err(IngestError::DeleteTask {
+                opstamp,
+                message: "the rewrite was not written".to_string(),
+            }),
+        }
     }
 
     /// Stages, uploads and publishes a rewrite in place of its input.
@@ -324,7 +357,7 @@ fn rewrite_locally(
     queries: &[Arc<dyn Query>],
     output_dir: &std::path::Path,
     bundle_path: &std::path::Path,
-) -> Result<(Matches, Option<hydrant_index::split_bundle::BundleInfo>)> {
+) -> Result<(Matches, Option<BundleInfo>)> {
     let fetcher = MmapRangeFetcher::open(path).map_err(|error| IngestError::Io {
         context: format!("cannot open {}", path.display()),
         source: error,

@@ -292,10 +292,7 @@ impl SearchService {
             .iter()
             .map(|candidate| splits.owner(candidate.split_ordinal))
             .collect::<Result<_>>()?;
-        let hit_ids = page
-            .iter()
-            .map(|candidate| splits.doc_position(candidate).to_sort_value())
-            .collect();
+        let hit_ids = splits.hit_ids(&page);
         let sort_values = request.sort_values.then(|| {
             page.iter()
                 .zip(&owners)
@@ -480,6 +477,13 @@ impl PlannedSplits {
             values: candidate.values.clone(),
             doc: self.doc_position(candidate),
         }
+    }
+
+    /// Each hit's `_id`: its address, `split:segment:doc`.
+    fn hit_ids(&self, page: &[Candidate]) -> Vec<String> {
+        (page.iter())
+            .map(|candidate| self.doc_position(candidate).to_sort_value())
+            .collect()
     }
 
     /// A candidate's split, segment and document.

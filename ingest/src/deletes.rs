@@ -117,33 +117,6 @@ impl Maintainer {
         self.note_deleted_files(index_id, &[]).await
     }
 
-    /// After garbage collection deleted the files of `split_ids` (or none): the tasks they
-    /// held deleted documents of, and the tasks now complete, say so. Writes only when
-    /// something changed.
-    pub(crate) async fn note_deleted_files(
-        &self,
-        index_id: &str,
-        split_ids: &[String],
-    ) -> Result<()> {
-        let tasks = self.metastore.delete_tasks(index_id).await?;
-        if tasks.tasks.is_empty() {
-            return Ok(());
-        }
-        let metadata = self.metastore.index_splits(index_id).await?;
-        let now = self.metastore.clock().now_secs();
-        let mut changed = tasks.clone();
-        changed.files_deleted(split_ids, metadata.splits.values(), now);
-        if changed.tasks == tasks.tasks {
-            return Ok(());
-        }
-        self.metastore
-            .update_delete_tasks(index_id, |tasks| {
-                tasks.files_deleted(split_ids, metadata.splits.values(), now)
-            })
-            .await?;
-        Ok(())
-    }
-
     /// Settles the applications an earlier run left under way, from the splits' states.
     async fn settle_interrupted(
         &self,

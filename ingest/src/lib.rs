@@ -17,6 +17,7 @@
 //!   splits to merge.
 
 pub mod batch;
+#[cfg(feature = "delete-tasks")]
 pub mod deletes;
 pub mod error;
 pub mod error_records;

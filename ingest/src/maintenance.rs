@@ -157,6 +157,7 @@ impl Maintainer {
             ..MaintenanceReport::default()
         };
         report.splits_expired_by_retention = self.apply_retention(index_id).await?;
+        #[cfg(feature = "delete-tasks")]
         self.apply_delete_tasks(index_id, deadline, &mut report)
             .await?;
         self.merge(index_id, deadline, &mut report).await?;
@@ -495,6 +496,33 @@ impl Maintainer {
         }
 
         self.delete_orphans(index_id, now, report).await
+    }
+
+    /// After garbage collection deleted the files of `split_ids` (or none): the tasks they
+    /// held deleted documents of, and the tasks now complete, say so. Writes only when
+    /// something changed.
+    pub(crate) async fn note_deleted_files(
+        &self,
+        index_id: &str,
+        split_ids: &[String],
+    ) -> Result<()> {
+        let tasks = self.metastore.delete_tasks(index_id).await?;
+        if tasks.tasks.is_empty() {
+            return Ok(());
+        }
+        let metadata = self.metastore.index_splits(index_id).await?;
+        let now = self.metastore.clock().now_secs();
+        let mut changed = tasks.clone();
+        changed.files_deleted(split_ids, metadata.splits.values(), now);
+        if changed.tasks == tasks.tasks {
+            return Ok(());
+        }
+        self.metastore
+            .update_delete_tasks(index_id, |tasks| {
+                tasks.files_deleted(split_ids, metadata.splits.values(), now)
+            })
+            .await?;
+        Ok(())
     }
 
     /// Split files nobody knows (leftovers of uploads whose metastore entry is gone) and

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use hydrant_index::doc_mapper::DocMapper;
 use hydrant_metastore::delete_task::DeleteQuery;
 use serde::Deserialize;
-use tantivy::query::Query;
+use tantivy::query::{BooleanQuery, Occur, Query};
 
 use crate::error::{Result, SearchError};
-use crate::query::{QueryAst, parse_query};
+use crate::query::{QueryAst, build_query, parse_query};
 use crate::searcher::SearchParams;
-use crate::searcher::plan::CompiledRequest;
+use crate::searcher::plan::time_filter;
 
 /// Quickwit's `POST /api/v1/{index_id}/delete-tasks` body.
 #[derive(Clone, Debug, Deserialize)]
@@ -92,7 +92,22 @@ pub fn delete_task_query(
         sort_values: false,
         datetime_sort_nanos: false,
     };
-    Ok(CompiledRequest::compile("", doc_mapper, &params)?.query)
+    params.validate()?;
+    // The query and its time range alone: compiling a whole search request would link sorts,
+    // aggregations and warm-up plans into the indexer, which runs this.
+    let default_fields: &[String] = if params.default_fields.is_empty() {
+        doc_mapper.default_search_fields()
+    } else {
+        &params.default_fields
+    };
+    let query = build_query(&params.query, &doc_mapper, default_fields)?;
+    Ok(match time_filter(&doc_mapper, &params)? {
+        None => Arc::from(query),
+        Some(time_filter) => Arc::new(BooleanQuery::new(vec![
+            (Occur::Must, query),
+            (Occur::Must, time_filter),
+        ])),
+    })
 }
 
 /// An index's delete tasks as the API lists them: Quickwit's shape (`create_timestamp`,

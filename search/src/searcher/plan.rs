@@ -245,7 +245,10 @@ fn check_snippet_fields(doc_mapper: &DocMapper, snippet_fields: &[String]) -> Re
 }
 
 /// `start_timestamp <= ts < end_timestamp` on the timestamp field, when asked for.
-fn time_filter(doc_mapper: &DocMapper, request: &SearchParams) -> Result<Option<Box<dyn Query>>> {
+pub(crate) fn time_filter(
+    doc_mapper: &DocMapper,
+    request: &SearchParams,
+) -> Result<Option<Box<dyn Query>>> {
     if request.start_timestamp.is_none() && request.end_timestamp.is_none() {
         return Ok(None);
     }

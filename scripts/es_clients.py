@@ -279,6 +279,24 @@ def bulk_load(base, client, helpers, label, index):
         len(tasks) == 1 and tasks[0]["docs_deleted"] == 60 and tasks[0]["splits_left"] == 0,
         f"{label} delete tasks: {tasks}",
     )
+    # Quickwit's delete task: answered at once, applied in the background (bounded wait).
+    body = json.dumps({"query": "word:fresh"}).encode()
+    request = urllib.request.Request(f"{base}/api/v1/{index}/delete-tasks", data=body, method="POST",
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        created = json.load(response)
+    check(created["opstamp"] == 2 and created["delete_query"]["index_uid"], f"{label} delete task: {created}")
+    deadline = time.time() + 60
+    while True:
+        with urllib.request.urlopen(f"{base}/api/v1/{index}/delete-tasks", timeout=30) as response:
+            task = json.load(response)[1]
+        # The searcher sees the rewrites once its metastore view is refreshed (a few seconds).
+        left = client.count(index=index)["count"]
+        if (task["splits_left"] == 0 and left == 180) or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    check(task["state"] == "applied" and task["docs_deleted"] == 60, f"{label} delete task applied: {task}")
+    check(left == 180, f"{label} after the delete task: {left}")
     request = urllib.request.Request(f"{base}/api/v1/indexes/{index}", method="DELETE")
     with urllib.request.urlopen(request, timeout=30) as response:
         check(response.status == 200, f"{label} delete index")

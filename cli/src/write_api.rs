@@ -32,7 +32,7 @@ use hydrant_ingest::maintenance::{Maintainer, MaintenanceReport};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
 use hydrant_search::SearchService;
-use hydrant_search::delete::{DeleteTaskRequest, delete_query_from_elastic};
+use hydrant_search::delete::{DeleteTaskRequest, delete_query_from_elastic, quickwit_task};
 use hydrant_search::http::{HttpRequest, HttpResponse, RequestBody};
 use hydrant_search::router::{WriteApi, WriteRoute};
 use hydrant_storage::{StorageResolver, StorageUri};
@@ -139,16 +139,10 @@ impl LocalWriteApi {
             }
             search.forget_index(&index);
         });
-        json_response(json!({
-            "create_timestamp": task.create_timestamp,
-            "opstamp": task.opstamp,
-            "delete_query": {
-                "index_uid": self.metastore.index_info(index_id).await.map(|info| info.index_uid).unwrap_or_default(),
-                "start_timestamp": task.delete_query.start_timestamp,
-                "end_timestamp": task.delete_query.end_timestamp,
-                "query_ast": task.delete_query.query_ast.to_string(),
-            },
-        }))
+        match self.metastore.index_info(index_id).await {
+            Ok(info) => json_response(quickwit_task(&task, &info.index_uid)),
+            Err(error) => HttpResponse::error(500, error.to_string()),
+        }
     }
 
     /// `POST /api/v1/_elastic/{index}/_delete_by_query`: a delete task, applied before the

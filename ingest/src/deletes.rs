@@ -33,6 +33,7 @@ use tantivy::{BitSet, DocId, ReloadPolicy};
 use tracing::{info, warn};
 
 use crate::error::{IngestError, Result};
+use crate::indexer::run_blocking;
 use crate::maintenance::{MERGE_BYTES_PER_SEC, MIN_TIME_FOR_MERGE, Maintainer, MaintenanceReport};
 use crate::split_builder::upload_split_file;
 
@@ -238,7 +239,7 @@ impl Maintainer {
         let (output_dir, bundle_path) = (dir.join("rewritten"), dir.join(REWRITE_BUNDLE));
         let tokenizers = doc_mapper.tokenizers().clone();
         let target_settings = doc_mapper.index_settings();
-        tokio::task::spawn_blocking(move || {
+        run_blocking("delete task", move || {
             rewrite_locally(
                 &input,
                 tokenizers,
@@ -249,10 +250,6 @@ impl Maintainer {
             )
         })
         .await
-        .map_err(|error| IngestError::Io {
-            context: "delete task failed".to_string(),
-            source: std::io::Error::other(error),
-        })?
     }
 
     /// The metastore commit of an application: the split's opstamp raised, the split marked,

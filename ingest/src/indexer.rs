@@ -927,7 +927,7 @@ impl ObjectTarget {
 }
 
 /// Runs blocking work (tantivy, parsing) off the async executor.
-async fn run_blocking<T: Send + 'static>(
+pub(crate) async fn run_blocking<T: Send + 'static>(
     what: &str,
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use hydrant_index::doc_mapper::DocMapper;
-use hydrant_metastore::delete_task::DeleteQuery;
+use hydrant_metastore::delete_task::{DeleteQuery, DeleteTask};
 use serde::Deserialize;
 use tantivy::query::{BooleanQuery, Occur, Query};
 
@@ -82,15 +82,7 @@ pub fn delete_task_query(
         default_fields: query.search_fields.clone(),
         start_timestamp: query.start_timestamp,
         end_timestamp: query.end_timestamp,
-        max_hits: 0,
-        start_offset: 0,
-        sort: Vec::new(),
-        snippet_fields: Vec::new(),
-        aggregations: None,
-        count_all: true,
-        search_after: None,
-        sort_values: false,
-        datetime_sort_nanos: false,
+        ..SearchParams::match_all(0)
     };
     params.validate()?;
     // The query and its time range alone: compiling a whole search request would link sorts,
@@ -135,26 +127,33 @@ pub async fn list_delete_tasks(
                 (None, 0) => "applied",
                 (None, _) => "pending",
             };
-            serde_json::json!({
-                "create_timestamp": task.create_timestamp,
-                "opstamp": task.opstamp,
-                "delete_query": {
-                    "index_uid": index_uid,
-                    "start_timestamp": task.delete_query.start_timestamp,
-                    "end_timestamp": task.delete_query.end_timestamp,
-                    "query_ast": task.delete_query.query_ast.to_string(),
-                    "search_fields": task.delete_query.search_fields,
-                },
-                "state": state,
-                "splits_left": splits_left,
-                "splits_rewritten": progress.splits_rewritten,
-                "splits_unchanged": progress.splits_unchanged,
-                "docs_deleted": progress.docs_deleted,
-                "replaced_files_left": progress.replaced_split_ids.len(),
-                "completed_timestamp": progress.completed_timestamp,
-            })
+            let mut listed = quickwit_task(task, &index_uid);
+            listed["state"] = state.into();
+            listed["splits_left"] = splits_left.into();
+            listed["splits_rewritten"] = progress.splits_rewritten.into();
+            listed["splits_unchanged"] = progress.splits_unchanged.into();
+            listed["docs_deleted"] = progress.docs_deleted.into();
+            listed["replaced_files_left"] = progress.replaced_split_ids.len().into();
+            listed["completed_timestamp"] = progress.completed_timestamp.into();
+            listed
         })
         .collect())
+}
+
+/// A task in the shape of Quickwit's `DeleteTask` (its query AST as a JSON string), as
+/// creating one answers and the list starts each entry with.
+pub fn quickwit_task(task: &DeleteTask, index_uid: &str) -> serde_json::Value {
+    serde_json::json!({
+        "create_timestamp": task.create_timestamp,
+        "opstamp": task.opstamp,
+        "delete_query": {
+            "index_uid": index_uid,
+            "start_timestamp": task.delete_query.start_timestamp,
+            "end_timestamp": task.delete_query.end_timestamp,
+            "query_ast": task.delete_query.query_ast.to_string(),
+            "search_fields": task.delete_query.search_fields,
+        },
+    })
 }
 
 /// Elasticsearch's `_delete_by_query` body (`{"query": ...}`; no query deletes everything, as

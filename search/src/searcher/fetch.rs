@@ -19,7 +19,6 @@ use crate::cache::DocKey;
 use crate::cost::ReadCounter;
 use crate::error::{Result, SearchError};
 use crate::fetcher::probe_ranges;
-use crate::request::SearchRequest;
 use crate::searcher::SearchParams;
 use crate::sort::{Candidate, DocPosition};
 
@@ -39,7 +38,7 @@ impl SearchService {
         else {
             return Ok(None);
         };
-        let params = SearchParams::from_native(&SearchRequest::new("*"))?;
+        let params = SearchParams::match_all(0);
         let compiled =
             CompiledRequest::compile(index_id, self.doc_mappers.get(&metadata)?, &params)?;
         let split = LeafSplit::new(0, split);

@@ -213,6 +213,20 @@ pub struct DocMapping {
     pub tokenizers: Vec<TokenizerDefinition>,
 }
 
+impl DocMapping {
+    /// A stable hash of the mapping's canonical JSON: what each split records of the mapping
+    /// it was built with, and what tells a split of an older mapping apart after an update.
+    pub fn uid(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("doc mapping serializes");
+        let hash = canonical
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+                (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+        format!("{hash:016x}")
+    }
+}
+
 /// A custom tokenizer (`doc_mapping.tokenizers`), as Quickwit defines them:
 ///
 /// ```yaml

@@ -2,7 +2,7 @@
 //!
 //! - [`config`]: the index config a user writes (Quickwit's, as plain serde types), with the
 //!   checks that need no schema, and [`template`]: the templates indexes are created from on
-//!   first sight;
+//!   first sight, and [`update`]: what an update of a config may change;
 //! - [`doc_mapper`]: the config turned into a tantivy schema, records into documents and
 //!   stored documents back into hits ([`datetime`] parses and renders its datetimes,
 //!   [`partition`] gives a document's partition);
@@ -31,6 +31,7 @@ pub mod error;
 pub mod partition;
 pub mod split_bundle;
 pub mod template;
+pub mod update;
 
 pub use error::{IndexError, Result};
 

@@ -12,6 +12,7 @@
 //! Format 1 held all of it in the index document. Such a document is still read (its content
 //! is shard 0) and is migrated to format 2 by the first commit (`Metastore::index_uid`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::paths;
 use crate::shard::ShardId;
 use crate::split::{SplitMetadata, SplitState, TimeRange};
-use hydrant_index::config::IndexConfig;
+use hydrant_index::config::{DocMapping, IndexConfig};
 use hydrant_storage::ObjectVersion;
 
 /// The format this build writes: an index document, shard documents, checkpoint segments.
@@ -47,6 +48,14 @@ pub struct IndexDocument {
     pub index_config: IndexConfig,
     /// Unix seconds.
     pub create_timestamp: i64,
+    /// The doc mappings the index had before its updates, by uid (`DocMapping::uid`): the
+    /// splits built with one are searched with it. Kept for as long as the index is, since a
+    /// split may outlive any number of updates (they are small, and updates are rare).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub previous_doc_mappings: BTreeMap<String, DocMapping>,
+    /// Unix seconds of the last update of the config, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_timestamp: Option<i64>,
 }
 
 /// An index document, format 1: config, splits, checkpoint and commit ids in one.
@@ -87,23 +96,21 @@ impl StoredIndex {
     }
 
     pub fn info(&self) -> IndexInfo {
-        let (format_version, index_config, create_timestamp) = match self {
-            StoredIndex::Current(document) => (
-                document.format_version,
-                &document.index_config,
-                document.create_timestamp,
-            ),
-            StoredIndex::Legacy(document) => (
-                document.format_version,
-                &document.index_config,
-                document.create_timestamp,
-            ),
-        };
-        IndexInfo {
-            format_version,
-            index_uid: self.index_uid(),
-            index_config: index_config.clone(),
-            create_timestamp,
+        match self {
+            StoredIndex::Current(document) => IndexInfo {
+                format_version: document.format_version,
+                index_uid: document.index_uid.clone(),
+                index_config: document.index_config.clone(),
+                create_timestamp: document.create_timestamp,
+                previous_doc_mappings: document.previous_doc_mappings.clone(),
+            },
+            StoredIndex::Legacy(document) => IndexInfo {
+                format_version: document.format_version,
+                index_uid: document.migrated_uid(),
+                index_config: document.index_config.clone(),
+                create_timestamp: document.create_timestamp,
+                previous_doc_mappings: BTreeMap::new(),
+            },
         }
     }
 }
@@ -255,6 +262,8 @@ pub struct IndexInfo {
     pub index_config: IndexConfig,
     /// Unix seconds.
     pub create_timestamp: i64,
+    /// See [`IndexDocument::previous_doc_mappings`].
+    pub previous_doc_mappings: BTreeMap<String, DocMapping>,
 }
 
 /// What a reader sees of one shard.
@@ -293,6 +302,8 @@ pub struct IndexMetadata {
     pub index_config: IndexConfig,
     /// Unix seconds.
     pub create_timestamp: i64,
+    /// See [`IndexDocument::previous_doc_mappings`].
+    pub previous_doc_mappings: BTreeMap<String, DocMapping>,
     /// Splits of every shard, by id.
     pub splits: BTreeMap<String, SplitMetadata>,
     pub shards: BTreeMap<ShardId, ShardSummary>,
@@ -313,7 +324,28 @@ impl IndexMetadata {
             index_uid: self.index_uid.clone(),
             index_config: self.index_config.clone(),
             create_timestamp: self.create_timestamp,
+            previous_doc_mappings: self.previous_doc_mappings.clone(),
         }
+    }
+
+    /// The config a split of doc mapping `doc_mapping_uid` was built with: the current one
+    /// with that mapping, when the mapping is a previous one. Any other uid (the current
+    /// mapping's, or one this index never had, as a split of a build that serialized mappings
+    /// differently would record) is the current config.
+    pub fn config_of_mapping(&self, doc_mapping_uid: &str) -> Cow<'_, IndexConfig> {
+        match self.previous_doc_mappings.get(doc_mapping_uid) {
+            Some(doc_mapping) => {
+                let mut config = self.index_config.clone();
+                config.spec.doc_mapping = doc_mapping.clone();
+                Cow::Owned(config)
+            }
+            None => Cow::Borrowed(&self.index_config),
+        }
+    }
+
+    /// The uid of the current doc mapping, which new splits record.
+    pub fn doc_mapping_uid(&self) -> String {
+        self.index_config.spec.doc_mapping.uid()
     }
 
     /// The view of an index document and its shard documents.
@@ -326,6 +358,7 @@ impl IndexMetadata {
             index_uid: info.index_uid,
             index_config: info.index_config,
             create_timestamp: info.create_timestamp,
+            previous_doc_mappings: info.previous_doc_mappings,
             splits: BTreeMap::new(),
             shards: BTreeMap::new(),
             checkpoint: SourceCheckpoint::default(),

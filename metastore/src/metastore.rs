@@ -61,6 +61,7 @@ use crate::shard::{ShardId, candidate_shards};
 use crate::split::{SplitMetadata, SplitState};
 use hydrant_index::config::{IndexConfig, validate_index_id};
 use hydrant_index::template::{IndexTemplate, template_for};
+use hydrant_index::update::{IndexUpdate, check_update};
 use hydrant_storage::{ObjectMeta, ObjectVersion, PutMode, SharedStorage, recognise};
 
 /// A commit that keeps losing races gives up after this many attempts.
@@ -252,11 +253,83 @@ impl Metastore {
             index_uid: uuid::Uuid::now_v7().simple().to_string(),
             index_config,
             create_timestamp: self.clock.now_secs(),
+            previous_doc_mappings: BTreeMap::new(),
+            update_timestamp: None,
         });
         let stored = document::create(&self.storage, &index_id, stored).await?;
         let info = stored.info();
         self.remember_uid(&index_id, &info.index_uid);
         Ok(IndexMetadata::assemble(info, []))
+    }
+
+    /// Replaces an index's config by `new_config` (PUT semantics: what it omits takes its
+    /// default), if [`check_update`] allows the change; splits are not touched. A changed doc
+    /// mapping is kept, by uid, among the index's previous mappings, with which searches read
+    /// the splits built with it. Returns what changed and the index as updated.
+    ///
+    /// The index document is replaced by compare-and-swap, retried on a lost race; a write
+    /// whose response was lost is recognised by the stored config being `new_config`.
+    pub async fn update_index(
+        &self,
+        new_config: IndexConfig,
+    ) -> Result<(IndexUpdate, IndexMetadata)> {
+        new_config.validate()?;
+        hydrant_index::doc_mapper::DocMapper::new(&new_config)?;
+        let index_id = new_config.index_id.clone();
+        // A format 1 document is migrated first: only format 2 keeps previous mappings.
+        self.index_uid(&index_id).await?;
+        for _ in 0..MAX_COMMIT_ATTEMPTS {
+            let (stored, version) = self.read_index_document(&index_id).await?;
+            let StoredIndex::Current(mut document) = stored else {
+                // Migrated meanwhile by someone else's read of a stale cache: read again.
+                self.forget_uid(&index_id);
+                self.index_uid(&index_id).await?;
+                continue;
+            };
+            let update = check_update(
+                &document.index_config,
+                &new_config,
+                document.previous_doc_mappings.values(),
+            )?;
+            if update.is_empty() {
+                return Ok((update, self.index_metadata(&index_id).await?));
+            }
+            if update.doc_mapping_changed {
+                let current_mapping = document.index_config.spec.doc_mapping.clone();
+                let new_uid = new_config.spec.doc_mapping.uid();
+                document
+                    .previous_doc_mappings
+                    .insert(current_mapping.uid(), current_mapping);
+                // Back to a previous mapping: it is the current one again.
+                document.previous_doc_mappings.remove(&new_uid);
+            }
+            document.index_config = new_config.clone();
+            document.update_timestamp = Some(self.clock.now_secs());
+            let stored = StoredIndex::Current(document);
+            let payload = document::to_payload(&index_id, &stored)?;
+            let path = paths::index_document(&index_id);
+            match (self.storage)
+                .put(&path, payload.into(), PutMode::Update(version))
+                .await
+            {
+                Ok(_) => return Ok((update, self.index_metadata(&index_id).await?)),
+                Err(error) => {
+                    // Applied with its response lost, or a lost race: the stored config tells.
+                    let (stored, _) = self.read_index_document(&index_id).await?;
+                    if stored.info().index_config == new_config {
+                        return Ok((update, self.index_metadata(&index_id).await?));
+                    }
+                    if !error.is_precondition_failed() {
+                        return Err(error.into());
+                    }
+                    self.lost_races.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Err(Error::Contention {
+            index_id,
+            attempts: MAX_COMMIT_ATTEMPTS,
+        })
     }
 
     /// What an index is, without its splits: one read of the index document. It also
@@ -1135,6 +1208,8 @@ impl Metastore {
             index_uid: uid.clone(),
             index_config: legacy.index_config,
             create_timestamp: legacy.create_timestamp,
+            previous_doc_mappings: BTreeMap::new(),
+            update_timestamp: None,
         });
         let payload = document::to_payload(index_id, &current)?;
         let put = self
@@ -1865,6 +1940,74 @@ doc_mapping: {mode: dynamic}
                 .values()
                 .all(|split| split.shard == split.split_id[1..2].parse::<u32>().unwrap() % 2)
         );
+    }
+
+    /// An update keeps the mapping it replaces for the splits built with it, refuses what it
+    /// may not change without writing anything, is recognised after a lost response, and an
+    /// update back to a previous mapping makes it current again.
+    #[tokio::test]
+    async fn updates_keep_previous_mappings() {
+        let storage = Arc::new(FaultyStorage::new(Arc::new(MemoryStorage::default())));
+        let metastore = Metastore::new(storage.clone());
+        let created = metastore.create_index(config("logs")).await.unwrap();
+        let old_uid = created.doc_mapping_uid();
+        let mut added = config("logs");
+        added.spec.doc_mapping.field_mappings.push(
+            IndexConfig::from_yaml(
+                "index_id: logs\ndoc_mapping:\n  field_mappings:\n    - {name: level, type: text, tokenizer: raw}\n",
+            )
+            .unwrap()
+            .spec
+            .doc_mapping
+            .field_mappings
+            .remove(0),
+        );
+        storage.inject(FaultRule::new(Operation::Put, Fault::ResponseLost));
+        let (update, updated) = metastore.update_index(added.clone()).await.unwrap();
+        assert_eq!(update.added_fields, ["level"]);
+        assert_eq!(updated.index_config, added);
+        assert_ne!(updated.doc_mapping_uid(), old_uid);
+        let old_config = updated.config_of_mapping(&old_uid);
+        assert_eq!(old_config.spec.doc_mapping, config("logs").spec.doc_mapping);
+        let current = updated.config_of_mapping(&updated.doc_mapping_uid());
+        assert_eq!(current.spec.doc_mapping, added.spec.doc_mapping);
+
+        let mut retyped = added.clone();
+        retyped.spec.doc_mapping.field_mappings[1] = IndexConfig::from_yaml(
+            "index_id: logs\ndoc_mapping:\n  field_mappings:\n    - {name: level, type: u64}\n",
+        )
+        .unwrap()
+        .spec
+        .doc_mapping
+        .field_mappings
+        .remove(0);
+        let writes = storage.writes_seen();
+        let error = metastore
+            .update_index(retyped)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("field `level` cannot change type"),
+            "{error}"
+        );
+        assert_eq!(
+            storage.writes_seen(),
+            writes,
+            "a refused update writes nothing"
+        );
+
+        // Back to the first mapping: the one of the update is kept, the first is current.
+        let (_, reverted) = metastore.update_index(config("logs")).await.unwrap();
+        assert_eq!(reverted.doc_mapping_uid(), old_uid);
+        assert!(!reverted.previous_doc_mappings.contains_key(&old_uid));
+        assert!(
+            reverted
+                .previous_doc_mappings
+                .contains_key(&updated.doc_mapping_uid())
+        );
+        let (nothing, _) = metastore.update_index(config("logs")).await.unwrap();
+        assert!(nothing.is_empty());
     }
 
     /// A publish whose write is applied while its caller hears an error (or the 412 of its own

@@ -91,11 +91,51 @@ fn index_document_format_2() {
         index_uid: "019aee0c8d2c7b3e9f1a2b3c4d5e6f70".to_string(),
         index_config: config(),
         create_timestamp: 1_764_000_000,
+        previous_doc_mappings: BTreeMap::new(),
+        update_timestamp: None,
     };
     check_golden("index_v2.json", &document);
     let golden = std::fs::read(golden_path("index_v2.json")).unwrap();
     let stored = StoredIndex::parse("index_v2.json", &golden).unwrap();
     assert_eq!(stored, StoredIndex::Current(document));
+}
+
+/// Format 2 after an update of the doc mapping: the mapping it replaced, by uid, which the
+/// splits built with it are searched with. Documents without the two fields (every one written
+/// before updates existed) read as never updated.
+#[test]
+fn index_document_format_2_updated() {
+    let mut index_config = config();
+    let previous = index_config.spec.doc_mapping.clone();
+    index_config.spec.doc_mapping.field_mappings.push(
+        IndexConfig::from_yaml(
+            "index_id: logs\ndoc_mapping:\n  field_mappings:\n    - {name: level, type: text, tokenizer: raw, fast: true}\n",
+        )
+        .unwrap()
+        .spec
+        .doc_mapping
+        .field_mappings
+        .remove(0),
+    );
+    index_config.spec.search_settings.default_search_fields = vec!["body".into(), "level".into()];
+    let document = IndexDocument {
+        format_version: 2,
+        index_uid: "019aee0c8d2c7b3e9f1a2b3c4d5e6f70".to_string(),
+        index_config,
+        create_timestamp: 1_764_000_000,
+        previous_doc_mappings: BTreeMap::from([(previous.uid(), previous)]),
+        update_timestamp: Some(1_764_086_400),
+    };
+    check_golden("index_v2_updated.json", &document);
+    let golden = std::fs::read(golden_path("index_v2_updated.json")).unwrap();
+    let StoredIndex::Current(stored) =
+        StoredIndex::parse("index_v2_updated.json", &golden).unwrap()
+    else {
+        panic!("not format 2");
+    };
+    // The uid is of the mapping as read back, so it keys the same mapping in every build.
+    let (uid, mapping) = stored.previous_doc_mappings.first_key_value().unwrap();
+    assert_eq!(uid, &mapping.uid());
 }
 
 #[test]

@@ -82,7 +82,7 @@ impl DocMapper {
             doc_length_field,
             default_search_fields: Vec::new(),
             tag_fields: Vec::new(),
-            doc_mapping_uid: doc_mapping_uid(doc_mapping),
+            doc_mapping_uid: doc_mapping.uid(),
             tokenizers,
             fast_field_normalizers: hydrant_fast_field_normalizers(),
             docstore_compression_level: config.spec.indexing_settings.docstore_compression_level,
@@ -611,17 +611,6 @@ fn datetime_field(
         fast,
     };
     Ok((builder.add_date_field(path, tantivy_options), kind))
-}
-
-/// A stable hash of a doc mapping's canonical JSON.
-pub(super) fn doc_mapping_uid(doc_mapping: &crate::config::DocMapping) -> String {
-    let canonical = serde_json::to_vec(doc_mapping).expect("doc mapping serializes");
-    let hash = canonical
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-        });
-    format!("{hash:016x}")
 }
 
 pub(super) fn json_field_options(

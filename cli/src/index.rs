@@ -21,6 +21,12 @@ use crate::output::{human_bytes, list_or_dash, nanos_to_secs, rfc3339, table};
 pub enum IndexCommand {
     /// Create an index from a Quickwit-style config (YAML, JSON or TOML).
     Create(CreateIndexOptions),
+    /// Replace an index's config (Quickwit's `index update`): new fields, options of a field
+    /// within its type, search settings, retention and indexing settings may change; a
+    /// field's type, the timestamp field, tags and partition key may not. Splits are not
+    /// rewritten: each keeps being searched with the mapping it was built with, and a field
+    /// new to the mapping is absent from the documents of older splits.
+    Update(UpdateIndexOptions),
     /// Index staging objects (s3://bucket/key or local files) now, as the indexer Lambda would.
     Ingest(IngestOptions),
     /// List the indexes of a storage, with their documents, splits and sizes.
@@ -48,6 +54,7 @@ pub enum IndexCommand {
 pub async fn index_command(command: IndexCommand) -> anyhow::Result<()> {
     match command {
         IndexCommand::Create(options) => create_index(options).await,
+        IndexCommand::Update(options) => update_index(options).await,
         IndexCommand::Ingest(options) => ingest(options).await,
         IndexCommand::List(options) => list_indexes(options).await,
         IndexCommand::Describe(options) => describe_index(options).await,
@@ -97,6 +104,82 @@ pub async fn create_index(options: CreateIndexOptions) -> anyhow::Result<()> {
             metadata.index_id(),
             options.storage.index_uri
         )
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpdateIndexOptions {
+    #[command(flatten)]
+    storage: IndexStorageArgs,
+    /// The index to update (its config must name it).
+    #[arg(long)]
+    index: String,
+    /// The new config, whole (PUT semantics: what it omits takes its default): YAML, JSON, or
+    /// TOML (by its `.toml` extension).
+    #[arg(long)]
+    index_config: PathBuf,
+    /// Create the index if it does not exist.
+    #[arg(long)]
+    create: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+async fn update_index(options: UpdateIndexOptions) -> anyhow::Result<()> {
+    let config = IndexConfig::from_yaml(&read_config(&options.index_config)?)?;
+    if config.index_id != options.index {
+        bail!(
+            "{} is the config of index `{}`, not `{}`",
+            options.index_config.display(),
+            config.index_id,
+            options.index
+        );
+    }
+    let metastore = options.storage.metastore(&resolver()?).await?;
+    let (update, metadata) = match metastore.update_index(config.clone()).await {
+        Err(hydrant_metastore::Error::IndexNotFound(_)) if options.create => {
+            let metadata = metastore.create_index(config).await?;
+            (hydrant_index::update::IndexUpdate::default(), metadata)
+        }
+        updated => updated?,
+    };
+    let report = json!({
+        "index_id": metadata.index_id(),
+        "doc_mapping_uid": metadata.doc_mapping_uid(),
+        "added_fields": update.added_fields,
+        "changed_fields": update.changed_fields,
+        "removed_fields": update.removed_fields,
+        "search_settings_changed": update.search_settings_changed,
+        "retention_changed": update.retention_changed,
+        "indexing_settings_changed": update.indexing_settings_changed,
+    });
+    options.output.print(&report, || {
+        if update.is_empty() {
+            return format!("Index `{}`: the config is unchanged.\n", options.index);
+        }
+        let mut text = format!("Updated index `{}`.\n", options.index);
+        let mut note = |what: &str, fields: &[String]| {
+            if !fields.is_empty() {
+                text += &format!("  {what}: {}\n", fields.join(", "));
+            }
+        };
+        note("Fields added", &update.added_fields);
+        note("Fields changed", &update.changed_fields);
+        note("Fields removed", &update.removed_fields);
+        for (changed, what) in [
+            (update.search_settings_changed, "search settings"),
+            (update.retention_changed, "retention"),
+            (update.indexing_settings_changed, "indexing settings"),
+        ] {
+            if changed {
+                text += &format!("  Changed: {what}\n");
+            }
+        }
+        if update.doc_mapping_changed {
+            text += "New splits use the new mapping; older splits keep theirs, and search \
+                     reads each with its own.\n";
+        }
+        text
     })
 }
 

@@ -27,6 +27,7 @@ use futures::future::BoxFuture;
 use hydrant_index::config::IndexConfig;
 use hydrant_index::doc_mapper::DocMapper;
 use hydrant_index::template::IndexTemplate;
+use hydrant_index::update::IndexUpdate;
 use hydrant_ingest::batch::{IndexerRuntime, QueueMessage};
 use hydrant_ingest::maintenance::{Maintainer, MaintenanceReport};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
@@ -89,6 +90,11 @@ impl LocalWriteApi {
                 }
             }
             WriteRoute::DeleteIndex(index_id) => self.delete_index(index_id).await,
+            WriteRoute::UpdateIndex(index_id) => {
+                let create = (request.query_string.unwrap_or("").split('&'))
+                    .any(|pair| pair == "create=true" || pair == "create");
+                self.update_index(index_id, create, &body).await
+            }
             WriteRoute::Ingest(index_id) => self.ingest(index_id, &body).await,
             WriteRoute::ElasticDeleteIndexes(pattern) => {
                 self.delete_indexes(pattern, request.query_string.unwrap_or(""))
@@ -220,6 +226,62 @@ impl LocalWriteApi {
                 HttpResponse::error(400, format!("index `{index_id}` already exists"))
             }
             Err(error) => HttpResponse::error(400, error.to_string()),
+        }
+    }
+
+    /// `PUT /api/v1/indexes/{id}[?create=true]`: the config replaced (PUT semantics: what the
+    /// body omits takes its default), if the update rules allow it; the answer is the index
+    /// as updated, with what changed.
+    async fn update_index(&self, index_id: &str, create: bool, body: &[u8]) -> HttpResponse {
+        let Ok(text) = std::str::from_utf8(body) else {
+            return HttpResponse::error(400, "the index config is not UTF-8");
+        };
+        let config = match IndexConfig::from_yaml(text) {
+            Ok(config) => config,
+            Err(error) => {
+                return HttpResponse::error(400, format!("invalid index config: {error}"));
+            }
+        };
+        if config.index_id != index_id {
+            return HttpResponse::error(
+                400,
+                format!(
+                    "the path names index `{index_id}`, the config `{}`",
+                    config.index_id
+                ),
+            );
+        }
+        let updated = match self.metastore.update_index(config.clone()).await {
+            Err(hydrant_metastore::Error::IndexNotFound(_)) if create => self
+                .metastore
+                .create_index(config)
+                .await
+                .map(|metadata| (IndexUpdate::default(), metadata)),
+            updated => updated,
+        };
+        self.search.forget_index(index_id);
+        match updated {
+            Ok((update, metadata)) => json_response(json!({
+                "index_uid": metadata.index_uid,
+                "index_config": metadata.index_config,
+                "create_timestamp": metadata.create_timestamp,
+                "doc_mapping_uid": metadata.doc_mapping_uid(),
+                "changes": {
+                    "added_fields": update.added_fields,
+                    "changed_fields": update.changed_fields,
+                    "removed_fields": update.removed_fields,
+                    "search_settings": update.search_settings_changed,
+                    "retention": update.retention_changed,
+                    "indexing_settings": update.indexing_settings_changed,
+                },
+            })),
+            Err(error @ hydrant_metastore::Error::IndexNotFound(_)) => {
+                HttpResponse::error(404, error.to_string())
+            }
+            Err(error @ hydrant_metastore::Error::InvalidConfig(_)) => {
+                HttpResponse::error(400, error.to_string())
+            }
+            Err(error) => HttpResponse::error(500, error.to_string()),
         }
     }
 

@@ -165,6 +165,97 @@ fn create_ingest_bulk_search_and_delete() {
     assert_eq!(status, 200, "{found}");
     assert_eq!(found["num_hits"], 3);
 
+    // The config updated (Quickwit's PUT): a field added and default search fields set; the
+    // documents indexed before are still found, the new field only in documents after.
+    let mut updated = config.clone();
+    updated["doc_mapping"]["field_mappings"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "level", "type": "text", "tokenizer": "raw", "fast": true}));
+    updated["search_settings"] = json!({"default_search_fields": ["message", "level"]});
+    let (status, answer) = call(
+        port,
+        "PUT",
+        "/api/v1/indexes/events",
+        updated.to_string().as_bytes(),
+        false,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["changes"]["added_fields"], json!(["level"]));
+    assert_eq!(answer["changes"]["search_settings"], true);
+    let (status, _) = call(
+        port,
+        "POST",
+        "/api/v1/events/ingest?commit=force",
+        b"{\"message\": \"hello after\", \"count\": 4, \"level\": \"warn\"}\n",
+        false,
+    );
+    assert_eq!(status, 200);
+    for (query, expected) in [
+        ("hello", 4),
+        ("level:warn", 1),
+        ("warn", 1),
+        ("NOT level:warn", 3),
+    ] {
+        let (status, found) = call(
+            port,
+            "GET",
+            &format!("/api/v1/events/search?query={}", query.replace(' ', "%20")),
+            b"",
+            false,
+        );
+        assert_eq!(
+            (status, &found["num_hits"]),
+            (200, &json!(expected)),
+            "{query}: {found}"
+        );
+    }
+    let mut retyped = updated.clone();
+    retyped["doc_mapping"]["field_mappings"][1]["type"] = json!("i64");
+    let (status, refused) = call(
+        port,
+        "PUT",
+        "/api/v1/indexes/events",
+        retyped.to_string().as_bytes(),
+        false,
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("field `count` cannot change type"),
+        "{refused}"
+    );
+    let (status, _) = call(
+        port,
+        "PUT",
+        "/api/v1/indexes/other",
+        updated.to_string().as_bytes(),
+        false,
+    );
+    assert_eq!(
+        status, 400,
+        "the path and the config name different indexes"
+    );
+    let mut fresh = updated.clone();
+    fresh["index_id"] = json!("fresh");
+    let (status, _) = call(
+        port,
+        "PUT",
+        "/api/v1/indexes/fresh",
+        fresh.to_string().as_bytes(),
+        false,
+    );
+    assert_eq!(status, 404, "no index to update");
+    let (status, created) = call(
+        port,
+        "PUT",
+        "/api/v1/indexes/fresh?create=true",
+        fresh.to_string().as_bytes(),
+        false,
+    );
+    assert_eq!(status, 200, "{created}");
+
     // A template creates the indexes it matches on first sight, from _bulk as from the indexer.
     let template = json!({
         "template_id": "tenant-template",
@@ -277,7 +368,7 @@ fn create_ingest_bulk_search_and_delete() {
     let staged = std::fs::read_dir(temp_dir.path().join("api-staging/events"))
         .unwrap()
         .count();
-    assert_eq!(staged, 2);
+    assert_eq!(staged, 3);
     common::stop(server);
 }
 

@@ -14,6 +14,8 @@
 //! left behind (a staged rewrite) is collected as any unpublished upload is. Splits are taken
 //! oldest first, as long as the invocation's time allows; the next run goes on.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,7 +77,9 @@ impl Maintainer {
         if !tasks.in_flight.is_empty() {
             self.settle_interrupted(index_id, &tasks, &metadata).await?;
         }
-        let doc_mapper = Arc::new(DocMapper::new(&metadata.index_config)?);
+        // Each split is read with the doc mapping it was built with (an index updated since
+        // has several), and rewritten with it.
+        let mut doc_mappers: HashMap<String, Arc<DocMapper>> = HashMap::new();
         let mut todo: Vec<&SplitMetadata> = metadata
             .published_splits()
             .filter(|split| !tasks.pending_for(split).is_empty())
@@ -91,6 +95,13 @@ impl Maintainer {
                 }
             }
             let pending: Vec<&DeleteTask> = tasks.pending_for(split);
+            let doc_mapper = match doc_mappers.entry(split.doc_mapping_uid.clone()) {
+                Entry::Occupied(entry) => entry.get().clone(),
+                Entry::Vacant(entry) => {
+                    let config = metadata.config_of_mapping(&split.doc_mapping_uid);
+                    entry.insert(Arc::new(DocMapper::new(&config)?)).clone()
+                }
+            };
             match self
                 .apply_to_split(index_id, &doc_mapper, split, &pending)
                 .await
@@ -224,7 +235,7 @@ impl Maintainer {
         let queries = pending
             .iter()
             .map(|task| {
-                delete_task_query(doc_mapper.clone(), &task.delete_query).map_err(|error| {
+                delete_task_query(doc_mapper.clone(), &task.delete_query, true).map_err(|error| {
                     IngestError::DeleteTask {
                         opstamp: task.opstamp,
                         message: error.to_string(),

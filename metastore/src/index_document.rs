@@ -329,14 +329,16 @@ impl IndexMetadata {
     }
 
     /// The config a split of doc mapping `doc_mapping_uid` was built with: the current one
-    /// with that mapping, when the mapping is a previous one. Any other uid (the current
-    /// mapping's, or one this index never had, as a split of a build that serialized mappings
-    /// differently would record) is the current config.
+    /// with that mapping, when the mapping is a previous one, and no default search fields (the
+    /// current ones may name fields that mapping lacks: a search passes them itself). Any other
+    /// uid (the current mapping's, or one this index never had, as a split of a build that
+    /// serialized mappings differently would record) is the current config.
     pub fn config_of_mapping(&self, doc_mapping_uid: &str) -> Cow<'_, IndexConfig> {
         match self.previous_doc_mappings.get(doc_mapping_uid) {
             Some(doc_mapping) => {
                 let mut config = self.index_config.clone();
                 config.spec.doc_mapping = doc_mapping.clone();
+                config.spec.search_settings.default_search_fields.clear();
                 Cow::Owned(config)
             }
             None => Cow::Borrowed(&self.index_config),

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hydrant_index::config::IndexConfig;
 use hydrant_index::doc_mapper::DocMapper;
 use hydrant_metastore::{IndexMetadata, IndexVersion, Metastore};
 use quick_cache::Weighter;
@@ -156,19 +157,35 @@ impl MetastoreCache {
     }
 }
 
-/// Doc mappers, by index id and doc mapping.
+/// Doc mappers, by index id, doc mapping and search settings.
 #[derive(Default)]
 pub struct DocMapperCache {
     entries: Mutex<HashMap<String, Arc<DocMapper>>>,
 }
 
 impl DocMapperCache {
+    /// The doc mapper of the index's current config.
     pub fn get(&self, metadata: &IndexMetadata) -> Result<Arc<DocMapper>> {
-        let config = &metadata.index_config;
+        self.of_config(&metadata.index_config)
+    }
+
+    /// The doc mapper splits of doc mapping `doc_mapping_uid` were built with
+    /// ([`IndexMetadata::config_of_mapping`]).
+    pub fn of_mapping(
+        &self,
+        metadata: &IndexMetadata,
+        doc_mapping_uid: &str,
+    ) -> Result<Arc<DocMapper>> {
+        self.of_config(&metadata.config_of_mapping(doc_mapping_uid))
+    }
+
+    fn of_config(&self, config: &IndexConfig) -> Result<Arc<DocMapper>> {
+        // The search settings too: the mapper answers the default search fields.
         let key = format!(
-            "{}:{}",
+            "{}:{}:{}",
             config.index_id,
-            serde_json::to_string(&config.spec.doc_mapping).expect("doc mapping serializes")
+            serde_json::to_string(&config.spec.doc_mapping).expect("doc mapping serializes"),
+            serde_json::to_string(&config.spec.search_settings).expect("settings serialize"),
         );
         let mut entries = self.entries.lock().expect("doc mapper cache lock poisoned");
         if let Some(doc_mapper) = entries.get(&key) {

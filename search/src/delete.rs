@@ -65,18 +65,26 @@ pub fn delete_query_of(
         start_timestamp,
         end_timestamp,
     };
-    delete_task_query(doc_mapper.clone(), &query)?;
+    delete_task_query(doc_mapper.clone(), &query, false)?;
     Ok(query)
 }
 
-/// The tantivy query matching what a delete task removes, time range included.
+/// The tantivy query matching what a delete task removes, time range included, for splits of
+/// `doc_mapping`. `lenient` when applying a task (checked against the mapping of its day when
+/// it was created) to a split: a clause on a field the split's mapping lacks (added to the
+/// index since the split was built, or removed since the task was created) matches nothing
+/// there, as it does in a search.
 pub fn delete_task_query(
     doc_mapper: Arc<DocMapper>,
     query: &DeleteQuery,
+    lenient: bool,
 ) -> Result<Arc<dyn Query>> {
-    let ast: QueryAst = serde_json::from_value(query.query_ast.clone()).map_err(|error| {
+    let mut ast: QueryAst = serde_json::from_value(query.query_ast.clone()).map_err(|error| {
         SearchError::InvalidRequest(format!("the delete task's query is not one: {error}"))
     })?;
+    if lenient {
+        ast = QueryAst::Lenient(Box::new(ast));
+    }
     let params = SearchParams {
         query: ast,
         default_fields: query.search_fields.clone(),

@@ -45,6 +45,8 @@ pub enum WriteRoute<'a> {
     CreateIndex,
     /// `DELETE /api/v1/indexes/{index_id}`.
     DeleteIndex(&'a str),
+    /// `PUT /api/v1/indexes/{index_id}`: a whole new config, JSON or YAML (Quickwit's update).
+    UpdateIndex(&'a str),
     /// `POST /api/v1/templates`.
     CreateTemplate,
     /// `PUT /api/v1/templates/{template_id}`.
@@ -125,6 +127,7 @@ impl<'a> Route<'a> {
             ("POST", ["indexes"]) => Route::Write(WriteRoute::CreateIndex),
             ("GET", ["indexes", index_id]) => Route::Native(NativeRoute::Index(index_id)),
             ("DELETE", ["indexes", index_id]) => Route::Write(WriteRoute::DeleteIndex(index_id)),
+            ("PUT", ["indexes", index_id]) => Route::Write(WriteRoute::UpdateIndex(index_id)),
             ("GET", ["templates"]) => Route::Native(NativeRoute::ListTemplates),
             ("POST", ["templates"]) => Route::Write(WriteRoute::CreateTemplate),
             ("GET", ["templates", id]) => Route::Native(NativeRoute::Template(id)),

@@ -313,6 +313,7 @@ async fn a_leaf_reads_split_locations_from_its_metastore_not_from_the_request() 
         ordinal: plan.splits().len(),
         footer_offsets: 0..u64::MAX,
         split_size_bytes: u64::MAX,
+        doc_mapping_uid: "forged".to_string(),
     });
     let answer = remote_leaf(&fixture.local.metastore, &forged).await;
     assert_eq!(answer.num_hits, expected.num_hits);

@@ -39,11 +39,18 @@ impl SearchService {
             return Ok(None);
         };
         let params = SearchParams::match_all(0);
-        let compiled =
-            CompiledRequest::compile(index_id, self.doc_mappers.get(&metadata)?, &params)?;
         let split = LeafSplit::new(0, split);
+        let compiled =
+            CompiledRequest::compile(index_id, self.doc_mappers.get(&metadata)?, &params)?
+                .with_older_mappings(
+                    &metadata,
+                    &self.doc_mappers,
+                    &params,
+                    std::slice::from_ref(&split),
+                )?;
+        let compiled = compiled.for_split(&split);
         let reads = Arc::new(ReadCounter::default());
-        let searcher = (self.open_split(&compiled, &split, &reads).await).map_err(|error| {
+        let searcher = (self.open_split(compiled, &split, &reads).await).map_err(|error| {
             SearchError::Internal(format!("cannot open a split: {}", error.details))
         })?;
         // An address past the split's documents (an id made up, or of another split) is none.
@@ -60,7 +67,7 @@ impl SearchService {
             doc_id: position.doc_id,
         };
         let (hits, _) = self
-            .fetch_hits(&compiled, &[split], &[candidate], &[], &reads)
+            .fetch_hits(compiled, &[split], &[candidate], &[], &reads)
             .await?;
         Ok(hits.into_iter().next())
     }
@@ -150,6 +157,8 @@ impl SearchService {
         snippet_fields: &[String],
         reads: &Arc<ReadCounter>,
     ) -> Result<Vec<(usize, Value, Value)>> {
+        // Rendered with the mapping the split was built with: its schema's field ids.
+        let compiled = compiled.for_split(split);
         let searcher = self
             .open_split(compiled, split, reads)
             .await
@@ -245,13 +254,16 @@ fn render_hits(
     let schema = searcher.schema();
     let mut generators = Vec::new();
     for name in snippet_fields {
-        let field = schema.get_field(name).map_err(|_| {
-            SearchError::InvalidRequest(format!("snippet_fields: unknown field `{name}`"))
-        })?;
+        // Checked against the index's mapping when planned: a field this split's schema lacks
+        // (it was added since the split was built) has nothing to show here.
+        let Ok(field) = schema.get_field(name) else {
+            generators.push((name.clone(), None));
+            continue;
+        };
         let generator = SnippetGenerator::create(searcher, query, field).map_err(|error| {
             SearchError::InvalidRequest(format!("snippet_fields: `{name}`: {error}"))
         })?;
-        generators.push((name.clone(), generator));
+        generators.push((name.clone(), Some(generator)));
     }
     addresses
         .into_iter()
@@ -261,11 +273,14 @@ fn render_hits(
                 .map_err(|error| SearchError::Internal(format!("cannot fetch a hit: {error}")))?;
             let mut snippet = Map::new();
             for (name, generator) in &generators {
-                let fragment = generator.snippet_from_doc(&doc);
-                let fragments = if fragment.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![Value::String(fragment.to_html())]
+                let fragment = generator
+                    .as_ref()
+                    .map(|generator| generator.snippet_from_doc(&doc));
+                let fragments = match fragment {
+                    Some(fragment) if !fragment.is_empty() => {
+                        vec![Value::String(fragment.to_html())]
+                    }
+                    _ => Vec::new(),
                 };
                 snippet.insert(name.clone(), Value::Array(fragments));
             }

@@ -82,10 +82,15 @@ impl SearchService {
         let doc_mapper = self.doc_mappers.get(&metadata)?;
         let compiled = CompiledRequest::compile(index_id, doc_mapper, &search)?;
         let (splits, _) = splits_to_search(&metadata, &search, &compiled);
+        let compiled =
+            compiled.with_older_mappings(&metadata, &self.doc_mappers, &search, &splits)?;
         let reads = Arc::new(ReadCounter::default());
         let lookups: Vec<_> = splits
             .iter()
-            .map(|split| self.split_fields(&compiled, request.filter.is_some(), split, &reads))
+            .map(|split| {
+                let compiled = compiled.for_split(split);
+                self.split_fields(compiled, request.filter.is_some(), split, &reads)
+            })
             .collect();
         let answers: Vec<Result<Option<Arc<Vec<FieldInfo>>>>> = futures::stream::iter(lookups)
             .buffer_unordered(self.split_concurrency)

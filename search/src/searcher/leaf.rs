@@ -206,7 +206,8 @@ impl SearchService {
             known = located_splits(&metadata, &leaf.splits);
         }
         let doc_mapper = self.doc_mappers.get(&metadata)?;
-        let mut compiled = CompiledRequest::compile(&leaf.index_id, doc_mapper, &leaf.params)?;
+        let mut compiled = CompiledRequest::compile(&leaf.index_id, doc_mapper, &leaf.params)?
+            .with_older_mappings(&metadata, &self.doc_mappers, &leaf.params, &known)?;
         let mut reads = guess_reads;
         if leaf.statistics_only {
             let (totals, bm25_reads) = self.bm25_totals(&compiled, &known).await;
@@ -308,6 +309,7 @@ impl SearchService {
             .iter()
             .map(|split| {
                 let reads = reads.for_split();
+                let compiled = compiled.for_split(split);
                 async move {
                     let _budget = self.in_flight.acquire(split).await;
                     let searcher = self.open_split(compiled, split, &reads).await.ok()?;
@@ -358,6 +360,7 @@ impl SearchService {
             .iter()
             .map(|split| {
                 let reads = reads.clone();
+                let compiled = compiled.for_split(split);
                 async move {
                     let _budget = self.in_flight.acquire(split).await;
                     (split, self.answer_split(compiled, split, &reads).await)
@@ -645,7 +648,7 @@ async fn search_split(
                 Some(totals) => searcher.search_with_statistics_provider(
                     query.as_ref(),
                     &collectors,
-                    totals.as_ref(),
+                    &totals.for_schema(searcher.schema()),
                 )?,
                 None => searcher.search(query.as_ref(), &collectors)?,
             };
@@ -702,6 +705,7 @@ mod tests {
             ordinal: 0,
             footer_offsets: 1_000..1_000 + bytes,
             split_size_bytes: 1_000 + bytes,
+            doc_mapping_uid: String::new(),
         }
     }
 

@@ -232,18 +232,24 @@ impl SearchService {
         let metadata = self.metastores.get(index_id).await?;
         let doc_mapper = self.doc_mappers.get(&metadata)?;
         let compiled = CompiledRequest::compile(index_id, doc_mapper, request)?;
-        let (splits, splits_total) = match split_ids {
-            None => plan::splits_to_search(&metadata, request, &compiled),
+        let (metadata, (splits, splits_total)) = match split_ids {
+            None => {
+                let planned = plan::splits_to_search(&metadata, request, &compiled);
+                (metadata, planned)
+            }
             Some(split_ids) => match plan::named_splits(&metadata, request, split_ids) {
-                Ok(found) => found,
+                Ok(found) => (metadata, found),
                 // The cached document may predate the scroll's splits: read it again once.
                 Err(_) => {
                     self.metastores.expire(index_id);
                     let metadata = self.metastores.get(index_id).await?;
-                    plan::named_splits(&metadata, request, split_ids)?
+                    let found = plan::named_splits(&metadata, request, split_ids)?;
+                    (metadata, found)
                 }
             },
         };
+        let compiled =
+            compiled.with_older_mappings(&metadata, &self.doc_mappers, request, &splits)?;
         Ok(SearchPlan {
             compiled,
             request: request.clone(),

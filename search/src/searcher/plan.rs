@@ -2,6 +2,7 @@
 //! mapping (a mistake is a 400 before any split is touched), and the splits it must search,
 //! newest first, after time pruning.
 
+use std::collections::BTreeMap;
 use std::ops::{Bound, Range};
 use std::sync::Arc;
 
@@ -17,8 +18,9 @@ use super::aggregations::check_aggregation_fields;
 use super::params::{SearchAfterParam, SearchParams};
 use super::scoring::Bm25Totals;
 use super::warmup::WarmupPlan;
+use crate::cache::DocMapperCache;
 use crate::error::{Result, SearchError};
-use crate::query::{TagFilter, build_query, pinned_partition};
+use crate::query::{QueryAst, TagFilter, build_query, pinned_partition};
 use crate::sort::{SearchAfter, SortSpec};
 
 /// A request compiled for one index: what every split search of it shares.
@@ -44,6 +46,9 @@ pub(crate) struct CompiledRequest {
     /// A scored search's BM25 statistics over all its splits, once gathered
     /// ([`super::scoring`]); without them a split scores with its own.
     pub bm25: Option<Arc<Bm25Totals>>,
+    /// The request compiled for each earlier doc mapping of the index that splits searched
+    /// were built with, by uid (see [`CompiledRequest::for_split`]).
+    pub older_mappings: Arc<BTreeMap<String, CompiledRequest>>,
 }
 
 impl CompiledRequest {
@@ -60,19 +65,10 @@ impl CompiledRequest {
         } else {
             &request.default_fields
         };
-        let mut query = build_query(ast, &doc_mapper, default_fields)?;
+        let query = build_query(ast, &doc_mapper, default_fields)?;
+        let query = with_time_filter(query, &doc_mapper, request)?;
         let tags = TagFilter::new(ast, &doc_mapper);
         let partition = pinned_partition(ast, &doc_mapper);
-        if let Some(time_filter) = time_filter(&doc_mapper, request)? {
-            // The time range filters: it adds nothing to a document's score.
-            query = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, query),
-                (
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(time_filter, 0.0)),
-                ),
-            ]));
-        }
         let aggregations = request
             .aggregations
             .as_ref()
@@ -94,20 +90,20 @@ impl CompiledRequest {
                 request.datetime_sort_nanos,
             )?),
         };
-        let time_filter_field = (request.start_timestamp.is_some()
-            || request.end_timestamp.is_some())
-        .then(|| {
-            doc_mapper
-                .timestamp_field()
-                .map(|field| field.path.as_str())
-        })
-        .flatten();
         let warmup = WarmupPlan::new(
             query.as_ref(),
             ast,
             &sort,
             aggregations.as_ref(),
-            time_filter_field,
+            time_filter_field(&doc_mapper, request),
+        );
+        // The index's config is part of what an answer depends on: an update changing the
+        // default search fields changes what a cached answer of the same request would be.
+        let fingerprint = format!(
+            "{}|mapping {} fields {}",
+            request.fingerprint(),
+            doc_mapper.doc_mapping_uid(),
+            default_fields.join(",")
         );
         Ok(CompiledRequest {
             warmup: Arc::new(warmup),
@@ -119,10 +115,76 @@ impl CompiledRequest {
             aggregations,
             num_to_collect: request.num_to_collect(),
             count_all: request.count_all,
-            fingerprint: request.fingerprint(),
+            fingerprint,
             tags,
             partition,
             bm25: None,
+            older_mappings: Arc::default(),
+        })
+    }
+
+    /// The request for one split: compiled for the doc mapping the split was built with.
+    pub fn for_split(&self, split: &LeafSplit) -> &CompiledRequest {
+        self.older_mappings
+            .get(&split.doc_mapping_uid)
+            .unwrap_or(self)
+    }
+
+    /// This request (compiled for the index's current config) with its compilation for each
+    /// earlier doc mapping that `splits` were built with. The request was checked against the
+    /// current mapping, which is what a user writes against; an older split answers as its
+    /// mapping allows: a clause on a field it lacks matches nothing there, a sort or an
+    /// aggregation reads no value there (the field is missing, as for a document without it).
+    pub fn with_older_mappings(
+        mut self,
+        metadata: &IndexMetadata,
+        doc_mappers: &DocMapperCache,
+        request: &SearchParams,
+        splits: &[LeafSplit],
+    ) -> Result<Self> {
+        let mut older = BTreeMap::new();
+        for split in splits {
+            let uid = &split.doc_mapping_uid;
+            if older.contains_key(uid) || !metadata.previous_doc_mappings.contains_key(uid) {
+                continue;
+            }
+            let doc_mapper = doc_mappers.of_mapping(metadata, uid)?;
+            older.insert(uid.clone(), self.for_older_mapping(doc_mapper, request)?);
+        }
+        self.older_mappings = Arc::new(older);
+        Ok(self)
+    }
+
+    /// This request for splits of an earlier mapping: its query built leniently
+    /// ([`QueryAst::Lenient`]) with this request's default search fields, its sort, search
+    /// position and aggregations as they are (they read columns by name, and a split without
+    /// one has no values).
+    fn for_older_mapping(
+        &self,
+        doc_mapper: Arc<DocMapper>,
+        request: &SearchParams,
+    ) -> Result<CompiledRequest> {
+        let default_fields: &[String] = if request.default_fields.is_empty() {
+            self.doc_mapper.default_search_fields()
+        } else {
+            &request.default_fields
+        };
+        let lenient = QueryAst::Lenient(Box::new(request.query.clone()));
+        let query = build_query(&lenient, &doc_mapper, default_fields)?;
+        let query = with_time_filter(query, &doc_mapper, request)?;
+        let warmup = WarmupPlan::new(
+            query.as_ref(),
+            &request.query,
+            &self.sort,
+            self.aggregations.as_ref(),
+            time_filter_field(&doc_mapper, request),
+        );
+        Ok(CompiledRequest {
+            doc_mapper,
+            query: Arc::from(query),
+            warmup: Arc::new(warmup),
+            older_mappings: Arc::default(),
+            ..self.clone()
         })
     }
 
@@ -134,10 +196,21 @@ impl CompiledRequest {
     /// The request scoring with `totals`; its per-split answers are cached apart from those
     /// of other totals.
     pub fn with_bm25(&self, totals: Bm25Totals) -> Self {
-        let mut scored = self.clone();
-        scored.fingerprint = format!("{}|bm25 {:016x}", self.fingerprint, totals.digest());
-        scored.bm25 = Some(Arc::new(totals));
-        scored
+        let totals = Arc::new(totals);
+        let fingerprint = format!("{}|bm25 {:016x}", self.fingerprint, totals.digest());
+        let scored = |compiled: &CompiledRequest| CompiledRequest {
+            fingerprint: fingerprint.clone(),
+            bm25: Some(totals.clone()),
+            ..compiled.clone()
+        };
+        CompiledRequest {
+            older_mappings: Arc::new(
+                (self.older_mappings.iter())
+                    .map(|(uid, older)| (uid.clone(), scored(older)))
+                    .collect(),
+            ),
+            ..scored(self)
+        }
     }
 }
 
@@ -152,6 +225,9 @@ pub struct LeafSplit {
     pub ordinal: usize,
     pub footer_offsets: Range<u64>,
     pub split_size_bytes: u64,
+    /// The doc mapping the split was built with ([`SplitMetadata::doc_mapping_uid`]).
+    #[serde(default)]
+    pub doc_mapping_uid: String,
 }
 
 impl LeafSplit {
@@ -161,6 +237,7 @@ impl LeafSplit {
             ordinal,
             footer_offsets: split.footer_offsets.clone(),
             split_size_bytes: split.split_size_bytes,
+            doc_mapping_uid: split.doc_mapping_uid.clone(),
         }
     }
 }
@@ -242,6 +319,37 @@ fn check_snippet_fields(doc_mapper: &DocMapper, snippet_fields: &[String]) -> Re
         }
     }
     Ok(())
+}
+
+/// `query` within the request's time range, if it has one: the range filters, and adds
+/// nothing to a document's score.
+fn with_time_filter(
+    query: Box<dyn Query>,
+    doc_mapper: &DocMapper,
+    request: &SearchParams,
+) -> Result<Box<dyn Query>> {
+    Ok(match time_filter(doc_mapper, request)? {
+        None => query,
+        Some(time_filter) => Box::new(BooleanQuery::new(vec![
+            (Occur::Must, query),
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(time_filter, 0.0)),
+            ),
+        ])),
+    })
+}
+
+/// The timestamp field, when the request has a time range (what warming up reads of it).
+fn time_filter_field<'a>(doc_mapper: &'a DocMapper, request: &SearchParams) -> Option<&'a str> {
+    let has_range = request.start_timestamp.is_some() || request.end_timestamp.is_some();
+    has_range
+        .then(|| {
+            doc_mapper
+                .timestamp_field()
+                .map(|field| field.path.as_str())
+        })
+        .flatten()
 }
 
 /// `start_timestamp <= ts < end_timestamp` on the timestamp field, when asked for.

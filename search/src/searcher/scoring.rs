@@ -29,7 +29,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{Bm25StatisticsProvider, Query};
-use tantivy::schema::Field;
+use tantivy::schema::{Field, Schema};
 use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader, Term};
 
 /// BM25 statistics of a set of splits for one query's terms.
@@ -37,10 +37,10 @@ use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader, Term};
 pub struct Bm25Totals {
     /// Documents in the splits.
     pub num_docs: u64,
-    /// Tokens indexed in each field the query has terms in, by field id.
-    pub field_tokens: BTreeMap<u32, u64>,
-    /// Documents holding each query term, by its field id and value bytes (`3:cmVk`): JSON
-    /// object keys are strings.
+    /// Tokens indexed in each field the query has terms in, by field name: splits of
+    /// different doc mappings (an index updated) number their fields differently.
+    pub field_tokens: BTreeMap<String, u64>,
+    /// Documents holding each query term, by its field name and value bytes (`body:cmVk`).
     pub doc_freqs: BTreeMap<String, u64>,
 }
 
@@ -53,12 +53,14 @@ impl Bm25Totals {
             num_docs: searcher.num_docs(),
             ..Bm25Totals::default()
         };
+        let schema = searcher.schema();
         for term in &terms {
             let field = term.field();
-            if let Entry::Vacant(entry) = totals.field_tokens.entry(field.field_id()) {
+            let name = schema.get_field_name(field);
+            if let Entry::Vacant(entry) = totals.field_tokens.entry(name.to_string()) {
                 entry.insert(Bm25StatisticsProvider::total_num_tokens(searcher, field)?);
             }
-            if let Entry::Vacant(entry) = totals.doc_freqs.entry(term_key(term)) {
+            if let Entry::Vacant(entry) = totals.doc_freqs.entry(term_key(schema, term)) {
                 entry.insert(searcher.doc_freq(term)?);
             }
         }
@@ -69,7 +71,7 @@ impl Bm25Totals {
     pub fn add(&mut self, other: &Bm25Totals) {
         self.num_docs += other.num_docs;
         for (field, tokens) in &other.field_tokens {
-            *self.field_tokens.entry(*field).or_default() += tokens;
+            *self.field_tokens.entry(field.clone()).or_default() += tokens;
         }
         for (term, doc_freq) in &other.doc_freqs {
             *self.doc_freqs.entry(term.clone()).or_default() += doc_freq;
@@ -84,11 +86,12 @@ impl Bm25Totals {
     }
 }
 
-/// A term as a map key: its field id and its value bytes (a field's terms share one type).
-fn term_key(term: &Term) -> String {
+/// A term as a map key: its field's name and its value bytes (a field's terms share one
+/// type, and keep it across updates of the mapping).
+fn term_key(schema: &Schema, term: &Term) -> String {
     format!(
         "{}:{}",
-        term.field().field_id(),
+        schema.get_field_name(term.field()),
         BASE64.encode(term.serialized_value_bytes())
     )
 }
@@ -136,20 +139,35 @@ impl SegmentCollector for SegmentMaxScore {
     }
 }
 
-impl Bm25StatisticsProvider for Bm25Totals {
+impl Bm25Totals {
+    /// These totals as the statistics of a split with `schema`, whose field ids they are
+    /// looked up by.
+    pub(crate) fn for_schema<'a>(&'a self, schema: &'a Schema) -> SchemaBm25<'a> {
+        SchemaBm25 {
+            totals: self,
+            schema,
+        }
+    }
+}
+
+/// [`Bm25Totals`] seen through one split's schema.
+pub(crate) struct SchemaBm25<'a> {
+    totals: &'a Bm25Totals,
+    schema: &'a Schema,
+}
+
+impl Bm25StatisticsProvider for SchemaBm25<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        Ok(self
-            .field_tokens
-            .get(&field.field_id())
-            .copied()
-            .unwrap_or(0))
+        let name = self.schema.get_field_name(field);
+        Ok(self.totals.field_tokens.get(name).copied().unwrap_or(0))
     }
 
     fn total_num_docs(&self) -> tantivy::Result<u64> {
-        Ok(self.num_docs)
+        Ok(self.totals.num_docs)
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        Ok(self.doc_freqs.get(&term_key(term)).copied().unwrap_or(0))
+        let key = term_key(self.schema, term);
+        Ok(self.totals.doc_freqs.get(&key).copied().unwrap_or(0))
     }
 }

@@ -223,7 +223,7 @@ impl SearchService {
                     partition: partition.clone(),
                     budget: budget.clone(),
                 };
-                self.split_values(compiled, split, columns, &reads)
+                self.split_values(compiled.for_split(split), split, columns, &reads)
             })
             .collect();
         let answers: Vec<Result<SplitValues>> = futures::stream::iter(reads)

@@ -287,10 +287,66 @@ async fn a_crash_then_a_rerun(fail_point: &str) {
     );
 }
 
+/// A task over splits of two doc mappings (the index updated between them): its query,
+/// checked against the current mapping, runs on each split with that split's mapping, and a
+/// clause on the field older splits lack matches nothing there.
+async fn a_task_across_an_index_update() {
+    let setup = setup(4).await;
+    // The new field first: every field's id differs between the two mappings' schemas.
+    let updated = CONFIG.replace(
+        "    - {name: ts,",
+        "    - {name: level, type: text, tokenizer: raw}\n    - {name: ts,",
+    );
+    let updated = hydrant_index::config::IndexConfig::from_yaml(&updated).unwrap();
+    setup.local.metastore.update_index(updated).await.unwrap();
+    let level_of = |id: u64| (id >= 80 && id.is_multiple_of(3)).then_some("error");
+    let body: String = (80..160)
+        .map(|id| {
+            let mut record = json!({"ts": BASE_TS + id as i64, "id": id, "user": user_of(id), "message": "after"});
+            if let Some(level) = level_of(id) {
+                record["level"] = json!(level);
+            }
+            record.to_string() + "\n"
+        })
+        .collect();
+    setup
+        .local
+        .put_object("after-update", body.into_bytes())
+        .await;
+    setup.local.index(INDEX, &["after-update"]).await;
+    let info = setup.local.metastore.index_info(INDEX).await.unwrap();
+    let request = DeleteTaskRequest {
+        query: "user:u7 OR level:error".to_string(),
+        search_field: Vec::new(),
+        start_timestamp: None,
+        end_timestamp: None,
+    };
+    let doc_mapper = Arc::new(DocMapper::new(&info.index_config).unwrap());
+    let query = request.delete_query(&doc_mapper).unwrap();
+    let task = setup
+        .local
+        .metastore
+        .create_delete_task(INDEX, query)
+        .await
+        .unwrap();
+    let report = setup.maintainer.run(INDEX, None).await.unwrap();
+    assert!(report.splits_delete_applied >= 5, "{report:?}");
+    let deleted = |id: u64| user_of(id) == "u7" || level_of(id).is_some();
+    let found: BTreeSet<u64> = setup.found_ids("*").await.into_iter().collect();
+    let expected: BTreeSet<u64> = (0..160).filter(|id| !deleted(*id)).collect();
+    assert_eq!(found, expected);
+    let done = setup.task(task.opstamp).await;
+    assert_eq!(
+        done.progress.docs_deleted,
+        (0..160).filter(|id| deleted(*id)).count() as u64
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_tasks_remove_exactly_their_records_and_survive_crashes() {
     let scenario = fail::FailScenario::setup();
     a_user_deleted_from_100_splits().await;
+    a_task_across_an_index_update().await;
     for fail_point in [
         "deletes:after_intent",
         "deletes:after_upload",

@@ -33,7 +33,7 @@ use hydrant_ingest::maintenance::{Maintainer, MaintenanceReport};
 use hydrant_ingest::{Indexer, ObjectRef, StagingBuckets};
 use hydrant_metastore::Metastore;
 use hydrant_search::SearchService;
-use hydrant_search::delete::{DeleteTaskRequest, delete_query_from_elastic, quickwit_task};
+use hydrant_search::delete::{create_delete_task, delete_query_from_elastic};
 use hydrant_search::http::{HttpRequest, HttpResponse, RequestBody};
 use hydrant_search::router::{WriteApi, WriteRoute};
 use hydrant_storage::{StorageResolver, StorageUri};
@@ -114,21 +114,9 @@ impl LocalWriteApi {
     /// shape, and applied in the background (as Quickwit's janitor does); its state is at
     /// `GET /api/v1/{index_id}/delete-tasks`.
     async fn create_delete_task(&self, index_id: &str, body: &[u8]) -> HttpResponse {
-        let request: DeleteTaskRequest = match serde_json::from_slice(body) {
-            Ok(request) => request,
-            Err(error) => return HttpResponse::error(400, format!("invalid delete task: {error}")),
-        };
-        let doc_mapper = match self.search.doc_mapper(index_id).await {
-            Ok(doc_mapper) => doc_mapper,
+        let answer = match create_delete_task(&self.search, index_id, body).await {
+            Ok((_, answer)) => answer,
             Err(error) => return HttpResponse::search_error(&error),
-        };
-        let query = match request.delete_query(&doc_mapper) {
-            Ok(query) => query,
-            Err(error) => return HttpResponse::search_error(&error),
-        };
-        let task = match self.metastore.create_delete_task(index_id, query).await {
-            Ok(task) => task,
-            Err(error) => return HttpResponse::error(500, error.to_string()),
         };
         let (maintainer, search, index) = (
             Maintainer::new(self.metastore.clone()),
@@ -145,10 +133,7 @@ impl LocalWriteApi {
             }
             search.forget_index(&index);
         });
-        match self.metastore.index_info(index_id).await {
-            Ok(info) => json_response(quickwit_task(&task, &info.index_uid)),
-            Err(error) => HttpResponse::error(500, error.to_string()),
-        }
+        json_response(answer)
     }
 
     /// `POST /api/v1/_elastic/{index}/_delete_by_query`: a delete task, applied before the

@@ -29,8 +29,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hydrant_metastore::Metastore;
 use hydrant_search::SearchService;
+use hydrant_search::delete::create_delete_task;
 use hydrant_search::http::{HttpRequest, HttpResponse, RequestBody, ResponseBody};
-use hydrant_search::router;
+use hydrant_search::router::{self, WriteApi, WriteRoute};
 use hydrant_search::searcher::LeafSearchRequest;
 use hydrant_search::searcher::fan_out::FanOut;
 use hydrant_search::settings::SearcherSettings;
@@ -83,7 +84,9 @@ pub fn event_kind(event: &Value) -> EventKind {
 
 /// The searcher function: the search core, and what the adapter adds to its answers.
 pub struct Searcher {
-    pub service: SearchService,
+    pub service: Arc<SearchService>,
+    /// The one write a deployed searcher may take, when its stack allows it.
+    pub writes: Option<DeleteTaskWrites>,
     /// `Access-Control-Allow-Origin` for browser callers (`HYDRANT_CORS_ALLOW_ORIGIN`): API
     /// Gateway answers the preflight, but a proxy integration's answers carry only the
     /// headers the function sets.
@@ -97,7 +100,8 @@ pub struct Searcher {
 impl Searcher {
     pub fn new(service: SearchService) -> Self {
         Searcher {
-            service,
+            service: Arc::new(service),
+            writes: None,
             cors_allow_origin: None,
             function_name: metrics::function_name("hydrant-searcher"),
             #[cfg(feature = "bench")]
@@ -146,6 +150,11 @@ pub async fn start(
     {
         searcher.bench = Some(bench);
     }
+    if env_flag("HYDRANT_ALLOW_DELETE_TASKS")? {
+        searcher.writes = Some(DeleteTaskWrites {
+            search: searcher.service.clone(),
+        });
+    }
     if let Ok(origin) = std::env::var("HYDRANT_CORS_ALLOW_ORIGIN")
         && !origin.trim().is_empty()
     {
@@ -177,8 +186,13 @@ pub async fn handle(searcher: &Searcher, event: LambdaEvent<Value>) -> Result<Va
     let service = cold_service.as_ref().unwrap_or(&searcher.service);
     #[cfg(not(feature = "bench"))]
     let service = &searcher.service;
+    let writes = searcher
+        .writes
+        .as_ref()
+        .map(|writes| writes as &dyn WriteApi);
     let (answer, cost) = hydrant_search::cost::measure(answer(
         service,
+        writes,
         event.payload,
         searcher.cors_allow_origin.as_ref(),
     ))
@@ -223,7 +237,61 @@ pub async fn handle(searcher: &Searcher, event: LambdaEvent<Value>) -> Result<Va
 
 /// Answers one event.
 pub async fn handle_event(service: &SearchService, event: Value) -> Value {
-    answer(service, event, None).await.envelope
+    answer(service, None, event, None).await.envelope
+}
+
+/// Answers one event with `writes` taking the write routes it takes.
+pub async fn handle_event_with_writes(
+    service: &SearchService,
+    writes: &DeleteTaskWrites,
+    event: Value,
+) -> Value {
+    answer(service, Some(writes), event, None).await.envelope
+}
+
+/// Reads a `true`/`false` setting of the environment (unset is `false`).
+fn env_flag(name: &str) -> Result<bool, LambdaError> {
+    match std::env::var(name).ok().as_deref().map(str::trim) {
+        None | Some("") | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(LambdaError::Start(format!(
+            "{name} must be true or false, not `{other}`"
+        ))),
+    }
+}
+
+/// The write a deployed searcher takes when its stack sets `AllowDeleteTasks`
+/// (`HYDRANT_ALLOW_DELETE_TASKS=true`): `POST /api/v1/{index}/delete-tasks`, which records a
+/// delete task (its query checked first) for the indexer's maintenance to apply. Every other
+/// write is refused, as without it: documents arrive through Firehose.
+pub struct DeleteTaskWrites {
+    pub search: Arc<SearchService>,
+}
+
+impl WriteApi for DeleteTaskWrites {
+    fn write<'a>(
+        &'a self,
+        route: WriteRoute<'a>,
+        request: &'a HttpRequest<'a>,
+    ) -> futures::future::BoxFuture<'a, HttpResponse> {
+        Box::pin(async move {
+            let WriteRoute::CreateDeleteTask(index_id) = route else {
+                return HttpResponse::error(
+                    405,
+                    "this API takes one write, POST /api/v1/{index}/delete-tasks: Hydrant \
+                     indexes the objects Firehose delivers to its staging bucket",
+                );
+            };
+            let body = request.body.bytes();
+            match create_delete_task(&self.search, index_id, &body).await {
+                Ok((task, answer)) => {
+                    tracing::info!(index_id, opstamp = task.opstamp, "delete task created");
+                    HttpResponse::json(200, &answer)
+                }
+                Err(error) => HttpResponse::search_error(&error),
+            }
+        })
+    }
 }
 
 /// An event's answer, and what the invocation's log line says of it.
@@ -236,13 +304,18 @@ struct Answer {
     leaf: bool,
 }
 
-async fn answer(service: &SearchService, event: Value, cors: Option<&HeaderValue>) -> Answer {
+async fn answer(
+    service: &SearchService,
+    writes: Option<&dyn WriteApi>,
+    event: Value,
+    cors: Option<&HeaderValue>,
+) -> Answer {
     let kind = event_kind(&event);
     match kind {
         EventKind::Direct if event.get(LEAF_SEARCH).is_some() => answer_leaf(service, event).await,
         EventKind::Direct => {
             let (method, path) = direct_route(&event);
-            let envelope = handle_direct(service, event).await;
+            let envelope = handle_direct(service, writes, event).await;
             let status = direct_status(&envelope);
             Answer {
                 envelope,
@@ -273,7 +346,7 @@ async fn answer(service: &SearchService, event: Value, cors: Option<&HeaderValue
                 request.query_string.as_deref(),
                 &request.body,
             );
-            let response = router::handle(service, None, request_to_route).await;
+            let response = router::handle(service, writes, request_to_route).await;
             let status = response.status;
             let envelope = http_envelope(
                 kind,
@@ -371,13 +444,17 @@ fn direct_route(event: &Value) -> (String, String) {
 /// A direct invocation may also name any route of the REST API:
 /// `{"method": "POST", "path": "/api/v1/_elastic/logs/_search", "query_string": "q=...",
 /// "body": {...}}`; the answer is then `{"status", "body"}` whatever the status.
-async fn handle_direct(service: &SearchService, event: Value) -> Value {
+async fn handle_direct(
+    service: &SearchService,
+    writes: Option<&dyn WriteApi>,
+    event: Value,
+) -> Value {
     let Value::Object(mut fields) = event else {
         let message = r#"a direct invocation takes a JSON object: {"index_id": ..., "query": ...}"#;
         return json!({"status": 400, "message": message});
     };
     if fields.contains_key("path") {
-        return handle_direct_route(service, fields).await;
+        return handle_direct_route(service, writes, fields).await;
     }
     let Some(Value::String(index_id)) = fields.remove("index_id") else {
         return json!({"status": 400, "message": "a direct invocation needs `index_id`"});
@@ -409,7 +486,11 @@ async fn handle_direct(service: &SearchService, event: Value) -> Value {
 /// A direct invocation that names its route: method, path, query string and body, as an
 /// HTTP request would carry them (the body as JSON, or as a string for NDJSON). The answer's
 /// body is JSON, a string (CSV), or `body_base64` (binary).
-async fn handle_direct_route(service: &SearchService, fields: Map<String, Value>) -> Value {
+async fn handle_direct_route(
+    service: &SearchService,
+    writes: Option<&dyn WriteApi>,
+    fields: Map<String, Value>,
+) -> Value {
     let text = |key: &str| fields.get(key).and_then(Value::as_str);
     let (Some(path), method) = (text("path"), text("method").unwrap_or("GET")) else {
         return json!({"status": 400, "body": {"message": "`path` must be a string"}});
@@ -421,7 +502,7 @@ async fn handle_direct_route(service: &SearchService, fields: Map<String, Value>
         query_string: text("query_string"),
         body: RequestBody::Json(body),
     };
-    let response = router::handle(service, None, request).await;
+    let response = router::handle(service, writes, request).await;
     let size = response.body_len();
     if size > MAX_RESPONSE_BYTES {
         let message = too_large_message(size);

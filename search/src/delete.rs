@@ -110,6 +110,26 @@ pub fn delete_task_query(
     })
 }
 
+/// `POST /api/v1/{index}/delete-tasks` (Quickwit's body): the task's query checked against
+/// the index's mapping (a query that cannot run is a 400 here, not a task that fails on every
+/// split), the task recorded, and answered in Quickwit's shape. Applying it is maintenance's
+/// (the indexer's, or `hydrant serve`'s at once).
+pub async fn create_delete_task(
+    service: &crate::SearchService,
+    index_id: &str,
+    body: &[u8],
+) -> Result<(DeleteTask, serde_json::Value)> {
+    let request: DeleteTaskRequest = serde_json::from_slice(body)
+        .map_err(|error| SearchError::InvalidRequest(format!("invalid delete task: {error}")))?;
+    let doc_mapper = service.doc_mapper(index_id).await?;
+    let query = request.delete_query(&doc_mapper)?;
+    let metastore = service.metastore();
+    let task = metastore.create_delete_task(index_id, query).await?;
+    let index_uid = metastore.index_info(index_id).await?.index_uid;
+    let answer = quickwit_task(&task, &index_uid);
+    Ok((task, answer))
+}
+
 /// An index's delete tasks as the API lists them: Quickwit's shape (`create_timestamp`,
 /// `opstamp`, `delete_query` with the query AST as a JSON string), and what applying each has
 /// done: its `state` (`pending` while splits are left to apply it to, `applied` once none is

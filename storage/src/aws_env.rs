@@ -9,9 +9,27 @@
 //! providers need are code downloaded on every cold start and never run there: leaving them
 //! out takes 183 KB off the searcher's zip and 168 KB off the indexer's (BENCHMARKS.md).
 
+use std::sync::OnceLock;
+
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+
+/// The HTTP client of every AWS client: the SDK's own (hyper, rustls, the system's
+/// certificates), with rustls over ring rather than aws-lc, the SDK's default, whose
+/// cryptography adds about 100 KB to each Lambda package (BENCHMARKS.md). Built once and
+/// shared, so every client shares its connection pool.
+pub fn http_client() -> SharedHttpClient {
+    static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .build_https()
+        })
+        .clone()
+}
 
 /// What a client sets beside the environment.
 #[derive(Clone, Debug, Default)]
@@ -36,7 +54,7 @@ impl SdkSettings {
 /// The SDK configuration of `settings` over the environment's.
 #[cfg(feature = "sdk-default-chain")]
 pub async fn load_sdk_config(settings: SdkSettings) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
     if let Some(endpoint) = settings.endpoint {
         loader = loader.endpoint_url(endpoint);
     }
@@ -58,6 +76,7 @@ pub async fn load_sdk_config(settings: SdkSettings) -> SdkConfig {
     use aws_config::ecs::EcsCredentialsProvider;
     use aws_config::environment::EnvironmentVariableCredentialsProvider;
     use aws_config::meta::credentials::CredentialsProviderChain;
+    use aws_config::provider_config::ProviderConfig;
     use aws_sdk_s3::config::SharedCredentialsProvider;
 
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
@@ -75,11 +94,17 @@ pub async fn load_sdk_config(settings: SdkSettings) -> SdkConfig {
                 "Environment",
                 EnvironmentVariableCredentialsProvider::new(),
             )
-            .or_else("EcsContainer", EcsCredentialsProvider::builder().build()),
+            .or_else(
+                "EcsContainer",
+                EcsCredentialsProvider::builder()
+                    .configure(&ProviderConfig::without_region().with_http_client(http_client()))
+                    .build(),
+            ),
         ),
     };
     let mut builder = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(http_client())
         .credentials_provider(credentials)
         .region(region.map(Region::new));
     builder.set_endpoint_url(endpoint);

@@ -342,11 +342,13 @@ pub async fn maintenance(options: MaintenanceOptions) -> anyhow::Result<()> {
         progress.finish_and_clear();
         if !options.output.json {
             println!(
-                "{index_id}: {} merges of {} splits, {} splits past retention, {} staged uploads \
-                 expired, {} splits and {} orphan files deleted.",
+                "{index_id}: {} merges of {} splits, {} splits past retention, {} splits with \
+                 delete tasks applied, {} staged uploads expired, {} splits and {} orphan files \
+                 deleted.",
                 report.merges,
                 report.splits_merged,
                 report.splits_expired_by_retention,
+                report.splits_delete_applied,
                 report.staged_splits_expired,
                 report.splits_deleted,
                 report.orphan_files_deleted,

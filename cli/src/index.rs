@@ -572,6 +572,24 @@ fn describe_text(metadata: &IndexMetadata, summary: &IndexSummary, shards: &[Sha
         mapping.timestamp_field.clone().unwrap_or("-".to_string()),
     );
     line("Mode", format!("{:?}", mapping.mode).to_lowercase());
+    let current_uid = metadata.doc_mapping_uid();
+    let of_older = (metadata.published_splits())
+        .filter(|split| {
+            metadata
+                .previous_doc_mappings
+                .contains_key(&split.doc_mapping_uid)
+        })
+        .count();
+    line(
+        "Doc mapping",
+        match metadata.previous_doc_mappings.len() {
+            0 => current_uid,
+            updates => format!(
+                "{current_uid} ({updates} earlier, which {of_older} published splits were built \
+                 with)"
+            ),
+        },
+    );
     line("Mapped fields", mapping.field_mappings.len().to_string());
     line("Tag fields", list_or_dash(&mapping.tag_fields));
     line(

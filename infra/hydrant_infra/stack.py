@@ -144,6 +144,15 @@ PARAMETERS = {
         "AllowedValues": ["true", "false"],
         "Description": "Also expose the searcher through a Function URL with IAM auth, for backend services.",
     },
+    "AllowDeleteTasks": {
+        "Type": "String",
+        "Default": "false",
+        "AllowedValues": ["true", "false"],
+        "Description": (
+            "Let the search API create delete tasks (POST /api/v1/{index}/delete-tasks), which the indexer's "
+            "maintenance applies; the API is otherwise read-only."
+        ),
+    },
     "AlarmTopicArn": {
         "Type": "String",
         "Default": "",
@@ -235,6 +244,10 @@ class Builder:
     def template(self):
         self.has_function_url = self.condition(
             "HasFunctionUrl", "EnableFunctionUrl", lambda value: str(value).lower() == "true",
+            lambda value: {"Fn::Equals": [value, "true"]},
+        )
+        self.allows_delete_tasks = self.condition(
+            "AllowsDeleteTasks", "AllowDeleteTasks", lambda value: str(value).lower() == "true",
             lambda value: {"Fn::Equals": [value, "true"]},
         )
         self.has_alarm_topic = self.condition(
@@ -639,6 +652,7 @@ class Builder:
             "HYDRANT_SPLIT_CACHE_BYTES": self.value("SplitCacheBytes"),
             # Leaves go to this same function (AWS_LAMBDA_FUNCTION_NAME).
             "HYDRANT_SPLITS_PER_LEAF": self.value("SplitsPerLeafInvocation"),
+            "HYDRANT_ALLOW_DELETE_TASKS": self.value("AllowDeleteTasks"),
         }
         if self.options.cors_origin:
             # API Gateway answers the preflight; the function adds the header to each answer.
@@ -676,6 +690,16 @@ class Builder:
                                 "Action": "s3:PutObject",
                                 "Resource": sub("${IndexBucket.Arn}/searcher/signing-key"),
                             },
+                            # With AllowDeleteTasks, the one document the API may change: an
+                            # index's delete tasks (a compare-and-swap write, read back after).
+                            self.allows_delete_tasks.pick(
+                                {
+                                    "Sid": "CreateDeleteTasks",
+                                    "Effect": "Allow",
+                                    "Action": "s3:PutObject",
+                                    "Resource": sub("${IndexBucket.Arn}/indexes/*/delete_tasks.json"),
+                                }
+                            ),
                             # Leaf searches of large requests: the function invokes itself, by the
                             # name it is given above (its ARN would make the role depend on it).
                             {

@@ -72,14 +72,24 @@ def refs_in(value):
 
 
 def statements(policies):
-    """Statements of a SAM function's inline policy documents (including those under Fn::If)."""
+    """Statements of a SAM function's inline policy documents (including those under Fn::If,
+    policies or statements)."""
     for policy in policies:
         if "Fn::If" in policy:
             for branch in policy["Fn::If"][1:]:
                 if isinstance(branch, dict) and "Statement" in branch:
-                    yield from branch["Statement"]
+                    yield from unconditional(branch["Statement"])
         elif "Statement" in policy:
-            yield from policy["Statement"]
+            yield from unconditional(policy["Statement"])
+
+
+def unconditional(statements):
+    """Statements, each `Fn::If` replaced by the statements of its branches."""
+    for statement in statements:
+        if "Fn::If" in statement:
+            yield from (branch for branch in statement["Fn::If"][1:] if branch != {"Ref": "AWS::NoValue"})
+        else:
+            yield statement
 
 
 def as_list(value):
@@ -276,6 +286,11 @@ class StackInvariants:
                 # The one object the searcher writes: the scroll-id signing key.
                 self.assertEqual(actions, {"s3:PutObject"})
                 self.assertEqual(statement["Resource"], {"Fn::Sub": "${IndexBucket.Arn}/searcher/signing-key"})
+                continue
+            if statement["Sid"] == "CreateDeleteTasks":
+                # With AllowDeleteTasks only: the indexes' delete task documents, nothing else.
+                self.assertEqual(actions, {"s3:PutObject"})
+                self.assertEqual(statement["Resource"], {"Fn::Sub": "${IndexBucket.Arn}/indexes/*/delete_tasks.json"})
                 continue
             self.assertTrue(actions <= {"s3:GetObject", "s3:ListBucket"}, "the searcher only reads")
         for role in self.of_type("AWS::IAM::Role").values():
@@ -535,6 +550,20 @@ class KnownValues(unittest.TestCase):
         self.assertIn("SearchFunctionUrl", template["Outputs"])
         self.assertNotIn("AlarmActions", template["Resources"]["QueueAgeAlarm"]["Properties"])
         self.assertNotIn("Fn::If", str(template))
+
+    def test_delete_tasks_through_the_api_are_an_option(self):
+        def searcher(values):
+            return build(StackOptions(routes=THREE_INDEXES, values=values))["Resources"]["SearcherFunction"]["Properties"]
+
+        def sids(properties):
+            return {statement["Sid"] for statement in statements(properties["Policies"])}
+
+        default = searcher({})
+        self.assertEqual(default["Environment"]["Variables"]["HYDRANT_ALLOW_DELETE_TASKS"], "false")
+        self.assertNotIn("CreateDeleteTasks", sids(default))
+        allowed = searcher({"AllowDeleteTasks": "true"})
+        self.assertEqual(allowed["Environment"]["Variables"]["HYDRANT_ALLOW_DELETE_TASKS"], "true")
+        self.assertIn("CreateDeleteTasks", sids(allowed))
 
 
 class TheTerraformExample(unittest.TestCase):

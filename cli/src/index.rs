@@ -572,6 +572,19 @@ fn describe_text(metadata: &IndexMetadata, summary: &IndexSummary, shards: &[Sha
         mapping.timestamp_field.clone().unwrap_or("-".to_string()),
     );
     line("Mode", format!("{:?}", mapping.mode).to_lowercase());
+    line("Doc mapping", doc_mapping_summary(metadata));
+    line("Mapped fields", mapping.field_mappings.len().to_string());
+    line("Tag fields", list_or_dash(&mapping.tag_fields));
+    line(
+        "Default search fields",
+        list_or_dash(&config.spec.search_settings.default_search_fields),
+    );
+    text
+}
+
+/// The current doc mapping's uid, and the earlier ones splits may still be of (an index
+/// updated since they were built).
+fn doc_mapping_summary(metadata: &IndexMetadata) -> String {
     let current_uid = metadata.doc_mapping_uid();
     let of_older = (metadata.published_splits())
         .filter(|split| {
@@ -580,23 +593,12 @@ fn describe_text(metadata: &IndexMetadata, summary: &IndexSummary, shards: &[Sha
                 .contains_key(&split.doc_mapping_uid)
         })
         .count();
-    line(
-        "Doc mapping",
-        match metadata.previous_doc_mappings.len() {
-            0 => current_uid,
-            updates => format!(
-                "{current_uid} ({updates} earlier, which {of_older} published splits were built \
-                 with)"
-            ),
-        },
-    );
-    line("Mapped fields", mapping.field_mappings.len().to_string());
-    line("Tag fields", list_or_dash(&mapping.tag_fields));
-    line(
-        "Default search fields",
-        list_or_dash(&config.spec.search_settings.default_search_fields),
-    );
-    text
+    match metadata.previous_doc_mappings.len() {
+        0 => current_uid,
+        updates => format!(
+            "{current_uid} ({updates} earlier, which {of_older} published splits were built with)"
+        ),
+    }
 }
 
 async fn delete_index(options: DeleteIndexOptions) -> anyhow::Result<()> {

@@ -34,6 +34,7 @@ fn main() {
     seed_http_request(root);
     seed_elastic_request(root);
     seed_delete_request(root);
+    seed_index_config(root);
     seed_split_bundle(root);
     println!("seed corpus written to {}", root.display());
 }
@@ -171,6 +172,32 @@ fn seed_delete_request(root: &Path) {
     ];
     for (number, request) in requests.iter().enumerate() {
         write(root, "delete_request", &format!("d{number}"), request);
+    }
+}
+
+/// Index configs: the fuzz index's, the datasets', and an update's JSON.
+fn seed_index_config(root: &Path) {
+    let configs: [&str; 4] = [
+        hydrant_fuzz::CONFIG,
+        include_str!("../../loadtest/datagen/configs/mock-sales.yaml"),
+        include_str!("../../loadtest/datagen/configs/web-logs.yaml"),
+        r#"{"version": "0.8", "index_id": "fuzz", "doc_mapping": {"mode": "lenient", "field_mappings": [
+            {"name": "ts", "type": "datetime", "fast": true},
+            {"name": "level", "type": "text", "tokenizer": "raw", "fast": true},
+            {"name": "tags", "type": "array<text>", "tokenizer": "raw"},
+            {"name": "all", "type": "concatenate", "concatenate_fields": ["level"]}],
+            "timestamp_field": "ts", "tag_fields": ["level"], "partition_key": "hash_mod(level, 4)",
+            "tokenizers": [{"name": "words", "type": "simple", "filters": ["lower_caser"]}]},
+          "search_settings": {"default_search_fields": ["level"]},
+          "retention": {"period": "30 days"}}"#,
+    ];
+    for (number, config) in configs.iter().enumerate() {
+        write(
+            root,
+            "index_config",
+            &format!("c{number}"),
+            config.as_bytes(),
+        );
     }
 }
 

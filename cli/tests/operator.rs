@@ -1,5 +1,5 @@
 //! The operator's commands end to end, as a person runs them: `hydrant index
-//! create|ingest|list|describe|delete|clear`, `template create|list|delete`, `split
+//! create|update|ingest|list|describe|delete|clear`, `template create|list|delete`, `split
 //! list|describe|mark-for-deletion`, `errors list`, `staging enable-eventbridge` and `search` with
 //! its parameters, each checked in its `--json` form and its
 //! table, on local disk and on S3 (moto).
@@ -542,5 +542,114 @@ async fn staging_enable_eventbridge_turns_it_on_once() {
     assert!(
         configuration.event_bridge_configuration().is_some(),
         "{configuration:?}"
+    );
+}
+
+/// `hydrant index update`: a field added (the summary and `describe` say so), then a type
+/// change refused with the field named, exit status non-zero and the config unchanged.
+#[test]
+fn index_update_from_the_command_line() {
+    let work = tempfile::tempdir().unwrap();
+    let index_uri = work.path().join("index");
+    let index_uri = index_uri.to_str().unwrap();
+    let config = work.path().join("orders.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let (first, _) = staging_files(work.path());
+    let config_arg = config.to_str().unwrap();
+    hydrant(
+        &[],
+        &[
+            "index",
+            "create",
+            "--index-uri",
+            index_uri,
+            "--index-config",
+            config_arg,
+        ],
+    );
+    hydrant(
+        &[],
+        &[
+            "index",
+            "ingest",
+            "--index-uri",
+            index_uri,
+            "--index",
+            "orders",
+            first.to_str().unwrap(),
+        ],
+    );
+
+    let updated = work.path().join("orders-v2.yaml");
+    std::fs::write(
+        &updated,
+        CONFIG.replace(
+            "  timestamp_field: ts",
+            "    - {name: amount, type: u64, fast: true}\n  timestamp_field: ts",
+        ),
+    )
+    .unwrap();
+    let update = [
+        "index",
+        "update",
+        "--index-uri",
+        index_uri,
+        "--index",
+        "orders",
+        "--index-config",
+    ];
+    let summary = hydrant(&[], &[&update[..], &[updated.to_str().unwrap()]].concat());
+    assert!(summary.contains("Updated index `orders`"), "{summary}");
+    assert!(summary.contains("Fields added: amount"), "{summary}");
+    let unchanged = hydrant_json(&[], &[&update[..], &[updated.to_str().unwrap()]].concat());
+    assert_eq!(unchanged["added_fields"], json!([]), "{unchanged}");
+    let described = hydrant(
+        &[],
+        &[
+            "index",
+            "describe",
+            "--index-uri",
+            index_uri,
+            "--index",
+            "orders",
+        ],
+    );
+    assert!(
+        described.contains("(1 earlier, which 1 published splits were built with)"),
+        "{described}"
+    );
+
+    let retyped = work.path().join("orders-v3.yaml");
+    std::fs::write(
+        &retyped,
+        CONFIG.replace(
+            "{name: id, type: u64, fast: true}",
+            "{name: id, type: text, tokenizer: raw}",
+        ),
+    )
+    .unwrap();
+    let refused = hydrant_command(&[], &[&update[..], &[retyped.to_str().unwrap()]].concat())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("field `id` cannot change type from `u64`"),
+        "{stderr}"
+    );
+    let described = hydrant_json(
+        &[],
+        &[
+            "index",
+            "describe",
+            "--index-uri",
+            index_uri,
+            "--index",
+            "orders",
+        ],
+    );
+    assert!(
+        described.to_string().contains("\"amount\""),
+        "the update before stays: {described}"
     );
 }

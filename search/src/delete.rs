@@ -95,12 +95,11 @@ pub fn delete_task_query(
     params.validate()?;
     // The query and its time range alone: compiling a whole search request would link sorts,
     // aggregations and warm-up plans into the indexer, which runs this.
-    let default_fields: &[String] = if params.default_fields.is_empty() {
-        doc_mapper.default_search_fields()
-    } else {
-        &params.default_fields
-    };
-    let query = build_query(&params.query, &doc_mapper, default_fields)?;
+    let query = build_query(
+        &params.query,
+        &doc_mapper,
+        params.search_fields(&doc_mapper),
+    )?;
     Ok(match time_filter(&doc_mapper, &params)? {
         None => Arc::from(query),
         Some(time_filter) => Arc::new(BooleanQuery::new(vec![
@@ -121,11 +120,12 @@ pub async fn create_delete_task(
 ) -> Result<(DeleteTask, serde_json::Value)> {
     let request: DeleteTaskRequest = serde_json::from_slice(body)
         .map_err(|error| SearchError::InvalidRequest(format!("invalid delete task: {error}")))?;
-    let doc_mapper = service.doc_mapper(index_id).await?;
+    let (doc_mapper, index_uid) = service.doc_mapper_and_uid(index_id).await?;
     let query = request.delete_query(&doc_mapper)?;
-    let metastore = service.metastore();
-    let task = metastore.create_delete_task(index_id, query).await?;
-    let index_uid = metastore.index_info(index_id).await?.index_uid;
+    let task = service
+        .metastore()
+        .create_delete_task(index_id, query)
+        .await?;
     let answer = quickwit_task(&task, &index_uid);
     Ok((task, answer))
 }

@@ -167,8 +167,16 @@ impl SearchService {
 
     /// The doc mapper of `index_id` (cached).
     pub async fn doc_mapper(&self, index_id: &str) -> Result<Arc<DocMapper>> {
+        Ok(self.doc_mapper_and_uid(index_id).await?.0)
+    }
+
+    /// The doc mapper and uid of `index_id`, from the cached metastore document.
+    pub(crate) async fn doc_mapper_and_uid(
+        &self,
+        index_id: &str,
+    ) -> Result<(Arc<DocMapper>, String)> {
         let metadata = self.metastores.get(index_id).await?;
-        self.doc_mappers.get(&metadata)
+        Ok((self.doc_mappers.get(&metadata)?, metadata.index_uid.clone()))
     }
 
     /// Drops what is cached of `index_id`'s metastore document: the next request reads it

@@ -5,6 +5,7 @@
 //! invocation receives the first as it was planned (`LeafSearchRequest`), and a scroll id
 //! carries it between pages.
 
+use hydrant_index::doc_mapper::DocMapper;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -117,6 +118,15 @@ impl SearchParams {
         };
         params.validate()?;
         Ok(params)
+    }
+
+    /// The fields clauses naming none search: the request's, else `doc_mapper`'s defaults.
+    pub(crate) fn search_fields<'a>(&'a self, doc_mapper: &'a DocMapper) -> &'a [String] {
+        if self.default_fields.is_empty() {
+            doc_mapper.default_search_fields()
+        } else {
+            &self.default_fields
+        }
     }
 
     /// How many candidates each split keeps: any of them may make the page once merged.

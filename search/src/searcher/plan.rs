@@ -60,11 +60,7 @@ impl CompiledRequest {
     ) -> Result<Self> {
         request.validate()?;
         let ast = &request.query;
-        let default_fields: &[String] = if request.default_fields.is_empty() {
-            doc_mapper.default_search_fields()
-        } else {
-            &request.default_fields
-        };
+        let default_fields = request.search_fields(&doc_mapper);
         let query = build_query(ast, &doc_mapper, default_fields)?;
         let query = with_time_filter(query, &doc_mapper, request)?;
         let tags = TagFilter::new(ast, &doc_mapper);
@@ -164,11 +160,8 @@ impl CompiledRequest {
         doc_mapper: Arc<DocMapper>,
         request: &SearchParams,
     ) -> Result<CompiledRequest> {
-        let default_fields: &[String] = if request.default_fields.is_empty() {
-            self.doc_mapper.default_search_fields()
-        } else {
-            &request.default_fields
-        };
+        // The current mapping's defaults: an older mapping's config has none.
+        let default_fields = request.search_fields(&self.doc_mapper);
         let lenient = QueryAst::Lenient(Box::new(request.query.clone()));
         let query = build_query(&lenient, &doc_mapper, default_fields)?;
         let query = with_time_filter(query, &doc_mapper, request)?;

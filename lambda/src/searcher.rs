@@ -150,7 +150,7 @@ pub async fn start(
     {
         searcher.bench = Some(bench);
     }
-    if env_flag("HYDRANT_ALLOW_DELETE_TASKS")? {
+    if settings.allow_delete_tasks {
         searcher.writes = Some(DeleteTaskWrites {
             search: searcher.service.clone(),
         });
@@ -247,17 +247,6 @@ pub async fn handle_event_with_writes(
     event: Value,
 ) -> Value {
     answer(service, Some(writes), event, None).await.envelope
-}
-
-/// Reads a `true`/`false` setting of the environment (unset is `false`).
-fn env_flag(name: &str) -> Result<bool, LambdaError> {
-    match std::env::var(name).ok().as_deref().map(str::trim) {
-        None | Some("") | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(other) => Err(LambdaError::Start(format!(
-            "{name} must be true or false, not `{other}`"
-        ))),
-    }
 }
 
 /// The write a deployed searcher takes when its stack sets `AllowDeleteTasks`

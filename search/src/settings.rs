@@ -36,6 +36,9 @@ pub struct SearcherSettings {
     /// `(function, most splits per invocation)` when large searches fan out to leaf
     /// invocations.
     pub leaf_fan_out: Option<(String, usize)>,
+    /// `HYDRANT_ALLOW_DELETE_TASKS` (the stack's `AllowDeleteTasks`): the deployed API takes
+    /// `POST /api/v1/{index}/delete-tasks`, its one write.
+    pub allow_delete_tasks: bool,
 }
 
 impl SearcherSettings {
@@ -113,11 +116,16 @@ impl SearcherSettings {
                 Some((function, splits_per_leaf))
             }
         };
+        let allow_delete_tasks = settings
+            .parse("HYDRANT_ALLOW_DELETE_TASKS", "true or false")
+            .map_err(SearchError::Config)?
+            .unwrap_or(false);
         Ok(SearcherSettings {
             index_uri,
             config,
             split_cache,
             leaf_fan_out,
+            allow_delete_tasks,
         })
     }
 }
@@ -168,6 +176,16 @@ mod tests {
             message(settings(&[uri, ("HYDRANT_SPLITS_PER_LEAF", "many")]))
                 .contains("HYDRANT_SPLITS_PER_LEAF")
         );
+    }
+
+    #[test]
+    fn delete_tasks_through_the_api_only_when_allowed() {
+        let uri = ("HYDRANT_INDEX_URI", "s3://bucket");
+        assert!(!settings(&[uri]).unwrap().allow_delete_tasks);
+        let flag = |value| settings(&[uri, ("HYDRANT_ALLOW_DELETE_TASKS", value)]);
+        assert!(!flag("false").unwrap().allow_delete_tasks);
+        assert!(flag("true").unwrap().allow_delete_tasks);
+        assert!(message(flag("yes")).contains("HYDRANT_ALLOW_DELETE_TASKS must be true or false"));
     }
 
     #[test]

@@ -189,14 +189,9 @@ impl LocalWriteApi {
     }
 
     async fn create_index(&self, body: &[u8]) -> HttpResponse {
-        let Ok(text) = std::str::from_utf8(body) else {
-            return HttpResponse::error(400, "the index config is not UTF-8");
-        };
-        let config = match IndexConfig::from_yaml(text) {
+        let config = match index_config(body) {
             Ok(config) => config,
-            Err(error) => {
-                return HttpResponse::error(400, format!("invalid index config: {error}"));
-            }
+            Err(refusal) => return refusal,
         };
         match self.metastore.create_index(config).await {
             Ok(metadata) => {
@@ -218,14 +213,9 @@ impl LocalWriteApi {
     /// body omits takes its default), if the update rules allow it; the answer is the index
     /// as updated, with what changed.
     async fn update_index(&self, index_id: &str, create: bool, body: &[u8]) -> HttpResponse {
-        let Ok(text) = std::str::from_utf8(body) else {
-            return HttpResponse::error(400, "the index config is not UTF-8");
-        };
-        let config = match IndexConfig::from_yaml(text) {
+        let config = match index_config(body) {
             Ok(config) => config,
-            Err(error) => {
-                return HttpResponse::error(400, format!("invalid index config: {error}"));
-            }
+            Err(refusal) => return refusal,
         };
         if config.index_id != index_id {
             return HttpResponse::error(
@@ -662,6 +652,14 @@ fn item_error(index_id: &str, response: &HttpResponse) -> (u16, Value) {
         response.status,
         json!({"type": kind, "reason": reason, "index": index_id}),
     )
+}
+
+/// An index config from a request body, JSON or YAML, or the 400 that says why not.
+fn index_config(body: &[u8]) -> Result<IndexConfig, HttpResponse> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| HttpResponse::error(400, "the index config is not UTF-8"))?;
+    IndexConfig::from_yaml(text)
+        .map_err(|error| HttpResponse::error(400, format!("invalid index config: {error}")))
 }
 
 fn json_response(value: Value) -> HttpResponse {

@@ -265,7 +265,8 @@ impl Metastore {
     /// Replaces an index's config by `new_config` (PUT semantics: what it omits takes its
     /// default), if [`check_update`] allows the change; splits are not touched. A changed doc
     /// mapping is kept, by uid, among the index's previous mappings, with which searches read
-    /// the splits built with it. Returns what changed and the index as updated.
+    /// the splits built with it. Returns what changed and the index as updated (its splits
+    /// view: no checkpoint segment is read).
     ///
     /// The index document is replaced by compare-and-swap, retried on a lost race; a write
     /// whose response was lost is recognised by the stored config being `new_config`.
@@ -292,7 +293,7 @@ impl Metastore {
                 document.previous_doc_mappings.values(),
             )?;
             if update.is_empty() {
-                return Ok((update, self.index_metadata(&index_id).await?));
+                return Ok((update, self.index_splits(&index_id).await?));
             }
             if update.doc_mapping_changed {
                 let current_mapping = document.index_config.spec.doc_mapping.clone();
@@ -312,12 +313,12 @@ impl Metastore {
                 .put(&path, payload.into(), PutMode::Update(version))
                 .await
             {
-                Ok(_) => return Ok((update, self.index_metadata(&index_id).await?)),
+                Ok(_) => return Ok((update, self.index_splits(&index_id).await?)),
                 Err(error) => {
                     // Applied with its response lost, or a lost race: the stored config tells.
                     let (stored, _) = self.read_index_document(&index_id).await?;
                     if stored.info().index_config == new_config {
-                        return Ok((update, self.index_metadata(&index_id).await?));
+                        return Ok((update, self.index_splits(&index_id).await?));
                     }
                     if !error.is_precondition_failed() {
                         return Err(error.into());

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use common::{
-    aws_env, fifo_queue, kept_records, messages_left, searchable_ids, stop, storm_records,
+    Schedule, aws_env, fifo_queue, kept_records, messages_left, searchable_ids, stop, storm_records,
 };
 use hydrant_index::config::IndexConfig;
 use hydrant_ingest::testing::eventbridge_body;
@@ -43,20 +43,6 @@ doc_mapping:
 indexing_settings:
   merge_policy: {type: stable_log, merge_factor: 3, max_merge_factor: 4, maturation_period: 1h}
 "#;
-
-/// A small deterministic generator: the kill schedule is the same every run (what it hits
-/// still depends on timing, which is the point: every moment must be safe).
-struct Schedule(u64);
-
-impl Schedule {
-    fn next_millis(&mut self, low: u64, high: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        low + (self.0 >> 33) % (high - low)
-    }
-}
 
 fn body(object: u64) -> String {
     storm_records(object, RECORDS_PER_OBJECT, BAD_EVERY)

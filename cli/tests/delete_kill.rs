@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Schedule;
 use hydrant_ingest::testing::LocalIndex;
 use hydrant_metastore::paths;
 use hydrant_search::{SearchRequest, SearchService, SearcherConfig};
@@ -37,20 +38,6 @@ const BOUND: Duration = Duration::from_secs(300);
 
 fn user_of(id: u64) -> String {
     format!("u{}", id % 29)
-}
-
-/// A deterministic kill schedule (what each kill hits still depends on timing: every moment
-/// must be safe).
-struct Schedule(u64);
-
-impl Schedule {
-    fn next_millis(&mut self, low: u64, high: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        low + (self.0 >> 33) % (high - low)
-    }
 }
 
 fn hydrant(index_dir: &std::path::Path, args: &[&str]) -> Command {

@@ -4,10 +4,11 @@
 //! system's certificate store honours). Without the CA, the same command fails on the
 //! certificate: the chain is verified, not skipped.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use hydrant_storage::testing::spawn_moto_server;
 
 /// A CA, and a server certificate for 127.0.0.1 signed by it (`cryptography`, which moto
 /// depends on, so it is where `moto_server` is).
@@ -71,33 +72,12 @@ fn python(script: &str, args: &[&str]) {
 
 /// `moto_server` over TLS on a free loopback port, stopped when this process ends.
 fn tls_moto(dir: &Path) -> u16 {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .unwrap();
-    let watchdog = format!(
-        "moto_server -H 127.0.0.1 -p {port} -c {dir}/server.pem -k {dir}/server.key >/dev/null 2>&1 & \
-         moto=$!; while kill -0 {parent} 2>/dev/null && kill -0 $moto 2>/dev/null; do sleep 1; done; \
-         kill $moto 2>/dev/null",
-        dir = dir.display(),
-        parent = std::process::id()
-    );
-    #[allow(clippy::zombie_processes)]
-    Command::new("sh")
-        .arg("-c")
-        .arg(watchdog)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    let port = spawn_moto_server(&format!(
+        "-c {dir}/server.pem -k {dir}/server.key",
+        dir = dir.display()
+    ));
     let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not start over TLS"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // Listening is not serving yet: wait until a TLS request is answered.
+    // Ready once a request over TLS is answered: the bucket's creation, retried until then.
     let bucket = format!("https://127.0.0.1:{port}/tls-index");
     let ca = format!("{}/ca.pem", dir.display());
     loop {

@@ -1,6 +1,6 @@
 //! What the CLI's end-to-end tests share: the AWS environment that points a `hydrant` process
 //! at moto, FIFO queues and their depth, the port a child listens on, and stopping a child the way
-//! an operator does.
+//! an operator does, and the schedule the crash tests kill by.
 
 #![allow(dead_code)]
 
@@ -10,6 +10,21 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use hydrant_storage::testing::moto_endpoint;
+
+/// A small deterministic generator of kill delays: the schedule is the same every run (what a
+/// kill hits still depends on timing, which is the point: every moment must be safe).
+pub struct Schedule(pub u64);
+
+impl Schedule {
+    /// A delay in `low..high` milliseconds.
+    pub fn next_millis(&mut self, low: u64, high: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        low + (self.0 >> 33) % (high - low)
+    }
+}
 
 /// The port a `hydrant serve` or `hydrant local` child started with `--listen 127.0.0.1:0` says
 /// it listens on, and the standard output it printed up to that line (its stdout must be piped).

@@ -16,5 +16,6 @@ pub use self::faulty::{Fault, FaultRule, FaultyStorage, Operation};
 pub use self::memory::MemoryStorage;
 pub use self::moto::{
     moto_bucket, moto_endpoint, moto_s3_config, moto_storage, s3_config_for_endpoint,
+    spawn_moto_server,
 };
 pub use self::throttled::{RequestKind, RequestRecord, ThrottledStorage};

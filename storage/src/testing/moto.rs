@@ -31,12 +31,30 @@ pub fn moto_endpoint() -> String {
 }
 
 fn start_moto_server() -> String {
+    let port = spawn_moto_server("");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if answers_http(port) {
+            return format!("http://127.0.0.1:{port}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "tests need an S3 API on loopback and `moto_server` did not start: run `scripts/test` \
+         (it installs moto), or `pip install 'moto[server]'`, or set {MOTO_ENDPOINT_ENV}"
+    );
+}
+
+/// Starts `moto_server` from `PATH` on a free loopback port, with `extra_args` (TLS options,
+/// say), under a shell watchdog that stops it when this process ends; returns the port without
+/// waiting for the server to answer.
+pub fn spawn_moto_server(extra_args: &str) -> u16 {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("no free loopback port");
     let watchdog = format!(
-        "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & moto=$!; \
+        "moto_server -H 127.0.0.1 -p {port} {extra_args} >/dev/null 2>&1 & moto=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $moto 2>/dev/null; do sleep 1; done; \
          kill $moto 2>/dev/null",
         parent = std::process::id()
@@ -49,17 +67,7 @@ fn start_moto_server() -> String {
         .stdin(Stdio::null())
         .spawn()
         .expect("cannot run sh to start moto_server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if answers_http(port) {
-            return format!("http://127.0.0.1:{port}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!(
-        "tests need an S3 API on loopback and `moto_server` did not start: run `scripts/test` \
-         (it installs moto), or `pip install 'moto[server]'`, or set {MOTO_ENDPOINT_ENV}"
-    );
+    port
 }
 
 /// Whether an HTTP server answers on the port. A connection alone proves nothing: while another

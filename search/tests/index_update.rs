@@ -30,18 +30,18 @@ search_settings:
   default_search_fields: [message]
 "#;
 
-/// The old config with `level` and `latency_ms` added, `service` made searchable by default
-/// as well as `level`.
+/// The old config with `level` and `latency_ms` added, first (so that every later field's id
+/// in the schema moves), and `level` searched by default as well as `message`.
 const NEW_CONFIG: &str = r#"
 index_id: app-logs
 doc_mapping:
   mode: lenient
   field_mappings:
     - {name: ts, type: datetime, input_formats: [unix_timestamp], fast: true}
-    - {name: message, type: text, tokenizer: default, record: position}
-    - {name: service, type: text, tokenizer: raw, fast: true}
     - {name: level, type: text, tokenizer: raw, fast: true}
     - {name: latency_ms, type: u64, fast: true}
+    - {name: message, type: text, tokenizer: default, record: position}
+    - {name: service, type: text, tokenizer: raw, fast: true}
   timestamp_field: ts
 search_settings:
   default_search_fields: [message, level]
@@ -319,8 +319,9 @@ async fn ranking_spans_mappings() {
         hits.len() as u64,
         count_where(|r| r["message"].as_str().unwrap().contains("timeout"))
     );
-    // Every match has one token `timeout` in a message of four tokens: equal statistics,
-    // equal scores, whichever mapping built the split.
+    // Every match has one `timeout` in a message of three tokens: equal scores, whichever
+    // mapping built the split, only if the statistics of `message` are summed across splits
+    // whose schemas number it differently.
     let first = hits[0]["_score"].as_f64().unwrap();
     for hit in hits {
         assert!(
